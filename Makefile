@@ -1,0 +1,96 @@
+# mpexec build. `make` builds build/mpexec; see README.md for the other targets.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+MODE     ?= release
+BUILD    ?= build
+OUT      := $(BUILD)/$(MODE)
+CXX      ?= g++
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+VERSION  := 0.1.0
+
+CXXFLAGS_release := -O2 -g
+CXXFLAGS_debug   := -O0 -g
+CXXFLAGS_asan    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+CXXFLAGS ?=
+override CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -pthread -I. $(CXXFLAGS_$(MODE)) \
+  -DMPEXEC_VERSION='"$(VERSION)"'
+LDFLAGS  ?=
+override LDFLAGS += -pthread $(if $(filter asan,$(MODE)),-fsanitize=address,undefined)
+LIBS     := -lboost_json -lcpp-httplib -lseccomp -lfmt
+
+EXECUTOR_SRCS := $(filter-out executor/main.cc,$(wildcard executor/*.cc))
+SANDBOX_SRCS  := $(wildcard sandbox/*.cc)
+SYNC_SRCS     := $(wildcard sync-service/*.cc)
+LIB_SRCS      := $(EXECUTOR_SRCS) $(SANDBOX_SRCS) $(SYNC_SRCS)
+LIB_OBJS      := $(LIB_SRCS:%.cc=$(OUT)/obj/%.o)
+
+TEST_SUITES   := executor sandbox sync-service integration
+SUPPORT_OBJS  := $(patsubst %.cc,$(OUT)/obj/%.o,$(wildcard tests/support/*.cc))
+TEST_BINS     := $(TEST_SUITES:%=$(OUT)/tests/%_tests)
+BENCH_SRCS    := $(wildcard bench/*_bench.cc)
+BENCH_BINS    := $(BENCH_SRCS:bench/%.cc=$(OUT)/bench/%)
+
+ALL_SRCS := $(LIB_SRCS) executor/main.cc $(wildcard tests/*/*.cc) $(BENCH_SRCS)
+DEPS     := $(ALL_SRCS:%.cc=$(OUT)/obj/%.d)
+
+.PHONY: all deps test demo bench bench-compare asan install uninstall clean format
+all: deps $(BUILD)/mpexec
+
+deps:
+	@packaging/install-deps.sh
+
+$(OUT)/obj/%.o: %.cc
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(OUT)/libmpexec.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(OUT)/mpexec: $(OUT)/obj/executor/main.o $(OUT)/libmpexec.a
+	$(CXX) $(LDFLAGS) $^ $(LIBS) -o $@
+
+$(BUILD)/mpexec: $(OUT)/mpexec
+	cp $< $@
+
+# One gtest binary per source directory, so a broken directory does not stop the others' tests.
+.SECONDEXPANSION:
+$(OUT)/tests/%_tests: $$(patsubst %.cc,$(OUT)/obj/%.o,$$(wildcard tests/%/*.cc)) $(SUPPORT_OBJS) $(OUT)/libmpexec.a
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $^ $(LIBS) -lgtest -lgtest_main -o $@
+
+$(OUT)/bench/%: $(OUT)/obj/bench/%.o $(OUT)/libmpexec.a
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $^ $(LIBS) -lbenchmark -o $@
+
+test: deps $(OUT)/mpexec $(TEST_BINS)
+	MPEXEC_BIN=$(abspath $(OUT)/mpexec) tests/run-all.sh $(TEST_BINS)
+
+asan:
+	$(MAKE) MODE=asan test
+
+demo: all
+	$(BUILD)/mpexec --np 4 examples/demo/manifest.json
+
+bench: deps $(OUT)/mpexec $(BENCH_BINS)
+	MPEXEC_BIN=$(abspath $(OUT)/mpexec) bench/run-all.sh $(BENCH_BINS)
+
+bench-compare: all
+	@packaging/install-deps.sh --bench
+	MPEXEC_BIN=$(abspath $(BUILD)/mpexec) bench/compare.sh
+
+install: all
+	install -Dm755 $(BUILD)/mpexec $(DESTDIR)$(PREFIX)/bin/mpexec
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/mpexec
+
+clean:
+	rm -rf $(BUILD)
+
+format:
+	clang-format -i $(ALL_SRCS) $(wildcard */*.h tests/*/*.h)
+
+-include $(DEPS)

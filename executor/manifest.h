@@ -1,0 +1,73 @@
+#pragma once
+// The manifest (DESIGN §2): parsed, validated and with every inherited value resolved.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sandbox/policy.h"
+#include "sandbox/result.h"
+
+namespace mpexec {
+
+enum class Strategy { Free, Serial, IsolatedFree, IsolatedSerial };
+
+/// "free", "serial", "isolated_free", "isolated_serial".
+const char* strategyName(Strategy s);
+bool isIsolated(Strategy s);
+/// Serial strategies run a whole group in one unit.
+bool isSerial(Strategy s);
+
+using EnvMap = std::map<std::string, std::string>;
+
+/// Values that cascade defaults → group → test, resolved.
+struct Settings {
+  double timeout_s = 60;
+  EnvMap env;
+  std::string cwd;  ///< absolute
+  sandbox::Policy sandbox;
+};
+
+struct GroupSpec {
+  std::string name;
+  Strategy strategy = Strategy::Free;
+  std::vector<std::string> setup;     ///< empty: none; cmd[0] resolved like a test's
+  std::vector<std::string> teardown;  ///< empty: none
+  Settings settings;                  ///< defaults → group; setup and teardown run with these
+};
+
+struct TestSpec {
+  std::string name;
+  std::vector<std::string> cmd;  ///< cmd[0] resolved against the manifest directory when it has a '/'
+  std::string group;             ///< empty: no group (free)
+  Strategy strategy = Strategy::Free;
+  Settings settings;             ///< defaults → group → test
+  int skip_exit_code = 77;
+  bool will_fail = false;        ///< inverted outcome (CTest WILL_FAIL)
+  std::vector<std::string> labels;
+  std::string json_pointer;      ///< where it was declared, e.g. "/tests/3"
+};
+
+struct Manifest {
+  std::string path;  ///< as given
+  std::string dir;   ///< absolute directory of the manifest
+  std::string digest;  ///< hex digest of the file's bytes
+  std::map<std::string, GroupSpec> groups;  ///< every group named anywhere
+  std::vector<TestSpec> tests;              ///< manifest order, gtest entries expanded
+};
+
+/// Overrides from the command line that apply while resolving.
+struct ManifestOptions {
+  std::optional<double> default_timeout_s;  ///< --timeout: replaces the built-in 60 s default
+};
+
+/// Reads, parses and validates the whole manifest. The Error's message says file, line:column or JSON
+/// pointer, and what was expected, e.g. "m.json: /tests/2/cmd: expected a non-empty array of strings".
+Result<Manifest> loadManifest(const std::string& path, const ManifestOptions& opts = {});
+
+/// Same, from text already in memory (`path` is used for messages and for resolving relative paths).
+Result<Manifest> parseManifest(const std::string& text, const std::string& path,
+                               const ManifestOptions& opts = {});
+
+}  // namespace mpexec

@@ -1,0 +1,101 @@
+#pragma once
+// One unit's lifetime: a process (mpexec's own init, no exec) that runs the unit's commands one after
+// another and reports each one's raw wait status to the executor over a SOCK_SEQPACKET socketpair.
+//
+// With Isolation::Namespaces the init is pid 1 of fresh namespaces (DESIGN §4); with Isolation::None it
+// is a plain child that is a child subreaper, so that nothing a command leaves behind outlives the unit.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sandbox/policy.h"
+#include "sandbox/result.h"
+#include "sandbox/unique_fd.h"
+
+namespace mpexec::sandbox {
+
+enum class Isolation { None, Namespaces };
+
+enum class Role : uint8_t { Setup, Test, Teardown };
+
+struct CommandSpec {
+  Role role = Role::Test;
+  std::vector<std::string> argv;  ///< argv[0] is a path or a name looked up in PATH of `env`
+  std::vector<std::string> env;   ///< the complete environment, KEY=VALUE
+  std::string cwd;                ///< absolute
+  int64_t timeout_ms = 60000;     ///< > 0
+  std::string log_name;           ///< created in UnitSpec::log_dir_fd; gets stdout and stderr
+};
+
+/// Everything the init needs. Commands run in order. Once a Setup command fails (non-zero exit, signal,
+/// timeout or spawn failure), the Test commands after it are skipped; Teardown commands always run.
+struct UnitSpec {
+  std::string name;
+  Isolation isolation = Isolation::None;
+  Policy policy;
+  std::vector<CommandSpec> commands;
+  int log_dir_fd = -1;        ///< borrowed directory fd; logs are created with openat
+  std::string output_dir;     ///< host path, bound read-write inside at the same path
+  std::string sync_dir;       ///< host directory holding sync.sock, bound at /run/mpexec; empty: none
+  int64_t kill_grace_ms = 2000;
+};
+
+/// One message from the init. Fixed size, so one SOCK_SEQPACKET datagram each.
+struct Event {
+  enum class Kind : uint32_t {
+    Started,      ///< command `index` started
+    Exited,       ///< command `index` ended: wait_status is its raw status; timed_out says why it ended
+    Skipped,      ///< command `index` was not run because a setup failed
+    SpawnFailed,  ///< command `index` could not start: err and detail say which step failed
+    Denied,       ///< command `index` made a call the seccomp policy denies; detail names it
+  };
+  Kind kind = Kind::Started;
+  uint32_t index = 0;
+  int32_t wait_status = 0;
+  uint32_t timed_out = 0;
+  int32_t err = 0;
+  int64_t mono_ns = 0;  ///< CLOCK_MONOTONIC when it happened
+  char detail[216] = {};
+};
+static_assert(sizeof(Event) == 256);
+
+/// Host facts and parent-side preparations made once per run: which namespaces, which cgroup backend,
+/// the compiled seccomp program. Defined in sandbox/context.h.
+class Context;
+
+/// A running unit. Move-only; the destructor kills the whole unit and reaps the init.
+class UnitProcess {
+ public:
+  UnitProcess(UnitProcess&&) noexcept;
+  UnitProcess& operator=(UnitProcess&&) noexcept;
+  ~UnitProcess();
+
+  pid_t pid() const;
+  /// Readable when events are pending or the unit ended.
+  int eventFd() const;
+  /// Reads every pending event without blocking. Returns false once the init has exited and every event
+  /// has been read; then exitStatus() is valid.
+  bool readEvents(std::vector<Event>& out);
+  /// Raw wait status of the init.
+  int exitStatus() const;
+  /// Kills every process of the unit (cgroup.kill where available, else SIGKILL to the init by pidfd).
+  void kill();
+  /// OOM kills counted by the unit's memory cgroup so far (0 without one).
+  uint64_t oomKills() const;
+
+  struct State;
+
+ private:
+  friend Result<UnitProcess> spawnUnit(const Context&, const UnitSpec&);
+  explicit UnitProcess(std::unique_ptr<State> s);
+  std::unique_ptr<State> s_;
+};
+
+/// Starts the unit. Call from one long-lived thread (PDEATHSIG follows the creating thread).
+Result<UnitProcess> spawnUnit(const Context& ctx, const UnitSpec& spec);
+
+}  // namespace mpexec::sandbox
