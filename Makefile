@@ -12,22 +12,34 @@ VERSION  := 0.1.0
 
 CXXFLAGS_release := -O2 -g
 CXXFLAGS_debug   := -O0 -g
-CXXFLAGS_asan    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SANITIZE         := -fsanitize=address,undefined
+CXXFLAGS_asan    := -O1 -g $(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS_asan     := $(SANITIZE)
 CXXFLAGS ?=
 override CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -pthread -I. $(CXXFLAGS_$(MODE)) \
   -DMPEXEC_VERSION='"$(VERSION)"'
 LDFLAGS  ?=
-override LDFLAGS += -pthread $(if $(filter asan,$(MODE)),-fsanitize=address,undefined)
+override LDFLAGS += -pthread $(LDFLAGS_$(MODE))
 LIBS     := -lboost_json -lcpp-httplib -lseccomp -lfmt
 
+# One static library per directory (DESIGN §1): executor -> sync-service, sandbox.
 EXECUTOR_SRCS := $(filter-out executor/main.cc,$(wildcard executor/*.cc))
 SANDBOX_SRCS  := $(wildcard sandbox/*.cc)
 SYNC_SRCS     := $(wildcard sync-service/*.cc)
 LIB_SRCS      := $(EXECUTOR_SRCS) $(SANDBOX_SRCS) $(SYNC_SRCS)
-LIB_OBJS      := $(LIB_SRCS:%.cc=$(OUT)/obj/%.o)
+objs = $(patsubst %.cc,$(OUT)/obj/%.o,$(1))
+LIB_executor  := $(OUT)/libexecutor.a
+LIB_sandbox   := $(OUT)/libsandbox.a
+LIB_sync      := $(OUT)/libsync.a
+ALL_LIBS      := $(LIB_executor) $(LIB_sync) $(LIB_sandbox)
 
+# Each test suite links only the libraries it needs, so one directory's breakage stays its own.
 TEST_SUITES   := executor sandbox sync-service integration
-SUPPORT_OBJS  := $(patsubst %.cc,$(OUT)/obj/%.o,$(wildcard tests/support/*.cc))
+LIBS_executor     := $(ALL_LIBS)
+LIBS_sandbox      := $(LIB_sandbox)
+LIBS_sync-service := $(LIB_sync)
+LIBS_integration  := $(LIB_sandbox)
+SUPPORT_OBJS  := $(call objs,$(wildcard tests/support/*.cc))
 TEST_BINS     := $(TEST_SUITES:%=$(OUT)/tests/%_tests)
 BENCH_SRCS    := $(wildcard bench/*_bench.cc)
 BENCH_BINS    := $(BENCH_SRCS:bench/%.cc=$(OUT)/bench/%)
@@ -45,11 +57,14 @@ $(OUT)/obj/%.o: %.cc
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
-$(OUT)/libmpexec.a: $(LIB_OBJS)
+$(LIB_executor): $(call objs,$(EXECUTOR_SRCS))
+$(LIB_sandbox): $(call objs,$(SANDBOX_SRCS))
+$(LIB_sync): $(call objs,$(SYNC_SRCS))
+$(ALL_LIBS):
 	@rm -f $@
 	ar rcs $@ $^
 
-$(OUT)/mpexec: $(OUT)/obj/executor/main.o $(OUT)/libmpexec.a
+$(OUT)/mpexec: $(OUT)/obj/executor/main.o $(ALL_LIBS)
 	$(CXX) $(LDFLAGS) $^ $(LIBS) -o $@
 
 $(BUILD)/mpexec: $(OUT)/mpexec
@@ -57,11 +72,11 @@ $(BUILD)/mpexec: $(OUT)/mpexec
 
 # One gtest binary per source directory, so a broken directory does not stop the others' tests.
 .SECONDEXPANSION:
-$(OUT)/tests/%_tests: $$(patsubst %.cc,$(OUT)/obj/%.o,$$(wildcard tests/%/*.cc)) $(SUPPORT_OBJS) $(OUT)/libmpexec.a
+$(OUT)/tests/%_tests: $$(call objs,$$(wildcard tests/$$*/*.cc)) $(SUPPORT_OBJS) $$(LIBS_$$*)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $^ $(LIBS) -lgtest -lgtest_main -o $@
 
-$(OUT)/bench/%: $(OUT)/obj/bench/%.o $(OUT)/libmpexec.a
+$(OUT)/bench/%: $(OUT)/obj/bench/%.o $(ALL_LIBS)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $^ $(LIBS) -lbenchmark -o $@
 
