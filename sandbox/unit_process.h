@@ -59,7 +59,7 @@ struct Event {
   uint32_t timed_out = 0;
   int32_t err = 0;
   int64_t mono_ns = 0;  ///< CLOCK_MONOTONIC when it happened
-  char detail[216] = {};
+  char detail[224] = {};
 };
 static_assert(sizeof(Event) == 256);
 
@@ -75,14 +75,18 @@ class UnitProcess {
   ~UnitProcess();
 
   pid_t pid() const;
-  /// Readable when events are pending or the unit ended.
+  /// Readable when events are pending.
   int eventFd() const;
+  /// Readable once the init has exited. Watch both fds.
+  int pidFd() const;
   /// Reads every pending event without blocking. Returns false once the init has exited and every event
   /// has been read; then exitStatus() is valid.
   bool readEvents(std::vector<Event>& out);
   /// Raw wait status of the init.
   int exitStatus() const;
-  /// Kills every process of the unit (cgroup.kill where available, else SIGKILL to the init by pidfd).
+  /// Kills every process of the unit: cgroup.kill where available, and SIGKILL to a pid-namespace init by
+  /// pidfd; an init without a pid namespace gets SIGTERM and kills its descendants before it exits.
+  /// Events after this are of no interest.
   void kill();
   /// OOM kills counted by the unit's memory cgroup so far (0 without one).
   uint64_t oomKills() const;

@@ -1,0 +1,280 @@
+#include "sandbox/init.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sandbox/contain.h"
+#include "sandbox/unique_fd.h"
+
+namespace mpexec::sandbox {
+namespace {
+
+int64_t monoNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+void sendEvent(int fd, Event ev) {
+  if (ev.mono_ns == 0) ev.mono_ns = monoNs();
+  // The executor may be gone; the init carries on and lets PDEATHSIG or the pid namespace end it.
+  while (send(fd, &ev, sizeof ev, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+  }
+}
+
+void setDetail(Event& ev, const std::string& s) { snprintf(ev.detail, sizeof ev.detail, "%s", s.c_str()); }
+
+/// What the command's child reports through its close-on-exec pipe when it cannot exec.
+struct SpawnFailure {
+  int err;
+  char step[64];
+};
+
+/// Finds `name` in the PATH of `env` (execvpe would use the init's own environment instead).
+std::string resolveProgram(const std::string& name, const std::vector<std::string>& env) {
+  if (name.find('/') != std::string::npos) return name;
+  std::string path = "/usr/local/bin:/usr/bin:/bin";
+  for (const auto& kv : env)
+    if (kv.rfind("PATH=", 0) == 0) path = kv.substr(5);
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  return name;
+}
+
+[[noreturn]] void failChild(int report_fd, const char* step) {
+  SpawnFailure f{errno, {}};
+  snprintf(f.step, sizeof f.step, "%s", step);
+  dprintf(2, "mpexec: %s: %s\n", step, strerror(f.err));
+  (void)!write(report_fd, &f, sizeof f);
+  _exit(127);
+}
+
+/// In the command's own process: session, log, cwd, restrictions, exec.
+[[noreturn]] void execCommand(const Context& ctx, const UnitSpec& spec, const CommandSpec& cmd,
+                              const std::string& program, int log_fd, int report_fd) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGCHLD}) signal(sig, SIG_DFL);
+  if (setsid() < 0) failChild(report_fd, "setsid");
+  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null_fd < 0 || dup2(null_fd, 0) < 0) failChild(report_fd, "open /dev/null");
+  if (dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0) failChild(report_fd, "dup2 log");
+  if (chdir(cmd.cwd.c_str()) < 0) failChild(report_fd, ("chdir " + cmd.cwd).c_str());
+  if (spec.isolation == Isolation::Namespaces) {
+    if (auto r = restrictCommand(ctx, spec.policy); !r.ok()) {
+      errno = r.error().err;
+      failChild(report_fd, r.error().call.c_str());
+    }
+  }
+  std::vector<char*> argv, envp;
+  for (const auto& a : cmd.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : cmd.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  execve(program.c_str(), argv.data(), envp.data());
+  failChild(report_fd, ("execve " + program).c_str());
+}
+
+class Init {
+ public:
+  Init(const Context& ctx, const UnitSpec& spec, int event_fd) : ctx_(ctx), spec_(spec), event_fd_(event_fd) {
+    sigemptyset(&waited_);
+    for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&waited_, sig);
+    sigprocmask(SIG_BLOCK, &waited_, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+  }
+
+  [[noreturn]] void run() {
+    bool setup_failed = false;
+    for (uint32_t i = 0; i < spec_.commands.size(); ++i) {
+      const CommandSpec& cmd = spec_.commands[i];
+      if (setup_failed && cmd.role == Role::Test) {
+        Event ev;
+        ev.kind = Event::Kind::Skipped;
+        ev.index = i;
+        sendEvent(event_fd_, ev);
+        continue;
+      }
+      bool ok = runCommand(i, cmd);
+      if (!ok && cmd.role == Role::Setup) setup_failed = true;
+    }
+    sweep();
+    _exit(0);
+  }
+
+ private:
+  /// Runs one command to its end; returns whether it succeeded (exit 0, in time).
+  bool runCommand(uint32_t index, const CommandSpec& cmd) {
+    Event ev;
+    ev.index = index;
+    UniqueFd log(openat(spec_.log_dir_fd, cmd.log_name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!log) return spawnFailed(index, errno, "open log " + cmd.log_name);
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) < 0) return spawnFailed(index, errno, "pipe2");
+    UniqueFd report_r(report[0]), report_w(report[1]);
+    std::string program = resolveProgram(cmd.argv.empty() ? std::string() : cmd.argv[0], cmd.env);
+
+    int64_t start = monoNs();
+    pid_t pid = fork();
+    if (pid < 0) return spawnFailed(index, errno, "fork");
+    if (pid == 0) execCommand(ctx_, spec_, cmd, program, log.get(), report_w.get());
+    report_w.reset();
+    log.reset();
+
+    SpawnFailure failure{};
+    ssize_t n;
+    while ((n = read(report_r.get(), &failure, sizeof failure)) < 0 && errno == EINTR) {
+    }
+    if (n == ssize_t(sizeof failure)) {
+      waitFor(pid, INT64_MAX);
+      return spawnFailed(index, failure.err, failure.step);
+    }
+
+    ev.kind = Event::Kind::Started;
+    ev.mono_ns = start;
+    sendEvent(event_fd_, ev);
+
+    int64_t deadline = start + cmd.timeout_ms * 1'000'000;
+    std::optional<int> status = waitFor(pid, deadline);
+    bool timed_out = false;
+    if (!status) {
+      // SIGCONT so that a stopped tree sees the SIGTERM; SIGKILL needs no such help.
+      timed_out = true;
+      kill(-pid, SIGTERM);
+      kill(-pid, SIGCONT);
+      status = waitFor(pid, monoNs() + spec_.kill_grace_ms * 1'000'000);
+      if (!status) {
+        kill(-pid, SIGKILL);
+        status = waitFor(pid, INT64_MAX);
+      }
+    }
+    ev = Event{};
+    ev.kind = Event::Kind::Exited;
+    ev.index = index;
+    ev.wait_status = status.value_or(SIGKILL);
+    ev.timed_out = timed_out;
+    sendEvent(event_fd_, ev);
+    return !timed_out && WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
+  }
+
+  bool spawnFailed(uint32_t index, int err, const std::string& step) {
+    Event ev;
+    ev.kind = Event::Kind::SpawnFailed;
+    ev.index = index;
+    ev.err = err;
+    setDetail(ev, step);
+    sendEvent(event_fd_, ev);
+    return false;
+  }
+
+  /// Reaps every child until `pid` ends or the deadline passes. A SIGTERM or SIGINT to the init kills the
+  /// command's session at once and marks the unit as stopping.
+  std::optional<int> waitFor(pid_t pid, int64_t deadline) {
+    for (;;) {
+      int status;
+      pid_t got;
+      std::optional<int> result;
+      while ((got = waitpid(-1, &status, WNOHANG)) > 0)
+        if (got == pid) result = status;
+      if (result) return result;
+      if (got < 0 && errno == ECHILD) return std::nullopt;
+      int64_t now = monoNs();
+      if (now >= deadline) return std::nullopt;
+      int64_t left = deadline - now;
+      timespec ts{time_t(left / 1'000'000'000), long(left % 1'000'000'000)};
+      int sig = sigtimedwait(&waited_, nullptr, deadline == INT64_MAX ? nullptr : &ts);
+      if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+        // The executor stops the unit (or died): nobody waits for the rest of the events.
+        kill(-pid, SIGKILL);
+        sweep();
+        _exit(1);
+      }
+    }
+  }
+
+  /// Kills and reaps everything the unit left. In a pid namespace, kill(-1) from pid 1 reaches every
+  /// process of the namespace but the init; without one, the init is a subreaper and walks its children.
+  void sweep() {
+    for (int round = 0; round < 1000; ++round) {
+      std::vector<pid_t> children = spec_.isolation == Isolation::Namespaces ? std::vector<pid_t>{} : listChildren();
+      if (spec_.isolation == Isolation::Namespaces) {
+        kill(-1, SIGKILL);
+      } else {
+        for (pid_t c : children) kill(c, SIGKILL);
+      }
+      int status;
+      pid_t got;
+      bool reaped = false;
+      while ((got = waitpid(-1, &status, spec_.isolation == Isolation::Namespaces ? 0 : WNOHANG)) > 0) reaped = true;
+      if (got < 0 && errno == ECHILD) return;
+      if (!reaped) {
+        // Children that are still dying: wait for the next SIGCHLD rather than spin.
+        timespec ts{0, 10'000'000};
+        sigtimedwait(&waited_, nullptr, &ts);
+      }
+    }
+  }
+
+  static std::vector<pid_t> listChildren() {
+    std::vector<pid_t> out;
+    std::string path = "/proc/self/task/" + std::to_string(getpid()) + "/children";
+    FILE* f = fopen(path.c_str(), "re");
+    if (!f) return out;
+    long pid;
+    while (fscanf(f, "%ld", &pid) == 1) out.push_back(pid_t(pid));
+    fclose(f);
+    return out;
+  }
+
+  const Context& ctx_;
+  const UnitSpec& spec_;
+  int event_fd_;
+  sigset_t waited_;
+};
+
+/// The init is a fork without exec: it holds copies of every fd of mpexec (other units' sockets, the sync
+/// server's). Keep only what it uses.
+void closeInheritedFds(std::vector<int> keep) {
+  keep.insert(keep.end(), {0, 1, 2});
+  std::sort(keep.begin(), keep.end());
+  unsigned next = 0;
+  for (int fd : keep) {
+    if (fd < 0) continue;
+    if (unsigned(fd) > next) syscall(SYS_close_range, next, unsigned(fd) - 1, 0);
+    next = std::max(next, unsigned(fd) + 1);
+  }
+  syscall(SYS_close_range, next, ~0U, 0);
+}
+
+}  // namespace
+
+void runInit(const Context& ctx, const UnitSpec& spec, int event_fd) {
+  closeInheritedFds({event_fd, spec.log_dir_fd});
+  if (spec.isolation == Isolation::None) prctl(PR_SET_CHILD_SUBREAPER, 1);
+  Init(ctx, spec, event_fd).run();
+}
+
+}  // namespace mpexec::sandbox

@@ -1,0 +1,127 @@
+#include "sandbox/unit_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "sandbox/contain.h"
+#include "sandbox/init.h"
+
+namespace mpexec::sandbox {
+
+struct UnitProcess::State {
+  Isolation isolation = Isolation::None;
+  pid_t pid = -1;
+  UniqueFd pidfd;
+  UniqueFd events;
+  std::unique_ptr<UnitCgroup> cgroup;
+  bool reaped = false;
+  int exit_status = 0;
+};
+
+namespace {
+
+int pidfdOpen(pid_t pid) { return int(syscall(SYS_pidfd_open, pid, 0)); }
+int pidfdSendSignal(int pidfd, int sig) { return int(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0)); }
+
+bool readable(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  int n;
+  while ((n = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
+  }
+  return n > 0;
+}
+
+/// The plain child of Isolation::None: PDEATHSIG (SIGTERM: the init then kills its own descendants), its own
+/// process group so the terminal's Ctrl-C reaches only mpexec, then the init.
+Result<ContainedChild> spawnPlain(const Context& ctx, const UnitSpec& spec, int child_fd) {
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) return sysError("fork");
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(1);
+    setpgid(0, 0);
+    runInit(ctx, spec, child_fd);
+  }
+  ContainedChild child;
+  child.pid = pid;
+  child.pidfd.reset(pidfdOpen(pid));
+  if (!child.pidfd) {
+    Error e = sysError("pidfd_open");
+    ::kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    return e;
+  }
+  return child;
+}
+
+}  // namespace
+
+Result<UnitProcess> spawnUnit(const Context& ctx, const UnitSpec& spec) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return sysError("socketpair");
+  UniqueFd parent_end(sv[0]), child_end(sv[1]);
+  Result<ContainedChild> child = spec.isolation == Isolation::Namespaces
+                                     ? spawnContained(ctx, spec, child_end.get())
+                                     : spawnPlain(ctx, spec, child_end.get());
+  if (!child.ok()) return child.error();
+  auto s = std::make_unique<UnitProcess::State>();
+  s->isolation = spec.isolation;
+  s->pid = child->pid;
+  s->pidfd = std::move(child->pidfd);
+  s->cgroup = std::move(child->cgroup);
+  s->events = std::move(parent_end);
+  return UnitProcess(std::move(s));
+}
+
+UnitProcess::UnitProcess(std::unique_ptr<State> s) : s_(std::move(s)) {}
+UnitProcess::UnitProcess(UnitProcess&&) noexcept = default;
+UnitProcess& UnitProcess::operator=(UnitProcess&&) noexcept = default;
+
+UnitProcess::~UnitProcess() {
+  if (!s_ || s_->reaped) return;
+  kill();
+  // An init without a pid namespace sweeps its descendants on SIGTERM; give it a moment, then insist.
+  if (!readable(s_->pidfd.get(), 5000)) pidfdSendSignal(s_->pidfd.get(), SIGKILL);
+  siginfo_t info;
+  while (waitid(P_PIDFD, s_->pidfd.get(), &info, WEXITED) < 0 && errno == EINTR) {
+  }
+}
+
+pid_t UnitProcess::pid() const { return s_->pid; }
+int UnitProcess::eventFd() const { return s_->events.get(); }
+int UnitProcess::pidFd() const { return s_->pidfd.get(); }
+int UnitProcess::exitStatus() const { return s_->exit_status; }
+uint64_t UnitProcess::oomKills() const { return s_->cgroup ? s_->cgroup->oomKills() : 0; }
+
+bool UnitProcess::readEvents(std::vector<Event>& out) {
+  if (s_->reaped) return false;
+  // Check for exit first: every event the init sent before it exited is then already queued.
+  bool exited = readable(s_->pidfd.get(), 0);
+  Event ev;
+  ssize_t n;
+  while ((n = recv(s_->events.get(), &ev, sizeof ev, MSG_DONTWAIT)) == ssize_t(sizeof ev)) out.push_back(ev);
+  if (!exited) return true;
+  siginfo_t info{};
+  while (waitid(P_PIDFD, s_->pidfd.get(), &info, WEXITED) < 0 && errno == EINTR) {
+  }
+  s_->exit_status = info.si_code == CLD_EXITED ? W_EXITCODE(info.si_status, 0) : info.si_status;
+  s_->reaped = true;
+  return false;
+}
+
+void UnitProcess::kill() {
+  if (s_->reaped) return;
+  if (s_->cgroup) s_->cgroup->killAll();
+  pidfdSendSignal(s_->pidfd.get(), s_->isolation == Isolation::Namespaces ? SIGKILL : SIGTERM);
+}
+
+}  // namespace mpexec::sandbox

@@ -1,0 +1,171 @@
+// The unit lifecycle without namespaces: commands in order, setup failure, timeouts, leftovers, kill.
+
+#include "sandbox/unit_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "sandbox/context.h"
+#include "tests/support/temp_dir.h"
+
+namespace mpexec::sandbox {
+namespace {
+
+class UnitProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto ctx = Context::create(Isolation::None);
+    ASSERT_TRUE(ctx.ok()) << ctx.error().message();
+    ctx_ = std::move(ctx.value());
+    log_dir_.reset(open(dir_.path().c_str(), O_DIRECTORY | O_CLOEXEC));
+    ASSERT_TRUE(log_dir_.valid());
+  }
+
+  CommandSpec command(Role role, const std::string& script, int64_t timeout_ms = 20000) {
+    CommandSpec c;
+    c.role = role;
+    c.argv = {"/bin/sh", "-c", script};
+    c.env = {"PATH=/usr/bin:/bin", "MARK=" + dir_.path()};
+    c.cwd = dir_.path();
+    c.timeout_ms = timeout_ms;
+    c.log_name = "cmd" + std::to_string(next_log_++) + ".log";
+    return c;
+  }
+
+  UnitSpec unit(std::vector<CommandSpec> commands) {
+    UnitSpec u;
+    u.name = "u";
+    u.isolation = Isolation::None;
+    u.commands = std::move(commands);
+    u.log_dir_fd = log_dir_.get();
+    u.kill_grace_ms = 300;
+    return u;
+  }
+
+  /// Runs the unit to its end and returns its events.
+  std::vector<Event> runToEnd(const UnitSpec& u) {
+    auto p = spawnUnit(*ctx_, u);
+    EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message());
+    if (!p.ok()) return {};
+    std::vector<Event> events;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (p->readEvents(events)) {
+      pollfd fds[2] = {{p->eventFd(), POLLIN, 0}, {p->pidFd(), POLLIN, 0}};
+      poll(fds, 2, 1000);
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "unit did not end";
+        break;
+      }
+    }
+    return events;
+  }
+
+  std::string readLog(int index) {
+    std::ifstream f(dir_.path() + "/cmd" + std::to_string(index) + ".log");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  }
+
+  test::TempDir dir_;
+  UniqueFd log_dir_;
+  std::unique_ptr<Context> ctx_;
+  int next_log_ = 0;
+};
+
+TEST_F(UnitProcessTest, RunsCommandsInOrderAndReportsRawStatus) {
+  auto events = runToEnd(unit({command(Role::Test, "echo one"), command(Role::Test, "exit 3"),
+                               command(Role::Test, "kill -SEGV $$")}));
+  ASSERT_EQ(events.size(), 6u);
+  EXPECT_EQ(events[0].kind, Event::Kind::Started);
+  EXPECT_EQ(events[1].kind, Event::Kind::Exited);
+  EXPECT_EQ(events[1].index, 0u);
+  EXPECT_TRUE(WIFEXITED(events[1].wait_status) && WEXITSTATUS(events[1].wait_status) == 0);
+  EXPECT_EQ(events[3].index, 1u);
+  EXPECT_EQ(WEXITSTATUS(events[3].wait_status), 3);
+  EXPECT_TRUE(WIFSIGNALED(events[5].wait_status));
+  EXPECT_EQ(WTERMSIG(events[5].wait_status), SIGSEGV);
+  EXPECT_LE(events[0].mono_ns, events[1].mono_ns);
+  EXPECT_EQ(readLog(0), "one\n");
+}
+
+TEST_F(UnitProcessTest, FailedSetupSkipsTestsButRunsTeardown) {
+  auto events = runToEnd(unit({command(Role::Setup, "exit 1"), command(Role::Test, "echo ran > t"),
+                               command(Role::Teardown, "echo down > td")}));
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(events[2].kind, Event::Kind::Skipped);
+  EXPECT_EQ(events[2].index, 1u);
+  EXPECT_EQ(events[4].kind, Event::Kind::Exited);
+  EXPECT_EQ(events[4].index, 2u);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/t"));
+  EXPECT_TRUE(std::filesystem::exists(dir_.path() + "/td"));
+}
+
+TEST_F(UnitProcessTest, SpawnFailureNamesTheStepAndErrno) {
+  CommandSpec c = command(Role::Test, "");
+  c.argv = {dir_.path() + "/no-such-program"};
+  auto events = runToEnd(unit({c}));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Event::Kind::SpawnFailed);
+  EXPECT_EQ(events[0].err, ENOENT);
+  EXPECT_NE(std::string(events[0].detail).find("execve"), std::string::npos);
+  EXPECT_NE(readLog(0).find("No such file"), std::string::npos);
+}
+
+TEST_F(UnitProcessTest, TimeoutKillsTheWholeGroupEvenWhenSigtermIsIgnored) {
+  auto events = runToEnd(unit({command(Role::Test, "trap '' TERM; sleep 1000 & echo $! > grandchild; wait", 300),
+                               command(Role::Teardown, "echo down > td")}));
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[1].kind, Event::Kind::Exited);
+  EXPECT_TRUE(events[1].timed_out);
+  EXPECT_TRUE(WIFSIGNALED(events[1].wait_status));
+  EXPECT_TRUE(std::filesystem::exists(dir_.path() + "/td"));
+  std::ifstream f(dir_.path() + "/grandchild");
+  pid_t grandchild = 0;
+  f >> grandchild;
+  ASSERT_GT(grandchild, 0);
+  EXPECT_NE(::kill(grandchild, 0), 0) << "grandchild " << grandchild << " survived";
+}
+
+TEST_F(UnitProcessTest, LeftoverDaemonsDieWithTheUnit) {
+  auto events = runToEnd(unit({command(Role::Test, "setsid sh -c 'sleep 1000 & echo $! > daemon; wait' &"
+                                                   " sleep 0.2; exit 0")}));
+  ASSERT_EQ(events.size(), 2u);
+  std::ifstream f(dir_.path() + "/daemon");
+  pid_t daemon = 0;
+  f >> daemon;
+  ASSERT_GT(daemon, 0);
+  EXPECT_NE(::kill(daemon, 0), 0) << "daemon " << daemon << " survived its unit";
+}
+
+TEST_F(UnitProcessTest, KillEndsTheUnitAndItsProcesses) {
+  auto p = spawnUnit(*ctx_, unit({command(Role::Test, "sleep 1000 & echo $! > bg; wait")}));
+  ASSERT_TRUE(p.ok());
+  std::vector<Event> events;
+  for (int i = 0; i < 200 && !std::filesystem::exists(dir_.path() + "/bg"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::ifstream f(dir_.path() + "/bg");
+  pid_t bg = 0;
+  f >> bg;
+  ASSERT_GT(bg, 0);
+  p->kill();
+  pollfd pfd{p->pidFd(), POLLIN, 0};
+  ASSERT_EQ(poll(&pfd, 1, 10000), 1);
+  EXPECT_FALSE(p->readEvents(events));
+  EXPECT_NE(::kill(bg, 0), 0);
+}
+
+}  // namespace
+}  // namespace mpexec::sandbox
