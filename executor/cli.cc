@@ -1,0 +1,85 @@
+#include <cstdio>
+#include <map>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "executor/config.h"
+
+namespace mpexec {
+
+namespace {
+
+/// "K/N" with 1 <= K <= N.
+std::string parseShard(const std::string& s, std::optional<std::pair<int, int>>& out) {
+  int k = 0, n = 0;
+  char tail = 0;
+  if (sscanf(s.c_str(), "%d/%d%c", &k, &n, &tail) != 2 || n < 1 || k < 1 || k > n)
+    return "--shard: expected K/N with 1 <= K <= N, got '" + s + "'";
+  out = std::make_pair(k, n);
+  return {};
+}
+
+}  // namespace
+
+int parseCommandLine(int argc, char** argv, Config& c) {
+  CLI::App app{"mpexec: a sandboxed, container-per-group test executor.\n"
+               "  mpexec [options] MANIFEST\n"
+               "  mpexec sync ...    (the sync service client; see `mpexec sync --help`)"};
+  app.set_version_flag("--version", std::string("mpexec ") + MPEXEC_VERSION);
+  app.add_option("manifest", c.manifest, "the manifest (JSON)")->required();
+  app.add_option("-j,--np,--num-processes", c.np, "slots; 0 = CPU count (capped at the number of units)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--timeout", c.timeout_s, "default per-test timeout in seconds (60)")->check(CLI::PositiveNumber);
+  app.add_option("--kill-grace", c.kill_grace_s, "seconds between SIGTERM and SIGKILL on a timeout (2)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--filter", c.filter, "run only tests whose name matches this regular expression");
+  app.add_option("--exclude", c.exclude, "leave out tests whose name matches this regular expression");
+  app.add_flag("--list", c.list, "print the plan (phases, units, tests) and exit");
+  app.add_flag("--shuffle", c.shuffle, "seeded random order inside the pool and isolated_free windows");
+  app.add_option("--seed", c.seed, "the seed for --shuffle (printed when chosen at random)");
+  bool fail_fast = false;
+  app.add_flag("-x,--fail-fast", fail_fast, "stop starting units after the first failure");
+  app.add_option("--max-fail", c.max_fail, "stop starting units after N failures")->check(CLI::PositiveNumber);
+  app.add_flag("--rerun-failed", c.rerun_failed, "only the tests that failed in the last run");
+  std::string shard;
+  app.add_option("--shard", shard, "run shard K of N (1-based)");
+  std::string output = "errors";
+  app.add_option("--output", output, "captured output shown: errors|all|none|streamed")
+      ->check(CLI::IsMember({"errors", "all", "none", "streamed"}));
+  app.add_option("--json", c.json, "write the JSON report here");
+  app.add_option("--junit", c.junit, "write a JUnit XML report here");
+  app.add_option("--trace", c.trace, "write a Trace Event JSON file here");
+  app.add_option("--html", c.html, "write a self-contained HTML report here");
+  app.add_option("--report-dir", c.report_dir, "write report.json (and the other reports) into this directory");
+  app.add_option("--state-dir", c.state_dir, "where durations and failures are kept (<manifest dir>/.mpexec)");
+  app.add_flag("--no-sandbox", c.no_sandbox, "run units as plain process groups (no namespaces)");
+  app.add_option("--sync-bind", c.sync_bind, "also serve the sync API on TCP ADDR[:PORT]");
+  bool quiet = false, verbose = false;
+  app.add_flag("-q,--quiet", quiet, "only the summary");
+  app.add_flag("-v,--verbose", verbose, "a line per test even on a terminal");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  if (fail_fast) c.max_fail = 1;
+  if (!shard.empty()) {
+    if (std::string err = parseShard(shard, c.shard); !err.empty()) {
+      fmt::print(stderr, "mpexec: {}\n", err);
+      return 2;
+    }
+  }
+  if (c.seed && !c.shuffle) {
+    fmt::print(stderr, "mpexec: --seed goes with --shuffle\n");
+    return 2;
+  }
+  static const std::map<std::string, OutputMode> modes = {
+      {"errors", OutputMode::Errors}, {"all", OutputMode::All}, {"none", OutputMode::None}, {"streamed", OutputMode::Streamed}};
+  c.output = modes.at(output);
+  c.verbosity = quiet ? 0 : verbose ? 2 : 1;
+  return -1;
+}
+
+}  // namespace mpexec

@@ -1,0 +1,40 @@
+#pragma once
+// Everything the command line says, parsed (executor/cli.cc) before anything runs.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace mpexec {
+
+enum class OutputMode { Errors, All, None, Streamed };
+
+struct Config {
+  std::string manifest;
+  int np = 0;  ///< 0: CPU count
+  std::optional<double> timeout_s;
+  double kill_grace_s = 2;
+  std::string filter, exclude;
+  bool list = false;
+  bool shuffle = false;
+  std::optional<uint64_t> seed;
+  int max_fail = 0;
+  bool rerun_failed = false;
+  std::optional<std::pair<int, int>> shard;
+  OutputMode output = OutputMode::Errors;
+  std::string json, junit, trace, html, report_dir;
+  std::string state_dir;  ///< default: <manifest dir>/.mpexec
+  bool no_sandbox = false;
+  std::string sync_bind;
+  int verbosity = 1;  ///< 0 -q, 1 default, 2 -v
+};
+
+/// Parses argv into `config`. Returns -1 to go on, or the exit code to leave with (0 after --help or
+/// --version, 2 after a usage error, with the message already printed).
+int parseCommandLine(int argc, char** argv, Config& config);
+
+/// Runs the manifest as `config` says and returns the exit code (DESIGN §6).
+int run(const Config& config);
+
+}  // namespace mpexec

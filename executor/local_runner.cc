@@ -1,0 +1,359 @@
+#include "executor/local_runner.h"
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "sandbox/unit_process.h"
+
+extern char** environ;
+
+namespace mpexec {
+
+namespace {
+
+/// A file name for a test's log: its name with anything unsafe replaced; a suffix where that collides.
+std::vector<std::string> makeLogNames(const Manifest& m) {
+  std::vector<std::string> names;
+  names.reserve(m.tests.size());
+  std::unordered_set<std::string> used;
+  for (size_t i = 0; i < m.tests.size(); ++i) {
+    std::string n = m.tests[i].name.substr(0, 200);
+    for (char& c : n)
+      if (!isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') c = '_';
+    if (n.empty() || n[0] == '.') n.insert(0, "_");
+    std::string candidate = n + ".log";
+    for (int k = 2; !used.insert(candidate).second; ++k) candidate = fmt::format("{}~{}.log", n, k);
+    names.push_back(std::move(candidate));
+  }
+  return names;
+}
+
+std::string describeStatus(int st) {
+  if (WIFEXITED(st)) return fmt::format("exit {}", WEXITSTATUS(st));
+  if (WIFSIGNALED(st)) return fmt::format("signal {}", WTERMSIG(st));
+  return fmt::format("status {}", st);
+}
+
+}  // namespace
+
+/// One unit on one slot: its process and what each of its commands stands for.
+struct LocalRunner::Running {
+  size_t unit = 0;
+  int slot = 0;
+  std::optional<sandbox::UnitProcess> process;
+  std::vector<sandbox::Role> roles;  ///< by command index
+  std::vector<size_t> tests;         ///< by command index (meaningful for Role::Test)
+  std::vector<bool> finished;        ///< by command index
+  std::string tmp_dir;               ///< host directory for --no-sandbox TMPDIR; removed after
+  uint64_t oom_seen = 0;
+  std::string problem;
+};
+
+LocalRunner::LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Context& ctx, const RunPaths& paths,
+                         const RunClock& clock, LocalRunnerOptions opts)
+    : m_(m), plan_(plan), ctx_(ctx), paths_(paths), clock_(clock), opts_(std::move(opts)) {
+  epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
+  logs_dir_fd_.reset(open(paths_.logs_dir.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+  if (opts_.interrupt_fd >= 0) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = ~uint64_t(0);
+    epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, opts_.interrupt_fd, &ev);
+  }
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    // The run's own variables are set per test; stale ones from an enclosing mpexec must not leak in.
+    if (kv.rfind("MPEXEC_", 0) == 0 || kv.rfind("TMPDIR=", 0) == 0) continue;
+    base_env_.push_back(std::move(kv));
+  }
+  log_names_ = makeLogNames(m);
+  running_.resize(size_t(std::max(1, opts_.slots)));
+}
+
+LocalRunner::~LocalRunner() { killAll(); }
+
+std::string LocalRunner::logPath(size_t t) const { return paths_.log_prefix + "/" + log_names_[t]; }
+
+void LocalRunner::start(size_t unit_index, int slot) {
+  const Unit& unit = plan_.units[unit_index];
+  auto r = std::make_unique<Running>();
+  r->unit = unit_index;
+  r->slot = slot;
+  const GroupSpec* group = nullptr;
+  if (!unit.group.empty()) group = &m_.groups.at(unit.group);
+  const Settings& unit_settings = group ? group->settings : m_.tests[unit.tests[0]].settings;
+
+  sandbox::UnitSpec spec;
+  spec.name = unit.id;
+  spec.isolation = ctx_.isolation();
+  // The sandbox belongs to the unit: a serial group's, or the free test's own.
+  spec.policy = isSerial(unit.strategy) ? unit_settings.sandbox : m_.tests[unit.tests[0]].settings.sandbox;
+  spec.log_dir_fd = logs_dir_fd_.get();
+  spec.kill_grace_ms = opts_.kill_grace_ms;
+  spec.output_dir = paths_.run_dir + "/out/" + unit.id;
+  std::filesystem::create_directories(spec.output_dir);
+  bool sandboxed = ctx_.isolation() == sandbox::Isolation::Namespaces;
+  std::string tmp = "/tmp";
+  if (!sandboxed) {
+    r->tmp_dir = paths_.run_dir + "/tmp/" + unit.id;
+    std::filesystem::create_directories(r->tmp_dir);
+    tmp = r->tmp_dir;
+  }
+  std::string token;
+  std::string socket;
+  if (!opts_.sync.socket_path.empty()) {
+    spec.sync_dir = opts_.sync.socket_dir;
+    socket = sandboxed ? "/run/mpexec/sync.sock" : opts_.sync.socket_path;
+    if (opts_.sync.unit_starting) token = opts_.sync.unit_starting(unit.id);
+  }
+
+  auto env = [&](const Settings& s, const TestSpec* test) {
+    std::vector<std::string> e;
+    e.reserve(base_env_.size() + s.env.size() + 14);
+    for (const auto& kv : base_env_) {
+      auto eq = kv.find('=');
+      if (!s.env.count(kv.substr(0, eq))) e.push_back(kv);
+    }
+    for (const auto& [k, v] : s.env) e.push_back(k + "=" + v);
+    if (test) e.push_back("MPEXEC_TEST_NAME=" + test->name);
+    e.push_back("MPEXEC_GROUP=" + unit.group);
+    e.push_back(std::string("MPEXEC_STRATEGY=") + strategyName(unit.strategy));
+    e.push_back("MPEXEC_UNIT=" + unit.id);
+    e.push_back("MPEXEC_SLOT=" + std::to_string(slot));
+    e.push_back("MPEXEC_WORKER_COUNT=" + std::to_string(opts_.slots));
+    e.push_back("MPEXEC_RUN_ID=" + paths_.run_id);
+    e.push_back("MPEXEC_ATTEMPT=1");
+    e.push_back("MPEXEC_TMPDIR=" + tmp);
+    e.push_back("TMPDIR=" + tmp);
+    e.push_back("MPEXEC_OUTPUT_DIR=" + spec.output_dir);
+    if (!socket.empty()) {
+      e.push_back("MPEXEC_SYNC_SOCKET=" + socket);
+      e.push_back("MPEXEC_SYNC_TOKEN=" + token);
+    }
+    return e;
+  };
+  auto fixture = [&](sandbox::Role role, const std::vector<std::string>& argv, const char* what) {
+    sandbox::CommandSpec c;
+    c.role = role;
+    c.argv = argv;
+    c.env = env(group->settings, nullptr);
+    c.env.push_back(std::string("MPEXEC_FIXTURE=") + what);
+    c.cwd = group->settings.cwd;
+    c.timeout_ms = int64_t(group->settings.timeout_s * 1000);
+    c.log_name = unit.id + "." + what + ".log";
+    spec.commands.push_back(std::move(c));
+    r->roles.push_back(role);
+    r->tests.push_back(0);
+  };
+
+  if (group && !group->setup.empty()) fixture(sandbox::Role::Setup, group->setup, "setup");
+  for (size_t t : unit.tests) {
+    const TestSpec& test = m_.tests[t];
+    sandbox::CommandSpec c;
+    c.role = sandbox::Role::Test;
+    c.argv = test.cmd;
+    c.env = env(test.settings, &test);
+    c.cwd = test.settings.cwd;
+    c.timeout_ms = std::max<int64_t>(1, int64_t(test.settings.timeout_s * 1000));
+    c.log_name = log_names_[t];
+    spec.commands.push_back(std::move(c));
+    r->roles.push_back(sandbox::Role::Test);
+    r->tests.push_back(t);
+  }
+  if (group && !group->teardown.empty()) fixture(sandbox::Role::Teardown, group->teardown, "teardown");
+  r->finished.assign(spec.commands.size(), false);
+
+  auto proc = sandbox::spawnUnit(ctx_, spec);
+  if (!proc.ok()) {
+    // The unit never started: every test is an ERROR that says why, and the slot frees at once.
+    std::string why = "sandbox: " + proc.error().message();
+    for (size_t t : unit.tests) {
+      RunnerEvent ev;
+      ev.kind = RunnerEvent::Kind::TestFinished;
+      ev.unit = unit_index;
+      ev.test = t;
+      ev.record.outcome = Outcome::Error;
+      ev.record.reason = why;
+      ev.record.log = logPath(t);
+      pending_.push_back(std::move(ev));
+    }
+    RunnerEvent end;
+    end.kind = RunnerEvent::Kind::UnitFinished;
+    end.unit = unit_index;
+    end.at_us = clock_.nowUs();
+    end.problem = why;
+    pending_.push_back(std::move(end));
+    if (!r->tmp_dir.empty()) std::filesystem::remove_all(r->tmp_dir);
+    if (!socket.empty() && opts_.sync.unit_ended) opts_.sync.unit_ended(unit.id);
+    return;
+  }
+  r->process.emplace(std::move(proc.value()));
+  for (int fd : {r->process->eventFd(), r->process->pidFd()}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = uint64_t(slot);
+    epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+  }
+  running_[size_t(slot)] = std::move(r);
+}
+
+void LocalRunner::translate(Running& r, const sandbox::Event& ev, std::vector<RunnerEvent>& out) {
+  if (ev.index >= r.roles.size()) return;
+  sandbox::Role role = r.roles[ev.index];
+  size_t t = r.tests[ev.index];
+  using K = sandbox::Event::Kind;
+  if (role != sandbox::Role::Test) {
+    // A fixture: its failure is the unit's problem; a failed setup also turns into the tests' ERROR.
+    const char* what = role == sandbox::Role::Setup ? "setup" : "teardown";
+    std::string failure;
+    if (ev.kind == K::SpawnFailed) failure = fmt::format("{} could not start: {}: {}", what, ev.detail, strerror(ev.err));
+    if (ev.kind == K::Exited && (ev.timed_out || !WIFEXITED(ev.wait_status) || WEXITSTATUS(ev.wait_status) != 0))
+      failure = fmt::format("{} failed ({}{})", what, ev.timed_out ? "timeout, " : "", describeStatus(ev.wait_status));
+    if (!failure.empty()) {
+      failure += fmt::format("; see {}/{}.{}.log", paths_.log_prefix, plan_.units[r.unit].id, what);
+      r.problem = r.problem.empty() ? failure : r.problem + "; " + failure;
+    }
+    if (ev.kind != K::Started) r.finished[ev.index] = true;
+    return;
+  }
+  const TestSpec& test = m_.tests[t];
+  if (ev.kind == K::Started) {
+    RunnerEvent s;
+    s.kind = RunnerEvent::Kind::TestStarted;
+    s.unit = r.unit;
+    s.test = t;
+    s.at_us = clock_.toUs(ev.mono_ns);
+    out.push_back(std::move(s));
+    return;
+  }
+  if (ev.kind == K::Denied) {
+    r.problem += fmt::format("{}seccomp denied {} to {}", r.problem.empty() ? "" : "; ", ev.detail, test.name);
+    return;
+  }
+  CommandEnd end;
+  RunnerEvent f;
+  f.kind = RunnerEvent::Kind::TestFinished;
+  f.unit = r.unit;
+  f.test = t;
+  f.record.log = logPath(t);
+  f.record.attempts = 1;
+  switch (ev.kind) {
+    case K::Exited: {
+      end.how = CommandEnd::How::Exited;
+      end.wait_status = ev.wait_status;
+      end.timed_out = ev.timed_out;
+      if (WIFSIGNALED(ev.wait_status) && WTERMSIG(ev.wait_status) == SIGKILL) {
+        uint64_t oom = r.process->oomKills();
+        end.oom_killed = oom > r.oom_seen;
+        r.oom_seen = oom;
+      }
+      f.record.end_us = clock_.toUs(ev.mono_ns);
+      break;
+    }
+    case K::SpawnFailed:
+      end.how = CommandEnd::How::SpawnFailed;
+      end.detail = fmt::format("{}: {}", ev.detail, strerror(ev.err));
+      f.record.start_us = f.record.end_us = clock_.toUs(ev.mono_ns);
+      break;
+    case K::Skipped:
+      end.how = CommandEnd::How::SetupFailed;
+      end.detail = r.problem.empty() ? "group setup failed" : r.problem;
+      break;
+    default:
+      return;
+  }
+  r.finished[ev.index] = true;
+  Classified c = classify(test, end);
+  f.record.outcome = c.outcome;
+  f.record.exit_code = c.exit_code;
+  f.record.signal = c.signal;
+  f.record.reason = c.reason;
+  out.push_back(std::move(f));
+}
+
+void LocalRunner::finishUnit(size_t slot_index, std::vector<RunnerEvent>& out) {
+  std::unique_ptr<Running> r = std::move(running_[slot_index]);
+  const Unit& unit = plan_.units[r->unit];
+  for (int fd : {r->process->eventFd(), r->process->pidFd()}) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  int status = r->process->exitStatus();
+  for (size_t i = 0; i < r->roles.size(); ++i) {
+    if (r->finished[i]) continue;
+    std::string why = fmt::format("the unit ended early (init {})", describeStatus(status));
+    if (r->roles[i] != sandbox::Role::Test) {
+      r->problem += (r->problem.empty() ? "" : "; ") + why;
+      continue;
+    }
+    RunnerEvent f;
+    f.kind = RunnerEvent::Kind::TestFinished;
+    f.unit = r->unit;
+    f.test = r->tests[i];
+    f.record.outcome = Outcome::Error;
+    f.record.reason = why;
+    f.record.log = logPath(r->tests[i]);
+    out.push_back(std::move(f));
+  }
+  r->process.reset();
+  if (!r->tmp_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(r->tmp_dir, ec);
+  }
+  if (!opts_.sync.socket_path.empty() && opts_.sync.unit_ended) opts_.sync.unit_ended(unit.id);
+  RunnerEvent end;
+  end.kind = RunnerEvent::Kind::UnitFinished;
+  end.unit = r->unit;
+  end.at_us = clock_.nowUs();
+  end.problem = r->problem;
+  out.push_back(std::move(end));
+}
+
+void LocalRunner::wait(std::vector<RunnerEvent>& out) {
+  if (!pending_.empty()) {
+    out.insert(out.end(), std::make_move_iterator(pending_.begin()), std::make_move_iterator(pending_.end()));
+    pending_.clear();
+    return;
+  }
+  epoll_event ready[64];
+  int n = epoll_wait(epoll_.get(), ready, 64, -1);
+  if (n < 0) return;  // EINTR: a signal, so the scheduler looks at the interrupt flag
+  std::vector<sandbox::Event> events;
+  std::vector<bool> seen(running_.size(), false);
+  for (int i = 0; i < n; ++i) {
+    uint64_t slot = ready[i].data.u64;
+    if (slot >= running_.size() || seen[slot] || !running_[slot]) continue;
+    seen[slot] = true;
+    Running& r = *running_[slot];
+    events.clear();
+    bool alive = r.process->readEvents(events);
+    for (const auto& ev : events) translate(r, ev, out);
+    if (!alive) finishUnit(slot, out);
+  }
+}
+
+void LocalRunner::killAll() {
+  for (auto& r : running_)
+    if (r && r->process) r->process->kill();
+  for (auto& r : running_) {
+    if (!r) continue;
+    r->process.reset();  // reaps
+    if (!r->tmp_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(r->tmp_dir, ec);
+    }
+    if (!opts_.sync.socket_path.empty() && opts_.sync.unit_ended) opts_.sync.unit_ended(plan_.units[r->unit].id);
+    r.reset();
+  }
+  pending_.clear();
+}
+
+}  // namespace mpexec

@@ -1,0 +1,75 @@
+#pragma once
+// Runs units on this machine, each as a sandbox::UnitProcess: in namespaces, or (--no-sandbox) as plain
+// processes. One epoll loop over every running unit's event socket and pidfd; no thread per unit.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "executor/clock.h"
+#include "executor/manifest.h"
+#include "executor/plan.h"
+#include "executor/unit_runner.h"
+#include "sandbox/context.h"
+#include "sandbox/unique_fd.h"
+
+namespace mpexec {
+
+/// Where a run keeps its files: <state>/runs/<id>/{logs,out,tmp}.
+struct RunPaths {
+  std::string run_id;
+  std::string run_dir;    ///< absolute
+  std::string logs_dir;   ///< absolute
+  std::string log_prefix;  ///< how reports name the logs dir (relative to the manifest directory)
+};
+
+/// The sync service as the runner sees it: a token per unit, and word when a unit has ended.
+struct SyncHooks {
+  std::string socket_path;  ///< host path of sync.sock; empty: no sync service
+  std::string socket_dir;
+  std::function<std::string(const std::string& unit)> unit_starting;
+  std::function<void(const std::string& unit)> unit_ended;
+};
+
+struct LocalRunnerOptions {
+  int slots = 1;
+  int64_t kill_grace_ms = 2000;
+  int interrupt_fd = -1;  ///< wait() returns when this is readable
+  SyncHooks sync;
+};
+
+class LocalRunner : public UnitRunner {
+ public:
+  LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Context& ctx, const RunPaths& paths,
+              const RunClock& clock, LocalRunnerOptions opts);
+  ~LocalRunner() override;
+
+  void start(size_t unit, int slot) override;
+  void wait(std::vector<RunnerEvent>& out) override;
+  void killAll() override;
+
+  /// The log of test `t`, relative to the manifest directory.
+  std::string logPath(size_t t) const;
+
+  struct Running;
+
+ private:
+  void finishUnit(size_t slot_index, std::vector<RunnerEvent>& out);
+  void translate(Running& r, const struct sandbox::Event& ev, std::vector<RunnerEvent>& out);
+
+  const Manifest& m_;
+  const Plan& plan_;
+  const sandbox::Context& ctx_;
+  RunPaths paths_;
+  const RunClock& clock_;
+  LocalRunnerOptions opts_;
+  UniqueFd epoll_;
+  UniqueFd logs_dir_fd_;
+  std::vector<std::string> base_env_;
+  std::vector<std::string> log_names_;  ///< per test
+  std::vector<std::unique_ptr<Running>> running_;  ///< by slot
+  std::vector<RunnerEvent> pending_;
+};
+
+}  // namespace mpexec

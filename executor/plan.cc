@@ -1,0 +1,135 @@
+#include "executor/plan.h"
+
+#include <algorithm>
+#include <random>
+#include <unordered_map>
+
+#include "executor/history.h"
+
+namespace mpexec {
+
+uint64_t stableHash(const std::string& s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+namespace {
+
+bool selected(const TestSpec& t, const History& history, const Selection& sel) {
+  if (sel.filter && !std::regex_search(t.name, *sel.filter)) return false;
+  if (sel.exclude && std::regex_search(t.name, *sel.exclude)) return false;
+  if (sel.only_failed) {
+    const TestHistory* h = history.find(t.name);
+    if (!h || !h->failed) return false;
+  }
+  return true;
+}
+
+/// Sort key of a unit: last failures first, then never measured, then the longest (sum of its tests).
+struct UnitCost {
+  int rank;      // 0 failed last time, 1 unknown, 2 known
+  int64_t cost;  // microseconds
+};
+
+UnitCost costOf(const Unit& u, const Manifest& m, const History& history) {
+  UnitCost c{2, 0};
+  for (size_t t : u.tests) {
+    const TestHistory* h = history.find(m.tests[t].name);
+    if (h && h->failed) c.rank = 0;
+    if (!h || h->duration_us < 0) {
+      c.rank = std::min(c.rank, 1);
+    } else {
+      c.cost += h->duration_us;
+    }
+  }
+  return c;
+}
+
+/// Fisher-Yates with our own draw, so a seed gives the same order with every standard library.
+void shuffle(std::vector<size_t>& v, std::mt19937_64& rng) {
+  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng() % i]);
+}
+
+}  // namespace
+
+Plan makePlan(const Manifest& m, const History& history, const Selection& sel) {
+  Plan plan;
+  std::unordered_map<std::string, size_t> serial_unit;  // group → unit index
+  for (size_t i = 0; i < m.tests.size(); ++i) {
+    const TestSpec& t = m.tests[i];
+    if (!selected(t, history, sel)) continue;
+    plan.tests.push_back(i);
+    if (isSerial(t.strategy)) {
+      auto [it, fresh] = serial_unit.try_emplace(t.group, plan.units.size());
+      if (!fresh) {
+        plan.units[it->second].tests.push_back(i);
+        continue;
+      }
+    }
+    Unit u;
+    u.id = "u" + std::to_string(plan.units.size());
+    u.name = isSerial(t.strategy) ? t.group : t.name;
+    u.group = t.group;
+    u.strategy = t.strategy;
+    u.tests.push_back(i);
+    plan.units.push_back(std::move(u));
+  }
+
+  if (sel.shard) {
+    auto [k, n] = *sel.shard;
+    std::vector<Unit> kept;
+    plan.tests.clear();
+    for (Unit& u : plan.units) {
+      if (stableHash(u.name) % uint64_t(n) != uint64_t(k - 1)) continue;
+      u.id = "u" + std::to_string(kept.size());
+      plan.tests.insert(plan.tests.end(), u.tests.begin(), u.tests.end());
+      kept.push_back(std::move(u));
+    }
+    std::sort(plan.tests.begin(), plan.tests.end());
+    plan.units = std::move(kept);
+  }
+
+  // Windows in the order their groups first appear; the pool last.
+  Phase pool;
+  std::unordered_map<std::string, size_t> window;  // group → phase index
+  for (size_t u = 0; u < plan.units.size(); ++u) {
+    const Unit& unit = plan.units[u];
+    if (!isIsolated(unit.strategy)) {
+      pool.units.push_back(u);
+      continue;
+    }
+    auto [it, fresh] = window.try_emplace(unit.group, plan.phases.size());
+    if (fresh) {
+      Phase p;
+      p.group = unit.group;
+      p.one_at_a_time = unit.strategy == Strategy::IsolatedSerial;
+      plan.phases.push_back(std::move(p));
+    }
+    plan.phases[it->second].units.push_back(u);
+  }
+  if (!pool.units.empty()) plan.phases.push_back(std::move(pool));
+
+  std::mt19937_64 rng(sel.shuffle_seed.value_or(0));
+  std::vector<UnitCost> cost;
+  if (!sel.shuffle_seed) {
+    cost.reserve(plan.units.size());
+    for (const Unit& u : plan.units) cost.push_back(costOf(u, m, history));
+  }
+  for (Phase& p : plan.phases) {
+    if (sel.shuffle_seed) {
+      shuffle(p.units, rng);
+      continue;
+    }
+    std::stable_sort(p.units.begin(), p.units.end(), [&](size_t a, size_t b) {
+      if (cost[a].rank != cost[b].rank) return cost[a].rank < cost[b].rank;
+      return cost[a].cost > cost[b].cost;
+    });
+  }
+  return plan;
+}
+
+}  // namespace mpexec

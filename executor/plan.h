@@ -1,0 +1,53 @@
+#pragma once
+// The plan (DESIGN §3): units, the isolated windows and the pool, and the order inside each.
+
+#include <cstdint>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "executor/manifest.h"
+
+namespace mpexec {
+
+class History;
+
+/// One sandbox lifetime: a free test, or a whole serial group (setup → tests → teardown).
+struct Unit {
+  std::string id;    ///< "u<k>", in manifest order
+  std::string name;  ///< the test's name for a one-test unit, the group's for a serial one; sharding key
+  std::string group;  ///< empty for a test without a group
+  Strategy strategy = Strategy::Free;
+  std::vector<size_t> tests;  ///< indices into Manifest::tests, in manifest order
+};
+
+/// A stretch of the run behind a barrier: an isolated group's exclusive window, or the pool.
+struct Phase {
+  std::string group;         ///< the isolated group; empty for the pool
+  bool one_at_a_time = false;  ///< an isolated_serial window runs exactly one unit
+  std::vector<size_t> units;   ///< indices into Plan::units, in start order
+};
+
+struct Plan {
+  std::vector<Unit> units;
+  std::vector<Phase> phases;    ///< windows first (manifest order of their groups), then the pool
+  std::vector<size_t> tests;    ///< the selected tests, manifest order
+};
+
+struct Selection {
+  std::optional<std::regex> filter;   ///< keep tests whose name matches (search)
+  std::optional<std::regex> exclude;  ///< then drop those that match
+  bool only_failed = false;           ///< --rerun-failed: keep tests the history marks failed
+  std::optional<uint64_t> shuffle_seed;  ///< replaces the history order with a seeded random one
+  std::optional<std::pair<int, int>> shard;  ///< K/N, 1-based: keep units whose name hashes to K
+};
+
+/// Builds the plan for the selected tests. The pool order (and an isolated_free window's) is: tests that
+/// failed last, then tests never measured, then longest first; or a seeded shuffle.
+Plan makePlan(const Manifest& m, const History& history, const Selection& sel);
+
+/// A stable 64-bit hash (FNV-1a) used for sharding.
+uint64_t stableHash(const std::string& s);
+
+}  // namespace mpexec

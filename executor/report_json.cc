@@ -1,0 +1,80 @@
+#include "executor/report_json.h"
+
+#include <boost/json.hpp>
+
+namespace mpexec {
+
+namespace json = boost::json;
+
+namespace {
+
+template <class T>
+json::value orNull(const std::optional<T>& v) {
+  return v ? json::value(*v) : json::value(nullptr);
+}
+
+}  // namespace
+
+std::string jsonReport(const Manifest& m, const Plan& plan, const ScheduleResult& result, const RunInfo& info) {
+  json::object run;
+  run["id"] = info.run_id;
+  run["np"] = info.np;
+  run["seed"] = orNull(info.seed);
+  run["shard"] = info.shard ? json::value(json::array{info.shard->first, info.shard->second}) : json::value(nullptr);
+  run["sandbox"] = info.sandbox;
+  run["sandbox_detail"] = info.sandbox_detail;
+  json::array limits;
+  for (const auto& l : info.limits) limits.emplace_back(l);
+  run["limits"] = std::move(limits);
+  run["wall_us"] = info.wall_us;
+  run["exit_code"] = info.exit_code;
+  run["interrupted"] = result.interrupted;
+  run["manifest"] = m.path;
+  run["manifest_digest"] = m.digest;
+  json::array warnings;
+  for (const auto& w : info.warnings) warnings.emplace_back(w);
+  run["warnings"] = std::move(warnings);
+
+  json::array tests;
+  tests.reserve(plan.tests.size());
+  for (size_t t : plan.tests) {
+    const TestSpec& spec = m.tests[t];
+    const TestRecord& r = result.records[t];
+    json::object o;
+    o["name"] = spec.name;
+    o["group"] = spec.group.empty() ? json::value(nullptr) : json::value(spec.group);
+    o["strategy"] = strategyName(spec.strategy);
+    o["unit"] = r.unit;
+    o["slot"] = r.slot >= 0 ? json::value(r.slot) : json::value(nullptr);
+    o["outcome"] = outcomeName(r.outcome);
+    o["exit_code"] = orNull(r.exit_code);
+    o["signal"] = orNull(r.signal);
+    o["reason"] = r.reason;
+    o["start_us"] = r.start_us >= 0 ? json::value(r.start_us) : json::value(nullptr);
+    o["end_us"] = r.end_us >= 0 ? json::value(r.end_us) : json::value(nullptr);
+    o["attempts"] = r.attempts;
+    o["log"] = r.log.empty() ? json::value(nullptr) : json::value(r.log);
+    tests.push_back(std::move(o));
+  }
+
+  json::array units;
+  units.reserve(plan.units.size());
+  for (size_t u = 0; u < plan.units.size(); ++u) {
+    const Unit& unit = plan.units[u];
+    json::array names;
+    for (size_t t : unit.tests) names.emplace_back(m.tests[t].name);
+    json::object o{{"id", unit.id}, {"name", unit.name}, {"strategy", strategyName(unit.strategy)},
+                   {"tests", std::move(names)}};
+    o["group"] = unit.group.empty() ? json::value(nullptr) : json::value(unit.group);
+    o["problem"] = result.unit_problems[u].empty() ? json::value(nullptr) : json::value(result.unit_problems[u]);
+    units.push_back(std::move(o));
+  }
+  json::array barriers;
+  for (const Barrier& b : result.barriers) barriers.push_back(json::object{{"start_us", b.start_us}, {"end_us", b.end_us}});
+
+  json::object root{{"version", 1}, {"run", std::move(run)}, {"tests", std::move(tests)},
+                    {"units", std::move(units)}, {"barriers", std::move(barriers)}};
+  return json::serialize(root) + "\n";
+}
+
+}  // namespace mpexec

@@ -1,0 +1,220 @@
+// run(config): manifest → plan → sandbox context → dispatch → reports. Every step's failure maps to an
+// exit code of DESIGN §6.
+
+#include <sched.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "executor/atomic_file.h"
+#include "executor/clock.h"
+#include "executor/config.h"
+#include "executor/console.h"
+#include "executor/history.h"
+#include "executor/interrupt.h"
+#include "executor/local_runner.h"
+#include "executor/manifest.h"
+#include "executor/plan.h"
+#include "executor/report_json.h"
+#include "executor/scheduler.h"
+#include "sandbox/context.h"
+
+namespace mpexec {
+
+namespace {
+
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitInfra = 3;
+constexpr int kExitInterrupted = 130;
+
+int cpuCount() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return int(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+}
+
+std::string makeRunId() {
+  time_t now = time(nullptr);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  char stamp[32];
+  strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  return fmt::format("{}-{}", stamp, getpid());
+}
+
+void printPlan(const Manifest& m, const Plan& plan) {
+  for (size_t p = 0; p < plan.phases.size(); ++p) {
+    const Phase& phase = plan.phases[p];
+    if (phase.group.empty()) {
+      fmt::print("pool ({} units)\n", phase.units.size());
+    } else {
+      fmt::print("window {}: group {} ({}), behind a barrier\n", p + 1, phase.group,
+                 phase.one_at_a_time ? "isolated_serial" : "isolated_free");
+    }
+    for (size_t u : phase.units) {
+      const Unit& unit = plan.units[u];
+      fmt::print("  {} {}{}\n", unit.id, strategyName(unit.strategy), unit.group.empty() ? "" : " [" + unit.group + "]");
+      for (size_t t : unit.tests) fmt::print("    {}\n", m.tests[t].name);
+    }
+  }
+  fmt::print("{} tests in {} units, {} phases\n", plan.tests.size(), plan.units.size(), plan.phases.size());
+}
+
+std::optional<std::regex> compile(const std::string& re, const char* flag, std::string& error) {
+  if (re.empty()) return std::nullopt;
+  try {
+    return std::regex(re, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    error = fmt::format("{}: not a valid regular expression '{}': {}", flag, re, e.what());
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+int run(const Config& config) {
+  RunClock clock;
+  ManifestOptions mopts;
+  mopts.default_timeout_s = config.timeout_s;
+  auto loaded = loadManifest(config.manifest, mopts);
+  if (!loaded.ok()) {
+    fmt::print(stderr, "mpexec: {}\n", loaded.error().message());
+    return kExitUsage;
+  }
+  const Manifest& m = loaded.value();
+
+  std::string state_dir = config.state_dir.empty() ? m.dir + "/.mpexec" : config.state_dir;
+  std::string state_file = state_dir + "/state.json";
+  auto history = History::load(state_file);
+  if (!history.ok()) {
+    fmt::print(stderr, "mpexec: {}\n", history.error().message());
+    return kExitUsage;
+  }
+
+  Selection sel;
+  std::string re_error;
+  sel.filter = compile(config.filter, "--filter", re_error);
+  if (re_error.empty()) sel.exclude = compile(config.exclude, "--exclude", re_error);
+  if (!re_error.empty()) {
+    fmt::print(stderr, "mpexec: {}\n", re_error);
+    return kExitUsage;
+  }
+  sel.only_failed = config.rerun_failed;
+  sel.shard = config.shard;
+  if (config.shuffle) {
+    uint64_t seed = 0;
+    if (config.seed) {
+      seed = *config.seed;
+    } else if (getrandom(&seed, sizeof seed, 0) != ssize_t(sizeof seed)) {
+      seed = uint64_t(clock.start_ns);
+    }
+    sel.shuffle_seed = seed;
+  }
+  Plan plan = makePlan(m, history.value(), sel);
+  if (config.list) {
+    printPlan(m, plan);
+    return 0;
+  }
+  if (sel.shuffle_seed && config.verbosity > 0) fmt::print("shuffle seed: {} (repeat with --shuffle --seed {})\n", *sel.shuffle_seed, *sel.shuffle_seed);
+
+  int np = config.np > 0 ? config.np : cpuCount();
+  np = std::max(1, std::min<int>(np, int(plan.units.size())));
+
+  auto isolation = config.no_sandbox ? sandbox::Isolation::None : sandbox::Isolation::Namespaces;
+  auto ctx = sandbox::Context::create(isolation);
+  if (!ctx.ok()) {
+    fmt::print(stderr, "mpexec: {}\n", ctx.error().message());
+    return kExitInfra;
+  }
+
+  RunPaths paths;
+  paths.run_id = makeRunId();
+  paths.run_dir = state_dir + "/runs/" + paths.run_id;
+  paths.logs_dir = paths.run_dir + "/logs";
+  std::error_code ec;
+  std::filesystem::create_directories(paths.logs_dir, ec);
+  if (ec) {
+    fmt::print(stderr, "mpexec: cannot create {}: {} (use --state-dir)\n", paths.logs_dir, ec.message());
+    return kExitInfra;
+  }
+  paths.run_dir = std::filesystem::canonical(paths.run_dir).string();
+  paths.logs_dir = paths.run_dir + "/logs";
+  std::filesystem::path rel = std::filesystem::path(paths.logs_dir).lexically_relative(m.dir);
+  paths.log_prefix = rel.empty() || rel.native().rfind("..", 0) == 0 ? paths.logs_dir : rel.string();
+
+  InterruptWatch interrupt;
+  LocalRunnerOptions ropts;
+  ropts.slots = np;
+  ropts.kill_grace_ms = int64_t(config.kill_grace_s * 1000);
+  ropts.interrupt_fd = interrupt.fd();
+  LocalRunner runner(m, plan, *ctx.value(), paths, clock, ropts);
+
+  Console console(m, plan.tests.size(), config.output, config.verbosity, m.dir);
+  SchedulerOptions sopts;
+  sopts.slots = np;
+  sopts.max_fail = config.max_fail;
+  sopts.interrupted = [&] { return interrupt.triggered(); };
+  Scheduler scheduler(plan, m.tests.size(), runner, sopts, &console);
+  ScheduleResult result = scheduler.run([&] { return clock.nowUs(); });
+  int64_t wall_us = clock.nowUs();
+
+  // History: durations of what ran, and whether it failed; untouched for what did not run.
+  History updated = history.value();
+  for (size_t t : plan.tests) {
+    const TestRecord& r = result.records[t];
+    if (r.outcome == Outcome::NotRun) continue;
+    TestHistory h;
+    const TestHistory* old = updated.find(m.tests[t].name);
+    h.duration_us = r.start_us >= 0 && r.end_us >= r.start_us ? r.end_us - r.start_us : (old ? old->duration_us : -1);
+    h.failed = isFailure(r.outcome);
+    updated.record(m.tests[t].name, h);
+  }
+  std::vector<std::string> notes;
+  if (auto saved = updated.save(state_file); !saved.ok())
+    notes.push_back("warning: state not saved: " + saved.error().message());
+
+  bool failed = result.failures > 0;
+  for (size_t u = 0; u < plan.units.size(); ++u) {
+    if (result.unit_problems[u].empty()) continue;
+    notes.push_back(fmt::format("warning: unit {} ({}): {}", plan.units[u].id, plan.units[u].name, result.unit_problems[u]));
+    failed = true;
+  }
+  int exit_code = result.interrupted ? kExitInterrupted : failed ? kExitFailed : 0;
+  if (result.stopped_early) notes.push_back(fmt::format("stopped starting units after {} failures", result.failures));
+  if (result.interrupted) notes.push_back(fmt::format("interrupted by signal {}: every unit was killed", interrupt.signal()));
+
+  RunInfo info;
+  info.run_id = paths.run_id;
+  info.np = np;
+  info.seed = sel.shuffle_seed;
+  info.shard = sel.shard;
+  info.sandbox = config.no_sandbox ? "none" : "namespaces";
+  info.sandbox_detail = ctx.value()->describe();
+  info.limits = ctx.value()->limits();
+  info.wall_us = wall_us;
+  info.exit_code = exit_code;
+  info.warnings = notes;
+  std::string json_text = jsonReport(m, plan, result, info);
+  std::vector<std::string> json_paths;
+  if (!config.json.empty()) json_paths.push_back(config.json);
+  if (!config.report_dir.empty()) json_paths.push_back(config.report_dir + "/report.json");
+  json_paths.push_back(paths.run_dir + "/report.json");
+  for (const auto& p : json_paths) {
+    if (auto w = writeFileAtomic(p, json_text); !w.ok()) {
+      fmt::print(stderr, "mpexec: cannot write the report: {}\n", w.error().message());
+      if (exit_code == 0) exit_code = kExitInfra;
+    }
+  }
+  if (config.verbosity > 0) notes.push_back(fmt::format("logs: {}", paths.log_prefix));
+  console.summary(plan.tests, result, wall_us, notes);
+  return exit_code;
+}
+
+}  // namespace mpexec

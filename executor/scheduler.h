@@ -1,0 +1,62 @@
+#pragma once
+// The dispatch loop (DESIGN §3): phases in order, each behind a barrier, at most N units at once.
+
+#include <functional>
+#include <vector>
+
+#include "executor/plan.h"
+#include "executor/test_record.h"
+#include "executor/unit_runner.h"
+
+namespace mpexec {
+
+struct SchedulerOptions {
+  int slots = 1;
+  int max_fail = 0;  ///< stop starting units after this many failed tests; 0: never
+  /// Polled after every wake-up: true once the run must stop (SIGINT/SIGTERM).
+  std::function<bool()> interrupted = [] { return false; };
+};
+
+/// Hears what happens, for the terminal and the trace. All calls come from the scheduler's thread.
+class SchedulerObserver {
+ public:
+  virtual ~SchedulerObserver() = default;
+  virtual void testStarted(size_t /*test*/, const std::string& /*unit*/, int /*slot*/) {}
+  virtual void testFinished(size_t /*test*/, const TestRecord&) {}
+  virtual void unitFinished(size_t /*unit*/, const std::string& /*problem*/) {}
+  virtual void barrier(int64_t /*at_us*/) {}
+};
+
+struct Barrier {
+  int64_t start_us;  ///< when the window (or pool) before it stopped starting units
+  int64_t end_us;    ///< when its last unit ended
+};
+
+struct ScheduleResult {
+  std::vector<TestRecord> records;  ///< indexed like Manifest::tests; NOT_RUN for what never ran
+  std::vector<std::string> unit_problems;  ///< indexed like Plan::units
+  std::vector<Barrier> barriers;
+  bool interrupted = false;
+  bool stopped_early = false;  ///< --max-fail reached
+  int failures = 0;
+};
+
+class Scheduler {
+ public:
+  Scheduler(const Plan& plan, size_t test_count, UnitRunner& runner, SchedulerOptions opts,
+            SchedulerObserver* observer = nullptr);
+  /// Runs the whole plan. Tests that never finish are NOT_RUN with a reason.
+  ScheduleResult run(std::function<int64_t()> now_us);
+
+ private:
+  void handle(const RunnerEvent& ev, std::vector<int>& free_slots, size_t& running);
+
+  const Plan& plan_;
+  UnitRunner& runner_;
+  SchedulerOptions opts_;
+  SchedulerObserver* observer_;
+  ScheduleResult result_;
+  std::vector<int> unit_slot_;
+};
+
+}  // namespace mpexec
