@@ -1,9 +1,11 @@
 #pragma once
 // The manifest (DESIGN §2): parsed, validated and with every inherited value resolved.
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sandbox/policy.h"
@@ -15,6 +17,8 @@ enum class Strategy { Free, Serial, IsolatedFree, IsolatedSerial };
 
 /// "free", "serial", "isolated_free", "isolated_serial".
 const char* strategyName(Strategy s);
+/// The inverse of strategyName(); none for any other text.
+std::optional<Strategy> strategyFromName(std::string_view name);
 bool isIsolated(Strategy s);
 /// Serial strategies run a whole group in one unit.
 bool isSerial(Strategy s);
@@ -60,6 +64,9 @@ struct Manifest {
 /// Overrides from the command line that apply while resolving.
 struct ManifestOptions {
   std::optional<double> default_timeout_s;  ///< --timeout: replaces the built-in 60 s default
+  /// How long one `BIN --gtest_list_tests` of a {"gtest": BIN} entry may take before it is killed and
+  /// the entry becomes one failing test.
+  std::chrono::milliseconds gtest_list_timeout{30000};
 };
 
 /// Reads, parses and validates the whole manifest. The Error's message says file, line:column or JSON

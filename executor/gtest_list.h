@@ -1,0 +1,35 @@
+#pragma once
+// Discovery of GoogleTest cases: `BIN --gtest_list_tests`, run with a bounded wait, and its listing
+// parsed into "Suite.Case" names. Used by the manifest's {"gtest": BIN} entries and `mpexec import gtest`.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sandbox/result.h"
+
+namespace mpexec {
+
+struct GtestListOptions {
+  std::string cwd;                              ///< empty: mpexec's own working directory
+  std::optional<std::vector<std::string>> env;  ///< complete KEY=VALUE environment; none: inherit mpexec's
+  std::chrono::milliseconds timeout{30000};     ///< then the binary (and its process group) is killed
+};
+
+/// The enabled cases of a `--gtest_list_tests` listing, as "Suite.Case" in listing order. Typed and
+/// parameterized comments ("  # TypeParam = int") are dropped; a suite or case whose name starts with
+/// DISABLED_ (or has a "/DISABLED_" part, as gtest's own filter says) is left out. Lines that are neither
+/// a suite ("Name.") nor an indented case under one, such as gtest_main's "Running main() from ...", are
+/// ignored.
+std::vector<std::string> parseGtestListing(std::string_view listing);
+
+/// Runs `bin --gtest_list_tests` (bin without '/' is searched in PATH) with stdin from /dev/null and
+/// returns its enabled cases. Fails, with a message saying why, when the binary cannot be started, exits
+/// non-zero or by a signal, or outlives `opts.timeout`; it never leaves a process behind. The Error's
+/// message says why without repeating `bin`, e.g. "exited with status 1: <first line of its stderr>".
+Result<std::vector<std::string>> listGtestCases(const std::string& bin, const GtestListOptions& opts);
+Result<std::vector<std::string>> listGtestCases(const std::string& bin);
+
+}  // namespace mpexec

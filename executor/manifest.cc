@@ -1,0 +1,781 @@
+#include "executor/manifest.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <array>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <span>
+#include <unordered_map>
+#include <utility>
+
+#include "executor/gtest_list.h"
+#include "executor/json_location.h"
+#include "sandbox/unique_fd.h"
+
+extern char** environ;
+
+namespace mpexec {
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+const char* strategyName(Strategy s) {
+  switch (s) {
+    case Strategy::Free: return "free";
+    case Strategy::Serial: return "serial";
+    case Strategy::IsolatedFree: return "isolated_free";
+    case Strategy::IsolatedSerial: return "isolated_serial";
+  }
+  return "free";
+}
+
+std::optional<Strategy> strategyFromName(std::string_view name) {
+  for (Strategy s : {Strategy::Free, Strategy::Serial, Strategy::IsolatedFree, Strategy::IsolatedSerial}) {
+    if (name == strategyName(s)) return s;
+  }
+  return std::nullopt;
+}
+
+bool isIsolated(Strategy s) { return s == Strategy::IsolatedFree || s == Strategy::IsolatedSerial; }
+bool isSerial(Strategy s) { return s == Strategy::Serial || s == Strategy::IsolatedSerial; }
+
+namespace {
+
+constexpr double kBuiltinTimeoutS = 60;
+constexpr double kMaxTimeoutS = 365.0 * 24 * 3600;  // keeps timeout_ms far from int64 overflow
+constexpr std::size_t kMaxGroupName = 128;
+
+using Keys = std::span<const std::string_view>;
+constexpr std::array<std::string_view, 4> kTopKeys{"version", "defaults", "groups", "tests"};
+constexpr std::array<std::string_view, 4> kDefaultsKeys{"timeout", "env", "cwd", "sandbox"};
+constexpr std::array<std::string_view, 7> kGroupKeys{"strategy", "setup", "teardown", "timeout",
+                                                     "env",      "cwd",   "sandbox"};
+constexpr std::array<std::string_view, 11> kTestKeys{"name",    "cmd",           "group",     "strategy",
+                                                     "timeout", "env",           "cwd",       "sandbox",
+                                                     "labels",  "skip_exit_code", "will_fail"};
+constexpr std::array<std::string_view, 8> kGtestKeys{"gtest", "group",   "strategy", "timeout",
+                                                     "env",   "cwd",     "sandbox",  "labels"};
+constexpr std::array<std::string_view, 7> kSandboxKeys{"network", "memory",  "pids",  "writable",
+                                                       "user",    "seccomp", "nested"};
+
+// The sandbox object of one cascade level, as written: an absent key inherits.
+struct SandboxLayer {
+  std::optional<sandbox::Network> network;
+  std::optional<uint64_t> memory_bytes;
+  std::optional<uint64_t> pids;
+  std::optional<std::vector<std::string>> writable;
+  std::optional<sandbox::Identity> user;
+  std::optional<bool> seccomp;
+  std::optional<bool> nested;
+};
+
+// One cascade level (defaults, a group or a test), as written.
+struct Layer {
+  std::optional<double> timeout_s;
+  std::vector<std::pair<std::string, std::optional<std::string>>> env;  // nullopt: remove the key
+  std::optional<std::string> cwd;                                       // absolute, checked
+  SandboxLayer sandbox;
+  bool has_sandbox = false;
+};
+
+void apply(Settings& s, const Layer& l) {
+  if (l.timeout_s) s.timeout_s = *l.timeout_s;
+  for (const auto& [k, v] : l.env) {
+    if (v) {
+      s.env[k] = *v;
+    } else {
+      s.env.erase(k);
+    }
+  }
+  if (l.cwd) s.cwd = *l.cwd;
+  const SandboxLayer& b = l.sandbox;
+  sandbox::Policy& p = s.sandbox;
+  if (b.network) p.network = *b.network;
+  if (b.memory_bytes) p.memory_bytes = *b.memory_bytes;
+  if (b.pids) p.pids = *b.pids;
+  if (b.writable) p.writable = *b.writable;
+  if (b.user) p.user = *b.user;
+  if (b.seccomp) p.seccomp = *b.seccomp;
+  if (b.nested) p.nested = *b.nested;
+}
+
+std::string joinKeys(Keys keys) {
+  std::string out;
+  for (std::string_view k : keys) {
+    if (!out.empty()) out += ", ";
+    out += k;
+  }
+  return out;
+}
+
+std::string jsonQuoted(std::string_view s) { return json::serialize(json::string_view(s.data(), s.size())); }
+
+bool hasControlChar(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+bool validGroupName(std::string_view g) {
+  if (g.empty() || g.size() > kMaxGroupName || g == "." || g == "..") return false;
+  for (char c : g) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// "512M", "1G", "64K", "2T" (powers of 1024, either case) or a plain byte count; 0 on a bad text.
+uint64_t parseSize(std::string_view s) {
+  if (s.empty()) return 0;
+  uint64_t mult = 1;
+  switch (s.back()) {
+    case 'K': case 'k': mult = 1ull << 10; break;
+    case 'M': case 'm': mult = 1ull << 20; break;
+    case 'G': case 'g': mult = 1ull << 30; break;
+    case 'T': case 't': mult = 1ull << 40; break;
+    default: break;
+  }
+  if (mult != 1) s.remove_suffix(1);
+  if (s.empty() || s.size() > 19) return 0;
+  uint64_t n = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return 0;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (n > UINT64_MAX / mult) return 0;
+  return n * mult;
+}
+
+std::string fnv1a64Hex(std::string_view bytes) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return fmt::format("{:016x}", h);
+}
+
+std::string baseName(const std::string& p) {
+  std::size_t slash = p.find_last_of('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+// The PATH a bare program name is searched in: the test's own, else mpexec's.
+std::string searchPath(const Settings& s) {
+  if (auto it = s.env.find("PATH"); it != s.env.end()) return it->second;
+  const char* host = std::getenv("PATH");
+  return host != nullptr ? host : "/usr/local/bin:/usr/bin:/bin";
+}
+
+// File-system facts, each asked once per distinct path: 100k tests usually share a handful of cmd[0]s,
+// cwds and writable paths.
+class FileFacts {
+ public:
+  // Empty when `abs` is an executable regular file, else why not.
+  const std::string& executableProblem(const std::string& abs) {
+    auto [it, fresh] = executables_.try_emplace(abs);
+    if (fresh) {
+      struct stat st;
+      if (stat(abs.c_str(), &st) < 0) {
+        it->second = fmt::format("{} does not exist", abs);
+      } else if (!S_ISREG(st.st_mode)) {
+        it->second = fmt::format("{} is not a regular file", abs);
+      } else if (access(abs.c_str(), X_OK) < 0) {
+        it->second = fmt::format("{} is not executable", abs);
+      }
+    }
+    return it->second;
+  }
+
+  // The executable `name` (no '/') resolves to in `path_var`; empty when none.
+  const std::string& lookInPath(const std::string& name, const std::string& path_var) {
+    std::string key = path_var;
+    key += '\0';
+    key += name;
+    auto [it, fresh] = path_lookups_.try_emplace(std::move(key));
+    if (fresh) {
+      std::string_view rest = path_var;
+      while (true) {
+        std::size_t colon = rest.find(':');
+        std::string_view entry = rest.substr(0, colon);
+        if (!entry.empty()) {
+          std::string candidate = std::string(entry) + "/" + name;
+          if (executableProblem(candidate).empty()) {
+            it->second = std::move(candidate);
+            break;
+          }
+        }
+        if (colon == std::string_view::npos) break;
+        rest.remove_prefix(colon + 1);
+      }
+    }
+    return it->second;
+  }
+
+  // Empty when `abs` is a directory, else why not.
+  const std::string& directoryProblem(const std::string& abs) {
+    auto [it, fresh] = directories_.try_emplace(abs);
+    if (fresh) {
+      struct stat st;
+      if (stat(abs.c_str(), &st) < 0) {
+        it->second = fmt::format("directory {} does not exist", abs);
+      } else if (!S_ISDIR(st.st_mode)) {
+        it->second = fmt::format("{} is not a directory", abs);
+      }
+    }
+    return it->second;
+  }
+
+  bool exists(const std::string& abs) {
+    auto [it, fresh] = existing_.try_emplace(abs, false);
+    if (fresh) {
+      struct stat st;
+      it->second = stat(abs.c_str(), &st) == 0;
+    }
+    return it->second;
+  }
+
+ private:
+  std::unordered_map<std::string, std::string> executables_;
+  std::unordered_map<std::string, std::string> path_lookups_;
+  std::unordered_map<std::string, std::string> directories_;
+  std::unordered_map<std::string, bool> existing_;
+};
+
+// Where a group's strategy was declared, for conflict messages.
+struct StrategyDecl {
+  Strategy strategy;
+  std::string where;  // JSON pointer of the "strategy" key
+};
+
+class Loader {
+ public:
+  Loader(std::string path, std::string dir, const ManifestOptions& opts)
+      : path_(std::move(path)), dir_(std::move(dir)), opts_(opts) {}
+
+  Result<void> load(const json::value& root, Manifest& m);
+
+ private:
+  Error at(std::string_view ptr, std::string what) const {
+    return Error{path_, 0, fmt::format("{}: {}", ptr.empty() ? "/" : ptr, what)};
+  }
+  Error expected(std::string_view ptr, std::string_view what, const json::value& got) const {
+    return at(ptr, fmt::format("expected {}, got {}", what, jsonSnippet(got)));
+  }
+
+  std::string resolve(std::string_view p) const {
+    std::string abs = p.starts_with('/') ? fs::path(p).lexically_normal().string()
+                                         : (fs::path(dir_) / p).lexically_normal().string();
+    while (abs.size() > 1 && abs.back() == '/') abs.pop_back();
+    return abs;
+  }
+
+  Result<void> checkKeys(const json::object& o, const std::string& ptr, Keys allowed) const;
+  Result<void> readString(const json::value& v, const std::string& ptr, std::string& out) const;
+  Result<void> readStringArray(const json::value& v, const std::string& ptr, std::vector<std::string>& out,
+                               bool non_empty) const;
+  Result<void> readStrategy(const json::value& v, const std::string& ptr, Strategy& out) const;
+  Result<void> readGroupName(const json::value& v, const std::string& ptr, std::string& out) const;
+  Result<void> readLayer(const json::object& o, const std::string& ptr, Layer& out);
+  Result<void> readSandbox(const json::value& v, const std::string& ptr, SandboxLayer& out);
+  Result<void> resolveCmd(const std::string& ptr, std::vector<std::string>& cmd, const Settings& s);
+  Result<void> declareStrategy(const std::string& group, Strategy s, const std::string& where);
+
+  Result<void> readDefaults(const json::value& v);
+  Result<void> readGroups(const json::value& v, Manifest& m);
+  Result<void> collectTestStrategies(const json::array& tests);
+  Result<void> readTest(const json::object& o, const std::string& ptr, Manifest& m);
+  Result<void> expandGtest(const json::object& o, const std::string& ptr, Manifest& m);
+  Result<void> addTest(TestSpec t, const std::string& name_ptr, Manifest& m);
+  // The group named at `ptr` (registered in m.groups on first use) and the checks a member must pass.
+  Result<const GroupSpec*> joinGroup(const std::string& group, const std::string& ptr, bool has_sandbox,
+                                     Manifest& m);
+
+  std::string path_;
+  std::string dir_;
+  const ManifestOptions& opts_;
+  FileFacts facts_;
+  Settings defaults_;
+  std::unordered_map<std::string, StrategyDecl> strategies_;
+  std::unordered_map<std::string, std::string> names_;  // test name → JSON pointer that declared it
+  std::unordered_map<std::string, Result<std::vector<std::string>>> gtest_listings_;
+};
+
+Result<void> Loader::checkKeys(const json::object& o, const std::string& ptr, Keys allowed) const {
+  for (const auto& kv : o) {
+    bool known = false;
+    for (std::string_view k : allowed) known = known || kv.key() == k;
+    if (!known) {
+      return at(ptr, fmt::format("unknown key {} (allowed: {})", jsonQuoted(kv.key()), joinKeys(allowed)));
+    }
+  }
+  return {};
+}
+
+Result<void> Loader::readString(const json::value& v, const std::string& ptr, std::string& out) const {
+  const json::string* s = v.if_string();
+  if (s == nullptr || s->empty()) return expected(ptr, "a non-empty string", v);
+  out.assign(s->data(), s->size());
+  return {};
+}
+
+Result<void> Loader::readStringArray(const json::value& v, const std::string& ptr, std::vector<std::string>& out,
+                                     bool non_empty) const {
+  const char* what = non_empty ? "a non-empty array of strings" : "an array of strings";
+  const json::array* a = v.if_array();
+  if (a == nullptr || (non_empty && a->empty())) return expected(ptr, what, v);
+  out.clear();
+  out.reserve(a->size());
+  for (std::size_t i = 0; i < a->size(); ++i) {
+    const json::string* s = (*a)[i].if_string();
+    if (s == nullptr) return expected(fmt::format("{}/{}", ptr, i), "a string", (*a)[i]);
+    out.emplace_back(s->data(), s->size());
+  }
+  return {};
+}
+
+Result<void> Loader::readStrategy(const json::value& v, const std::string& ptr, Strategy& out) const {
+  const json::string* s = v.if_string();
+  std::optional<Strategy> st = s ? strategyFromName(std::string_view(s->data(), s->size())) : std::nullopt;
+  if (!st) return expected(ptr, "one of \"free\", \"serial\", \"isolated_free\", \"isolated_serial\"", v);
+  out = *st;
+  return {};
+}
+
+Result<void> Loader::readGroupName(const json::value& v, const std::string& ptr, std::string& out) const {
+  const json::string* s = v.if_string();
+  if (s == nullptr || !validGroupName(std::string_view(s->data(), s->size()))) {
+    return expected(ptr, "a group name of 1 to 128 characters from [A-Za-z0-9._-]", v);
+  }
+  out.assign(s->data(), s->size());
+  return {};
+}
+
+Result<void> Loader::readLayer(const json::object& o, const std::string& ptr, Layer& out) {
+  if (const json::value* v = o.if_contains("timeout")) {
+    std::optional<double> t;
+    if (v->is_number()) t = v->to_number<double>();
+    if (!t || !std::isfinite(*t) || *t <= 0 || *t > kMaxTimeoutS) {
+      return expected(ptr + "/timeout", "a number of seconds > 0 (at most one year)", *v);
+    }
+    out.timeout_s = t;
+  }
+  if (const json::value* v = o.if_contains("env")) {
+    const json::object* env = v->if_object();
+    if (env == nullptr) return expected(ptr + "/env", "an object of strings", *v);
+    out.env.reserve(env->size());
+    for (const auto& kv : *env) {
+      std::string_view key = kv.key();
+      if (key.empty() || key.find('=') != std::string_view::npos || key.find('\0') != std::string_view::npos) {
+        return at(ptr + "/env", fmt::format("invalid variable name {}: expected a non-empty name without '='",
+                                            jsonQuoted(key)));
+      }
+      std::string vptr = ptr + "/env/" + jsonPointerToken(key);
+      if (kv.value().is_null()) {
+        out.env.emplace_back(std::string(key), std::nullopt);
+        continue;
+      }
+      const json::string* s = kv.value().if_string();
+      if (s == nullptr) return expected(vptr, "a string (or null to remove an inherited variable)", kv.value());
+      if (std::string_view(s->data(), s->size()).find('\0') != std::string_view::npos) {
+        return expected(vptr, "a string without NUL characters", kv.value());
+      }
+      out.env.emplace_back(std::string(key), std::string(s->data(), s->size()));
+    }
+  }
+  if (const json::value* v = o.if_contains("cwd")) {
+    std::string cwd;
+    MPEXEC_TRY(readString(*v, ptr + "/cwd", cwd));
+    cwd = resolve(cwd);
+    if (const std::string& why = facts_.directoryProblem(cwd); !why.empty()) return at(ptr + "/cwd", why);
+    out.cwd = std::move(cwd);
+  }
+  if (const json::value* v = o.if_contains("sandbox")) {
+    out.has_sandbox = true;
+    MPEXEC_TRY(readSandbox(*v, ptr + "/sandbox", out.sandbox));
+  }
+  return {};
+}
+
+Result<void> Loader::readSandbox(const json::value& v, const std::string& ptr, SandboxLayer& out) {
+  const json::object* o = v.if_object();
+  if (o == nullptr) return expected(ptr, "an object", v);
+  MPEXEC_TRY(checkKeys(*o, ptr, kSandboxKeys));
+  auto oneOf = [&](const char* key, std::string_view a, std::string_view b) -> Result<bool> {
+    const json::value& x = o->at(key);
+    const json::string* s = x.if_string();
+    if (s != nullptr && *s == a) return true;
+    if (s != nullptr && *s == b) return false;
+    return expected(ptr + "/" + key, fmt::format("{} or {}", jsonQuoted(a), jsonQuoted(b)), x);
+  };
+  if (o->contains("network")) {
+    auto r = oneOf("network", "none", "host");
+    if (!r) return r.error();
+    out.network = *r ? sandbox::Network::None : sandbox::Network::Host;
+  }
+  if (o->contains("user")) {
+    auto r = oneOf("user", "self", "nobody");
+    if (!r) return r.error();
+    out.user = *r ? sandbox::Identity::Self : sandbox::Identity::Nobody;
+  }
+  if (o->contains("seccomp")) {
+    auto r = oneOf("seccomp", "default", "off");
+    if (!r) return r.error();
+    out.seccomp = *r;
+  }
+  if (const json::value* x = o->if_contains("nested")) {
+    if (!x->is_bool()) return expected(ptr + "/nested", "a boolean", *x);
+    out.nested = x->get_bool();
+  }
+  if (const json::value* x = o->if_contains("memory")) {
+    uint64_t bytes = 0;
+    if (x->is_int64() && x->get_int64() > 0) bytes = static_cast<uint64_t>(x->get_int64());
+    if (x->is_uint64()) bytes = x->get_uint64();
+    if (const json::string* s = x->if_string()) bytes = parseSize(std::string_view(s->data(), s->size()));
+    if (bytes == 0) {
+      return expected(ptr + "/memory", "a size such as \"512M\", \"1G\", \"64K\" or a byte count > 0", *x);
+    }
+    out.memory_bytes = bytes;
+  }
+  if (const json::value* x = o->if_contains("pids")) {
+    uint64_t n = 0;
+    if (x->is_int64() && x->get_int64() > 0) n = static_cast<uint64_t>(x->get_int64());
+    if (x->is_uint64()) n = x->get_uint64();
+    if (n == 0) return expected(ptr + "/pids", "an integer >= 1", *x);
+    out.pids = n;
+  }
+  if (const json::value* x = o->if_contains("writable")) {
+    std::vector<std::string> paths;
+    MPEXEC_TRY(readStringArray(*x, ptr + "/writable", paths, false));
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+      std::string wptr = fmt::format("{}/writable/{}", ptr, i);
+      if (paths[i].empty()) return expected(wptr, "a non-empty path", x->as_array()[i]);
+      paths[i] = resolve(paths[i]);
+      if (!facts_.exists(paths[i])) return at(wptr, fmt::format("writable path {} does not exist", paths[i]));
+    }
+    out.writable = std::move(paths);
+  }
+  return {};
+}
+
+Result<void> Loader::resolveCmd(const std::string& ptr, std::vector<std::string>& cmd, const Settings& s) {
+  std::string& exe = cmd[0];
+  std::string exe_ptr = ptr + "/0";
+  if (exe.empty()) return at(exe_ptr, "expected a program, got \"\"");
+  if (exe.find('/') != std::string::npos) {
+    exe = resolve(exe);
+    if (const std::string& why = facts_.executableProblem(exe); !why.empty()) return at(exe_ptr, why);
+    return {};
+  }
+  // A bare name stays bare (the test sees the argv[0] it was given); it must be found now, in the PATH
+  // the test will run with.
+  const std::string path_var = searchPath(s);
+  if (facts_.lookInPath(exe, path_var).empty()) {
+    return at(exe_ptr, fmt::format("{} is not an executable found in PATH ({})", jsonQuoted(exe), path_var));
+  }
+  return {};
+}
+
+Result<void> Loader::declareStrategy(const std::string& group, Strategy s, const std::string& where) {
+  auto [it, fresh] = strategies_.try_emplace(group, StrategyDecl{s, where});
+  if (!fresh && it->second.strategy != s) {
+    return at(where, fmt::format("strategy {} for group {} conflicts with {} declared at {}",
+                                 jsonQuoted(strategyName(s)), jsonQuoted(group), jsonQuoted(strategyName(it->second.strategy)),
+                                 it->second.where));
+  }
+  return {};
+}
+
+Result<void> Loader::readDefaults(const json::value& v) {
+  defaults_.timeout_s = opts_.default_timeout_s.value_or(kBuiltinTimeoutS);
+  defaults_.cwd = dir_;
+  const json::object* o = v.if_object();
+  if (o == nullptr) return expected("/defaults", "an object", v);
+  MPEXEC_TRY(checkKeys(*o, "/defaults", kDefaultsKeys));
+  Layer l;
+  MPEXEC_TRY(readLayer(*o, "/defaults", l));
+  apply(defaults_, l);
+  return {};
+}
+
+Result<void> Loader::readGroups(const json::value& v, Manifest& m) {
+  const json::object* groups = v.if_object();
+  if (groups == nullptr) return expected("/groups", "an object of groups", v);
+  for (const auto& kv : *groups) {
+    std::string name(kv.key());
+    std::string ptr = "/groups/" + jsonPointerToken(name);
+    if (!validGroupName(name)) {
+      return at(ptr, fmt::format("group name {} must be 1 to 128 characters from [A-Za-z0-9._-]", jsonQuoted(name)));
+    }
+    const json::object* o = kv.value().if_object();
+    if (o == nullptr) return expected(ptr, "an object", kv.value());
+    MPEXEC_TRY(checkKeys(*o, ptr, kGroupKeys));
+    GroupSpec g;
+    g.name = name;
+    if (const json::value* s = o->if_contains("strategy")) {
+      MPEXEC_TRY(readStrategy(*s, ptr + "/strategy", g.strategy));
+      MPEXEC_TRY(declareStrategy(name, g.strategy, ptr + "/strategy"));
+    }
+    Layer l;
+    MPEXEC_TRY(readLayer(*o, ptr, l));
+    g.settings = defaults_;
+    apply(g.settings, l);
+    for (auto [key, cmd] : {std::pair{"setup", &g.setup}, std::pair{"teardown", &g.teardown}}) {
+      if (const json::value* c = o->if_contains(key)) {
+        std::string cptr = ptr + "/" + key;
+        MPEXEC_TRY(readStringArray(*c, cptr, *cmd, true));
+        MPEXEC_TRY(resolveCmd(cptr, *cmd, g.settings));
+      }
+    }
+    m.groups.emplace(name, std::move(g));
+  }
+  return {};
+}
+
+// The strategy of a group may be declared on any test that names it, so every declaration is known
+// before the first test is resolved (a serial group's members may not set "sandbox").
+Result<void> Loader::collectTestStrategies(const json::array& tests) {
+  for (std::size_t i = 0; i < tests.size(); ++i) {
+    const json::object* o = tests[i].if_object();
+    if (o == nullptr) continue;  // reported with the test itself
+    const json::value* s = o->if_contains("strategy");
+    if (s == nullptr) continue;
+    std::string ptr = fmt::format("/tests/{}", i);
+    Strategy st;
+    MPEXEC_TRY(readStrategy(*s, ptr + "/strategy", st));
+    const json::value* g = o->if_contains("group");
+    if (g == nullptr) {
+      if (st == Strategy::Free) continue;
+      return at(ptr + "/strategy",
+                fmt::format("strategy {} needs a \"group\" (a test without a group is free)", jsonQuoted(strategyName(st))));
+    }
+    std::string group;
+    MPEXEC_TRY(readGroupName(*g, ptr + "/group", group));
+    MPEXEC_TRY(declareStrategy(group, st, ptr + "/strategy"));
+  }
+  return {};
+}
+
+Result<const GroupSpec*> Loader::joinGroup(const std::string& group, const std::string& ptr, bool has_sandbox,
+                                           Manifest& m) {
+  auto it = m.groups.find(group);
+  if (it == m.groups.end()) {
+    GroupSpec g;
+    g.name = group;
+    g.settings = defaults_;
+    auto decl = strategies_.find(group);
+    if (decl != strategies_.end()) g.strategy = decl->second.strategy;
+    it = m.groups.emplace(group, std::move(g)).first;
+  } else if (auto decl = strategies_.find(group); decl != strategies_.end()) {
+    it->second.strategy = decl->second.strategy;  // declared on a test, not in "groups"
+  }
+  if (has_sandbox && isSerial(it->second.strategy)) {
+    return at(ptr + "/sandbox",
+              fmt::format("group {} is {}: its tests share one sandbox, so set \"sandbox\" on the group "
+                          "(/groups/{}/sandbox), not on a test",
+                          jsonQuoted(group), strategyName(it->second.strategy), jsonPointerToken(group)));
+  }
+  return &it->second;
+}
+
+Result<void> Loader::addTest(TestSpec t, const std::string& name_ptr, Manifest& m) {
+  auto [it, fresh] = names_.try_emplace(t.name, name_ptr);
+  if (!fresh) {
+    return at(name_ptr, fmt::format("duplicate test name {} (already declared at {})", jsonQuoted(t.name), it->second));
+  }
+  m.tests.push_back(std::move(t));
+  return {};
+}
+
+Result<void> Loader::readTest(const json::object& o, const std::string& ptr, Manifest& m) {
+  MPEXEC_TRY(checkKeys(o, ptr, kTestKeys));
+  TestSpec t;
+  t.json_pointer = ptr;
+  const json::value* name = o.if_contains("name");
+  if (name == nullptr) return at(ptr, "missing required key \"name\"");
+  MPEXEC_TRY(readString(*name, ptr + "/name", t.name));
+  if (hasControlChar(t.name)) return expected(ptr + "/name", "a name without control characters", *name);
+  const json::value* cmd = o.if_contains("cmd");
+  if (cmd == nullptr) return at(ptr, "missing required key \"cmd\"");
+  MPEXEC_TRY(readStringArray(*cmd, ptr + "/cmd", t.cmd, true));
+
+  Layer l;
+  MPEXEC_TRY(readLayer(o, ptr, l));
+  const Settings* base = &defaults_;
+  if (const json::value* g = o.if_contains("group")) {
+    MPEXEC_TRY(readGroupName(*g, ptr + "/group", t.group));
+    auto joined = joinGroup(t.group, ptr, l.has_sandbox, m);
+    if (!joined) return joined.error();
+    t.strategy = (*joined)->strategy;
+    base = &(*joined)->settings;
+  }
+  t.settings = *base;
+  apply(t.settings, l);
+  MPEXEC_TRY(resolveCmd(ptr + "/cmd", t.cmd, t.settings));
+
+  if (const json::value* v = o.if_contains("skip_exit_code")) {
+    if (!v->is_int64() || v->get_int64() < 0 || v->get_int64() > 255) {
+      return expected(ptr + "/skip_exit_code", "an integer 0..255", *v);
+    }
+    t.skip_exit_code = static_cast<int>(v->get_int64());
+  }
+  if (const json::value* v = o.if_contains("will_fail")) {
+    if (!v->is_bool()) return expected(ptr + "/will_fail", "a boolean", *v);
+    t.will_fail = v->get_bool();
+  }
+  if (const json::value* v = o.if_contains("labels")) {
+    MPEXEC_TRY(readStringArray(*v, ptr + "/labels", t.labels, false));
+  }
+  return addTest(std::move(t), ptr + "/name", m);
+}
+
+Result<void> Loader::expandGtest(const json::object& o, const std::string& ptr, Manifest& m) {
+  MPEXEC_TRY(checkKeys(o, ptr, kGtestKeys));
+  std::string bin;
+  MPEXEC_TRY(readString(o.at("gtest"), ptr + "/gtest", bin));
+  Layer l;
+  MPEXEC_TRY(readLayer(o, ptr, l));
+  TestSpec proto;
+  proto.json_pointer = ptr;
+  const Settings* base = &defaults_;
+  if (const json::value* g = o.if_contains("group")) {
+    MPEXEC_TRY(readGroupName(*g, ptr + "/group", proto.group));
+    auto joined = joinGroup(proto.group, ptr, l.has_sandbox, m);
+    if (!joined) return joined.error();
+    proto.strategy = (*joined)->strategy;
+    base = &(*joined)->settings;
+  }
+  proto.settings = *base;
+  apply(proto.settings, l);
+  if (const json::value* v = o.if_contains("labels")) {
+    MPEXEC_TRY(readStringArray(*v, ptr + "/labels", proto.labels, false));
+  }
+
+  // A binary that is missing or not yet built is not a manifest error: it becomes a failing test below.
+  std::string resolved = bin;
+  if (bin.find('/') != std::string::npos) {
+    resolved = resolve(bin);
+  } else {
+    const std::string& found = facts_.lookInPath(bin, searchPath(proto.settings));
+    if (!found.empty()) resolved = found;
+  }
+  auto listed = gtest_listings_.find(resolved);
+  if (listed == gtest_listings_.end()) {
+    GtestListOptions lo;
+    lo.cwd = proto.settings.cwd;
+    lo.timeout = opts_.gtest_list_timeout;
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string_view kv(*e);
+      if (!proto.settings.env.contains(std::string(kv.substr(0, kv.find('='))))) env.emplace_back(kv);
+    }
+    for (const auto& [k, v] : proto.settings.env) env.push_back(k + "=" + v);
+    lo.env = std::move(env);
+    listed = gtest_listings_.emplace(resolved, listGtestCases(resolved, lo)).first;
+  }
+
+  const std::string base_name = baseName(resolved);
+  if (!listed->second.ok()) {
+    TestSpec t = proto;
+    t.name = base_name;
+    std::string why = fmt::format("mpexec: cannot list gtest {}: {}", resolved, listed->second.error().message());
+    // The message travels as an argument, so no quoting of `why` is needed.
+    t.cmd = {"/bin/sh", "-c", "printf '%s\\n' \"$1\" >&2; exit 1", "mpexec", std::move(why)};
+    return addTest(std::move(t), ptr + "/gtest", m);
+  }
+  for (const std::string& c : listed->second.value()) {
+    TestSpec t = proto;
+    t.name = base_name + "." + c;
+    t.cmd = {resolved, "--gtest_filter=" + c};
+    MPEXEC_TRY(addTest(std::move(t), ptr + "/gtest", m));
+  }
+  return {};
+}
+
+Result<void> Loader::load(const json::value& root, Manifest& m) {
+  const json::object* top = root.if_object();
+  if (top == nullptr) return expected("/", "an object", root);
+  MPEXEC_TRY(checkKeys(*top, "/", kTopKeys));
+
+  const json::value* version = top->if_contains("version");
+  if (version == nullptr) return at("/", "missing required key \"version\" (this mpexec reads version 1)");
+  if (!version->is_number() || version->to_number<double>() != 1 || version->is_double()) {
+    return expected("/version", "1 (the only schema version this mpexec reads)", *version);
+  }
+
+  MPEXEC_TRY(readDefaults(top->contains("defaults") ? top->at("defaults") : json::value(json::object())));
+  if (const json::value* g = top->if_contains("groups")) MPEXEC_TRY(readGroups(*g, m));
+
+  const json::value* tests_v = top->if_contains("tests");
+  if (tests_v == nullptr) return at("/", "missing required key \"tests\"");
+  const json::array* tests = tests_v->if_array();
+  if (tests == nullptr) return expected("/tests", "an array of tests", *tests_v);
+  MPEXEC_TRY(collectTestStrategies(*tests));
+
+  m.tests.reserve(tests->size());
+  names_.reserve(tests->size());
+  for (std::size_t i = 0; i < tests->size(); ++i) {
+    std::string ptr = fmt::format("/tests/{}", i);
+    const json::object* o = (*tests)[i].if_object();
+    if (o == nullptr) return expected(ptr, "a test object", (*tests)[i]);
+    if (o->contains("gtest")) {
+      MPEXEC_TRY(expandGtest(*o, ptr, m));
+    } else {
+      MPEXEC_TRY(readTest(*o, ptr, m));
+    }
+  }
+  return {};
+}
+
+std::string manifestDir(const std::string& path) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(path.empty() ? fs::path(".") / "manifest.json" : fs::path(path), ec);
+  std::string dir = abs.parent_path().lexically_normal().string();
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
+}
+
+}  // namespace
+
+Result<Manifest> parseManifest(const std::string& text, const std::string& path, const ManifestOptions& opts) {
+  auto root = parseJsonText(text, path);
+  if (!root) return root.error();
+  Manifest m;
+  m.path = path;
+  m.dir = manifestDir(path);
+  m.digest = fnv1a64Hex(text);
+  Loader loader(path, m.dir, opts);
+  MPEXEC_TRY(loader.load(*root, m));
+  return m;
+}
+
+Result<Manifest> loadManifest(const std::string& path, const ManifestOptions& opts) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return sysError(path + ": cannot read");
+  struct stat st;
+  if (fstat(fd.get(), &st) < 0) return sysError(path + ": fstat");
+  if (S_ISDIR(st.st_mode)) return Error{path, 0, "is a directory, expected a manifest file"};
+  std::string text;
+  text.reserve(static_cast<std::size_t>(st.st_size));
+  char buf[65536];
+  while (true) {
+    ssize_t n = read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return sysError(path + ": cannot read");
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  return parseManifest(text, path, opts);
+}
+
+}  // namespace mpexec
