@@ -1,0 +1,361 @@
+#include "sync-service/endpoints.h"
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+
+#include <boost/json.hpp>
+
+namespace mpexec::sync {
+namespace json = boost::json;
+
+namespace {
+
+enum class Kind { Health, Run, BoardList, BoardKey, LockAcquire, LockRelease, TrailStart, TrailFinish,
+                  TrailDone, Unknown };
+
+struct Route {
+  Kind kind = Kind::Unknown;
+  std::string name;
+  const char* allow = "";
+};
+
+bool startsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+// Names may hold '/', so "/v1/lock/a/b/acquire" is the lock "a/b": the action is the last segment.
+Route route(std::string_view path) {
+  if (path == "/v1/health") return {Kind::Health, "", "GET"};
+  if (path == "/v1/run") return {Kind::Run, "", "GET"};
+  if (path == "/v1/board") return {Kind::BoardList, "", "GET"};
+  if (startsWith(path, "/v1/board/")) return {Kind::BoardKey, std::string(path.substr(10)), "GET, PUT, DELETE"};
+  bool lock = startsWith(path, "/v1/lock/");
+  if (lock || startsWith(path, "/v1/trail/")) {
+    std::string_view rest = path.substr(lock ? 9 : 10);
+    size_t slash = rest.rfind('/');
+    if (slash == std::string_view::npos) return {};
+    std::string name(rest.substr(0, slash));
+    std::string_view action = rest.substr(slash + 1);
+    if (lock && action == "acquire") return {Kind::LockAcquire, name, "POST"};
+    if (lock && action == "release") return {Kind::LockRelease, name, "POST"};
+    if (!lock && action == "start") return {Kind::TrailStart, name, "POST"};
+    if (!lock && action == "finish") return {Kind::TrailFinish, name, "POST"};
+    if (!lock && action == "done") return {Kind::TrailDone, name, "POST"};
+  }
+  return {};
+}
+
+bool allowed(const Route& r, std::string_view method) {
+  if (method == "HEAD") method = "GET";
+  std::string_view allow = r.allow;
+  size_t pos = 0;
+  while (pos < allow.size()) {
+    size_t end = allow.find(", ", pos);
+    if (end == std::string_view::npos) end = allow.size();
+    if (allow.substr(pos, end - pos) == method) return true;
+    pos = end + 2;
+  }
+  return false;
+}
+
+Reply jsonReply(int status, const json::value& v) { return {status, json::serialize(v), ""}; }
+
+Reply errorReply(int status, std::string_view message) {
+  return jsonReply(status, json::object{{"error", message}});
+}
+
+std::string_view statusMessage(Status s) {
+  switch (s) {
+    case Status::Ok: return "ok";
+    case Status::NotFound: return "no such key";
+    case Status::Conflict: return "precondition failed";
+    case Status::Timeout: return "timed out waiting";
+    case Status::TooMany: return "over a sync service limit";
+    case Status::Ended: return "the unit has ended";
+    case Status::Stopping: return "the sync service is stopping";
+  }
+  return "unknown";
+}
+
+Reply statusReply(Status s, std::string_view detail = {}) {
+  std::string message(statusMessage(s));
+  if (!detail.empty()) message += ": " + std::string(detail);
+  return errorReply(httpStatus(s), message);
+}
+
+bool parseUint(const std::string& text, uint64_t* out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size() && !text.empty();
+}
+
+bool parseSeconds(const std::string& text, double* out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size() && !text.empty() && std::isfinite(*out) &&
+         *out >= 0;
+}
+
+std::optional<std::string_view> bearer(std::string_view header) {
+  constexpr std::string_view kPrefix = "Bearer ";
+  if (!startsWith(header, kPrefix)) return std::nullopt;
+  return header.substr(kPrefix.size());
+}
+
+const char* opName(Kind k, bool board_wait) {
+  switch (k) {
+    case Kind::Run: return "run";
+    case Kind::BoardList: return "board.list";
+    case Kind::BoardKey: return board_wait ? "board.wait" : "board.get";
+    case Kind::LockAcquire: return "lock.acquire";
+    case Kind::LockRelease: return "lock.release";
+    case Kind::TrailStart: return "trail.start";
+    case Kind::TrailFinish: return "trail.finish";
+    case Kind::TrailDone: return "trail.done";
+    default: return "";
+  }
+}
+
+json::object entryJson(const BoardEntry& e) { return {{"value", e.value}, {"version", e.version}}; }
+
+// An optional JSON object body: empty means {}. Returns false (with a message) when it is not an object.
+bool parseObjectBody(const std::string& body, json::object* out, std::string* message) {
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return true;
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec) {
+    *message = "malformed JSON body: " + ec.message();
+    return false;
+  }
+  if (!v.is_object()) {
+    *message = "the body must be a JSON object";
+    return false;
+  }
+  *out = std::move(v.as_object());
+  return true;
+}
+
+}  // namespace
+
+bool validName(std::string_view name) {
+  if (name.empty() || name.size() > 256) return false;
+  for (char c : name) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '/' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Endpoints::Endpoints(const Limits& limits, std::string run_info_json)
+    : limits_(limits),
+      run_info_json_(std::move(run_info_json)),
+      board_(limits.board),
+      locks_(limits.locks),
+      trails_(limits.trails),
+      log_(limits.operations) {}
+
+std::string Endpoints::registerUnit(const std::string& unit) {
+  board_.unitStarted(unit);
+  locks_.unitStarted(unit);
+  trails_.unitStarted(unit);
+  return tokens_.issue(unit);
+}
+
+void Endpoints::unitEnded(const std::string& unit) {
+  int64_t t0 = monotonicNanos();
+  tokens_.revoke(unit);
+  board_.unitEnded(unit);
+  std::vector<std::string> locks = locks_.unitEnded(unit);
+  std::vector<std::string> trails = trails_.unitEnded(unit);
+  std::string result = "ok";
+  auto join = [&](const char* label, const std::vector<std::string>& names) {
+    if (names.empty()) return;
+    result += std::string(" ") + label + "=";
+    for (size_t i = 0; i < names.size(); ++i) result += (i ? "," : "") + names[i];
+  };
+  join("released_locks", locks);
+  join("left_trails", trails);
+  log_.record({unit, "unit.ended", "", 200, result, t0, monotonicNanos()});
+}
+
+void Endpoints::stop() {
+  board_.stop();
+  locks_.stop();
+  trails_.stop();
+}
+
+Reply Endpoints::handle(const Request& req, WaiterLimit* waiters) {
+  int64_t t0 = monotonicNanos();
+  Route r = route(req.path);
+  // Liveness needs no token, so that probes and tests can always ask.
+  if (r.kind == Kind::Health) {
+    if (!allowed(r, req.method)) {
+      Reply e = errorReply(405, "method not allowed");
+      e.allow = r.allow;
+      return e;
+    }
+    return jsonReply(200, json::object{{"ok", true}});
+  }
+  std::optional<std::string> unit;
+  if (auto token = bearer(req.authorization)) unit = tokens_.unitOf(*token);
+  if (!unit) return errorReply(401, "missing or invalid bearer token");
+  if (r.kind == Kind::Unknown) return errorReply(404, "no such endpoint: " + req.path);
+  if (!allowed(r, req.method)) {
+    Reply e = errorReply(405, "method " + req.method + " not allowed on " + req.path);
+    e.allow = r.allow;
+    return e;
+  }
+  bool has_name = r.kind != Kind::Run && r.kind != Kind::BoardList;
+  if (has_name && !validName(r.name)) {
+    return errorReply(400, "invalid key or name (want [A-Za-z0-9._/-]{1,256}): " + r.name);
+  }
+
+  // Query parameters shared by the waiting endpoints.
+  double wait_s = 0;
+  bool has_wait = req.query.count("wait") > 0;
+  if (has_wait && !parseSeconds(req.query.at("wait"), &wait_s)) {
+    return errorReply(400, "wait must be a number of seconds >= 0");
+  }
+  if (!has_wait && (r.kind == Kind::TrailStart || r.kind == Kind::TrailFinish)) wait_s = limits_.max_wait_seconds;
+  wait_s = std::min(wait_s, limits_.max_wait_seconds);
+  Deadline deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(wait_s));
+  uint64_t after = 0;
+  bool has_after = req.query.count("after") > 0;
+  if (has_after && !parseUint(req.query.at("after"), &after)) {
+    return errorReply(400, "after must be a version number");
+  }
+  bool board_wait = r.kind == Kind::BoardKey && (has_after || has_wait);
+
+  Operation op;
+  op.unit = *unit;
+  op.op = opName(r.kind, board_wait);
+  op.key = r.name;
+  Reply reply;
+  std::string result;
+  switch (r.kind) {
+    case Kind::Run:
+      reply = {200, run_info_json_, ""};
+      break;
+    case Kind::BoardList: {
+      json::object all;
+      for (const auto& [key, e] : board_.list()) all[key] = entryJson(e);
+      reply = jsonReply(200, all);
+      break;
+    }
+    case Kind::BoardKey:
+      if (req.method == "PUT") {
+        op.op = "board.put";
+        json::object body;
+        std::string message;
+        if (!parseObjectBody(req.body, &body, &message)) {
+          reply = errorReply(400, message);
+          break;
+        }
+        PutCondition cond;
+        bool bad = !body.contains("value");
+        for (const auto& [k, v] : body) {
+          if (k == "value") continue;
+          if (k == "if_absent" && v.is_bool()) {
+            cond.if_absent = v.as_bool();
+          } else if (k == "if_version" && v.is_uint64()) {
+            cond.if_version = v.as_uint64();
+          } else if (k == "if_version" && v.is_int64() && v.as_int64() >= 0) {
+            cond.if_version = static_cast<uint64_t>(v.as_int64());
+          } else {
+            bad = true;
+          }
+        }
+        if (bad || (cond.if_absent && cond.if_version)) {
+          reply = errorReply(400, "want {\"value\": JSON} with at most one of \"if_version\": N, \"if_absent\": true");
+          break;
+        }
+        PutResult put = board_.put(r.name, body.at("value"), cond);
+        if (put.status == Status::Ok) {
+          reply = jsonReply(200, json::object{{"version", put.version}});
+        } else if (put.status == Status::Conflict) {
+          json::value current = put.version ? json::value(put.version) : json::value(nullptr);
+          reply = jsonReply(409, json::object{{"error", "precondition failed"}, {"version", current}});
+        } else {
+          reply = statusReply(put.status, "too many keys or bytes on the board");
+        }
+        result = statusName(put.status);
+      } else if (req.method == "DELETE") {
+        op.op = "board.del";
+        Status s = board_.erase(r.name);
+        reply = s == Status::Ok ? jsonReply(200, json::object{{"deleted", true}}) : statusReply(s);
+        result = statusName(s);
+      } else if (board_wait) {
+        BoardEntry e;
+        Status s = board_.wait(*unit, r.name, after, deadline, waiters, &e);
+        reply = s == Status::Ok ? jsonReply(200, entryJson(e)) : statusReply(s);
+        result = statusName(s);
+      } else {
+        auto e = board_.get(r.name);
+        reply = e ? jsonReply(200, entryJson(*e)) : statusReply(Status::NotFound);
+        result = e ? "ok" : "not_found";
+      }
+      break;
+    case Kind::LockAcquire: {
+      Status s = locks_.acquire(*unit, r.name, deadline, waiters);
+      reply = s == Status::Ok ? jsonReply(200, json::object{{"held", true}})
+                              : statusReply(s, s == Status::Conflict ? "the unit already holds this lock" : "");
+      result = statusName(s);
+      break;
+    }
+    case Kind::LockRelease: {
+      Status s = locks_.release(*unit, r.name);
+      reply = s == Status::Ok ? jsonReply(200, json::object{{"released", true}})
+                              : statusReply(s, "the unit does not hold this lock");
+      result = statusName(s);
+      break;
+    }
+    case Kind::TrailStart:
+    case Kind::TrailFinish: {
+      bool start = r.kind == Kind::TrailStart;
+      BlockResult b = start ? trails_.start(*unit, r.name, deadline, waiters)
+                            : trails_.finish(*unit, r.name, deadline, waiters);
+      if (b.status == Status::Ok) {
+        reply = jsonReply(200, json::object{{start ? "first" : "last", b.flag}});
+        result = start ? (b.flag ? "first" : "not_first") : (b.flag ? "last" : "not_last");
+      } else {
+        reply = statusReply(b.status, b.status != Status::Conflict ? ""
+                                      : start ? "the unit already started this trail or is inside its block"
+                                              : "the unit has not started this trail or is inside its block");
+        result = statusName(b.status);
+      }
+      break;
+    }
+    case Kind::TrailDone: {
+      json::object body;
+      std::string message;
+      if (!parseObjectBody(req.body, &body, &message)) {
+        reply = errorReply(400, message);
+        break;
+      }
+      bool succeeded = true;
+      if (auto* ok = body.if_contains("ok")) {
+        if (!ok->is_bool() || body.size() != 1) {
+          reply = errorReply(400, "want an empty body or {\"ok\": bool}");
+          break;
+        }
+        succeeded = ok->as_bool();
+      } else if (!body.empty()) {
+        reply = errorReply(400, "want an empty body or {\"ok\": bool}");
+        break;
+      }
+      Status s = trails_.done(*unit, r.name, succeeded);
+      reply = s == Status::Ok ? jsonReply(200, json::object{{"ok", true}})
+                              : statusReply(s, "the unit is not inside this trail's block");
+      result = statusName(s);
+      break;
+    }
+    default:
+      reply = errorReply(404, "no such endpoint");
+  }
+  op.status = reply.status;
+  op.result = result.empty() ? (reply.status == 200 ? "ok" : "bad_request") : result;
+  op.start_ns = t0;
+  op.end_ns = monotonicNanos();
+  log_.record(std::move(op));
+  return reply;
+}
+
+}  // namespace mpexec::sync

@@ -1,0 +1,82 @@
+#pragma once
+// The DESIGN §5 endpoints over the sync state, without any transport: the HTTP server is a thin adapter that
+// turns each request into a Request and writes the Reply back.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sync-service/board.h"
+#include "sync-service/locks.h"
+#include "sync-service/oplog.h"
+#include "sync-service/tokens.h"
+#include "sync-service/trails.h"
+#include "sync-service/waiters.h"
+
+namespace mpexec::sync {
+
+struct Request {
+  std::string method;  ///< "GET", "PUT", ...
+  std::string path;    ///< percent-decoded, without the query
+  std::map<std::string, std::string> query;
+  std::string body;
+  std::string authorization;  ///< the Authorization header, "" when absent
+};
+
+struct Reply {
+  int status = 200;
+  std::string body;   ///< JSON; errors are {"error": "..."}
+  std::string allow;  ///< for 405: the methods the path accepts
+};
+
+struct Limits {
+  BoardLimits board;
+  LockLimits locks;
+  TrailLimits trails;
+  size_t operations = 100000;   ///< operation log capacity
+  double max_wait_seconds = 300;  ///< longer `wait` parameters are cut to this
+};
+
+/// True for a valid key, lock or trail name: [A-Za-z0-9._/-]{1,256}.
+bool validName(std::string_view name);
+
+/// Thread-safe. handle() may block in a wait for up to Limits::max_wait_seconds.
+class Endpoints {
+ public:
+  /// `run_info_json` is answered verbatim by GET /v1/run.
+  Endpoints(const Limits& limits, std::string run_info_json);
+  Endpoints(const Endpoints&) = delete;
+  Endpoints& operator=(const Endpoints&) = delete;
+
+  /// Answers one request. `waiters` bounds the requests blocked at once (null: unlimited).
+  Reply handle(const Request& req, WaiterLimit* waiters);
+
+  /// A fresh token for the unit; clears an earlier unitEnded() of the same id.
+  std::string registerUnit(const std::string& unit);
+  /// Invalidates the unit's token, cancels its waits, releases its locks, leaves its trail blocks and drops
+  /// it from every trail it consumes. Recorded as a "unit.ended" operation.
+  void unitEnded(const std::string& unit);
+  /// Makes every wait, now and later, answer 503.
+  void stop();
+
+  std::vector<Operation> operations() const { return log_.snapshot(); }
+  uint64_t droppedOperations() const { return log_.dropped(); }
+  std::vector<std::string> warnings() const { return trails_.warnings(); }
+
+  Board& board() { return board_; }
+  Locks& locks() { return locks_; }
+  Trails& trails() { return trails_; }
+
+ private:
+  const Limits limits_;
+  const std::string run_info_json_;
+  Board board_;
+  Locks locks_;
+  Trails trails_;
+  Tokens tokens_;
+  OperationLog log_;
+};
+
+}  // namespace mpexec::sync
