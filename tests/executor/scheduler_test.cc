@@ -1,0 +1,118 @@
+#include "executor/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include "executor/history.h"
+#include "tests/support/fake_runner.h"
+#include "tests/support/manifest_builder.h"
+
+namespace mpexec {
+namespace {
+
+using test::addTest;
+using test::FakeRunner;
+
+struct FakeRun {
+  Manifest m;
+  Plan plan;
+  std::map<size_t, FakeRunner::Script> scripts;
+  std::unique_ptr<FakeRunner> runner;
+  ScheduleResult result;
+
+  void go(int slots, int max_fail = 0, int64_t interrupt_at = -1) {
+    plan = makePlan(m, History{}, {});
+    runner = std::make_unique<FakeRunner>(plan, scripts);
+    runner->interrupt_at_us = interrupt_at;
+    SchedulerOptions o;
+    o.slots = slots;
+    o.max_fail = max_fail;
+    FakeRunner* r = runner.get();
+    o.interrupted = [r] { return r->interrupted; };
+    Scheduler s(plan, m.tests.size(), *runner, o);
+    result = s.run([r] { return r->now(); });
+  }
+};
+
+TEST(SchedulerTest, NeverMoreThanNUnitsAndEveryTestRuns) {
+  FakeRun r;
+  for (int i = 0; i < 20; ++i) {
+    addTest(r.m, "t" + std::to_string(i));
+    r.scripts[size_t(i)] = {1000 + i * 37, Outcome::Pass};
+  }
+  r.go(3);
+  EXPECT_EQ(r.runner->maxConcurrent(), 3u);
+  for (size_t t = 0; t < 20; ++t) EXPECT_EQ(r.result.records[t].outcome, Outcome::Pass);
+  // Slots are 0..2 and one slot never holds two units at once.
+  for (const auto& a : r.runner->spans()) {
+    for (const auto& b : r.runner->spans()) {
+      if (&a != &b && a.slot == b.slot) {
+        EXPECT_TRUE(a.end_us <= b.start_us || b.end_us <= a.start_us);
+      }
+    }
+  }
+}
+
+TEST(SchedulerTest, IsolatedUnitsNeverOverlapOtherGroups) {
+  FakeRun r;
+  for (int i = 0; i < 6; ++i) addTest(r.m, "free" + std::to_string(i));
+  for (int i = 0; i < 4; ++i) addTest(r.m, "if" + std::to_string(i), "if", Strategy::IsolatedFree);
+  for (int i = 0; i < 3; ++i) addTest(r.m, "is" + std::to_string(i), "is", Strategy::IsolatedSerial);
+  addTest(r.m, "s0", "s", Strategy::Serial);
+  for (size_t t = 0; t < r.m.tests.size(); ++t) r.scripts[t] = {int64_t(500 + 100 * t), Outcome::Pass};
+  r.go(4);
+  const auto& spans = r.runner->spans();
+  auto groupOf = [&](size_t unit) { return r.plan.units[unit].group; };
+  for (const auto& a : spans) {
+    if (!isIsolated(r.plan.units[a.unit].strategy)) continue;
+    for (const auto& b : spans) {
+      if (&a == &b || groupOf(a.unit) == groupOf(b.unit)) continue;
+      EXPECT_TRUE(a.end_us <= b.start_us || b.end_us <= a.start_us)
+          << groupOf(a.unit) << " overlaps " << groupOf(b.unit);
+    }
+  }
+  // The isolated_free window ran its four units at once; the serial window one unit.
+  EXPECT_EQ(r.runner->maxConcurrent(), 4u);
+  EXPECT_EQ(r.result.barriers.size(), 2u);
+}
+
+TEST(SchedulerTest, MaxFailStopsStartingAndMarksTheRestNotRun) {
+  FakeRun r;
+  for (int i = 0; i < 10; ++i) addTest(r.m, "t" + std::to_string(i));
+  r.scripts[0] = {100, Outcome::Fail};
+  for (size_t t = 1; t < 10; ++t) r.scripts[t] = {1000, Outcome::Pass};
+  r.go(2, 1);
+  EXPECT_TRUE(r.result.stopped_early);
+  EXPECT_EQ(r.result.records[0].outcome, Outcome::Fail);
+  EXPECT_EQ(r.result.records[1].outcome, Outcome::Pass);  // was running: it finishes
+  size_t not_run = 0;
+  for (size_t t = 2; t < 10; ++t) not_run += r.result.records[t].outcome == Outcome::NotRun;
+  EXPECT_EQ(not_run, 8u);
+}
+
+TEST(SchedulerTest, InterruptKillsAndReportsEveryTest) {
+  FakeRun r;
+  for (int i = 0; i < 6; ++i) addTest(r.m, "t" + std::to_string(i));
+  for (size_t t = 0; t < 6; ++t) r.scripts[t] = {1000, Outcome::Pass};
+  r.go(2, 0, 1500);
+  EXPECT_TRUE(r.result.interrupted);
+  EXPECT_EQ(r.result.records[0].outcome, Outcome::Pass);
+  for (size_t t = 2; t < 6; ++t) {
+    EXPECT_EQ(r.result.records[t].outcome, Outcome::NotRun);
+    EXPECT_EQ(r.result.records[t].reason, "interrupted");
+  }
+}
+
+TEST(SchedulerTest, SerialGroupRunsInOneUnitInOrder) {
+  FakeRun r;
+  addTest(r.m, "a", "g", Strategy::Serial);
+  addTest(r.m, "b", "g", Strategy::Serial);
+  addTest(r.m, "c", "g", Strategy::Serial);
+  r.go(4);
+  EXPECT_EQ(r.runner->spans().size(), 1u);
+  EXPECT_LE(r.result.records[0].end_us, r.result.records[1].start_us);
+  EXPECT_LE(r.result.records[1].end_us, r.result.records[2].start_us);
+  EXPECT_EQ(r.result.records[0].unit, r.result.records[2].unit);
+}
+
+}  // namespace
+}  // namespace mpexec
