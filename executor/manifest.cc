@@ -177,79 +177,134 @@ std::string searchPath(const Settings& s) {
   return host != nullptr ? host : "/usr/local/bin:/usr/bin:/bin";
 }
 
-// File-system facts, each asked once per distinct path: 100k tests usually share a handful of cmd[0]s,
-// cwds and writable paths.
+// Hash maps keyed by std::string that are searched with a string_view, without building a string.
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <class V>
+using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
+// Returns the entry for `key`, computing it with `make()` the first time only.
+template <class V, class Make>
+const V& memo(StringMap<V>& map, std::string_view key, Make make) {
+  auto it = map.find(key);
+  if (it == map.end()) it = map.emplace(std::string(key), make()).first;
+  return it->second;
+}
+
+// File-system facts and path resolutions, each computed once per distinct text: 100k tests usually share
+// a handful of cmd[0]s, cwds and writable paths.
 class FileFacts {
  public:
-  // Empty when `abs` is an executable regular file, else why not.
-  const std::string& executableProblem(const std::string& abs) {
-    auto [it, fresh] = executables_.try_emplace(abs);
-    if (fresh) {
-      struct stat st;
-      if (stat(abs.c_str(), &st) < 0) {
-        it->second = fmt::format("{} does not exist", abs);
-      } else if (!S_ISREG(st.st_mode)) {
-        it->second = fmt::format("{} is not a regular file", abs);
-      } else if (access(abs.c_str(), X_OK) < 0) {
-        it->second = fmt::format("{} is not executable", abs);
-      }
-    }
-    return it->second;
+  explicit FileFacts(std::string dir) : dir_(std::move(dir)) {}
+
+  // `p` made absolute against the manifest directory and normalized, without a trailing '/'.
+  const std::string& resolve(std::string_view p) {
+    return memo(resolved_, p, [&] {
+      fs::path abs = p.starts_with('/') ? fs::path(p) : fs::path(dir_) / p;
+      std::string out = abs.lexically_normal().string();
+      while (out.size() > 1 && out.back() == '/') out.pop_back();
+      return out;
+    });
   }
 
-  // The executable `name` (no '/') resolves to in `path_var`; empty when none.
-  const std::string& lookInPath(const std::string& name, const std::string& path_var) {
-    std::string key = path_var;
-    key += '\0';
-    key += name;
-    auto [it, fresh] = path_lookups_.try_emplace(std::move(key));
-    if (fresh) {
+  // Empty when `abs` is an executable regular file, else why not.
+  const std::string& executableProblem(std::string_view abs) {
+    return memo(executables_, abs, [&] {
+      std::string path(abs);
+      struct stat st;
+      if (stat(path.c_str(), &st) < 0) return fmt::format("{} does not exist", abs);
+      if (!S_ISREG(st.st_mode)) return fmt::format("{} is not a regular file", abs);
+      if (access(path.c_str(), X_OK) < 0) return fmt::format("{} is not executable", abs);
+      return std::string();
+    });
+  }
+
+  // The executable `name` (no '/') resolves to in the search path `path_var`; empty when none.
+  const std::string& lookInPath(std::string_view name, std::string_view path_var) {
+    auto outer = path_lookups_.find(path_var);
+    if (outer == path_lookups_.end()) outer = path_lookups_.emplace(std::string(path_var), StringMap<std::string>()).first;
+    StringMap<std::string>& in_path = outer->second;
+    return memo(in_path, name, [&] {
       std::string_view rest = path_var;
       while (true) {
         std::size_t colon = rest.find(':');
         std::string_view entry = rest.substr(0, colon);
         if (!entry.empty()) {
-          std::string candidate = std::string(entry) + "/" + name;
-          if (executableProblem(candidate).empty()) {
-            it->second = std::move(candidate);
-            break;
-          }
+          std::string candidate = fmt::format("{}/{}", entry, name);
+          if (executableProblem(candidate).empty()) return candidate;
         }
-        if (colon == std::string_view::npos) break;
+        if (colon == std::string_view::npos) return std::string();
         rest.remove_prefix(colon + 1);
       }
-    }
-    return it->second;
+    });
   }
 
   // Empty when `abs` is a directory, else why not.
-  const std::string& directoryProblem(const std::string& abs) {
-    auto [it, fresh] = directories_.try_emplace(abs);
-    if (fresh) {
+  const std::string& directoryProblem(std::string_view abs) {
+    return memo(directories_, abs, [&] {
       struct stat st;
-      if (stat(abs.c_str(), &st) < 0) {
-        it->second = fmt::format("directory {} does not exist", abs);
-      } else if (!S_ISDIR(st.st_mode)) {
-        it->second = fmt::format("{} is not a directory", abs);
-      }
-    }
-    return it->second;
+      if (stat(std::string(abs).c_str(), &st) < 0) return fmt::format("directory {} does not exist", abs);
+      if (!S_ISDIR(st.st_mode)) return fmt::format("{} is not a directory", abs);
+      return std::string();
+    });
   }
 
-  bool exists(const std::string& abs) {
-    auto [it, fresh] = existing_.try_emplace(abs, false);
-    if (fresh) {
+  bool exists(std::string_view abs) {
+    return memo(existing_, abs, [&] {
       struct stat st;
-      it->second = stat(abs.c_str(), &st) == 0;
-    }
-    return it->second;
+      return stat(std::string(abs).c_str(), &st) == 0;
+    });
   }
 
  private:
-  std::unordered_map<std::string, std::string> executables_;
-  std::unordered_map<std::string, std::string> path_lookups_;
-  std::unordered_map<std::string, std::string> directories_;
-  std::unordered_map<std::string, bool> existing_;
+  std::string dir_;
+  StringMap<std::string> resolved_;
+  StringMap<std::string> executables_;
+  StringMap<StringMap<std::string>> path_lookups_;  // PATH value → program name → where found
+  StringMap<std::string> directories_;
+  StringMap<bool> existing_;
+};
+
+// Test names → their index in Manifest::tests: an open-addressing table of (hash, index) pairs, so 100k
+// names cost no allocation per name and no copy of any name.
+class NameIndex {
+ public:
+  // The index of the test already named like tests[i], or none after recording tests[i].
+  std::optional<std::size_t> insert(const std::vector<TestSpec>& tests, std::size_t i) {
+    if ((used_ + 1) * 2 > slots_.size()) grow();
+    uint32_t h = hashOf(tests[i].name);
+    for (std::size_t s = h & mask(); ; s = (s + 1) & mask()) {
+      Slot& slot = slots_[s];
+      if (slot.index == kEmpty) {
+        slot = {h, static_cast<uint32_t>(i)};
+        ++used_;
+        return std::nullopt;
+      }
+      if (slot.hash == h && tests[slot.index].name == tests[i].name) return slot.index;
+    }
+  }
+
+ private:
+  static constexpr uint32_t kEmpty = UINT32_MAX;
+  struct Slot {
+    uint32_t hash = 0;
+    uint32_t index = kEmpty;
+  };
+  static uint32_t hashOf(std::string_view s) { return static_cast<uint32_t>(std::hash<std::string_view>{}(s)); }
+  std::size_t mask() const { return slots_.size() - 1; }
+  void grow() {
+    std::vector<Slot> old = std::exchange(slots_, std::vector<Slot>(std::max<std::size_t>(64, slots_.size() * 2)));
+    for (const Slot& o : old) {
+      if (o.index == kEmpty) continue;
+      std::size_t s = o.hash & mask();
+      while (slots_[s].index != kEmpty) s = (s + 1) & mask();
+      slots_[s] = o;
+    }
+  }
+  std::vector<Slot> slots_;
+  std::size_t used_ = 0;
 };
 
 // Where a group's strategy was declared, for conflict messages.
@@ -261,7 +316,7 @@ struct StrategyDecl {
 class Loader {
  public:
   Loader(std::string path, std::string dir, const ManifestOptions& opts)
-      : path_(std::move(path)), dir_(std::move(dir)), opts_(opts) {}
+      : path_(std::move(path)), dir_(std::move(dir)), opts_(opts), facts_(dir_) {}
 
   Result<void> load(const json::value& root, Manifest& m);
 
@@ -271,13 +326,6 @@ class Loader {
   }
   Error expected(std::string_view ptr, std::string_view what, const json::value& got) const {
     return at(ptr, fmt::format("expected {}, got {}", what, jsonSnippet(got)));
-  }
-
-  std::string resolve(std::string_view p) const {
-    std::string abs = p.starts_with('/') ? fs::path(p).lexically_normal().string()
-                                         : (fs::path(dir_) / p).lexically_normal().string();
-    while (abs.size() > 1 && abs.back() == '/') abs.pop_back();
-    return abs;
   }
 
   Result<void> checkKeys(const json::object& o, const std::string& ptr, Keys allowed) const;
@@ -296,7 +344,8 @@ class Loader {
   Result<void> collectTestStrategies(const json::array& tests);
   Result<void> readTest(const json::object& o, const std::string& ptr, Manifest& m);
   Result<void> expandGtest(const json::object& o, const std::string& ptr, Manifest& m);
-  Result<void> addTest(TestSpec t, const std::string& name_ptr, Manifest& m);
+  // Appends `t`; an error when its name is taken.
+  Result<void> addTest(TestSpec t, bool from_gtest, Manifest& m);
   // The group named at `ptr` (registered in m.groups on first use) and the checks a member must pass.
   Result<const GroupSpec*> joinGroup(const std::string& group, const std::string& ptr, bool has_sandbox,
                                      Manifest& m);
@@ -306,9 +355,10 @@ class Loader {
   const ManifestOptions& opts_;
   FileFacts facts_;
   Settings defaults_;
-  std::unordered_map<std::string, StrategyDecl> strategies_;
-  std::unordered_map<std::string, std::string> names_;  // test name → JSON pointer that declared it
-  std::unordered_map<std::string, Result<std::vector<std::string>>> gtest_listings_;
+  StringMap<StrategyDecl> strategies_;
+  NameIndex names_;
+  std::vector<bool> from_gtest_;             // per Manifest::tests entry: expanded from a gtest entry
+  StringMap<Result<std::vector<std::string>>> gtest_listings_;
 };
 
 Result<void> Loader::checkKeys(const json::object& o, const std::string& ptr, Keys allowed) const {
@@ -396,7 +446,7 @@ Result<void> Loader::readLayer(const json::object& o, const std::string& ptr, La
   if (const json::value* v = o.if_contains("cwd")) {
     std::string cwd;
     MPEXEC_TRY(readString(*v, ptr + "/cwd", cwd));
-    cwd = resolve(cwd);
+    cwd = facts_.resolve(cwd);
     if (const std::string& why = facts_.directoryProblem(cwd); !why.empty()) return at(ptr + "/cwd", why);
     out.cwd = std::move(cwd);
   }
@@ -460,7 +510,7 @@ Result<void> Loader::readSandbox(const json::value& v, const std::string& ptr, S
     for (std::size_t i = 0; i < paths.size(); ++i) {
       std::string wptr = fmt::format("{}/writable/{}", ptr, i);
       if (paths[i].empty()) return expected(wptr, "a non-empty path", x->as_array()[i]);
-      paths[i] = resolve(paths[i]);
+      paths[i] = facts_.resolve(paths[i]);
       if (!facts_.exists(paths[i])) return at(wptr, fmt::format("writable path {} does not exist", paths[i]));
     }
     out.writable = std::move(paths);
@@ -473,7 +523,7 @@ Result<void> Loader::resolveCmd(const std::string& ptr, std::vector<std::string>
   std::string exe_ptr = ptr + "/0";
   if (exe.empty()) return at(exe_ptr, "expected a program, got \"\"");
   if (exe.find('/') != std::string::npos) {
-    exe = resolve(exe);
+    exe = facts_.resolve(exe);
     if (const std::string& why = facts_.executableProblem(exe); !why.empty()) return at(exe_ptr, why);
     return {};
   }
@@ -588,12 +638,15 @@ Result<const GroupSpec*> Loader::joinGroup(const std::string& group, const std::
   return &it->second;
 }
 
-Result<void> Loader::addTest(TestSpec t, const std::string& name_ptr, Manifest& m) {
-  auto [it, fresh] = names_.try_emplace(t.name, name_ptr);
-  if (!fresh) {
-    return at(name_ptr, fmt::format("duplicate test name {} (already declared at {})", jsonQuoted(t.name), it->second));
-  }
+Result<void> Loader::addTest(TestSpec t, bool from_gtest, Manifest& m) {
   m.tests.push_back(std::move(t));
+  from_gtest_.push_back(from_gtest);
+  std::size_t i = m.tests.size() - 1;
+  if (auto first = names_.insert(m.tests, i)) {
+    auto namePointer = [&](std::size_t k) { return m.tests[k].json_pointer + (from_gtest_[k] ? "/gtest" : "/name"); };
+    return at(namePointer(i), fmt::format("duplicate test name {} (already declared at {})",
+                                          jsonQuoted(m.tests[i].name), namePointer(*first)));
+  }
   return {};
 }
 
@@ -636,7 +689,7 @@ Result<void> Loader::readTest(const json::object& o, const std::string& ptr, Man
   if (const json::value* v = o.if_contains("labels")) {
     MPEXEC_TRY(readStringArray(*v, ptr + "/labels", t.labels, false));
   }
-  return addTest(std::move(t), ptr + "/name", m);
+  return addTest(std::move(t), false, m);
 }
 
 Result<void> Loader::expandGtest(const json::object& o, const std::string& ptr, Manifest& m) {
@@ -664,7 +717,7 @@ Result<void> Loader::expandGtest(const json::object& o, const std::string& ptr, 
   // A binary that is missing or not yet built is not a manifest error: it becomes a failing test below.
   std::string resolved = bin;
   if (bin.find('/') != std::string::npos) {
-    resolved = resolve(bin);
+    resolved = facts_.resolve(bin);
   } else {
     const std::string& found = facts_.lookInPath(bin, searchPath(proto.settings));
     if (!found.empty()) resolved = found;
@@ -691,13 +744,13 @@ Result<void> Loader::expandGtest(const json::object& o, const std::string& ptr, 
     std::string why = fmt::format("mpexec: cannot list gtest {}: {}", resolved, listed->second.error().message());
     // The message travels as an argument, so no quoting of `why` is needed.
     t.cmd = {"/bin/sh", "-c", "printf '%s\\n' \"$1\" >&2; exit 1", "mpexec", std::move(why)};
-    return addTest(std::move(t), ptr + "/gtest", m);
+    return addTest(std::move(t), true, m);
   }
   for (const std::string& c : listed->second.value()) {
     TestSpec t = proto;
     t.name = base_name + "." + c;
     t.cmd = {resolved, "--gtest_filter=" + c};
-    MPEXEC_TRY(addTest(std::move(t), ptr + "/gtest", m));
+    MPEXEC_TRY(addTest(std::move(t), true, m));
   }
   return {};
 }
@@ -723,7 +776,7 @@ Result<void> Loader::load(const json::value& root, Manifest& m) {
   MPEXEC_TRY(collectTestStrategies(*tests));
 
   m.tests.reserve(tests->size());
-  names_.reserve(tests->size());
+  from_gtest_.reserve(tests->size());
   for (std::size_t i = 0; i < tests->size(); ++i) {
     std::string ptr = fmt::format("/tests/{}", i);
     const json::object* o = (*tests)[i].if_object();

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <initializer_list>
@@ -220,6 +221,15 @@ TEST_F(ManifestTest, DuplicateNames) {
   expectError(R"({"version": 1, "tests": [{"name": "a", "cmd": ["./t.sh"]}, {"name": "b", "cmd": ["./t.sh"]},
                                            {"name": "a", "cmd": ["./t.sh"]}]})",
               {": /tests/2/name: duplicate test name \"a\" (already declared at /tests/0/name)"});
+}
+
+TEST_F(ManifestTest, DuplicateNameAmongManyTests) {
+  std::string text = R"({"version": 1, "tests": [)";
+  for (int i = 0; i < 3000; ++i) text += fmt::format(R"({{"name": "t{}", "cmd": ["./t.sh"]}},)", i);
+  Manifest m = loadOk(text.substr(0, text.size() - 1) + "]}");
+  EXPECT_EQ(m.tests.size(), 3000u);
+  expectError(text + R"({"name": "t1234", "cmd": ["./t.sh"]}]})",
+              {": /tests/3000/name: duplicate test name \"t1234\" (already declared at /tests/1234/name)"});
 }
 
 TEST_F(ManifestTest, BadTimeouts) {
@@ -634,6 +644,12 @@ TEST_F(ManifestTest, GtestCaseNamesCollideWithTests) {
   tmp_.write("g", "#!/bin/sh\necho 'S.'\necho '  C'\n", true);
   expectError(R"({"version": 1, "tests": [{"name": "g.S.C", "cmd": ["./t.sh"]}, {"gtest": "./g"}]})",
               {": /tests/1/gtest: duplicate test name \"g.S.C\" (already declared at /tests/0/name)"});
+}
+
+TEST_F(ManifestTest, TheSameGtestBinaryTwiceIsADuplicate) {
+  tmp_.write("g", "#!/bin/sh\necho 'S.'\necho '  C'\n", true);
+  expectError(R"({"version": 1, "tests": [{"gtest": "./g"}, {"gtest": "g", "env": {"PATH": ")" + dir() + R"("}}]})",
+              {": /tests/1/gtest: duplicate test name \"g.S.C\" (already declared at /tests/0/gtest)"});
 }
 
 TEST_F(ManifestTest, GtestEntryInSerialGroupMayNotSetSandbox) {
