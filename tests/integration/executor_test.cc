@@ -1,0 +1,255 @@
+// The real binary on real manifests: strategies and barriers, outcomes, timeouts, signals, state, CLI.
+// Each case runs both with the sandbox and with --no-sandbox.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "tests/support/mpexec_process.h"
+#include "tests/support/temp_dir.h"
+
+namespace mpexec {
+namespace {
+
+namespace json = boost::json;
+using test::readJson;
+using test::runMpexec;
+using test::testEntry;
+
+class ExecutorTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    if (sandboxed()) {
+      dir_.write("probe.json", R"({"version": 1, "tests": [{"name": "p", "cmd": ["/bin/true"]}]})");
+      auto probe = runMpexec({"-q", dir_.path() + "/probe.json"});
+      if (probe.exit_code == 3) GTEST_SKIP() << "no sandbox on this host: " << probe.out;
+    }
+  }
+  bool sandboxed() const { return GetParam(); }
+
+  /// mpexec [--no-sandbox] args... with the JSON report in the temp dir.
+  test::Finished run(std::vector<std::string> args) {
+    if (!sandboxed()) args.insert(args.begin(), "--no-sandbox");
+    args.insert(args.begin(), {"--json", report()});
+    return runMpexec(args);
+  }
+  std::string report() const { return dir_.path() + "/report.json"; }
+  std::string manifest(const std::string& text) { return dir_.write("m.json", text); }
+
+  test::TempDir dir_;
+};
+
+int64_t i64(const json::object& o, const char* key) { return o.at(key).to_number<int64_t>(); }
+std::string str(const json::object& o, const char* key) {
+  const json::value& v = o.at(key);
+  return v.is_string() ? std::string(v.as_string()) : "";
+}
+
+bool overlap(const json::object& a, const json::object& b) {
+  return i64(a, "start_us") < i64(b, "end_us") && i64(b, "start_us") < i64(a, "end_us");
+}
+
+// pytest-mp's README example, translated: test_one, test_two and test_three may overlap; test_four and
+// test_five run in one unit, one after the other, with nothing else running at the time.
+TEST_P(ExecutorTest, PytestMpReadmeExample) {
+  auto m = manifest(R"({"version": 1, "tests": [
+    {"name": "TestSomething.test_one", "cmd": ["sleep", "0.3"], "group": "SomeGroupName", "strategy": "free"},
+    {"name": "TestSomething.test_two", "cmd": ["sleep", "0.3"], "group": "SomeGroupName"},
+    {"name": "test_three", "cmd": ["sleep", "0.3"], "group": "SomeAdditionalGroupName"},
+    {"name": "test_four", "cmd": ["sleep", "0.2"], "group": "SomeOtherGroupName", "strategy": "isolated_serial"},
+    {"name": "test_five", "cmd": ["sleep", "0.2"], "group": "SomeOtherGroupName"}
+  ]})");
+  auto r = run({"-j", "3", m});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto rep = readJson(report());
+  const auto& four = testEntry(rep, "test_four");
+  const auto& five = testEntry(rep, "test_five");
+  EXPECT_EQ(str(four, "unit"), str(five, "unit"));
+  EXPECT_EQ(str(four, "strategy"), "isolated_serial");
+  EXPECT_EQ(str(five, "strategy"), "isolated_serial");
+  EXPECT_LE(i64(four, "end_us"), i64(five, "start_us"));
+  for (const char* other : {"TestSomething.test_one", "TestSomething.test_two", "test_three"}) {
+    EXPECT_FALSE(overlap(four, testEntry(rep, other))) << other;
+    EXPECT_FALSE(overlap(five, testEntry(rep, other))) << other;
+  }
+  // The three free tests ran in three units on three slots at the same time.
+  const auto& one = testEntry(rep, "TestSomething.test_one");
+  const auto& two = testEntry(rep, "TestSomething.test_two");
+  const auto& three = testEntry(rep, "test_three");
+  EXPECT_NE(str(one, "unit"), str(two, "unit"));
+  EXPECT_TRUE(overlap(one, two) && overlap(two, three) && overlap(one, three));
+}
+
+TEST_P(ExecutorTest, OutcomesAndExitCode) {
+  auto m = manifest(R"({"version": 1, "tests": [
+    {"name": "pass", "cmd": ["/bin/true"]},
+    {"name": "fail", "cmd": ["/bin/sh", "-c", "echo boom; exit 3"]},
+    {"name": "skip", "cmd": ["/bin/sh", "-c", "exit 77"]},
+    {"name": "skip42", "cmd": ["/bin/sh", "-c", "exit 42"], "skip_exit_code": 42},
+    {"name": "crash", "cmd": ["/bin/sh", "-c", "kill -ABRT $$"]},
+    {"name": "inverted", "cmd": ["/bin/false"], "will_fail": true}
+  ]})");
+  auto r = run({"-j", "2", m});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  auto rep = readJson(report());
+  EXPECT_EQ(str(testEntry(rep, "pass"), "outcome"), "PASS");
+  EXPECT_EQ(str(testEntry(rep, "fail"), "outcome"), "FAIL");
+  EXPECT_EQ(i64(testEntry(rep, "fail"), "exit_code"), 3);
+  EXPECT_EQ(str(testEntry(rep, "skip"), "outcome"), "SKIP");
+  EXPECT_EQ(str(testEntry(rep, "skip42"), "outcome"), "SKIP");
+  EXPECT_EQ(str(testEntry(rep, "crash"), "outcome"), "CRASH");
+  EXPECT_EQ(i64(testEntry(rep, "crash"), "signal"), SIGABRT);
+  EXPECT_EQ(str(testEntry(rep, "inverted"), "outcome"), "PASS");
+  // The failing test's output is shown, and its log is kept.
+  EXPECT_NE(r.out.find("boom"), std::string::npos) << r.out;
+  std::string log = dir_.path() + "/" + str(testEntry(rep, "fail"), "log");
+  EXPECT_EQ(test::readFile(log), "boom\n");
+  EXPECT_EQ(i64(rep.at("run").as_object(), "exit_code"), 1);
+}
+
+TEST_P(ExecutorTest, AllPassingExitsZero) {
+  auto m = manifest(R"({"version": 1, "tests": [{"name": "a", "cmd": ["/bin/true"]},
+                                                {"name": "s", "cmd": ["/bin/sh", "-c", "exit 77"]}]})");
+  auto r = run({m});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+}
+
+TEST_P(ExecutorTest, TimeoutKillsTheTestAndItsGrandchild) {
+  std::string marker = "mpexec-grandchild-" + std::to_string(getpid()) + (sandboxed() ? "s" : "n");
+  auto m = manifest(R"({"version": 1, "tests": [
+    {"name": "hangs", "cmd": ["/bin/sh", "-c", "bash -c 'exec -a )" + marker + R"( sleep 1000' & sleep 1000"], "timeout": 0.5},
+    {"name": "ok", "cmd": ["/bin/true"]}
+  ]})");
+  auto r = run({"--kill-grace", "0.5", m});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  auto rep = readJson(report());
+  EXPECT_EQ(str(testEntry(rep, "hangs"), "outcome"), "TIMEOUT");
+  EXPECT_EQ(str(testEntry(rep, "ok"), "outcome"), "PASS");
+  EXPECT_TRUE(test::processesWith(marker).empty()) << marker << " survived";
+}
+
+TEST_P(ExecutorTest, SetupFailureMarksTheGroupErrorAndTeardownStillRuns) {
+  auto m = manifest(R"({"version": 1,
+    "groups": {"g": {"strategy": "serial", "setup": ["/bin/sh", "-c", "echo setting up; exit 1"],
+                     "teardown": ["/bin/sh", "-c", "touch \"$0\"", ")" + dir_.path() + R"(/torn-down"]}},
+    "tests": [{"name": "g.a", "cmd": ["/bin/true"], "group": "g"},
+              {"name": "g.b", "cmd": ["/bin/true"], "group": "g"},
+              {"name": "free", "cmd": ["/bin/true"]}]})");
+  // The teardown writes outside the sandbox's writable paths only with --no-sandbox; give it the dir.
+  if (sandboxed()) {
+    std::string text = test::readFile(m);
+    text.replace(text.find("\"groups\""), 0, R"("defaults": {"sandbox": {"writable": [")" + dir_.path() + R"("]}}, )");
+    dir_.write("m.json", text);
+  }
+  auto r = run({m});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  auto rep = readJson(report());
+  EXPECT_EQ(str(testEntry(rep, "g.a"), "outcome"), "ERROR");
+  EXPECT_EQ(str(testEntry(rep, "g.b"), "outcome"), "ERROR");
+  EXPECT_NE(str(testEntry(rep, "g.a"), "reason").find("setup failed"), std::string::npos);
+  EXPECT_EQ(str(testEntry(rep, "free"), "outcome"), "PASS");
+  EXPECT_TRUE(std::filesystem::exists(dir_.path() + "/torn-down")) << r.out;
+}
+
+TEST_P(ExecutorTest, SerialGroupSharesItsUnitWithTheSetupServer) {
+  auto m = manifest(R"J({"version": 1,
+    "groups": {"g": {"strategy": "serial", "setup": ["/bin/sh", "-c", "sleep 100 & echo $! > $TMPDIR/server"],
+                     "teardown": ["/bin/sh", "-c", "kill $(cat $TMPDIR/server)"]}},
+    "tests": [{"name": "uses", "cmd": ["/bin/sh", "-c", "kill -0 $(cat $TMPDIR/server)"], "group": "g"},
+              {"name": "env", "cmd": ["/bin/sh", "-c", "test \"$MPEXEC_TEST_NAME\" = env && test \"$MPEXEC_GROUP\" = g && test \"$MPEXEC_STRATEGY\" = serial && test -n \"$MPEXEC_UNIT\" && test \"$MPEXEC_WORKER_COUNT\" = 1 && test -d \"$MPEXEC_OUTPUT_DIR\" && test \"$TMPDIR\" = \"$MPEXEC_TMPDIR\" && test \"$MPEXEC_ATTEMPT\" = 1 && test -n \"$MPEXEC_RUN_ID\""], "group": "g"}]})J");
+  auto r = run({m});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+}
+
+TEST_P(ExecutorTest, FailFastLeavesTheRestNotRun) {
+  auto m = manifest(R"({"version": 1, "tests": [
+    {"name": "a", "cmd": ["/bin/false"]}, {"name": "b", "cmd": ["/bin/true"]},
+    {"name": "c", "cmd": ["/bin/true"]}, {"name": "d", "cmd": ["/bin/true"]}]})");
+  auto r = run({"-j", "1", "-x", m});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  auto rep = readJson(report());
+  EXPECT_EQ(str(testEntry(rep, "a"), "outcome"), "FAIL");
+  for (const char* t : {"b", "c", "d"}) EXPECT_EQ(str(testEntry(rep, t), "outcome"), "NOT_RUN") << t;
+}
+
+TEST_P(ExecutorTest, InterruptKillsEverythingWritesTheReportAndExits130) {
+  std::string marker = "mpexec-interrupt-" + std::to_string(getpid()) + (sandboxed() ? "s" : "n");
+  std::string tests;
+  for (int i = 0; i < 6; ++i) {
+    if (i) tests += ",";
+    tests += R"({"name": "t)" + std::to_string(i) + R"(", "cmd": ["/bin/bash", "-c", "setsid bash -c 'exec -a )" +
+             marker + R"( sleep 1000' & exec -a )" + marker + R"( sleep 1000"]})";
+  }
+  auto m = manifest(R"({"version": 1, "tests": [)" + tests + "]}");
+  std::vector<std::string> args = {"--json", report(), "-j", "2", m};
+  if (!sandboxed()) args.insert(args.begin(), "--no-sandbox");
+  std::string out = dir_.path() + "/out.txt";
+  pid_t pid = test::startMpexec(args, out);
+  for (int i = 0; i < 500 && test::processesWith(marker).size() < 4; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_GE(test::processesWith(marker).size(), 2u) << test::readFile(out);
+  kill(pid, SIGINT);
+  auto r = test::waitMpexec(pid, out, 60);
+  EXPECT_EQ(r.exit_code, 130) << r.out;
+  EXPECT_TRUE(test::processesWith(marker).empty()) << "processes survived the interrupt";
+  auto rep = readJson(report());
+  int not_run = 0;
+  for (const auto& t : rep.at("tests").as_array()) not_run += str(t.as_object(), "outcome") == "NOT_RUN";
+  EXPECT_EQ(not_run, 6);
+}
+
+TEST_P(ExecutorTest, StateOrdersLastFailuresFirstAndRerunsThem) {
+  auto m = manifest(R"({"version": 1, "tests": [
+    {"name": "a", "cmd": ["/bin/true"]}, {"name": "b", "cmd": ["/bin/true"]},
+    {"name": "c", "cmd": ["/bin/sh", "-c", "test -e \"$0\"", ")" + dir_.path() + R"(/fixed"]}]})");
+  auto first = run({"-j", "1", m});
+  EXPECT_EQ(first.exit_code, 1) << first.out;
+  EXPECT_TRUE(std::filesystem::exists(dir_.path() + "/.mpexec/state.json"));
+  auto rerun = run({"-j", "1", "--rerun-failed", m});
+  EXPECT_EQ(rerun.exit_code, 1);
+  auto rep = readJson(report());
+  ASSERT_EQ(rep.at("tests").as_array().size(), 1u);
+  EXPECT_EQ(str(testEntry(rep, "c"), "name"), "c");
+  // With the history, the failed test starts first.
+  auto ordered = run({"-j", "1", m});
+  rep = readJson(report());
+  EXPECT_LT(i64(testEntry(rep, "c"), "start_us"), i64(testEntry(rep, "a"), "start_us"));
+}
+
+TEST_P(ExecutorTest, ListPrintsThePlanAndRunsNothing) {
+  auto m = manifest(R"({"version": 1, "groups": {"iso": {"strategy": "isolated_serial"}}, "tests": [
+    {"name": "x", "cmd": ["/bin/sh", "-c", "touch \"$0\"", ")" + dir_.path() + R"(/ran"]},
+    {"name": "y", "cmd": ["/bin/true"], "group": "iso"}]})");
+  auto r = run({"--list", m});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("window 1: group iso (isolated_serial)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("pool (1 units)"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/ran"));
+}
+
+TEST_P(ExecutorTest, BadManifestExitsTwoBeforeRunningAnything) {
+  auto m = manifest(R"({"version": 1, "tests": [
+    {"name": "x", "cmd": ["/bin/sh", "-c", "touch \"$0\"", ")" + dir_.path() + R"(/ran"]},
+    {"name": "x", "cmd": ["/bin/true"]}]})");
+  auto r = run({m});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("m.json"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("/tests/1"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/ran"));
+  EXPECT_EQ(runMpexec({"--np", "-3", m}).exit_code, 2);
+  EXPECT_EQ(runMpexec({"--shard", "5/4", m}).exit_code, 2);
+  EXPECT_EQ(runMpexec({"--filter", "(", m}).exit_code, 2);
+  EXPECT_EQ(runMpexec({dir_.path() + "/missing.json"}).exit_code, 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, ExecutorTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "sandbox" : "no_sandbox"; });
+
+}  // namespace
+}  // namespace mpexec

@@ -1,0 +1,39 @@
+#pragma once
+// Runs the real mpexec binary (MPEXEC_BIN) as a user would, for the integration and escape suites.
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+
+namespace mpexec::test {
+
+struct Finished {
+  int exit_code = -1;  ///< -1 when killed by a signal
+  int signal = 0;
+  std::string out;     ///< stdout and stderr, interleaved
+};
+
+/// The binary under test: $MPEXEC_BIN, or build/mpexec.
+std::string mpexecBinary();
+
+/// Runs mpexec with `args` and waits (a hang is killed after `timeout_s` and fails the caller's test).
+Finished runMpexec(const std::vector<std::string>& args, double timeout_s = 120);
+
+/// Starts mpexec in the background with its output going to `out_file`; returns its pid.
+pid_t startMpexec(const std::vector<std::string>& args, const std::string& out_file);
+/// Waits for a pid from startMpexec.
+Finished waitMpexec(pid_t pid, const std::string& out_file, double timeout_s = 120);
+
+boost::json::object readJson(const std::string& path);
+std::string readFile(const std::string& path);
+
+/// Pids of live processes whose command line contains `marker` (zombies excluded).
+std::vector<pid_t> processesWith(const std::string& marker);
+
+/// The "tests" entry of a JSON report with this name (throws when absent).
+const boost::json::object& testEntry(const boost::json::object& report, const std::string& name);
+
+}  // namespace mpexec::test
