@@ -59,6 +59,15 @@ void install(Listener& l, Endpoints& endpoints, size_t threads) {
     res.set_content(reply.body, "application/json");
     if (!reply.allow.empty()) res.set_header("Allow", reply.allow);
   };
+  // httplib answers 400 to a POST without Content-Length before any route runs, but `curl -X POST URL`
+  // sends none: such bodiless requests are served here, ahead of its body reading.
+  s.set_pre_routing_handler([handler](const httplib::Request& req, httplib::Response& res) {
+    if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    handler(req, res);
+    return httplib::Server::HandlerResponse::Handled;
+  });
   // Catch-all routes: keys hold '/', and a known path with the wrong method must answer 405, not 404.
   s.Get(".*", handler);
   s.Post(".*", handler);

@@ -1,0 +1,351 @@
+#include "sync-service/server.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "tests/sync-service/test_service.h"
+
+namespace mpexec::sync {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+json::value body(const ClientResult& r) {
+  boost::system::error_code ec;
+  json::value v = json::parse(r.response.body, ec);
+  EXPECT_FALSE(ec) << "not JSON: " << r.response.body;
+  return v;
+}
+
+int status(const ClientResult& r) {
+  EXPECT_TRUE(r.ok()) << r.error;
+  return r.response.status;
+}
+
+// Every error answer is {"error": "..."}.
+void expectError(const ClientResult& r, int want) {
+  EXPECT_EQ(status(r), want) << r.response.body;
+  json::value v = body(r);
+  ASSERT_TRUE(v.is_object()) << r.response.body;
+  EXPECT_TRUE(v.as_object().contains("error")) << r.response.body;
+}
+
+void expectHealthy(TestService& s) {
+  SyncClient anyone(s.endpoint(""));
+  ClientResult r = anyone.request("GET", "/v1/health");
+  EXPECT_EQ(status(r), 200) << "the server stopped answering";
+}
+
+std::string shellRun(const std::string& command) {
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+bool haveCurl() { return system("curl --version >/dev/null 2>&1") == 0; }
+
+TEST(ServiceTest, SocketIsPrivateDirectoryAndReachableSocket) {
+  TestService s;
+  ASSERT_TRUE(s.ok());
+  struct stat st{};
+  ASSERT_EQ(stat(s->runDir().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(stat(s->socketPath().c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0666u);
+  EXPECT_EQ(s->tcpPort(), -1);
+  expectHealthy(s);
+}
+
+TEST(ServiceTest, StopRemovesSocketAndDirectoryAndEndsWaits) {
+  TestService s;
+  ASSERT_TRUE(s.ok());
+  std::string dir = s->runDir(), sock = s->socketPath();
+  SyncClient c = s.client("u1");
+  int waited = 0;
+  std::thread waiter([&] { waited = c.request("GET", "/v1/board/k?after=0&wait=60").response.status; });
+  std::this_thread::sleep_for(100ms);
+  auto t0 = std::chrono::steady_clock::now();
+  s->stop();
+  waiter.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 30s) << "stop() must not wait for the long poll";
+  EXPECT_EQ(waited, 503);
+  EXPECT_NE(access(sock.c_str(), F_OK), 0);
+  EXPECT_NE(access(dir.c_str(), F_OK), 0);
+  s->stop();  // idempotent
+}
+
+TEST(ServiceTest, RunInfoIsServedVerbatim) {
+  ServiceOptions o;
+  o.run_info_json = R"({"np":4,"units":12,"start_us":0})";
+  TestService s(o);
+  ASSERT_TRUE(s.ok());
+  SyncClient c = s.client("u1");
+  ClientResult r = c.request("GET", "/v1/run");
+  EXPECT_EQ(status(r), 200);
+  EXPECT_EQ(r.response.body, o.run_info_json);
+}
+
+TEST(ServiceTest, StartRejectsBadRunInfoAndBadBind) {
+  std::string error;
+  ServiceOptions o;
+  o.run_info_json = "{nope";
+  EXPECT_EQ(Service::start(o, &error), nullptr);
+  EXPECT_NE(error.find("run info"), std::string::npos) << error;
+  o.run_info_json = "{}";
+  o.tcp_bind = "127.0.0.1:notaport";
+  test::TempDir dir;
+  o.run_dir_parent = dir.path();
+  EXPECT_EQ(Service::start(o, &error), nullptr);
+  EXPECT_NE(error.find("port"), std::string::npos) << error;
+}
+
+TEST(ServiceTest, AuthenticationFailuresAre401) {
+  TestService s;
+  ASSERT_TRUE(s.ok());
+  SyncClient none(s.endpoint(""));
+  expectError(none.request("GET", "/v1/board"), 401);
+  expectHealthy(s);
+  SyncClient wrong(s.endpoint("00000000000000000000000000000000"));
+  expectError(wrong.request("GET", "/v1/board"), 401);
+  expectHealthy(s);
+  std::string token = s->registerUnit("u1");
+  EXPECT_EQ(token.size(), 32u);
+  EXPECT_EQ(token.find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_NE(token, s->registerUnit("u2"));
+  SyncClient good(s.endpoint(token));
+  EXPECT_EQ(status(good.request("GET", "/v1/board")), 200);
+  s->unitEnded("u1");
+  expectError(good.request("GET", "/v1/board"), 401);
+  expectHealthy(s);
+}
+
+TEST(ServiceTest, MalformedRequestsAre400And404And405And413) {
+  TestService s;
+  ASSERT_TRUE(s.ok());
+  SyncClient c = s.client("u1");
+  expectError(c.request("PUT", "/v1/board/k", "{not json"), 400);
+  expectHealthy(s);
+  expectError(c.request("PUT", "/v1/board/k", "[1,2]"), 400);
+  expectError(c.request("PUT", "/v1/board/k", R"({"valeu": 1})"), 400);
+  expectError(c.request("PUT", "/v1/board/k", R"({"value": 1, "if_absent": true, "if_version": 3})"), 400);
+  expectError(c.request("GET", "/v1/board/k?after=x&wait=1"), 400);
+  expectError(c.request("GET", "/v1/board/k?after=0&wait=-1"), 400);
+  expectError(c.request("GET", "/v1/board/a%20b"), 400);
+  expectError(c.request("GET", "/v1/board/" + std::string(257, 'k')), 400);
+  expectError(c.request("POST", "/v1/lock/bad*name/acquire"), 400);
+  expectHealthy(s);
+  expectError(c.request("GET", "/v1/nothing"), 404);
+  expectError(c.request("POST", "/v1/lock/x/steal"), 404);
+  expectHealthy(s);
+  expectError(c.request("POST", "/v1/board/k"), 405);
+  expectError(c.request("GET", "/v1/lock/x/acquire"), 405);
+  expectError(c.request("DELETE", "/v1/health"), 405);
+  expectHealthy(s);
+  std::string big = R"({"value": ")" + std::string((1u << 20) + 10, 'x') + R"("})";
+  ClientResult r = c.request("PUT", "/v1/board/k", big);
+  expectError(r, 413);
+  expectHealthy(s);
+  SyncClient again = s.client("u2");
+  EXPECT_EQ(status(again.request("PUT", "/v1/board/k", R"({"value": "small"})")), 200);
+}
+
+TEST(ServiceTest, BoardOverHttp) {
+  TestService s;
+  ASSERT_TRUE(s.ok());
+  SyncClient c = s.client("u1");
+  expectError(c.request("GET", "/v1/board/a/b"), 404);
+  ClientResult put = c.request("PUT", "/v1/board/a/b", R"({"value": {"x": [1, 2]}, "if_absent": true})");
+  ASSERT_EQ(status(put), 200) << put.response.body;
+  uint64_t v1 = body(put).at("version").to_number<uint64_t>();
+  ClientResult get = c.request("GET", "/v1/board/a/b");
+  ASSERT_EQ(status(get), 200);
+  EXPECT_EQ(body(get), json::parse(R"({"value": {"x": [1, 2]}, "version": )" + std::to_string(v1) + "}"));
+  ClientResult conflict = c.request("PUT", "/v1/board/a/b", R"({"value": 2, "if_absent": true})");
+  expectError(conflict, 409);
+  EXPECT_EQ(body(conflict).at("version").to_number<uint64_t>(), v1) << "a 409 tells the current version";
+  expectError(c.request("PUT", "/v1/board/a/b", R"({"value": 2, "if_version": 999})"), 409);
+  EXPECT_EQ(status(c.request("PUT", "/v1/board/a/b", R"({"value": 2, "if_version": )" + std::to_string(v1) + "}")), 200);
+  ClientResult list = c.request("GET", "/v1/board");
+  EXPECT_EQ(body(list).at("a/b").at("value"), json::value(2));
+  EXPECT_EQ(status(c.request("DELETE", "/v1/board/a/b")), 200);
+  expectError(c.request("DELETE", "/v1/board/a/b"), 404);
+}
+
+TEST(ServiceTest, BoardWaitLongPollsAndTimesOutWith408) {
+  TestService s;
+  ASSERT_TRUE(s.ok());
+  SyncClient waiter = s.client("u1");
+  SyncClient writer = s.client("u2");
+  expectError(waiter.request("GET", "/v1/board/k?after=0&wait=0.1"), 408);
+  expectHealthy(s);
+  std::thread t([&] {
+    std::this_thread::sleep_for(50ms);
+    writer.request("PUT", "/v1/board/k", R"({"value": "ready"})");
+  });
+  ClientResult r = waiter.request("GET", "/v1/board/k?after=0&wait=30");
+  t.join();
+  ASSERT_EQ(status(r), 200);
+  EXPECT_EQ(body(r).at("value"), json::value("ready"));
+}
+
+TEST(ServiceTest, TooManyWaitersAre429AndShortRequestsStillServed) {
+  ServiceOptions o;
+  o.slots = 1;
+  o.margin = 2;  // 3 threads, of which 2 may wait
+  TestService s(o);
+  ASSERT_TRUE(s.ok());
+  std::vector<std::thread> waiters;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 2; ++i) {
+    waiters.emplace_back([&, i] {
+      SyncClient c = s.client("w" + std::to_string(i));
+      if (c.request("GET", "/v1/board/go?after=0&wait=30").response.status == 200) ++ok;
+    });
+  }
+  // Once both are parked, a third wait is refused at once; before that it only times out (408).
+  {
+    SyncClient third = s.client("u3");
+    ClientResult r;
+    for (int i = 0; i < 500; ++i) {
+      r = third.request("GET", "/v1/board/go?after=0&wait=0.02");
+      if (r.response.status == 429) break;
+    }
+    expectError(r, 429);
+  }
+  expectHealthy(s);
+  {
+    SyncClient writer = s.client("u4");
+    EXPECT_EQ(status(writer.request("PUT", "/v1/board/go", R"({"value": 1})")), 200);
+  }
+  for (auto& t : waiters) t.join();
+  EXPECT_EQ(ok, 2);
+}
+
+TEST(ServiceTest, LocksOverHttpAndReleaseWhenTheUnitEnds) {
+  TestService s;
+  ASSERT_TRUE(s.ok());
+  SyncClient a = s.client("ua");
+  SyncClient b = s.client("ub");
+  ASSERT_EQ(status(a.request("POST", "/v1/lock/db/acquire")), 200);
+  expectError(a.request("POST", "/v1/lock/db/acquire"), 409);
+  expectError(b.request("POST", "/v1/lock/db/acquire?wait=0.1"), 408);
+  expectError(b.request("POST", "/v1/lock/db/release"), 409);
+  expectHealthy(s);
+  std::thread ender([&] {
+    std::this_thread::sleep_for(50ms);
+    s->unitEnded("ua");
+  });
+  ClientResult r = b.request("POST", "/v1/lock/db/acquire?wait=30");
+  ender.join();
+  EXPECT_EQ(status(r), 200) << "ua's lock is released when it ends";
+  EXPECT_EQ(status(b.request("POST", "/v1/lock/db/release")), 200);
+  bool logged = false;
+  for (const Operation& op : s->operations()) {
+    if (op.op == "unit.ended" && op.unit == "ua") {
+      logged = true;
+      EXPECT_NE(op.result.find("released_locks=db"), std::string::npos) << op.result;
+    }
+  }
+  EXPECT_TRUE(logged);
+}
+
+TEST(ServiceTest, TrailsOverHttp) {
+  TestService s;
+  ASSERT_TRUE(s.ok());
+  SyncClient a = s.client("ua");
+  SyncClient b = s.client("ub");
+  ClientResult r = a.request("POST", "/v1/trail/db/start");
+  ASSERT_EQ(status(r), 200);
+  EXPECT_EQ(body(r), json::parse(R"({"first": true})"));
+  expectError(b.request("POST", "/v1/trail/db/start?wait=0.1"), 408);
+  expectError(a.request("POST", "/v1/trail/db/done", R"({"ok": "maybe"})"), 400);
+  EXPECT_EQ(status(a.request("POST", "/v1/trail/db/done")), 200);
+  expectError(a.request("POST", "/v1/trail/db/done"), 409);
+  EXPECT_EQ(body(b.request("POST", "/v1/trail/db/start")), json::parse(R"({"first": false})"));
+  b.request("POST", "/v1/trail/db/done");
+  EXPECT_EQ(body(a.request("POST", "/v1/trail/db/finish")), json::parse(R"({"last": false})"));
+  a.request("POST", "/v1/trail/db/done");
+  s->unitEnded("ub");
+  ASSERT_EQ(s->warnings().size(), 1u) << "ub never finished the trail";
+}
+
+TEST(ServiceTest, OperationsAreLoggedWithUnitsAndMonotonicTimes) {
+  TestService s;
+  ASSERT_TRUE(s.ok());
+  int64_t before = monotonicNanos();
+  SyncClient c = s.client("u7");
+  c.request("PUT", "/v1/board/k", R"({"value": 1})");
+  c.request("GET", "/v1/board/nope");
+  std::vector<Operation> ops = s->operations();
+  ASSERT_EQ(ops.size(), 2u);
+  EXPECT_EQ(ops[0].unit, "u7");
+  EXPECT_EQ(ops[0].op, "board.put");
+  EXPECT_EQ(ops[0].key, "k");
+  EXPECT_EQ(ops[0].status, 200);
+  EXPECT_EQ(ops[1].op, "board.get");
+  EXPECT_EQ(ops[1].result, "not_found");
+  EXPECT_EQ(ops[1].status, 404);
+  EXPECT_GE(ops[0].start_ns, before);
+  EXPECT_LE(ops[0].start_ns, ops[0].end_ns);
+  EXPECT_LE(ops[0].end_ns, ops[1].start_ns);
+  EXPECT_EQ(s->droppedOperations(), 0u);
+}
+
+TEST(ServiceTest, AlsoListensOnTcp) {
+  ServiceOptions o;
+  o.tcp_bind = "127.0.0.1";
+  TestService s(o);
+  ASSERT_TRUE(s.ok());
+  ASSERT_GT(s->tcpPort(), 0);
+  Endpoint e;
+  e.tcp_host = "127.0.0.1";
+  e.tcp_port = s->tcpPort();
+  e.token = s->registerUnit("u1");
+  SyncClient c(e);
+  EXPECT_EQ(status(c.request("PUT", "/v1/board/k", R"({"value": 5})")), 200);
+  ClientResult r = c.request("GET", "/v1/board/k");
+  EXPECT_EQ(body(r).at("value"), json::value(5));
+  e.token = "bad";
+  SyncClient stranger(e);
+  expectError(stranger.request("GET", "/v1/board/k"), 401);
+}
+
+TEST(ServiceTest, CurlIsARealClient) {
+  if (!haveCurl()) GTEST_SKIP() << "curl is not installed";
+  TestService s;
+  ASSERT_TRUE(s.ok());
+  std::string token = s->registerUnit("u1");
+  std::string base = "curl -s --unix-socket " + s->socketPath() + " -H 'Authorization: Bearer " + token + "' ";
+  std::string put = shellRun(base + "-X PUT -d '{\"value\": [1, \"two\"]}' http://mpexec/v1/board/curl/key");
+  EXPECT_NE(put.find("\"version\""), std::string::npos) << put;
+  std::string get = shellRun(base + "http://mpexec/v1/board/curl/key");
+  EXPECT_EQ(json::parse(get).at("value"), json::parse(R"([1, "two"])")) << get;
+  std::string head = shellRun(base + "-i -X PATCH http://mpexec/v1/board/curl/key");
+  EXPECT_NE(head.find("405"), std::string::npos) << head;
+  EXPECT_NE(head.find("Allow: GET, PUT, DELETE"), std::string::npos) << head;
+  std::string acquire = shellRun(base + "-X POST http://mpexec/v1/lock/curl/acquire");
+  EXPECT_EQ(acquire, R"({"held":true})") << "a POST without a body or Content-Length";
+  std::string anon = shellRun("curl -s -o /dev/null -w '%{http_code}' --unix-socket " + s->socketPath() +
+                              " http://mpexec/v1/board");
+  EXPECT_EQ(anon, "401");
+  std::string big = shellRun("head -c 2000000 /dev/zero | tr '\\0' x | " + base +
+                             "-o /dev/null -w '%{http_code}' -X PUT --data-binary @- http://mpexec/v1/board/big");
+  EXPECT_EQ(big, "413");
+  expectHealthy(s);
+}
+
+}  // namespace
+}  // namespace mpexec::sync
