@@ -77,6 +77,10 @@ LocalRunner::LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Con
     if (kv.rfind("MPEXEC_", 0) == 0 || kv.rfind("TMPDIR=", 0) == 0) continue;
     base_env_.push_back(std::move(kv));
   }
+  // Tests call `"$MPEXEC_EXE" sync ...` without needing mpexec on their PATH.
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) base_env_.push_back("MPEXEC_EXE=" + exe.string());
   log_names_ = makeLogNames(m);
   running_.resize(size_t(std::max(1, opts_.slots)));
 }

@@ -72,8 +72,15 @@ std::string jsonReport(const Manifest& m, const Plan& plan, const ScheduleResult
   json::array barriers;
   for (const Barrier& b : result.barriers) barriers.push_back(json::object{{"start_us", b.start_us}, {"end_us", b.end_us}});
 
+  json::array ops;
+  ops.reserve(info.sync_ops.size());
+  for (const SyncOp& op : info.sync_ops)
+    ops.push_back(json::object{{"unit", op.unit}, {"op", op.op}, {"key", op.key}, {"status", op.status},
+                               {"result", op.result}, {"start_us", op.start_us}, {"end_us", op.end_us}});
+  json::object sync{{"operations", std::move(ops)}, {"dropped", info.sync_ops_dropped}};
+
   json::object root{{"version", 1}, {"run", std::move(run)}, {"tests", std::move(tests)},
-                    {"units", std::move(units)}, {"barriers", std::move(barriers)}};
+                    {"units", std::move(units)}, {"barriers", std::move(barriers)}, {"sync", std::move(sync)}};
   return json::serialize(root) + "\n";
 }
 

@@ -13,6 +13,14 @@
 
 namespace mpexec {
 
+/// One sync operation, on the run's clock.
+struct SyncOp {
+  std::string unit, op, key;
+  int status = 0;
+  std::string result;
+  int64_t start_us = 0, end_us = 0;
+};
+
 struct RunInfo {
   std::string run_id;
   int np = 1;
@@ -24,6 +32,8 @@ struct RunInfo {
   int64_t wall_us = 0;
   int exit_code = 0;
   std::vector<std::string> warnings;
+  std::vector<SyncOp> sync_ops;
+  uint64_t sync_ops_dropped = 0;
 };
 
 /// The report as text. Tests appear in manifest order; every planned test appears exactly once.

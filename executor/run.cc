@@ -24,6 +24,7 @@
 #include "executor/report_json.h"
 #include "executor/scheduler.h"
 #include "sandbox/context.h"
+#include "sync-service/server.h"
 
 namespace mpexec {
 
@@ -149,11 +150,29 @@ int run(const Config& config) {
   std::filesystem::path rel = std::filesystem::path(paths.logs_dir).lexically_relative(m.dir);
   paths.log_prefix = rel.empty() || rel.native().rfind("..", 0) == 0 ? paths.logs_dir : rel.string();
 
+  sync::ServiceOptions sync_opts;
+  sync_opts.slots = size_t(np);
+  sync_opts.tcp_bind = config.sync_bind;
+  sync_opts.run_info_json = fmt::format(R"({{"np": {}, "units": {}, "tests": {}, "run_id": "{}"}})", np,
+                                        plan.units.size(), plan.tests.size(), paths.run_id);
+  std::string sync_error;
+  auto sync_service = sync::Service::start(sync_opts, &sync_error);
+  if (!sync_service) {
+    fmt::print(stderr, "mpexec: cannot start the sync service: {}\n", sync_error);
+    return kExitInfra;
+  }
+  if (!config.sync_bind.empty() && config.verbosity > 0)
+    fmt::print("sync service: {} and tcp port {}\n", sync_service->socketPath(), sync_service->tcpPort());
+
   InterruptWatch interrupt;
   LocalRunnerOptions ropts;
   ropts.slots = np;
   ropts.kill_grace_ms = int64_t(config.kill_grace_s * 1000);
   ropts.interrupt_fd = interrupt.fd();
+  ropts.sync.socket_path = sync_service->socketPath();
+  ropts.sync.socket_dir = sync_service->runDir();
+  ropts.sync.unit_starting = [&](const std::string& unit) { return sync_service->registerUnit(unit); };
+  ropts.sync.unit_ended = [&](const std::string& unit) { sync_service->unitEnded(unit); };
   LocalRunner runner(m, plan, *ctx.value(), paths, clock, ropts);
 
   Console console(m, plan.tests.size(), config.output, config.verbosity, m.dir);
@@ -164,6 +183,7 @@ int run(const Config& config) {
   Scheduler scheduler(plan, m.tests.size(), runner, sopts, &console);
   ScheduleResult result = scheduler.run([&] { return clock.nowUs(); });
   int64_t wall_us = clock.nowUs();
+  sync_service->stop();
 
   // History: durations of what ran, and whether it failed; untouched for what did not run.
   History updated = history.value();
@@ -188,6 +208,7 @@ int run(const Config& config) {
   }
   int exit_code = result.interrupted ? kExitInterrupted : failed ? kExitFailed : 0;
   if (result.stopped_early) notes.push_back(fmt::format("stopped starting units after {} failures", result.failures));
+  for (const auto& w : sync_service->warnings()) notes.push_back("warning: sync: " + w);
   if (result.interrupted) notes.push_back(fmt::format("interrupted by signal {}: every unit was killed", interrupt.signal()));
 
   RunInfo info;
@@ -201,6 +222,9 @@ int run(const Config& config) {
   info.wall_us = wall_us;
   info.exit_code = exit_code;
   info.warnings = notes;
+  for (const auto& op : sync_service->operations())
+    info.sync_ops.push_back({op.unit, op.op, op.key, op.status, op.result, clock.toUs(op.start_ns), clock.toUs(op.end_ns)});
+  info.sync_ops_dropped = sync_service->droppedOperations();
   std::string json_text = jsonReport(m, plan, result, info);
   std::vector<std::string> json_paths;
   if (!config.json.empty()) json_paths.push_back(config.json);
