@@ -12,7 +12,6 @@
 
 #include <fmt/format.h>
 
-#include "executor/atomic_file.h"
 #include "executor/clock.h"
 #include "executor/config.h"
 #include "executor/console.h"
@@ -21,7 +20,7 @@
 #include "executor/local_runner.h"
 #include "executor/manifest.h"
 #include "executor/plan.h"
-#include "executor/report_json.h"
+#include "executor/reports.h"
 #include "executor/scheduler.h"
 #include "sandbox/context.h"
 #include "sync-service/server.h"
@@ -225,16 +224,9 @@ int run(const Config& config) {
   for (const auto& op : sync_service->operations())
     info.sync_ops.push_back({op.unit, op.op, op.key, op.status, op.result, clock.toUs(op.start_ns), clock.toUs(op.end_ns)});
   info.sync_ops_dropped = sync_service->droppedOperations();
-  std::string json_text = jsonReport(m, plan, result, info);
-  std::vector<std::string> json_paths;
-  if (!config.json.empty()) json_paths.push_back(config.json);
-  if (!config.report_dir.empty()) json_paths.push_back(config.report_dir + "/report.json");
-  json_paths.push_back(paths.run_dir + "/report.json");
-  for (const auto& p : json_paths) {
-    if (auto w = writeFileAtomic(p, json_text); !w.ok()) {
-      fmt::print(stderr, "mpexec: cannot write the report: {}\n", w.error().message());
-      if (exit_code == 0) exit_code = kExitInfra;
-    }
+  for (const auto& problem : writeReports({m, plan, result, info, m.dir}, config, paths.run_dir)) {
+    fmt::print(stderr, "mpexec: cannot write a report: {}\n", problem);
+    if (exit_code == 0) exit_code = kExitInfra;
   }
   if (config.verbosity > 0) notes.push_back(fmt::format("logs: {}", paths.log_prefix));
   console.summary(plan.tests, result, wall_us, notes);

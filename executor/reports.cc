@@ -1,0 +1,38 @@
+#include "executor/reports.h"
+
+#include <functional>
+
+#include "executor/atomic_file.h"
+
+namespace mpexec {
+
+namespace {
+
+struct Format {
+  const std::string Config::*flag;  ///< the option naming its file
+  const char* file_in_report_dir;   ///< its name inside --report-dir
+  std::function<std::string(const ReportInput&)> render;
+};
+
+}  // namespace
+
+std::vector<std::string> writeReports(const ReportInput& in, const Config& config, const std::string& run_dir) {
+  const Format formats[] = {
+      {&Config::json, "report.json", [](const ReportInput& r) { return jsonReport(r.manifest, r.plan, r.result, r.info); }},
+  };
+  std::vector<std::string> problems;
+  for (const Format& f : formats) {
+    std::vector<std::string> paths;
+    if (!(config.*f.flag).empty()) paths.push_back(config.*f.flag);
+    if (!config.report_dir.empty()) paths.push_back(config.report_dir + "/" + f.file_in_report_dir);
+    // The run directory always keeps the JSON record, for `mpexec merge` and later inspection.
+    if (f.flag == &Config::json) paths.push_back(run_dir + "/report.json");
+    if (paths.empty()) continue;
+    std::string text = f.render(in);
+    for (const auto& p : paths)
+      if (auto w = writeFileAtomic(p, text); !w.ok()) problems.push_back(w.error().message());
+  }
+  return problems;
+}
+
+}  // namespace mpexec
