@@ -71,6 +71,8 @@ struct ManifestOptions {
 
 /// Reads, parses and validates the whole manifest. The Error's message says file, line:column or JSON
 /// pointer, and what was expected, e.g. "m.json: /tests/2/cmd: expected a non-empty array of strings".
+/// {"gtest": BIN} entries run `BIN --gtest_list_tests` (each bounded by opts.gtest_list_timeout); the
+/// schema, the cascade and every rule are in docs/manifest.md.
 Result<Manifest> loadManifest(const std::string& path, const ManifestOptions& opts = {});
 
 /// Same, from text already in memory (`path` is used for messages and for resolving relative paths).
