@@ -1,0 +1,36 @@
+#include "sandbox/caps.h"
+
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace mpexec::sandbox {
+
+Result<void> dropCapabilityBounds(int last_cap) {
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return sysError("prctl", "PR_SET_NO_NEW_PRIVS");
+  // Without these bits, a command running as uid 0 would get full capabilities back at execve. Needs
+  // CAP_SETPCAP; without it (already unprivileged) the bits do not matter, so EPERM is not an error.
+  const unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+                             SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED | SECBIT_KEEP_CAPS_LOCKED;
+  if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0 && errno != EPERM)
+    return sysError("prctl", "PR_SET_SECUREBITS");
+  for (int cap = 0; cap <= last_cap; ++cap) {
+    // EINVAL: the kernel does not know this capability. EPERM: no CAP_SETPCAP, so nothing to drop from.
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL && errno != EPERM)
+      return sysError("prctl", "PR_CAPBSET_DROP");
+  }
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+    return sysError("prctl", "PR_CAP_AMBIENT_CLEAR_ALL");
+  return {};
+}
+
+Result<void> clearCapabilities() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (syscall(SYS_capset, &header, data) != 0) return sysError("capset");
+  return {};
+}
+
+}  // namespace mpexec::sandbox

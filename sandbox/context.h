@@ -1,0 +1,68 @@
+#pragma once
+// Host facts and parent-side preparation made once per run (owned by the sandbox/ kernel-concern code).
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sandbox/result.h"
+#include "sandbox/unit_process.h"
+
+namespace mpexec::sandbox {
+
+class CgroupRoot;
+struct SeccompProgram;
+
+class Context {
+ public:
+  /// Detects what the host supports (user namespaces, cgroup backend) and prepares what every unit shares
+  /// (the compiled seccomp program). With Isolation::Namespaces, fails with a one-line explanation that
+  /// mentions --no-sandbox when the host cannot create the namespaces.
+  static Result<std::unique_ptr<Context>> create(Isolation isolation);
+  virtual ~Context();
+
+  Isolation isolation() const { return isolation_; }
+  /// Which limits units get, for the report: e.g. {"memory", "pids"} with cgroups, {"rlimit"} without.
+  virtual std::vector<std::string> limits() const;
+  /// One line for the report and -v, e.g. "namespaces, cgroup v1 (memory, pids), seccomp".
+  virtual std::string describe() const;
+
+  // What the kernel-concern steps read. Set by create(); a default-constructed Context has none of it.
+
+  /// Whether units with `policy` get a user namespace: always when mpexec is not root (or root could not
+  /// create namespaces without one), and for root only when the policy asks for nested namespaces.
+  bool usesUserNamespace(const Policy& policy) const;
+  /// Whether mpexec may create namespaces without a user namespace (root with CAP_SYS_ADMIN). Then id
+  /// maps map every id, and user "nobody" is a per-command switch.
+  bool privileged() const { return privileged_; }
+  /// The invoking user's ids (outside every namespace).
+  uid_t uid() const { return uid_; }
+  gid_t gid() const { return gid_; }
+  /// Highest capability number the kernel knows (/proc/sys/kernel/cap_last_cap).
+  int lastCap() const { return last_cap_; }
+  /// Where unit cgroups are made; null when limits fall back to rlimits.
+  const CgroupRoot* cgroups() const { return cgroups_.get(); }
+  /// Whether the cgroup backend enforces Policy::memory_bytes / Policy::pids (else restrictCommand sets
+  /// rlimits).
+  bool cgroupLimitsMemory() const;
+  bool cgroupLimitsPids() const;
+  /// The compiled seccomp filter for `policy`; null when policy.seccomp is off.
+  const SeccompProgram* seccompFor(const Policy& policy) const;
+
+ protected:
+  explicit Context(Isolation isolation);
+
+ private:
+  Isolation isolation_;
+  bool privileged_ = false;  ///< euid 0 and able to unshare without a user namespace
+  uid_t uid_ = 0;
+  gid_t gid_ = 0;
+  int last_cap_ = 40;
+  std::unique_ptr<CgroupRoot> cgroups_;
+  std::unique_ptr<SeccompProgram> seccomp_default_;
+  std::unique_ptr<SeccompProgram> seccomp_nested_;
+};
+
+}  // namespace mpexec::sandbox

@@ -1,0 +1,296 @@
+#include "sandbox/mount.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "sandbox/unique_fd.h"
+
+namespace mpexec::sandbox {
+namespace {
+
+// struct mount_attr and its flags (linux/mount.h), spelled out: glibc's <sys/mount.h> and <linux/mount.h>
+// cannot both be included on every version.
+struct MountAttr {
+  uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+constexpr uint64_t kAttrRdonly = 0x1, kAttrNosuid = 0x2, kAttrNodev = 0x4, kAttrNoexec = 0x8;
+constexpr unsigned kAtRecursive = 0x8000;
+
+// Where the new root is assembled: the host root is bound over /tmp of the (private) mount namespace, so
+// no directory has to be created on the host, and everything below is later made the root by pivot_root.
+constexpr const char* kNewRoot = "/tmp";
+
+std::string fdPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+Error mountError(const std::string& what, const std::string& detail = {}) { return sysError("mount " + what, detail); }
+
+enum class Kind { Dir, File };
+enum class Create { No, Yes };
+
+// Opens `rel` below `root` one component at a time with O_NOFOLLOW, so that no symlink, whoever planted it,
+// can redirect a mount. Missing components are created when asked (they then live on a tmpfs of ours).
+Result<UniqueFd> openTarget(int root, const std::string& rel, Kind kind, Create create, const std::string& what) {
+  std::vector<std::string> parts;
+  std::stringstream ss(rel);
+  for (std::string part; std::getline(ss, part, '/');) {
+    if (part.empty() || part == ".") continue;
+    if (part == "..") return Error{"mount " + what, EINVAL, "'..' in target " + rel};
+    parts.push_back(part);
+  }
+  UniqueFd cur(fcntl(root, F_DUPFD_CLOEXEC, 3));
+  if (!cur) return sysError("fcntl", "F_DUPFD_CLOEXEC");
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const char* name = parts[i].c_str();
+    bool last = i + 1 == parts.size();
+    if (last && kind == Kind::File) {
+      UniqueFd fd(openat(cur.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd && errno == ENOENT && create == Create::Yes) {
+        UniqueFd made(openat(cur.get(), name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
+        if (!made) return mountError(what, "create " + rel);
+        fd.reset(openat(cur.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+      }
+      if (!fd) return mountError(what, "open target " + rel);
+      struct stat st;
+      if (fstat(fd.get(), &st) != 0) return mountError(what, "stat target " + rel);
+      if (S_ISLNK(st.st_mode) || S_ISDIR(st.st_mode)) return Error{"mount " + what, ELOOP, "target " + rel + " is not a file"};
+      return fd;
+    }
+    UniqueFd next(openat(cur.get(), name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
+    if (!next && errno == ENOENT && create == Create::Yes) {
+      if (mkdirat(cur.get(), name, 0755) != 0 && errno != EEXIST) return mountError(what, "mkdir " + rel);
+      next.reset(openat(cur.get(), name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
+    }
+    if (!next) return mountError(what, "open target " + rel);  // ENOTDIR also covers a symlink here
+    cur = std::move(next);
+  }
+  return cur;
+}
+
+// mountinfo escapes blanks and backslashes as \ooo.
+std::string unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+unsigned long preservedFlags(const std::string& path) {
+  struct statvfs sv;
+  if (statvfs(path.c_str(), &sv) != 0) return 0;
+  unsigned long f = 0;
+  if (sv.f_flag & ST_NOSUID) f |= MS_NOSUID;
+  if (sv.f_flag & ST_NODEV) f |= MS_NODEV;
+  if (sv.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
+  if (sv.f_flag & ST_NOATIME) f |= MS_NOATIME;
+  if (sv.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
+  if (sv.f_flag & ST_RELATIME) f |= MS_RELATIME;
+  return f;
+}
+
+// Before mount_setattr (Linux 5.12): remount each mount at or below `prefix`, keeping the flags that a user
+// namespace locks (nosuid, nodev, noexec, atime), since dropping any of them is refused.
+Result<void> remountReadOnlyByPath(const std::string& prefix, bool recursive, unsigned long extra) {
+  std::vector<std::string> points{prefix};
+  if (recursive) {
+    std::ifstream in("/proc/self/mountinfo");
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream fields(line);
+      std::string id, parent, dev, root, point;
+      fields >> id >> parent >> dev >> root >> point;
+      point = unescape(point);
+      if (point.size() > prefix.size() && point.compare(0, prefix.size(), prefix) == 0 && point[prefix.size()] == '/')
+        points.push_back(point);
+    }
+  }
+  for (const std::string& p : points) {
+    unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | extra | preservedFlags(p);
+    if (mount(nullptr, p.c_str(), nullptr, flags, nullptr) != 0 && errno != ENOENT && errno != EACCES)
+      return mountError(p, "remount read-only");
+  }
+  return {};
+}
+
+Result<void> makeReadOnly(int fd, bool recursive, uint64_t extra_attrs, const std::string& what) {
+  MountAttr attr{kAttrRdonly | extra_attrs, 0, 0, 0};
+  unsigned flags = AT_EMPTY_PATH | (recursive ? kAtRecursive : 0);
+  if (syscall(SYS_mount_setattr, fd, "", flags, &attr, sizeof attr) == 0) return {};
+  if (errno != ENOSYS) return mountError(what, "mount_setattr read-only");
+  unsigned long extra = 0;
+  if (extra_attrs & kAttrNosuid) extra |= MS_NOSUID;
+  if (extra_attrs & kAttrNodev) extra |= MS_NODEV;
+  if (extra_attrs & kAttrNoexec) extra |= MS_NOEXEC;
+  char target[PATH_MAX];
+  ssize_t n = readlink(fdPath(fd).c_str(), target, sizeof target - 1);
+  if (n <= 0) return mountError(what, "readlink");
+  target[n] = '\0';
+  return remountReadOnlyByPath(target, recursive, extra);
+}
+
+enum class Access { ReadOnly, ReadWrite };
+
+// Binds the already-opened `source` onto `rel` below the new root, recursively, and makes it read-only when
+// asked. The target is opened again after the mount so that the read-only flag lands on the new mount.
+Result<void> bindInto(int root, int source, const std::string& rel, Access access, Create create,
+                      const std::string& what) {
+  struct stat st;
+  if (fstat(source, &st) != 0) return mountError(what, "stat source");
+  Kind kind = S_ISDIR(st.st_mode) ? Kind::Dir : Kind::File;
+  auto target = openTarget(root, rel, kind, create, what);
+  if (!target) return target.error();
+  if (mount(fdPath(source).c_str(), fdPath(target->get()).c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+    return mountError(what, "bind");
+  if (access == Access::ReadOnly) {
+    auto top = openTarget(root, rel, kind, Create::No, what);
+    if (!top) return top.error();
+    MPEXEC_TRY(makeReadOnly(top->get(), true, kAttrNosuid | kAttrNodev, what));
+  }
+  return {};
+}
+
+Result<void> mountFresh(int root, const std::string& rel, const char* type, unsigned long flags, const char* data,
+                        const std::string& what) {
+  auto target = openTarget(root, rel, Kind::Dir, Create::Yes, what);
+  if (!target) return target.error();
+  if (mount(type, fdPath(target->get()).c_str(), type, flags, data) != 0) return mountError(what, type);
+  return {};
+}
+
+Result<UniqueFd> openSource(const std::string& path, const std::string& what) {
+  UniqueFd fd(open(path.c_str(), O_PATH | O_CLOEXEC));
+  if (!fd) return mountError(what, "open source " + path);
+  return fd;
+}
+
+std::string relative(const std::string& absolute) {
+  size_t i = absolute.find_first_not_of('/');
+  return i == std::string::npos ? std::string() : absolute.substr(i);
+}
+
+struct Bind {
+  UniqueFd source;
+  std::string target;  // absolute, inside
+  Access access;
+  std::string what;
+};
+
+constexpr const char* kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
+constexpr const char* kProcReadOnly[] = {"sys", "sysrq-trigger", "irq", "bus"};
+
+Result<void> setupDev(int root, std::vector<Bind>& devices) {
+  MPEXEC_TRY(mountFresh(root, "dev", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755", "/dev"));
+  for (Bind& d : devices) MPEXEC_TRY(bindInto(root, d.source.get(), d.target, d.access, Create::Yes, d.what));
+  // A devpts instance of our own: ptys opened here are not the host's.
+  MPEXEC_TRY(mountFresh(root, "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620",
+                        "/dev/pts"));
+  MPEXEC_TRY(mountFresh(root, "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "/dev/shm"));
+  auto dev = openTarget(root, "dev", Kind::Dir, Create::No, "/dev");
+  if (!dev) return dev.error();
+  // O_PATH fds cannot serve as symlinkat's directory before Linux 5.x on every filesystem: use a real one.
+  UniqueFd dir(openat(root, "dev", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir) return mountError("/dev", "open");
+  const std::pair<const char*, const char*> links[] = {{"pts/ptmx", "ptmx"},
+                                                       {"/proc/self/fd", "fd"},
+                                                       {"/proc/self/fd/0", "stdin"},
+                                                       {"/proc/self/fd/1", "stdout"},
+                                                       {"/proc/self/fd/2", "stderr"}};
+  for (auto [to, name] : links)
+    if (symlinkat(to, dir.get(), name) != 0) return mountError("/dev", std::string("symlink ") + name);
+  return makeReadOnly(dev->get(), false, kAttrNosuid | kAttrNodev | kAttrNoexec, "/dev");
+}
+
+Result<void> setupProc(int root) {
+  MPEXEC_TRY(mountFresh(root, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, "/proc"));
+  for (const char* name : kProcReadOnly) {
+    std::string rel = std::string("proc/") + name;
+    std::string what = "/" + rel;
+    Kind kind = std::string(name) == "sysrq-trigger" ? Kind::File : Kind::Dir;
+    auto target = openTarget(root, rel, kind, Create::No, what);
+    if (!target) {
+      if (target.error().err == ENOENT) continue;  // e.g. no /proc/bus without PCI
+      return target.error();
+    }
+    // Bound onto itself so that it becomes a mount of its own, which can then be made read-only.
+    std::string p = fdPath(target->get());
+    if (mount(p.c_str(), p.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) return mountError(what, "bind");
+    auto top = openTarget(root, rel, kind, Create::No, what);
+    if (!top) return top.error();
+    MPEXEC_TRY(makeReadOnly(top->get(), true, kAttrNosuid | kAttrNodev | kAttrNoexec, what));
+  }
+  return {};
+}
+
+Result<void> pivotInto(int root) {
+  // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves only the new root,
+  // and needs no directory in the (read-only) new root to park the old one in.
+  if (fchdir(root) != 0) return sysError("pivot_root", "fchdir");
+  if (syscall(SYS_pivot_root, ".", ".") != 0) return sysError("pivot_root");
+  if (umount2(".", MNT_DETACH) != 0) return sysError("pivot_root", "detach the old root");
+  if (chdir("/") != 0) return sysError("pivot_root", "chdir /");
+  return {};
+}
+
+}  // namespace
+
+Result<void> setupFilesystem(const UnitSpec& spec) {
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return mountError("/", "make private");
+
+  // Every source is opened now, while host paths still mean the host's: building the new root over /tmp
+  // hides the host's /tmp, where the sync directory usually lives.
+  std::vector<Bind> binds;
+  auto addBind = [&](const std::string& path, Access access, const std::string& inside, const std::string& what,
+                     bool resolve) -> Result<void> {
+    std::string target = inside;
+    if (resolve) {
+      char real[PATH_MAX];
+      if (!realpath(path.c_str(), real)) return mountError(what, "realpath " + path);
+      target = real;  // the real path: a symlink on the way would otherwise point outside the bind
+    }
+    auto fd = openSource(path, what);
+    if (!fd) return fd.error();
+    binds.push_back(Bind{std::move(*fd), target, access, what});
+    return {};
+  };
+  std::vector<Bind> devices;
+  for (const char* name : kDevices) {
+    std::string path = std::string("/dev/") + name;
+    UniqueFd fd(open(path.c_str(), O_PATH | O_CLOEXEC));
+    if (fd) devices.push_back(Bind{std::move(fd), "dev/" + std::string(name), Access::ReadWrite, path});
+  }
+  for (const std::string& w : spec.policy.writable) MPEXEC_TRY(addBind(w, Access::ReadWrite, {}, w, true));
+  if (!spec.output_dir.empty()) MPEXEC_TRY(addBind(spec.output_dir, Access::ReadWrite, {}, spec.output_dir, true));
+  if (!spec.sync_dir.empty()) MPEXEC_TRY(addBind(spec.sync_dir, Access::ReadOnly, "/run/mpexec", "/run/mpexec", false));
+  if (spec.policy.network == Network::Host && access("/run/systemd/resolve", F_OK) == 0)
+    MPEXEC_TRY(addBind("/run/systemd/resolve", Access::ReadOnly, "/run/systemd/resolve", "/run/systemd/resolve", false));
+
+  if (mount("/", kNewRoot, nullptr, MS_BIND | MS_REC, nullptr) != 0) return mountError("/", "bind the host root");
+  UniqueFd root(open(kNewRoot, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return mountError("/", "open the new root");
+  MPEXEC_TRY(makeReadOnly(root.get(), true, kAttrNosuid | kAttrNodev, "/"));
+
+  MPEXEC_TRY(mountFresh(root.get(), "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "/tmp"));
+  MPEXEC_TRY(setupDev(root.get(), devices));
+  MPEXEC_TRY(setupProc(root.get()));
+  // A tmpfs /run hides the host's sockets (docker.sock, dbus) and gives /run/mpexec a place to exist.
+  MPEXEC_TRY(mountFresh(root.get(), "run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", "/run"));
+  for (Bind& b : binds)
+    MPEXEC_TRY(bindInto(root.get(), b.source.get(), relative(b.target), b.access, Create::Yes, b.what));
+  return pivotInto(root.get());
+}
+
+}  // namespace mpexec::sandbox

@@ -1,0 +1,107 @@
+#include "sandbox/seccomp.h"
+
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "sandbox/unique_fd.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+namespace mpexec::sandbox {
+namespace {
+
+// Calls that change or reach kernel-global state: denied whatever the profile.
+constexpr const char* kKernelGlobal[] = {
+    "reboot",       "kexec_load",    "kexec_file_load", "init_module",   "finit_module",    "delete_module",
+    "swapon",       "swapoff",       "settimeofday",    "clock_settime", "clock_adjtime",   "adjtimex",
+    "syslog",       "acct",          "quotactl",        "add_key",       "request_key",     "keyctl",
+    "bpf",          "perf_event_open", "userfaultfd",   "open_by_handle_at", "iopl",        "ioperm",
+    "io_uring_setup", "io_uring_enter", "io_uring_register",
+};
+
+// Namespace and mount calls: denied unless the policy allows nested namespaces.
+constexpr const char* kNamespaceCalls[] = {
+    "unshare", "setns",   "mount",  "umount2", "pivot_root", "move_mount",
+    "open_tree", "fsopen", "fsmount", "fsconfig", "fspick",  "mount_setattr",
+};
+
+// In clone's flags the low byte is the exit signal, so CLONE_NEWTIME (0x80) cannot be asked for there.
+constexpr uint64_t kCloneNamespaceFlags[] = {CLONE_NEWNS,  CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
+                                             CLONE_NEWUSER, CLONE_NEWPID,   CLONE_NEWNET};
+
+struct FilterDeleter {
+  void operator()(void* f) const { seccomp_release(f); }
+};
+using Filter = std::unique_ptr<void, FilterDeleter>;
+
+Error libError(const std::string& what, int rc) { return Error{"seccomp " + what, -rc, {}}; }
+
+// Resolves by name so that calls missing on this architecture (iopl on arm64) are skipped, not errors.
+Result<void> deny(scmp_filter_ctx f, const char* name, int err, std::initializer_list<scmp_arg_cmp> args = {}) {
+  int nr = seccomp_syscall_resolve_name(name);
+  if (nr == __NR_SCMP_ERROR || nr < 0) return {};
+  int rc = seccomp_rule_add_array(f, SCMP_ACT_ERRNO(err), nr, args.size(), args.begin());
+  if (rc < 0) return libError(std::string("rule ") + name, rc);
+  return {};
+}
+
+// The kernel reads ioctl's request and socket's domain as 32-bit ints: compare only the low 32 bits, or a
+// caller could set high bits to slip past an exact 64-bit match.
+scmp_arg_cmp low32(unsigned arg, uint64_t value) {
+  return scmp_arg_cmp{arg, SCMP_CMP_MASKED_EQ, 0xffffffffu, value};
+}
+
+}  // namespace
+
+Result<SeccompProgram> compileSeccomp(SeccompProfile profile) {
+  Filter f(seccomp_init(SCMP_ACT_ALLOW));
+  if (!f) return Error{"seccomp_init", ENOMEM, {}};
+  // We set no_new_privs ourselves, before dropping capabilities; a foreign ABI (i386, x32) cannot be
+  // filtered by syscall number, so it ends the process instead of bypassing the policy.
+  if (int rc = seccomp_attr_set(f.get(), SCMP_FLTATR_CTL_NNP, 0); rc < 0) return libError("attr nnp", rc);
+  if (int rc = seccomp_attr_set(f.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); rc < 0)
+    return libError("attr badarch", rc);
+
+  for (const char* name : kKernelGlobal) MPEXEC_TRY(deny(f.get(), name, EPERM));
+  MPEXEC_TRY(deny(f.get(), "clone3", ENOSYS));
+  MPEXEC_TRY(deny(f.get(), "ioctl", EPERM, {low32(1, TIOCSTI)}));
+  MPEXEC_TRY(deny(f.get(), "ioctl", EPERM, {low32(1, TIOCLINUX)}));
+  MPEXEC_TRY(deny(f.get(), "socket", EPERM, {low32(0, AF_VSOCK)}));
+  MPEXEC_TRY(deny(f.get(), "socket", EPERM, {low32(0, AF_ALG)}));
+  if (profile == SeccompProfile::Default) {
+    for (const char* name : kNamespaceCalls) MPEXEC_TRY(deny(f.get(), name, EPERM));
+    for (uint64_t flag : kCloneNamespaceFlags)
+      MPEXEC_TRY(deny(f.get(), "clone", EPERM, {scmp_arg_cmp{0, SCMP_CMP_MASKED_EQ, flag, flag}}));
+  }
+
+  UniqueFd mem(memfd_create("mpexec-seccomp", MFD_CLOEXEC));
+  if (!mem) return sysError("memfd_create");
+  if (int rc = seccomp_export_bpf(f.get(), mem.get()); rc < 0) return libError("export", rc);
+  off_t size = lseek(mem.get(), 0, SEEK_END);
+  if (size <= 0 || size % sizeof(sock_filter) != 0) return Error{"seccomp export", EINVAL, "bad program size"};
+  SeccompProgram program;
+  program.insns.resize(size / sizeof(sock_filter));
+  if (pread(mem.get(), program.insns.data(), size, 0) != size) return sysError("pread", "seccomp program");
+  return program;
+}
+
+Result<void> loadSeccomp(const SeccompProgram& program) {
+  sock_fprog prog{};
+  prog.len = static_cast<unsigned short>(program.insns.size());
+  prog.filter = const_cast<sock_filter*>(program.insns.data());
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) return sysError("seccomp");
+  return {};
+}
+
+}  // namespace mpexec::sandbox

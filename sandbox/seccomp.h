@@ -1,0 +1,30 @@
+#pragma once
+// The seccomp policy of DESIGN §4: compiled once in the parent with libseccomp, loaded in each command.
+
+#include <linux/filter.h>
+
+#include <vector>
+
+#include "sandbox/result.h"
+
+namespace mpexec::sandbox {
+
+enum class SeccompProfile {
+  Default,  ///< denies namespace and mount calls too
+  Nested,   ///< allows user namespaces and what comes with them (unshare, clone flags, mount family)
+};
+
+/// A BPF program exported from libseccomp, ready for seccomp(SECCOMP_SET_MODE_FILTER).
+struct SeccompProgram {
+  std::vector<sock_filter> insns;
+};
+
+/// Builds the filter: default allow; the denied calls fail with EPERM, clone3 with ENOSYS (so that libc falls
+/// back to clone, whose flags a filter can inspect); syscalls of a foreign ABI kill the process.
+Result<SeccompProgram> compileSeccomp(SeccompProfile profile);
+
+/// Installs `program` on the calling thread. Async-signal-safe (no allocation), so it may run between fork
+/// and exec. The caller must already have no_new_privs or CAP_SYS_ADMIN.
+Result<void> loadSeccomp(const SeccompProgram& program);
+
+}  // namespace mpexec::sandbox

@@ -1,0 +1,141 @@
+#include "sandbox/cgroup.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "tests/sandbox/contained.h"
+
+namespace mpexec::sandbox {
+namespace {
+using namespace testing;
+
+std::string firstLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string s;
+  std::getline(in, s);
+  return s;
+}
+
+bool exists(const std::string& p) { return access(p.c_str(), F_OK) == 0; }
+
+#define MPEXEC_NEED_CGROUPS(ctx)                                         \
+  MPEXEC_NEED_NAMESPACES(ctx);                                           \
+  if (!ctx->cgroups()) GTEST_SKIP() << "no writable cgroup below ours here"
+
+TEST(CgroupTest, LimitsAreWrittenAndDirectoriesRemoved) {
+  MPEXEC_NEED_CGROUPS(ctx);
+  const CgroupRoot& root = *ctx->cgroups();
+  Policy policy;
+  policy.memory_bytes = 64 << 20;
+  policy.pids = 32;
+  auto unit = root.createUnit("limits/unit", policy);
+  ASSERT_TRUE(unit.ok()) << unit.error().message();
+  std::vector<std::string> dirs = (*unit)->dirs();
+  ASSERT_FALSE(dirs.empty());
+  bool saw_memory = false, saw_pids = false;
+  for (const auto& d : dirs) {
+    EXPECT_TRUE(exists(d)) << d;
+    EXPECT_NE(d.find("mpexec-" + std::to_string(getpid())), std::string::npos) << d;
+    if (exists(d + "/memory.limit_in_bytes")) {
+      saw_memory = true;
+      EXPECT_EQ(firstLine(d + "/memory.limit_in_bytes"), std::to_string(64 << 20));
+    }
+    if (exists(d + "/memory.max")) {
+      saw_memory = true;
+      EXPECT_EQ(firstLine(d + "/memory.max"), std::to_string(64 << 20));
+    }
+    if (exists(d + "/pids.max")) {
+      saw_pids = true;
+      EXPECT_EQ(firstLine(d + "/pids.max"), "32");
+    }
+  }
+  EXPECT_EQ(saw_memory, root.limitsMemory());
+  EXPECT_EQ(saw_pids, root.limitsPids());
+  unit->reset();
+  for (const auto& d : dirs) EXPECT_FALSE(exists(d)) << d << " left behind";
+}
+
+TEST(CgroupTest, InitIsBornInsideAndPidsAreLimited) {
+  MPEXEC_NEED_CGROUPS(ctx);
+  if (!ctx->cgroupLimitsPids()) GTEST_SKIP() << "no pids controller";
+  UnitSpec spec = unitSpec("pids");
+  spec.policy.pids = 8;
+  auto c = contain(*ctx, spec, [](int fd) {
+    // Children that wait for their parent to die; the 8th process is refused.
+    int made = 0;
+    for (int i = 0; i < 20; ++i) {
+      pid_t p = fork();
+      if (p == 0) {
+        pause();
+        _exit(0);
+      }
+      if (p < 0) break;
+      ++made;
+    }
+    say(fd, std::to_string(made));
+    return made < 20 ? 0 : 1;
+  });
+  ASSERT_TRUE(c->child.ok()) << c->child.error().message();
+  std::ifstream in("/proc/" + std::to_string(c->child->pid) + "/cgroup");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_NE(ss.str().find("pids-"), std::string::npos) << ss.str();
+  int status = c->wait();
+  std::string said = c->said();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << said;
+  EXPECT_LE(std::atoi(said.c_str()), 7) << said;
+}
+
+TEST(CgroupTest, MemoryLimitOomKillsAndIsCounted) {
+  MPEXEC_NEED_CGROUPS(ctx);
+  if (!ctx->cgroupLimitsMemory()) GTEST_SKIP() << "no memory controller";
+  UnitSpec spec = unitSpec("oom");
+  spec.policy.memory_bytes = 32 << 20;
+  auto c = contain(*ctx, spec, [](int fd) {
+    pid_t p = fork();
+    if (p == 0) {
+      size_t size = 256 << 20;
+      char* m = static_cast<char*>(mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+      if (m == MAP_FAILED) _exit(3);
+      std::memset(m, 1, size);
+      _exit(0);
+    }
+    int st = 0;
+    waitpid(p, &st, 0);
+    return check(fd, WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status " + std::to_string(st)) ? 0 : 1;
+  });
+  ASSERT_TRUE(c->child.ok()) << c->child.error().message();
+  int status = c->wait();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << c->said();
+  EXPECT_GE(c->child->cgroup->oomKills(), 1u);
+}
+
+TEST(CgroupTest, KillAllEndsTheWholeUnit) {
+  MPEXEC_NEED_CGROUPS(ctx);
+  auto c = contain(*ctx, unitSpec("killall"), [](int fd) {
+    if (fork() == 0) {
+      setsid();
+      pause();
+      _exit(0);
+    }
+    say(fd, "ready");
+    pause();
+    return 0;
+  });
+  ASSERT_TRUE(c->child.ok()) << c->child.error().message();
+  ASSERT_EQ(c->next(), "ready");
+  c->child->cgroup->killAll();
+  if (!ctx->cgroups()->canKill()) kill(c->child->pid, SIGKILL);  // the sweep may race the init's fork
+  int status = c->wait();
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+}
+
+}  // namespace
+}  // namespace mpexec::sandbox

@@ -1,0 +1,176 @@
+// restrictCommand as a command sees it: seccomp denials, empty capability sets, no_new_privs, identity.
+#include "sandbox/seccomp.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/io_uring.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "tests/sandbox/contained.h"
+
+namespace mpexec::sandbox {
+namespace {
+using namespace testing;
+
+// Inside the unit: forks a "command" that restricts itself, then runs `fn` (0 = pass).
+int asCommand(const Context& ctx, const Policy& policy, int fd, const std::function<int()>& fn) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (auto r = restrictCommand(ctx, policy); !r) {
+      say(fd, "restrictCommand: " + r.error().message());
+      _exit(100);
+    }
+    _exit(fn());
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status)) say(fd, "command died, status " + std::to_string(status));
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 99;
+}
+
+bool fails(long rc, int err) { return rc == -1 && errno == err; }
+
+std::string statusField(const std::string& key) {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.compare(0, key.size() + 1, key + ":") == 0) {
+      size_t i = line.find_first_not_of(" \t", key.size() + 1);
+      return line.substr(i);
+    }
+  return "?";
+}
+
+TEST(SeccompTest, CompilesBothProfiles) {
+  auto def = compileSeccomp(SeccompProfile::Default);
+  auto nested = compileSeccomp(SeccompProfile::Nested);
+  ASSERT_TRUE(def.ok()) << def.error().message();
+  ASSERT_TRUE(nested.ok()) << nested.error().message();
+  EXPECT_GT(def->insns.size(), nested->insns.size());
+}
+
+TEST(SeccompTest, DefaultPolicyDeniesWithErrnoAndKeepsThreads) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  expectContainedPasses(*ctx, unitSpec("seccomp"), [ctx](int fd) {
+    return asCommand(*ctx, Policy{}, fd, [fd] {
+      bool ok = check(fd, fails(unshare(CLONE_NEWUSER), EPERM), "unshare");
+      ok &= check(fd, fails(mount("none", "/tmp", "tmpfs", 0, nullptr), EPERM), "mount");
+      ok &= check(fd, fails(syscall(SYS_setns, 0, 0), EPERM), "setns");
+      ok &= check(fd, fails(syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, 0, 0, 0, 0), EPERM), "clone(CLONE_NEWNS)");
+      ok &= check(fd, fails(syscall(SYS_clone, CLONE_NEWNET | SIGCHLD, 0, 0, 0, 0), EPERM), "clone(CLONE_NEWNET)");
+      ok &= check(fd, fails(syscall(SYS_clone3, nullptr, 0), ENOSYS), "clone3");
+      io_uring_params params{};
+      ok &= check(fd, fails(syscall(SYS_io_uring_setup, 1, &params), EPERM), "io_uring_setup");
+      char c = 'x';
+      ok &= check(fd, fails(ioctl(0, TIOCSTI, &c), EPERM), "TIOCSTI");
+      ok &= check(fd, fails(syscall(SYS_ioctl, 0, TIOCSTI | (1ul << 32), &c), EPERM), "TIOCSTI with high bits");
+      ok &= check(fd, fails(ioctl(0, TIOCLINUX, &c), EPERM), "TIOCLINUX");
+      ok &= check(fd, fails(socket(AF_VSOCK, SOCK_STREAM, 0), EPERM), "AF_VSOCK");
+      ok &= check(fd, fails(socket(AF_ALG, SOCK_SEQPACKET, 0), EPERM), "AF_ALG");
+      ok &= check(fd, fails(syscall(SYS_bpf, 0, nullptr, 0), EPERM), "bpf");
+      ok &= check(fd, fails(syscall(SYS_keyctl, 0, 0, 0, 0, 0), EPERM), "keyctl");
+      ok &= check(fd, fails(syscall(SYS_reboot, 0, 0, 0, nullptr), EPERM), "reboot");
+      // Still allowed: threads (clone without namespace flags), fork, ordinary sockets.
+      bool ran = false;
+      std::thread([&] { ran = true; }).join();
+      ok &= check(fd, ran, "std::thread");
+      int s = socket(AF_INET, SOCK_STREAM, 0);
+      ok &= check(fd, s >= 0, "AF_INET socket");
+      close(s);
+      pid_t p = fork();
+      if (p == 0) _exit(7);
+      int st = 0;
+      ok &= check(fd, p > 0 && waitpid(p, &st, 0) == p && WEXITSTATUS(st) == 7, "fork");
+      return ok ? 0 : 1;
+    });
+  });
+}
+
+TEST(SeccompTest, CapabilitiesAreEmptyAndStayEmptyAcrossExec) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  expectContainedPasses(*ctx, unitSpec("caps"), [ctx](int fd) {
+    int rc = asCommand(*ctx, Policy{}, fd, [fd] {
+      bool ok = true;
+      for (const char* k : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"})
+        ok &= check(fd, statusField(k) == "0000000000000000", std::string(k) + " " + statusField(k));
+      ok &= check(fd, statusField("NoNewPrivs") == "1", "NoNewPrivs");
+      ok &= check(fd, statusField("Seccomp") == "2", "Seccomp mode");
+      if (!ok) return 1;
+      // uid 0 would get every capability back at execve without the bounding set and securebits.
+      execl("/bin/sh", "sh", "-c",
+            "grep -q '^CapEff:[[:space:]]*0000000000000000$' /proc/self/status && "
+            "grep -q '^CapPrm:[[:space:]]*0000000000000000$' /proc/self/status",
+            nullptr);
+      return 2;
+    });
+    return check(fd, rc == 0, "after exec: rc " + std::to_string(rc)) ? 0 : 1;
+  });
+}
+
+TEST(SeccompTest, NestedPolicyAllowsUserNamespaces) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  std::ifstream max("/proc/sys/user/max_user_namespaces");
+  int n = 0;
+  max >> n;
+  if (n == 0) GTEST_SKIP() << "user namespaces disabled on this host";
+  UnitSpec spec = unitSpec("nested");
+  spec.policy.nested = true;
+  expectContainedPasses(*ctx, spec, [ctx, &spec](int fd) {
+    return asCommand(*ctx, spec.policy, fd, [fd] {
+      bool ok = check(fd, unshare(CLONE_NEWUSER) == 0, "unshare(CLONE_NEWUSER) under nested");
+      ok &= check(fd, fails(syscall(SYS_clone3, nullptr, 0), ENOSYS), "clone3");
+      ok &= check(fd, fails(syscall(SYS_bpf, 0, nullptr, 0), EPERM), "bpf");
+      return ok ? 0 : 1;
+    });
+  });
+}
+
+TEST(SeccompTest, OffMeansNoFilter) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  UnitSpec spec = unitSpec("seccomp-off");
+  spec.policy.seccomp = false;
+  expectContainedPasses(*ctx, spec, [ctx, &spec](int fd) {
+    return asCommand(*ctx, spec.policy, fd, [fd] {
+      bool ok = check(fd, statusField("Seccomp") == "0", "Seccomp mode " + statusField("Seccomp"));
+      ok &= check(fd, fails(syscall(SYS_clone3, nullptr, 0), EINVAL), "clone3 without a filter");
+      ok &= check(fd, statusField("CapEff") == "0000000000000000", "CapEff");
+      return ok ? 0 : 1;
+    });
+  });
+}
+
+TEST(SeccompTest, NobodyIs65534) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  UnitSpec spec = unitSpec("nobody");
+  spec.policy.user = Identity::Nobody;
+  expectContainedPasses(*ctx, spec, [ctx, &spec](int fd) {
+    return asCommand(*ctx, spec.policy, fd, [fd] {
+      bool ok = check(fd, getuid() == 65534 && geteuid() == 65534, "uid " + std::to_string(getuid()));
+      ok &= check(fd, getgid() == 65534 && getegid() == 65534, "gid " + std::to_string(getgid()));
+      ok &= check(fd, getgroups(0, nullptr) == 0, "supplementary groups");
+      return ok ? 0 : 1;
+    });
+  });
+}
+
+TEST(SeccompTest, SelfKeepsTheInvokingIds) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  uid_t uid = geteuid();
+  gid_t gid = getegid();
+  expectContainedPasses(*ctx, unitSpec("self"), [ctx, uid, gid](int fd) {
+    return asCommand(*ctx, Policy{}, fd, [fd, uid, gid] {
+      return check(fd, getuid() == uid && getgid() == gid, "uid " + std::to_string(getuid())) ? 0 : 1;
+    });
+  });
+}
+
+}  // namespace
+}  // namespace mpexec::sandbox
