@@ -756,6 +756,9 @@ Result<void> Loader::expandGtest(const json::object& o, const std::string& ptr, 
 }
 
 Result<void> Loader::load(const json::value& root, Manifest& m) {
+  if (auto t = opts_.default_timeout_s; t && (!std::isfinite(*t) || *t <= 0 || *t > kMaxTimeoutS)) {
+    return Error{"--timeout", 0, fmt::format("expected a number of seconds > 0 (at most one year), got {}", *t)};
+  }
   const json::object* top = root.if_object();
   if (top == nullptr) return expected("/", "an object", root);
   MPEXEC_TRY(checkKeys(*top, "/", kTopKeys));

@@ -420,6 +420,14 @@ TEST_F(ManifestTest, CommandLineTimeoutReplacesOnlyTheBuiltinDefault) {
   EXPECT_EQ(d.tests[0].settings.timeout_s, 90);
 }
 
+TEST_F(ManifestTest, CommandLineTimeoutMustBePositive) {
+  ManifestOptions opts;
+  opts.default_timeout_s = 0;
+  auto r = load(R"({"version": 1, "tests": []})", opts);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message(), "--timeout: expected a number of seconds > 0 (at most one year), got 0");
+}
+
 TEST_F(ManifestTest, CascadeDefaultsGroupTest) {
   Manifest m = loadOk(R"({
     "version": 1,
