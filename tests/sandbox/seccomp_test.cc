@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -168,6 +169,25 @@ TEST(SeccompTest, SelfKeepsTheInvokingIds) {
   expectContainedPasses(*ctx, unitSpec("self"), [ctx, uid, gid](int fd) {
     return asCommand(*ctx, Policy{}, fd, [fd, uid, gid] {
       return check(fd, getuid() == uid && getgid() == gid, "uid " + std::to_string(getuid())) ? 0 : 1;
+    });
+  });
+}
+
+TEST(SeccompTest, RlimitsStandInForMissingCgroupLimits) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  if (ctx->cgroupLimitsMemory() && ctx->cgroupLimitsPids()) GTEST_SKIP() << "cgroups enforce both limits here";
+  UnitSpec spec = unitSpec("rlimits");
+  spec.policy.memory_bytes = 256 << 20;
+  spec.policy.pids = 4096;
+  bool memory = !ctx->cgroupLimitsMemory(), pids = !ctx->cgroupLimitsPids();
+  expectContainedPasses(*ctx, spec, [ctx, &spec, memory, pids](int fd) {
+    return asCommand(*ctx, spec.policy, fd, [fd, memory, pids] {
+      rlimit as{}, nproc{};
+      getrlimit(RLIMIT_AS, &as);
+      getrlimit(RLIMIT_NPROC, &nproc);
+      bool ok = check(fd, !memory || as.rlim_cur == (256u << 20), "RLIMIT_AS " + std::to_string(as.rlim_cur));
+      ok &= check(fd, !pids || nproc.rlim_cur == 4096, "RLIMIT_NPROC " + std::to_string(nproc.rlim_cur));
+      return ok ? 0 : 1;
     });
   });
 }
