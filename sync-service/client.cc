@@ -131,8 +131,11 @@ ClientResult SyncClient::request(std::string_view method, std::string_view targe
   req.reserve(160 + body.size());
   req.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: mpexec\r\n");
   if (!endpoint_.token.empty()) req.append("Authorization: Bearer ").append(endpoint_.token).append("\r\n");
-  if (!body.empty()) req.append("Content-Type: application/json\r\n");
-  req.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n").append(body);
+  if (!body.empty() || method == "PUT") {
+    req.append("Content-Type: application/json\r\nContent-Length: ").append(std::to_string(body.size()));
+    req.append("\r\n");
+  }
+  req.append("\r\n").append(body);
 
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool reused = fd_ >= 0;

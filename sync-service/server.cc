@@ -217,6 +217,7 @@ std::unique_ptr<Service> Service::start(const ServiceOptions& options, std::stri
     if (!parseBind(options.tcp_bind, &host, &port, error)) return nullptr;
     auto tcp = std::make_unique<Listener>(max_waiters);
     install(*tcp, s.endpoints, threads);
+    tcp->server.set_tcp_nodelay(true);  // answers are written in two parts: Nagle would delay the second
     if (port <= 0) {
       port = tcp->server.bind_to_any_port(host);
     } else if (!tcp->server.bind_to_port(host, port)) {
