@@ -2,8 +2,11 @@
 // The sync service (DESIGN §5): the endpoints served over HTTP/1.1 on a Unix socket and, optionally, TCP.
 //
 // Typical use by the executor:
+//   ServiceOptions options;
+//   options.slots = np;
+//   options.run_info_json = info;
 //   std::string error;
-//   auto sync = Service::start({.slots = np, .run_info_json = info}, &error);
+//   auto sync = Service::start(options, &error);
 //   ... for each unit: env MPEXEC_SYNC_TOKEN = sync->registerUnit(id); bind sync->socketPath() into the
 //       sandbox at /run/mpexec/sync.sock and set MPEXEC_SYNC_SOCKET to it; when the unit ends, for any
 //       reason: sync->unitEnded(id) ...
