@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "executor/config.h"
+#include "executor/shard_env.h"
 
 namespace mpexec {
 
@@ -41,9 +42,19 @@ int parseCommandLine(int argc, char** argv, Config& c) {
   bool fail_fast = false;
   app.add_flag("-x,--fail-fast", fail_fast, "stop starting units after the first failure");
   app.add_option("--max-fail", c.max_fail, "stop starting units after N failures")->check(CLI::PositiveNumber);
+  app.add_option("--retries", c.retries, "rerun a failing test up to N times; a pass on a retry is FLAKY")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--repeat", c.repeat, "run the whole selection N times, one after another")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--until-fail", c.until_fail, "repeat up to N times, stopping after a run with a failure")
+      ->check(CLI::PositiveNumber);
   app.add_flag("--rerun-failed", c.rerun_failed, "only the tests that failed in the last run");
   std::string shard;
   app.add_option("--shard", shard, "run shard K of N (1-based)");
+  app.add_option("--shard-total", c.shard_total, "N shards, with JOB_COMPLETION_INDEX as the 0-based index")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--shard-by-durations", c.shard_by_durations,
+                 "balance the shards by the durations in this state file or JSON report (the same for every shard)");
   std::string output = "errors";
   app.add_option("--output", output, "captured output shown: errors|all|none|streamed")
       ->check(CLI::IsMember({"errors", "all", "none", "streamed"}));
@@ -70,6 +81,14 @@ int parseCommandLine(int argc, char** argv, Config& c) {
       fmt::print(stderr, "mpexec: {}\n", err);
       return 2;
     }
+  }
+  if (c.repeat > 1 && c.until_fail > 0) {
+    fmt::print(stderr, "mpexec: --repeat and --until-fail exclude each other\n");
+    return 2;
+  }
+  if (std::string err = applyShardEnvironment(c); !err.empty()) {
+    fmt::print(stderr, "mpexec: {}\n", err);
+    return 2;
   }
   if (c.seed && !c.shuffle) {
     fmt::print(stderr, "mpexec: --seed goes with --shuffle\n");

@@ -20,8 +20,13 @@ struct Config {
   bool shuffle = false;
   std::optional<uint64_t> seed;
   int max_fail = 0;
+  int retries = 0;
+  int repeat = 1;
+  int until_fail = 0;  ///< 0: off; else repeat up to N times, stopping after an iteration with a failure
   bool rerun_failed = false;
   std::optional<std::pair<int, int>> shard;
+  std::optional<int> shard_total;   ///< --shard-total: N for JOB_COMPLETION_INDEX (executor/shard_env.h)
+  std::string shard_by_durations;    ///< balance the shards by this state file or JSON report
   OutputMode output = OutputMode::Errors;
   std::string json, junit, trace, html, report_dir;
   std::string state_dir;  ///< default: <manifest dir>/.mpexec

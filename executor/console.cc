@@ -81,8 +81,17 @@ void Console::testFinished(size_t test, const TestRecord& r) {
   fflush(out_);
 }
 
-void Console::summary(const std::vector<size_t>& planned, const ScheduleResult& result, int64_t wall_us,
-                      const std::vector<std::string>& notes) {
+void Console::testRetried(size_t test, const TestRecord& r) {
+  if (running_ > 0) --running_;
+  if (verbosity_ == 0) return;
+  clearStatus();
+  fmt::print(out_, "[{}/{}] {:<7} {} (attempt {} {}{}), retrying\n", finished_, planned_, "RETRY", m_.tests[test].name,
+             r.attempts, outcomeName(r.outcome), r.reason.empty() ? "" : ": " + r.reason);
+  fflush(out_);
+}
+
+void Console::summary(const Manifest& m, const std::vector<size_t>& planned, const ScheduleResult& result,
+                      int64_t wall_us, const std::vector<std::string>& notes) {
   clearStatus();
   std::map<Outcome, size_t> counts;
   int64_t sum_us = 0;
@@ -111,7 +120,7 @@ void Console::summary(const std::vector<size_t>& planned, const ScheduleResult& 
         break;
       }
       const TestRecord& r = result.records[t];
-      fmt::print(out_, "  {:<7} {}{}\n", outcomeName(r.outcome), m_.tests[t].name, r.reason.empty() ? "" : "  (" + r.reason + ")");
+      fmt::print(out_, "  {:<7} {}{}\n", outcomeName(r.outcome), m.tests[t].name, r.reason.empty() ? "" : "  (" + r.reason + ")");
     }
   }
   if (verbosity_ > 0 && !timed.empty()) {
@@ -124,7 +133,7 @@ void Console::summary(const std::vector<size_t>& planned, const ScheduleResult& 
     fmt::print(out_, "\nSlowest:\n");
     for (size_t i = 0; i < k; ++i) {
       const TestRecord& r = result.records[timed[i]];
-      fmt::print(out_, "  {:>9}  {}\n", formatDuration(r.end_us - r.start_us), m_.tests[timed[i]].name);
+      fmt::print(out_, "  {:>9}  {}\n", formatDuration(r.end_us - r.start_us), m.tests[timed[i]].name);
     }
   }
   for (const auto& n : notes) fmt::print(out_, "{}\n", n);

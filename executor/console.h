@@ -20,10 +20,11 @@ class Console : public SchedulerObserver {
 
   void testStarted(size_t test, const std::string& unit, int slot) override;
   void testFinished(size_t test, const TestRecord& r) override;
+  void testRetried(size_t test, const TestRecord& r) override;
 
   /// Counts by outcome, the slowest tests, the failures, and wall time against the sum of test times.
-  void summary(const std::vector<size_t>& planned, const ScheduleResult& result, int64_t wall_us,
-               const std::vector<std::string>& notes);
+  void summary(const Manifest& m, const std::vector<size_t>& planned, const ScheduleResult& result,
+               int64_t wall_us, const std::vector<std::string>& notes);
 
  private:
   void clearStatus();

@@ -51,6 +51,7 @@ std::string describeStatus(int st) {
 struct LocalRunner::Running {
   size_t unit = 0;
   int slot = 0;
+  int attempt = 1;
   std::optional<sandbox::UnitProcess> process;
   std::vector<sandbox::Role> roles;  ///< by command index
   std::vector<size_t> tests;         ///< by command index (meaningful for Role::Test)
@@ -87,22 +88,33 @@ LocalRunner::LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Con
 
 LocalRunner::~LocalRunner() { killAll(); }
 
-std::string LocalRunner::logPath(size_t t) const { return paths_.log_prefix + "/" + log_names_[t]; }
+std::string LocalRunner::logName(size_t t, int attempt) const {
+  if (attempt <= 1) return log_names_[t];
+  const std::string& base = log_names_[t];
+  return fmt::format("{}.attempt{}.log", base.substr(0, base.size() - 4), attempt);
+}
 
-void LocalRunner::start(size_t unit_index, int slot) {
+std::string LocalRunner::logPath(size_t t, int attempt) const {
+  return paths_.log_prefix + "/" + logName(t, attempt);
+}
+
+void LocalRunner::start(const UnitJob& job) {
+  const size_t unit_index = job.unit;
+  const int slot = job.slot;
   const Unit& unit = plan_.units[unit_index];
   auto r = std::make_unique<Running>();
   r->unit = unit_index;
   r->slot = slot;
+  r->attempt = job.attempt;
   const GroupSpec* group = nullptr;
   if (!unit.group.empty()) group = &m_.groups.at(unit.group);
-  const Settings& unit_settings = group ? group->settings : m_.tests[unit.tests[0]].settings;
+  const Settings& unit_settings = group ? group->settings : m_.tests[job.tests[0]].settings;
 
   sandbox::UnitSpec spec;
   spec.name = unit.id;
   spec.isolation = ctx_.isolation();
   // The sandbox belongs to the unit: a serial group's, or the free test's own.
-  spec.policy = isSerial(unit.strategy) ? unit_settings.sandbox : m_.tests[unit.tests[0]].settings.sandbox;
+  spec.policy = isSerial(unit.strategy) ? unit_settings.sandbox : m_.tests[job.tests[0]].settings.sandbox;
   spec.log_dir_fd = logs_dir_fd_.get();
   spec.kill_grace_ms = opts_.kill_grace_ms;
   spec.output_dir = paths_.run_dir + "/out/" + unit.id;
@@ -137,7 +149,7 @@ void LocalRunner::start(size_t unit_index, int slot) {
     e.push_back("MPEXEC_SLOT=" + std::to_string(slot));
     e.push_back("MPEXEC_WORKER_COUNT=" + std::to_string(opts_.slots));
     e.push_back("MPEXEC_RUN_ID=" + paths_.run_id);
-    e.push_back("MPEXEC_ATTEMPT=1");
+    e.push_back("MPEXEC_ATTEMPT=" + std::to_string(job.attempt));
     e.push_back("MPEXEC_TMPDIR=" + tmp);
     e.push_back("TMPDIR=" + tmp);
     e.push_back("MPEXEC_OUTPUT_DIR=" + spec.output_dir);
@@ -155,14 +167,15 @@ void LocalRunner::start(size_t unit_index, int slot) {
     c.env.push_back(std::string("MPEXEC_FIXTURE=") + what);
     c.cwd = group->settings.cwd;
     c.timeout_ms = int64_t(group->settings.timeout_s * 1000);
-    c.log_name = unit.id + "." + what + ".log";
+    c.log_name = job.attempt > 1 ? fmt::format("{}.{}.attempt{}.log", unit.id, what, job.attempt)
+                                 : unit.id + "." + what + ".log";
     spec.commands.push_back(std::move(c));
     r->roles.push_back(role);
     r->tests.push_back(0);
   };
 
   if (group && !group->setup.empty()) fixture(sandbox::Role::Setup, group->setup, "setup");
-  for (size_t t : unit.tests) {
+  for (size_t t : job.tests) {
     const TestSpec& test = m_.tests[t];
     sandbox::CommandSpec c;
     c.role = sandbox::Role::Test;
@@ -170,7 +183,7 @@ void LocalRunner::start(size_t unit_index, int slot) {
     c.env = env(test.settings, &test);
     c.cwd = test.settings.cwd;
     c.timeout_ms = std::max<int64_t>(1, int64_t(test.settings.timeout_s * 1000));
-    c.log_name = log_names_[t];
+    c.log_name = logName(t, job.attempt);
     spec.commands.push_back(std::move(c));
     r->roles.push_back(sandbox::Role::Test);
     r->tests.push_back(t);
@@ -182,14 +195,14 @@ void LocalRunner::start(size_t unit_index, int slot) {
   if (!proc.ok()) {
     // The unit never started: every test is an ERROR that says why, and the slot frees at once.
     std::string why = "sandbox: " + proc.error().message();
-    for (size_t t : unit.tests) {
+    for (size_t t : job.tests) {
       RunnerEvent ev;
       ev.kind = RunnerEvent::Kind::TestFinished;
       ev.unit = unit_index;
       ev.test = t;
       ev.record.outcome = Outcome::Error;
       ev.record.reason = why;
-      ev.record.log = logPath(t);
+      ev.record.log = logPath(t, job.attempt);
       pending_.push_back(std::move(ev));
     }
     RunnerEvent end;
@@ -250,8 +263,8 @@ void LocalRunner::translate(Running& r, const sandbox::Event& ev, std::vector<Ru
   f.kind = RunnerEvent::Kind::TestFinished;
   f.unit = r.unit;
   f.test = t;
-  f.record.log = logPath(t);
-  f.record.attempts = 1;
+  f.record.log = logPath(t, r.attempt);
+  f.record.attempts = r.attempt;
   switch (ev.kind) {
     case K::Exited: {
       end.how = CommandEnd::How::Exited;
@@ -304,7 +317,7 @@ void LocalRunner::finishUnit(size_t slot_index, std::vector<RunnerEvent>& out) {
     f.test = r->tests[i];
     f.record.outcome = Outcome::Error;
     f.record.reason = why;
-    f.record.log = logPath(r->tests[i]);
+    f.record.log = logPath(r->tests[i], r->attempt);
     out.push_back(std::move(f));
   }
   r->process.reset();

@@ -45,12 +45,12 @@ class LocalRunner : public UnitRunner {
               const RunClock& clock, LocalRunnerOptions opts);
   ~LocalRunner() override;
 
-  void start(size_t unit, int slot) override;
+  void start(const UnitJob& job) override;
   void wait(std::vector<RunnerEvent>& out) override;
   void killAll() override;
 
-  /// The log of test `t`, relative to the manifest directory.
-  std::string logPath(size_t t) const;
+  /// The log of test `t`'s attempt, relative to the manifest directory.
+  std::string logPath(size_t t, int attempt = 1) const;
 
   struct Running;
 
@@ -67,7 +67,9 @@ class LocalRunner : public UnitRunner {
   UniqueFd epoll_;
   UniqueFd logs_dir_fd_;
   std::vector<std::string> base_env_;
-  std::vector<std::string> log_names_;  ///< per test
+  std::vector<std::string> log_names_;  ///< per test, first attempt
+  /// The log file name of an attempt: "<name>.log", then "<name>.attempt2.log", ...
+  std::string logName(size_t t, int attempt) const;
   std::vector<std::unique_ptr<Running>> running_;  ///< by slot
   std::vector<RunnerEvent> pending_;
 };

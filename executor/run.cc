@@ -20,6 +20,7 @@
 #include "executor/local_runner.h"
 #include "executor/manifest.h"
 #include "executor/plan.h"
+#include "executor/repeat.h"
 #include "executor/reports.h"
 #include "executor/scheduler.h"
 #include "sandbox/context.h"
@@ -174,35 +175,51 @@ int run(const Config& config) {
   ropts.sync.unit_ended = [&](const std::string& unit) { sync_service->unitEnded(unit); };
   LocalRunner runner(m, plan, *ctx.value(), paths, clock, ropts);
 
-  Console console(m, plan.tests.size(), config.output, config.verbosity, m.dir);
+  const int iterations = config.until_fail > 0 ? config.until_fail : config.repeat;
+  Console console(m, plan.tests.size() * size_t(iterations), config.output, config.verbosity, m.dir);
   SchedulerOptions sopts;
   sopts.slots = np;
   sopts.max_fail = config.max_fail;
+  sopts.retries = config.retries;
   sopts.interrupted = [&] { return interrupt.triggered(); };
-  Scheduler scheduler(plan, m.tests.size(), runner, sopts, &console);
-  ScheduleResult result = scheduler.run([&] { return clock.nowUs(); });
+  std::vector<ScheduleResult> results;
+  History updated = history.value();
+  for (int k = 0; k < iterations; ++k) {
+    if (iterations > 1 && config.verbosity > 0) fmt::print("iteration {}/{}\n", k + 1, iterations);
+    Scheduler scheduler(plan, m.tests.size(), runner, sopts, &console);
+    results.push_back(scheduler.run([&] { return clock.nowUs(); }));
+    const ScheduleResult& it = results.back();
+    // History: durations of what ran, and whether it failed; untouched for what did not run.
+    for (size_t t : plan.tests) {
+      const TestRecord& r = it.records[t];
+      if (r.outcome == Outcome::NotRun) continue;
+      TestHistory h;
+      const TestHistory* old = updated.find(m.tests[t].name);
+      h.duration_us = r.start_us >= 0 && r.end_us >= r.start_us ? r.end_us - r.start_us : (old ? old->duration_us : -1);
+      h.failed = isFailure(r.outcome);
+      updated.record(m.tests[t].name, h);
+    }
+    if (it.interrupted || it.stopped_early) break;
+    if (config.until_fail > 0 && it.failures > 0) {
+      if (config.verbosity > 0) fmt::print("failed in iteration {}\n", k + 1);
+      break;
+    }
+  }
   int64_t wall_us = clock.nowUs();
   sync_service->stop();
+  Combined combined = combineIterations(m, plan, std::move(results));
+  const ScheduleResult& result = combined.result;
 
-  // History: durations of what ran, and whether it failed; untouched for what did not run.
-  History updated = history.value();
-  for (size_t t : plan.tests) {
-    const TestRecord& r = result.records[t];
-    if (r.outcome == Outcome::NotRun) continue;
-    TestHistory h;
-    const TestHistory* old = updated.find(m.tests[t].name);
-    h.duration_us = r.start_us >= 0 && r.end_us >= r.start_us ? r.end_us - r.start_us : (old ? old->duration_us : -1);
-    h.failed = isFailure(r.outcome);
-    updated.record(m.tests[t].name, h);
-  }
   std::vector<std::string> notes;
   if (auto saved = updated.save(state_file); !saved.ok())
     notes.push_back("warning: state not saved: " + saved.error().message());
 
-  bool failed = result.failures > 0;
-  for (size_t u = 0; u < plan.units.size(); ++u) {
+  bool failed = false;
+  for (size_t t : combined.plan.tests) failed |= isFailure(result.records[t].outcome);
+  for (size_t u = 0; u < combined.plan.units.size(); ++u) {
     if (result.unit_problems[u].empty()) continue;
-    notes.push_back(fmt::format("warning: unit {} ({}): {}", plan.units[u].id, plan.units[u].name, result.unit_problems[u]));
+    const Unit& unit = combined.plan.units[u];
+    notes.push_back(fmt::format("warning: unit {} ({}): {}", unit.id, unit.name, result.unit_problems[u]));
     failed = true;
   }
   int exit_code = result.interrupted ? kExitInterrupted : failed ? kExitFailed : 0;
@@ -224,12 +241,12 @@ int run(const Config& config) {
   for (const auto& op : sync_service->operations())
     info.sync_ops.push_back({op.unit, op.op, op.key, op.status, op.result, clock.toUs(op.start_ns), clock.toUs(op.end_ns)});
   info.sync_ops_dropped = sync_service->droppedOperations();
-  for (const auto& problem : writeReports({m, plan, result, info, m.dir}, config, paths.run_dir)) {
+  for (const auto& problem : writeReports({combined.manifest, combined.plan, result, info, m.dir}, config, paths.run_dir)) {
     fmt::print(stderr, "mpexec: cannot write a report: {}\n", problem);
     if (exit_code == 0) exit_code = kExitInfra;
   }
   if (config.verbosity > 0) notes.push_back(fmt::format("logs: {}", paths.log_prefix));
-  console.summary(plan.tests, result, wall_us, notes);
+  console.summary(combined.manifest, combined.plan.tests, result, wall_us, notes);
   return exit_code;
 }
 

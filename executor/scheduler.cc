@@ -15,11 +15,13 @@ Scheduler::Scheduler(const Plan& plan, size_t test_count, UnitRunner& runner, Sc
   result_.records.resize(test_count);
   result_.unit_problems.resize(plan.units.size());
   unit_slot_.assign(plan.units.size(), -1);
+  job_of_unit_.resize(plan.units.size());
   for (const Unit& u : plan.units)
     for (size_t t : u.tests) result_.records[t].unit = u.id;
 }
 
-void Scheduler::handle(const RunnerEvent& ev, std::vector<int>& free_slots, size_t& running) {
+void Scheduler::handle(const RunnerEvent& ev, std::vector<int>& free_slots, size_t& running,
+                       std::deque<UnitJob>& queue) {
   const Unit& unit = plan_.units[ev.unit];
   switch (ev.kind) {
     case RunnerEvent::Kind::TestStarted: {
@@ -31,22 +33,47 @@ void Scheduler::handle(const RunnerEvent& ev, std::vector<int>& free_slots, size
     }
     case RunnerEvent::Kind::TestFinished: {
       TestRecord& r = result_.records[ev.test];
+      const int attempt = job_of_unit_[ev.unit].attempt;
       int64_t started = r.start_us;
+      std::vector<TestRecord> earlier = std::move(r.earlier);
+      if (attempt > 1) {
+        // The previous attempt failed (that is why this one ran): keep it for the reports.
+        TestRecord previous = std::move(r);
+        previous.earlier.clear();
+        earlier.push_back(std::move(previous));
+        started = -1;
+      }
       r = ev.record;
       if (r.start_us < 0) r.start_us = started;
       r.unit = unit.id;
       r.slot = unit_slot_[ev.unit];
-      if (isFailure(r.outcome)) ++result_.failures;
-      observer_->testFinished(ev.test, r);
+      r.attempts = attempt;
+      r.earlier = std::move(earlier);
+      if (attempt > 1 && !isFailure(r.outcome) && r.outcome != Outcome::Skip) r.outcome = Outcome::Flaky;
+      bool will_retry = isFailure(r.outcome) && r.outcome != Outcome::NotRun && attempt <= opts_.retries;
+      if (isFailure(r.outcome) && !will_retry) ++result_.failures;
+      if (will_retry) {
+        observer_->testRetried(ev.test, r);
+      } else {
+        observer_->testFinished(ev.test, r);
+      }
       break;
     }
-    case RunnerEvent::Kind::UnitFinished:
+    case RunnerEvent::Kind::UnitFinished: {
+      const UnitJob& job = job_of_unit_[ev.unit];
+      UnitJob retry{ev.unit, 0, {}, job.attempt + 1};
+      for (size_t t : job.tests) {
+        Outcome o = result_.records[t].outcome;
+        if (isFailure(o) && o != Outcome::NotRun && job.attempt <= opts_.retries) retry.tests.push_back(t);
+      }
+      if (!retry.tests.empty()) queue.push_front(std::move(retry));
       result_.unit_problems[ev.unit] = ev.problem;
       free_slots.push_back(unit_slot_[ev.unit]);
       std::push_heap(free_slots.begin(), free_slots.end(), std::greater<>());
       --running;
       observer_->unitFinished(ev.unit, ev.problem);
       break;
+    }
   }
 }
 
@@ -60,23 +87,27 @@ ScheduleResult Scheduler::run(std::function<int64_t()> now_us) {
     std::vector<int> free_slots;
     for (size_t s = 0; s < width; ++s) free_slots.push_back(int(s));
     std::make_heap(free_slots.begin(), free_slots.end(), std::greater<>());
-    size_t next = 0, running = 0;
+    std::deque<UnitJob> queue;
+    for (size_t u : phase.units) queue.push_back({u, 0, plan_.units[u].tests, 1});
+    size_t running = 0;
     int64_t last_start_us = 0;
     for (;;) {
-      while (!stop_starting && running < width && next < phase.units.size()) {
+      while (!stop_starting && running < width && !queue.empty()) {
         std::pop_heap(free_slots.begin(), free_slots.end(), std::greater<>());
-        int slot = free_slots.back();
+        UnitJob job = std::move(queue.front());
+        queue.pop_front();
+        job.slot = free_slots.back();
         free_slots.pop_back();
-        size_t u = phase.units[next++];
-        unit_slot_[u] = slot;
+        unit_slot_[job.unit] = job.slot;
+        job_of_unit_[job.unit] = job;
         ++running;
         last_start_us = now_us();
-        runner_.start(u, slot);
+        runner_.start(job_of_unit_[job.unit]);
       }
       if (running == 0) break;
       events.clear();
       runner_.wait(events);
-      for (const RunnerEvent& ev : events) handle(ev, free_slots, running);
+      for (const RunnerEvent& ev : events) handle(ev, free_slots, running, queue);
       if (opts_.interrupted()) {
         result_.interrupted = true;
         runner_.killAll();

@@ -1,6 +1,7 @@
 #pragma once
 // The dispatch loop (DESIGN §3): phases in order, each behind a barrier, at most N units at once.
 
+#include <deque>
 #include <functional>
 #include <vector>
 
@@ -13,6 +14,7 @@ namespace mpexec {
 struct SchedulerOptions {
   int slots = 1;
   int max_fail = 0;  ///< stop starting units after this many failed tests; 0: never
+  int retries = 0;   ///< rerun a failing test up to this many times; a later pass is FLAKY
   /// Polled after every wake-up: true once the run must stop (SIGINT/SIGTERM).
   std::function<bool()> interrupted = [] { return false; };
 };
@@ -22,7 +24,10 @@ class SchedulerObserver {
  public:
   virtual ~SchedulerObserver() = default;
   virtual void testStarted(size_t /*test*/, const std::string& /*unit*/, int /*slot*/) {}
+  /// The final result of a test (after its last attempt).
   virtual void testFinished(size_t /*test*/, const TestRecord&) {}
+  /// An attempt failed and the test will run again (--retries).
+  virtual void testRetried(size_t /*test*/, const TestRecord&) {}
   virtual void unitFinished(size_t /*unit*/, const std::string& /*problem*/) {}
   virtual void barrier(int64_t /*at_us*/) {}
 };
@@ -49,7 +54,8 @@ class Scheduler {
   ScheduleResult run(std::function<int64_t()> now_us);
 
  private:
-  void handle(const RunnerEvent& ev, std::vector<int>& free_slots, size_t& running);
+  /// Applies one event; a finished unit's failing tests may come back as a retry job.
+  void handle(const RunnerEvent& ev, std::vector<int>& free_slots, size_t& running, std::deque<UnitJob>& queue);
 
   const Plan& plan_;
   UnitRunner& runner_;
@@ -57,6 +63,7 @@ class Scheduler {
   SchedulerObserver* observer_;
   ScheduleResult result_;
   std::vector<int> unit_slot_;
+  std::vector<UnitJob> job_of_unit_;  ///< the job each running unit is on
 };
 
 }  // namespace mpexec

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "executor/outcome.h"
 
@@ -20,6 +21,7 @@ struct TestRecord {
   int64_t end_us = -1;
   int attempts = 0;
   std::string log;         ///< path of the captured output, relative to the manifest directory
+  std::vector<TestRecord> earlier;  ///< failed attempts before this one (--retries), oldest first
 };
 
 }  // namespace mpexec

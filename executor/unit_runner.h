@@ -20,12 +20,20 @@ struct RunnerEvent {
   std::string problem;   ///< UnitFinished: what went wrong with the unit itself (teardown, sandbox), if anything
 };
 
+/// One run of a unit: all its tests on the first attempt, the failed ones again on a retry.
+struct UnitJob {
+  size_t unit = 0;            ///< index into Plan::units
+  int slot = 0;
+  std::vector<size_t> tests;  ///< indices into Manifest::tests, a subsequence of the unit's
+  int attempt = 1;
+};
+
 class UnitRunner {
  public:
   virtual ~UnitRunner() = default;
-  /// Starts plan unit `unit` on `slot`. A unit that cannot start still ends with events: its tests
-  /// finish as ERROR, then UnitFinished.
-  virtual void start(size_t unit, int slot) = 0;
+  /// Starts the job. A unit that cannot start still ends with events: its tests finish as ERROR, then
+  /// UnitFinished.
+  virtual void start(const UnitJob& job) = 0;
   /// Blocks until there are events, or until the interrupt fd given at construction is readable (then it
   /// may return none). Appends to `out`.
   virtual void wait(std::vector<RunnerEvent>& out) = 0;

@@ -19,13 +19,14 @@ struct FakeRun {
   std::unique_ptr<FakeRunner> runner;
   ScheduleResult result;
 
-  void go(int slots, int max_fail = 0, int64_t interrupt_at = -1) {
+  void go(int slots, int max_fail = 0, int64_t interrupt_at = -1, int retries = 0) {
     plan = makePlan(m, History{}, {});
     runner = std::make_unique<FakeRunner>(plan, scripts);
     runner->interrupt_at_us = interrupt_at;
     SchedulerOptions o;
     o.slots = slots;
     o.max_fail = max_fail;
+    o.retries = retries;
     FakeRunner* r = runner.get();
     o.interrupted = [r] { return r->interrupted; };
     Scheduler s(plan, m.tests.size(), *runner, o);
@@ -112,6 +113,43 @@ TEST(SchedulerTest, SerialGroupRunsInOneUnitInOrder) {
   EXPECT_LE(r.result.records[0].end_us, r.result.records[1].start_us);
   EXPECT_LE(r.result.records[1].end_us, r.result.records[2].start_us);
   EXPECT_EQ(r.result.records[0].unit, r.result.records[2].unit);
+}
+
+TEST(SchedulerTest, RetriesTurnALaterPassIntoFlakyAndKeepTheFailedAttempt) {
+  FakeRun r;
+  addTest(r.m, "flaky");
+  addTest(r.m, "broken");
+  addTest(r.m, "fine");
+  r.scripts[0] = {100, Outcome::Pass, 1};
+  r.scripts[1] = {100, Outcome::Fail, 0};
+  r.go(2, 0, -1, 2);
+  EXPECT_EQ(r.result.records[0].outcome, Outcome::Flaky);
+  EXPECT_EQ(r.result.records[0].attempts, 2);
+  ASSERT_EQ(r.result.records[0].earlier.size(), 1u);
+  EXPECT_EQ(r.result.records[0].earlier[0].outcome, Outcome::Fail);
+  EXPECT_EQ(r.result.records[1].outcome, Outcome::Fail);
+  EXPECT_EQ(r.result.records[1].attempts, 3);
+  EXPECT_EQ(r.result.records[1].earlier.size(), 2u);
+  EXPECT_EQ(r.result.records[2].outcome, Outcome::Pass);
+  EXPECT_EQ(r.result.records[2].attempts, 1);
+  EXPECT_EQ(r.result.failures, 1);
+  // Retries rerun only the failed tests, with the attempt number.
+  int retry_jobs = 0;
+  for (const auto& job : r.runner->jobs)
+    if (job.attempt > 1) {
+      ++retry_jobs;
+      EXPECT_EQ(job.tests.size(), 1u);
+    }
+  EXPECT_EQ(retry_jobs, 3);
+}
+
+TEST(SchedulerTest, WithoutRetriesAFlakyTestFails) {
+  FakeRun r;
+  addTest(r.m, "flaky");
+  r.scripts[0] = {100, Outcome::Pass, 1};
+  r.go(1);
+  EXPECT_EQ(r.result.records[0].outcome, Outcome::Fail);
+  EXPECT_EQ(r.result.failures, 1);
 }
 
 }  // namespace

@@ -4,13 +4,16 @@
 
 namespace mpexec::test {
 
-void FakeRunner::start(size_t unit, int slot) {
+void FakeRunner::start(const UnitJob& job) {
+  jobs.push_back(job);
+  size_t unit = job.unit;
+  int slot = job.slot;
   ++running_;
   max_running_ = std::max(max_running_, running_);
   open_span_[unit] = spans_.size();
   spans_.push_back({unit, slot, now_, -1});
   int64_t t = now_;
-  for (size_t test : plan_.units[unit].tests) {
+  for (size_t test : job.tests) {
     Script s = scripts_.count(test) ? scripts_[test] : Script{};
     RunnerEvent started;
     started.kind = RunnerEvent::Kind::TestStarted;
@@ -23,7 +26,7 @@ void FakeRunner::start(size_t unit, int slot) {
     done.kind = RunnerEvent::Kind::TestFinished;
     done.unit = unit;
     done.test = test;
-    done.record.outcome = s.outcome;
+    done.record.outcome = job.attempt <= s.fail_attempts ? Outcome::Fail : s.outcome;
     done.record.start_us = t - s.duration_us;
     done.record.end_us = t;
     done.record.attempts = 1;

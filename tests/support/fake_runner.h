@@ -16,6 +16,7 @@ class FakeRunner : public UnitRunner {
   struct Script {
     int64_t duration_us = 1000;
     Outcome outcome = Outcome::Pass;
+    int fail_attempts = 0;  ///< when > 0: attempts up to this one FAIL, later ones end with `outcome`
   };
   struct Span {
     size_t unit;
@@ -25,13 +26,15 @@ class FakeRunner : public UnitRunner {
 
   FakeRunner(const Plan& plan, std::map<size_t, Script> scripts) : plan_(plan), scripts_(std::move(scripts)) {}
 
-  void start(size_t unit, int slot) override;
+  void start(const UnitJob& job) override;
   void wait(std::vector<RunnerEvent>& out) override;
   void killAll() override;
 
   int64_t now() const { return now_; }
   const std::vector<Span>& spans() const { return spans_; }
   size_t maxConcurrent() const { return max_running_; }
+  /// Every job started, in order.
+  std::vector<UnitJob> jobs;
   /// Calls `fn` once the virtual clock reaches `at_us` (e.g. to raise an interrupt).
   int64_t interrupt_at_us = -1;
   bool interrupted = false;
