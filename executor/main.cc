@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include "executor/config.h"
+#include "executor/import.h"
+#include "executor/merge.h"
 #include "sync-service/sync_cli.h"
 
 namespace {
@@ -16,6 +18,8 @@ struct Subtool {
 
 constexpr Subtool kSubtools[] = {
     {"sync", mpexec::sync::syncMain},
+    {"import", mpexec::importMain},
+    {"merge", mpexec::mergeMain},
 };
 
 }  // namespace

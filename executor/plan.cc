@@ -49,6 +49,49 @@ UnitCost costOf(const Unit& u, const Manifest& m, const History& history) {
   return c;
 }
 
+/// Greedy LPT over units: the longest unit goes to the least loaded shard. Ties break on the unit's name,
+/// then the lowest shard, so the result depends only on the units and the durations, never on K.
+std::vector<size_t> shardsByDurations(const std::vector<Unit>& units, const Manifest& m, const History& d, int n) {
+  std::vector<int64_t> cost(units.size(), 0);
+  std::vector<bool> known(units.size(), true);
+  int64_t known_sum = 0, known_count = 0;
+  for (size_t u = 0; u < units.size(); ++u) {
+    for (size_t t : units[u].tests) {
+      const TestHistory* h = d.find(m.tests[t].name);
+      if (h && h->duration_us >= 0) {
+        cost[u] += h->duration_us;
+        known_sum += h->duration_us;
+        ++known_count;
+      } else {
+        known[u] = false;
+      }
+    }
+  }
+  // A test never measured costs the mean of those measured (1 when none is), so new tests spread evenly.
+  int64_t mean = known_count > 0 ? std::max<int64_t>(1, known_sum / known_count) : 1;
+  for (size_t u = 0; u < units.size(); ++u) {
+    if (known[u]) continue;
+    for (size_t t : units[u].tests) {
+      const TestHistory* h = d.find(m.tests[t].name);
+      if (!h || h->duration_us < 0) cost[u] += mean;
+    }
+  }
+  std::vector<size_t> order(units.size());
+  for (size_t u = 0; u < order.size(); ++u) order[u] = u;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (cost[a] != cost[b]) return cost[a] > cost[b];
+    return units[a].name < units[b].name;
+  });
+  std::vector<int64_t> load(size_t(n), 0);
+  std::vector<size_t> shard(units.size(), 0);
+  for (size_t u : order) {
+    size_t best = size_t(std::min_element(load.begin(), load.end()) - load.begin());
+    shard[u] = best;
+    load[best] += cost[u];
+  }
+  return shard;
+}
+
 /// Fisher-Yates with our own draw, so a seed gives the same order with every standard library.
 void shuffle(std::vector<size_t>& v, std::mt19937_64& rng) {
   for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng() % i]);
@@ -82,9 +125,14 @@ Plan makePlan(const Manifest& m, const History& history, const Selection& sel) {
   if (sel.shard) {
     auto [k, n] = *sel.shard;
     std::vector<Unit> kept;
+    plan.unsharded_tests = std::move(plan.tests);
     plan.tests.clear();
-    for (Unit& u : plan.units) {
-      if (stableHash(u.name) % uint64_t(n) != uint64_t(k - 1)) continue;
+    std::vector<size_t> shard_of =
+        sel.shard_durations ? shardsByDurations(plan.units, m, *sel.shard_durations, n) : std::vector<size_t>{};
+    for (size_t ui = 0; ui < plan.units.size(); ++ui) {
+      Unit& u = plan.units[ui];
+      size_t s = sel.shard_durations ? shard_of[ui] : size_t(stableHash(u.name) % uint64_t(n));
+      if (s != size_t(k - 1)) continue;
       u.id = "u" + std::to_string(kept.size());
       plan.tests.insert(plan.tests.end(), u.tests.begin(), u.tests.end());
       kept.push_back(std::move(u));

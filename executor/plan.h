@@ -33,6 +33,7 @@ struct Plan {
   std::vector<Unit> units;
   std::vector<Phase> phases;    ///< windows first (manifest order of their groups), then the pool
   std::vector<size_t> tests;    ///< the selected tests, manifest order
+  std::vector<size_t> unsharded_tests;  ///< with a shard: the tests every shard together covers, manifest order
 };
 
 struct Selection {
@@ -41,6 +42,9 @@ struct Selection {
   bool only_failed = false;           ///< --rerun-failed: keep tests the history marks failed
   std::optional<uint64_t> shuffle_seed;  ///< replaces the history order with a seeded random one
   std::optional<std::pair<int, int>> shard;  ///< K/N, 1-based: keep units whose name hashes to K
+  /// With `shard`: assign units to shards by these durations instead (greedy LPT, longest unit to the
+  /// least loaded shard; units never measured cost the mean), so every shard given the same file agrees.
+  const History* shard_durations = nullptr;
 };
 
 /// Builds the plan for the selected tests. The pool order (and an isolated_free window's) is: tests that

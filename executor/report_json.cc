@@ -31,6 +31,8 @@ std::string jsonReport(const Manifest& m, const Plan& plan, const ScheduleResult
   run["interrupted"] = result.interrupted;
   run["manifest"] = m.path;
   run["manifest_digest"] = m.digest;
+  // What `mpexec merge` checks the shards against: how many tests all shards together plan.
+  run["planned_tests"] = info.shard && !plan.unsharded_tests.empty() ? plan.unsharded_tests.size() : plan.tests.size();
   json::array warnings;
   for (const auto& w : info.warnings) warnings.emplace_back(w);
   run["warnings"] = std::move(warnings);
@@ -81,6 +83,13 @@ std::string jsonReport(const Manifest& m, const Plan& plan, const ScheduleResult
 
   json::object root{{"version", 1}, {"run", std::move(run)}, {"tests", std::move(tests)},
                     {"units", std::move(units)}, {"barriers", std::move(barriers)}, {"sync", std::move(sync)}};
+  if (info.shard && (!plan.unsharded_tests.empty() || plan.tests.empty())) {
+    // A shard names every test of the whole selection, so a merge can name what is missing.
+    json::array planned;
+    planned.reserve(plan.unsharded_tests.size());
+    for (size_t t : plan.unsharded_tests) planned.emplace_back(m.tests[t].name);
+    root["planned"] = std::move(planned);
+  }
   return json::serialize(root) + "\n";
 }
 

@@ -2,7 +2,10 @@
 
 #include <functional>
 
+#include <boost/json.hpp>
+
 #include "executor/atomic_file.h"
+#include "executor/report_junit.h"
 
 namespace mpexec {
 
@@ -19,6 +22,11 @@ struct Format {
 std::vector<std::string> writeReports(const ReportInput& in, const Config& config, const std::string& run_dir) {
   const Format formats[] = {
       {&Config::json, "report.json", [](const ReportInput& r) { return jsonReport(r.manifest, r.plan, r.result, r.info); }},
+      {&Config::junit, "junit.xml",
+       [](const ReportInput& r) {
+         auto report = boost::json::parse(jsonReport(r.manifest, r.plan, r.result, r.info));
+         return junitReport(report.as_object(), logsUnder({r.log_root}));
+       }},
   };
   std::vector<std::string> problems;
   for (const Format& f : formats) {

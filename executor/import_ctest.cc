@@ -1,0 +1,502 @@
+#include "executor/import_ctest.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <numeric>
+#include <optional>
+#include <queue>
+#include <set>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "sandbox/unique_fd.h"
+
+extern char** environ;
+
+namespace mpexec {
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kNoTimeoutS = 365.0 * 24 * 3600;  // the manifest's largest timeout: CTest's TIMEOUT 0
+constexpr std::size_t kMaxGroupName = 128;
+
+// Properties that need no counterpart: reporting extras, and COST, an ordering hint that mpexec replaces
+// with the durations it records itself.
+const std::set<std::string, std::less<>> kIgnored = {"ATTACHED_FILES", "ATTACHED_FILES_ON_FAIL", "COST",
+                                                     "MEASUREMENT", "_BACKTRACE_TRIPLES"};
+
+// Why a property cannot be honoured; anything not here and not handled is "not understood".
+const std::map<std::string, std::string, std::less<>> kUnhonoured = {
+    {"PASS_REGULAR_EXPRESSION", "mpexec judges a test by its exit code only"},
+    {"FAIL_REGULAR_EXPRESSION", "mpexec judges a test by its exit code only"},
+    {"SKIP_REGULAR_EXPRESSION", "mpexec judges a test by its exit code only"},
+    {"REQUIRED_FILES", "not checked before the test runs"},
+    {"ENVIRONMENT_MODIFICATION", "not applied; use ENVIRONMENT"},
+    {"PROCESSORS", "every test takes one slot"},
+    {"RESOURCE_GROUPS", "not scheduled by resource spec"},
+    {"PROCESSOR_AFFINITY", "not applied"},
+    {"TIMEOUT_AFTER_MATCH", "output is not matched"},
+    {"TIMEOUT_SIGNAL_NAME", "a timeout sends SIGTERM, then SIGKILL after --kill-grace"},
+    {"TIMEOUT_SIGNAL_GRACE_PERIOD", "a timeout sends SIGTERM, then SIGKILL after --kill-grace"},
+    {"GENERATED_RESOURCE_SPEC_FILE", "not scheduled by resource spec"},
+    {"DEPENDS", "order is kept only inside a serial group (a lock or a fixture), not across units"},
+};
+
+bool truthy(const json::value& v) {
+  if (v.is_bool()) return v.get_bool();
+  if (v.is_number()) return v.to_number<double>() != 0;
+  if (const json::string* s = v.if_string()) {
+    std::string u(s->begin(), s->end());
+    std::transform(u.begin(), u.end(), u.begin(), [](unsigned char c) { return char(toupper(c)); });
+    return u == "1" || u == "ON" || u == "YES" || u == "TRUE" || u == "Y";
+  }
+  return false;
+}
+
+// A list property arrives as an array of strings, or as one string.
+std::vector<std::string> strings(const json::value& v) {
+  std::vector<std::string> out;
+  if (const json::string* s = v.if_string()) {
+    out.emplace_back(s->c_str());
+  } else if (const json::array* a = v.if_array()) {
+    for (const json::value& e : *a)
+      if (const json::string* s = e.if_string()) out.emplace_back(s->c_str());
+  }
+  return out;
+}
+
+struct CtestTest {
+  std::string name;
+  std::vector<std::string> cmd;
+  std::string missing_cmd;  ///< why there is no usable command; empty when there is one
+  std::string cwd;
+  std::map<std::string, std::string> env;
+  std::optional<double> timeout_s;
+  std::vector<std::string> labels;
+  bool will_fail = false, run_serial = false, disabled = false;
+  std::optional<int> skip_exit_code;
+  std::vector<std::string> locks, fixtures_setup, fixtures_required, fixtures_cleanup, depends;
+  std::map<std::string, json::value> unhandled;  ///< property → value, for warnings
+};
+
+class UnionFind {
+ public:
+  explicit UnionFind(std::size_t n) : parent_(n) { std::iota(parent_.begin(), parent_.end(), 0); }
+  std::size_t find(std::size_t i) {
+    while (parent_[i] != i) i = parent_[i] = parent_[parent_[i]];
+    return i;
+  }
+  // The smaller index stays the root, so a group is named after its first test in CTest's order.
+  void unite(std::size_t a, std::size_t b) {
+    a = find(a), b = find(b);
+    if (a != b) parent_[std::max(a, b)] = std::min(a, b);
+  }
+
+ private:
+  std::vector<std::size_t> parent_;
+};
+
+std::string groupNameFrom(std::string_view kind, std::string_view what) {
+  std::string g = "ctest.";
+  g.append(kind).append(".");
+  for (char c : what) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-';
+    g.push_back(ok ? c : '_');
+  }
+  if (g.size() > kMaxGroupName) g.resize(kMaxGroupName);
+  return g;
+}
+
+std::string joinNames(const std::vector<std::string>& names) {
+  constexpr std::size_t kShown = 10;
+  std::string out;
+  for (std::size_t i = 0; i < names.size() && i < kShown; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > kShown) out += fmt::format(" and {} more", names.size() - kShown);
+  return out;
+}
+
+Result<CtestTest> readTest(const json::object& o, std::size_t index, CtestImport& out) {
+  CtestTest t;
+  const json::string* name = o.contains("name") ? o.at("name").if_string() : nullptr;
+  if (name == nullptr) return Error{{}, 0, fmt::format("/tests/{}: expected a \"name\" string", index)};
+  t.name = name->c_str();
+  if (const json::value* c = o.if_contains("command")) t.cmd = strings(*c);
+  if (t.cmd.empty()) {
+    t.missing_cmd = "ctest lists no command for it (not available in this configuration? try -C CONFIG)";
+  } else if (t.cmd[0].find('/') != std::string::npos && access(t.cmd[0].c_str(), X_OK) != 0) {
+    t.missing_cmd = fmt::format("{} is not an executable file (not built yet?)", t.cmd[0]);
+  }
+  const json::array* props = o.contains("properties") ? o.at("properties").if_array() : nullptr;
+  if (props == nullptr) return t;
+  for (const json::value& pv : *props) {
+    const json::object* p = pv.if_object();
+    if (p == nullptr || !p->contains("name") || !p->at("name").is_string() || !p->contains("value")) continue;
+    std::string key = p->at("name").as_string().c_str();
+    const json::value& v = p->at("value");
+    if (key == "WORKING_DIRECTORY") {
+      if (v.is_string()) t.cwd = v.as_string().c_str();
+    } else if (key == "ENVIRONMENT") {
+      for (const std::string& kv : strings(v)) {
+        std::size_t eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0) {
+          out.warnings.push_back(fmt::format("warning: {}: ENVIRONMENT entry '{}' is not NAME=VALUE; left out", t.name, kv));
+          continue;
+        }
+        t.env[kv.substr(0, eq)] = kv.substr(eq + 1);
+      }
+    } else if (key == "TIMEOUT") {
+      if (v.is_number()) {
+        double s = v.to_number<double>();
+        t.timeout_s = s > 0 && s < kNoTimeoutS ? s : kNoTimeoutS;
+      }
+    } else if (key == "LABELS") {
+      t.labels = strings(v);
+    } else if (key == "DISABLED") {
+      t.disabled = truthy(v);
+    } else if (key == "WILL_FAIL") {
+      t.will_fail = truthy(v);
+    } else if (key == "RUN_SERIAL") {
+      t.run_serial = truthy(v);
+    } else if (key == "SKIP_RETURN_CODE") {
+      if (v.is_int64() && v.get_int64() >= 0 && v.get_int64() <= 255) {
+        t.skip_exit_code = int(v.get_int64());
+      } else {
+        out.warnings.push_back(fmt::format("warning: {}: SKIP_RETURN_CODE {} is not 0..255; left out", t.name, json::serialize(v)));
+      }
+    } else if (key == "RESOURCE_LOCK") {
+      t.locks = strings(v);
+    } else if (key == "FIXTURES_SETUP") {
+      t.fixtures_setup = strings(v);
+    } else if (key == "FIXTURES_REQUIRED") {
+      t.fixtures_required = strings(v);
+    } else if (key == "FIXTURES_CLEANUP") {
+      t.fixtures_cleanup = strings(v);
+    } else if (key == "DEPENDS") {
+      t.depends = strings(v);
+    } else if (key == "PROCESSORS") {
+      if (!(v.is_number() && v.to_number<double>() <= 1)) t.unhandled.emplace(key, v);
+    } else if (!kIgnored.contains(key)) {
+      t.unhandled.emplace(key, v);
+    }
+  }
+  return t;
+}
+
+// The order inside one group: setup tests before the tests that require their fixture, those before the
+// cleanup tests, and DEPENDS kept between members; otherwise CTest's order. Returns false on a cycle.
+bool orderGroup(std::vector<std::size_t>& members, const std::vector<CtestTest>& tests,
+                const std::map<std::string, std::size_t>& by_name) {
+  std::map<std::size_t, std::size_t> pos;  // test index → position in members
+  for (std::size_t i = 0; i < members.size(); ++i) pos[members[i]] = i;
+  std::vector<std::set<std::size_t>> after(members.size());  // edges a → b: a runs before b
+  std::vector<std::size_t> indegree(members.size(), 0);
+  auto edge = [&](std::size_t a, std::size_t b) {
+    if (a != b && after[a].insert(b).second) ++indegree[b];
+  };
+  for (std::size_t a = 0; a < members.size(); ++a) {
+    const CtestTest& ta = tests[members[a]];
+    for (std::size_t b = 0; b < members.size(); ++b) {
+      const CtestTest& tb = tests[members[b]];
+      auto shares = [](const std::vector<std::string>& x, const std::vector<std::string>& y) {
+        return std::any_of(x.begin(), x.end(), [&](const std::string& f) { return std::find(y.begin(), y.end(), f) != y.end(); });
+      };
+      bool b_uses = shares(ta.fixtures_setup, tb.fixtures_required) || shares(ta.fixtures_setup, tb.fixtures_cleanup);
+      if (b_uses || shares(ta.fixtures_required, tb.fixtures_cleanup)) edge(a, b);
+    }
+    for (const std::string& d : ta.depends) {
+      auto it = by_name.find(d);
+      if (it != by_name.end() && pos.contains(it->second)) edge(pos[it->second], a);
+    }
+  }
+  std::priority_queue<std::size_t, std::vector<std::size_t>, std::greater<>> ready;
+  for (std::size_t i = 0; i < members.size(); ++i)
+    if (indegree[i] == 0) ready.push(i);
+  std::vector<std::size_t> ordered;
+  while (!ready.empty()) {
+    std::size_t i = ready.top();
+    ready.pop();
+    ordered.push_back(members[i]);
+    for (std::size_t j : after[i])
+      if (--indegree[j] == 0) ready.push(j);
+  }
+  if (ordered.size() != members.size()) return false;
+  members = std::move(ordered);
+  return true;
+}
+
+}  // namespace
+
+Result<CtestImport> importCtestJson(std::string_view json_text, const CtestImportOptions& opts) {
+  boost::system::error_code ec;
+  json::value root = json::parse(json_text, ec);
+  const json::object* top = ec ? nullptr : root.if_object();
+  if (top == nullptr || !top->contains("kind") || top->at("kind") != "ctestInfo")
+    return Error{{}, 0, "not ctest's json-v1 output (expected an object with \"kind\": \"ctestInfo\")"};
+  const json::array* listed = top->contains("tests") ? top->at("tests").if_array() : nullptr;
+  if (listed == nullptr) return Error{{}, 0, "ctest's json-v1 output has no \"tests\" array"};
+
+  CtestImport out;
+  std::vector<CtestTest> tests;
+  for (std::size_t i = 0; i < listed->size(); ++i) {
+    const json::object* o = (*listed)[i].if_object();
+    if (o == nullptr) return Error{{}, 0, fmt::format("/tests/{}: expected an object", i)};
+    auto t = readTest(*o, i, out);
+    if (!t.ok()) return t.error();
+    if (t->disabled) {
+      out.disabled.push_back(t->name);
+      continue;
+    }
+    tests.push_back(std::move(t.value()));
+  }
+
+  // Tests that must not overlap, or must run in order, share a unit: one serial group per component.
+  std::map<std::string, std::size_t> by_name;
+  for (std::size_t i = 0; i < tests.size(); ++i) by_name.emplace(tests[i].name, i);
+  UnionFind uf(tests.size());
+  std::map<std::string, std::size_t> first_lock, first_fixture;
+  std::set<std::string> provided;  // fixtures that have a setup or cleanup test
+  for (const CtestTest& t : tests) {
+    provided.insert(t.fixtures_setup.begin(), t.fixtures_setup.end());
+    provided.insert(t.fixtures_cleanup.begin(), t.fixtures_cleanup.end());
+  }
+  std::vector<bool> grouped(tests.size(), false);
+  for (std::size_t i = 0; i < tests.size(); ++i) {
+    const CtestTest& t = tests[i];
+    for (const std::string& l : t.locks) {
+      auto [it, fresh] = first_lock.emplace(l, i);
+      uf.unite(it->second, i);
+      grouped[i] = true;
+    }
+    for (const auto* list : {&t.fixtures_setup, &t.fixtures_required, &t.fixtures_cleanup}) {
+      for (const std::string& f : *list) {
+        if (!provided.contains(f)) continue;  // nothing to set up: CTest ignores it too
+        auto [it, fresh] = first_fixture.emplace(f, i);
+        uf.unite(it->second, i);
+        grouped[i] = true;
+      }
+    }
+    if (t.run_serial) grouped[i] = true;
+  }
+
+  std::map<std::size_t, std::vector<std::size_t>> members;  // root → members in CTest order
+  for (std::size_t i = 0; i < tests.size(); ++i)
+    if (grouped[i]) members[uf.find(i)].push_back(i);
+  std::map<std::size_t, std::string> group_of;  // root → group name
+  std::map<std::string, std::string> strategy_of;
+  std::set<std::string> taken;
+  for (auto& [root, list] : members) {
+    std::string name = groupNameFrom("serial", tests[root].name);
+    for (std::size_t i : list) {
+      if (!tests[i].locks.empty()) {
+        name = groupNameFrom("lock", tests[i].locks.front());
+        break;
+      }
+    }
+    if (name.starts_with("ctest.serial.") && list.size() > 1) {
+      // Linked by a fixture: name the group after the first fixture that has a setup or cleanup test.
+      auto fixture = [&](const CtestTest& t) -> const std::string* {
+        for (const auto* fl : {&t.fixtures_setup, &t.fixtures_required, &t.fixtures_cleanup})
+          for (const std::string& f : *fl)
+            if (provided.contains(f)) return &f;
+        return nullptr;
+      };
+      for (std::size_t i : list) {
+        if (const std::string* f = fixture(tests[i])) {
+          name = groupNameFrom("fixture", *f);
+          break;
+        }
+      }
+    }
+    std::string unique = name;
+    for (int k = 2; !taken.insert(unique).second; ++k) {
+      std::string suffix = fmt::format("-{}", k);
+      unique = name.substr(0, kMaxGroupName - suffix.size()) + suffix;
+    }
+    group_of[root] = unique;
+    bool isolated = std::any_of(list.begin(), list.end(), [&](std::size_t i) { return tests[i].run_serial; });
+    strategy_of[unique] = isolated ? "isolated_serial" : "serial";
+    if (!orderGroup(list, tests, by_name)) {
+      std::vector<std::string> names;
+      for (std::size_t i : list) names.push_back(tests[i].name);
+      out.warnings.push_back(fmt::format("warning: group {}: fixtures or DEPENDS form a cycle; CTest's order kept: {}",
+                                         unique, joinNames(names)));
+    }
+  }
+
+  // Warnings per property, each naming its tests. DEPENDS is honoured when both tests share a group and
+  // the dependency comes first there.
+  std::map<std::string, std::vector<std::string>> unhonoured;
+  for (std::size_t i = 0; i < tests.size(); ++i) {
+    const CtestTest& t = tests[i];
+    for (const auto& [key, value] : t.unhandled) unhonoured[key].push_back(t.name);
+    for (const std::string& d : t.depends) {
+      auto it = by_name.find(d);
+      bool kept = it != by_name.end() && grouped[i] && grouped[it->second] && uf.find(i) == uf.find(it->second);
+      if (!kept && it != by_name.end()) unhonoured["DEPENDS"].push_back(t.name + " (on " + d + ")");
+    }
+  }
+  for (const auto& [key, names] : unhonoured) {
+    auto why = kUnhonoured.find(key);
+    out.warnings.push_back(fmt::format("warning: {} is not honoured ({}): {}", key,
+                                       why == kUnhonoured.end() ? "not understood by mpexec import" : why->second,
+                                       joinNames(names)));
+  }
+
+  auto toJson = [&](const CtestTest& t, const std::string& group) {
+    json::object o;
+    o["name"] = t.name;
+    if (t.missing_cmd.empty()) {
+      o["cmd"] = json::value_from(t.cmd);
+    } else {
+      out.warnings.push_back(fmt::format("warning: {}: {}; it will fail", t.name, t.missing_cmd));
+      // The message travels as an argument, so it needs no quoting.
+      o["cmd"] = json::array{"/bin/sh", "-c", "printf '%s\\n' \"$1\" >&2; exit 1", "mpexec",
+                             "mpexec import ctest: " + t.missing_cmd};
+    }
+    if (!group.empty()) o["group"] = group;
+    if (!t.cwd.empty()) o["cwd"] = t.cwd;
+    if (!t.env.empty()) {
+      json::object env;
+      for (const auto& [k, v] : t.env) env[k] = v;
+      o["env"] = std::move(env);
+    }
+    if (t.timeout_s) o["timeout"] = *t.timeout_s;
+    if (!t.labels.empty()) o["labels"] = json::value_from(t.labels);
+    if (t.skip_exit_code) o["skip_exit_code"] = *t.skip_exit_code;
+    if (t.will_fail) o["will_fail"] = true;
+    return o;
+  };
+
+  json::array out_tests;
+  json::object groups;
+  std::set<std::size_t> emitted_roots;
+  for (std::size_t i = 0; i < tests.size(); ++i) {
+    if (!grouped[i]) {
+      out_tests.push_back(toJson(tests[i], {}));
+      continue;
+    }
+    std::size_t root = uf.find(i);
+    if (!emitted_roots.insert(root).second) continue;
+    const std::string& g = group_of[root];
+    groups[g] = json::object{{"strategy", strategy_of[g]}};
+    for (std::size_t m : members[root]) out_tests.push_back(toJson(tests[m], g));
+  }
+
+  json::object defaults{{"timeout", opts.default_timeout_s}};
+  // CTest tests write into the build tree (their working directory, fixtures' files): keep it writable.
+  if (!opts.build_dir.empty()) defaults["sandbox"] = json::object{{"writable", json::array{opts.build_dir}}};
+  json::object manifest{{"version", 1}, {"defaults", std::move(defaults)}};
+  if (!groups.empty()) manifest["groups"] = std::move(groups);
+  manifest["tests"] = std::move(out_tests);
+  out.manifest = json::serialize(manifest) + "\n";
+  return out;
+}
+
+Result<std::string> ctestShowOnly(const std::string& build_dir, const std::string& config) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return sysError("pipe2");
+  UniqueFd out_r(fds[0]), out_w(fds[1]);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
+  posix_spawn_file_actions_addchdir_np(&actions, build_dir.c_str());
+  std::vector<std::string> args = {"ctest", "--show-only=json-v1"};
+  if (!config.empty()) args.insert(args.end(), {"-C", config});
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, "ctest", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return Error{"cannot run ctest", rc, {}};
+  out_w.reset();
+  std::string text;
+  char buf[65536];
+  while (true) {
+    ssize_t n = read(out_r.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, std::size_t(n));
+  }
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    return Error{{}, 0, fmt::format("ctest --show-only=json-v1 failed in {} (status {:#x}); is it a CMake build directory?", build_dir, st)};
+  return text;
+}
+
+int importCtestMain(int argc, char** argv) {
+  const char* usage = "usage: mpexec import ctest BUILD_DIR [-C CONFIG] [--timeout S]\n";
+  std::string dir, config;
+  CtestImportOptions opts;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      fmt::print("{}  writes a manifest of the tests `ctest --show-only=json-v1` lists to stdout;\n"
+                 "  --timeout S is the timeout of tests without TIMEOUT (1500, as CTest's default)\n", usage);
+      return 0;
+    }
+    if ((a == "-C" || a == "--build-config" || a == "--timeout") && i + 1 < argc) {
+      std::string v = argv[++i];
+      if (a == "--timeout") {
+        char* end = nullptr;
+        double s = strtod(v.c_str(), &end);
+        if (end == v.c_str() || *end != 0 || !(s > 0) || s > kNoTimeoutS) {
+          fmt::print(stderr, "mpexec import ctest: --timeout: expected a positive number of seconds, got '{}'\n", v);
+          return 2;
+        }
+        opts.default_timeout_s = s;
+      } else {
+        config = v;
+      }
+    } else if (a.starts_with("-") || !dir.empty()) {
+      fmt::print(stderr, "mpexec import ctest: unexpected argument '{}'\n{}", a, usage);
+      return 2;
+    } else {
+      dir = a;
+    }
+  }
+  if (dir.empty()) {
+    fmt::print(stderr, "{}", usage);
+    return 2;
+  }
+  std::error_code ec;
+  fs::path abs = fs::canonical(dir, ec);
+  if (ec || !fs::is_directory(abs)) {
+    fmt::print(stderr, "mpexec import ctest: {}: not a directory\n", dir);
+    return 2;
+  }
+  opts.build_dir = abs.string();
+  auto text = ctestShowOnly(opts.build_dir, config);
+  if (!text.ok()) {
+    fmt::print(stderr, "mpexec import ctest: {}\n", text.error().message());
+    return 2;
+  }
+  auto imported = importCtestJson(*text, opts);
+  if (!imported.ok()) {
+    fmt::print(stderr, "mpexec import ctest: {}\n", imported.error().message());
+    return 2;
+  }
+  if (!imported->disabled.empty())
+    fmt::print(stderr, "mpexec import ctest: left out {} DISABLED test(s): {}\n", imported->disabled.size(),
+               joinNames(imported->disabled));
+  for (const auto& w : imported->warnings) fmt::print(stderr, "mpexec import ctest: {}\n", w);
+  fmt::print("{}", imported->manifest);
+  return 0;
+}
+
+}  // namespace mpexec

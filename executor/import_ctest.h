@@ -1,0 +1,41 @@
+#pragma once
+// `mpexec import ctest BUILD_DIR [-C CONFIG]`: CTest's tests (from `ctest --show-only=json-v1`) as a
+// manifest. docs/ci.md says how each test property maps, and why fixtures become ordered serial groups.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sandbox/result.h"
+
+namespace mpexec {
+
+struct CtestImportOptions {
+  std::string build_dir;        ///< absolute; made writable inside the sandbox
+  double default_timeout_s = 1500;  ///< for tests without TIMEOUT, as CTest's DART_TESTING_TIMEOUT
+};
+
+struct CtestImport {
+  std::string manifest;               ///< the manifest's JSON text, ending in a newline
+  std::vector<std::string> disabled;  ///< DISABLED tests, left out
+  std::vector<std::string> warnings;  ///< one line per property that cannot be honoured, naming the tests
+};
+
+/// Maps CTest's json-v1 test list onto a manifest:
+/// - command → cmd, WORKING_DIRECTORY → cwd, ENVIRONMENT → env, TIMEOUT → timeout, LABELS → labels,
+///   WILL_FAIL → will_fail, SKIP_RETURN_CODE → skip_exit_code; DISABLED tests are left out;
+/// - tests linked by a shared RESOURCE_LOCK or fixture (FIXTURES_SETUP/REQUIRED/CLEANUP) join one serial
+///   group (union-find), ordered setup → users → cleanup (and by DEPENDS inside the group);
+/// - RUN_SERIAL makes its test's group isolated_serial (a group of its own when it has none).
+/// A test without a usable command becomes a test that fails saying why, so none disappears. Fails only
+/// when the text is not CTest's json-v1.
+Result<CtestImport> importCtestJson(std::string_view json_text, const CtestImportOptions& opts);
+
+/// Runs `ctest --show-only=json-v1 [-C config]` in `build_dir` (ctest's stderr goes to ours) and returns
+/// its stdout. Fails when ctest cannot be started or exits non-zero.
+Result<std::string> ctestShowOnly(const std::string& build_dir, const std::string& config);
+
+/// The subtool's command line: `import ctest BUILD_DIR [-C CONFIG] [--timeout S]` (argv[0] is "ctest").
+int importCtestMain(int argc, char** argv);
+
+}  // namespace mpexec

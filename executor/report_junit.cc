@@ -1,0 +1,210 @@
+#include "executor/report_junit.h"
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <map>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+namespace mpexec {
+
+namespace json = boost::json;
+
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i] that encodes a character XML allows; 0 if there is none.
+std::size_t validXmlChar(std::string_view s, std::size_t i) {
+  unsigned char c = s[i];
+  std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (len == 0 || i + len > s.size()) return 0;
+  uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+  for (std::size_t k = 1; k < len; ++k) {
+    unsigned char cc = s[i + k];
+    if ((cc & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[len] || cp > 0x10FFFF) return 0;              // overlong or out of range
+  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;                // surrogates
+  if (cp == 0xFFFE || cp == 0xFFFF) return 0;                // not characters in XML
+  return len;
+}
+
+std::string seconds(int64_t us) { return fmt::format("{:.3f}", double(us) / 1e6); }
+
+std::string str(const json::object& o, const char* key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+std::optional<int64_t> i64(const json::object& o, const char* key) {
+  const json::value* v = o.if_contains(key);
+  if (v && v->is_int64()) return v->as_int64();
+  if (v && v->is_uint64()) return int64_t(v->as_uint64());
+  return std::nullopt;
+}
+
+struct Counts {
+  std::size_t tests = 0, failures = 0, errors = 0, skipped = 0;
+  int64_t time_us = 0;
+  std::string attributes() const {
+    return fmt::format("tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\"", tests, failures,
+                       errors, skipped, seconds(time_us));
+  }
+};
+
+// "exit code 1", "signal 11", or the runner's reason when it has one.
+std::string messageOf(const json::object& t) {
+  std::string reason = str(t, "reason");
+  if (!reason.empty()) return reason;
+  if (auto sig = i64(t, "signal")) return fmt::format("signal {}", *sig);
+  if (auto code = i64(t, "exit_code")) return fmt::format("exit code {}", *code);
+  return str(t, "outcome");
+}
+
+}  // namespace
+
+std::string xmlEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + s.size() / 8);
+  for (std::size_t i = 0; i < s.size();) {
+    unsigned char c = s[i];
+    switch (c) {
+      case '&': out += "&amp;"; ++i; continue;
+      case '<': out += "&lt;"; ++i; continue;
+      case '>': out += "&gt;"; ++i; continue;
+      case '"': out += "&quot;"; ++i; continue;
+      case '\'': out += "&apos;"; ++i; continue;
+      case '\n': out += "&#10;"; ++i; continue;
+      case '\r': out += "&#13;"; ++i; continue;
+      case '\t': out += "&#9;"; ++i; continue;
+      default: break;
+    }
+    if (c < 0x20) {
+      out += fmt::format("\\x{:02X}", c);
+      ++i;
+      continue;
+    }
+    std::size_t len = validXmlChar(s, i);
+    if (len == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD for a byte that starts no valid character
+      ++i;
+      continue;
+    }
+    out.append(s.substr(i, len));
+    i += len;
+  }
+  return out;
+}
+
+LogReader logsUnder(std::vector<std::string> roots, std::size_t max_bytes) {
+  return [roots = std::move(roots), max_bytes](const std::string& log) -> std::optional<std::string> {
+    if (log.empty()) return std::nullopt;
+    std::vector<std::string> candidates;
+    if (log.front() == '/') {
+      candidates.push_back(log);
+    } else {
+      for (const std::string& r : roots) candidates.push_back(r + "/" + log);
+    }
+    for (const std::string& path : candidates) {
+      std::ifstream in(path, std::ios::binary);
+      if (!in) continue;
+      in.seekg(0, std::ios::end);
+      std::size_t size = std::size_t(std::max<std::streamoff>(0, in.tellg()));
+      in.seekg(0);
+      if (size <= max_bytes) {
+        std::string all(size, '\0');
+        in.read(all.data(), std::streamsize(size));
+        all.resize(std::size_t(in.gcount()));
+        return all;
+      }
+      std::size_t half = max_bytes / 2;
+      std::string head(half, '\0'), tail(half, '\0');
+      in.read(head.data(), std::streamsize(half));
+      in.seekg(std::streamoff(size - half));
+      in.read(tail.data(), std::streamsize(half));
+      return head + fmt::format("\n[mpexec: {} bytes cut here; the whole log is {}]\n", size - 2 * half, path) + tail;
+    }
+    return std::nullopt;
+  };
+}
+
+std::string junitReport(const json::object& report, const LogReader& read_log) {
+  // Suites in order of first appearance.
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<const json::object*>> suites;
+  std::map<std::string, std::string> strategy;
+  const json::array* tests = report.contains("tests") ? report.at("tests").if_array() : nullptr;
+  if (tests) {
+    for (const json::value& v : *tests) {
+      const json::object* t = v.if_object();
+      if (!t) continue;
+      std::string g = str(*t, "group");
+      if (g.empty()) g = "(free)";
+      auto [it, fresh] = suites.try_emplace(g);
+      if (fresh) {
+        order.push_back(g);
+        strategy[g] = str(*t, "strategy");
+      }
+      it->second.push_back(t);
+    }
+  }
+
+  Counts total;
+  std::string body;
+  for (const std::string& g : order) {
+    Counts c;
+    std::string cases;
+    for (const json::object* t : suites[g]) {
+      const std::string outcome = str(*t, "outcome");
+      const std::string name = xmlEscape(str(*t, "name"));
+      auto start = i64(*t, "start_us"), end = i64(*t, "end_us");
+      int64_t us = start && end && *end >= *start ? *end - *start : 0;
+      int64_t attempts = i64(*t, "attempts").value_or(1);
+      ++c.tests;
+      c.time_us += us;
+      cases += fmt::format("    <testcase name=\"{}\" classname=\"{}\" time=\"{}\">\n", name, xmlEscape(g), seconds(us));
+      std::string msg = xmlEscape(messageOf(*t));
+      if (outcome == "SKIP") {
+        ++c.skipped;
+        cases += fmt::format("      <skipped message=\"{}\"/>\n", msg);
+      } else if (outcome == "FLAKY") {
+        for (int64_t k = 1; k < std::max<int64_t>(2, attempts); ++k)
+          cases += fmt::format("      <flakyFailure message=\"failed on attempt {} of {}\" type=\"FLAKY\"/>\n", k, attempts);
+      } else if (outcome == "FAIL" || outcome == "TIMEOUT" || outcome == "CRASH") {
+        ++c.failures;
+        cases += fmt::format("      <failure message=\"{}\" type=\"{}\">{}</failure>\n", msg, outcome, msg);
+        for (int64_t k = 1; k < attempts; ++k)
+          cases += fmt::format("      <rerunFailure message=\"failed on attempt {} of {}\" type=\"{}\"/>\n", k, attempts, outcome);
+      } else if (outcome != "PASS") {
+        ++c.errors;  // ERROR, NOT_RUN, and anything newer: a failure the test itself did not report
+        cases += fmt::format("      <error message=\"{}\" type=\"{}\">{}</error>\n", msg, xmlEscape(outcome), msg);
+      }
+      if (std::string log = str(*t, "log"); !log.empty()) {
+        if (auto text = read_log(log); text && !text->empty())
+          cases += fmt::format("      <system-out>{}</system-out>\n", xmlEscape(*text));
+      }
+      cases += "    </testcase>\n";
+    }
+    body += fmt::format("  <testsuite name=\"{}\" {}>\n", xmlEscape(g), c.attributes());
+    if (!strategy[g].empty())
+      body += fmt::format("    <properties>\n      <property name=\"strategy\" value=\"{}\"/>\n    </properties>\n",
+                          xmlEscape(strategy[g]));
+    body += cases;
+    body += "  </testsuite>\n";
+    total.tests += c.tests;
+    total.failures += c.failures;
+    total.errors += c.errors;
+    total.skipped += c.skipped;
+    total.time_us += c.time_us;
+  }
+  if (report.contains("run") && report.at("run").is_object()) {
+    if (auto wall = i64(report.at("run").as_object(), "wall_us")) total.time_us = *wall;
+  }
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" +
+         fmt::format("<testsuites name=\"mpexec\" {}>\n", total.attributes()) + body + "</testsuites>\n";
+}
+
+}  // namespace mpexec

@@ -1,0 +1,38 @@
+#pragma once
+// The JUnit XML report (DESIGN §7), rendered from a JSON report (report_json.h) so that a run and
+// `mpexec merge` write it the same way.
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+namespace mpexec {
+
+/// The captured output of a test, given its report's "log" path; none when it cannot be found.
+using LogReader = std::function<std::optional<std::string>(const std::string& log)>;
+
+/// Logs longer than this keep their first and last halves, with a note where they were cut.
+constexpr std::size_t kJunitMaxLogBytes = 64 * 1024;
+
+/// A LogReader that looks for a relative log path under each of `roots` in turn (an absolute one as is),
+/// and keeps at most `max_bytes` of it: the head and the tail, around a line that says how much was cut.
+LogReader logsUnder(std::vector<std::string> roots, std::size_t max_bytes = kJunitMaxLogBytes);
+
+/// The report as JUnit XML: a <testsuite> per group in order of first appearance (tests without a group
+/// in "(free)"), a <testcase> per test with classname = its suite. FAIL, TIMEOUT and CRASH are <failure>,
+/// ERROR and NOT_RUN are <error>, SKIP is <skipped>; a FLAKY test passes with a <flakyFailure> per failed
+/// attempt and a failure that was retried carries a <rerunFailure> per earlier attempt, as Maven Surefire
+/// writes them. The captured log goes in <system-out>. Any text is made valid XML 1.0.
+std::string junitReport(const boost::json::object& report, const LogReader& read_log);
+
+/// `s` escaped for XML text and attribute values. Control characters XML 1.0 forbids become "\xNN"
+/// text, invalid UTF-8 becomes U+FFFD, and newlines, tabs and carriage returns become character
+/// references, so that they survive inside attributes.
+std::string xmlEscape(std::string_view s);
+
+}  // namespace mpexec
