@@ -1,0 +1,118 @@
+// Run control with the real binary: retries, shuffle, repeat and until-fail.
+
+#include <algorithm>
+#include <filesystem>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "tests/support/mpexec_process.h"
+#include "tests/support/temp_dir.h"
+
+namespace mpexec {
+namespace {
+
+namespace json = boost::json;
+using test::readJson;
+using test::runMpexec;
+using test::testEntry;
+
+class RunControlTest : public ::testing::Test {
+ protected:
+  test::Finished run(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--json", report()});
+    return runMpexec(args);
+  }
+  std::string report() const { return dir_.path() + "/report.json"; }
+  test::TempDir dir_;
+};
+
+std::string str(const json::object& o, const char* key) {
+  const json::value& v = o.at(key);
+  return v.is_string() ? std::string(v.as_string()) : "";
+}
+
+/// A test that fails on its first attempt and passes on its second: a counter in a writable directory.
+std::string flakyManifest(const std::string& dir) {
+  return R"({"version": 1, "defaults": {"sandbox": {"writable": [")" + dir + R"("]}}, "tests": [
+    {"name": "flaky", "cmd": ["/bin/sh", "-c", "n=$(cat \"$0\" 2>/dev/null || echo 0); echo $((n+1)) > \"$0\"; echo attempt $MPEXEC_ATTEMPT; test $n -ge 1", ")" +
+         dir + R"(/counter"]},
+    {"name": "steady", "cmd": ["/bin/true"]}]})";
+}
+
+TEST_F(RunControlTest, RetriedPassIsFlaky) {
+  auto m = dir_.write("m.json", flakyManifest(dir_.path()));
+  auto r = run({"--retries", "1", m});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  auto rep = readJson(report());
+  const auto& flaky = testEntry(rep, "flaky");
+  EXPECT_EQ(str(flaky, "outcome"), "FLAKY");
+  EXPECT_EQ(flaky.at("attempts").to_number<int>(), 2);
+  // The second attempt saw MPEXEC_ATTEMPT=2 and has its own log.
+  EXPECT_EQ(test::readFile(dir_.path() + "/" + str(flaky, "log")), "attempt 2\n");
+  EXPECT_EQ(str(testEntry(rep, "steady"), "outcome"), "PASS");
+}
+
+TEST_F(RunControlTest, WithoutRetriesTheSameTestFails) {
+  auto m = dir_.write("m.json", flakyManifest(dir_.path()));
+  auto r = run({m});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(str(testEntry(readJson(report()), "flaky"), "outcome"), "FAIL");
+}
+
+std::vector<std::string> startOrder(const json::object& rep) {
+  std::vector<std::pair<int64_t, std::string>> v;
+  for (const auto& t : rep.at("tests").as_array())
+    v.emplace_back(t.as_object().at("start_us").to_number<int64_t>(), str(t.as_object(), "name"));
+  std::sort(v.begin(), v.end());
+  std::vector<std::string> names;
+  for (auto& [_, n] : v) names.push_back(n);
+  return names;
+}
+
+TEST_F(RunControlTest, SameSeedSameOrderOtherSeedOtherOrder) {
+  std::string tests;
+  for (int i = 0; i < 50; ++i) tests += std::string(i ? "," : "") + R"({"name": "t)" + std::to_string(i) + R"(", "cmd": ["/bin/true"]})";
+  auto m = dir_.write("m.json", R"({"version": 1, "tests": [)" + tests + "]}");
+  auto a = run({"--no-sandbox", "-j", "1", "--shuffle", "--seed", "7", m});
+  ASSERT_EQ(a.exit_code, 0) << a.out;
+  EXPECT_NE(a.out.find("shuffle seed: 7"), std::string::npos);
+  auto rep_a = readJson(report());
+  EXPECT_EQ(rep_a.at("run").as_object().at("seed").to_number<int>(), 7);
+  auto order_a = startOrder(rep_a);
+  ASSERT_EQ(run({"--no-sandbox", "-j", "1", "--shuffle", "--seed", "7", m}).exit_code, 0);
+  auto order_b = startOrder(readJson(report()));
+  ASSERT_EQ(run({"--no-sandbox", "-j", "1", "--shuffle", "--seed", "8", m}).exit_code, 0);
+  auto order_c = startOrder(readJson(report()));
+  EXPECT_EQ(order_a, order_b);
+  EXPECT_NE(order_a, order_c);
+  std::vector<std::string> manifest_order;
+  for (int i = 0; i < 50; ++i) manifest_order.push_back("t" + std::to_string(i));
+  EXPECT_NE(order_a, manifest_order);
+}
+
+TEST_F(RunControlTest, RepeatRunsTheSelectionNTimes) {
+  auto m = dir_.write("m.json", R"({"version": 1, "tests": [{"name": "a", "cmd": ["/bin/true"]},
+                                                             {"name": "b", "cmd": ["/bin/true"]}]})");
+  auto r = run({"--no-sandbox", "--repeat", "3", m});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  auto rep = readJson(report());
+  EXPECT_EQ(rep.at("tests").as_array().size(), 6u);
+  EXPECT_EQ(str(testEntry(rep, "b#3"), "outcome"), "PASS");
+  // Iterations run one after another.
+  EXPECT_LE(testEntry(rep, "a#1").at("end_us").to_number<int64_t>(), testEntry(rep, "a#2").at("start_us").to_number<int64_t>());
+}
+
+TEST_F(RunControlTest, UntilFailStopsAfterTheFailingIteration) {
+  auto m = dir_.write("m.json", R"({"version": 1, "tests": [
+    {"name": "third", "cmd": ["/bin/sh", "-c", "n=$(cat \"$0\" 2>/dev/null || echo 0); echo $((n+1)) > \"$0\"; test $n -lt 2", ")" +
+                                    dir_.path() + R"(/n"]}]})");
+  auto r = run({"--no-sandbox", "--until-fail", "10", m});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  auto rep = readJson(report());
+  EXPECT_EQ(rep.at("tests").as_array().size(), 3u);
+  EXPECT_EQ(str(testEntry(rep, "third#3"), "outcome"), "FAIL");
+}
+
+}  // namespace
+}  // namespace mpexec
