@@ -209,7 +209,13 @@ std::unique_ptr<Service> Service::start(const ServiceOptions& options, std::stri
     *error = "chmod " + socket_path + ": " + std::strerror(errno);
     return nullptr;
   }
+  // Serving at once means that a later failure is cleaned up by stop(), which only ends running listeners.
+  Listener& unix_ref = *unix_listener;
   s.listeners.push_back(std::move(unix_listener));
+  if (!run(unix_ref)) {
+    *error = "the sync service's listener did not start";
+    return nullptr;
+  }
 
   if (!options.tcp_bind.empty()) {
     std::string host;
@@ -228,12 +234,10 @@ std::unique_ptr<Service> Service::start(const ServiceOptions& options, std::stri
       return nullptr;
     }
     s.tcp_port = port;
+    bool running = run(*tcp);
     s.listeners.push_back(std::move(tcp));
-  }
-
-  for (auto& l : s.listeners) {
-    if (!run(*l)) {
-      *error = "the sync service's listener did not start";
+    if (!running) {
+      *error = "the sync service's TCP listener did not start";
       return nullptr;
     }
   }

@@ -110,6 +110,11 @@ TEST(ServiceTest, StartRejectsBadRunInfoAndBadBind) {
   o.run_dir_parent = dir.path();
   EXPECT_EQ(Service::start(o, &error), nullptr);
   EXPECT_NE(error.find("port"), std::string::npos) << error;
+  o.tcp_bind = "192.0.2.1:1";  // TEST-NET-1: not an address of this machine, so bind fails
+  EXPECT_EQ(Service::start(o, &error), nullptr);
+  EXPECT_NE(error.find("TCP"), std::string::npos) << error;
+  std::string leftovers = shellRun("ls -A " + dir.path());
+  EXPECT_EQ(leftovers, "") << "a failed start removes its run directory and socket";
 }
 
 TEST(ServiceTest, AuthenticationFailuresAre401) {
