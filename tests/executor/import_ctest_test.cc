@@ -1,0 +1,176 @@
+#include "executor/import_ctest.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "executor/manifest.h"
+#include "tests/support/temp_dir.h"
+
+namespace mpexec {
+namespace {
+
+namespace json = boost::json;
+
+// CTest's json-v1 with the given tests (each a JSON object text).
+std::string ctestJson(const std::vector<std::string>& tests) {
+  std::string s = R"({"kind": "ctestInfo", "version": {"major": 1, "minor": 0}, "backtraceGraph": {}, "tests": [)";
+  for (size_t i = 0; i < tests.size(); ++i) s += (i ? "," : "") + tests[i];
+  return s + "]}";
+}
+
+std::string test(const std::string& name, const std::string& props = "", const std::string& cmd = R"(["/bin/sh", "-c", "exit 0"])") {
+  return R"({"name": ")" + name + R"(", "command": )" + cmd + R"(, "properties": [)" + props + "]}";
+}
+
+struct Imported {
+  CtestImport import;
+  json::object manifest;
+  const json::object& entry(const std::string& name) const {
+    for (const auto& t : manifest.at("tests").as_array())
+      if (t.as_object().at("name") == name.c_str()) return t.as_object();
+    throw std::runtime_error("no test " + name);
+  }
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const auto& t : manifest.at("tests").as_array()) out.emplace_back(t.as_object().at("name").as_string());
+    return out;
+  }
+  std::string group(const std::string& name) const {
+    const json::value* g = entry(name).if_contains("group");
+    return g ? std::string(g->as_string()) : "";
+  }
+  std::string strategy(const std::string& group) const {
+    return std::string(manifest.at("groups").as_object().at(group).as_object().at("strategy").as_string());
+  }
+};
+
+Imported import(const std::vector<std::string>& tests, const std::string& build_dir = "/tmp") {
+  auto r = importCtestJson(ctestJson(tests), {.build_dir = build_dir});
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message());
+  if (!r.ok()) return {};
+  Imported out{r.value(), json::parse(r->manifest).as_object()};
+  return out;
+}
+
+TEST(ImportCtestTest, MapsCommandAndProperties) {
+  test::TempDir dir;
+  auto r = import({test("t", R"({"name": "WORKING_DIRECTORY", "value": ")" + dir.path() + R"("},
+                                 {"name": "ENVIRONMENT", "value": ["A=1", "B=x=y"]},
+                                 {"name": "TIMEOUT", "value": 12.5},
+                                 {"name": "LABELS", "value": ["fast", "unit"]},
+                                 {"name": "WILL_FAIL", "value": true},
+                                 {"name": "SKIP_RETURN_CODE", "value": 4})")},
+                  dir.path());
+  const auto& t = r.entry("t");
+  EXPECT_EQ(t.at("cmd"), json::parse(R"(["/bin/sh", "-c", "exit 0"])"));
+  EXPECT_EQ(t.at("cwd"), dir.path().c_str());
+  EXPECT_EQ(t.at("env"), json::parse(R"({"A": "1", "B": "x=y"})"));
+  EXPECT_EQ(t.at("timeout").to_number<double>(), 12.5);
+  EXPECT_EQ(t.at("labels"), json::parse(R"(["fast", "unit"])"));
+  EXPECT_EQ(t.at("will_fail"), true);
+  EXPECT_EQ(t.at("skip_exit_code"), 4);
+  EXPECT_FALSE(t.contains("group"));
+  // The build tree stays writable in the sandbox, and tests without TIMEOUT get CTest's default.
+  EXPECT_EQ(r.manifest.at("defaults").at_pointer("/sandbox/writable/0"), dir.path().c_str());
+  EXPECT_EQ(r.manifest.at("defaults").at("timeout").to_number<double>(), 1500);
+  EXPECT_TRUE(r.import.warnings.empty());
+
+  // What it writes is a manifest mpexec accepts, with the same meaning.
+  auto m = parseManifest(r.import.manifest, dir.path() + "/m.json");
+  ASSERT_TRUE(m.ok()) << m.error().message();
+  ASSERT_EQ(m->tests.size(), 1u);
+  EXPECT_TRUE(m->tests[0].will_fail);
+  EXPECT_EQ(m->tests[0].skip_exit_code, 4);
+  EXPECT_EQ(m->tests[0].settings.env.at("B"), "x=y");
+  EXPECT_EQ(m->tests[0].settings.timeout_s, 12.5);
+}
+
+TEST(ImportCtestTest, DisabledTestsAreLeftOutAndListed) {
+  auto r = import({test("on"), test("off", R"({"name": "DISABLED", "value": true})")});
+  EXPECT_EQ(r.names(), (std::vector<std::string>{"on"}));
+  EXPECT_EQ(r.import.disabled, (std::vector<std::string>{"off"}));
+}
+
+TEST(ImportCtestTest, RunSerialGetsAnIsolatedSerialGroupOfItsOwn) {
+  auto r = import({test("a", R"({"name": "RUN_SERIAL", "value": true})"), test("b"),
+                   test("c", R"({"name": "RUN_SERIAL", "value": true})")});
+  EXPECT_EQ(r.group("b"), "");
+  ASSERT_NE(r.group("a"), "");
+  EXPECT_NE(r.group("a"), r.group("c"));
+  EXPECT_EQ(r.strategy(r.group("a")), "isolated_serial");
+  EXPECT_EQ(r.strategy(r.group("c")), "isolated_serial");
+}
+
+TEST(ImportCtestTest, TestsSharingAnyLockJoinOneSerialGroup) {
+  // a-b share x, b-c share y: one component; d has a lock of its own; e none.
+  auto r = import({test("a", R"({"name": "RESOURCE_LOCK", "value": ["x"]})"),
+                   test("d", R"({"name": "RESOURCE_LOCK", "value": ["z"]})"),
+                   test("c", R"({"name": "RESOURCE_LOCK", "value": ["y"]})"), test("e"),
+                   test("b", R"({"name": "RESOURCE_LOCK", "value": ["x", "y"]})")});
+  EXPECT_EQ(r.group("a"), r.group("b"));
+  EXPECT_EQ(r.group("b"), r.group("c"));
+  EXPECT_NE(r.group("d"), r.group("a"));
+  EXPECT_NE(r.group("d"), "");
+  EXPECT_EQ(r.group("e"), "");
+  EXPECT_EQ(r.strategy(r.group("a")), "serial");
+  // A group's tests are written together, at the place of its first test.
+  EXPECT_EQ(r.names(), (std::vector<std::string>{"a", "c", "b", "d", "e"}));
+}
+
+TEST(ImportCtestTest, RunSerialInALockGroupIsolatesTheGroup) {
+  auto r = import({test("a", R"({"name": "RESOURCE_LOCK", "value": ["x"]})"),
+                   test("b", R"({"name": "RESOURCE_LOCK", "value": ["x"]}, {"name": "RUN_SERIAL", "value": true})")});
+  EXPECT_EQ(r.group("a"), r.group("b"));
+  EXPECT_EQ(r.strategy(r.group("a")), "isolated_serial");
+}
+
+TEST(ImportCtestTest, FixturesRunSetupThenUsersThenCleanupInOneGroup) {
+  // CTest's order puts the cleanup first and the setup last: the group reorders them.
+  auto r = import({test("clean", R"({"name": "FIXTURES_CLEANUP", "value": ["db"]})"),
+                   test("use1", R"({"name": "FIXTURES_REQUIRED", "value": ["db"]})"), test("other"),
+                   test("use2", R"({"name": "FIXTURES_REQUIRED", "value": ["db"]})"),
+                   test("setup", R"({"name": "FIXTURES_SETUP", "value": ["db"]})"),
+                   test("lonely", R"({"name": "FIXTURES_REQUIRED", "value": ["nobody_sets_this_up"]})")});
+  EXPECT_EQ(r.names(), (std::vector<std::string>{"setup", "use1", "use2", "clean", "other", "lonely"}));
+  EXPECT_EQ(r.group("setup"), r.group("clean"));
+  EXPECT_EQ(r.group("setup"), r.group("use2"));
+  EXPECT_EQ(r.strategy(r.group("setup")), "serial");
+  EXPECT_EQ(r.group("lonely"), "");  // a fixture without setup or cleanup needs nothing
+  EXPECT_EQ(r.group("other"), "");
+}
+
+TEST(ImportCtestTest, WarnsAboutEveryPropertyItCannotHonourNamingTheTests) {
+  auto r = import({test("a", R"({"name": "PASS_REGULAR_EXPRESSION", "value": ["ok"]})"),
+                   test("b", R"({"name": "PASS_REGULAR_EXPRESSION", "value": ["ok"]}, {"name": "SOMETHING_NEW", "value": 1})"),
+                   test("c", R"({"name": "DEPENDS", "value": ["a"]}, {"name": "COST", "value": 3.0})")});
+  std::string all;
+  for (const auto& w : r.import.warnings) all += w + "\n";
+  EXPECT_NE(all.find("PASS_REGULAR_EXPRESSION"), std::string::npos) << all;
+  EXPECT_NE(all.find(": a, b"), std::string::npos) << all;
+  EXPECT_NE(all.find("SOMETHING_NEW"), std::string::npos) << all;
+  EXPECT_NE(all.find("DEPENDS"), std::string::npos) << all;
+  EXPECT_NE(all.find("c (on a)"), std::string::npos) << all;
+  EXPECT_EQ(all.find("COST"), std::string::npos) << all;
+  EXPECT_EQ(r.import.warnings.size(), 3u) << all;
+}
+
+TEST(ImportCtestTest, ATestWithoutACommandFailsSayingWhy) {
+  auto r = import({R"({"name": "nocmd", "properties": []})", test("gone", "", R"(["/nonexistent/bin/t"])")});
+  for (const char* name : {"nocmd", "gone"}) {
+    const auto& cmd = r.entry(name).at("cmd").as_array();
+    ASSERT_EQ(cmd.size(), 5u) << name;
+    EXPECT_EQ(cmd[0], "/bin/sh");
+  }
+  EXPECT_NE(std::string(r.entry("gone").at("cmd").as_array()[4].as_string()).find("/nonexistent/bin/t"), std::string::npos);
+  EXPECT_EQ(r.import.warnings.size(), 2u);
+}
+
+TEST(ImportCtestTest, RejectsTextThatIsNotCtestJson) {
+  EXPECT_FALSE(importCtestJson("{}", {}).ok());
+  EXPECT_FALSE(importCtestJson("not json", {}).ok());
+  EXPECT_FALSE(importCtestJson(R"({"kind": "ctestInfo", "tests": [{"command": []}]})", {}).ok());
+}
+
+}  // namespace
+}  // namespace mpexec
