@@ -47,7 +47,7 @@ BENCH_BINS    := $(BENCH_SRCS:bench/%.cc=$(OUT)/bench/%)
 ALL_SRCS := $(LIB_SRCS) executor/main.cc $(wildcard tests/*/*.cc) $(BENCH_SRCS)
 DEPS     := $(ALL_SRCS:%.cc=$(OUT)/obj/%.d)
 
-.PHONY: all deps test demo bench bench-compare asan install uninstall clean format
+.PHONY: all deps test demo bench bench-compare asan install uninstall deb clean format
 all: deps $(BUILD)/mpexec
 
 deps:
@@ -98,9 +98,17 @@ bench-compare: all
 
 install: all
 	install -Dm755 $(BUILD)/mpexec $(DESTDIR)$(PREFIX)/bin/mpexec
+	install -Dm644 packaging/mpexec.1 $(DESTDIR)$(PREFIX)/share/man/man1/mpexec.1
+	install -Dm644 packaging/bash-completion/mpexec $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mpexec
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/mpexec
+	rm -f $(DESTDIR)$(PREFIX)/share/man/man1/mpexec.1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mpexec
+
+# build/mpexec_<version>_<arch>.deb (packaging/deb.sh: dpkg-deb, Depends from dpkg-shlibdeps).
+deb: all
+	@packaging/install-deps.sh --package
+	packaging/deb.sh $(BUILD)/mpexec $(VERSION) $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

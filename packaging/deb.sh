@@ -1,0 +1,72 @@
+#!/bin/sh
+# Builds the Debian package of mpexec with dpkg-deb: the binary, the man page, bash completion and the
+# documentation lintian expects. Depends comes from dpkg-shlibdeps, so it names the runtime libraries the
+# binary really links.
+#   packaging/deb.sh BIN VERSION OUTDIR    → OUTDIR/mpexec_VERSION_ARCH.deb (its path on stdout)
+set -eu
+
+[ $# -eq 3 ] || { echo "usage: packaging/deb.sh BIN VERSION OUTDIR" >&2; exit 2; }
+bin=$1 version=$2 out=$3
+here=$(cd "$(dirname "$0")" && pwd)
+arch=$(dpkg --print-architecture)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT INT TERM
+root=$work/root
+
+install -d "$root/DEBIAN" "$root/usr/bin" "$root/usr/share/man/man1" "$root/usr/share/doc/mpexec" \
+  "$root/usr/share/bash-completion/completions"
+install -m755 "$bin" "$root/usr/bin/mpexec"
+strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/bin/mpexec"
+gzip -9n <"$here/mpexec.1" >"$root/usr/share/man/man1/mpexec.1.gz"
+install -m644 "$here/bash-completion/mpexec" "$root/usr/share/bash-completion/completions/mpexec"
+cat >"$root/usr/share/doc/mpexec/copyright" <<COPYRIGHT
+Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+Upstream-Name: mpexec
+
+Files: *
+Copyright: the mpexec authors
+License: see the source distribution of mpexec
+COPYRIGHT
+# A native package's changelog (dpkg-parsechangelog format), dated by the binary, so rebuilds match.
+date=$(date -R -u -r "$bin")
+gzip -9n >"$root/usr/share/doc/mpexec/changelog.gz" <<CHANGELOG
+mpexec ($version) unstable; urgency=medium
+
+  * Release $version.
+
+ -- mpexec maintainers <maintainers@mpexec.invalid>  $date
+CHANGELOG
+chmod 644 "$root/usr/share/doc/mpexec/copyright" "$root/usr/share/doc/mpexec/changelog.gz" \
+  "$root/usr/share/man/man1/mpexec.1.gz"
+
+# dpkg-shlibdeps reads debian/control of a source package; a minimal one is enough.
+mkdir -p "$work/debian"
+printf 'Source: mpexec\n\nPackage: mpexec\nArchitecture: any\n' >"$work/debian/control"
+depends=$(cd "$work" && dpkg-shlibdeps -O -e root/usr/bin/mpexec 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+[ -n "$depends" ] || { echo "deb.sh: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
+
+size=$(du -k -s "$root/usr" | cut -f1)
+cat >"$root/DEBIAN/control" <<CONTROL
+Package: mpexec
+Version: $version
+Architecture: $arch
+Maintainer: mpexec maintainers <maintainers@mpexec.invalid>
+Installed-Size: $size
+Depends: $depends
+Section: devel
+Priority: optional
+Description: sandboxed, container-per-group test executor
+ mpexec reads a JSON manifest of test commands and runs them on N worker
+ slots. Every free test, and every serial group, runs in its own Linux
+ namespace sandbox; isolated groups get the machine to themselves behind a
+ barrier. A local HTTP sync service lets tests share a message board, locks
+ and trails. It imports GoogleTest binaries and CTest projects, shards runs
+ across CI machines, merges the shards' reports and writes JUnit XML.
+CONTROL
+(cd "$root" && find usr -type f -exec md5sum {} + | sort -k2) >"$root/DEBIAN/md5sums"
+chmod 644 "$root/DEBIAN/control" "$root/DEBIAN/md5sums"
+
+mkdir -p "$out"
+deb="$out/mpexec_${version}_${arch}.deb"
+dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
+echo "$deb"
