@@ -1,6 +1,10 @@
 # mpexec build. `make` builds build/mpexec; see README.md for the other targets.
 .DELETE_ON_ERROR:
 .SUFFIXES:
+# Build on every core unless the caller chose -j.
+ifeq (,$(filter -j%,$(MAKEFLAGS)))
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
 
 MODE     ?= release
 BUILD    ?= build
@@ -53,7 +57,7 @@ all: deps $(BUILD)/mpexec
 deps:
 	@packaging/install-deps.sh
 
-$(OUT)/obj/%.o: %.cc
+$(OUT)/obj/%.o: %.cc | deps
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
