@@ -46,7 +46,8 @@ SyncClient client(Transport t, const std::string& unit) {
 void BM_BoardGet(benchmark::State& state) {
   auto t = static_cast<Transport>(state.range(0));
   SyncClient c = client(t, "bench-board");
-  if (c.request("PUT", "/v1/board/bench/key", R"({"value": {"port": 8080, "host": "db"}})").response.status != 200) {
+  if (c.request("PUT", "/v1/board/bench/key", R"({"value": {"port": 8080, "host": "db"}})").response.status !=
+      200) {
     state.SkipWithError("put failed");
     return;
   }
@@ -76,7 +77,12 @@ void BM_LockAcquireRelease(benchmark::State& state) {
 }
 
 BENCHMARK(BM_BoardGet)->Arg(kUnix)->Arg(kTcp)->Repetitions(5)->ReportAggregatesOnly(true)->UseRealTime();
-BENCHMARK(BM_LockAcquireRelease)->Arg(kUnix)->Arg(kTcp)->Repetitions(5)->ReportAggregatesOnly(true)->UseRealTime();
+BENCHMARK(BM_LockAcquireRelease)
+    ->Arg(kUnix)
+    ->Arg(kTcp)
+    ->Repetitions(5)
+    ->ReportAggregatesOnly(true)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace mpexec::sync

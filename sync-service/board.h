@@ -1,6 +1,7 @@
 #pragma once
 // The message board (DESIGN §5): key -> {JSON value, version}, with compare-and-set and long-poll waits.
 
+#include <boost/json/value.hpp>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -8,8 +9,6 @@
 #include <optional>
 #include <string>
 #include <unordered_set>
-
-#include <boost/json/value.hpp>
 
 #include "sync-service/status.h"
 #include "sync-service/waiters.h"

@@ -97,7 +97,8 @@ Endpoint Endpoint::fromEnvironment() {
     size_t colon = addr.rfind(':');
     if (colon != std::string::npos) {
       e.tcp_host = addr.substr(0, colon);
-      if (e.tcp_host.size() >= 2 && e.tcp_host.front() == '[') e.tcp_host = e.tcp_host.substr(1, e.tcp_host.size() - 2);
+      if (e.tcp_host.size() >= 2 && e.tcp_host.front() == '[')
+        e.tcp_host = e.tcp_host.substr(1, e.tcp_host.size() - 2);
       e.tcp_port = std::atoi(addr.c_str() + colon + 1);
       return e;
     }
@@ -189,13 +190,15 @@ ClientResult SyncClient::request(std::string_view method, std::string_view targe
     size_t pos = head.find("\r\n");
     while (pos != std::string_view::npos && pos < head.size()) {
       size_t next = head.find("\r\n", pos + 2);
-      std::string_view line = head.substr(pos + 2, (next == std::string_view::npos ? head.size() : next) - pos - 2);
+      std::string_view line =
+          head.substr(pos + 2, (next == std::string_view::npos ? head.size() : next) - pos - 2);
       size_t colon = line.find(':');
       if (colon != std::string_view::npos) {
         std::string_view name = line.substr(0, colon);
         std::string_view value = line.substr(colon + 1);
         while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-        if (iequals(name, "Content-Length")) content_length = std::strtoull(std::string(value).c_str(), nullptr, 10);
+        if (iequals(name, "Content-Length"))
+          content_length = std::strtoull(std::string(value).c_str(), nullptr, 10);
         if (iequals(name, "Connection") && iequals(value, "close")) close_after = true;
         if (iequals(name, "Transfer-Encoding")) return fail("chunked responses are not supported");
       }

@@ -1,18 +1,27 @@
 #include "sync-service/endpoints.h"
 
+#include <boost/json.hpp>
 #include <charconv>
 #include <chrono>
 #include <cmath>
-
-#include <boost/json.hpp>
 
 namespace mpexec::sync {
 namespace json = boost::json;
 
 namespace {
 
-enum class Kind { Health, Run, BoardList, BoardKey, LockAcquire, LockRelease, TrailStart, TrailFinish,
-                  TrailDone, Unknown };
+enum class Kind {
+  Health,
+  Run,
+  BoardList,
+  BoardKey,
+  LockAcquire,
+  LockRelease,
+  TrailStart,
+  TrailFinish,
+  TrailDone,
+  Unknown
+};
 
 struct Route {
   Kind kind = Kind::Unknown;
@@ -27,7 +36,8 @@ Route route(std::string_view path) {
   if (path == "/v1/health") return {Kind::Health, "", "GET"};
   if (path == "/v1/run") return {Kind::Run, "", "GET"};
   if (path == "/v1/board") return {Kind::BoardList, "", "GET"};
-  if (startsWith(path, "/v1/board/")) return {Kind::BoardKey, std::string(path.substr(10)), "GET, PUT, DELETE"};
+  if (startsWith(path, "/v1/board/"))
+    return {Kind::BoardKey, std::string(path.substr(10)), "GET, PUT, DELETE"};
   bool lock = startsWith(path, "/v1/lock/");
   if (lock || startsWith(path, "/v1/trail/")) {
     std::string_view rest = path.substr(lock ? 9 : 10);
@@ -65,13 +75,20 @@ Reply errorReply(int status, std::string_view message) {
 
 std::string_view statusMessage(Status s) {
   switch (s) {
-    case Status::Ok: return "ok";
-    case Status::NotFound: return "no such key";
-    case Status::Conflict: return "precondition failed";
-    case Status::Timeout: return "timed out waiting";
-    case Status::TooMany: return "over a sync service limit";
-    case Status::Ended: return "the unit has ended";
-    case Status::Stopping: return "the sync service is stopping";
+    case Status::Ok:
+      return "ok";
+    case Status::NotFound:
+      return "no such key";
+    case Status::Conflict:
+      return "precondition failed";
+    case Status::Timeout:
+      return "timed out waiting";
+    case Status::TooMany:
+      return "over a sync service limit";
+    case Status::Ended:
+      return "the unit has ended";
+    case Status::Stopping:
+      return "the sync service is stopping";
   }
   return "unknown";
 }
@@ -101,15 +118,24 @@ std::optional<std::string_view> bearer(std::string_view header) {
 
 const char* opName(Kind k, bool board_wait) {
   switch (k) {
-    case Kind::Run: return "run";
-    case Kind::BoardList: return "board.list";
-    case Kind::BoardKey: return board_wait ? "board.wait" : "board.get";
-    case Kind::LockAcquire: return "lock.acquire";
-    case Kind::LockRelease: return "lock.release";
-    case Kind::TrailStart: return "trail.start";
-    case Kind::TrailFinish: return "trail.finish";
-    case Kind::TrailDone: return "trail.done";
-    default: return "";
+    case Kind::Run:
+      return "run";
+    case Kind::BoardList:
+      return "board.list";
+    case Kind::BoardKey:
+      return board_wait ? "board.wait" : "board.get";
+    case Kind::LockAcquire:
+      return "lock.acquire";
+    case Kind::LockRelease:
+      return "lock.release";
+    case Kind::TrailStart:
+      return "trail.start";
+    case Kind::TrailFinish:
+      return "trail.finish";
+    case Kind::TrailDone:
+      return "trail.done";
+    default:
+      return "";
   }
 }
 
@@ -214,9 +240,11 @@ Reply Endpoints::handle(const Request& req, WaiterLimit* waiters) {
   if (has_wait && !parseSeconds(req.query.at("wait"), &wait_s)) {
     return errorReply(400, "wait must be a number of seconds >= 0");
   }
-  if (!has_wait && (r.kind == Kind::TrailStart || r.kind == Kind::TrailFinish)) wait_s = limits_.max_wait_seconds;
+  if (!has_wait && (r.kind == Kind::TrailStart || r.kind == Kind::TrailFinish))
+    wait_s = limits_.max_wait_seconds;
   wait_s = std::min(wait_s, limits_.max_wait_seconds);
-  Deadline deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(wait_s));
+  Deadline deadline =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(wait_s));
   uint64_t after = 0;
   bool has_after = req.query.count("after") > 0;
   if (has_after && !parseUint(req.query.at("after"), &after)) {
@@ -264,7 +292,8 @@ Reply Endpoints::handle(const Request& req, WaiterLimit* waiters) {
           }
         }
         if (bad || (cond.if_absent && cond.if_version)) {
-          reply = errorReply(400, "want {\"value\": JSON} with at most one of \"if_version\": N, \"if_absent\": true");
+          reply = errorReply(
+              400, "want {\"value\": JSON} with at most one of \"if_version\": N, \"if_absent\": true");
           break;
         }
         PutResult put = board_.put(r.name, body.at("value"), cond);
@@ -295,8 +324,9 @@ Reply Endpoints::handle(const Request& req, WaiterLimit* waiters) {
       break;
     case Kind::LockAcquire: {
       Status s = locks_.acquire(*unit, r.name, deadline, waiters);
-      reply = s == Status::Ok ? jsonReply(200, json::object{{"held", true}})
-                              : statusReply(s, s == Status::Conflict ? "the unit already holds this lock" : "");
+      reply = s == Status::Ok
+                  ? jsonReply(200, json::object{{"held", true}})
+                  : statusReply(s, s == Status::Conflict ? "the unit already holds this lock" : "");
       result = statusName(s);
       break;
     }

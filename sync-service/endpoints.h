@@ -35,7 +35,7 @@ struct Limits {
   BoardLimits board;
   LockLimits locks;
   TrailLimits trails;
-  size_t operations = 100000;   ///< operation log capacity
+  size_t operations = 100000;     ///< operation log capacity
   double max_wait_seconds = 300;  ///< longer `wait` parameters are cut to this
 };
 

@@ -1,19 +1,18 @@
 // The HTTP adapter: the only translation unit that includes httplib.h (DESIGN §1, STYLE).
 #include "sync-service/server.h"
 
+#include <httplib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <boost/json/parse.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <mutex>
 #include <thread>
-
-#include <boost/json/parse.hpp>
-#include <httplib.h>
 
 namespace mpexec::sync {
 
@@ -78,7 +77,8 @@ void install(Listener& l, Endpoints& endpoints, size_t threads) {
   // Errors httplib answers by itself (413, unparsable requests) get the same JSON shape as ours.
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
-    jsonError(res, res.status == 413 ? "body over 1 MiB" : "bad request (HTTP " + std::to_string(res.status) + ")");
+    jsonError(
+        res, res.status == 413 ? "body over 1 MiB" : "bad request (HTTP " + std::to_string(res.status) + ")");
   });
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
     res.status = 500;
@@ -96,7 +96,8 @@ void install(Listener& l, Endpoints& endpoints, size_t threads) {
 // stop() right after start() cannot miss it and leave the thread blocked.
 bool run(Listener& l) {
   l.thread = std::thread([&l] { l.server.listen_after_bind(); });
-  for (int i = 0; i < 5000 && !l.server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int i = 0; i < 5000 && !l.server.is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return l.server.is_running();
 }
 
@@ -117,7 +118,8 @@ bool parseBind(const std::string& bind, std::string* host, int* port, std::strin
       }
       port_text = bind.substr(close + 2);
     }
-  } else if (size_t colon = bind.find(':'); colon != std::string::npos && bind.find(':', colon + 1) == std::string::npos) {
+  } else if (size_t colon = bind.find(':');
+             colon != std::string::npos && bind.find(':', colon + 1) == std::string::npos) {
     *host = bind.substr(0, colon);
     port_text = bind.substr(colon + 1);
   } else {

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstring>
 #include <iostream>
@@ -11,8 +12,6 @@
 #include <set>
 #include <string>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "sync-service/endpoints.h"
 
@@ -135,7 +134,8 @@ std::string errorMessage(const std::string& body) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
   if (!ec && v.is_object()) {
-    if (auto* e = v.as_object().if_contains("error"); e != nullptr && e->is_string()) return std::string(e->as_string());
+    if (auto* e = v.as_object().if_contains("error"); e != nullptr && e->is_string())
+      return std::string(e->as_string());
   }
   return body;
 }
@@ -154,12 +154,14 @@ int Cli::outcome(const ClientResult& r, const std::string& what) {
 ClientResult Cli::waitLoop(const std::string& method, const std::string& target, const std::string& body,
                            std::optional<double> timeout) {
   using Clock = std::chrono::steady_clock;
-  auto deadline = timeout ? Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(*timeout))
+  auto deadline = timeout ? Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                               std::chrono::duration<double>(*timeout))
                           : Clock::time_point::max();
   char sep = target.find('?') == std::string::npos ? '?' : '&';
   while (true) {
     double wait = kMaxWaitPerRequest;
-    if (timeout) wait = std::max(0.0, std::min(wait, std::chrono::duration<double>(deadline - Clock::now()).count()));
+    if (timeout)
+      wait = std::max(0.0, std::min(wait, std::chrono::duration<double>(deadline - Clock::now()).count()));
     ClientResult r = client_.request(method, target + sep + "wait=" + std::to_string(wait), body);
     if (!r.ok() || r.response.status != 408 || Clock::now() >= deadline) return r;
   }
@@ -206,7 +208,8 @@ int Cli::runCommand(const std::vector<std::string>& command, const std::string& 
 
 int Cli::board(int argc, char** argv) {
   Args args;
-  if (!parse(argc, argv, 2, {"if-version", "after", "timeout"}, {"if-absent", "with-version"}, &args)) return kUsage;
+  if (!parse(argc, argv, 2, {"if-version", "after", "timeout"}, {"if-absent", "with-version"}, &args))
+    return kUsage;
   if (args.positional.empty()) return usage("board needs a command");
   const std::string& cmd = args.positional[0];
   if (args.has_command) return usage("board " + cmd + " takes no command after --");
@@ -259,7 +262,8 @@ int Cli::board(int argc, char** argv) {
     if (code == kOk) {
       boost::system::error_code pec;
       json::value v = json::parse(r.response.body, pec);
-      if (!pec && v.is_object() && v.as_object().contains("version")) out_ << json::serialize(v.as_object().at("version")) << "\n";
+      if (!pec && v.is_object() && v.as_object().contains("version"))
+        out_ << json::serialize(v.as_object().at("version")) << "\n";
     }
     return code;
   }
@@ -272,7 +276,8 @@ int Cli::board(int argc, char** argv) {
     std::optional<double> timeout = seconds(args, "timeout", &bad);
     if (bad) return usage("--timeout needs seconds");
     std::string after = args.options.count("after") ? args.options["after"] : "0";
-    if (after.empty() || after.find_first_not_of("0123456789") != std::string::npos) return usage("--after needs a version number");
+    if (after.empty() || after.find_first_not_of("0123456789") != std::string::npos)
+      return usage("--after needs a version number");
     ClientResult r = waitLoop("GET", target + "?after=" + after, "", timeout);
     int code = outcome(r, "board wait " + key);
     return code == kOk ? printEntry(r.response.body) : code;
@@ -329,7 +334,8 @@ int Cli::trail(int argc, char** argv) {
     client_.request("POST", base + "/done");
     return kUsage;
   }
-  int status = runCommand(args.command, cmd == "start" ? "MPEXEC_TRAIL_FIRST" : "MPEXEC_TRAIL_LAST", flag->as_bool());
+  int status =
+      runCommand(args.command, cmd == "start" ? "MPEXEC_TRAIL_FIRST" : "MPEXEC_TRAIL_LAST", flag->as_bool());
   // A failed start command leaves the trail (see Trails::done), so a failed setup is not taken as done.
   std::string done_body = status == 0 ? "" : "{\"ok\":false}";
   int done = outcome(client_.request("POST", base + "/done", done_body), "trail done " + name);

@@ -45,10 +45,12 @@ class Trails {
   /// Waits until no unit is inside the trail's block, enters it and becomes a consumer. `first` is true when
   /// the trail had no consumer. Conflict when the unit already consumes the trail or is inside its block.
   /// Timeout, TooMany (trail limit, or no place in `waiters`; null = unlimited), Ended, Stopping.
-  BlockResult start(const std::string& unit, const std::string& name, Deadline deadline, WaiterLimit* waiters);
+  BlockResult start(const std::string& unit, const std::string& name, Deadline deadline,
+                    WaiterLimit* waiters);
   /// Waits likewise, enters the block and stops consuming. `last` is true when the unit was the only
   /// consumer left. Conflict when the unit does not consume the trail or is inside its block.
-  BlockResult finish(const std::string& unit, const std::string& name, Deadline deadline, WaiterLimit* waiters);
+  BlockResult finish(const std::string& unit, const std::string& name, Deadline deadline,
+                     WaiterLimit* waiters);
   /// Leaves the block. `succeeded == false` after a start block means the start's command failed: the unit
   /// stops consuming, so the next starter gets `first` again when nobody else consumes the trail.
   /// Conflict when the unit is not inside the block.
@@ -71,7 +73,7 @@ class Trails {
     std::set<std::string> consumers;
     std::optional<std::string> holder;  ///< the unit inside the block
     Block block = Block::Start;
-    bool flag = false;  ///< the holder's first/last
+    bool flag = false;          ///< the holder's first/last
     std::list<uint64_t> queue;  ///< tickets of the waiters, oldest first
     std::condition_variable changed;
   };

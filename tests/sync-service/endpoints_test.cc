@@ -51,7 +51,8 @@ TEST_F(EndpointsTest, HeadIsGetAndAllowNamesTheMethods) {
 }
 
 TEST_F(EndpointsTest, WaitsAreCappedNotRefused) {
-  Endpoints ep{Limits{.board = {}, .locks = {}, .trails = {}, .operations = 10, .max_wait_seconds = 0.05}, "{}"};
+  Endpoints ep{Limits{.board = {}, .locks = {}, .trails = {}, .operations = 10, .max_wait_seconds = 0.05},
+               "{}"};
   std::string token = ep.registerUnit("u1");
   Request r{"GET", "/v1/board/k", {{"after", "0"}, {"wait", "100000"}}, "", "Bearer " + token};
   EXPECT_EQ(ep.handle(r, nullptr).status, 408) << "a huge wait ends at the cap";

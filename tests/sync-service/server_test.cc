@@ -59,7 +59,7 @@ bool haveCurl() { return system("curl --version >/dev/null 2>&1") == 0; }
 TEST(ServiceTest, SocketIsPrivateDirectoryAndReachableSocket) {
   TestService s;
   ASSERT_TRUE(s.ok());
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat(s->runDir().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
   ASSERT_EQ(stat(s->socketPath().c_str(), &st), 0);
@@ -182,7 +182,9 @@ TEST(ServiceTest, BoardOverHttp) {
   expectError(conflict, 409);
   EXPECT_EQ(body(conflict).at("version").to_number<uint64_t>(), v1) << "a 409 tells the current version";
   expectError(c.request("PUT", "/v1/board/a/b", R"({"value": 2, "if_version": 999})"), 409);
-  EXPECT_EQ(status(c.request("PUT", "/v1/board/a/b", R"({"value": 2, "if_version": )" + std::to_string(v1) + "}")), 200);
+  EXPECT_EQ(
+      status(c.request("PUT", "/v1/board/a/b", R"({"value": 2, "if_version": )" + std::to_string(v1) + "}")),
+      200);
   ClientResult list = c.request("GET", "/v1/board");
   EXPECT_EQ(body(list).at("a/b").at("value"), json::value(2));
   EXPECT_EQ(status(c.request("DELETE", "/v1/board/a/b")), 200);
@@ -340,7 +342,8 @@ TEST(ServiceTest, CurlIsARealClient) {
   TestService s;
   ASSERT_TRUE(s.ok());
   std::string token = s->registerUnit("u1");
-  std::string base = "curl -s --unix-socket " + s->socketPath() + " -H 'Authorization: Bearer " + token + "' ";
+  std::string base =
+      "curl -s --unix-socket " + s->socketPath() + " -H 'Authorization: Bearer " + token + "' ";
   std::string put = shellRun(base + "-X PUT -d '{\"value\": [1, \"two\"]}' http://mpexec/v1/board/curl/key");
   EXPECT_NE(put.find("\"version\""), std::string::npos) << put;
   std::string get = shellRun(base + "http://mpexec/v1/board/curl/key");
@@ -353,8 +356,9 @@ TEST(ServiceTest, CurlIsARealClient) {
   std::string anon = shellRun("curl -s -o /dev/null -w '%{http_code}' --unix-socket " + s->socketPath() +
                               " http://mpexec/v1/board");
   EXPECT_EQ(anon, "401");
-  std::string big = shellRun("head -c 2000000 /dev/zero | tr '\\0' x | " + base +
-                             "-o /dev/null -w '%{http_code}' -X PUT --data-binary @- http://mpexec/v1/board/big");
+  std::string big =
+      shellRun("head -c 2000000 /dev/zero | tr '\\0' x | " + base +
+               "-o /dev/null -w '%{http_code}' -X PUT --data-binary @- http://mpexec/v1/board/big");
   EXPECT_EQ(big, "413");
   expectHealthy(s);
 }
