@@ -245,7 +245,10 @@ int run(const Config& config) {
     fmt::print(stderr, "mpexec: cannot write a report: {}\n", problem);
     if (exit_code == 0) exit_code = kExitInfra;
   }
-  if (config.verbosity > 0) notes.push_back(fmt::format("logs: {}", paths.log_prefix));
+  if (config.verbosity > 0) {
+    notes.push_back(fmt::format("np {}, sandbox: {}", np, ctx.value()->describe()));
+    notes.push_back(fmt::format("logs: {}", paths.log_prefix));
+  }
   console.summary(combined.manifest, combined.plan.tests, result, wall_us, notes);
   return exit_code;
 }
