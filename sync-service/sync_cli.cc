@@ -183,6 +183,7 @@ int Cli::runCommand(const std::vector<std::string>& command, const std::string& 
   for (auto& s : args) argv.push_back(s.data());
   argv.push_back(nullptr);
 
+  std::string exec_failed = "mpexec sync: cannot run " + command[0] + "\n";
   out_.flush();
   std::cout.flush();
   pid_t pid = fork();
@@ -192,8 +193,7 @@ int Cli::runCommand(const std::vector<std::string>& command, const std::string& 
   }
   if (pid == 0) {
     execvpe(argv[0], argv.data(), envp.data());
-    const char msg[] = "mpexec sync: cannot run the command\n";
-    ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+    ssize_t ignored = write(STDERR_FILENO, exec_failed.data(), exec_failed.size());
     (void)ignored;
     _exit(127);
   }

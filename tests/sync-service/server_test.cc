@@ -296,6 +296,31 @@ TEST(ServiceTest, TrailsOverHttp) {
   ASSERT_EQ(s->warnings().size(), 1u) << "ub never finished the trail";
 }
 
+TEST(ServiceTest, AUnitDyingInsideItsFirstStartBlockHandsFirstToTheNextStarter) {
+  TestService s;
+  ASSERT_TRUE(s.ok());
+  SyncClient a = s.client("ua");
+  SyncClient b = s.client("ub");
+  SyncClient c = s.client("uc");
+  ASSERT_EQ(body(a.request("POST", "/v1/trail/db/start")), json::parse(R"({"first": true})"));
+  ASSERT_EQ(status(c.request("POST", "/v1/lock/l/acquire")), 200);
+  ClientResult next, cancelled;
+  std::thread starter([&] { next = b.request("POST", "/v1/trail/db/start?wait=30"); });
+  std::thread waiter([&] { cancelled = a.request("POST", "/v1/lock/l/acquire?wait=30"); });
+  std::this_thread::sleep_for(100ms);
+  s->unitEnded("ua");  // e.g. its sandbox was killed while setting up
+  starter.join();
+  waiter.join();
+  ASSERT_EQ(status(next), 200);
+  EXPECT_EQ(body(next), json::parse(R"({"first": true})"));
+  expectError(cancelled, 401);
+  expectError(a.request("POST", "/v1/trail/db/done"), 401);
+  EXPECT_EQ(status(b.request("POST", "/v1/trail/db/done")), 200);
+  ASSERT_EQ(s->warnings().size(), 1u);
+  EXPECT_NE(s->warnings()[0].find("ua"), std::string::npos);
+  expectHealthy(s);
+}
+
 TEST(ServiceTest, OperationsAreLoggedWithUnitsAndMonotonicTimes) {
   TestService s;
   ASSERT_TRUE(s.ok());
