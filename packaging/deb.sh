@@ -24,7 +24,7 @@ Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: mpexec
 
 Files: *
-Copyright: the mpexec authors
+Copyright: 2026 the mpexec authors
 License: see the source distribution of mpexec
 COPYRIGHT
 # A native package's changelog (dpkg-parsechangelog format), dated by the binary, so rebuilds match.
