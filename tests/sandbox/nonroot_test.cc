@@ -1,0 +1,158 @@
+// The sandbox for an unprivileged user (issue 3): the real binary run as uid 65534 (setpriv) contains its
+// units through user namespaces, and the report says which limits it could enforce; where user namespaces
+// are not available, mpexec says so in one line that points at --no-sandbox, and exits 3.
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <algorithm>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "tests/support/mpexec_process.h"
+#include "tests/support/temp_dir.h"
+
+namespace mpexec::test {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+constexpr uid_t kNobody = 65534;
+
+/// A temp dir owned by 65534 holding a copy of mpexec (the build directory may not be reachable for that
+/// uid) and a manifest.
+class NonRoot : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to uid 65534 with setpriv";
+    if (access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/setpriv";
+    std::error_code ec;
+    fs::copy_file(mpexecBinary(), bin(), ec);
+    ASSERT_FALSE(ec) << "copy " << mpexecBinary() << ": " << ec.message();
+    chmod(bin().c_str(), 0755);
+  }
+  std::string bin() const { return dir_.path() + "/mpexec"; }
+  /// Gives the whole directory to 65534, after every file is written.
+  void handOver() {
+    for (const auto& e : fs::recursive_directory_iterator(dir_.path()))
+      ASSERT_EQ(lchown(e.path().c_str(), kNobody, kNobody), 0) << e.path();
+    ASSERT_EQ(chown(dir_.path().c_str(), kNobody, kNobody), 0);
+  }
+  Finished asNobody(const std::vector<std::string>& args) {
+    std::vector<std::string> all = {"--reuid=65534", "--regid=65534", "--clear-groups", bin()};
+    all.insert(all.end(), args.begin(), args.end());
+    return runSetpriv(all);
+  }
+  /// runMpexec runs MPEXEC_BIN; setpriv is started the same way through a tiny wrapper script.
+  Finished runSetpriv(const std::vector<std::string>& args) {
+    std::string wrapper = dir_.write("setpriv.sh", "#!/bin/sh\nexec /usr/bin/setpriv \"$@\"\n", true);
+    const char* old = getenv("MPEXEC_BIN");
+    std::string saved = old ? old : "";
+    setenv("MPEXEC_BIN", wrapper.c_str(), 1);
+    Finished f = runMpexec(args, 60);
+    if (old) {
+      setenv("MPEXEC_BIN", saved.c_str(), 1);
+    } else {
+      unsetenv("MPEXEC_BIN");
+    }
+    return f;
+  }
+  TempDir dir_;
+};
+
+TEST_F(NonRoot, SandboxedRunAsNobodyPassesAndReportsItsLimits) {
+  char host_name[256] = {};
+  gethostname(host_name, sizeof host_name - 1);
+  std::string m = dir_.write("m.json", R"({"version": 1,
+    "defaults": {"sandbox": {"memory": "1G", "pids": 512}},
+    "tests": [
+      {"name": "uid", "cmd": ["/bin/sh", "-c", "id -u; test $(id -u) = 65534"]},
+      {"name": "hostname", "cmd": ["/bin/sh", "-c", "h=$(hostname); echo $h; test \"$h\" != \")" +
+                                         std::string(host_name) + R"(\""]},
+      {"name": "root-ro", "cmd": ["/bin/sh", "-c", "touch /mpexec-nonroot 2>&1 && exit 1; touch /usr/mpexec-nonroot 2>&1 && exit 1; exit 0"]},
+      {"name": "caps", "cmd": ["/bin/sh", "-c", "grep -E '^(CapEff|NoNewPrivs):' /proc/self/status; grep -q '^CapEff:[[:space:]]*0000000000000000$' /proc/self/status"]},
+      {"name": "tmp", "cmd": ["/bin/sh", "-c", "echo mine > /tmp/f && cat /tmp/f"]},
+      {"name": "rlimits", "cmd": ["/bin/sh", "-c", "echo \"as $(ulimit -v)\""]}
+    ]})");
+  handOver();
+  std::string rep_path = dir_.path() + "/report.json";
+  auto r = asNobody({"--json", rep_path, "-j", "2", m});
+  if (r.exit_code == 3) GTEST_SKIP() << "no unprivileged user namespaces here: " << r.out;
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto rep = readJson(rep_path);
+  auto logOf = [&](const char* t) {
+    return readFile(dir_.path() + "/" + std::string(testEntry(rep, t).at("log").as_string()));
+  };
+  for (const char* t : {"uid", "hostname", "root-ro", "caps", "tmp", "rlimits"})
+    EXPECT_EQ(testEntry(rep, t).at("outcome").as_string(), "PASS") << t << ":\n" << logOf(t);
+  EXPECT_NE(logOf("root-ro").find("Read-only file system"), std::string::npos) << logOf("root-ro");
+  EXPECT_NE(logOf("hostname").find("mpexec-"), std::string::npos) << logOf("hostname");
+  EXPECT_FALSE(fs::exists("/mpexec-nonroot"));
+
+  const auto& run = rep.at("run").as_object();
+  EXPECT_EQ(run.at("sandbox").as_string(), "namespaces");
+  std::string detail(run.at("sandbox_detail").as_string());
+  EXPECT_NE(detail.find("user namespace"), std::string::npos) << detail;
+  // Which limits were enforced: a cgroup's, or the rlimit fallback; never nothing, since the manifest
+  // asks for both.
+  std::vector<std::string> limits;
+  for (const auto& l : run.at("limits").as_array()) limits.emplace_back(l.as_string());
+  auto has = [&](const char* l) { return std::find(limits.begin(), limits.end(), l) != limits.end(); };
+  EXPECT_TRUE(has("rlimit") || (has("memory") && has("pids"))) << detail;
+  if (has("rlimit") && !has("memory")) {
+    // 1G as RLIMIT_AS, in KiB.
+    EXPECT_NE(logOf("rlimits").find("as 1048576"), std::string::npos) << logOf("rlimits");
+  }
+}
+
+// Without user namespaces (max_user_namespaces = 0 in a user namespace of the test's own, where mpexec
+// runs as a non-root uid), mpexec refuses in one line that names --no-sandbox, and --no-sandbox works.
+TEST_F(NonRoot, WithoutUserNamespacesMpexecSaysSoAndExits3) {
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  std::string m = dir_.write("m.json", R"({"version": 1, "tests": [{"name": "t", "cmd": ["/bin/true"]}]})");
+  // As root: a new user namespace in which our uid 0 is 65534, its user-namespace limit set to 0, then
+  // exec mpexec there (no capabilities left after the exec).
+  std::string no_userns = dir_.write("no_userns.py", R"PY(
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.unshare(0x10000000) != 0:
+    print("SKIP: unshare(CLONE_NEWUSER): " + os.strerror(ctypes.get_errno()))
+    sys.exit(99)
+for f, v in (("setgroups", "deny"), ("uid_map", "65534 0 1"), ("gid_map", "65534 0 1")):
+    with open("/proc/self/" + f, "w") as fh:
+        fh.write(v)
+try:
+    with open("/proc/sys/user/max_user_namespaces", "w") as fh:
+        fh.write("0")
+except OSError as e:
+    print("SKIP: max_user_namespaces: " + e.strerror)
+    sys.exit(99)
+os.execv(sys.argv[1], sys.argv[1:])
+)PY");
+  std::string wrapper = dir_.write("no_userns.sh", "#!/bin/sh\nexec /usr/bin/python3 " + no_userns + " " + bin() +
+                                                     " \"$@\"\n", true);
+  const char* old = getenv("MPEXEC_BIN");
+  std::string saved = old ? old : "";
+  setenv("MPEXEC_BIN", wrapper.c_str(), 1);
+  Finished r = runMpexec({"--state-dir", dir_.path() + "/state", m}, 60);
+  Finished plain = runMpexec({"--no-sandbox", "--state-dir", dir_.path() + "/state2", m}, 60);
+  if (old) {
+    setenv("MPEXEC_BIN", saved.c_str(), 1);
+  } else {
+    unsetenv("MPEXEC_BIN");
+  }
+  if (r.exit_code == 99) GTEST_SKIP() << r.out;
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+  std::string out = r.out;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  EXPECT_EQ(out.find('\n'), std::string::npos) << "more than one line:\n" << r.out;
+  EXPECT_NE(out.find("--no-sandbox"), std::string::npos) << r.out;
+  EXPECT_NE(out.find("namespaces"), std::string::npos) << r.out;
+  EXPECT_EQ(plain.exit_code, 0) << plain.out;
+}
+
+}  // namespace
+}  // namespace mpexec::test
