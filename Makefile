@@ -43,6 +43,7 @@ LIBS_executor     := $(ALL_LIBS)
 LIBS_sandbox      := $(LIB_sandbox)
 LIBS_sync-service := $(LIB_sync)
 LIBS_integration  := $(LIB_sandbox)
+LDLIBS_integration := -lz  # the HTML report's browser test decodes its screenshot
 SUPPORT_OBJS  := $(call objs,$(wildcard tests/support/*.cc))
 TEST_BINS     := $(TEST_SUITES:%=$(OUT)/tests/%_tests)
 BENCH_SRCS    := $(wildcard bench/*_bench.cc)
@@ -78,13 +79,14 @@ $(BUILD)/mpexec: $(OUT)/mpexec
 .SECONDEXPANSION:
 $(OUT)/tests/%_tests: $$(call objs,$$(wildcard tests/$$*/*.cc)) $(SUPPORT_OBJS) $$(LIBS_$$*)
 	@mkdir -p $(@D)
-	$(CXX) $(LDFLAGS) $^ $(LIBS) -lgtest -lgtest_main -o $@
+	$(CXX) $(LDFLAGS) $^ $(LIBS) $(LDLIBS_$*) -lgtest -lgtest_main -o $@
 
 $(OUT)/bench/%: $(OUT)/obj/bench/%.o $(ALL_LIBS)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $^ $(LIBS) -lbenchmark -o $@
 
 test: deps $(OUT)/mpexec $(TEST_BINS)
+	@packaging/install-deps.sh --browser || echo "make test: chromium is not installed; the browser test will skip"
 	MPEXEC_BIN=$(abspath $(OUT)/mpexec) tests/run-all.sh $(TEST_BINS)
 
 asan:

@@ -5,7 +5,9 @@
 #include <boost/json.hpp>
 
 #include "executor/atomic_file.h"
+#include "executor/report_html.h"
 #include "executor/report_junit.h"
+#include "executor/report_trace.h"
 
 namespace mpexec {
 
@@ -27,6 +29,9 @@ std::vector<std::string> writeReports(const ReportInput& in, const Config& confi
          auto report = boost::json::parse(jsonReport(r.manifest, r.plan, r.result, r.info));
          return junitReport(report.as_object(), logsUnder({r.log_root}));
        }},
+      {&Config::trace, "trace.json", [](const ReportInput& r) { return traceReport(r.manifest, r.plan, r.result, r.info); }},
+      {&Config::html, "report.html",
+       [](const ReportInput& r) { return htmlReport(r.manifest, r.plan, r.result, r.info, {.log_root = r.log_root}); }},
   };
   std::vector<std::string> problems;
   for (const Format& f : formats) {
