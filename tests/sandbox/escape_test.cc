@@ -89,7 +89,10 @@ TEST_F(Escape, Case01_ReadOnlyRootAndHomePrivateTmp) {
   for (const char* t : {"root", "home", "tmp", "sock-a", "sock-b"})
     EXPECT_EQ(outcome(rep, t), "PASS") << t << ":\n" << log(rep, t);
   EXPECT_TRUE(contains(log(rep, "root"), "Read-only file system")) << log(rep, "root");
-  EXPECT_TRUE(contains(log(rep, "home"), "Read-only file system")) << log(rep, "home");
+  // Where the host lets us write $HOME, only the read-only mount stops the unit.
+  if (access(home_dir.c_str(), W_OK) == 0) {
+    EXPECT_TRUE(contains(log(rep, "home"), "Read-only file system")) << log(rep, "home");
+  }
   EXPECT_TRUE(contains(log(rep, "tmp"), "private")) << log(rep, "tmp");
   EXPECT_TRUE(contains(log(rep, "sock-a"), "own server answered: a")) << log(rep, "sock-a");
   EXPECT_TRUE(contains(log(rep, "sock-b"), "own server answered: b")) << log(rep, "sock-b");
@@ -347,8 +350,9 @@ TEST_F(Escape, Case09_NoCapabilitiesNoNewPrivsReadOnlySysrq) {
     EXPECT_TRUE(std::regex_search(l, std::regex("CapBnd:\\s*0000000000000000"))) << l;
     EXPECT_TRUE(std::regex_search(l, std::regex("NoNewPrivs:\\s*1"))) << l;
     // As uid 0 (no capabilities, but the files' owner) only the read-only mount stops the open; as
-    // nobody the file mode already does.
-    std::string refused = t == std::string("privs") ? "Read-only file system" : "Permission denied";
+    // nobody, or as a non-root user, the file mode already does.
+    bool owner = t == std::string("privs") && geteuid() == 0;
+    std::string refused = owner ? "Read-only file system" : "Permission denied";
     EXPECT_TRUE(contains(l, "/proc/sys/kernel/hostname: " + refused)) << l;
     EXPECT_TRUE(contains(l, "/proc/sys/vm/drop_caches: " + refused)) << l;
     if (host_sysrq) {
