@@ -16,6 +16,7 @@ Scheduler::Scheduler(const Plan& plan, size_t test_count, UnitRunner& runner, Sc
   result_.unit_problems.resize(plan.units.size());
   unit_slot_.assign(plan.units.size(), -1);
   job_of_unit_.resize(plan.units.size());
+  run_of_unit_.resize(plan.units.size());
   for (const Unit& u : plan.units)
     for (size_t t : u.tests) result_.records[t].unit = u.id;
 }
@@ -68,6 +69,7 @@ void Scheduler::handle(const RunnerEvent& ev, std::vector<int>& free_slots, size
       }
       if (!retry.tests.empty()) queue.push_front(std::move(retry));
       result_.unit_problems[ev.unit] = ev.problem;
+      result_.unit_runs[run_of_unit_[ev.unit]].end_us = ev.at_us;
       free_slots.push_back(unit_slot_[ev.unit]);
       std::push_heap(free_slots.begin(), free_slots.end(), std::greater<>());
       --running;
@@ -102,6 +104,8 @@ ScheduleResult Scheduler::run(std::function<int64_t()> now_us) {
         job_of_unit_[job.unit] = job;
         ++running;
         last_start_us = now_us();
+        run_of_unit_[job.unit] = result_.unit_runs.size();
+        result_.unit_runs.push_back({job.unit, job.slot, job.attempt, last_start_us, -1});
         runner_.start(job_of_unit_[job.unit]);
       }
       if (running == 0) break;

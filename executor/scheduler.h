@@ -37,10 +37,21 @@ struct Barrier {
   int64_t end_us;    ///< when its last unit ended
 };
 
+/// One run of a unit on a slot, for the timelines: from when the scheduler started it (sandbox set-up
+/// included) to when the runner said it had ended (teardown included).
+struct UnitRun {
+  size_t unit = 0;  ///< index into Plan::units
+  int slot = 0;
+  int attempt = 1;
+  int64_t start_us = 0;
+  int64_t end_us = -1;  ///< -1: it never ended (the run was interrupted)
+};
+
 struct ScheduleResult {
   std::vector<TestRecord> records;  ///< indexed like Manifest::tests; NOT_RUN for what never ran
   std::vector<std::string> unit_problems;  ///< indexed like Plan::units
   std::vector<Barrier> barriers;
+  std::vector<UnitRun> unit_runs;  ///< in start order
   bool interrupted = false;
   bool stopped_early = false;  ///< --max-fail reached
   int failures = 0;
@@ -64,6 +75,7 @@ class Scheduler {
   ScheduleResult result_;
   std::vector<int> unit_slot_;
   std::vector<UnitJob> job_of_unit_;  ///< the job each running unit is on
+  std::vector<size_t> run_of_unit_;   ///< index into result_.unit_runs of each running unit
 };
 
 }  // namespace mpexec
