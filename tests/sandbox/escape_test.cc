@@ -141,10 +141,13 @@ TEST_F(Escape, Case02_ProcIsTheUnitsAndKillReachesNothingOutside) {
   for (const char* t : {"proc", "killer", "sibling"}) EXPECT_EQ(outcome(rep, t), "PASS") << t << ":\n" << log(rep, t);
   std::string proc = log(rep, "proc");
   EXPECT_TRUE(contains(proc, "pid 1: ")) << proc;
+
   std::string killer = log(rep, "killer");
   EXPECT_TRUE(contains(killer, "survived")) << killer;
   EXPECT_TRUE(contains(killer, "kill host: 1")) << "the host's pid exists inside?\n" << killer;
+  EXPECT_TRUE(contains(killer, "kill mpexec: 1")) << "mpexec's pid exists inside?\n" << killer;
   EXPECT_TRUE(host.alive()) << "the host process was killed";
+  if (getenv("MPEXEC_ESCAPE_VERBOSE")) std::cout << proc << killer;
   EXPECT_FALSE(processesWith(host_mark).empty());
 }
 
