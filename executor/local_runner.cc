@@ -139,7 +139,8 @@ void LocalRunner::start(const UnitJob& job) {
     e.reserve(base_env_.size() + s.env.size() + 14);
     for (const auto& kv : base_env_) {
       auto eq = kv.find('=');
-      if (!s.env.count(kv.substr(0, eq))) e.push_back(kv);
+      if (s.env.count(kv.substr(0, eq)) || (sandboxed && kv.rfind("MPEXEC_EXE=", 0) == 0)) continue;
+      e.push_back(kv);
     }
     for (const auto& [k, v] : s.env) e.push_back(k + "=" + v);
     if (test) e.push_back("MPEXEC_TEST_NAME=" + test->name);
@@ -153,6 +154,7 @@ void LocalRunner::start(const UnitJob& job) {
     e.push_back("MPEXEC_TMPDIR=" + tmp);
     e.push_back("TMPDIR=" + tmp);
     e.push_back("MPEXEC_OUTPUT_DIR=" + spec.output_dir);
+    if (sandboxed) e.push_back(std::string("MPEXEC_EXE=") + sandbox::kExeInside);
     if (!socket.empty()) {
       e.push_back("MPEXEC_SYNC_SOCKET=" + socket);
       e.push_back("MPEXEC_SYNC_TOKEN=" + token);

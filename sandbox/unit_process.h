@@ -20,6 +20,9 @@ namespace mpexec::sandbox {
 
 enum class Isolation { None, Namespaces };
 
+/// Where a sandbox sees the mpexec binary (bound read-only), for `mpexec sync` inside.
+inline constexpr const char* kExeInside = "/run/mpexec-bin/mpexec";
+
 enum class Role : uint8_t { Setup, Test, Teardown };
 
 struct CommandSpec {

@@ -1,0 +1,134 @@
+// The sync service with the real binary and real sandboxes: a shared fixture through a trail, a lock
+// holder killed mid-hold, curl as a client, and ownership that a token cannot borrow.
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "tests/support/mpexec_process.h"
+#include "tests/support/temp_dir.h"
+
+namespace mpexec {
+namespace {
+
+using test::readJson;
+using test::runMpexec;
+using test::testEntry;
+
+class SyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_.write("probe.json", R"({"version": 1, "tests": [{"name": "p", "cmd": ["/bin/true"]}]})");
+    auto probe = runMpexec({"-q", dir_.path() + "/probe.json"});
+    if (probe.exit_code == 3) GTEST_SKIP() << "no sandbox on this host: " << probe.out;
+  }
+  /// A manifest whose tests may write to the temp dir, with `tests` as the "tests" array's contents.
+  std::string manifest(const std::string& tests) {
+    return dir_.write("m.json", R"({"version": 1, "defaults": {"timeout": 30, "env": {"DIR": ")" + dir_.path() +
+                                    R"("}, "sandbox": {"writable": [")" + dir_.path() + R"("]}}, "tests": [)" + tests +
+                                    "]}");
+  }
+  test::Finished run(const std::vector<std::string>& args) {
+    std::vector<std::string> all = {"--json", dir_.path() + "/report.json"};
+    all.insert(all.end(), args.begin(), args.end());
+    return runMpexec(all);
+  }
+  std::string outcome(const std::string& test) {
+    auto rep = readJson(dir_.path() + "/report.json");
+    return std::string(testEntry(rep, test).at("outcome").as_string());
+  }
+  test::TempDir dir_;
+};
+
+std::string shTest(const std::string& name, const std::string& script) {
+  std::string escaped;
+  for (char c : script) {
+    if (c == '"' || c == '\\') escaped += '\\';
+    escaped += c;
+  }
+  return R"({"name": ")" + name + R"(", "cmd": ["/bin/sh", "-c", ")" + escaped + R"("]})";
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+// Eight free tests in eight sandboxes share one expensive fixture through a trail: setup exactly once,
+// before any consumer proceeds; teardown exactly once, after the last consumer finished.
+TEST_F(SyncTest, TrailSharesOneFixtureAcrossEightSandboxes) {
+  const std::string script =
+      R"(S="$MPEXEC_EXE sync"; )"
+      R"($S trail start fixture -- sh -c '[ "$MPEXEC_TRAIL_FIRST" = 1 ] && { echo setup >> $DIR/log; sleep 0.3; echo setup-done >> $DIR/log; }; true' || exit 1; )"
+      // Everyone arrives before anyone finishes, so the trail is one setup and one teardown.
+      R"($S board put "arrived/$MPEXEC_TEST_NAME" 1 >/dev/null || exit 1; )"
+      R"(for i in $(seq 200); do [ $($S board list | grep -o arrived/ | wc -l) -ge 8 ] && break; sleep 0.05; done; )"
+      R"(echo "use $MPEXEC_TEST_NAME" >> $DIR/log; )"
+      R"($S trail finish fixture -- sh -c '[ "$MPEXEC_TRAIL_LAST" = 1 ] && echo teardown >> $DIR/log; true')";
+  std::string tests;
+  for (int i = 0; i < 8; ++i) tests += (i ? "," : "") + shTest("consumer" + std::to_string(i), script);
+  auto r = run({"--np", "8", manifest(tests)});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto log = lines(test::readFile(dir_.path() + "/log"));
+  ASSERT_EQ(log.size(), 11u) << test::readFile(dir_.path() + "/log");
+  EXPECT_EQ(std::count(log.begin(), log.end(), "setup"), 1);
+  EXPECT_EQ(std::count(log.begin(), log.end(), "teardown"), 1);
+  EXPECT_EQ(log[0], "setup");
+  EXPECT_EQ(log[1], "setup-done");
+  EXPECT_EQ(log.back(), "teardown");
+  // The eight units really were eight sandboxes running at once.
+  auto rep = readJson(dir_.path() + "/report.json");
+  std::set<std::string> units;
+  for (const auto& t : rep.at("tests").as_array()) units.insert(std::string(t.as_object().at("unit").as_string()));
+  EXPECT_EQ(units.size(), 8u);
+  EXPECT_GT(rep.at("sync").as_object().at("operations").as_array().size(), 8u * 3);
+}
+
+// A holder killed with SIGKILL while it holds a lock does not stall the others: its unit ends, and the
+// service releases what the unit held.
+TEST_F(SyncTest, LockOfAKilledHolderIsReleased) {
+  std::string tests =
+      shTest("holder", R"("$MPEXEC_EXE" sync lock acquire L && touch $DIR/held && kill -9 $$)") + "," +
+      shTest("waiter", R"(for i in $(seq 200); do [ -e $DIR/held ] && break; sleep 0.05; done; )"
+                       R"("$MPEXEC_EXE" sync lock acquire L --timeout 20)");
+  auto r = run({"--np", "2", manifest(tests)});
+  EXPECT_EQ(outcome("holder"), "CRASH") << r.out;
+  EXPECT_EQ(outcome("waiter"), "PASS") << r.out;
+}
+
+// curl, as a real client of the HTTP API, with the unit's own token.
+TEST_F(SyncTest, CurlReadsAndWritesTheBoard) {
+  std::string tests = shTest(
+      "curl", R"(H="Authorization: Bearer $MPEXEC_SYNC_TOKEN"; )"
+              R"(curl -sf --unix-socket "$MPEXEC_SYNC_SOCKET" -H "$H" -X PUT -d '{"value": {"answer": 42}}' http://mpexec/v1/board/q && )"
+              R"(curl -sf --unix-socket "$MPEXEC_SYNC_SOCKET" -H "$H" http://mpexec/v1/board/q | grep -q '"answer":42' && )"
+              R"X(test "$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$MPEXEC_SYNC_SOCKET" http://mpexec/v1/board/q)" = 401)X");
+  auto r = run({manifest(tests)});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+}
+
+// Ownership follows the token: another unit cannot release the holder's lock with its own token (409),
+// nor with a made-up one (401), and the holder still holds it afterwards.
+TEST_F(SyncTest, AnotherUnitCannotReleaseTheLock) {
+  std::string tests =
+      shTest("holder", R"("$MPEXEC_EXE" sync lock acquire L || exit 1; touch $DIR/held; )"
+                       R"(for i in $(seq 400); do [ -e $DIR/done ] && break; sleep 0.05; done; "$MPEXEC_EXE" sync lock release L)") +
+      "," +
+      shTest("thief", R"(for i in $(seq 200); do [ -e $DIR/held ] && break; sleep 0.05; done; )"
+                      R"("$MPEXEC_EXE" sync lock release L; own=$?; )"
+                      R"(MPEXEC_SYNC_TOKEN=0123456789abcdef0123456789abcdef "$MPEXEC_EXE" sync lock release L; forged=$?; )"
+                      R"("$MPEXEC_EXE" sync lock acquire L --timeout 0; still=$?; touch $DIR/done; )"
+                      R"(echo "own=$own forged=$forged still=$still"; [ $own = 1 ] && [ $forged = 2 ] && [ $still = 1 ])");
+  auto r = run({"--np", "2", manifest(tests)});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(outcome("thief"), "PASS");
+  EXPECT_EQ(outcome("holder"), "PASS");
+}
+
+}  // namespace
+}  // namespace mpexec
