@@ -37,6 +37,7 @@ Combined combineIterations(const Manifest& m, const Plan& plan, std::vector<Sche
       c.plan.phases.push_back(std::move(copy));
     }
     for (size_t t : plan.tests) c.plan.tests.push_back(t + test_base);
+    for (size_t t : plan.unsharded_tests) c.plan.unsharded_tests.push_back(t + test_base);
     for (TestRecord& r : it.records) {
       if (!r.unit.empty()) r.unit = fmt::format("{}#{}", r.unit, k + 1);
       c.result.records.push_back(std::move(r));

@@ -23,6 +23,7 @@
 #include "executor/repeat.h"
 #include "executor/reports.h"
 #include "executor/scheduler.h"
+#include "executor/shard_env.h"
 #include "sandbox/context.h"
 #include "sync-service/server.h"
 
@@ -109,6 +110,16 @@ int run(const Config& config) {
   }
   sel.only_failed = config.rerun_failed;
   sel.shard = config.shard;
+  std::optional<History> shard_durations;
+  if (!config.shard_by_durations.empty()) {
+    auto d = loadShardDurations(config.shard_by_durations);
+    if (!d.ok()) {
+      fmt::print(stderr, "mpexec: {}\n", d.error().message());
+      return kExitUsage;
+    }
+    shard_durations = std::move(d.value());
+    sel.shard_durations = &*shard_durations;
+  }
   if (config.shuffle) {
     uint64_t seed = 0;
     if (config.seed) {
