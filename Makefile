@@ -17,7 +17,8 @@ VERSION  := 0.1.0
 CXXFLAGS_release := -O2 -g
 CXXFLAGS_debug   := -O0 -g
 SANITIZE         := -fsanitize=address,undefined
-CXXFLAGS_asan    := -O1 -g $(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+CXXFLAGS_asan    := -O1 -g $(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+                    -Wno-maybe-uninitialized
 LDFLAGS_asan     := $(SANITIZE)
 CXXFLAGS ?=
 override CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -pthread -I. $(CXXFLAGS_$(MODE)) \
