@@ -137,33 +137,25 @@ class Page {
   void timeline() {
     constexpr double kWidth = 1200, kLeft = 64, kRight = 12, kTop = 36;
     const double plot = kWidth - kLeft - kRight;
-    int slots = std::max(1, info_.np);
-    int64_t span = std::max<int64_t>(1, info_.wall_us);
-    size_t bars = 0, not_started = 0;
-    for (size_t t : plan_.tests) {
-      const TestRecord& r = result_.records[t];
-      if (!timed(r)) {
-        ++not_started;
-        continue;
-      }
-      ++bars;
-      slots = std::max(slots, r.slot + 1);
-      span = std::max(span, endOf(r, info_.wall_us));
-    }
+    const Timeline tl = layoutTimeline(plan_, result_, info_);
+    const int slots = tl.slots;
+    const int64_t span = tl.span_us;
     const double row = slots <= 16 ? 22 : std::max(6.0, 352.0 / slots);
     const double bar_h = std::max(3.0, row - 4);
     const double height = kTop + slots * row + 6;
     auto x = [&](int64_t us) { return kLeft + plot * double(us) / double(span); };
+    auto y = [&](int slot) { return kTop + slot * row + (row - bar_h) / 2; };
 
     out_ += "<section id=\"timeline-section\"><h2>Timeline</h2>\n<div class=\"legend\">";
     for (Outcome o : kOutcomes) out_ += fmt::format("<span><i class=\"o-{0}\"></i>{0}</span>", outcomeName(o));
-    out_ += "<span><i class=\"win\"></i>isolated window</span><span><i class=\"wait\"></i>barrier wait</span>";
+    out_ += "<span><i class=\"fix\"></i>unit set-up / teardown</span><span><i class=\"win\"></i>isolated window</span>"
+            "<span><i class=\"wait\"></i>barrier wait</span>";
     out_ += "<input id=\"find\" type=\"search\" placeholder=\"highlight tests by name\" aria-label=\"highlight tests by name\">"
             "<span id=\"find-count\"></span></div>\n";
-    if (not_started)
+    if (tl.off_timeline)
       out_ += fmt::format("<p class=\"note\" id=\"not-on-timeline\">{} of {} tests never started and are not on the "
                           "timeline; see the failures below.</p>\n",
-                          not_started, plan_.tests.size());
+                          tl.off_timeline, plan_.tests.size());
     out_ += fmt::format("<div class=\"timeline\"><svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" "
                         "viewBox=\"0 0 {} {:.0f}\" data-slots=\"{}\" data-span-us=\"{}\" role=\"img\" "
                         "aria-label=\"slots against time\">\n",
@@ -187,7 +179,7 @@ class Page {
     out_ += "</g>\n";
 
     // Isolated windows and barrier waits under the bars: the bars must stay visible on top.
-    for (const PhaseSpan& p : phaseSpans(plan_, result_, info_.wall_us)) {
+    for (const PhaseSpan& p : tl.phases) {
       const Phase& phase = plan_.phases[p.phase];
       if (!p.ran || phase.group.empty()) continue;
       out_ += fmt::format("<rect class=\"win\" x=\"{:.1f}\" y=\"{}\" width=\"{:.1f}\" height=\"{:.1f}\" data-group=\"{}\">"
@@ -204,20 +196,43 @@ class Page {
                           x(b.start_us), kTop, std::max(0.5, x(b.end_us) - x(b.start_us)), slots * row,
                           duration(b.end_us - b.start_us));
 
-    for (size_t t : plan_.tests) {
-      const TestRecord& r = result_.records[t];
-      if (!timed(r)) continue;
-      const TestSpec& spec = m_.tests[t];
-      int64_t end = endOf(r, info_.wall_us);
+    size_t bars = 0;
+    for (const Slice& s : tl.slices) {
+      double x0 = x(s.start_us), w = x(s.end_us) - x0;
+      switch (s.kind) {
+        case Slice::Kind::Unit: continue;  // its set-up, tests and teardown cover it
+        case Slice::Kind::SetUp:
+        case Slice::Kind::Teardown:
+          // Only where it shows: at 10,000 units most are far below a pixel.
+          if (w < 1) continue;
+          out_ += fmt::format("<rect class=\"fix\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\"><title>{} of "
+                              "{} ({}): {}</title></rect>\n",
+                              x0, y(s.slot), w, bar_h, s.kind == Slice::Kind::SetUp ? "set-up" : "teardown",
+                              htmlEscape(plan_.units[s.index].id), htmlEscape(plan_.units[s.index].name),
+                              duration(s.end_us - s.start_us));
+          continue;
+        case Slice::Kind::Attempt: {
+          std::string name = htmlEscape(m_.tests[s.index].name);
+          out_ += fmt::format("<rect class=\"try o-{}\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\">"
+                              "<title>{}&#10;attempt {}: {} · {}</title></rect>\n",
+                              outcomeName(s.record->outcome), x0, y(s.slot), std::max(0.6, w), bar_h, name, s.attempt,
+                              outcomeName(s.record->outcome), duration(s.end_us - s.start_us));
+          continue;
+        }
+        case Slice::Kind::Test: break;
+      }
+      const TestSpec& spec = m_.tests[s.index];
+      const TestRecord& r = *s.record;
       std::string name = htmlEscape(spec.name);
       bool failed = isFailure(r.outcome);
-      if (failed) out_ += fmt::format("<a href=\"#f{}\">", t);
+      ++bars;
+      if (failed) out_ += fmt::format("<a href=\"#f{}\">", s.index);
       out_ += fmt::format("<rect class=\"bar o-{}\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
-                          "data-test=\"{}\"><title>{}&#10;{} · {} · slot {} · {}{}{}</title></rect>",
-                          outcomeName(r.outcome), x(r.start_us), kTop + r.slot * row + (row - bar_h) / 2,
-                          std::max(0.6, x(end) - x(r.start_us)), bar_h, name, name, outcomeName(r.outcome),
-                          duration(end - r.start_us), r.slot, htmlEscape(r.unit),
-                          spec.group.empty() ? "" : " [" + htmlEscape(spec.group) + "]",
+                          "data-test=\"{}\"><title>{}&#10;{} · {} · slot {} · {}{}{}{}</title></rect>",
+                          outcomeName(r.outcome), x0, y(s.slot), std::max(0.6, w), bar_h, name, name,
+                          outcomeName(r.outcome), r.start_us >= 0 ? duration(s.end_us - s.start_us) : "never started",
+                          s.slot, htmlEscape(r.unit), spec.group.empty() ? "" : " [" + htmlEscape(spec.group) + "]",
+                          r.attempts > 1 ? fmt::format(" · attempt {}", r.attempts) : "",
                           r.reason.empty() ? "" : "&#10;" + htmlEscape(r.reason));
       out_ += failed ? "</a>\n" : "\n";
     }

@@ -1,6 +1,7 @@
 #include "executor/report_trace.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 
 #include <boost/json.hpp>
@@ -52,44 +53,111 @@ json::object slice(std::string name, const char* cat, int64_t start, int64_t end
 
 }  // namespace
 
-std::vector<PhaseSpan> phaseSpans(const Plan& plan, const ScheduleResult& result, int64_t wall_us) {
-  std::vector<PhaseSpan> spans;
-  const auto& barriers = result.barriers;
-  for (size_t p = 0; p < plan.phases.size(); ++p) {
-    int64_t lo = std::numeric_limits<int64_t>::max(), hi = -1;
-    for (size_t u : plan.phases[p].units) {
-      for (size_t t : plan.units[u].tests) {
-        const TestRecord& r = result.records[t];
-        if (r.start_us < 0) continue;
-        lo = std::min(lo, r.start_us);
-        hi = std::max(hi, r.end_us >= r.start_us ? r.end_us : wall_us);
-      }
+Timeline layoutTimeline(const Plan& plan, const ScheduleResult& result, const RunInfo& info) {
+  Timeline tl;
+  tl.slots = std::max(1, info.np);
+  tl.span_us = std::max<int64_t>(1, info.wall_us);
+  auto endOr = [&](int64_t start, int64_t end) { return end >= start ? end : std::max(start, info.wall_us); };
+
+  std::vector<size_t> unit_of(result.records.size(), SIZE_MAX);
+  for (size_t u = 0; u < plan.units.size(); ++u)
+    for (size_t t : plan.units[u].tests) unit_of[t] = u;
+  std::vector<size_t> last_run(plan.units.size(), SIZE_MAX);
+  for (size_t i = 0; i < result.unit_runs.size(); ++i)
+    if (result.unit_runs[i].unit < plan.units.size()) last_run[result.unit_runs[i].unit] = i;
+
+  // Tests, and earlier attempts of the retried ones.
+  for (size_t t : plan.tests) {
+    const TestRecord& r = result.records[t];
+    for (size_t k = 0; k < r.earlier.size(); ++k) {
+      const TestRecord& e = r.earlier[k];
+      if (e.start_us < 0 || e.slot < 0) continue;
+      tl.slices.push_back({Slice::Kind::Attempt, t, e.slot, int(k) + 1, e.start_us, endOr(e.start_us, e.end_us), &e});
     }
-    bool timed = hi >= 0;
-    bool barrier_before = p > 0 && p - 1 < barriers.size();
-    bool barrier_after = p < barriers.size();
-    PhaseSpan s;
-    s.phase = p;
-    s.ran = timed || barrier_after;
-    // The barrier times are the scheduler's own: the window really starts when the barrier before it
-    // lets units start, and ends when its last unit (teardown included) has ended.
-    s.start_us = barrier_before ? barriers[p - 1].end_us : timed ? lo : 0;
-    // A unit starts (sandbox, group setup) before its first test does, and no later than the wait.
-    if (!barrier_before && barrier_after) s.start_us = std::min(s.start_us, barriers[p].start_us);
-    s.end_us = barrier_after ? barriers[p].end_us : timed ? hi : s.start_us;
-    if (s.end_us < s.start_us) s.end_us = s.start_us;
-    spans.push_back(s);
+    Slice s{Slice::Kind::Test, t, r.slot, std::max(1, r.attempts), r.start_us, 0, &r};
+    if (r.slot < 0) {
+      ++tl.off_timeline;
+      continue;
+    }
+    if (r.start_us >= 0) {
+      s.end_us = endOr(r.start_us, r.end_us);
+    } else if (size_t u = unit_of[t]; u != SIZE_MAX && last_run[u] != SIZE_MAX) {
+      const UnitRun& run = result.unit_runs[last_run[u]];
+      s.start_us = s.end_us = endOr(run.start_us, run.end_us);
+    } else {
+      ++tl.off_timeline;
+      continue;
+    }
+    tl.slices.push_back(s);
   }
-  return spans;
+  const size_t test_slices = tl.slices.size();
+
+  // Unit runs, with the set-up before their first test and the teardown after their last.
+  for (const UnitRun& run : result.unit_runs) {
+    if (run.unit >= plan.units.size()) continue;
+    int64_t end = endOr(run.start_us, run.end_us);
+    int64_t lo = std::numeric_limits<int64_t>::max(), hi = -1;
+    for (size_t i = 0; i < test_slices; ++i) {
+      const Slice& s = tl.slices[i];
+      if (s.slot != run.slot || unit_of[s.index] != run.unit || s.start_us < run.start_us || s.start_us > end) continue;
+      if (s.end_us == s.start_us && s.record->start_us < 0) continue;  // placed, not timed
+      lo = std::min(lo, s.start_us);
+      hi = std::max(hi, s.end_us);
+    }
+    tl.slices.push_back({Slice::Kind::Unit, run.unit, run.slot, run.attempt, run.start_us, end, nullptr});
+    if (hi < 0) {
+      // No test ran in it (a failed group setup, a sandbox that did not start): all of it was set-up.
+      tl.slices.push_back({Slice::Kind::SetUp, run.unit, run.slot, run.attempt, run.start_us, end, nullptr});
+      continue;
+    }
+    if (lo > run.start_us) tl.slices.push_back({Slice::Kind::SetUp, run.unit, run.slot, run.attempt, run.start_us, lo, nullptr});
+    if (end > hi) tl.slices.push_back({Slice::Kind::Teardown, run.unit, run.slot, run.attempt, hi, end, nullptr});
+  }
+  for (const Slice& s : tl.slices) {
+    tl.slots = std::max(tl.slots, s.slot + 1);
+    tl.span_us = std::max(tl.span_us, s.end_us);
+  }
+
+  // Phases: where their units ran, widened to the wait of the barrier that closed them.
+  std::vector<size_t> phase_of(plan.units.size(), SIZE_MAX);
+  for (size_t p = 0; p < plan.phases.size(); ++p)
+    for (size_t u : plan.phases[p].units) phase_of[u] = p;
+  tl.phases.resize(plan.phases.size());
+  for (size_t p = 0; p < plan.phases.size(); ++p) {
+    tl.phases[p].phase = p;
+    tl.phases[p].start_us = std::numeric_limits<int64_t>::max();
+    tl.phases[p].end_us = -1;
+  }
+  for (const Slice& s : tl.slices) {
+    size_t u = s.kind == Slice::Kind::Test || s.kind == Slice::Kind::Attempt ? unit_of[s.index] : s.index;
+    if (u == SIZE_MAX || phase_of[u] == SIZE_MAX) continue;
+    PhaseSpan& ps = tl.phases[phase_of[u]];
+    ps.ran = true;
+    ps.start_us = std::min(ps.start_us, s.start_us);
+    ps.end_us = std::max(ps.end_us, s.end_us);
+  }
+  for (PhaseSpan& ps : tl.phases) {
+    if (!ps.ran) {
+      ps.start_us = ps.end_us = 0;
+      continue;
+    }
+    // The barrier that closed this phase is the one whose wait overlaps it: the next phase starts only
+    // after that wait, and the previous one ended before this one started.
+    for (const Barrier& b : result.barriers) {
+      if (b.start_us >= ps.end_us || b.end_us <= ps.start_us) continue;
+      ps.start_us = std::min(ps.start_us, b.start_us);
+      ps.end_us = std::max(ps.end_us, b.end_us);
+    }
+  }
+  return tl;
 }
 
 std::string traceReport(const Manifest& m, const Plan& plan, const ScheduleResult& result, const RunInfo& info) {
-  TraceTracks tracks;
-  tracks.slots = std::max(1, info.np);
-  for (size_t t : plan.tests) tracks.slots = std::max(tracks.slots, result.records[t].slot + 1);
+  Timeline tl = layoutTimeline(plan, result, info);
+  TraceTracks tracks{tl.slots};
 
   json::array events;
-  events.reserve(plan.tests.size() + info.sync_ops.size() + 4 * plan.phases.size() + size_t(tracks.slots) + 8);
+  events.reserve(2 * size_t(tracks.slots) + 8);
 
   // Track names and order: phases on top, then the slots, then sync.
   events.push_back(metadata("process_name", 0, {{"name", "mpexec " + info.run_id}}));
@@ -103,30 +171,47 @@ std::string traceReport(const Manifest& m, const Plan& plan, const ScheduleResul
   events.push_back(metadata("thread_sort_index", tracks.syncTid(), {{"sort_index", tracks.slots}}));
 
   json::array timed;  // everything but the metadata, sorted before it is written
-  size_t off_timeline = 0;
-  for (size_t t : plan.tests) {
-    const TestSpec& spec = m.tests[t];
-    const TestRecord& r = result.records[t];
-    if (r.start_us < 0 || r.slot < 0) {
-      ++off_timeline;
+  timed.reserve(tl.slices.size() + info.sync_ops.size() + 2 * result.barriers.size() + plan.phases.size());
+  for (const Slice& s : tl.slices) {
+    int tid = tracks.slotTid(s.slot);
+    if (s.kind == Slice::Kind::Test || s.kind == Slice::Kind::Attempt) {
+      const TestSpec& spec = m.tests[s.index];
+      const TestRecord& r = *s.record;
+      bool attempt = s.kind == Slice::Kind::Attempt;
+      json::object e = slice(attempt ? spec.name + " (attempt " + std::to_string(s.attempt) + ")" : spec.name,
+                             attempt ? "attempt" : "test", s.start_us, s.end_us, tid);
+      e["cname"] = colourOf(r.outcome);
+      e["args"] = json::object{{"outcome", outcomeName(r.outcome)},
+                               {"unit", r.unit},
+                               {"group", spec.group},
+                               {"strategy", strategyName(spec.strategy)},
+                               {"exit_code", orNull(r.exit_code)},
+                               {"signal", orNull(r.signal)},
+                               {"reason", r.reason},
+                               {"attempt", s.attempt},
+                               {"started", r.start_us >= 0},
+                               {"log", r.log}};
+      timed.push_back(std::move(e));
       continue;
     }
-    int64_t end = r.end_us >= r.start_us ? r.end_us : std::max(r.start_us, info.wall_us);
-    json::object e = slice(spec.name, "test", r.start_us, end, tracks.slotTid(r.slot));
-    e["cname"] = colourOf(r.outcome);
-    e["args"] = json::object{{"outcome", outcomeName(r.outcome)},
-                             {"unit", r.unit},
-                             {"group", spec.group},
-                             {"strategy", strategyName(spec.strategy)},
-                             {"exit_code", orNull(r.exit_code)},
-                             {"signal", orNull(r.signal)},
-                             {"reason", r.reason},
-                             {"attempts", r.attempts},
-                             {"log", r.log}};
+    const Unit& unit = plan.units[s.index];
+    if (s.kind == Slice::Kind::Unit) {
+      json::object e = slice("unit " + unit.id + " " + unit.name, "unit", s.start_us, s.end_us, tid);
+      e["cname"] = "generic_work";
+      e["args"] = json::object{{"unit", unit.id}, {"name", unit.name}, {"group", unit.group},
+                               {"strategy", strategyName(unit.strategy)}, {"attempt", s.attempt},
+                               {"tests", unit.tests.size()}, {"problem", result.unit_problems[s.index]}};
+      timed.push_back(std::move(e));
+      continue;
+    }
+    bool setup = s.kind == Slice::Kind::SetUp;
+    json::object e = slice(setup ? "set-up" : "teardown", setup ? "setup" : "teardown", s.start_us, s.end_us, tid);
+    e["cname"] = "grey";
+    e["args"] = json::object{{"unit", unit.id}, {"group", unit.group}};
     timed.push_back(std::move(e));
   }
 
-  for (const PhaseSpan& s : phaseSpans(plan, result, info.wall_us)) {
+  for (const PhaseSpan& s : tl.phases) {
     if (!s.ran) continue;
     const Phase& phase = plan.phases[s.phase];
     std::string name = phase.group.empty()
@@ -178,7 +263,7 @@ std::string traceReport(const Manifest& m, const Plan& plan, const ScheduleResul
                      {"wall_us", info.wall_us},
                      {"exit_code", info.exit_code},
                      {"tests", plan.tests.size()},
-                     {"tests_not_on_timeline", off_timeline},
+                     {"tests_not_on_timeline", tl.off_timeline},
                      {"sync_ops_dropped", info.sync_ops_dropped},
                      {"manifest", m.path}};
   json::object root{{"traceEvents", std::move(events)}, {"displayTimeUnit", "ms"}, {"otherData", std::move(other)}};

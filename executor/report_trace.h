@@ -21,10 +21,33 @@ struct PhaseSpan {
   bool ran = false;   ///< false when none of its units started (interrupted or stopped early)
 };
 
-/// When each phase ran. A phase starts where the barrier before it ended and ends where the barrier
-/// after it ended; without such a barrier (the last phase, or a run that stopped) its tests' times say.
-/// Shared with the HTML report.
-std::vector<PhaseSpan> phaseSpans(const Plan& plan, const ScheduleResult& result, int64_t wall_us);
+/// One slice on a slot's track.
+struct Slice {
+  enum class Kind { Test, Attempt, Unit, SetUp, Teardown };
+  Kind kind = Kind::Test;
+  size_t index = 0;  ///< Test and Attempt: into Manifest::tests; Unit, SetUp, Teardown: into Plan::units
+  int slot = 0;
+  int attempt = 1;
+  int64_t start_us = 0, end_us = 0;
+  const TestRecord* record = nullptr;  ///< Test and Attempt
+};
+
+/// The run laid out on slots × time, shared by the trace and the HTML report.
+struct Timeline {
+  int slots = 1;
+  int64_t span_us = 1;  ///< the run's wall time, or the last slice's end if later
+  /// Exactly one Test slice per test that was given a slot (a test whose unit failed before it could
+  /// start sits at its unit's end with no duration); earlier failed attempts (--retries) as Attempt
+  /// slices; every unit run, and its set-up (sandbox and group setup, until its first test) and teardown
+  /// (after its last test) where they take time.
+  std::vector<Slice> slices;
+  std::vector<PhaseSpan> phases;
+  size_t off_timeline = 0;  ///< tests that never got a slot
+};
+
+/// Lays the run out. Phases are where their unit runs (or, without those, their tests) were, widened to
+/// the barrier wait that closed them; barriers are matched by time, so repeated iterations work too.
+Timeline layoutTimeline(const Plan& plan, const ScheduleResult& result, const RunInfo& info);
 
 /// The track (Trace Event "tid") of slot `s` is s + 1; the phases and sync tracks come after the slots.
 struct TraceTracks {

@@ -116,6 +116,32 @@ TEST(ReportHtmlTest, OneBarPerTestThatStarted) {
   EXPECT_NE(html.find("data-group=\"db\""), std::string::npos);
 }
 
+TEST(ReportHtmlTest, RetriesAndBrokenUnitsKeepOneBarPerTest) {
+  BuiltRun run;
+  addTest(run.m, "flaky");
+  addTest(run.m, "broken", "bad", Strategy::Serial);
+  addTest(run.m, "ok");
+  run.finish(2, 1000, {"broken"});
+  // "broken" got a slot, but its group setup failed: no times, one bar at its unit's end.
+  run.result.records[1].slot = 1;
+  run.fail("broken", Outcome::Error);
+  run.result.unit_runs = {{0, 0, 1, 0, 1100}, {1, 1, 1, 0, 300}, {2, 0, 1, 1100, 2500}};
+  TestRecord first = run.result.records[0];
+  first.outcome = Outcome::Fail;
+  run.result.records[0].earlier.push_back(first);
+  run.result.records[0].attempts = 2;
+  run.result.records[0].outcome = Outcome::Flaky;
+  std::string html = run.html();
+  auto names = dataTests(html);
+  EXPECT_EQ(std::multiset<std::string>(names.begin(), names.end()),
+            (std::multiset<std::string>{"flaky", "broken", "ok"}));
+  EXPECT_EQ(count(html, "<rect class=\"try o-FAIL\""), 1u);  // the failed first attempt, not a bar
+  EXPECT_NE(html.find("attempt 1: FAIL"), std::string::npos);
+  EXPECT_NE(html.find("never started · slot 1"), std::string::npos);
+  EXPECT_EQ(html.find("not-on-timeline"), std::string::npos);
+  EXPECT_GE(count(html, "<rect class=\"fix\""), 1u);  // the broken unit's set-up is wide enough to show
+}
+
 TEST(ReportHtmlTest, HeaderFacts) {
   BuiltRun run;
   for (int i = 0; i < 8; ++i) addTest(run.m, "t" + std::to_string(i));

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "executor/history.h"
+#include "tests/support/fake_runner.h"
 #include "tests/support/manifest_builder.h"
 
 namespace mpexec {
@@ -170,7 +171,7 @@ TEST(ReportTraceTest, WindowsBarriersAndSyncOperations) {
   EXPECT_EQ(num(windows[0], "ts") + num(windows[0], "dur"), 450);  // the barrier's end
   auto pool = eventsWith(trace, "X", "pool");
   ASSERT_EQ(pool.size(), 1u);
-  EXPECT_EQ(num(pool[0], "ts"), 450);  // starts when the barrier lets it
+  EXPECT_EQ(num(pool[0], "ts"), 600);  // its first test's start: no unit runs were recorded here
   EXPECT_EQ(num(pool[0], "ts") + num(pool[0], "dur"), 900);
 
   auto barriers = eventsWith(trace, "i", "barrier");
@@ -203,6 +204,99 @@ TEST(ReportTraceTest, WindowsBarriersAndSyncOperations) {
     EXPECT_GE(num(e, "ts"), last);
     last = num(e, "ts");
   }
+}
+
+TEST(ReportTraceTest, UnitSetUpAndTeardownAreSlices) {
+  BuiltRun run;
+  addTest(run.m, "s1", "ser", Strategy::Serial);
+  addTest(run.m, "s2", "ser", Strategy::Serial);
+  addTest(run.m, "broken", "bad", Strategy::Serial);
+  run.finish({{"s1", {0, 100, 300, Outcome::Pass}}, {"s2", {0, 300, 700, Outcome::Pass}}});
+  // The group "bad" failed its setup: its test has a slot, no times, and an ERROR.
+  TestRecord& broken = run.result.records[2];
+  broken.slot = 1;
+  broken.outcome = Outcome::Error;
+  broken.reason = "group setup failed";
+  run.result.unit_runs = {{0, 0, 1, 40, 760}, {1, 1, 1, 45, 90}};
+  auto trace = run.trace();
+  TraceTracks tracks{2};
+
+  auto units = eventsWith(trace, "X", "unit");
+  ASSERT_EQ(units.size(), 2u);
+  EXPECT_EQ(num(units[0], "ts"), 40);
+  EXPECT_EQ(num(units[0], "dur"), 720);
+  auto setups = eventsWith(trace, "X", "setup");
+  auto teardowns = eventsWith(trace, "X", "teardown");
+  ASSERT_EQ(setups.size(), 2u);
+  ASSERT_EQ(teardowns.size(), 1u);
+  EXPECT_EQ(num(setups[0], "ts"), 40);  // sandbox and group setup: until the first test
+  EXPECT_EQ(num(setups[0], "dur"), 60);
+  EXPECT_EQ(num(setups[0], "tid"), tracks.slotTid(0));
+  EXPECT_EQ(num(teardowns[0], "ts"), 700);  // after the last test until the unit is gone
+  EXPECT_EQ(num(teardowns[0], "dur"), 60);
+  EXPECT_EQ(num(setups[1], "ts"), 45);  // the broken unit was all set-up
+  EXPECT_EQ(num(setups[1], "dur"), 45);
+  EXPECT_EQ(num(setups[1], "tid"), tracks.slotTid(1));
+
+  // Still one slice per test: the broken one sits at its unit's end, with no duration.
+  auto tests = eventsWith(trace, "X", "test");
+  ASSERT_EQ(tests.size(), 3u);
+  EXPECT_EQ(tests.back().at("name").as_string(), "s2");
+  for (const auto& e : tests) {
+    if (e.at("name").as_string() != "broken") continue;
+    EXPECT_EQ(num(e, "ts"), 90);
+    EXPECT_EQ(num(e, "dur"), 0);
+    EXPECT_EQ(e.at("args").at("outcome").as_string(), "ERROR");
+    EXPECT_FALSE(e.at("args").at("started").as_bool());
+  }
+}
+
+TEST(ReportTraceTest, EarlierAttemptsAreTheirOwnSlices) {
+  BuiltRun run;
+  addTest(run.m, "flaky");
+  run.finish({{"flaky", {0, 500, 800, Outcome::Flaky}}});
+  TestRecord first = run.result.records[0];
+  first.start_us = 100;
+  first.end_us = 300;
+  first.outcome = Outcome::Fail;
+  run.result.records[0].earlier.push_back(first);
+  run.result.records[0].attempts = 2;
+  auto trace = run.trace();
+  ASSERT_EQ(eventsWith(trace, "X", "test").size(), 1u);
+  auto attempts = eventsWith(trace, "X", "attempt");
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].at("name").as_string(), "flaky (attempt 1)");
+  EXPECT_EQ(num(attempts[0], "ts"), 100);
+  EXPECT_EQ(attempts[0].at("args").at("outcome").as_string(), "FAIL");
+}
+
+TEST(ReportTraceTest, TheSchedulerRecordsEachUnitRun) {
+  // The data the set-up and teardown slices come from, filled by the real scheduler.
+  BuiltRun run;
+  for (int i = 0; i < 6; ++i) addTest(run.m, "f" + std::to_string(i));
+  addTest(run.m, "iso", "db", Strategy::IsolatedSerial);
+  run.plan = makePlan(run.m, History{}, {});
+  test::FakeRunner runner(run.plan, {});
+  SchedulerOptions o;
+  o.slots = 2;
+  Scheduler scheduler(run.plan, run.m.tests.size(), runner, o);
+  run.result = scheduler.run([&] { return runner.now(); });
+  ASSERT_EQ(run.result.unit_runs.size(), run.plan.units.size());
+  for (const UnitRun& u : run.result.unit_runs) {
+    EXPECT_GE(u.end_us, u.start_us);
+    for (size_t t : run.plan.units[u.unit].tests) {
+      const TestRecord& r = run.result.records[t];
+      EXPECT_EQ(r.slot, u.slot);
+      EXPECT_LE(u.start_us, r.start_us);
+      EXPECT_GE(u.end_us, r.end_us);
+    }
+  }
+  run.info.np = 2;
+  run.info.wall_us = runner.now();
+  auto trace = run.trace();
+  EXPECT_EQ(eventsWith(trace, "X", "test").size(), 7u);
+  EXPECT_EQ(eventsWith(trace, "X", "unit").size(), 7u);
+  EXPECT_EQ(eventsWith(trace, "i", "barrier").size(), 1u);
 }
 
 TEST(ReportTraceTest, InterruptedTestEndsAtTheWallTime) {
