@@ -156,10 +156,17 @@ class Page {
       out_ += fmt::format("<p class=\"note\" id=\"not-on-timeline\">{} of {} tests never started and are not on the "
                           "timeline; see the failures below.</p>\n",
                           tl.off_timeline, plan_.tests.size());
-    out_ += fmt::format("<div class=\"timeline\"><svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" "
+    // Where most bars are a pixel or two wide, their white outlines would wash the colours out.
+    size_t narrow = 0, tests = 0;
+    for (const Slice& s : tl.slices) {
+      if (s.kind != Slice::Kind::Test) continue;
+      ++tests;
+      if (x(s.end_us) - x(s.start_us) < 2) ++narrow;
+    }
+    out_ += fmt::format("<div class=\"timeline\"><svg id=\"timeline\"{} xmlns=\"http://www.w3.org/2000/svg\" "
                         "viewBox=\"0 0 {} {:.0f}\" data-slots=\"{}\" data-span-us=\"{}\" role=\"img\" "
                         "aria-label=\"slots against time\">\n",
-                        kWidth, height, slots, span);
+                        narrow * 2 > tests ? " class=\"dense\"" : "", kWidth, height, slots, span);
     out_ += "<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
             "patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#f3f4f6\"/>"
             "<rect width=\"2.5\" height=\"6\" fill=\"#b9c0ca\"/></pattern></defs>\n";

@@ -43,6 +43,7 @@ svg .wait { fill: url(#hatch); }
 svg .fix { fill: #8c959f; fill-opacity: .45; }
 svg .try { fill-opacity: .45; }
 svg .bar { stroke: #fff; stroke-width: .4; }
+svg.dense .bar { stroke: none; }
 svg .bar:hover { stroke: #000; stroke-width: 1.2; }
 svg .bar.dim { opacity: .12; }
 .o-PASS { fill: var(--PASS); background: var(--PASS); }
