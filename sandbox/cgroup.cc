@@ -291,9 +291,21 @@ void UnitCgroupDirs::killAll() {
   }
 }
 
-Result<void> UnitCgroupDirs::join() const {
-  for (const auto& d : dirs_) MPEXEC_TRY(writeFile(d + "/cgroup.procs", "0"));
+Result<void> UnitCgroupDirs::join(bool skip_v2) const {
+  for (const auto& d : dirs_) {
+    if (exists(d + "/tasks")) {
+      MPEXEC_TRY(writeFile(d + "/tasks", "0"));
+    } else if (!skip_v2) {
+      MPEXEC_TRY(writeFile(d + "/cgroup.procs", "0"));
+    }
+  }
   return {};
+}
+
+int UnitCgroupDirs::openV2Dir() const {
+  for (const auto& d : dirs_)
+    if (!exists(d + "/tasks")) return open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  return -1;
 }
 
 }  // namespace mpexec::sandbox

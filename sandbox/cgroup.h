@@ -58,9 +58,14 @@ class UnitCgroupDirs : public UnitCgroup {
   ~UnitCgroupDirs() override;
   uint64_t oomKills() const override;
   void killAll() override;
-  /// Moves the calling process into every directory (writes "0" to cgroup.procs). For the process that
-  /// then clones the init, so the init is born inside and never runs unlimited.
-  Result<void> join() const;
+  /// Moves the calling (single-threaded) process into every directory, so the init it then clones is born
+  /// inside and never runs unlimited. A v1 directory gets "0" in `tasks`: moving oneself takes no global
+  /// lock there, while a write to cgroup.procs waits for the kernel's cgroup_threadgroup_rwsem (~ms). A v2
+  /// directory is left out when `skip_v2`: the caller clones into it with CLONE_INTO_CGROUP.
+  Result<void> join(bool skip_v2 = false) const;
+  /// An fd of the v2 directory (the unit's, or the hybrid's cgroup.kill one) for CLONE_INTO_CGROUP; -1 when
+  /// there is none. The caller closes it.
+  int openV2Dir() const;
   /// The directories, for tests and -v.
   const std::vector<std::string>& dirs() const { return dirs_; }
 

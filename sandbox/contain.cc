@@ -112,13 +112,21 @@ Result<void> containInit(const UnitSpec& spec) {
   std::vector<int> keep{sock, event_fd};
   if (spec.log_dir_fd >= 0) keep.push_back(spec.log_dir_fd);
   closeOtherFds(keep);
+  // The v1 directories are joined by this process; the v2 one (if any) is entered at clone time.
+  int v2_dir = cgroup ? cgroup->openV2Dir() : -1;
   if (cgroup)
-    if (auto r = cgroup->join(); !r) fail(r.error());
+    if (auto r = cgroup->join(v2_dir >= 0); !r) fail(r.error());
 
   int gate[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, gate) != 0) fail(sysError("socketpair"));
   int pidfd = -1;
-  pid_t pid = cloneProcess(cloneFlags(ctx, spec.policy), &pidfd);
+  pid_t pid = cloneProcess(cloneFlags(ctx, spec.policy), &pidfd, v2_dir);
+  if (pid < 0 && v2_dir >= 0) {
+    // No CLONE_INTO_CGROUP (an older kernel, or the cgroup refuses it): migrate, then clone as before.
+    if (auto r = cgroup->join(false); !r) fail(r.error());
+    pid = cloneProcess(cloneFlags(ctx, spec.policy), &pidfd);
+  }
+  if (v2_dir >= 0 && pid != 0) close(v2_dir);
   if (pid < 0) fail(sysError("clone3", "namespaces of the unit"));
   if (pid == 0) {
     close(gate[0]);

@@ -21,7 +21,9 @@ namespace {
 // disagree on some versions.
 struct CloneArgs {
   uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+  uint64_t set_tid, set_tid_size, cgroup;  // CLONE_ARGS_SIZE_VER2
 };
+constexpr uint64_t kCloneIntoCgroup = 0x200000000ULL;
 
 void copyString(char* dst, size_t size, const std::string& src) {
   size_t n = src.size() < size - 1 ? src.size() : size - 1;
@@ -31,9 +33,13 @@ void copyString(char* dst, size_t size, const std::string& src) {
 
 }  // namespace
 
-pid_t cloneProcess(uint64_t flags, int* pidfd) {
+pid_t cloneProcess(uint64_t flags, int* pidfd, int cgroup_fd) {
   CloneArgs args{};
   args.flags = flags | CLONE_PIDFD;
+  if (cgroup_fd >= 0) {
+    args.flags |= kCloneIntoCgroup;
+    args.cgroup = uint64_t(cgroup_fd);
+  }
   args.pidfd = reinterpret_cast<uintptr_t>(pidfd);
   // With CLONE_PARENT the child inherits our exit signal, and clone3 insists on 0 here.
   args.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
@@ -41,6 +47,7 @@ pid_t cloneProcess(uint64_t flags, int* pidfd) {
   long r = syscall(SYS_clone3, &args, sizeof args);
   if (r >= 0 || errno != ENOSYS) return static_cast<pid_t>(r);
 #endif
+  if (cgroup_fd >= 0) return -1;  // errno is ENOSYS: the caller joins the cgroup itself instead
   // Legacy clone: the exit signal goes in the low byte, the pidfd in the parent_tid slot, and a null stack
   // means "continue on a copy of this one", as fork does. (x86-64 and arm64 agree on these slots.)
   return static_cast<pid_t>(syscall(SYS_clone, flags | CLONE_PIDFD | SIGCHLD, nullptr, pidfd, nullptr, nullptr));

@@ -13,7 +13,9 @@ namespace mpexec::sandbox {
 /// clone3 (falling back to clone) with `flags | CLONE_PIDFD`, fork-like: returns 0 in the child and the
 /// child's pid in the caller, with *pidfd set. The child must come from a single-threaded process (it
 /// continues on a copy of the caller's stack, and libc's fork handlers do not run).
-pid_t cloneProcess(uint64_t flags, int* pidfd);
+/// With `cgroup_fd` >= 0 the child is born in that cgroup v2 directory (CLONE_INTO_CGROUP, clone3 only):
+/// no migration afterwards, so no wait on the kernel's global cgroup lock.
+pid_t cloneProcess(uint64_t flags, int* pidfd, int cgroup_fd = -1);
 
 /// PR_SET_PDEATHSIG(SIGKILL). Call after every credential change: changing ids clears it.
 Result<void> dieWithParent();
