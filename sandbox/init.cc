@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -71,31 +72,46 @@ std::string resolveProgram(const std::string& name, const std::vector<std::strin
   _exit(127);
 }
 
+/// Everything the command's process needs, prepared by the init before the clone: the child shares the
+/// init's memory until it execs, so it builds nothing it would have to free.
+struct CommandLaunch {
+  const Context* ctx;
+  const UnitSpec* spec;
+  const CommandSpec* cmd;
+  const char* program;
+  char* const* argv;
+  char* const* envp;
+  int log_fd;
+  int report_fd;
+};
+
 /// In the command's own process: session, log, cwd, restrictions, exec.
-[[noreturn]] void execCommand(const Context& ctx, const UnitSpec& spec, const CommandSpec& cmd,
-                              const std::string& program, int log_fd, int report_fd) {
+int execCommand(void* arg) {
+  const CommandLaunch& l = *static_cast<const CommandLaunch*>(arg);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGCHLD}) signal(sig, SIG_DFL);
-  if (setsid() < 0) failChild(report_fd, "setsid");
+  if (setsid() < 0) failChild(l.report_fd, "setsid");
   int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (null_fd < 0 || dup2(null_fd, 0) < 0) failChild(report_fd, "open /dev/null");
-  if (dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0) failChild(report_fd, "dup2 log");
-  if (chdir(cmd.cwd.c_str()) < 0) failChild(report_fd, ("chdir " + cmd.cwd).c_str());
-  if (spec.isolation == Isolation::Namespaces) {
-    if (auto r = restrictCommand(ctx, spec.policy); !r.ok()) {
+  if (null_fd < 0 || dup2(null_fd, 0) < 0) failChild(l.report_fd, "open /dev/null");
+  if (dup2(l.log_fd, 1) < 0 || dup2(l.log_fd, 2) < 0) failChild(l.report_fd, "dup2 log");
+  if (chdir(l.cmd->cwd.c_str()) < 0) failChild(l.report_fd, ("chdir " + l.cmd->cwd).c_str());
+  if (l.spec->isolation == Isolation::Namespaces) {
+    if (auto r = restrictCommand(*l.ctx, l.spec->policy); !r.ok()) {
       errno = r.error().err;
-      failChild(report_fd, r.error().call.c_str());
+      failChild(l.report_fd, r.error().call.c_str());
     }
   }
-  std::vector<char*> argv, envp;
-  for (const auto& a : cmd.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (const auto& e : cmd.env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  execve(program.c_str(), argv.data(), envp.data());
-  failChild(report_fd, ("execve " + program).c_str());
+  execve(l.program, l.argv, l.envp);
+  failChild(l.report_fd, (std::string("execve ") + l.program).c_str());
+}
+
+/// Starts the command like posix_spawn does: a child that shares the init's memory and runs on its own
+/// stack, with the init suspended until it has exec'd or failed. No page tables are copied.
+pid_t launchCommand(CommandLaunch& launch, std::vector<char>& stack) {
+  if (stack.empty()) stack.resize(256 * 1024);
+  return clone(execCommand, stack.data() + stack.size(), CLONE_VM | CLONE_VFORK | SIGCHLD, &launch);
 }
 
 class Init {
@@ -137,10 +153,16 @@ class Init {
     UniqueFd report_r(report[0]), report_w(report[1]);
     std::string program = resolveProgram(cmd.argv.empty() ? std::string() : cmd.argv[0], cmd.env);
 
+    std::vector<char*> argv, envp;
+    for (const auto& a : cmd.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : cmd.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    CommandLaunch launch{&ctx_, &spec_, &cmd, program.c_str(), argv.data(), envp.data(), log.get(), report_w.get()};
+
     int64_t start = monoNs();
-    pid_t pid = fork();
-    if (pid < 0) return spawnFailed(index, errno, "fork");
-    if (pid == 0) execCommand(ctx_, spec_, cmd, program, log.get(), report_w.get());
+    pid_t pid = launchCommand(launch, stack_);
+    if (pid < 0) return spawnFailed(index, errno, "clone");
     report_w.reset();
     log.reset();
 
@@ -253,6 +275,7 @@ class Init {
   const UnitSpec& spec_;
   int event_fd_;
   sigset_t waited_;
+  std::vector<char> stack_;  ///< for launchCommand
 };
 
 /// The init is a fork without exec: it holds copies of every fd of mpexec (other units' sockets, the sync
