@@ -1,6 +1,8 @@
 # mpexec build. `make` builds build/mpexec; see README.md for the other targets.
 .DELETE_ON_ERROR:
 .SUFFIXES:
+# Test and benchmark objects are intermediate files of a pattern chain; keep them between builds.
+.SECONDARY:
 # Build on every core unless the caller chose -j.
 ifeq (,$(filter -j%,$(MAKEFLAGS)))
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)

@@ -44,6 +44,10 @@ Combined combineIterations(const Manifest& m, const Plan& plan, std::vector<Sche
     }
     c.result.unit_problems.insert(c.result.unit_problems.end(), it.unit_problems.begin(), it.unit_problems.end());
     c.result.barriers.insert(c.result.barriers.end(), it.barriers.begin(), it.barriers.end());
+    for (UnitRun run : it.unit_runs) {
+      run.unit += unit_base;
+      c.result.unit_runs.push_back(run);
+    }
     c.result.interrupted |= it.interrupted;
     c.result.stopped_early |= it.stopped_early;
     c.result.failures += it.failures;
