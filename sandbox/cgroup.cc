@@ -1,5 +1,6 @@
 #include "sandbox/cgroup.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -104,6 +105,33 @@ std::string ownDir(const std::map<std::string, CgroupMount>& mounts, const std::
 
 std::string runDirName() { return "mpexec-" + std::to_string(getpid()); }
 
+/// An mpexec killed with SIGKILL cannot remove its mpexec-<pid> directories; its sandboxes died with it
+/// (PDEATHSIG), so they are empty. The next mpexec under the same cgroup removes them: only directories
+/// named after a pid that no longer exists, and only empty ones (rmdir refuses anything else).
+void removeStaleRunDirs(const std::string& parent) {
+  DIR* d = opendir(parent.c_str());
+  if (!d) return;
+  std::vector<std::string> stale;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name.rfind("mpexec-", 0) != 0) continue;
+    char* end = nullptr;
+    long pid = strtol(name.c_str() + 7, &end, 10);
+    if (pid <= 0 || *end != '\0' || pid == getpid()) continue;
+    if (kill(pid_t(pid), 0) == 0 || errno != ESRCH) continue;
+    stale.push_back(parent + "/" + name);
+  }
+  closedir(d);
+  for (const auto& dir : stale) {
+    if (DIR* sub = opendir(dir.c_str())) {
+      while (dirent* e = readdir(sub))
+        if (e->d_type == DT_DIR && e->d_name[0] != '.') rmdir((dir + "/" + e->d_name).c_str());
+      closedir(sub);
+    }
+    rmdir(dir.c_str());
+  }
+}
+
 bool makeDir(const std::string& dir) { return mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST; }
 
 std::string sanitize(const std::string& unit) {
@@ -128,6 +156,7 @@ std::unique_ptr<CgroupRoot> CgroupRoot::detect(std::string* why) {
   // v2 with the memory and pids controllers available to our cgroup.
   if (!unified.empty() && !mounts.count("memory")) {
     auto available = words(readFile(unified + "/cgroup.controllers"));
+    removeStaleRunDirs(unified);
     std::string run = unified + "/" + runDirName();
     if (makeDir(run)) {
       root->version_ = CgroupVersion::V2;
@@ -177,12 +206,14 @@ std::unique_ptr<CgroupRoot> CgroupRoot::detect(std::string* why) {
   for (const char* c : {"memory", "pids"}) {
     std::string dir = ownDir(mounts, own, c);
     if (dir.empty()) continue;
+    removeStaleRunDirs(dir);
     std::string run = dir + "/" + runDirName();
     if (!makeDir(run)) continue;
     root->created_.push_back(run);
     (std::string(c) == "memory" ? root->memory_dir_ : root->pids_dir_) = run;
   }
   if (!unified.empty()) {
+    removeStaleRunDirs(unified);
     std::string run = unified + "/" + runDirName();
     if (makeDir(run)) {
       root->created_.push_back(run);

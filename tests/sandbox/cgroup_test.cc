@@ -139,3 +139,41 @@ TEST(CgroupTest, KillAllEndsTheWholeUnit) {
 
 }  // namespace
 }  // namespace mpexec::sandbox
+
+namespace mpexec::sandbox {
+namespace {
+
+// What a SIGKILLed mpexec leaves behind is removed by the next one; a live mpexec's directory is not.
+TEST(CgroupTest, StaleRunDirectoriesOfDeadRunsAreRemoved) {
+  MPEXEC_NEED_CGROUPS(ctx);
+  auto unit = ctx->cgroups()->createUnit("probe", Policy{});
+  ASSERT_TRUE(unit.ok()) << unit.error().message();
+  std::string first = (*unit)->dirs().front();
+  std::string parent = first.substr(0, first.rfind('/'));
+  parent = parent.substr(0, parent.rfind('/'));
+
+  pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  waitpid(dead, nullptr, 0);
+  pid_t alive = fork();
+  if (alive == 0) {
+    pause();
+    _exit(0);
+  }
+  std::string stale = parent + "/mpexec-" + std::to_string(dead);
+  std::string live = parent + "/mpexec-" + std::to_string(alive);
+  ASSERT_EQ(mkdir(stale.c_str(), 0755), 0) << strerror(errno);
+  ASSERT_EQ(mkdir((stale + "/u1-1").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(live.c_str(), 0755), 0);
+
+  std::string why;
+  auto again = CgroupRoot::detect(&why);
+  EXPECT_FALSE(exists(stale)) << stale;
+  EXPECT_TRUE(exists(live)) << live;
+  rmdir(live.c_str());
+  kill(alive, SIGKILL);
+  waitpid(alive, nullptr, 0);
+}
+
+}  // namespace
+}  // namespace mpexec::sandbox
