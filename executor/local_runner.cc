@@ -39,6 +39,33 @@ std::vector<std::string> makeLogNames(const Manifest& m) {
   return names;
 }
 
+bool under(const std::string& path, const std::string& dir) {
+  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/';
+}
+
+/// The directories a unit needs to see that its fresh /tmp and /run hide: the manifest's, each command's
+/// cwd and program directory, when they lie there and no writable path already covers them.
+std::vector<std::string> hiddenPaths(const std::string& manifest_dir, const sandbox::UnitSpec& spec) {
+  std::vector<std::string> candidates = {manifest_dir};
+  for (const auto& c : spec.commands) {
+    candidates.push_back(c.cwd);
+    if (!c.argv.empty() && c.argv[0].find('/') != std::string::npos)
+      candidates.push_back(std::filesystem::path(c.argv[0]).parent_path().string());
+  }
+  std::vector<std::string> out;
+  for (const auto& p : candidates) {
+    if (!under(p, "/tmp") && !under(p, "/run") && p != "/tmp" && p != "/run") continue;
+    bool covered = false;
+    for (const auto& w : spec.policy.writable) covered |= p == w || under(p, w);
+    for (const auto& o : out) covered |= p == o || under(p, o);
+    if (covered) continue;
+    // A new path may cover earlier ones: keep only the outermost.
+    std::erase_if(out, [&](const std::string& o) { return under(o, p); });
+    out.push_back(p);
+  }
+  return out;
+}
+
 std::string describeStatus(int st) {
   if (WIFEXITED(st)) return fmt::format("exit {}", WEXITSTATUS(st));
   if (WIFSIGNALED(st)) return fmt::format("signal {}", WTERMSIG(st));
@@ -177,6 +204,9 @@ void LocalRunner::start(const UnitJob& job) {
   };
 
   if (group && !group->setup.empty()) fixture(sandbox::Role::Setup, group->setup, "setup");
+  auto commands_done = [&] {
+    if (sandboxed) spec.visible = hiddenPaths(m_.dir, spec);
+  };
   for (size_t t : job.tests) {
     const TestSpec& test = m_.tests[t];
     sandbox::CommandSpec c;
@@ -192,6 +222,7 @@ void LocalRunner::start(const UnitJob& job) {
   }
   if (group && !group->teardown.empty()) fixture(sandbox::Role::Teardown, group->teardown, "teardown");
   r->finished.assign(spec.commands.size(), false);
+  commands_done();
 
   auto proc = sandbox::spawnUnit(ctx_, spec);
   if (!proc.ok()) {

@@ -272,6 +272,7 @@ Result<void> setupFilesystem(const UnitSpec& spec) {
     UniqueFd fd(open(path.c_str(), O_PATH | O_CLOEXEC));
     if (fd) devices.push_back(Bind{std::move(fd), "dev/" + std::string(name), Access::ReadWrite, path});
   }
+  for (const std::string& v : spec.visible) MPEXEC_TRY(addBind(v, Access::ReadOnly, {}, v, true));
   for (const std::string& w : spec.policy.writable) MPEXEC_TRY(addBind(w, Access::ReadWrite, {}, w, true));
   if (!spec.output_dir.empty()) MPEXEC_TRY(addBind(spec.output_dir, Access::ReadWrite, {}, spec.output_dir, true));
   if (!spec.sync_dir.empty()) MPEXEC_TRY(addBind(spec.sync_dir, Access::ReadOnly, "/run/mpexec", "/run/mpexec", false));

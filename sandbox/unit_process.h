@@ -43,6 +43,9 @@ struct UnitSpec {
   std::vector<CommandSpec> commands;
   int log_dir_fd = -1;        ///< borrowed directory fd; logs are created with openat
   std::string output_dir;     ///< host path, bound read-write inside at the same path
+  /// Host paths bound read-only at the same path, before the writable ones: what the unit's fresh /tmp
+  /// and /run would otherwise hide (a project checked out under /tmp).
+  std::vector<std::string> visible;
   std::string sync_dir;       ///< host directory holding sync.sock, bound at /run/mpexec; empty: none
   int64_t kill_grace_ms = 2000;
 };

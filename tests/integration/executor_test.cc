@@ -248,6 +248,17 @@ TEST_P(ExecutorTest, BadManifestExitsTwoBeforeRunningAnything) {
   EXPECT_EQ(runMpexec({dir_.path() + "/missing.json"}).exit_code, 2);
 }
 
+// The project (here under /tmp, which the sandbox replaces with a fresh tmpfs) stays visible, read-only.
+TEST_P(ExecutorTest, ProjectFilesAreVisibleToTheirTests) {
+  dir_.write("data/input.txt", "hello\n");
+  dir_.write("check.sh", "#!/bin/sh\ngrep -q hello data/input.txt\n", true);
+  std::string tests = R"({"name": "reads", "cmd": ["./check.sh"]})";
+  if (sandboxed()) tests += R"(, {"name": "cannot_write", "cmd": ["/bin/sh", "-c", "! touch data/new"]})";
+  auto r = run({manifest(R"({"version": 1, "tests": [)" + tests + "]}")});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/data/new"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, ExecutorTest, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "sandbox" : "no_sandbox"; });
 

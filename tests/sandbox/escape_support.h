@@ -161,10 +161,11 @@ class EscapeTest : public ::testing::Test {
     return str(testEntry(rep, test), "outcome");
   }
   /// The test's captured stdout and stderr.
-  std::string log(const json::object& rep, const std::string& test) const {
+  /// A test's log; relative paths are relative to the manifest's directory (`manifest_dir`, else dir_).
+  std::string log(const json::object& rep, const std::string& test, const std::string& manifest_dir = {}) const {
     std::string rel = str(testEntry(rep, test), "log");
     if (rel.empty()) return "";
-    return readFile(rel[0] == '/' ? rel : dir_.path() + "/" + rel);
+    return readFile(rel[0] == '/' ? rel : (manifest_dir.empty() ? dir_.path() : manifest_dir) + "/" + rel);
   }
 
   /// A `sandbox` object that binds the tools directory (and `more`) read-write.

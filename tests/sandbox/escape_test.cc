@@ -83,19 +83,23 @@ TEST_F(Escape, Case01_ReadOnlyRootAndHomePrivateTmp) {
       argvTest("sock-a", cat(py, {"unix", "a", "b", bar}), with_tools),
       argvTest("sock-b", cat(py, {"unix", "b", "a", bar}), with_tools),
   };
-  auto r = run(tests, {"-j", "5", "--state-dir", state.path() + "/state"}, {{"cwd", "/"}, {"env", {{"HOME", home_dir}}}});
+  // The manifest too: a project under /tmp is bound into the unit's /tmp so that its tests can see it.
+  json::object manifest{{"version", 1}, {"tests", tests}, {"defaults", {{"cwd", "/"}, {"env", {{"HOME", home_dir}}}}}};
+  std::string manifest_path = state.path() + "/m.json";
+  std::ofstream(manifest_path) << json::serialize(manifest);
+  auto r = runMpexec({"--json", reportPath(), "-j", "5", "--state-dir", state.path() + "/state", manifest_path});
   EXPECT_EQ(r.exit_code, 0) << r.out;
   auto rep = report();
   for (const char* t : {"root", "home", "tmp", "sock-a", "sock-b"})
-    EXPECT_EQ(outcome(rep, t), "PASS") << t << ":\n" << log(rep, t);
-  EXPECT_TRUE(contains(log(rep, "root"), "Read-only file system")) << log(rep, "root");
+    EXPECT_EQ(outcome(rep, t), "PASS") << t << ":\n" << log(rep, t, state.path());
+  EXPECT_TRUE(contains(log(rep, "root", state.path()), "Read-only file system")) << log(rep, "root", state.path());
   // Where the host lets us write $HOME, only the read-only mount stops the unit.
   if (access(home_dir.c_str(), W_OK) == 0) {
-    EXPECT_TRUE(contains(log(rep, "home"), "Read-only file system")) << log(rep, "home");
+    EXPECT_TRUE(contains(log(rep, "home", state.path()), "Read-only file system")) << log(rep, "home", state.path());
   }
-  EXPECT_TRUE(contains(log(rep, "tmp"), "private")) << log(rep, "tmp");
-  EXPECT_TRUE(contains(log(rep, "sock-a"), "own server answered: a")) << log(rep, "sock-a");
-  EXPECT_TRUE(contains(log(rep, "sock-b"), "own server answered: b")) << log(rep, "sock-b");
+  EXPECT_TRUE(contains(log(rep, "tmp", state.path()), "private")) << log(rep, "tmp", state.path());
+  EXPECT_TRUE(contains(log(rep, "sock-a", state.path()), "own server answered: a")) << log(rep, "sock-a", state.path());
+  EXPECT_TRUE(contains(log(rep, "sock-b", state.path()), "own server answered: b")) << log(rep, "sock-b", state.path());
   // Nothing reached the host.
   for (const std::string& p : {"/" + mark, "/usr/" + mark, "/etc/" + mark, home_dir + "/" + mark, "/tmp/" + mark})
     EXPECT_FALSE(fs::exists(p)) << p << " was written on the host";
