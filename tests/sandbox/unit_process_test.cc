@@ -71,6 +71,14 @@ class UnitProcessTest : public ::testing::Test {
     return events;
   }
 
+  /// A pid a command wrote into the temp dir; 0 when there is none.
+  pid_t readPid(const std::string& name) {
+    std::ifstream f(dir_.path() + "/" + name);
+    pid_t pid = 0;
+    f >> pid;
+    return pid;
+  }
+
   std::string readLog(int index) {
     std::ifstream f(dir_.path() + "/cmd" + std::to_string(index) + ".log");
     std::stringstream ss;
@@ -131,9 +139,7 @@ TEST_F(UnitProcessTest, TimeoutKillsTheWholeGroupEvenWhenSigtermIsIgnored) {
   EXPECT_TRUE(events[1].timed_out);
   EXPECT_TRUE(WIFSIGNALED(events[1].wait_status));
   EXPECT_TRUE(std::filesystem::exists(dir_.path() + "/td"));
-  std::ifstream f(dir_.path() + "/grandchild");
-  pid_t grandchild = 0;
-  f >> grandchild;
+  pid_t grandchild = readPid("grandchild");
   ASSERT_GT(grandchild, 0);
   EXPECT_NE(::kill(grandchild, 0), 0) << "grandchild " << grandchild << " survived";
 }
@@ -142,9 +148,7 @@ TEST_F(UnitProcessTest, LeftoverDaemonsDieWithTheUnit) {
   auto events = runToEnd(unit({command(Role::Test, "setsid sh -c 'sleep 1000 & echo $! > daemon; wait' &"
                                                    " sleep 0.2; exit 0")}));
   ASSERT_EQ(events.size(), 2u);
-  std::ifstream f(dir_.path() + "/daemon");
-  pid_t daemon = 0;
-  f >> daemon;
+  pid_t daemon = readPid("daemon");
   ASSERT_GT(daemon, 0);
   EXPECT_NE(::kill(daemon, 0), 0) << "daemon " << daemon << " survived its unit";
 }
@@ -156,9 +160,7 @@ TEST_F(UnitProcessTest, KillEndsTheUnitAndItsProcesses) {
   for (int i = 0; i < 200 && !std::filesystem::exists(dir_.path() + "/bg"); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  std::ifstream f(dir_.path() + "/bg");
-  pid_t bg = 0;
-  f >> bg;
+  pid_t bg = readPid("bg");
   ASSERT_GT(bg, 0);
   p->kill();
   pollfd pfd{p->pidFd(), POLLIN, 0};
