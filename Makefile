@@ -101,9 +101,10 @@ demo: all
 bench: deps $(OUT)/mpexec $(BENCH_BINS)
 	MPEXEC_BIN=$(abspath $(OUT)/mpexec) bench/run-all.sh $(BENCH_BINS)
 
+# COMPARE_ARGS=--write also writes bench/RESULTS.md; RUNS, LARGE, WORKLOADS: see bench/compare.sh.
 bench-compare: all
 	@packaging/install-deps.sh --bench
-	MPEXEC_BIN=$(abspath $(BUILD)/mpexec) bench/compare.sh
+	MPEXEC_BIN=$(abspath $(BUILD)/mpexec) bench/compare.sh $(COMPARE_ARGS)
 
 install: all
 	install -Dm755 $(BUILD)/mpexec $(DESTDIR)$(PREFIX)/bin/mpexec
