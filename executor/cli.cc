@@ -21,6 +21,32 @@ std::string parseShard(const std::string& s, std::optional<std::pair<int, int>>&
   return {};
 }
 
+/// A number within [lo, hi], with a message that says so in plain words.
+CLI::Validator between(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& text) -> std::string {
+        char* end = nullptr;
+        double v = strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0') return "expected a number, got '" + text + "'";
+        if (v < lo || v > hi) return fmt::format("expected a number from {:g} to {:g}, got {}", lo, hi, text);
+        return {};
+      },
+      fmt::format("[{:g}..{:g}]", lo, hi));
+}
+
+/// Above zero: a timeout or a grace period may be a fraction of a second.
+CLI::Validator positive() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        char* end = nullptr;
+        double v = strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0') return "expected a number, got '" + text + "'";
+        if (!(v > 0)) return "expected a number above 0, got " + text;
+        return {};
+      },
+      "(>0)");
+}
+
 }  // namespace
 
 int parseCommandLine(int argc, char** argv, Config& c) {
@@ -30,10 +56,10 @@ int parseCommandLine(int argc, char** argv, Config& c) {
   app.set_version_flag("--version", std::string("mpexec ") + MPEXEC_VERSION);
   app.add_option("manifest", c.manifest, "the manifest (JSON)")->required();
   app.add_option("-j,--np,--num-processes", c.np, "slots; 0 = CPU count (capped at the number of units)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--timeout", c.timeout_s, "default per-test timeout in seconds (60)")->check(CLI::PositiveNumber);
+      ->check(between(0, 4096));
+  app.add_option("--timeout", c.timeout_s, "default per-test timeout in seconds (60)")->check(positive());
   app.add_option("--kill-grace", c.kill_grace_s, "seconds between SIGTERM and SIGKILL on a timeout (2)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(between(0, 3600));
   app.add_option("--filter", c.filter, "run only tests whose name matches this regular expression");
   app.add_option("--exclude", c.exclude, "leave out tests whose name matches this regular expression");
   app.add_flag("--list", c.list, "print the plan (phases, units, tests) and exit");
@@ -41,18 +67,18 @@ int parseCommandLine(int argc, char** argv, Config& c) {
   app.add_option("--seed", c.seed, "the seed for --shuffle (printed when chosen at random)");
   bool fail_fast = false;
   app.add_flag("-x,--fail-fast", fail_fast, "stop starting units after the first failure");
-  app.add_option("--max-fail", c.max_fail, "stop starting units after N failures")->check(CLI::PositiveNumber);
+  app.add_option("--max-fail", c.max_fail, "stop starting units after N failures")->check(between(1, 1e9));
   app.add_option("--retries", c.retries, "rerun a failing test up to N times; a pass on a retry is FLAKY")
-      ->check(CLI::NonNegativeNumber);
+      ->check(between(0, 1000));
   app.add_option("--repeat", c.repeat, "run the whole selection N times, one after another")
-      ->check(CLI::PositiveNumber);
+      ->check(between(1, 1e6));
   app.add_option("--until-fail", c.until_fail, "repeat up to N times, stopping after a run with a failure")
-      ->check(CLI::PositiveNumber);
+      ->check(between(1, 1e6));
   app.add_flag("--rerun-failed", c.rerun_failed, "only the tests that failed in the last run");
   std::string shard;
   app.add_option("--shard", shard, "run shard K of N (1-based)");
   app.add_option("--shard-total", c.shard_total, "N shards, with JOB_COMPLETION_INDEX as the 0-based index")
-      ->check(CLI::PositiveNumber);
+      ->check(between(1, 1e6));
   app.add_option("--shard-by-durations", c.shard_by_durations,
                  "balance the shards by the durations in this state file or JSON report (the same for every shard)");
   std::string output = "errors";
