@@ -27,8 +27,41 @@ void Console::clearStatus() {
   status_shown_ = false;
 }
 
+void Console::drain(size_t test, bool all) {
+  auto it = streams_.find(test);
+  if (it == streams_.end()) return;
+  Stream& st = it->second;
+  std::ifstream in(st.path, std::ios::binary);
+  if (!in) return;
+  in.seekg(std::streamoff(st.offset));
+  std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  st.offset += chunk.size();
+  st.partial += chunk;
+  size_t start = 0, nl;
+  const std::string& name = m_.tests[test].name;
+  bool printed = false;
+  while ((nl = st.partial.find('\n', start)) != std::string::npos) {
+    if (!printed) clearStatus();
+    printed = true;
+    fmt::print(out_, "{}: {}\n", name, std::string_view(st.partial).substr(start, nl - start));
+    start = nl + 1;
+  }
+  st.partial.erase(0, start);
+  if (all && !st.partial.empty()) {
+    clearStatus();
+    fmt::print(out_, "{}: {}\n", name, st.partial);
+    st.partial.clear();
+  }
+}
+
+void Console::tick() {
+  for (auto& [test, _] : streams_) drain(test, false);
+  fflush(out_);
+}
+
 void Console::testStarted(size_t test, const std::string&, int) {
   ++running_;
+  if (output_ == OutputMode::Streamed && log_of_) streams_[test].path = log_root_ + "/" + log_of_(test);
   if (!tty_ || verbosity_ == 0) return;
   fmt::print(out_, "\r[{}/{} {} running] {}\x1b[K", finished_, planned_, running_, m_.tests[test].name);
   status_shown_ = true;
@@ -50,6 +83,11 @@ void Console::printLog(const TestRecord& r, bool bounded) {
 }
 
 void Console::testFinished(size_t test, const TestRecord& r) {
+  bool streamed = streams_.count(test) > 0;
+  if (streamed) {
+    drain(test, true);
+    streams_.erase(test);
+  }
   ++finished_;
   if (running_ > 0) --running_;
   bool failed = isFailure(r.outcome);
@@ -65,8 +103,11 @@ void Console::testFinished(size_t test, const TestRecord& r) {
                failed && !r.reason.empty() ? "  " + r.reason : "");
     if (show_log) {
       if (output_ == OutputMode::Streamed) {
-        std::ifstream in(log_root_ + "/" + r.log);
-        for (std::string line; std::getline(in, line);) fmt::print(out_, "{}: {}\n", t.name, line);
+        // Its lines were shown as they came; a test that never reached the stream shows them now.
+        if (!streamed) {
+          std::ifstream in(log_root_ + "/" + r.log);
+          for (std::string line; std::getline(in, line);) fmt::print(out_, "{}: {}\n", t.name, line);
+        }
       } else {
         printLog(r, true);
       }
@@ -83,6 +124,10 @@ void Console::testFinished(size_t test, const TestRecord& r) {
 
 void Console::testRetried(size_t test, const TestRecord& r) {
   if (running_ > 0) --running_;
+  if (streams_.count(test)) {
+    drain(test, true);
+    streams_.erase(test);
+  }
   if (verbosity_ == 0) return;
   clearStatus();
   fmt::print(out_, "[{}/{}] {:<7} {} (attempt {} {}{}), retrying\n", finished_, planned_, "RETRY", m_.tests[test].name,

@@ -374,7 +374,7 @@ void LocalRunner::wait(std::vector<RunnerEvent>& out) {
     return;
   }
   epoll_event ready[64];
-  int n = epoll_wait(epoll_.get(), ready, 64, -1);
+  int n = epoll_wait(epoll_.get(), ready, 64, opts_.tick_ms);
   if (n < 0) return;  // EINTR: a signal, so the scheduler looks at the interrupt flag
   std::vector<sandbox::Event> events;
   std::vector<bool> seen(running_.size(), false);

@@ -36,6 +36,7 @@ struct LocalRunnerOptions {
   int slots = 1;
   int64_t kill_grace_ms = 2000;
   int interrupt_fd = -1;  ///< wait() returns when this is readable
+  int tick_ms = -1;       ///< wait() also returns after this long (-1: only on events)
   SyncHooks sync;
 };
 

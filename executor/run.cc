@@ -180,6 +180,7 @@ int run(const Config& config) {
   ropts.slots = np;
   ropts.kill_grace_ms = int64_t(config.kill_grace_s * 1000);
   ropts.interrupt_fd = interrupt.fd();
+  if (config.output == OutputMode::Streamed) ropts.tick_ms = 100;
   ropts.sync.socket_path = sync_service->socketPath();
   ropts.sync.socket_dir = sync_service->runDir();
   ropts.sync.unit_starting = [&](const std::string& unit) { return sync_service->registerUnit(unit); };
@@ -188,6 +189,7 @@ int run(const Config& config) {
 
   const int iterations = config.until_fail > 0 ? config.until_fail : config.repeat;
   Console console(m, plan.tests.size() * size_t(iterations), config.output, config.verbosity, m.dir);
+  console.setLogPaths([&](size_t t) { return runner.logPath(t); });
   SchedulerOptions sopts;
   sopts.slots = np;
   sopts.max_fail = config.max_fail;

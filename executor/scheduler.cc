@@ -111,6 +111,7 @@ ScheduleResult Scheduler::run(std::function<int64_t()> now_us) {
       if (running == 0) break;
       events.clear();
       runner_.wait(events);
+      observer_->tick();
       for (const RunnerEvent& ev : events) handle(ev, free_slots, running, queue);
       if (opts_.interrupted()) {
         result_.interrupted = true;

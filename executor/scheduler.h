@@ -30,6 +30,8 @@ class SchedulerObserver {
   virtual void testRetried(size_t /*test*/, const TestRecord&) {}
   virtual void unitFinished(size_t /*unit*/, const std::string& /*problem*/) {}
   virtual void barrier(int64_t /*at_us*/) {}
+  /// After every wake-up of the dispatch loop (at least every LocalRunnerOptions::tick_ms when set).
+  virtual void tick() {}
 };
 
 struct Barrier {

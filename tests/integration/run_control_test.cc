@@ -114,5 +114,22 @@ TEST_F(RunControlTest, UntilFailStopsAfterTheFailingIteration) {
   EXPECT_EQ(str(testEntry(rep, "third#3"), "outcome"), "FAIL");
 }
 
+// --output streamed shows each line as it comes, prefixed with the test's name: before the test's own
+// result line, which only comes when it has ended.
+TEST_F(RunControlTest, StreamedOutputComesLivePrefixedByName) {
+  auto m = dir_.write("m.json", R"({"version": 1, "tests": [
+    {"name": "a", "cmd": ["/bin/sh", "-c", "echo first; sleep 0.5; printf 'last without newline'"]},
+    {"name": "b", "cmd": ["/bin/sh", "-c", "echo from b"]}]})");
+  auto r = run({"--no-sandbox", "-v", "-j", "2", "--output", "streamed", m});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  size_t first = r.out.find("a: first\n");
+  size_t done = r.out.find("PASS    a");
+  ASSERT_NE(first, std::string::npos) << r.out;
+  ASSERT_NE(done, std::string::npos) << r.out;
+  EXPECT_LT(first, done) << r.out;
+  EXPECT_NE(r.out.find("a: last without newline\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("b: from b\n"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace mpexec
