@@ -251,7 +251,7 @@ machine() {
     commit="the tree at $(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo unknown)"
     git -C "$here/.." diff --quiet HEAD -- executor sandbox sync-service 2>/dev/null || commit="$commit + local changes"
   fi
-  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ) (when the last run ended)"
   echo "- kernel: $(uname -sr) ($(uname -m))"
   echo "- machine: $(nproc) CPUs, ${model:-unknown model}; load average at the start: $load_at_start"
   echo "- mpexec: $MPEXEC, built from $commit"
