@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "sandbox/context.h"
+#include "sandbox/spawner.h"
 #include "sandbox/unique_fd.h"
 #include "sandbox/unit_process.h"
 
@@ -57,6 +58,21 @@ const Context* context(Isolation iso, std::string* why) {
   return it->second.value().get();
 }
 
+/// One spawner per context, as in a run.
+Spawner* spawnerFor(const Context& ctx, std::string* why) {
+  static std::map<const Context*, std::unique_ptr<Spawner>> made;
+  auto& s = made[&ctx];
+  if (!s) {
+    auto started = Spawner::start(ctx);
+    if (!started.ok()) {
+      *why = started.error().message();
+      return nullptr;
+    }
+    s = std::move(started.value());
+  }
+  return s.get();
+}
+
 UnitSpec trueUnit(Isolation iso) {
   CommandSpec c;
   c.role = Role::Test;
@@ -81,12 +97,17 @@ void BM_SpawnUnit(benchmark::State& state) {
     state.SkipWithError(("no context: " + why).c_str());
     return;
   }
+  Spawner* spawner = spawnerFor(*ctx, &why);
+  if (!spawner) {
+    state.SkipWithError(("no spawner: " + why).c_str());
+    return;
+  }
   UnitSpec spec = trueUnit(iso);
   std::vector<Event> events;
   for (auto _ : state) {
-    auto p = spawnUnit(*ctx, spec);
+    auto p = spawner->spawn(spec);
     if (!p.ok()) {
-      state.SkipWithError(("spawnUnit: " + p.error().message()).c_str());
+      state.SkipWithError(("spawn: " + p.error().message()).c_str());
       break;
     }
     events.clear();

@@ -14,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include "sandbox/contain.h"
+#include "sandbox/spawner.h"
 #include "sandbox/unit_process.h"
 
 extern char** environ;
@@ -84,13 +86,15 @@ struct LocalRunner::Running {
   std::vector<size_t> tests;         ///< by command index (meaningful for Role::Test)
   std::vector<bool> finished;        ///< by command index
   std::string tmp_dir;               ///< host directory for --no-sandbox TMPDIR; removed after
+  std::string setup_failed;          ///< why the sandbox could not be set up (then no command ran)
   uint64_t oom_seen = 0;
   std::string problem;
 };
 
-LocalRunner::LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Context& ctx, const RunPaths& paths,
+LocalRunner::LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Context& ctx, sandbox::Spawner& spawner,
+                         const RunPaths& paths,
                          const RunClock& clock, LocalRunnerOptions opts)
-    : m_(m), plan_(plan), ctx_(ctx), paths_(paths), clock_(clock), opts_(std::move(opts)) {
+    : m_(m), plan_(plan), ctx_(ctx), spawner_(spawner), paths_(paths), clock_(clock), opts_(std::move(opts)) {
   epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
   logs_dir_fd_.reset(open(paths_.logs_dir.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));
   if (opts_.interrupt_fd >= 0) {
@@ -224,7 +228,7 @@ void LocalRunner::start(const UnitJob& job) {
   r->finished.assign(spec.commands.size(), false);
   commands_done();
 
-  auto proc = sandbox::spawnUnit(ctx_, spec);
+  auto proc = spawner_.spawn(spec);
   if (!proc.ok()) {
     // The unit never started: every test is an ERROR that says why, and the slot frees at once.
     std::string why = "sandbox: " + proc.error().message();
@@ -259,6 +263,11 @@ void LocalRunner::start(const UnitJob& job) {
 }
 
 void LocalRunner::translate(Running& r, const sandbox::Event& ev, std::vector<RunnerEvent>& out) {
+  if (ev.kind == sandbox::Event::Kind::SetupFailed) {
+    // No command ran: finishUnit() turns every test into an ERROR that says why.
+    r.setup_failed = "sandbox: " + sandbox::setupError(ev).message();
+    return;
+  }
   if (ev.index >= r.roles.size()) return;
   sandbox::Role role = r.roles[ev.index];
   size_t t = r.tests[ev.index];
@@ -337,11 +346,13 @@ void LocalRunner::finishUnit(size_t slot_index, std::vector<RunnerEvent>& out) {
   const Unit& unit = plan_.units[r->unit];
   for (int fd : {r->process->eventFd(), r->process->pidFd()}) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
   int status = r->process->exitStatus();
+  if (!r->setup_failed.empty()) r->problem = r->problem.empty() ? r->setup_failed : r->setup_failed + "; " + r->problem;
   for (size_t i = 0; i < r->roles.size(); ++i) {
     if (r->finished[i]) continue;
-    std::string why = fmt::format("the unit ended early (init {})", describeStatus(status));
+    std::string why = !r->setup_failed.empty() ? r->setup_failed
+                                                : fmt::format("the unit ended early (init {})", describeStatus(status));
     if (r->roles[i] != sandbox::Role::Test) {
-      r->problem += (r->problem.empty() ? "" : "; ") + why;
+      if (r->setup_failed.empty()) r->problem += (r->problem.empty() ? "" : "; ") + why;
       continue;
     }
     RunnerEvent f;

@@ -12,6 +12,7 @@
 #include "executor/plan.h"
 #include "executor/unit_runner.h"
 #include "sandbox/context.h"
+#include "sandbox/spawner.h"
 #include "sandbox/unique_fd.h"
 
 namespace mpexec {
@@ -42,7 +43,8 @@ struct LocalRunnerOptions {
 
 class LocalRunner : public UnitRunner {
  public:
-  LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Context& ctx, const RunPaths& paths,
+  LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Context& ctx, sandbox::Spawner& spawner,
+              const RunPaths& paths,
               const RunClock& clock, LocalRunnerOptions opts);
   ~LocalRunner() override;
 
@@ -62,6 +64,7 @@ class LocalRunner : public UnitRunner {
   const Manifest& m_;
   const Plan& plan_;
   const sandbox::Context& ctx_;
+  sandbox::Spawner& spawner_;
   RunPaths paths_;
   const RunClock& clock_;
   LocalRunnerOptions opts_;

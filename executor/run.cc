@@ -145,6 +145,12 @@ int run(const Config& config) {
     fmt::print(stderr, "mpexec: {}\n", ctx.error().message());
     return kExitInfra;
   }
+  // Before any thread starts: the spawner is a fork of this process as it is now.
+  auto spawner = sandbox::Spawner::start(*ctx.value());
+  if (!spawner.ok()) {
+    fmt::print(stderr, "mpexec: cannot start the spawner process: {}\n", spawner.error().message());
+    return kExitInfra;
+  }
 
   RunPaths paths;
   paths.run_id = makeRunId();
@@ -185,7 +191,7 @@ int run(const Config& config) {
   ropts.sync.socket_dir = sync_service->runDir();
   ropts.sync.unit_starting = [&](const std::string& unit) { return sync_service->registerUnit(unit); };
   ropts.sync.unit_ended = [&](const std::string& unit) { sync_service->unitEnded(unit); };
-  LocalRunner runner(m, plan, *ctx.value(), paths, clock, ropts);
+  LocalRunner runner(m, plan, *ctx.value(), *spawner.value(), paths, clock, ropts);
 
   const int iterations = config.until_fail > 0 ? config.until_fail : config.repeat;
   Console console(m, plan.tests.size() * size_t(iterations), config.output, config.verbosity, m.dir);

@@ -322,8 +322,12 @@ void UnitCgroupDirs::killAll() {
   }
 }
 
-Result<void> UnitCgroupDirs::join(bool skip_v2) const {
-  for (const auto& d : dirs_) {
+Result<void> UnitCgroupDirs::join(bool skip_v2) const { return joinDirs(dirs_, skip_v2); }
+
+int UnitCgroupDirs::openV2Dir() const { return openV2DirOf(dirs_); }
+
+Result<void> UnitCgroupDirs::joinDirs(const std::vector<std::string>& dirs, bool skip_v2) {
+  for (const auto& d : dirs) {
     if (exists(d + "/tasks")) {
       MPEXEC_TRY(writeFile(d + "/tasks", "0"));
     } else if (!skip_v2) {
@@ -333,8 +337,8 @@ Result<void> UnitCgroupDirs::join(bool skip_v2) const {
   return {};
 }
 
-int UnitCgroupDirs::openV2Dir() const {
-  for (const auto& d : dirs_)
+int UnitCgroupDirs::openV2DirOf(const std::vector<std::string>& dirs) {
+  for (const auto& d : dirs)
     if (!exists(d + "/tasks")) return open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   return -1;
 }

@@ -66,6 +66,9 @@ class UnitCgroupDirs : public UnitCgroup {
   /// An fd of the v2 directory (the unit's, or the hybrid's cgroup.kill one) for CLONE_INTO_CGROUP; -1 when
   /// there is none. The caller closes it.
   int openV2Dir() const;
+  /// join() and openV2Dir() for a process that has only the directory names (the spawner, the init).
+  static Result<void> joinDirs(const std::vector<std::string>& dirs, bool skip_v2);
+  static int openV2DirOf(const std::vector<std::string>& dirs);
   /// The directories, for tests and -v.
   const std::vector<std::string>& dirs() const { return dirs_; }
 

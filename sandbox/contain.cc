@@ -1,21 +1,26 @@
 // A unit's sandbox, in the order the steps happen (nsjail's containProc() shape):
 //
-//   mpexec (spawner thread)   creates the unit cgroup, forks a "middle" process, waits for the handshake.
-//   middle                    closes every fd the unit must not hold, joins the cgroup, clones the init
-//                             with CLONE_PARENT (so the init is mpexec's own child) and the namespace flags,
-//                             reports pid and pidfd, writes the id maps, lets the init go, exits.
-//   init                      mounts, loopback, hostname, PDEATHSIG (after any id change), reports Ready,
-//                             waits for mpexec's go byte, then becomes the unit's init (runInit).
+//   mpexec                 creates the unit cgroup and the event socket, asks the spawner (sandbox/spawner.cc).
+//   spawner                clones the init with CLONE_PARENT (so it is mpexec's own child), CLONE_PIDFD, a new
+//                          pid, ipc and uts namespace (and user namespace where needed) and CLONE_INTO_CGROUP;
+//                          writes the id maps, lets the init go, and replies with the pid and pidfd.
+//   init                   joins the v1 cgroups, unshares cgroup, mount and network namespaces, mounts,
+//                          loopback, hostname, PDEATHSIG (after any id change), checks that mpexec still
+//                          holds the other end of its report socket, reports Ready, and becomes the unit's
+//                          init (runInit).
 //
-// Why a middle process: the init runs C++ (it allocates), and a raw clone3 from a multithreaded mpexec
-// would copy a heap whose locks other threads may hold. glibc's fork() makes the heap safe in the middle,
-// which is single-threaded, so its raw clone3 is safe too.
+// Why a spawner: the init runs C++ (it allocates), and a raw clone3 from a multithreaded mpexec would copy
+// a heap whose locks other threads may hold. The spawner is single-threaded and small, so a clone from it
+// copies little, and the slow steps (a network namespace, the mounts) run in each init, in parallel, while
+// mpexec goes on dispatching.
 
 #include "sandbox/contain.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -23,6 +28,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <ctime>
 #include <vector>
 
 #include "sandbox/caps.h"
@@ -64,10 +71,18 @@ void closeOtherFds(std::vector<int> keep) {
   }
 }
 
+// At clone time: what must exist before the init runs (its pid namespace, its user namespace for the id maps)
+// and what is cheap. The mount, network and cgroup namespaces are unshared by the init itself, in parallel
+// with other units' set-up.
 uint64_t cloneFlags(const Context& ctx, const Policy& policy) {
-  uint64_t flags = CLONE_PARENT | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
-  if (policy.network == Network::None) flags |= CLONE_NEWNET;
+  uint64_t flags = CLONE_PARENT | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
   if (ctx.usesUserNamespace(policy)) flags |= CLONE_NEWUSER;
+  return flags;
+}
+
+int unshareFlags(const Policy& policy) {
+  int flags = CLONE_NEWCGROUP | CLONE_NEWNS;
+  if (policy.network == Network::None) flags |= CLONE_NEWNET;
   return flags;
 }
 
@@ -77,7 +92,11 @@ Result<void> networkStep(const UnitSpec& spec) {
   return bringUpLoopback();
 }
 
-Result<void> containInit(const UnitSpec& spec) {
+Result<void> containInit(const UnitSpec& spec, const InitChannel& ch, bool cloned_into_v2) {
+  // The v1 directories (and a v2 one that CLONE_INTO_CGROUP did not cover) are joined before the cgroup
+  // namespace is made, so that the unit sees its own cgroup as "/".
+  MPEXEC_TRY(UnitCgroupDirs::joinDirs(ch.cgroup_dirs, cloned_into_v2));
+  if (unshare(unshareFlags(spec.policy)) != 0) return sysError("unshare", "cgroup, mount and network namespaces");
   MPEXEC_TRY(setupFilesystem(spec));
   MPEXEC_TRY(networkStep(spec));
   MPEXEC_TRY(setUnitHostname(spec.name));
@@ -86,60 +105,62 @@ Result<void> containInit(const UnitSpec& spec) {
   return {};
 }
 
-[[noreturn]] void runInitSide(const UnitSpec& spec, int sock, int gate, const std::function<int()>& body) {
-  bool mapped = receiveGo(gate);  // the middle has written our id maps (or died: then give up)
-  close(gate);
-  if (!mapped) _exit(1);
-  if (auto r = containInit(spec); !r) {
-    sendSpawnMessage(sock, failedMessage(r.error()));
-    _exit(1);
+// After PDEATHSIG is armed: if the executor died before that, its end of the report socket is closed.
+Result<void> executorAlive(int report_fd) {
+  pollfd p{report_fd, POLLRDHUP, 0};
+  if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR)))
+    return Error{"sandbox set-up", EPIPE, "mpexec went away"};
+  return {};
+}
+
+void report(const InitChannel& ch, const Result<void>& setup) {
+  if (ch.report_fd == ch.event_fd) {
+    Event ev = setupEvent(setup);
+    (void)!send(ch.report_fd, &ev, sizeof ev, MSG_NOSIGNAL);
+    return;
   }
-  SpawnMessage ready;
-  ready.kind = SpawnMessage::Kind::Ready;
-  ready.pid = 1;
-  // PDEATHSIG is armed; if mpexec died before that, its end of the socket is closed and no go byte comes.
-  if (!sendSpawnMessage(sock, ready) || !receiveGo(sock)) _exit(1);
-  close(sock);
+  SpawnMessage m;
+  if (setup) {
+    m.kind = SpawnMessage::Kind::Ready;
+    m.pid = 1;
+  } else {
+    m = failedMessage(setup.error());
+  }
+  sendSpawnMessage(ch.report_fd, m);
+}
+
+std::vector<int> initFds(const UnitSpec& spec, const InitChannel& ch, int gate) {
+  std::vector<int> keep{ch.event_fd, ch.report_fd, gate};
+  if (spec.log_dir_fd >= 0) keep.push_back(spec.log_dir_fd);
+  return keep;
+}
+
+[[noreturn]] void runContainedInit(const UnitSpec& spec, const InitChannel& ch, int gate, bool cloned_into_v2,
+                                   const std::function<int()>& body) {
+  closeOtherFds(initFds(spec, ch, gate));
+  if (gate >= 0) {
+    bool mapped = receiveGo(gate);  // the spawner has written our id maps (or died: then give up)
+    close(gate);
+    if (!mapped) _exit(1);
+  }
+  Result<void> setup = containInit(spec, ch, cloned_into_v2);
+  if (setup) setup = executorAlive(ch.report_fd);
+  report(ch, setup);
+  if (!setup) _exit(1);
   _exit(body());
 }
 
-[[noreturn]] void runMiddle(const Context& ctx, const UnitSpec& spec, int sock, int event_fd,
-                            const UnitCgroupDirs* cgroup, const std::function<int()>& body) {
-  auto fail = [&](const Error& e) {
-    sendSpawnMessage(sock, failedMessage(e));
-    _exit(1);
-  };
-  std::vector<int> keep{sock, event_fd};
-  if (spec.log_dir_fd >= 0) keep.push_back(spec.log_dir_fd);
-  closeOtherFds(keep);
-  // The v1 directories are joined by this process; the v2 one (if any) is entered at clone time.
-  int v2_dir = cgroup ? cgroup->openV2Dir() : -1;
-  if (cgroup)
-    if (auto r = cgroup->join(v2_dir >= 0); !r) fail(r.error());
-
-  int gate[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, gate) != 0) fail(sysError("socketpair"));
-  int pidfd = -1;
-  pid_t pid = cloneProcess(cloneFlags(ctx, spec.policy), &pidfd, v2_dir);
-  if (pid < 0 && v2_dir >= 0) {
-    // No CLONE_INTO_CGROUP (an older kernel, or the cgroup refuses it): migrate, then clone as before.
-    if (auto r = cgroup->join(false); !r) fail(r.error());
-    pid = cloneProcess(cloneFlags(ctx, spec.policy), &pidfd);
-  }
-  if (v2_dir >= 0 && pid != 0) close(v2_dir);
-  if (pid < 0) fail(sysError("clone3", "namespaces of the unit"));
-  if (pid == 0) {
-    close(gate[0]);
-    runInitSide(spec, sock, gate[1], body);
-  }
-  close(gate[1]);
-  SpawnMessage cloned;
-  cloned.kind = SpawnMessage::Kind::Cloned;
-  cloned.pid = pid;
-  if (!sendSpawnMessage(sock, cloned, pidfd)) _exit(1);  // mpexec is gone; the init sees the gate close
-  if (ctx.usesUserNamespace(spec.policy))
-    if (auto r = writeIdMaps(pid, ctx, spec.policy); !r) fail(r.error());
-  _exit(sendGo(gate[0]) ? 0 : 1);
+/// Isolation::None: its own process group so the terminal's Ctrl-C reaches only mpexec, and PDEATHSIG
+/// SIGTERM (the init then kills its own descendants).
+[[noreturn]] void runPlainInit(const UnitSpec& spec, const InitChannel& ch, const std::function<int()>& body) {
+  closeOtherFds(initFds(spec, ch, -1));
+  Result<void> setup;
+  if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) setup = sysError("prctl", "PR_SET_PDEATHSIG");
+  if (setup) setup = executorAlive(ch.report_fd);
+  if (setup && setpgid(0, 0) != 0) setup = sysError("setpgid");
+  report(ch, setup);
+  if (!setup) _exit(1);
+  _exit(body());
 }
 
 void reap(pid_t pid) {
@@ -155,6 +176,12 @@ void killAndReap(pid_t pid, int pidfd) {
 
 Error fromMessage(const SpawnMessage& m) { return Error{m.call, m.err, m.detail}; }
 
+void copyInto(char* dst, size_t size, const std::string& src) {
+  size_t n = std::min(src.size(), size - 1);
+  memcpy(dst, src.data(), n);
+  dst[n] = '\0';
+}
+
 Result<void> applyRlimitFallback(const Context& ctx, const Policy& policy) {
   if (policy.memory_bytes > 0 && !ctx.cgroupLimitsMemory()) {
     rlimit r{policy.memory_bytes, policy.memory_bytes};
@@ -169,6 +196,97 @@ Result<void> applyRlimitFallback(const Context& ctx, const Policy& policy) {
 
 }  // namespace
 
+void serveSpawn(const Context& ctx, const UnitSpec& spec, const InitChannel& ch, int reply_sock,
+                const std::function<int()>& body) {
+  auto fail = [&](const Error& e, pid_t pid = -1, int pidfd = -1) {
+    SpawnMessage m = failedMessage(e);
+    m.pid = pid;
+    sendSpawnMessage(reply_sock, m, pidfd);
+  };
+  int pidfd = -1;
+  if (spec.isolation == Isolation::None) {
+    pid_t pid = cloneProcess(CLONE_PARENT, &pidfd);
+    if (pid < 0) return fail(sysError("clone3", "the unit's init"));
+    if (pid == 0) runPlainInit(spec, ch, body);
+    SpawnMessage cloned;
+    cloned.kind = SpawnMessage::Kind::Cloned;
+    cloned.pid = pid;
+    sendSpawnMessage(reply_sock, cloned, pidfd);
+    close(pidfd);
+    return;
+  }
+  bool userns = ctx.usesUserNamespace(spec.policy);
+  int gate[2] = {-1, -1};
+  if (userns && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, gate) != 0) return fail(sysError("socketpair"));
+  int v2_dir = UnitCgroupDirs::openV2DirOf(ch.cgroup_dirs);
+  pid_t pid = cloneProcess(cloneFlags(ctx, spec.policy), &pidfd, v2_dir);
+  bool into_v2 = v2_dir >= 0 && pid >= 0;
+  // No CLONE_INTO_CGROUP (an older kernel, or the cgroup refuses it): the init joins it by cgroup.procs.
+  if (pid < 0 && v2_dir >= 0) pid = cloneProcess(cloneFlags(ctx, spec.policy), &pidfd);
+  if (pid == 0) {
+    if (gate[0] >= 0) close(gate[0]);
+    runContainedInit(spec, ch, gate[1], into_v2, body);
+  }
+  if (v2_dir >= 0) close(v2_dir);
+  if (gate[1] >= 0) close(gate[1]);
+  if (pid < 0) {
+    if (gate[0] >= 0) close(gate[0]);
+    return fail(sysError("clone3", "namespaces of the unit"));
+  }
+  Result<void> mapped;
+  if (userns) mapped = writeIdMaps(pid, ctx, spec.policy);
+  if (mapped && gate[0] >= 0 && !sendGo(gate[0])) mapped = Error{"sandbox set-up", EPIPE, "the init exited before its id maps were written"};
+  if (gate[0] >= 0) close(gate[0]);  // without the go byte, the init gives up
+  if (mapped) {
+    SpawnMessage cloned;
+    cloned.kind = SpawnMessage::Kind::Cloned;
+    cloned.pid = pid;
+    sendSpawnMessage(reply_sock, cloned, pidfd);
+  } else {
+    fail(mapped.error(), pid, pidfd);
+  }
+  close(pidfd);
+}
+
+Result<ContainedChild> receiveCloned(int reply_sock, int timeout_ms) {
+  int fd = -1;
+  auto m = receiveSpawnMessage(reply_sock, timeout_ms, &fd);
+  UniqueFd pidfd(fd);
+  if (!m) return m.error();
+  if (m->kind == SpawnMessage::Kind::Cloned && m->pid > 0 && pidfd) {
+    ContainedChild child;
+    child.pid = m->pid;
+    child.pidfd = std::move(pidfd);
+    return child;
+  }
+  if (m->pid > 0) killAndReap(m->pid, pidfd.get());
+  if (m->kind == SpawnMessage::Kind::Failed) return fromMessage(*m);
+  return Error{"sandbox handshake", EPROTO, "unexpected reply from the spawner"};
+}
+
+Event setupEvent(const Result<void>& setup) {
+  Event ev;
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  ev.mono_ns = int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  if (setup) {
+    ev.kind = Event::Kind::Ready;
+    return ev;
+  }
+  ev.kind = Event::Kind::SetupFailed;
+  ev.err = setup.error().err;
+  // "call\x1fdetail": setupError() splits it again.
+  copyInto(ev.detail, sizeof ev.detail, setup.error().call + '\x1f' + setup.error().detail);
+  return ev;
+}
+
+Error setupError(const Event& ev) {
+  std::string s(ev.detail, strnlen(ev.detail, sizeof ev.detail));
+  size_t sep = s.find('\x1f');
+  if (sep == std::string::npos) return Error{s, ev.err, {}};
+  return Error{s.substr(0, sep), ev.err, s.substr(sep + 1)};
+}
+
 Result<ContainedChild> spawnContainedWith(const Context& ctx, const UnitSpec& spec, int child_event_fd,
                                           const std::function<int()>& body) {
   std::unique_ptr<UnitCgroupDirs> cgroup;
@@ -177,41 +295,36 @@ Result<ContainedChild> spawnContainedWith(const Context& ctx, const UnitSpec& sp
     if (!made) return made.error();
     cgroup = std::move(*made);
   }
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return sysError("socketpair");
-  UniqueFd mine(sv[0]), theirs(sv[1]);
-  pid_t middle = fork();
-  if (middle < 0) return sysError("fork");
-  if (middle == 0) {
-    mine.reset();
-    runMiddle(ctx, spec, theirs.get(), child_event_fd, cgroup.get(), body);
+  int reply[2], status[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, reply) != 0) return sysError("socketpair");
+  UniqueFd reply_mine(reply[0]), reply_theirs(reply[1]);
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, status) != 0) return sysError("socketpair");
+  UniqueFd status_mine(status[0]), status_theirs(status[1]);
+  InitChannel ch;
+  ch.event_fd = child_event_fd;
+  ch.report_fd = status_theirs.get();
+  if (cgroup) ch.cgroup_dirs = cgroup->dirs();
+  // The helper is single-threaded whatever the caller is: glibc's fork() leaves its heap usable.
+  pid_t helper = fork();
+  if (helper < 0) return sysError("fork");
+  if (helper == 0) {
+    serveSpawn(ctx, spec, ch, reply_theirs.get(), body);
+    _exit(0);
   }
-  theirs.reset();
-
-  int fd = -1;
-  auto cloned = receiveSpawnMessage(mine.get(), kClonedTimeoutMs, &fd);
-  UniqueFd pidfd(fd);
-  if (!cloned) {
-    kill(middle, SIGKILL);
-    reap(middle);
-    return cloned.error();
-  }
-  if (cloned->kind != SpawnMessage::Kind::Cloned) {
-    reap(middle);
-    return fromMessage(*cloned);
-  }
-  pid_t pid = cloned->pid;
-  auto ready = receiveSpawnMessage(mine.get(), kReadyTimeoutMs);
-  reap(middle);
-  if (!ready || ready->kind != SpawnMessage::Kind::Ready || !sendGo(mine.get())) {
-    killAndReap(pid, pidfd.get());
+  reply_theirs.reset();
+  status_theirs.reset();
+  auto cloned = receiveCloned(reply_mine.get(), kClonedTimeoutMs);
+  if (!cloned) kill(helper, SIGKILL);
+  reap(helper);
+  if (!cloned) return cloned.error();
+  ContainedChild child = std::move(cloned.value());
+  auto ready = receiveSpawnMessage(status_mine.get(), kReadyTimeoutMs);
+  if (!ready || ready->kind != SpawnMessage::Kind::Ready) {
+    killAndReap(child.pid, child.pidfd.get());
     if (!ready) return ready.error();
     if (ready->kind == SpawnMessage::Kind::Failed) return fromMessage(*ready);
     return Error{"sandbox handshake", EPROTO, "unexpected message from the unit's init"};
   }
-  ContainedChild child;
-  child.pid = pid;
-  child.pidfd = std::move(pidfd);
   child.cgroup = std::move(cgroup);
   return child;
 }

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "sandbox/context.h"
 #include "sandbox/result.h"
@@ -30,16 +32,45 @@ struct ContainedChild {
   std::unique_ptr<UnitCgroup> cgroup;  ///< may be null
 };
 
-/// Clones the unit's init into new namespaces with CLONE_PIDFD, sets it up from both sides (id maps, cgroup,
-/// mounts, network, hostname, PDEATHSIG after the uid change, acknowledged), and then, in the child, calls
-/// runInit(ctx, spec, child_event_fd), which never returns. Only for ctx.isolation() == Namespaces.
-Result<ContainedChild> spawnContained(const Context& ctx, const UnitSpec& spec, int child_event_fd);
+/// What a unit's init is handed besides its spec. Every fd is borrowed.
+struct InitChannel {
+  int event_fd = -1;   ///< the init's end of the unit's event socket (runInit's); -1 for none
+  /// Where the init reports the end of its set-up. When it is event_fd, as an Event (Ready or SetupFailed,
+  /// read by UnitProcess); otherwise as a SpawnMessage (Ready or Failed, read by spawnContainedWith). Its
+  /// peer is the executor's: once that end is closed, the init gives up instead of running orphaned.
+  int report_fd = -1;
+  std::vector<std::string> cgroup_dirs;  ///< the unit's cgroup directories (UnitCgroupDirs::dirs())
+};
 
-/// spawnContained with `body` in place of runInit: the init sets everything up, then exits with body()'s
-/// result. For tests of the kernel-concern steps (and anything else that needs a contained function).
-/// Errors name the failing step and errno, e.g. call "mount /proc" with EPERM; the child is then reaped.
+/// In a single-threaded process (the spawner, or spawnContainedWith's helper): clones the unit's init as a
+/// sibling (CLONE_PARENT, so the init is the caller's parent's child, reaped there) with CLONE_PIDFD, and
+/// sends `reply_sock` one SpawnMessage: Cloned with the init's pid and its pidfd, or Failed (with the pid and
+/// pidfd too when the clone itself worked: the receiver then kills and reaps it).
+///
+/// The init then sets itself up (DESIGN §4; for Isolation::Namespaces: id maps written by the caller,
+/// cgroups, mount and network namespaces, filesystem, loopback, hostname, PDEATHSIG; for Isolation::None: its
+/// own process group and PDEATHSIG), reports on ch.report_fd, and exits with body()'s result. The heavy
+/// steps run in the init, so several units set up at once while the caller serves the next request.
+void serveSpawn(const Context& ctx, const UnitSpec& spec, const InitChannel& ch, int reply_sock,
+                const std::function<int()>& body);
+
+/// Reads serveSpawn's reply. On Failed, kills and reaps the init if there is one.
+Result<ContainedChild> receiveCloned(int reply_sock, int timeout_ms);
+
+/// The set-up report the init sends when ch.report_fd is its event socket.
+Event setupEvent(const Result<void>& setup);
+/// The error a SetupFailed event carries.
+Error setupError(const Event& ev);
+
+/// Clones a contained init in-process (through a short-lived helper, so the caller may have threads) and
+/// waits for its set-up: on success the init then runs body() and exits with its result. For the tests of
+/// the kernel-concern steps. Errors name the failing step and errno, e.g. call "mount /proc" with EPERM;
+/// the child is then reaped. Only for ctx.isolation() == Namespaces.
 Result<ContainedChild> spawnContainedWith(const Context& ctx, const UnitSpec& spec, int child_event_fd,
                                           const std::function<int()>& body);
+
+/// Adopts a spawned init as a UnitProcess that reads its events from `events`.
+UnitProcess adoptUnit(Isolation isolation, ContainedChild child, UniqueFd events);
 
 /// In a command's own process, just before execve: no_new_privs, cleared capabilities, and the seccomp
 /// program unless the policy turns it off. Only called for Isolation::Namespaces.

@@ -116,7 +116,14 @@ Result<SpawnMessage> receiveSpawnMessage(int sock, int timeout_ms, int* fd) {
       else close(got);
     }
   }
-  if (n == 0) return Error{"sandbox handshake", EPIPE, "the unit's init exited during set-up"};
+  if (n == 0) return Error{"sandbox handshake", EPIPE, "the other side exited during set-up"};
+  // On a stream socket (the spawner's) the rest of the message may come in a later read.
+  while (n > 0 && n < static_cast<ssize_t>(sizeof msg)) {
+    ssize_t more = recv(sock, reinterpret_cast<char*>(&msg) + n, sizeof msg - size_t(n), MSG_WAITALL);
+    if (more < 0 && errno == EINTR) continue;
+    if (more <= 0) break;
+    n += more;
+  }
   if (n != static_cast<ssize_t>(sizeof msg)) return Error{"sandbox handshake", EPROTO, "short message"};
   return msg;
 }

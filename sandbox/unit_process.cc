@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -24,11 +23,11 @@ struct UnitProcess::State {
   std::unique_ptr<UnitCgroup> cgroup;
   bool reaped = false;
   int exit_status = 0;
+  int64_t setup_done_ns = 0;
 };
 
 namespace {
 
-int pidfdOpen(pid_t pid) { return int(syscall(SYS_pidfd_open, pid, 0)); }
 int pidfdSendSignal(int pidfd, int sig) { return int(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0)); }
 
 bool readable(int fd, int timeout_ms) {
@@ -39,46 +38,15 @@ bool readable(int fd, int timeout_ms) {
   return n > 0;
 }
 
-/// The plain child of Isolation::None: PDEATHSIG (SIGTERM: the init then kills its own descendants), its own
-/// process group so the terminal's Ctrl-C reaches only mpexec, then the init.
-Result<ContainedChild> spawnPlain(const Context& ctx, const UnitSpec& spec, int child_fd) {
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) return sysError("fork");
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(1);
-    setpgid(0, 0);
-    runInit(ctx, spec, child_fd);
-  }
-  ContainedChild child;
-  child.pid = pid;
-  child.pidfd.reset(pidfdOpen(pid));
-  if (!child.pidfd) {
-    Error e = sysError("pidfd_open");
-    ::kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    return e;
-  }
-  return child;
-}
-
 }  // namespace
 
-Result<UnitProcess> spawnUnit(const Context& ctx, const UnitSpec& spec) {
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return sysError("socketpair");
-  UniqueFd parent_end(sv[0]), child_end(sv[1]);
-  Result<ContainedChild> child = spec.isolation == Isolation::Namespaces
-                                     ? spawnContained(ctx, spec, child_end.get())
-                                     : spawnPlain(ctx, spec, child_end.get());
-  if (!child.ok()) return child.error();
+UnitProcess adoptUnit(Isolation isolation, ContainedChild child, UniqueFd events) {
   auto s = std::make_unique<UnitProcess::State>();
-  s->isolation = spec.isolation;
-  s->pid = child->pid;
-  s->pidfd = std::move(child->pidfd);
-  s->cgroup = std::move(child->cgroup);
-  s->events = std::move(parent_end);
+  s->isolation = isolation;
+  s->pid = child.pid;
+  s->pidfd = std::move(child.pidfd);
+  s->cgroup = std::move(child.cgroup);
+  s->events = std::move(events);
   return UnitProcess(std::move(s));
 }
 
@@ -100,6 +68,7 @@ pid_t UnitProcess::pid() const { return s_->pid; }
 int UnitProcess::eventFd() const { return s_->events.get(); }
 int UnitProcess::pidFd() const { return s_->pidfd.get(); }
 int UnitProcess::exitStatus() const { return s_->exit_status; }
+int64_t UnitProcess::setupDoneNs() const { return s_->setup_done_ns; }
 uint64_t UnitProcess::oomKills() const { return s_->cgroup ? s_->cgroup->oomKills() : 0; }
 
 bool UnitProcess::readEvents(std::vector<Event>& out) {
@@ -108,7 +77,12 @@ bool UnitProcess::readEvents(std::vector<Event>& out) {
   bool exited = readable(s_->pidfd.get(), 0);
   Event ev;
   ssize_t n;
-  while ((n = recv(s_->events.get(), &ev, sizeof ev, MSG_DONTWAIT)) == ssize_t(sizeof ev)) out.push_back(ev);
+  while ((n = recv(s_->events.get(), &ev, sizeof ev, MSG_DONTWAIT)) == ssize_t(sizeof ev)) {
+    if (ev.kind == Event::Kind::Ready)
+      s_->setup_done_ns = ev.mono_ns;
+    else
+      out.push_back(ev);
+  }
   if (!exited) return true;
   siginfo_t info{};
   while (waitid(P_PIDFD, s_->pidfd.get(), &info, WEXITED) < 0 && errno == EINTR) {

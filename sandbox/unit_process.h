@@ -58,6 +58,8 @@ struct Event {
     Skipped,      ///< command `index` was not run because a setup failed
     SpawnFailed,  ///< command `index` could not start: err and detail say which step failed
     Denied,       ///< command `index` made a call the seccomp policy denies; detail names it
+    Ready,        ///< the sandbox is set up (UnitProcess::readEvents keeps it: see setupDoneNs())
+    SetupFailed,  ///< the sandbox could not be set up; no command ran. setupError() (contain.h) says why
   };
   Kind kind = Kind::Started;
   uint32_t index = 0;
@@ -72,6 +74,7 @@ static_assert(sizeof(Event) == 256);
 /// Host facts and parent-side preparations made once per run: which namespaces, which cgroup backend,
 /// the compiled seccomp program. Defined in sandbox/context.h.
 class Context;
+struct ContainedChild;
 
 /// A running unit. Move-only; the destructor kills the whole unit and reaps the init.
 class UnitProcess {
@@ -96,16 +99,17 @@ class UnitProcess {
   void kill();
   /// OOM kills counted by the unit's memory cgroup so far (0 without one).
   uint64_t oomKills() const;
+  /// CLOCK_MONOTONIC when the init reported its sandbox set up; 0 before that.
+  int64_t setupDoneNs() const;
 
   struct State;
 
  private:
-  friend Result<UnitProcess> spawnUnit(const Context&, const UnitSpec&);
+  friend UnitProcess adoptUnit(Isolation, ContainedChild, UniqueFd);
   explicit UnitProcess(std::unique_ptr<State> s);
   std::unique_ptr<State> s_;
 };
 
-/// Starts the unit. Call from one long-lived thread (PDEATHSIG follows the creating thread).
-Result<UnitProcess> spawnUnit(const Context& ctx, const UnitSpec& spec);
+/// Units are started by a Spawner (sandbox/spawner.h).
 
 }  // namespace mpexec::sandbox

@@ -24,7 +24,7 @@ TEST(PidTest, InitIsPidOneAndMpexecsChild) {
   });
   ASSERT_TRUE(c->child.ok()) << c->child.error().message();
   EXPECT_TRUE(c->child->pidfd.valid());
-  int status = c->wait();  // waitpid works: the init is our child, not the middle process's
+  int status = c->wait();  // waitpid works: the init is our child, not the helper process's
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << c->said();
 }
 

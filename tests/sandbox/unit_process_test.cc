@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "sandbox/context.h"
+#include "sandbox/spawner.h"
 #include "tests/support/temp_dir.h"
 
 namespace mpexec::sandbox {
@@ -28,6 +29,9 @@ class UnitProcessTest : public ::testing::Test {
     auto ctx = Context::create(Isolation::None);
     ASSERT_TRUE(ctx.ok()) << ctx.error().message();
     ctx_ = std::move(ctx.value());
+    auto spawner = Spawner::start(*ctx_);
+    ASSERT_TRUE(spawner.ok()) << spawner.error().message();
+    spawner_ = std::move(spawner.value());
     log_dir_.reset(open(dir_.path().c_str(), O_DIRECTORY | O_CLOEXEC));
     ASSERT_TRUE(log_dir_.valid());
   }
@@ -55,7 +59,7 @@ class UnitProcessTest : public ::testing::Test {
 
   /// Runs the unit to its end and returns its events.
   std::vector<Event> runToEnd(const UnitSpec& u) {
-    auto p = spawnUnit(*ctx_, u);
+    auto p = spawner_->spawn(u);
     EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message());
     if (!p.ok()) return {};
     std::vector<Event> events;
@@ -89,6 +93,7 @@ class UnitProcessTest : public ::testing::Test {
   test::TempDir dir_;
   UniqueFd log_dir_;
   std::unique_ptr<Context> ctx_;
+  std::unique_ptr<Spawner> spawner_;
   int next_log_ = 0;
 };
 
@@ -154,7 +159,7 @@ TEST_F(UnitProcessTest, LeftoverDaemonsDieWithTheUnit) {
 }
 
 TEST_F(UnitProcessTest, KillEndsTheUnitAndItsProcesses) {
-  auto p = spawnUnit(*ctx_, unit({command(Role::Test, "sleep 1000 & echo $! > bg; wait")}));
+  auto p = spawner_->spawn(unit({command(Role::Test, "sleep 1000 & echo $! > bg; wait")}));
   ASSERT_TRUE(p.ok());
   std::vector<Event> events;
   for (int i = 0; i < 200 && !std::filesystem::exists(dir_.path() + "/bg"); ++i)

@@ -1,0 +1,326 @@
+#include "sandbox/spawner.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "sandbox/cgroup.h"
+#include "sandbox/contain.h"
+#include "sandbox/context.h"
+#include "sandbox/init.h"
+#include "sandbox/pid.h"
+
+namespace mpexec::sandbox {
+namespace {
+
+constexpr int kReplyTimeoutMs = 10000;  // the spawner only clones; this only catches a hang
+constexpr uint32_t kMagic = 0x6d707831;  // "mpx1"
+constexpr size_t kMaxRequest = size_t(1) << 30;
+
+// ---- the request's bytes: little more than length-prefixed strings ----
+
+class Writer {
+ public:
+  void u64(uint64_t v) { out_.append(reinterpret_cast<const char*>(&v), sizeof v); }
+  void str(const std::string& s) {
+    u64(s.size());
+    out_ += s;
+  }
+  void strs(const std::vector<std::string>& v) {
+    u64(v.size());
+    for (const auto& s : v) str(s);
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(const std::string& in) : in_(in) {}
+  bool u64(uint64_t& v, const char* field) {
+    if (in_.size() - pos_ < sizeof v) return fail(field);
+    memcpy(&v, in_.data() + pos_, sizeof v);
+    pos_ += sizeof v;
+    return true;
+  }
+  bool i64(int64_t& v, const char* field) {
+    uint64_t u;
+    if (!u64(u, field)) return false;
+    v = int64_t(u);
+    return true;
+  }
+  bool flag(bool& b, const char* field) {
+    uint64_t u;
+    if (!u64(u, field)) return false;
+    if (u > 1) return fail(field);
+    b = u == 1;
+    return true;
+  }
+  template <class E>
+  bool enumeration(E& e, uint64_t count, const char* field) {
+    uint64_t u;
+    if (!u64(u, field)) return false;
+    if (u >= count) return fail(field);
+    e = static_cast<E>(u);
+    return true;
+  }
+  bool str(std::string& s, const char* field) {
+    uint64_t n;
+    if (!u64(n, field) || n > in_.size() - pos_) return fail(field);
+    s.assign(in_, pos_, n);
+    pos_ += n;
+    return true;
+  }
+  bool strs(std::vector<std::string>& v, const char* field) {
+    uint64_t n;
+    // Each string takes at least its 8-byte length: a count beyond that is corrupt, not a huge allocation.
+    if (!u64(n, field) || n > (in_.size() - pos_) / 8) return fail(field);
+    v.resize(n);
+    for (auto& s : v)
+      if (!str(s, field)) return false;
+    return true;
+  }
+  bool done() const { return pos_ == in_.size(); }
+  const std::string& failed() const { return failed_; }
+  bool fail(const char* field) {
+    if (failed_.empty()) failed_ = field;
+    return false;
+  }
+
+ private:
+  const std::string& in_;
+  size_t pos_ = 0;
+  std::string failed_;
+};
+
+// ---- framing on the stream socket: a header with the fds, then the bytes ----
+
+struct Header {
+  uint32_t magic;
+  uint32_t fds;
+  uint64_t size;
+};
+
+bool writeAll(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= size_t(w);
+  }
+  return true;
+}
+
+bool readAll(int fd, char* p, size_t n) {
+  while (n > 0) {
+    ssize_t r = recv(fd, p, n, MSG_WAITALL);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= size_t(r);
+  }
+  return true;
+}
+
+bool sendRequest(int sock, const std::string& bytes, const std::vector<int>& fds) {
+  Header h{kMagic, uint32_t(fds.size()), bytes.size()};
+  iovec iov{&h, sizeof h};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 2)] = {};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  if (!fds.empty()) {
+    mh.msg_control = control;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  ssize_t n;
+  do n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n == ssize_t(sizeof h) && writeAll(sock, bytes.data(), bytes.size());
+}
+
+/// False on EOF or a broken frame. Received fds are appended to `fds` (close-on-exec).
+bool receiveRequest(int sock, std::string& bytes, std::vector<int>& fds) {
+  Header h{};
+  iovec iov{&h, sizeof h};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 2)] = {};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+  while (n < 0 && errno == EINTR);
+  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      fds.push_back(fd);
+    }
+  }
+  if (n != ssize_t(sizeof h) || h.magic != kMagic || h.fds != fds.size() || h.size > kMaxRequest) return false;
+  bytes.resize(h.size);
+  return readAll(sock, bytes.data(), bytes.size());
+}
+
+// ---- the spawner process ----
+
+[[noreturn]] void serve(const Context& ctx, int sock) {
+  for (;;) {
+    std::string bytes;
+    std::vector<int> fds;
+    if (!receiveRequest(sock, bytes, fds)) _exit(0);  // mpexec closed its end (or broke the protocol)
+    auto request = decodeSpawnRequest(bytes);
+    if (!request.ok() || fds.empty()) {
+      Error e = request.ok() ? Error{"spawner", EPROTO, "request without an event socket"} : request.error();
+      sendSpawnMessage(sock, failedMessage(e));
+    } else {
+      UnitSpec& spec = request->spec;
+      spec.log_dir_fd = request->has_log_dir && fds.size() > 1 ? fds[1] : -1;
+      InitChannel ch;
+      ch.event_fd = ch.report_fd = fds[0];
+      ch.cgroup_dirs = std::move(request->cgroup_dirs);
+      int event_fd = fds[0];
+      serveSpawn(ctx, spec, ch, sock, [&]() -> int { runInit(ctx, spec, event_fd); });
+    }
+    for (int fd : fds) close(fd);
+  }
+}
+
+}  // namespace
+
+std::string encodeSpawnRequest(const UnitSpec& spec, const std::vector<std::string>& cgroup_dirs) {
+  Writer w;
+  w.str(spec.name);
+  w.u64(uint64_t(spec.isolation));
+  const Policy& p = spec.policy;
+  w.u64(uint64_t(p.network));
+  w.u64(p.memory_bytes);
+  w.u64(p.pids);
+  w.strs(p.writable);
+  w.u64(uint64_t(p.user));
+  w.u64(p.seccomp);
+  w.u64(p.nested);
+  w.u64(spec.commands.size());
+  for (const CommandSpec& c : spec.commands) {
+    w.u64(uint64_t(c.role));
+    w.strs(c.argv);
+    w.strs(c.env);
+    w.str(c.cwd);
+    w.u64(uint64_t(c.timeout_ms));
+    w.str(c.log_name);
+  }
+  w.u64(spec.log_dir_fd >= 0);
+  w.str(spec.output_dir);
+  w.strs(spec.visible);
+  w.str(spec.sync_dir);
+  w.u64(uint64_t(spec.kill_grace_ms));
+  w.strs(cgroup_dirs);
+  return w.take();
+}
+
+Result<SpawnRequest> decodeSpawnRequest(const std::string& bytes) {
+  SpawnRequest req;
+  UnitSpec& s = req.spec;
+  Policy& p = s.policy;
+  Reader r(bytes);
+  uint64_t commands = 0;
+  bool ok = r.str(s.name, "name") && r.enumeration(s.isolation, 2, "isolation") &&
+            r.enumeration(p.network, 2, "policy.network") && r.u64(p.memory_bytes, "policy.memory_bytes") &&
+            r.u64(p.pids, "policy.pids") && r.strs(p.writable, "policy.writable") &&
+            r.enumeration(p.user, 2, "policy.user") && r.flag(p.seccomp, "policy.seccomp") &&
+            r.flag(p.nested, "policy.nested") && r.u64(commands, "commands");
+  // A command takes at least 6 fields of 8 bytes.
+  if (ok && commands > bytes.size() / 48) ok = r.fail("commands");
+  for (uint64_t i = 0; ok && i < commands; ++i) {
+    CommandSpec c;
+    ok = r.enumeration(c.role, 3, "command.role") && r.strs(c.argv, "command.argv") && r.strs(c.env, "command.env") &&
+         r.str(c.cwd, "command.cwd") && r.i64(c.timeout_ms, "command.timeout_ms") &&
+         r.str(c.log_name, "command.log_name");
+    s.commands.push_back(std::move(c));
+  }
+  ok = ok && r.flag(req.has_log_dir, "log_dir") && r.str(s.output_dir, "output_dir") &&
+       r.strs(s.visible, "visible") && r.str(s.sync_dir, "sync_dir") &&
+       r.i64(s.kill_grace_ms, "kill_grace_ms") && r.strs(req.cgroup_dirs, "cgroup_dirs");
+  if (ok && !r.done()) return Error{"spawner", EPROTO, "trailing bytes after the request"};
+  if (!ok) return Error{"spawner", EPROTO, "malformed request: field " + r.failed()};
+  return req;
+}
+
+Result<std::unique_ptr<Spawner>> Spawner::start(const Context& ctx) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return sysError("socketpair", "spawner");
+  UniqueFd mine(sv[0]), theirs(sv[1]);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) return sysError("fork", "spawner");
+  if (pid == 0) {
+    // Dies with mpexec; its own process group, so the terminal's Ctrl-C goes to mpexec alone.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(0);
+    setpgid(0, 0);
+    int fd = theirs.get();
+    if (fd > 3) syscall(SYS_close_range, 3, fd - 1, 0);
+    syscall(SYS_close_range, fd + 1, ~0u, 0);
+    serve(ctx, fd);
+  }
+  return std::unique_ptr<Spawner>(new Spawner(ctx, pid, std::move(mine)));
+}
+
+Spawner::~Spawner() {
+  sock_.reset();
+  int status;
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+Result<UnitProcess> Spawner::spawn(const UnitSpec& spec) {
+  if (!sock_) return Error{"spawner", EPIPE, "the spawner process is gone"};
+  std::unique_ptr<UnitCgroupDirs> cgroup;
+  if (spec.isolation == Isolation::Namespaces && ctx_.cgroups()) {
+    auto made = ctx_.cgroups()->createUnit(spec.name, spec.policy);
+    if (!made) return made.error();
+    cgroup = std::move(*made);
+  }
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return sysError("socketpair");
+  UniqueFd events(sv[0]), child_end(sv[1]);
+  std::vector<int> fds{child_end.get()};
+  if (spec.log_dir_fd >= 0) fds.push_back(spec.log_dir_fd);
+  std::string bytes = encodeSpawnRequest(spec, cgroup ? cgroup->dirs() : std::vector<std::string>{});
+  auto lost = [&](int err, const char* what) {
+    // Out of step with the spawner from here on: end it, so that every later unit fails clearly too.
+    sock_.reset();
+    kill(pid_, SIGKILL);
+    return Error{"spawner", err, what};
+  };
+  if (!sendRequest(sock_.get(), bytes, fds)) return lost(EPIPE, "the spawner process is gone");
+  child_end.reset();
+  auto child = receiveCloned(sock_.get(), kReplyTimeoutMs);
+  if (!child) {
+    if (child.error().call == "sandbox handshake") return lost(child.error().err, "no reply from the spawner process");
+    return child.error();
+  }
+  child->cgroup = std::move(cgroup);
+  return adoptUnit(spec.isolation, std::move(child.value()), std::move(events));
+}
+
+}  // namespace mpexec::sandbox

@@ -1,0 +1,61 @@
+#pragma once
+// The spawner: a small single-threaded process, forked from mpexec's main thread before any other thread
+// starts, that clones every unit's init (DESIGN §4 "sandboxes are spawned from one long-lived thread").
+//
+// mpexec sends it one request per unit (the UnitSpec, the unit's cgroup directories, the init's event socket
+// and log directory as fds) and gets back the init's pid and pidfd. The init is cloned with CLONE_PARENT, so
+// it is mpexec's own child: mpexec reaps it, kills it by pidfd, and it dies with mpexec (PDEATHSIG). The
+// spawner's reply comes right after the clone; the init's slow set-up (network namespace, mounts) happens in
+// the init itself, in parallel with other units' set-up and with mpexec's dispatching.
+//
+// A clone from the spawner copies a few hundred KiB of page tables, where a fork of mpexec copies all of
+// mpexec (a large manifest, the sync service's threads).
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sandbox/result.h"
+#include "sandbox/unique_fd.h"
+#include "sandbox/unit_process.h"
+
+namespace mpexec::sandbox {
+
+class Spawner {
+ public:
+  /// Forks the spawner. Call from the thread that outlives every unit (the main thread), before starting
+  /// other threads. `ctx` must outlive the Spawner.
+  static Result<std::unique_ptr<Spawner>> start(const Context& ctx);
+  /// Ends the spawner (it exits when its socket closes) and reaps it. Units already started go on.
+  ~Spawner();
+  Spawner(const Spawner&) = delete;
+  Spawner& operator=(const Spawner&) = delete;
+
+  /// Starts the unit: creates its cgroup, has the spawner clone its init, and returns at once. The init
+  /// sets up its sandbox on its own; if that fails, its first event is SetupFailed and it exits.
+  /// Errors here (the spawner gone, a clone refused) mean the unit never started.
+  Result<UnitProcess> spawn(const UnitSpec& spec);
+
+  pid_t pid() const { return pid_; }
+
+ private:
+  Spawner(const Context& ctx, pid_t pid, UniqueFd sock) : ctx_(ctx), pid_(pid), sock_(std::move(sock)) {}
+  const Context& ctx_;
+  pid_t pid_;
+  UniqueFd sock_;
+};
+
+/// The request's wire form, for the spawner and its tests: the spec (without log_dir_fd, which travels as
+/// an fd) and the unit's cgroup directories.
+struct SpawnRequest {
+  UnitSpec spec;
+  std::vector<std::string> cgroup_dirs;
+  bool has_log_dir = false;
+};
+std::string encodeSpawnRequest(const UnitSpec& spec, const std::vector<std::string>& cgroup_dirs);
+/// Fails with a message that says which field is malformed.
+Result<SpawnRequest> decodeSpawnRequest(const std::string& bytes);
+
+}  // namespace mpexec::sandbox

@@ -1,0 +1,181 @@
+// The spawner process: the request's wire form, a unit whose sandbox cannot be set up, and a spawner that
+// is gone.
+
+#include "sandbox/spawner.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include <gtest/gtest.h>
+
+#include "sandbox/contain.h"
+#include "sandbox/context.h"
+#include "tests/sandbox/contained.h"
+#include "tests/support/temp_dir.h"
+
+namespace mpexec::sandbox {
+namespace {
+using testing::namespaceContext;
+
+UnitSpec fullSpec() {
+  UnitSpec s;
+  s.name = "group-a#2";
+  s.isolation = Isolation::Namespaces;
+  s.policy.network = Network::Host;
+  s.policy.memory_bytes = 64 << 20;
+  s.policy.pids = 77;
+  s.policy.writable = {"/srv/a", "/srv/b c"};
+  s.policy.user = Identity::Nobody;
+  s.policy.seccomp = false;
+  s.policy.nested = true;
+  for (Role role : {Role::Setup, Role::Test, Role::Teardown}) {
+    CommandSpec c;
+    c.role = role;
+    c.argv = {"/bin/sh", "-c", std::string("echo \0x", 8)};
+    c.env = {"A=1", "EMPTY="};
+    c.cwd = "/work";
+    c.timeout_ms = 1234 + int64_t(role);
+    c.log_name = "log" + std::to_string(int(role));
+    s.commands.push_back(c);
+  }
+  s.log_dir_fd = 5;
+  s.output_dir = "/out/u";
+  s.visible = {"/tmp/project"};
+  s.sync_dir = "/run/mpexec-1";
+  s.kill_grace_ms = 250;
+  return s;
+}
+
+TEST(SpawnRequest, RoundTripsEveryField) {
+  UnitSpec s = fullSpec();
+  auto decoded = decodeSpawnRequest(encodeSpawnRequest(s, {"/sys/fs/cgroup/memory/x", "/sys/fs/cgroup/pids/x"}));
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message();
+  const UnitSpec& d = decoded->spec;
+  EXPECT_EQ(d.name, s.name);
+  EXPECT_EQ(d.isolation, s.isolation);
+  EXPECT_EQ(d.policy, s.policy);
+  ASSERT_EQ(d.commands.size(), s.commands.size());
+  for (size_t i = 0; i < s.commands.size(); ++i) {
+    EXPECT_EQ(d.commands[i].role, s.commands[i].role);
+    EXPECT_EQ(d.commands[i].argv, s.commands[i].argv);
+    EXPECT_EQ(d.commands[i].env, s.commands[i].env);
+    EXPECT_EQ(d.commands[i].cwd, s.commands[i].cwd);
+    EXPECT_EQ(d.commands[i].timeout_ms, s.commands[i].timeout_ms);
+    EXPECT_EQ(d.commands[i].log_name, s.commands[i].log_name);
+  }
+  EXPECT_TRUE(decoded->has_log_dir);
+  EXPECT_EQ(d.log_dir_fd, -1) << "the fd travels beside the bytes";
+  EXPECT_EQ(d.output_dir, s.output_dir);
+  EXPECT_EQ(d.visible, s.visible);
+  EXPECT_EQ(d.sync_dir, s.sync_dir);
+  EXPECT_EQ(d.kill_grace_ms, s.kill_grace_ms);
+  EXPECT_EQ(decoded->cgroup_dirs, (std::vector<std::string>{"/sys/fs/cgroup/memory/x", "/sys/fs/cgroup/pids/x"}));
+}
+
+TEST(SpawnRequest, MalformedBytesAreAnErrorNamingTheField) {
+  std::string bytes = encodeSpawnRequest(fullSpec(), {});
+  // Every truncation fails cleanly, none crashes or allocates wildly.
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    auto d = decodeSpawnRequest(bytes.substr(0, n));
+    ASSERT_FALSE(d.ok()) << "accepted " << n << " of " << bytes.size() << " bytes";
+    EXPECT_NE(d.error().detail.find("malformed request: field "), std::string::npos) << d.error().message();
+  }
+  auto trailing = decodeSpawnRequest(bytes + "x");
+  ASSERT_FALSE(trailing.ok());
+  EXPECT_NE(trailing.error().detail.find("trailing"), std::string::npos);
+  // An enum out of range: the isolation field follows the name (8-byte length + 9 bytes).
+  std::string bad = bytes;
+  bad[8 + 9] = 7;
+  auto d = decodeSpawnRequest(bad);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.error().detail.find("field isolation"), std::string::npos) << d.error().message();
+}
+
+class SpawnerTest : public ::testing::Test {
+ protected:
+  UnitSpec trueUnit(Isolation iso) {
+    log_dir_.reset(open(dir_.path().c_str(), O_DIRECTORY | O_CLOEXEC));
+    CommandSpec c;
+    c.argv = {"/bin/true"};
+    c.env = {"PATH=/usr/bin:/bin"};
+    c.cwd = "/";
+    c.log_name = "true.log";
+    UnitSpec u;
+    u.name = "u";
+    u.isolation = iso;
+    u.commands.push_back(c);
+    u.log_dir_fd = log_dir_.get();
+    return u;
+  }
+
+  /// Every event until the init is reaped.
+  static std::vector<Event> runToEnd(UnitProcess& p) {
+    std::vector<Event> events;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (p.readEvents(events) && std::chrono::steady_clock::now() < deadline) {
+      pollfd fds[2] = {{p.eventFd(), POLLIN, 0}, {p.pidFd(), POLLIN, 0}};
+      poll(fds, 2, 1000);
+    }
+    return events;
+  }
+
+  test::TempDir dir_;
+  UniqueFd log_dir_;
+};
+
+TEST_F(SpawnerTest, ASandboxThatCannotBeSetUpReportsWhyAndRunsNothing) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  auto spawner = Spawner::start(*ctx);
+  ASSERT_TRUE(spawner.ok()) << spawner.error().message();
+  UnitSpec u = trueUnit(Isolation::Namespaces);
+  u.policy.writable = {dir_.path() + "/does-not-exist"};
+  auto p = (*spawner)->spawn(u);
+  ASSERT_TRUE(p.ok()) << "the spawn itself works; the set-up fails later: " << p.error().message();
+  auto events = runToEnd(*p);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Event::Kind::SetupFailed);
+  Error e = setupError(events[0]);
+  EXPECT_NE(e.message().find("does-not-exist"), std::string::npos) << e.message();
+  EXPECT_EQ(e.err, ENOENT) << e.message();
+  EXPECT_EQ(p->setupDoneNs(), 0);
+  EXPECT_TRUE(WIFEXITED(p->exitStatus()) && WEXITSTATUS(p->exitStatus()) == 1);
+}
+
+TEST_F(SpawnerTest, UnitsStartedBeforeTheSpawnerEndsRunToTheirEnd) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  auto spawner = Spawner::start(*ctx);
+  ASSERT_TRUE(spawner.ok());
+  auto p = (*spawner)->spawn(trueUnit(Isolation::Namespaces));
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  spawner->reset();
+  auto events = runToEnd(*p);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].kind, Event::Kind::Exited);
+  EXPECT_EQ(events[1].wait_status, 0);
+  EXPECT_GT(p->setupDoneNs(), 0);
+}
+
+TEST_F(SpawnerTest, ASpawnerThatIsGoneIsAClearErrorEveryTime) {
+  auto ctx = Context::create(Isolation::None);
+  ASSERT_TRUE(ctx.ok());
+  auto spawner = Spawner::start(**ctx);
+  ASSERT_TRUE(spawner.ok());
+  pid_t pid = (*spawner)->pid();
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  // Not reaped yet (the Spawner reaps it): wait until it is a zombie.
+  siginfo_t info{};
+  ASSERT_EQ(waitid(P_PID, pid, &info, WEXITED | WNOWAIT), 0);
+  for (int i = 0; i < 2; ++i) {
+    auto p = (*spawner)->spawn(trueUnit(Isolation::None));
+    ASSERT_FALSE(p.ok());
+    EXPECT_NE(p.error().message().find("spawner"), std::string::npos) << p.error().message();
+  }
+}
+
+}  // namespace
+}  // namespace mpexec::sandbox
