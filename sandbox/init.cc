@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -109,7 +110,7 @@ int execCommand(void* arg) {
 
 /// Starts the command like posix_spawn does: a child that shares the init's memory and runs on its own
 /// stack, with the init suspended until it has exec'd or failed. No page tables are copied.
-pid_t launchCommand(CommandLaunch& launch, std::vector<char>& stack) {
+pid_t launchCommand(CommandLaunch& launch, std::unique_ptr<char[]>& stack) {
 #if defined(__SANITIZE_ADDRESS__)
   // AddressSanitizer keeps shadow state per stack and cannot follow a child that runs instrumented code on
   // a stack of its own in our memory: a plain fork there.
@@ -118,8 +119,10 @@ pid_t launchCommand(CommandLaunch& launch, std::vector<char>& stack) {
   if (pid == 0) _exit(execCommand(&launch));
   return pid;
 #else
-  if (stack.empty()) stack.resize(256 * 1024);
-  return clone(execCommand, stack.data() + stack.size(), CLONE_VM | CLONE_VFORK | SIGCHLD, &launch);
+  // Not zero-filled: a fresh mapping, of which the child touches only the few pages it uses.
+  constexpr size_t kStackSize = 256 * 1024;
+  if (!stack) stack.reset(new char[kStackSize]);
+  return clone(execCommand, stack.get() + kStackSize, CLONE_VM | CLONE_VFORK | SIGCHLD, &launch);
 #endif
 }
 
@@ -284,7 +287,7 @@ class Init {
   const UnitSpec& spec_;
   int event_fd_;
   sigset_t waited_;
-  std::vector<char> stack_;  ///< for launchCommand
+  std::unique_ptr<char[]> stack_;  ///< for launchCommand
 };
 
 /// The init is a fork without exec: it holds copies of every fd of mpexec (other units' sockets, the sync
