@@ -146,7 +146,7 @@ int run(const Config& config) {
     return kExitInfra;
   }
   // Before any thread starts: the spawner is a fork of this process as it is now.
-  auto spawner = sandbox::Spawner::start(*ctx.value());
+  auto spawner = sandbox::Spawner::start(*ctx.value(), np);
   if (!spawner.ok()) {
     fmt::print(stderr, "mpexec: cannot start the spawner process: {}\n", spawner.error().message());
     return kExitInfra;

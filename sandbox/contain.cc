@@ -80,25 +80,29 @@ uint64_t cloneFlags(const Context& ctx, const Policy& policy) {
   return flags;
 }
 
-int unshareFlags(const Policy& policy) {
+int unshareFlags(const Policy& policy, const InitChannel& ch) {
   int flags = CLONE_NEWCGROUP | CLONE_NEWNS;
-  if (policy.network == Network::None) flags |= CLONE_NEWNET;
+  if (policy.network == Network::None && ch.netns_fd < 0) flags |= CLONE_NEWNET;
   return flags;
 }
 
 // The init's steps. Each skips itself when the policy does not ask for it; the first error ends the set-up.
-Result<void> networkStep(const UnitSpec& spec) {
+Result<void> networkStep(const UnitSpec& spec, const InitChannel& ch) {
   if (spec.policy.network == Network::Host) return {};
-  return bringUpLoopback();
+  if (ch.netns_fd < 0) return bringUpLoopback();
+  // Made ahead by the spawner, loopback already up.
+  if (setns(ch.netns_fd, CLONE_NEWNET) != 0) return sysError("setns", "the unit's network namespace");
+  close(ch.netns_fd);
+  return {};
 }
 
 Result<void> containInit(const UnitSpec& spec, const InitChannel& ch, bool cloned_into_v2) {
   // The v1 directories (and a v2 one that CLONE_INTO_CGROUP did not cover) are joined before the cgroup
   // namespace is made, so that the unit sees its own cgroup as "/".
   MPEXEC_TRY(UnitCgroupDirs::joinDirs(ch.cgroup_dirs, cloned_into_v2));
-  if (unshare(unshareFlags(spec.policy)) != 0) return sysError("unshare", "cgroup, mount and network namespaces");
+  if (unshare(unshareFlags(spec.policy, ch)) != 0) return sysError("unshare", "cgroup, mount and network namespaces");
   MPEXEC_TRY(setupFilesystem(spec));
-  MPEXEC_TRY(networkStep(spec));
+  MPEXEC_TRY(networkStep(spec, ch));
   MPEXEC_TRY(setUnitHostname(spec.name));
   // Last: any credential change before it would clear it again.
   MPEXEC_TRY(dieWithParent());
@@ -130,7 +134,7 @@ void report(const InitChannel& ch, const Result<void>& setup) {
 }
 
 std::vector<int> initFds(const UnitSpec& spec, const InitChannel& ch, int gate) {
-  std::vector<int> keep{ch.event_fd, ch.report_fd, gate};
+  std::vector<int> keep{ch.event_fd, ch.report_fd, gate, ch.netns_fd};
   if (spec.log_dir_fd >= 0) keep.push_back(spec.log_dir_fd);
   return keep;
 }

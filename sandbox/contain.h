@@ -40,6 +40,9 @@ struct InitChannel {
   /// peer is the executor's: once that end is closed, the init gives up instead of running orphaned.
   int report_fd = -1;
   std::vector<std::string> cgroup_dirs;  ///< the unit's cgroup directories (UnitCgroupDirs::dirs())
+  /// A fresh network namespace with loopback up, made ahead by the spawner and never used by anyone else,
+  /// for a unit with network "none"; -1: the init unshares one itself.
+  int netns_fd = -1;
 };
 
 /// In a single-threaded process (the spawner, or spawnContainedWith's helper): clones the unit's init as a

@@ -1,6 +1,8 @@
 #include "sandbox/spawner.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -8,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -15,6 +18,7 @@
 #include "sandbox/contain.h"
 #include "sandbox/context.h"
 #include "sandbox/init.h"
+#include "sandbox/net.h"
 #include "sandbox/pid.h"
 
 namespace mpexec::sandbox {
@@ -183,8 +187,56 @@ bool receiveRequest(int sock, std::string& bytes, std::vector<int>& fds) {
 
 // ---- the spawner process ----
 
-[[noreturn]] void serve(const Context& ctx, int sock) {
+/// Fresh network namespaces made ahead (root without user namespaces only: an init in a user namespace of
+/// its own could not enter one owned by ours).
+class NetnsPool {
+ public:
+  explicit NetnsPool(size_t target) : target_(target) {
+    if (target_ > 0) host_.reset(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (!host_) target_ = 0;
+  }
+  bool wanted() const { return fds_.size() < target_; }
+  /// One more namespace. Any failure turns the pool off: the inits then unshare their own.
+  void fill() {
+    if (unshare(CLONE_NEWNET) != 0) return off();
+    bool ok = bringUpLoopback().ok();
+    int fd = ok ? open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC) : -1;
+    if (setns(host_.get(), CLONE_NEWNET) != 0) _exit(1);  // units with network "host" need ours back
+    if (fd < 0) return off();
+    fds_.push_back(fd);
+  }
+  /// A namespace for this unit, or -1. The caller closes it.
+  int take(const Context& ctx, const Policy& policy) {
+    if (fds_.empty() || policy.network != Network::None || ctx.usesUserNamespace(policy)) return -1;
+    int fd = fds_.back();
+    fds_.pop_back();
+    return fd;
+  }
+
+ private:
+  void off() {
+    target_ = 0;
+    for (int fd : fds_) close(fd);
+    fds_.clear();
+  }
+  size_t target_;
+  UniqueFd host_;
+  std::vector<int> fds_;
+};
+
+bool requestWaiting(int sock, int timeout_ms) {
+  pollfd p{sock, POLLIN, 0};
+  int n;
+  while ((n = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
+  }
+  return n != 0;  // an error counts as waiting: the read then reports it
+}
+
+[[noreturn]] void serve(const Context& ctx, int sock, size_t netns_ahead) {
+  NetnsPool pool(ctx.isolation() == Isolation::Namespaces && ctx.privileged() ? netns_ahead : 0);
   for (;;) {
+    // Idle time goes into the pool, one namespace at a time, so a request never waits for more than one.
+    while (pool.wanted() && !requestWaiting(sock, 0)) pool.fill();
     std::string bytes;
     std::vector<int> fds;
     if (!receiveRequest(sock, bytes, fds)) _exit(0);  // mpexec closed its end (or broke the protocol)
@@ -198,8 +250,10 @@ bool receiveRequest(int sock, std::string& bytes, std::vector<int>& fds) {
       InitChannel ch;
       ch.event_fd = ch.report_fd = fds[0];
       ch.cgroup_dirs = std::move(request->cgroup_dirs);
+      ch.netns_fd = spec.isolation == Isolation::Namespaces ? pool.take(ctx, spec.policy) : -1;
       int event_fd = fds[0];
       serveSpawn(ctx, spec, ch, sock, [&]() -> int { runInit(ctx, spec, event_fd); });
+      if (ch.netns_fd >= 0) close(ch.netns_fd);
     }
     for (int fd : fds) close(fd);
   }
@@ -265,7 +319,7 @@ Result<SpawnRequest> decodeSpawnRequest(const std::string& bytes) {
   return req;
 }
 
-Result<std::unique_ptr<Spawner>> Spawner::start(const Context& ctx) {
+Result<std::unique_ptr<Spawner>> Spawner::start(const Context& ctx, int netns_ahead) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return sysError("socketpair", "spawner");
   UniqueFd mine(sv[0]), theirs(sv[1]);
@@ -280,7 +334,7 @@ Result<std::unique_ptr<Spawner>> Spawner::start(const Context& ctx) {
     int fd = theirs.get();
     if (fd > 3) syscall(SYS_close_range, 3, fd - 1, 0);
     syscall(SYS_close_range, fd + 1, ~0u, 0);
-    serve(ctx, fd);
+    serve(ctx, fd, size_t(std::max(0, netns_ahead)));
   }
   return std::unique_ptr<Spawner>(new Spawner(ctx, pid, std::move(mine)));
 }

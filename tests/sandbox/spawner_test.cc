@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -158,6 +160,32 @@ TEST_F(SpawnerTest, UnitsStartedBeforeTheSpawnerEndsRunToTheirEnd) {
   EXPECT_EQ(events[1].kind, Event::Kind::Exited);
   EXPECT_EQ(events[1].wait_status, 0);
   EXPECT_GT(p->setupDoneNs(), 0);
+}
+
+TEST_F(SpawnerTest, NetworkNamespacesMadeAheadGoToOneUnitEachWithLoopbackUp) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  auto spawner = Spawner::start(*ctx, 2);
+  ASSERT_TRUE(spawner.ok());
+  usleep(200 * 1000);  // idle: the spawner fills its pool (made ahead or not, every unit needs its own)
+  std::set<std::string> seen;
+  for (int i = 0; i < 4; ++i) {
+    UnitSpec u = trueUnit(Isolation::Namespaces);
+    u.commands[0].argv = {"/bin/sh", "-c", "readlink /proc/self/ns/net; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags"};
+    u.commands[0].log_name = "net" + std::to_string(i) + ".log";
+    auto p = (*spawner)->spawn(u);
+    ASSERT_TRUE(p.ok()) << p.error().message();
+    auto events = runToEnd(*p);
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[1].wait_status, 0);
+    std::ifstream log(dir_.path() + "/" + u.commands[0].log_name);
+    std::string ns, state, flags;
+    log >> ns >> state >> flags;
+    EXPECT_TRUE(seen.insert(ns).second) << "unit " << i << " got a network namespace used before: " << ns;
+    EXPECT_EQ(std::stoul(flags, nullptr, 16) & 1, 1u) << "lo is not up in unit " << i << ": flags " << flags;
+  }
+  char host[64] = {};
+  ASSERT_GT(readlink("/proc/self/ns/net", host, sizeof host - 1), 0);
+  EXPECT_EQ(seen.count(host), 0u);
 }
 
 TEST_F(SpawnerTest, ASpawnerThatIsGoneIsAClearErrorEveryTime) {
