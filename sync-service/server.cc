@@ -2,16 +2,23 @@
 #include "sync-service/server.h"
 
 #include <httplib.h>
+#include <netdb.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <boost/json/parse.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <string_view>
 #include <thread>
 
 namespace mpexec::sync {
@@ -19,12 +26,169 @@ namespace mpexec::sync {
 namespace {
 
 constexpr size_t kMaxBody = 1u << 20;
+// How often a connection waiting for bytes looks whether the server is stopping (httplib's own interval).
+constexpr timeval kStopCheck = {0, 10000};
+// Writes below this size are gathered to go out in one send with the rest of the answer; larger ones (a big
+// board list) are sent as they come rather than copied.
+constexpr size_t kCopyUpTo = 64u << 10;
+
+timeval toTimeval(time_t sec, time_t usec) {
+  return {sec + usec / 1000000, static_cast<suseconds_t>(usec % 1000000)};
+}
+
+Clock::duration toDuration(time_t sec, time_t usec) {
+  return std::chrono::seconds(sec) + std::chrono::microseconds(usec);
+}
+
+void addressOf(const sockaddr_storage& addr, std::string* ip, int* port) {
+  char host[NI_MAXHOST];
+  char service[NI_MAXSERV];
+  if ((addr.ss_family == AF_INET || addr.ss_family == AF_INET6) &&
+      getnameinfo(reinterpret_cast<const sockaddr*>(&addr), sizeof addr, host, sizeof host, service,
+                  sizeof service, NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+    *ip = host;
+    *port = std::atoi(service);
+  }
+}
+
+// One kept-alive connection, buffered both ways: a response goes out in a single send (httplib's own stream
+// sends the head and the body apart, which wakes the client twice), and bytes are read with plain blocking
+// recv calls whose SO_RCVTIMEO is the stop-check interval, instead of a poll before every read and write.
+class Connection final : public httplib::Stream {
+ public:
+  Connection(int fd, const std::atomic<socket_t>& listening, Clock::duration read_timeout)
+      : fd_(fd), listening_(listening), read_timeout_(read_timeout) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+      addressOf(addr, &remote_ip_, &remote_port_);
+    len = sizeof addr;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+      addressOf(addr, &local_ip_, &local_port_);
+  }
+
+  // Waits up to `idle` for the first bytes of a request. False when the client left, the wait ran out or
+  // the server is stopping.
+  bool awaitRequest(Clock::duration idle) {
+    // Like httplib, which reads each request through a fresh stream, bytes past the previous request (the
+    // unread body of a GET, say) are dropped rather than parsed as a request.
+    begin_ = end_ = 0;
+    return fill(Clock::now() + idle);
+  }
+
+  // Sends what the request wrote. False when the client does not take it.
+  bool flush() {
+    bool sent = sendAll(out_);
+    out_.clear();
+    return sent;
+  }
+
+  bool is_readable() const override {
+    if (begin_ < end_) return true;
+    pollfd p{fd_, POLLIN, 0};
+    return poll(&p, 1,
+                static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(read_timeout_).count())) > 0;
+  }
+  bool is_writable() const override { return true; }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (begin_ == end_) {
+      // The client may wait for something written before it sends more (100 Continue).
+      if (!flush()) return -1;
+      begin_ = end_ = 0;
+      if (!fill(Clock::now() + read_timeout_)) return -1;
+    }
+    size_t n = std::min(size, end_ - begin_);
+    std::memcpy(ptr, in_.data() + begin_, n);
+    begin_ += n;
+    return static_cast<ssize_t>(n);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (size < kCopyUpTo) {
+      out_.append(ptr, size);
+    } else if (!flush() || !sendAll({ptr, size})) {
+      return -1;
+    }
+    return static_cast<ssize_t>(size);
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = remote_ip_;
+    port = remote_port_;
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    ip = local_ip_;
+    port = local_port_;
+  }
+  socket_t socket() const override { return fd_; }
+
+ private:
+  // Reads into the empty input buffer. Each recv gives up after kStopCheck, to look at the deadline and at
+  // whether the server is stopping.
+  bool sendAll(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;  // including EAGAIN: SO_SNDTIMEO, the write timeout, ran out
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  bool fill(Deadline deadline) {
+    while (listening_ != INVALID_SOCKET) {
+      ssize_t n = recv(fd_, in_.data(), in_.size(), 0);
+      if (n > 0) {
+        end_ = static_cast<size_t>(n);
+        return true;
+      }
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return false;
+      if (Clock::now() >= deadline) return false;
+    }
+    return false;
+  }
+
+  int fd_;
+  const std::atomic<socket_t>& listening_;
+  Clock::duration read_timeout_;
+  std::array<char, 16384> in_;
+  size_t begin_ = 0;
+  size_t end_ = 0;
+  std::string out_;
+  std::string remote_ip_, local_ip_;
+  int remote_port_ = 0, local_port_ = 0;
+};
+
+// httplib's request parsing and routing over our own connection loop (see Connection): one recv and one
+// send per request where httplib's loop makes a dozen syscalls.
+class HttpServer final : public httplib::Server {
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    timeval check = kStopCheck;
+    timeval write_timeout = toTimeval(write_timeout_sec_, write_timeout_usec_);
+    setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &check, sizeof check);
+    setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &write_timeout, sizeof write_timeout);
+    Connection connection(sock, svr_sock_, toDuration(read_timeout_sec_, read_timeout_usec_));
+    bool ok = false;
+    for (size_t left = keep_alive_max_count_;
+         left > 0 && connection.awaitRequest(std::chrono::seconds(keep_alive_timeout_sec_)); --left) {
+      bool closed = false;
+      ok = process_request(connection, left == 1, closed, nullptr);
+      ok = connection.flush() && ok;
+      if (!ok || closed) break;
+    }
+    shutdown(sock, SHUT_RDWR);
+    close(sock);
+    return ok;
+  }
+};
 
 // One listening socket with its own thread pool and its own waiter budget, so that a flood of waits on TCP
 // cannot starve the Unix socket, or the reverse.
 struct Listener {
   explicit Listener(size_t max_waiters) : waiters(max_waiters) {}
-  httplib::Server server;
+  HttpServer server;
   WaiterLimit waiters;
   std::thread thread;
 };
@@ -225,7 +389,7 @@ std::unique_ptr<Service> Service::start(const ServiceOptions& options, std::stri
     if (!parseBind(options.tcp_bind, &host, &port, error)) return nullptr;
     auto tcp = std::make_unique<Listener>(max_waiters);
     install(*tcp, s.endpoints, threads);
-    tcp->server.set_tcp_nodelay(true);  // answers are written in two parts: Nagle would delay the second
+    tcp->server.set_tcp_nodelay(true);  // requests and answers are small and latency-bound
     if (port <= 0) {
       port = tcp->server.bind_to_any_port(host);
     } else if (!tcp->server.bind_to_port(host, port)) {
