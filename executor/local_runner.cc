@@ -87,6 +87,8 @@ struct LocalRunner::Running {
   std::vector<bool> finished;        ///< by command index
   std::string tmp_dir;               ///< host directory for --no-sandbox TMPDIR; removed after
   std::string setup_failed;          ///< why the sandbox could not be set up (then no command ran)
+  std::vector<size_t> job_tests;     ///< the job's tests, to match a prepared unit with its start()
+  bool synced = false;               ///< registered with the sync service (unit_ended is owed)
   uint64_t oom_seen = 0;
   std::string problem;
 };
@@ -129,14 +131,15 @@ std::string LocalRunner::logPath(size_t t, int attempt) const {
   return paths_.log_prefix + "/" + logName(t, attempt);
 }
 
-void LocalRunner::start(const UnitJob& job) {
+std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job, bool hold) {
   const size_t unit_index = job.unit;
   const int slot = job.slot;
   const Unit& unit = plan_.units[unit_index];
-  auto r = std::make_unique<Running>();
+  Running* r = &run;
   r->unit = unit_index;
   r->slot = slot;
   r->attempt = job.attempt;
+  r->job_tests = job.tests;
   const GroupSpec* group = nullptr;
   if (!unit.group.empty()) group = &m_.groups.at(unit.group);
   const Settings& unit_settings = group ? group->settings : m_.tests[job.tests[0]].settings;
@@ -148,6 +151,7 @@ void LocalRunner::start(const UnitJob& job) {
   spec.policy = isSerial(unit.strategy) ? unit_settings.sandbox : m_.tests[job.tests[0]].settings.sandbox;
   spec.log_dir_fd = logs_dir_fd_.get();
   spec.kill_grace_ms = opts_.kill_grace_ms;
+  spec.hold = hold;
   spec.output_dir = paths_.run_dir + "/out/" + unit.id;
   std::filesystem::create_directories(spec.output_dir);
   bool sandboxed = ctx_.isolation() == sandbox::Isolation::Namespaces;
@@ -178,7 +182,7 @@ void LocalRunner::start(const UnitJob& job) {
     e.push_back("MPEXEC_GROUP=" + unit.group);
     e.push_back(std::string("MPEXEC_STRATEGY=") + strategyName(unit.strategy));
     e.push_back("MPEXEC_UNIT=" + unit.id);
-    e.push_back("MPEXEC_SLOT=" + std::to_string(slot));
+    e.push_back(hold ? std::string("MPEXEC_SLOT=") : "MPEXEC_SLOT=" + std::to_string(slot));  // go() fills it
     e.push_back("MPEXEC_WORKER_COUNT=" + std::to_string(opts_.slots));
     e.push_back("MPEXEC_RUN_ID=" + paths_.run_id);
     e.push_back("MPEXEC_ATTEMPT=" + std::to_string(job.attempt));
@@ -230,36 +234,79 @@ void LocalRunner::start(const UnitJob& job) {
 
   auto proc = spawner_.spawn(spec);
   if (!proc.ok()) {
-    // The unit never started: every test is an ERROR that says why, and the slot frees at once.
-    std::string why = "sandbox: " + proc.error().message();
-    for (size_t t : job.tests) {
-      RunnerEvent ev;
-      ev.kind = RunnerEvent::Kind::TestFinished;
-      ev.unit = unit_index;
-      ev.test = t;
-      ev.record.outcome = Outcome::Error;
-      ev.record.reason = why;
-      ev.record.log = logPath(t, job.attempt);
-      pending_.push_back(std::move(ev));
-    }
-    RunnerEvent end;
-    end.kind = RunnerEvent::Kind::UnitFinished;
-    end.unit = unit_index;
-    end.at_us = clock_.nowUs();
-    end.problem = why;
-    pending_.push_back(std::move(end));
-    if (!r->tmp_dir.empty()) std::filesystem::remove_all(r->tmp_dir);
+    std::error_code ec;
+    if (!r->tmp_dir.empty()) std::filesystem::remove_all(r->tmp_dir, ec);
     if (!socket.empty() && opts_.sync.unit_ended) opts_.sync.unit_ended(unit.id);
-    return;
+    return "sandbox: " + proc.error().message();
   }
   r->process.emplace(std::move(proc.value()));
+  r->synced = !socket.empty();
+  return std::nullopt;
+}
+
+void LocalRunner::start(const UnitJob& job) {
+  std::unique_ptr<Running> r;
+  if (auto it = prepared_.find(job.unit); it != prepared_.end()) {
+    if (it->second->attempt == job.attempt && it->second->job_tests == job.tests) r = std::move(it->second);
+    else drop(std::move(it->second));
+    prepared_.erase(it);
+  }
+  if (r) {
+    // Set up while the slot was busy: let it go. An init that is already gone (its set-up failed) has left
+    // its events in the socket, read as soon as the unit is watched.
+    r->slot = job.slot;
+    r->process->go(job.slot);
+  } else {
+    r = std::make_unique<Running>();
+    if (auto why = launch(*r, job, false)) {
+      // The unit never started: every test is an ERROR that says why, and the slot frees at once.
+      for (size_t t : job.tests) {
+        RunnerEvent ev;
+        ev.kind = RunnerEvent::Kind::TestFinished;
+        ev.unit = job.unit;
+        ev.test = t;
+        ev.record.outcome = Outcome::Error;
+        ev.record.reason = *why;
+        ev.record.log = logPath(t, job.attempt);
+        pending_.push_back(std::move(ev));
+      }
+      RunnerEvent end;
+      end.kind = RunnerEvent::Kind::UnitFinished;
+      end.unit = job.unit;
+      end.at_us = clock_.nowUs();
+      end.problem = *why;
+      pending_.push_back(std::move(end));
+      return;
+    }
+  }
   for (int fd : {r->process->eventFd(), r->process->pidFd()}) {
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.u64 = uint64_t(slot);
+    ev.data.u64 = uint64_t(job.slot);
     epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
   }
-  running_[size_t(slot)] = std::move(r);
+  running_[size_t(job.slot)] = std::move(r);
+}
+
+void LocalRunner::prepare(const UnitJob& job) {
+  if (prepared_.count(job.unit)) return;
+  auto r = std::make_unique<Running>();
+  // A unit that cannot be set up now is left to start(), which reports why.
+  if (!launch(*r, job, true)) prepared_.emplace(job.unit, std::move(r));
+}
+
+void LocalRunner::drop(std::unique_ptr<Running> r) {
+  r->process.reset();  // kills and reaps
+  if (!r->tmp_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(r->tmp_dir, ec);
+  }
+  if (r->synced && opts_.sync.unit_ended) opts_.sync.unit_ended(plan_.units[r->unit].id);
+}
+
+void LocalRunner::discardPrepared() {
+  for (auto& [unit, r] : prepared_) drop(std::move(r));
+  prepared_.clear();
 }
 
 void LocalRunner::translate(Running& r, const sandbox::Event& ev, std::vector<RunnerEvent>& out) {
@@ -402,6 +449,7 @@ void LocalRunner::wait(std::vector<RunnerEvent>& out) {
 }
 
 void LocalRunner::killAll() {
+  discardPrepared();
   for (auto& r : running_)
     if (r && r->process) r->process->kill();
   for (auto& r : running_) {

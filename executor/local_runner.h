@@ -4,6 +4,8 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -51,6 +53,9 @@ class LocalRunner : public UnitRunner {
   void start(const UnitJob& job) override;
   void wait(std::vector<RunnerEvent>& out) override;
   void killAll() override;
+  /// Spawns the unit with UnitSpec::hold: its sandbox is set up while the slots are busy.
+  void prepare(const UnitJob& job) override;
+  void discardPrepared() override;
 
   /// The log of test `t`'s attempt, relative to the manifest directory.
   std::string logPath(size_t t, int attempt = 1) const;
@@ -58,6 +63,10 @@ class LocalRunner : public UnitRunner {
   struct Running;
 
  private:
+  /// Builds the unit's spec and spawns it; on failure, the reason (and nothing is left behind).
+  std::optional<std::string> launch(Running& r, const UnitJob& job, bool hold);
+  /// Ends a unit that never ran: kills and reaps it, removes its scratch directory, tells the sync service.
+  void drop(std::unique_ptr<Running> r);
   void finishUnit(size_t slot_index, std::vector<RunnerEvent>& out);
   void translate(Running& r, const struct sandbox::Event& ev, std::vector<RunnerEvent>& out);
 
@@ -75,6 +84,7 @@ class LocalRunner : public UnitRunner {
   /// The log file name of an attempt: "<name>.log", then "<name>.attempt2.log", ...
   std::string logName(size_t t, int attempt) const;
   std::vector<std::unique_ptr<Running>> running_;  ///< by slot
+  std::unordered_map<size_t, std::unique_ptr<Running>> prepared_;  ///< by unit: set up, waiting for start()
   std::vector<RunnerEvent> pending_;
 };
 

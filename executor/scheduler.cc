@@ -108,6 +108,9 @@ ScheduleResult Scheduler::run(std::function<int64_t()> now_us) {
         result_.unit_runs.push_back({job.unit, job.slot, job.attempt, last_start_us, -1});
         runner_.start(job_of_unit_[job.unit]);
       }
+      // The next units in line, one per slot: their sandboxes get ready while the slots are busy.
+      if (!stop_starting)
+        for (size_t i = 0; i < queue.size() && i < width; ++i) runner_.prepare(queue[i]);
       if (running == 0) break;
       events.clear();
       runner_.wait(events);
@@ -129,6 +132,7 @@ ScheduleResult Scheduler::run(std::function<int64_t()> now_us) {
       observer_->barrier(end);
     }
   }
+  runner_.discardPrepared();
   for (size_t t : plan_.tests) {
     TestRecord& r = result_.records[t];
     if (r.end_us >= 0 || r.outcome != Outcome::NotRun) continue;

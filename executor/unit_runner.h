@@ -39,6 +39,11 @@ class UnitRunner {
   virtual void wait(std::vector<RunnerEvent>& out) = 0;
   /// Kills every running unit and reaps it before returning. No events follow for those units.
   virtual void killAll() = 0;
+  /// A hint: `job` (its slot not yet known) is near the front of the queue. A runner may set its unit up
+  /// now so that start() only has to let it go. Repeated hints for the same job are cheap.
+  virtual void prepare(const UnitJob& job) { (void)job; }
+  /// Drops whatever prepare() set up and start() did not take (the run stopped starting units).
+  virtual void discardPrepared() {}
 };
 
 }  // namespace mpexec

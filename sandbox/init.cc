@@ -306,6 +306,19 @@ void closeInheritedFds(std::vector<int> keep) {
 
 }  // namespace
 
+bool awaitGo(int event_fd, UnitSpec& spec) {
+  GoMessage go;
+  ssize_t n;
+  while ((n = recv(event_fd, &go, sizeof go, 0)) < 0 && errno == EINTR) {
+  }
+  if (n != ssize_t(sizeof go) || go.magic != GoMessage{}.magic) return false;
+  const std::string slot = "MPEXEC_SLOT=" + std::to_string(go.slot);
+  for (CommandSpec& c : spec.commands)
+    for (std::string& kv : c.env)
+      if (kv == "MPEXEC_SLOT=") kv = slot;
+  return true;
+}
+
 void runInit(const Context& ctx, const UnitSpec& spec, int event_fd) {
   closeInheritedFds({event_fd, spec.log_dir_fd});
   if (spec.isolation == Isolation::None) prctl(PR_SET_CHILD_SUBREAPER, 1);

@@ -252,7 +252,10 @@ bool requestWaiting(int sock, int timeout_ms) {
       ch.cgroup_dirs = std::move(request->cgroup_dirs);
       ch.netns_fd = spec.isolation == Isolation::Namespaces ? pool.take(ctx, spec.policy) : -1;
       int event_fd = fds[0];
-      serveSpawn(ctx, spec, ch, sock, [&]() -> int { runInit(ctx, spec, event_fd); });
+      serveSpawn(ctx, spec, ch, sock, [&]() -> int {
+        if (spec.hold && !awaitGo(event_fd, spec)) return 0;
+        runInit(ctx, spec, event_fd);
+      });
       if (ch.netns_fd >= 0) close(ch.netns_fd);
     }
     for (int fd : fds) close(fd);
@@ -287,6 +290,7 @@ std::string encodeSpawnRequest(const UnitSpec& spec, const std::vector<std::stri
   w.strs(spec.visible);
   w.str(spec.sync_dir);
   w.u64(uint64_t(spec.kill_grace_ms));
+  w.u64(spec.hold);
   w.strs(cgroup_dirs);
   return w.take();
 }
@@ -313,7 +317,7 @@ Result<SpawnRequest> decodeSpawnRequest(const std::string& bytes) {
   }
   ok = ok && r.flag(req.has_log_dir, "log_dir") && r.str(s.output_dir, "output_dir") &&
        r.strs(s.visible, "visible") && r.str(s.sync_dir, "sync_dir") &&
-       r.i64(s.kill_grace_ms, "kill_grace_ms") && r.strs(req.cgroup_dirs, "cgroup_dirs");
+       r.i64(s.kill_grace_ms, "kill_grace_ms") && r.flag(s.hold, "hold") && r.strs(req.cgroup_dirs, "cgroup_dirs");
   if (ok && !r.done()) return Error{"spawner", EPROTO, "trailing bytes after the request"};
   if (!ok) return Error{"spawner", EPROTO, "malformed request: field " + r.failed()};
   return req;

@@ -56,6 +56,8 @@ UnitProcess& UnitProcess::operator=(UnitProcess&&) noexcept = default;
 
 UnitProcess::~UnitProcess() {
   if (!s_ || s_->reaped) return;
+  // An init still waiting for go() reads the end of the socket and exits.
+  shutdown(s_->events.get(), SHUT_RDWR);
   kill();
   // An init without a pid namespace sweeps its descendants on SIGTERM; give it a moment, then insist.
   if (!readable(s_->pidfd.get(), 5000)) pidfdSendSignal(s_->pidfd.get(), SIGKILL);
@@ -90,6 +92,12 @@ bool UnitProcess::readEvents(std::vector<Event>& out) {
   s_->exit_status = info.si_code == CLD_EXITED ? W_EXITCODE(info.si_status, 0) : info.si_status;
   s_->reaped = true;
   return false;
+}
+
+bool UnitProcess::go(int slot) {
+  GoMessage m;
+  m.slot = slot;
+  return send(s_->events.get(), &m, sizeof m, MSG_NOSIGNAL) == ssize_t(sizeof m);
 }
 
 void UnitProcess::kill() {

@@ -48,6 +48,9 @@ struct UnitSpec {
   std::vector<std::string> visible;
   std::string sync_dir;       ///< host directory holding sync.sock, bound at /run/mpexec; empty: none
   int64_t kill_grace_ms = 2000;
+  /// Set up now, run later: once its sandbox is ready the init waits for UnitProcess::go(slot), which also
+  /// sets MPEXEC_SLOT in every command's environment (an entry "MPEXEC_SLOT=" stands for it).
+  bool hold = false;
 };
 
 /// One message from the init. Fixed size, so one SOCK_SEQPACKET datagram each.
@@ -93,6 +96,8 @@ class UnitProcess {
   bool readEvents(std::vector<Event>& out);
   /// Raw wait status of the init.
   int exitStatus() const;
+  /// Lets a unit spawned with UnitSpec::hold run, on `slot`. False if the init is gone.
+  bool go(int slot);
   /// Kills every process of the unit: cgroup.kill where available, and SIGKILL to a pid-namespace init by
   /// pidfd; an init without a pid namespace gets SIGTERM and kills its descendants before it exits.
   /// Events after this are of no interest.

@@ -53,6 +53,40 @@ TEST(SchedulerTest, NeverMoreThanNUnitsAndEveryTestRuns) {
   }
 }
 
+TEST(SchedulerTest, TheNextUnitsInLineArePreparedBeforeTheyStart) {
+  FakeRun r;
+  for (int i = 0; i < 9; ++i) {
+    addTest(r.m, "t" + std::to_string(i));
+    r.scripts[size_t(i)] = {1000 + i * 10, Outcome::Pass};
+  }
+  r.go(2);
+  const auto& jobs = r.runner->jobs;
+  ASSERT_EQ(jobs.size(), 9u);
+  // Every unit after the first two (which start at once) was hinted while fewer jobs had started.
+  for (size_t k = 2; k < jobs.size(); ++k) {
+    bool hinted = false;
+    for (auto [unit, started] : r.runner->hints) hinted |= unit == jobs[k].unit && started <= k;
+    EXPECT_TRUE(hinted) << "job " << k << " (unit " << jobs[k].unit << ") was not prepared ahead";
+  }
+  // Never more than one hint per slot ahead of the queue: no unit beyond the next two is hinted.
+  for (auto [unit, started] : r.runner->hints) {
+    size_t position = 0;
+    while (position < jobs.size() && jobs[position].unit != unit) ++position;
+    EXPECT_LT(position, started + 2) << "unit " << unit << " hinted too early";
+  }
+  EXPECT_EQ(r.runner->discards, 1);
+}
+
+TEST(SchedulerTest, MaxFailHintsNothingMoreAndDiscardsWhatWasPrepared) {
+  FakeRun r;
+  for (int i = 0; i < 10; ++i) addTest(r.m, "t" + std::to_string(i));
+  r.scripts[0] = {100, Outcome::Fail};
+  for (size_t t = 1; t < 10; ++t) r.scripts[t] = {1000, Outcome::Pass};
+  r.go(2, 1);
+  for (auto [unit, started] : r.runner->hints) EXPECT_LE(started, 2u) << "hint for unit " << unit << " after the stop";
+  EXPECT_EQ(r.runner->discards, 1);
+}
+
 TEST(SchedulerTest, IsolatedUnitsNeverOverlapOtherGroups) {
   FakeRun r;
   for (int i = 0; i < 6; ++i) addTest(r.m, "free" + std::to_string(i));

@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -168,14 +170,38 @@ TEST_P(ExecutorTest, SerialGroupSharesItsUnitWithTheSetupServer) {
 }
 
 TEST_P(ExecutorTest, FailFastLeavesTheRestNotRun) {
+  // b is set up ahead while a runs (its sandbox prepared): it must still never run.
+  std::string touch = R"(["/bin/sh", "-c", "touch )" + dir_.path() + R"(/ran-$MPEXEC_TEST_NAME"])";
   auto m = manifest(R"({"version": 1, "tests": [
-    {"name": "a", "cmd": ["/bin/false"]}, {"name": "b", "cmd": ["/bin/true"]},
-    {"name": "c", "cmd": ["/bin/true"]}, {"name": "d", "cmd": ["/bin/true"]}]})");
+    {"name": "a", "cmd": ["/bin/sh", "-c", "sleep 0.3; exit 1"]}, {"name": "b", "cmd": )" + touch + R"(},
+    {"name": "c", "cmd": )" + touch + R"(}, {"name": "d", "cmd": )" + touch + R"(}],
+    "defaults": {"sandbox": {"writable": [")" + dir_.path() + R"("]}}})");
   auto r = run({"-j", "1", "-x", m});
   EXPECT_EQ(r.exit_code, 1) << r.out;
   auto rep = readJson(report());
   EXPECT_EQ(str(testEntry(rep, "a"), "outcome"), "FAIL");
-  for (const char* t : {"b", "c", "d"}) EXPECT_EQ(str(testEntry(rep, t), "outcome"), "NOT_RUN") << t;
+  for (const char* t : {"b", "c", "d"}) {
+    EXPECT_EQ(str(testEntry(rep, t), "outcome"), "NOT_RUN") << t;
+    EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/ran-" + t)) << t << " ran after the stop";
+  }
+}
+
+TEST_P(ExecutorTest, EachTestSeesTheSlotTheReportGivesIt) {
+  // Many more units than slots, so most of them were set up ahead, before their slot was known.
+  std::string tests;
+  for (int i = 0; i < 15; ++i)
+    tests += std::string(i ? "," : "") + R"({"name": "s)" + std::to_string(i) +
+             R"(", "cmd": ["/bin/sh", "-c", "echo slot=$MPEXEC_SLOT; sleep 0.05"]})";
+  auto m = manifest(R"({"version": 1, "tests": [)" + tests + "]}");
+  auto r = run({"-j", "3", m});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto rep = readJson(report());
+  for (int i = 0; i < 15; ++i) {
+    const auto& t = testEntry(rep, "s" + std::to_string(i));
+    std::ifstream in(dir_.path() + "/" + str(t, "log"));
+    std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(log, "slot=" + std::to_string(i64(t, "slot")) + "\n") << "s" << i;
+  }
 }
 
 TEST_P(ExecutorTest, InterruptKillsEverythingWritesTheReportAndExits130) {

@@ -50,6 +50,7 @@ UnitSpec fullSpec() {
   s.visible = {"/tmp/project"};
   s.sync_dir = "/run/mpexec-1";
   s.kill_grace_ms = 250;
+  s.hold = true;
   return s;
 }
 
@@ -76,6 +77,7 @@ TEST(SpawnRequest, RoundTripsEveryField) {
   EXPECT_EQ(d.visible, s.visible);
   EXPECT_EQ(d.sync_dir, s.sync_dir);
   EXPECT_EQ(d.kill_grace_ms, s.kill_grace_ms);
+  EXPECT_EQ(d.hold, s.hold);
   EXPECT_EQ(decoded->cgroup_dirs, (std::vector<std::string>{"/sys/fs/cgroup/memory/x", "/sys/fs/cgroup/pids/x"}));
 }
 

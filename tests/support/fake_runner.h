@@ -29,12 +29,17 @@ class FakeRunner : public UnitRunner {
   void start(const UnitJob& job) override;
   void wait(std::vector<RunnerEvent>& out) override;
   void killAll() override;
+  void prepare(const UnitJob& job) override { hints.push_back({job.unit, jobs.size()}); }
+  void discardPrepared() override { ++discards; }
 
   int64_t now() const { return now_; }
   const std::vector<Span>& spans() const { return spans_; }
   size_t maxConcurrent() const { return max_running_; }
   /// Every job started, in order.
   std::vector<UnitJob> jobs;
+  /// Every prepare() hint: the unit, and how many jobs had started when it came.
+  std::vector<std::pair<size_t, size_t>> hints;
+  int discards = 0;
   /// Calls `fn` once the virtual clock reaches `at_us` (e.g. to raise an interrupt).
   int64_t interrupt_at_us = -1;
   bool interrupted = false;
