@@ -245,6 +245,7 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
 }
 
 void LocalRunner::start(const UnitJob& job) {
+  std::erase_if(to_prepare_, [&](const UnitJob& j) { return j.unit == job.unit; });
   std::unique_ptr<Running> r;
   if (auto it = prepared_.find(job.unit); it != prepared_.end()) {
     if (it->second->attempt == job.attempt && it->second->job_tests == job.tests) r = std::move(it->second);
@@ -290,9 +291,15 @@ void LocalRunner::start(const UnitJob& job) {
 
 void LocalRunner::prepare(const UnitJob& job) {
   if (prepared_.count(job.unit)) return;
-  auto r = std::make_unique<Running>();
-  // A unit that cannot be set up now is left to start(), which reports why.
-  if (!launch(*r, job, true)) prepared_.emplace(job.unit, std::move(r));
+  for (const UnitJob& j : to_prepare_)
+    if (j.unit == job.unit) return;
+  to_prepare_.push_back(job);  // done in wait(), when there is nothing else to do
+}
+
+bool LocalRunner::anySettingUp() const {
+  for (const auto& r : running_)
+    if (r && r->process && r->process->setupDoneNs() == 0) return true;
+  return false;
 }
 
 void LocalRunner::drop(std::unique_ptr<Running> r) {
@@ -305,6 +312,7 @@ void LocalRunner::drop(std::unique_ptr<Running> r) {
 }
 
 void LocalRunner::discardPrepared() {
+  to_prepare_.clear();
   for (auto& [unit, r] : prepared_) drop(std::move(r));
   prepared_.clear();
 }
@@ -411,6 +419,16 @@ void LocalRunner::finishUnit(size_t slot_index, std::vector<RunnerEvent>& out) {
     f.record.log = logPath(r->tests[i], r->attempt);
     out.push_back(std::move(f));
   }
+  if (!r->process->reaped()) {
+    // Done, not yet exited: the slot is free now; the process is reaped (and its cgroup removed) once its
+    // pidfd says it has exited.
+    auto retired = std::make_unique<sandbox::UnitProcess>(std::move(*r->process));
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kRetiring;
+    epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, retired->pidFd(), &ev);
+    retiring_.push_back(std::move(retired));
+  }
   r->process.reset();
   if (!r->tmp_dir.empty()) {
     std::error_code ec;
@@ -432,24 +450,50 @@ void LocalRunner::wait(std::vector<RunnerEvent>& out) {
     return;
   }
   epoll_event ready[64];
-  int n = epoll_wait(epoll_.get(), ready, 64, opts_.tick_ms);
+  int n;
+  for (;;) {
+    // Units to set up ahead wait for a moment with nothing else to do: no event pending, and no running
+    // unit still setting up (they would only compete for the CPU with it).
+    bool spare = !to_prepare_.empty() && !anySettingUp();
+    n = epoll_wait(epoll_.get(), ready, 64, spare ? 0 : opts_.tick_ms);
+    if (n != 0 || !spare) break;
+    UnitJob job = std::move(to_prepare_.front());
+    to_prepare_.pop_front();
+    auto r = std::make_unique<Running>();
+    // A unit that cannot be set up now is left to start(), which reports why.
+    if (!launch(*r, job, true)) prepared_.emplace(job.unit, std::move(r));
+  }
   if (n < 0) return;  // EINTR: a signal, so the scheduler looks at the interrupt flag
   std::vector<sandbox::Event> events;
   std::vector<bool> seen(running_.size(), false);
   for (int i = 0; i < n; ++i) {
     uint64_t slot = ready[i].data.u64;
+    if (slot == kRetiring) {
+      reapRetired();
+      continue;
+    }
     if (slot >= running_.size() || seen[slot] || !running_[slot]) continue;
     seen[slot] = true;
     Running& r = *running_[slot];
     events.clear();
     bool alive = r.process->readEvents(events);
     for (const auto& ev : events) translate(r, ev, out);
-    if (!alive) finishUnit(slot, out);
+    if (!alive || r.process->done()) finishUnit(slot, out);
   }
+}
+
+void LocalRunner::reapRetired() {
+  std::vector<sandbox::Event> ignored;
+  std::erase_if(retiring_, [&](const std::unique_ptr<sandbox::UnitProcess>& p) {
+    if (p->readEvents(ignored)) return false;
+    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, p->pidFd(), nullptr);
+    return true;  // reaped; the destructor removes its cgroup
+  });
 }
 
 void LocalRunner::killAll() {
   discardPrepared();
+  retiring_.clear();  // each is killed (if it still runs) and reaped
   for (auto& r : running_)
     if (r && r->process) r->process->kill();
   for (auto& r : running_) {

@@ -2,6 +2,7 @@
 // Runs units on this machine, each as a sandbox::UnitProcess: in namespaces, or (--no-sandbox) as plain
 // processes. One epoll loop over every running unit's event socket and pidfd; no thread per unit.
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -85,6 +86,12 @@ class LocalRunner : public UnitRunner {
   std::string logName(size_t t, int attempt) const;
   std::vector<std::unique_ptr<Running>> running_;  ///< by slot
   std::unordered_map<size_t, std::unique_ptr<Running>> prepared_;  ///< by unit: set up, waiting for start()
+  std::deque<UnitJob> to_prepare_;  ///< hinted, to set up when wait() has a moment
+  /// Units that reported Done and freed their slot, until their init has exited.
+  std::vector<std::unique_ptr<sandbox::UnitProcess>> retiring_;
+  static constexpr uint64_t kRetiring = ~uint64_t(0) - 1;  ///< epoll tag of their pidfds
+  void reapRetired();
+  bool anySettingUp() const;
   std::vector<RunnerEvent> pending_;
 };
 

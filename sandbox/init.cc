@@ -149,7 +149,13 @@ class Init {
       bool ok = runCommand(i, cmd);
       if (!ok && cmd.role == Role::Setup) setup_failed = true;
     }
-    sweep();
+    if (sweep()) {
+      // Nothing of the unit is left but this process: its slot may take the next unit while the kernel
+      // tears this one down (address space, mounts, namespaces).
+      Event done;
+      done.kind = Event::Kind::Done;
+      sendEvent(event_fd_, done);
+    }
     _exit(0);
   }
 
@@ -251,7 +257,8 @@ class Init {
 
   /// Kills and reaps everything the unit left. In a pid namespace, kill(-1) from pid 1 reaches every
   /// process of the namespace but the init; without one, the init is a subreaper and walks its children.
-  void sweep() {
+  /// Kills and reaps every other process of the unit. True once none is left.
+  bool sweep() {
     for (int round = 0; round < 1000; ++round) {
       std::vector<pid_t> children = spec_.isolation == Isolation::Namespaces ? std::vector<pid_t>{} : listChildren();
       if (spec_.isolation == Isolation::Namespaces) {
@@ -263,13 +270,14 @@ class Init {
       pid_t got;
       bool reaped = false;
       while ((got = waitpid(-1, &status, spec_.isolation == Isolation::Namespaces ? 0 : WNOHANG)) > 0) reaped = true;
-      if (got < 0 && errno == ECHILD) return;
+      if (got < 0 && errno == ECHILD) return true;
       if (!reaped) {
         // Children that are still dying: wait for the next SIGCHLD rather than spin.
         timespec ts{0, 10'000'000};
         sigtimedwait(&waited_, nullptr, &ts);
       }
     }
+    return false;
   }
 
   static std::vector<pid_t> listChildren() {

@@ -24,6 +24,7 @@ struct UnitProcess::State {
   bool reaped = false;
   int exit_status = 0;
   int64_t setup_done_ns = 0;
+  bool done = false;
 };
 
 namespace {
@@ -71,6 +72,8 @@ int UnitProcess::eventFd() const { return s_->events.get(); }
 int UnitProcess::pidFd() const { return s_->pidfd.get(); }
 int UnitProcess::exitStatus() const { return s_->exit_status; }
 int64_t UnitProcess::setupDoneNs() const { return s_->setup_done_ns; }
+bool UnitProcess::done() const { return s_->done; }
+bool UnitProcess::reaped() const { return s_->reaped; }
 uint64_t UnitProcess::oomKills() const { return s_->cgroup ? s_->cgroup->oomKills() : 0; }
 
 bool UnitProcess::readEvents(std::vector<Event>& out) {
@@ -82,6 +85,8 @@ bool UnitProcess::readEvents(std::vector<Event>& out) {
   while ((n = recv(s_->events.get(), &ev, sizeof ev, MSG_DONTWAIT)) == ssize_t(sizeof ev)) {
     if (ev.kind == Event::Kind::Ready)
       s_->setup_done_ns = ev.mono_ns;
+    else if (ev.kind == Event::Kind::Done)
+      s_->done = true;
     else
       out.push_back(ev);
   }

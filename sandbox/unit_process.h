@@ -63,6 +63,8 @@ struct Event {
     Denied,       ///< command `index` made a call the seccomp policy denies; detail names it
     Ready,        ///< the sandbox is set up (UnitProcess::readEvents keeps it: see setupDoneNs())
     SetupFailed,  ///< the sandbox could not be set up; no command ran. setupError() (contain.h) says why
+    Done,         ///< every command ended and every other process of the unit is gone; the init exits next
+                  ///< (UnitProcess::readEvents keeps it: see done())
   };
   Kind kind = Kind::Started;
   uint32_t index = 0;
@@ -106,6 +108,11 @@ class UnitProcess {
   uint64_t oomKills() const;
   /// CLOCK_MONOTONIC when the init reported its sandbox set up; 0 before that.
   int64_t setupDoneNs() const;
+  /// Whether the init reported Done: all results are in and only the init's own exit is left. The unit
+  /// can then be retired without waiting for that exit.
+  bool done() const;
+  /// Whether the init has exited and been reaped (readEvents() returned false).
+  bool reaped() const;
 
   struct State;
 

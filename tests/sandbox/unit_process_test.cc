@@ -158,6 +158,26 @@ TEST_F(UnitProcessTest, LeftoverDaemonsDieWithTheUnit) {
   EXPECT_NE(::kill(daemon, 0), 0) << "daemon " << daemon << " survived its unit";
 }
 
+TEST_F(UnitProcessTest, DoneComesOnlyOnceNothingButTheInitIsLeft) {
+  auto p = spawner_->spawn(unit({command(Role::Test, "setsid sh -c 'sleep 1000 & echo $! > daemon; wait' &"
+                                                      " sleep 0.2; exit 0")}));
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  std::vector<Event> events;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool alive = true;
+  while (!p->done() && (alive = p->readEvents(events)) && std::chrono::steady_clock::now() < deadline) {
+    pollfd fds[2] = {{p->eventFd(), POLLIN, 0}, {p->pidFd(), POLLIN, 0}};
+    poll(fds, 2, 1000);
+  }
+  ASSERT_TRUE(p->done()) << "no Done event (init alive: " << alive << ")";
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].kind, Event::Kind::Exited);
+  pid_t daemon = readPid("daemon");
+  ASSERT_GT(daemon, 0);
+  // Done means swept: the daemon is gone (not even a zombie of ours), whether or not the init has exited.
+  EXPECT_NE(::kill(daemon, 0), 0) << "daemon " << daemon << " alive when Done arrived";
+}
+
 TEST_F(UnitProcessTest, KillEndsTheUnitAndItsProcesses) {
   auto p = spawner_->spawn(unit({command(Role::Test, "sleep 1000 & echo $! > bg; wait")}));
   ASSERT_TRUE(p.ok());
