@@ -239,10 +239,14 @@ void install(Listener& l, Endpoints& endpoints, size_t threads) {
   s.Patch(".*", handler);
   s.Options(".*", handler);
   // Errors httplib answers by itself (413, unparsable requests) get the same JSON shape as ours.
-  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    jsonError(
-        res, res.status == 413 ? "body over 1 MiB" : "bad request (HTTP " + std::to_string(res.status) + ")");
+    // httplib caps a body sent as a form (curl -d's default type) at 8 KiB, whatever our own limit is.
+    bool form = req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0;
+    std::string too_big = form ? "body over 8 KiB sent as application/x-www-form-urlencoded (curl -d's default): "
+                                 "send it with Content-Type: application/json (up to 1 MiB)"
+                               : "body over 1 MiB";
+    jsonError(res, res.status == 413 ? too_big : "bad request (HTTP " + std::to_string(res.status) + ")");
   });
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
     res.status = 500;
