@@ -232,7 +232,7 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
   r->finished.assign(spec.commands.size(), false);
   commands_done();
 
-  auto proc = spawner_.spawn(spec);
+  auto proc = startUnit(spec);
   if (!proc.ok()) {
     std::error_code ec;
     if (!r->tmp_dir.empty()) std::filesystem::remove_all(r->tmp_dir, ec);
@@ -242,6 +242,17 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
   r->process.emplace(std::move(proc.value()));
   r->synced = !socket.empty();
   return std::nullopt;
+}
+
+Result<sandbox::UnitProcess> LocalRunner::startUnit(const sandbox::UnitSpec& spec) {
+  while (!spec.hold && !idle_.empty()) {
+    std::unique_ptr<sandbox::UnitProcess> p = std::move(idle_.back());
+    idle_.pop_back();
+    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, p->pidFd(), nullptr);
+    if (p->runNext(spec)) return std::move(*p);
+    // Gone meanwhile: the destructor reaps it; try the next one.
+  }
+  return spawner_.spawn(spec);
 }
 
 void LocalRunner::start(const UnitJob& job) {
@@ -290,6 +301,8 @@ void LocalRunner::start(const UnitJob& job) {
 }
 
 void LocalRunner::prepare(const UnitJob& job) {
+  // Without namespaces there is nothing to set up ahead, and an idle init takes the unit at once.
+  if (ctx_.isolation() != sandbox::Isolation::Namespaces) return;
   if (prepared_.count(job.unit)) return;
   for (const UnitJob& j : to_prepare_)
     if (j.unit == job.unit) return;
@@ -427,7 +440,8 @@ void LocalRunner::finishUnit(size_t slot_index, std::vector<RunnerEvent>& out) {
     ev.events = EPOLLIN;
     ev.data.u64 = kRetiring;
     epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, retired->pidFd(), &ev);
-    retiring_.push_back(std::move(retired));
+    bool reusable = ctx_.isolation() == sandbox::Isolation::None && idle_.size() < running_.size();
+    (reusable ? idle_ : retiring_).push_back(std::move(retired));
   }
   r->process.reset();
   if (!r->tmp_dir.empty()) {
@@ -484,16 +498,19 @@ void LocalRunner::wait(std::vector<RunnerEvent>& out) {
 
 void LocalRunner::reapRetired() {
   std::vector<sandbox::Event> ignored;
-  std::erase_if(retiring_, [&](const std::unique_ptr<sandbox::UnitProcess>& p) {
+  auto exited = [&](const std::unique_ptr<sandbox::UnitProcess>& p) {
     if (p->readEvents(ignored)) return false;
     epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, p->pidFd(), nullptr);
     return true;  // reaped; the destructor removes its cgroup
-  });
+  };
+  std::erase_if(retiring_, exited);
+  std::erase_if(idle_, exited);
 }
 
 void LocalRunner::killAll() {
   discardPrepared();
   retiring_.clear();  // each is killed (if it still runs) and reaped
+  idle_.clear();      // each reads the end of its socket and exits
   for (auto& r : running_)
     if (r && r->process) r->process->kill();
   for (auto& r : running_) {

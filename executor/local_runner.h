@@ -89,8 +89,13 @@ class LocalRunner : public UnitRunner {
   std::deque<UnitJob> to_prepare_;  ///< hinted, to set up when wait() has a moment
   /// Units that reported Done and freed their slot, until their init has exited.
   std::vector<std::unique_ptr<sandbox::UnitProcess>> retiring_;
+  /// --no-sandbox: inits that reported Done and wait for another unit (UnitProcess::runNext), at most one
+  /// per slot. Their pidfds are watched too, in case one dies.
+  std::vector<std::unique_ptr<sandbox::UnitProcess>> idle_;
   static constexpr uint64_t kRetiring = ~uint64_t(0) - 1;  ///< epoll tag of their pidfds
   void reapRetired();
+  /// An idle init runs the unit when there is one; the spawner starts a new one otherwise.
+  Result<sandbox::UnitProcess> startUnit(const sandbox::UnitSpec& spec);
   bool anySettingUp() const;
   std::vector<RunnerEvent> pending_;
 };

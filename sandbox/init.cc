@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "sandbox/contain.h"
+#include "sandbox/spawner.h"
 #include "sandbox/unique_fd.h"
 
 namespace mpexec::sandbox {
@@ -128,14 +129,16 @@ pid_t launchCommand(CommandLaunch& launch, std::unique_ptr<char[]>& stack) {
 
 class Init {
  public:
-  Init(const Context& ctx, const UnitSpec& spec, int event_fd) : ctx_(ctx), spec_(spec), event_fd_(event_fd) {
+  Init(const Context& ctx, const UnitSpec& spec, int event_fd, std::unique_ptr<char[]>& stack)
+      : ctx_(ctx), spec_(spec), event_fd_(event_fd), stack_(stack) {
     sigemptyset(&waited_);
     for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&waited_, sig);
     sigprocmask(SIG_BLOCK, &waited_, nullptr);
     signal(SIGPIPE, SIG_IGN);
   }
 
-  [[noreturn]] void run() {
+  /// Runs the unit; true once it is swept clean and Done is sent.
+  bool run() {
     bool setup_failed = false;
     for (uint32_t i = 0; i < spec_.commands.size(); ++i) {
       const CommandSpec& cmd = spec_.commands[i];
@@ -155,8 +158,9 @@ class Init {
       Event done;
       done.kind = Event::Kind::Done;
       sendEvent(event_fd_, done);
+      return true;
     }
-    _exit(0);
+    return false;
   }
 
  private:
@@ -295,7 +299,7 @@ class Init {
   const UnitSpec& spec_;
   int event_fd_;
   sigset_t waited_;
-  std::unique_ptr<char[]> stack_;  ///< for launchCommand
+  std::unique_ptr<char[]>& stack_;  ///< for launchCommand; kept from one unit to the next
 };
 
 /// The init is a fork without exec: it holds copies of every fd of mpexec (other units' sockets, the sync
@@ -327,10 +331,42 @@ bool awaitGo(int event_fd, UnitSpec& spec) {
   return true;
 }
 
-void runInit(const Context& ctx, const UnitSpec& spec, int event_fd) {
-  closeInheritedFds({event_fd, spec.log_dir_fd});
-  if (spec.isolation == Isolation::None) prctl(PR_SET_CHILD_SUBREAPER, 1);
-  Init(ctx, spec, event_fd).run();
+std::optional<UnitSpec> awaitNext(int event_fd) {
+  NextHeader h;
+  ssize_t n;
+  while ((n = recv(event_fd, &h, sizeof h, 0)) < 0 && errno == EINTR) {
+  }
+  if (n != ssize_t(sizeof h) || h.magic != NextHeader{}.magic || h.size > (uint64_t(1) << 30)) return std::nullopt;
+  std::string bytes(h.size, '\0');
+  for (size_t got = 0; got < bytes.size();) {
+    size_t want = std::min(kNextChunk, bytes.size() - got);
+    while ((n = recv(event_fd, bytes.data() + got, want, 0)) < 0 && errno == EINTR) {
+    }
+    if (n != ssize_t(want)) return std::nullopt;
+    got += want;
+  }
+  auto request = decodeSpawnRequest(bytes);
+  if (!request.ok()) return std::nullopt;
+  return std::move(request->spec);
+}
+
+void runInit(const Context& ctx, const UnitSpec& first, int event_fd) {
+  closeInheritedFds({event_fd, first.log_dir_fd});
+  const bool reusable = first.isolation == Isolation::None;
+  if (reusable) prctl(PR_SET_CHILD_SUBREAPER, 1);
+  std::unique_ptr<char[]> stack;
+  std::optional<UnitSpec> next;
+  const UnitSpec* spec = &first;
+  // A unit without namespaces has nothing of its own to tear down: once its processes are gone, this init
+  // can serve the next one, which saves a process per unit (--no-sandbox). Its children, and so whatever
+  // a unit leaves behind (it is their subreaper), are still one unit's at a time.
+  while (Init(ctx, *spec, event_fd, stack).run() && reusable) {
+    next = awaitNext(event_fd);
+    if (!next) break;
+    next->log_dir_fd = first.log_dir_fd;
+    spec = &*next;
+  }
+  _exit(0);
 }
 
 }  // namespace mpexec::sandbox

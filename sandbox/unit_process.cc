@@ -8,10 +8,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <ctime>
 
 #include "sandbox/contain.h"
 #include "sandbox/init.h"
+#include "sandbox/spawner.h"
 
 namespace mpexec::sandbox {
 
@@ -103,6 +106,27 @@ bool UnitProcess::go(int slot) {
   GoMessage m;
   m.slot = slot;
   return send(s_->events.get(), &m, sizeof m, MSG_NOSIGNAL) == ssize_t(sizeof m);
+}
+
+bool UnitProcess::runNext(const UnitSpec& spec) {
+  if (s_->isolation != Isolation::None || !s_->done || s_->reaped) return false;
+  const std::string bytes = encodeSpawnRequest(spec, {});
+  auto datagram = [&](const void* p, size_t n) {
+    ssize_t w;
+    while ((w = send(s_->events.get(), p, n, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+    }
+    return w == ssize_t(n);
+  };
+  NextHeader h;
+  h.size = bytes.size();
+  if (!datagram(&h, sizeof h)) return false;
+  for (size_t sent = 0; sent < bytes.size(); sent += kNextChunk)
+    if (!datagram(bytes.data() + sent, std::min(kNextChunk, bytes.size() - sent))) return false;
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  s_->done = false;
+  s_->setup_done_ns = int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;  // nothing to set up
+  return true;
 }
 
 void UnitProcess::kill() {

@@ -113,6 +113,10 @@ class UnitProcess {
   bool done() const;
   /// Whether the init has exited and been reaped (readEvents() returned false).
   bool reaped() const;
+  /// Hands a unit without namespaces whose init reported Done the next unit to run, in the same init and
+  /// with the same event socket and pidfd (spec.log_dir_fd is ignored: the init keeps the first unit's).
+  /// False if this init cannot take it (namespaces, not done, gone); the caller then drops it.
+  bool runNext(const UnitSpec& spec);
 
   struct State;
 

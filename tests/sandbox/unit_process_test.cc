@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -64,7 +65,8 @@ class UnitProcessTest : public ::testing::Test {
     if (!p.ok()) return {};
     std::vector<Event> events;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (p->readEvents(events)) {
+    // Done ends the unit: the init then waits for another one (runNext) rather than exit.
+    while (p->readEvents(events) && !p->done()) {
       pollfd fds[2] = {{p->eventFd(), POLLIN, 0}, {p->pidFd(), POLLIN, 0}};
       poll(fds, 2, 1000);
       if (std::chrono::steady_clock::now() > deadline) {
@@ -176,6 +178,59 @@ TEST_F(UnitProcessTest, DoneComesOnlyOnceNothingButTheInitIsLeft) {
   ASSERT_GT(daemon, 0);
   // Done means swept: the daemon is gone (not even a zombie of ours), whether or not the init has exited.
   EXPECT_NE(::kill(daemon, 0), 0) << "daemon " << daemon << " alive when Done arrived";
+}
+
+/// Polls until the init reports Done (true) or exits (false).
+bool untilDone(UnitProcess& p, std::vector<Event>& events) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (p.readEvents(events) && !p.done() && std::chrono::steady_clock::now() < deadline) {
+    pollfd fds[2] = {{p.eventFd(), POLLIN, 0}, {p.pidFd(), POLLIN, 0}};
+    poll(fds, 2, 1000);
+  }
+  return p.done();
+}
+
+TEST_F(UnitProcessTest, AnInitThatIsDoneRunsTheNextUnitAndSweepsEachOnItsOwn) {
+  auto p = spawner_->spawn(unit({command(Role::Test, "setsid sh -c 'sleep 1000 & echo $! > daemon1; wait' &"
+                                                      " sleep 0.2; echo $PPID > init1")}));
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  std::vector<Event> events;
+  ASSERT_TRUE(untilDone(*p, events));
+  ASSERT_EQ(events.size(), 2u);
+  pid_t daemon1 = readPid("daemon1");
+  ASSERT_GT(daemon1, 0);
+  EXPECT_NE(::kill(daemon1, 0), 0) << "the first unit's daemon " << daemon1 << " outlived it";
+
+  // The next unit: a big environment (several datagrams), a failing command, a daemon of its own.
+  CommandSpec big = command(Role::Test, "echo $PPID > init2; echo ${#BIG} > size; exit 4");
+  big.env.push_back("BIG=" + std::string(100000, 'x'));
+  CommandSpec second = command(Role::Test, "setsid sh -c 'sleep 1000 & echo $! > daemon2; wait' & sleep 0.2");
+  ASSERT_TRUE(p->runNext(unit({big, second})));
+  EXPECT_FALSE(p->done());
+  EXPECT_FALSE(p->runNext(unit({big}))) << "a busy init took another unit";
+  events.clear();
+  ASSERT_TRUE(untilDone(*p, events));
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[1].kind, Event::Kind::Exited);
+  EXPECT_EQ(WEXITSTATUS(events[1].wait_status), 4);
+  EXPECT_EQ(readPid("init1"), readPid("init2")) << "not the same init";
+  EXPECT_EQ(readPid("init1"), p->pid());
+  EXPECT_EQ(readPid("size"), 100000);
+  EXPECT_EQ(readLog(1), "");
+  pid_t daemon2 = readPid("daemon2");
+  ASSERT_GT(daemon2, 0);
+  EXPECT_NE(::kill(daemon2, 0), 0) << "the second unit's daemon " << daemon2 << " outlived it";
+}
+
+TEST_F(UnitProcessTest, AnIdleInitExitsWhenDropped) {
+  auto p = spawner_->spawn(unit({command(Role::Test, "true")}));
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  std::vector<Event> events;
+  ASSERT_TRUE(untilDone(*p, events));
+  pid_t pid = p->pid();
+  std::optional<UnitProcess> holder(std::move(*p));
+  holder.reset();  // the destructor reaps it: no zombie, no process
+  EXPECT_NE(::kill(pid, 0), 0);
 }
 
 TEST_F(UnitProcessTest, KillEndsTheUnitAndItsProcesses) {
