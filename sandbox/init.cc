@@ -263,6 +263,10 @@ class Init {
   /// process of the namespace but the init; without one, the init is a subreaper and walks its children.
   /// Kills and reaps every other process of the unit. True once none is left.
   bool sweep() {
+    // The common case, a unit that left nothing: no child at all (not even a zombie), so no descendant
+    // either, and nothing to list or kill.
+    int status;
+    if (waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD) return true;
     for (int round = 0; round < 1000; ++round) {
       std::vector<pid_t> children = spec_.isolation == Isolation::Namespaces ? std::vector<pid_t>{} : listChildren();
       if (spec_.isolation == Isolation::Namespaces) {
@@ -270,7 +274,6 @@ class Init {
       } else {
         for (pid_t c : children) kill(c, SIGKILL);
       }
-      int status;
       pid_t got;
       bool reaped = false;
       while ((got = waitpid(-1, &status, spec_.isolation == Isolation::Namespaces ? 0 : WNOHANG)) > 0) reaped = true;
