@@ -204,6 +204,22 @@ TEST_P(ExecutorTest, EachTestSeesTheSlotTheReportGivesIt) {
   }
 }
 
+TEST_P(ExecutorTest, EachUnitStartsWithAFreshTmpdirAndNoneIsLeftAfterTheRun) {
+  // One slot, so every unit follows another on it; with --no-sandbox they share the slot's TMPDIR.
+  std::string tests;
+  for (int i = 0; i < 6; ++i)
+    tests += std::string(i ? "," : "") + R"({"name": "t)" + std::to_string(i) +
+             R"(", "cmd": ["/bin/sh", "-c", "test -d \"$TMPDIR\" && ! test -e \"$TMPDIR/d\" && ! test -e \"$TMPDIR/.hidden\" && mkdir \"$TMPDIR/d\" && touch \"$TMPDIR/d/f\" \"$TMPDIR/.hidden\""]})";
+  auto m = manifest(R"({"version": 1, "tests": [)" + tests + "]}");
+  auto r = run({"-j", "1", m});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto rep = readJson(report());
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(str(testEntry(rep, "t" + std::to_string(i)), "outcome"), "PASS") << i;
+  std::string run_dir = dir_.path() + "/.mpexec/runs/" + str(rep.at("run").as_object(), "id");
+  ASSERT_TRUE(std::filesystem::is_directory(run_dir)) << run_dir;
+  EXPECT_FALSE(std::filesystem::exists(run_dir + "/tmp")) << "scratch directories left in " << run_dir;
+}
+
 TEST_P(ExecutorTest, InterruptKillsEverythingWritesTheReportAndExits130) {
   std::string marker = "mpexec-interrupt-" + std::to_string(getpid()) + (sandboxed() ? "s" : "n");
   std::string tests;
