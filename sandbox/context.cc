@@ -23,10 +23,31 @@ struct ProbeFailure {
   int err;
 };
 
+/// A probe running in its child; finish() collects its verdict.
+class Probe {
+ public:
+  Probe(pid_t pid, UniqueFd rd) : pid_(pid), rd_(std::move(rd)) {}
+  Result<void> finish() {
+    ProbeFailure f{};
+    ssize_t n = read(rd_.get(), &f, sizeof f);
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (n == static_cast<ssize_t>(sizeof f)) return Error{f.step, f.err, {}};
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return Error{"namespace probe", ECHILD, "the probe died"};
+    return {};
+  }
+
+ private:
+  pid_t pid_;
+  UniqueFd rd_;
+};
+
 // Tries, in a throw-away child, what every unit will do: unshare the namespaces, map ids when a user
 // namespace is needed, and mount a tmpfs. Some hosts let unshare succeed and refuse the mount (an LSM
-// restricting unprivileged user namespaces), so the mount is part of the probe.
-Result<void> probe(bool user_namespace) {
+// restricting unprivileged user namespaces), so the mount is part of the probe. Returns at once; the
+// caller does other work while the child runs (a network namespace alone takes about a millisecond).
+Result<Probe> startProbe(bool user_namespace) {
   std::string uid_map = std::to_string(geteuid()) + " " + std::to_string(geteuid()) + " 1\n";
   std::string gid_map = std::to_string(getegid()) + " " + std::to_string(getegid()) + " 1\n";
   int p[2];
@@ -58,14 +79,13 @@ Result<void> probe(bool user_namespace) {
     _exit(0);
   }
   wr.reset();
-  ProbeFailure f{};
-  ssize_t n = read(rd.get(), &f, sizeof f);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (n == static_cast<ssize_t>(sizeof f)) return Error{f.step, f.err, {}};
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return Error{"namespace probe", ECHILD, "the probe died"};
-  return {};
+  return Probe(pid, std::move(rd));
+}
+
+Result<void> probe(bool user_namespace) {
+  auto started = startProbe(user_namespace);
+  if (!started) return started.error();
+  return started->finish();
 }
 
 int readLastCap() {
@@ -89,26 +109,33 @@ Result<std::unique_ptr<Context>> Context::create(Isolation isolation) {
   ctx->last_cap_ = readLastCap();
   // Root keeps its own user namespace (DESIGN: CLONE_NEWUSER only where needed or asked); everyone else,
   // and a root without CAP_SYS_ADMIN, needs one.
-  Result<void> probed = Error{};
-  if (ctx->uid_ == 0) {
-    probed = probe(false);
-    ctx->privileged_ = probed.ok();
+  auto first = startProbe(ctx->uid_ != 0);
+
+  // While the probe runs.
+  ctx->cgroups_ = CgroupRoot::detect();
+  Result<void> compiled;
+  for (auto [profile, slot] : {std::pair{SeccompProfile::Default, &ctx->seccomp_default_},
+                               std::pair{SeccompProfile::Nested, &ctx->seccomp_nested_}}) {
+    auto program = compileSeccomp(profile);
+    if (!program) {
+      compiled = program.error();
+      break;
+    }
+    *slot = std::make_unique<SeccompProgram>(std::move(*program));
   }
-  if (!ctx->privileged_) probed = probe(true);
+
+  Result<void> probed = first ? first->finish() : Result<void>(first.error());
+  if (ctx->uid_ == 0) {
+    ctx->privileged_ = probed.ok();
+    if (!ctx->privileged_) probed = probe(true);
+  }
   if (!probed) {
     const Error& e = probed.error();
     return Error{"sandbox", e.err,
                  "cannot create Linux namespaces here (" + e.call +
                      " failed); use --no-sandbox to run units as plain process groups"};
   }
-
-  ctx->cgroups_ = CgroupRoot::detect();
-  for (auto [profile, slot] : {std::pair{SeccompProfile::Default, &ctx->seccomp_default_},
-                               std::pair{SeccompProfile::Nested, &ctx->seccomp_nested_}}) {
-    auto program = compileSeccomp(profile);
-    if (!program) return program.error();
-    *slot = std::make_unique<SeccompProgram>(std::move(*program));
-  }
+  if (!compiled) return compiled.error();
   return ctx;
 }
 
