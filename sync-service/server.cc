@@ -264,8 +264,9 @@ void install(Listener& l, Endpoints& endpoints, size_t threads) {
 // stop() right after start() cannot miss it and leave the thread blocked.
 bool run(Listener& l) {
   l.thread = std::thread([&l] { l.server.listen_after_bind(); });
-  for (int i = 0; i < 5000 && !l.server.is_running(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // Polled finely: the thread is up within tens of microseconds, and a run's start waits for it.
+  for (int i = 0; i < 100000 && !l.server.is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
   return l.server.is_running();
 }
 
