@@ -332,10 +332,13 @@ void LocalRunner::prepare(const UnitJob& job) {
   to_prepare_.push_back(job);  // done in wait(), when there is nothing else to do
 }
 
-bool LocalRunner::anySettingUp() const {
+int LocalRunner::settingUp() {
+  int n = 0;
   for (const auto& r : running_)
-    if (r && r->process && r->process->setupDoneNs() == 0) return true;
-  return false;
+    if (r && r->process && !r->process->pastSetup()) ++n;
+  for (const auto& [unit, r] : prepared_)
+    if (r->process && !r->process->pastSetup()) ++n;
+  return n;
 }
 
 void LocalRunner::drop(std::unique_ptr<Running> r) {
@@ -483,9 +486,9 @@ void LocalRunner::wait(std::vector<RunnerEvent>& out) {
   epoll_event ready[64];
   int n;
   for (;;) {
-    // Units to set up ahead wait for a moment with nothing else to do: no event pending, and no running
-    // unit still setting up (they would only compete for the CPU with it).
-    bool spare = !to_prepare_.empty() && !anySettingUp();
+    // Units to set up ahead wait for a moment with no event pending, and for fewer units setting up (running
+    // or ahead) than there are slots: more would only compete for the CPU with the ones that will run first.
+    bool spare = !to_prepare_.empty() && settingUp() < int(running_.size());
     n = epoll_wait(epoll_.get(), ready, 64, spare ? 0 : opts_.tick_ms);
     if (n != 0 || !spare) break;
     UnitJob job = std::move(to_prepare_.front());

@@ -96,7 +96,8 @@ class LocalRunner : public UnitRunner {
   void reapRetired();
   /// An idle init runs the unit when there is one; the spawner starts a new one otherwise.
   Result<sandbox::UnitProcess> startUnit(const sandbox::UnitSpec& spec);
-  bool anySettingUp() const;
+  /// Units whose sandbox is being set up: running ones and prepared ones.
+  int settingUp();
   std::vector<RunnerEvent> pending_;
 };
 

@@ -102,6 +102,20 @@ bool UnitProcess::readEvents(std::vector<Event>& out) {
   return false;
 }
 
+bool UnitProcess::pastSetup() {
+  if (s_->setup_done_ns != 0 || s_->reaped) return true;
+  Event ev;
+  ssize_t n = recv(s_->events.get(), &ev, sizeof ev, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;  // nothing yet, or broken
+  if (n != ssize_t(sizeof ev)) return true;  // the init is gone (0) or broke the protocol
+  // Ready is taken here (readEvents() would keep it the same way); SetupFailed stays for readEvents().
+  if (ev.kind == Event::Kind::Ready) {
+    (void)!recv(s_->events.get(), &ev, sizeof ev, MSG_DONTWAIT);
+    s_->setup_done_ns = ev.mono_ns;
+  }
+  return true;
+}
+
 bool UnitProcess::go(int slot) {
   GoMessage m;
   m.slot = slot;

@@ -108,6 +108,9 @@ class UnitProcess {
   uint64_t oomKills() const;
   /// CLOCK_MONOTONIC when the init reported its sandbox set up; 0 before that.
   int64_t setupDoneNs() const;
+  /// Whether the init is past its set-up: it sent Ready (taken now, as readEvents() would) or SetupFailed
+  /// (left for readEvents()), or it is gone. For units not yet watched, such as ones set up ahead.
+  bool pastSetup();
   /// Whether the init reported Done: all results are in and only the init's own exit is left. The unit
   /// can then be retired without waiting for that exit.
   bool done() const;

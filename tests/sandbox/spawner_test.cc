@@ -164,6 +164,44 @@ TEST_F(SpawnerTest, UnitsStartedBeforeTheSpawnerEndsRunToTheirEnd) {
   EXPECT_GT(p->setupDoneNs(), 0);
 }
 
+/// Polls pastSetup() for up to 30 s.
+bool waitPastSetup(UnitProcess& p) {
+  for (int i = 0; i < 3000; ++i) {
+    if (p.pastSetup()) return true;
+    usleep(10 * 1000);
+  }
+  return false;
+}
+
+TEST_F(SpawnerTest, PastSetupTakesReadyAndLeavesEveryOtherEvent) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  auto spawner = Spawner::start(*ctx);
+  ASSERT_TRUE(spawner.ok());
+  UnitSpec held = trueUnit(Isolation::Namespaces);
+  held.hold = true;
+  auto p = (*spawner)->spawn(held);
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  ASSERT_TRUE(waitPastSetup(*p)) << "a held unit never got past its set-up";
+  EXPECT_GT(p->setupDoneNs(), 0) << "Ready was not taken";
+  ASSERT_TRUE(p->go(0));
+  auto events = runToEnd(*p);
+  ASSERT_EQ(events.size(), 2u) << "pastSetup() took more than Ready";
+  EXPECT_EQ(events[0].kind, Event::Kind::Started);
+  EXPECT_EQ(events[1].kind, Event::Kind::Exited);
+
+  // A set-up that fails: past it too, and its SetupFailed is still there for readEvents().
+  UnitSpec broken = trueUnit(Isolation::Namespaces);
+  broken.hold = true;
+  broken.policy.writable = {dir_.path() + "/does-not-exist"};
+  auto q = (*spawner)->spawn(broken);
+  ASSERT_TRUE(q.ok()) << q.error().message();
+  ASSERT_TRUE(waitPastSetup(*q));
+  EXPECT_EQ(q->setupDoneNs(), 0);
+  events = runToEnd(*q);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Event::Kind::SetupFailed);
+}
+
 TEST_F(SpawnerTest, NetworkNamespacesMadeAheadGoToOneUnitEachWithLoopbackUp) {
   MPEXEC_NEED_NAMESPACES(ctx);
   auto spawner = Spawner::start(*ctx, 2);
