@@ -233,6 +233,28 @@ TEST_F(UnitProcessTest, AnIdleInitExitsWhenDropped) {
   EXPECT_NE(::kill(pid, 0), 0);
 }
 
+TEST_F(UnitProcessTest, StartedArrivesWhileALongerCommandStillRuns) {
+  // A short command's Started waits for its Exited (one wake-up for both); a longer one's must not.
+  auto p = spawner_->spawn(unit({command(Role::Test, "sleep 1")}));
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  std::vector<Event> events;
+  auto t0 = std::chrono::steady_clock::now();
+  while (p->readEvents(events) && events.empty() && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(30)) {
+    pollfd fds[2] = {{p->eventFd(), POLLIN, 0}, {p->pidFd(), POLLIN, 0}};
+    poll(fds, 2, 1000);
+  }
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Event::Kind::Started);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(900)) << "Started came only at the end";
+  events.clear();
+  while (p->readEvents(events) && !p->done()) {
+    pollfd fds[2] = {{p->eventFd(), POLLIN, 0}, {p->pidFd(), POLLIN, 0}};
+    poll(fds, 2, 1000);
+  }
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Event::Kind::Exited);
+}
+
 TEST_F(UnitProcessTest, KillEndsTheUnitAndItsProcesses) {
   auto p = spawner_->spawn(unit({command(Role::Test, "sleep 1000 & echo $! > bg; wait")}));
   ASSERT_TRUE(p.ok());
