@@ -67,9 +67,12 @@ Finished runMpexec(const std::vector<std::string>& args, double timeout_s) {
   char tmpl[] = "/tmp/mpexec-out-XXXXXX";
   int fd = mkstemp(tmpl);
   close(fd);
-  Finished f = waitMpexec(startMpexec(args, tmpl), tmpl, timeout_s);
-  unlink(tmpl);
-  return f;
+  // Removed however this ends: startMpexec throws when there is no binary to run.
+  struct Unlink {
+    const char* path;
+    ~Unlink() { unlink(path); }
+  } cleanup{tmpl};
+  return waitMpexec(startMpexec(args, tmpl), tmpl, timeout_s);
 }
 
 std::string readFile(const std::string& path) {
