@@ -188,11 +188,7 @@ TEST_P(ExecutorTest, FailFastLeavesTheRestNotRun) {
 
 TEST_P(ExecutorTest, EachTestSeesTheSlotTheReportGivesIt) {
   // Many more units than slots, so most of them were set up ahead, before their slot was known.
-  std::string tests;
-  for (int i = 0; i < 15; ++i)
-    tests += std::string(i ? "," : "") + R"({"name": "s)" + std::to_string(i) +
-             R"(", "cmd": ["/bin/sh", "-c", "echo slot=$MPEXEC_SLOT; sleep 0.05"]})";
-  auto m = manifest(R"({"version": 1, "tests": [)" + tests + "]}");
+  auto m = manifest(test::numberedTestsManifest("s", 15, R"(["/bin/sh", "-c", "echo slot=$MPEXEC_SLOT; sleep 0.05"])"));
   auto r = run({"-j", "3", m});
   ASSERT_EQ(r.exit_code, 0) << r.out;
   auto rep = readJson(report());
@@ -206,11 +202,9 @@ TEST_P(ExecutorTest, EachTestSeesTheSlotTheReportGivesIt) {
 
 TEST_P(ExecutorTest, EachUnitStartsWithAFreshTmpdirAndNoneIsLeftAfterTheRun) {
   // One slot, so every unit follows another on it; with --no-sandbox they share the slot's TMPDIR.
-  std::string tests;
-  for (int i = 0; i < 6; ++i)
-    tests += std::string(i ? "," : "") + R"({"name": "t)" + std::to_string(i) +
-             R"(", "cmd": ["/bin/sh", "-c", "test -d \"$TMPDIR\" && ! test -e \"$TMPDIR/d\" && ! test -e \"$TMPDIR/.hidden\" && mkdir \"$TMPDIR/d\" && touch \"$TMPDIR/d/f\" \"$TMPDIR/.hidden\""]})";
-  auto m = manifest(R"({"version": 1, "tests": [)" + tests + "]}");
+  auto m = manifest(test::numberedTestsManifest(
+      "t", 6,
+      R"(["/bin/sh", "-c", "test -d \"$TMPDIR\" && ! test -e \"$TMPDIR/d\" && ! test -e \"$TMPDIR/.hidden\" && mkdir \"$TMPDIR/d\" && touch \"$TMPDIR/d/f\" \"$TMPDIR/.hidden\""])"));
   auto r = run({"-j", "1", m});
   ASSERT_EQ(r.exit_code, 0) << r.out;
   auto rep = readJson(report());

@@ -71,9 +71,7 @@ std::vector<std::string> startOrder(const json::object& rep) {
 }
 
 TEST_F(RunControlTest, SameSeedSameOrderOtherSeedOtherOrder) {
-  std::string tests;
-  for (int i = 0; i < 50; ++i) tests += std::string(i ? "," : "") + R"({"name": "t)" + std::to_string(i) + R"(", "cmd": ["/bin/true"]})";
-  auto m = dir_.write("m.json", R"({"version": 1, "tests": [)" + tests + "]}");
+  auto m = dir_.write("m.json", test::numberedTestsManifest("t", 50, R"(["/bin/true"])"));
   auto a = run({"--no-sandbox", "-j", "1", "--shuffle", "--seed", "7", m});
   ASSERT_EQ(a.exit_code, 0) << a.out;
   EXPECT_NE(a.out.find("shuffle seed: 7"), std::string::npos);

@@ -75,6 +75,13 @@ Finished runMpexec(const std::vector<std::string>& args, double timeout_s) {
   return waitMpexec(startMpexec(args, tmpl), tmpl, timeout_s);
 }
 
+std::string numberedTestsManifest(const std::string& prefix, int count, const std::string& cmd_json) {
+  std::string tests;
+  for (int i = 0; i < count; ++i)
+    tests += std::string(i ? "," : "") + R"({"name": ")" + prefix + std::to_string(i) + R"(", "cmd": )" + cmd_json + "}";
+  return R"({"version": 1, "tests": [)" + tests + "]}";
+}
+
 std::string readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

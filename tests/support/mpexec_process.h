@@ -33,6 +33,10 @@ std::string readFile(const std::string& path);
 /// Pids of live processes whose command line contains `marker` (zombies excluded).
 std::vector<pid_t> processesWith(const std::string& marker);
 
+/// A manifest's text with `count` free tests named PREFIX0, PREFIX1, ..., each running `cmd_json` (a JSON
+/// array).
+std::string numberedTestsManifest(const std::string& prefix, int count, const std::string& cmd_json);
+
 /// The "tests" entry of a JSON report with this name (throws when absent).
 const boost::json::object& testEntry(const boost::json::object& report, const std::string& name);
 
