@@ -16,7 +16,10 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <mutex>
 #include <string_view>
 #include <thread>
@@ -184,6 +187,57 @@ class HttpServer final : public httplib::Server {
   }
 };
 
+// httplib's ThreadPool starts all its threads up front, and most runs never call the service: threads are
+// started as connections need them, up to `max`, and then kept for later connections.
+class LazyPool final : public httplib::TaskQueue {
+ public:
+  explicit LazyPool(size_t max) : max_(std::max<size_t>(max, 1)) {}
+  ~LazyPool() override { shutdown(); }
+
+  void enqueue(std::function<void()> fn) override {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(std::move(fn));
+    if (jobs_.size() > idle_ && threads_.size() < max_) threads_.emplace_back([this] { work(); });
+    wake_.notify_one();
+  }
+
+  /// Runs what is queued, then joins every thread. httplib calls it once its accept loop has ended, so
+  /// nothing is enqueued meanwhile.
+  void shutdown() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+ private:
+  void work() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      ++idle_;
+      wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      --idle_;
+      if (jobs_.empty()) return;
+      std::function<void()> fn = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      fn();
+      lock.lock();
+    }
+  }
+
+  const size_t max_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> threads_;
+  size_t idle_ = 0;
+  bool stopping_ = false;
+};
+
 // One listening socket with its own thread pool and its own waiter budget, so that a flood of waits on TCP
 // cannot starve the Unix socket, or the reverse.
 struct Listener {
@@ -205,7 +259,7 @@ void jsonError(httplib::Response& res, const std::string& message) {
 
 void install(Listener& l, Endpoints& endpoints, size_t threads) {
   httplib::Server& s = l.server;
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  s.new_task_queue = [threads] { return new LazyPool(threads); };
   s.set_payload_max_length(kMaxBody);
   // A keep-alive connection holds a pool thread while idle, so idle ones are let go soon.
   s.set_keep_alive_max_count(10000);

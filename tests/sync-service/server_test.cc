@@ -4,9 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include "tests/sync-service/test_service.h"
@@ -246,6 +248,39 @@ TEST(ServiceTest, TooManyWaitersAre429AndShortRequestsStillServed) {
   }
   for (auto& t : waiters) t.join();
   EXPECT_EQ(ok, 2);
+}
+
+size_t threadCount() {
+  size_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) n += entry.is_directory();
+  return n;
+}
+
+TEST(ServiceTest, PoolThreadsStartAsConnectionsNeedThemUpToTheCap) {
+  ServiceOptions o;
+  o.slots = 1;
+  o.margin = 2;  // at most 3 pool threads
+  size_t before = threadCount();
+  TestService s(o);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(threadCount(), before + 1) << "only the accepting thread while no one has connected";
+  expectHealthy(s);
+  EXPECT_EQ(threadCount(), before + 2) << "one pool thread for one connection";
+  // Twelve connections at once: more than the pool's threads, so some wait their turn, and all are served.
+  std::vector<std::thread> clients;
+  std::atomic<int> served{0};
+  for (int i = 0; i < 12; ++i) {
+    clients.emplace_back([&] {
+      SyncClient c(s.endpoint(""));
+      if (c.request("GET", "/v1/health").response.status == 200) ++served;
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(served, 12);
+  size_t after = threadCount();
+  EXPECT_GE(after, before + 2);
+  EXPECT_LE(after, before + 1 + 3) << "more pool threads than slots + margin";
+  expectHealthy(s);
 }
 
 TEST(ServiceTest, LocksOverHttpAndReleaseWhenTheUnitEnds) {
