@@ -7,7 +7,7 @@
 
 namespace mpexec {
 
-Result<void> writeFileAtomic(const std::string& path, const std::string& content) {
+Result<void> writeFileAtomic(const std::string& path, const std::string& content, Survives survives) {
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
   std::error_code ec;
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
@@ -21,7 +21,7 @@ Result<void> writeFileAtomic(const std::string& path, const std::string& content
     if (n <= 0) break;
     done += size_t(n);
   }
-  bool ok = done == content.size() && fsync(fd) == 0;
+  bool ok = done == content.size() && (survives == Survives::ProcessCrash || fsync(fd) == 0);
   Error e = sysError("write", tmp);
   close(fd);
   if (!ok) {

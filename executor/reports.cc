@@ -42,8 +42,12 @@ std::vector<std::string> writeReports(const ReportInput& in, const Config& confi
     if (f.flag == &Config::json) paths.push_back(run_dir + "/report.json");
     if (paths.empty()) continue;
     std::string text = f.render(in);
-    for (const auto& p : paths)
-      if (auto w = writeFileAtomic(p, text); !w.ok()) problems.push_back(w.error().message());
+    // A report is rewritten by every run, and one lost with the machine is lost with the run it reports:
+    // no fsync, which would hold up the end of every run.
+    for (const auto& p : paths) {
+      auto w = writeFileAtomic(p, text, Survives::ProcessCrash);
+      if (!w.ok()) problems.push_back(w.error().message());
+    }
   }
   return problems;
 }
