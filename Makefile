@@ -27,7 +27,9 @@ override CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -pthread -I. $(CXXFLAGS_$(
   -DMPEXEC_VERSION='"$(VERSION)"'
 LDFLAGS  ?=
 override LDFLAGS += -pthread $(LDFLAGS_$(MODE))
-LIBS     := -lboost_json -lcpp-httplib -lseccomp -lfmt
+# boost_json and libseccomp are linked statically: two fewer objects for the loader at every start, and
+# fewer mappings for the spawner to copy at every clone (docs/sandbox.md, "Known limits").
+LIBS     := -Wl,-Bstatic -lboost_json -lseccomp -Wl,-Bdynamic -lcpp-httplib -lfmt
 
 # One static library per directory (DESIGN §1): executor -> sync-service, sandbox.
 EXECUTOR_SRCS := $(filter-out executor/main.cc,$(wildcard executor/*.cc))
