@@ -22,6 +22,9 @@ SANITIZE         := -fsanitize=address,undefined
 CXXFLAGS_asan    := -O1 -g $(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
                     -Wno-maybe-uninitialized
 LDFLAGS_asan     := $(SANITIZE)
+# mpexec-spawner is static (a dozen mappings for every clone to copy); the sanitizers need a dynamic one.
+SPAWNER_LDFLAGS_release := -static
+SPAWNER_LDFLAGS_debug   := -static
 CXXFLAGS ?=
 override CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -pthread -I. $(CXXFLAGS_$(MODE)) \
   -DMPEXEC_VERSION='"$(VERSION)"'
@@ -33,7 +36,7 @@ LIBS     := -Wl,-Bstatic -lboost_json -lseccomp -Wl,-Bdynamic -lcpp-httplib -lfm
 
 # One static library per directory (DESIGN §1): executor -> sync-service, sandbox.
 EXECUTOR_SRCS := $(filter-out executor/main.cc,$(wildcard executor/*.cc))
-SANDBOX_SRCS  := $(wildcard sandbox/*.cc)
+SANDBOX_SRCS  := $(filter-out sandbox/spawner_main.cc,$(wildcard sandbox/*.cc))
 SYNC_SRCS     := $(wildcard sync-service/*.cc)
 LIB_SRCS      := $(EXECUTOR_SRCS) $(SANDBOX_SRCS) $(SYNC_SRCS)
 objs = $(patsubst %.cc,$(OUT)/obj/%.o,$(1))
@@ -54,11 +57,11 @@ TEST_BINS     := $(TEST_SUITES:%=$(OUT)/tests/%_tests)
 BENCH_SRCS    := $(wildcard bench/*_bench.cc)
 BENCH_BINS    := $(BENCH_SRCS:bench/%.cc=$(OUT)/bench/%)
 
-ALL_SRCS := $(LIB_SRCS) executor/main.cc $(wildcard tests/*/*.cc) $(BENCH_SRCS)
+ALL_SRCS := $(LIB_SRCS) executor/main.cc sandbox/spawner_main.cc $(wildcard tests/*/*.cc) $(BENCH_SRCS)
 DEPS     := $(ALL_SRCS:%.cc=$(OUT)/obj/%.d)
 
 .PHONY: all deps test demo bench bench-compare asan install uninstall deb clean format
-all: deps $(BUILD)/mpexec
+all: deps $(BUILD)/mpexec $(BUILD)/mpexec-spawner
 
 deps:
 	@packaging/install-deps.sh
@@ -77,7 +80,10 @@ $(ALL_LIBS):
 $(OUT)/mpexec: $(OUT)/obj/executor/main.o $(ALL_LIBS)
 	$(CXX) $(LDFLAGS) $^ $(LIBS) -o $@
 
-$(BUILD)/mpexec: $(OUT)/mpexec
+$(OUT)/mpexec-spawner: $(OUT)/obj/sandbox/spawner_main.o $(LIB_sandbox)
+	$(CXX) $(LDFLAGS) $(SPAWNER_LDFLAGS_$(MODE)) $^ -lseccomp -o $@
+
+$(BUILD)/mpexec $(BUILD)/mpexec-spawner: $(BUILD)/%: $(OUT)/%
 	cp $< $@
 
 # One gtest binary per source directory, so a broken directory does not stop the others' tests.
@@ -90,7 +96,7 @@ $(OUT)/bench/%: $(OUT)/obj/bench/%.o $(ALL_LIBS)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $^ $(LIBS) -lbenchmark -o $@
 
-test: deps $(OUT)/mpexec $(TEST_BINS)
+test: deps $(OUT)/mpexec $(OUT)/mpexec-spawner $(TEST_BINS)
 	@packaging/install-deps.sh --browser || echo "make test: chromium is not installed; the browser test will skip"
 	MPEXEC_BIN=$(abspath $(OUT)/mpexec) tests/run-all.sh $(TEST_BINS)
 
@@ -100,7 +106,7 @@ asan:
 demo: all
 	$(BUILD)/mpexec --np 4 examples/demo/manifest.json
 
-bench: deps $(OUT)/mpexec $(BENCH_BINS)
+bench: deps $(OUT)/mpexec $(OUT)/mpexec-spawner $(BENCH_BINS)
 	MPEXEC_BIN=$(abspath $(OUT)/mpexec) bench/run-all.sh $(BENCH_BINS)
 
 # COMPARE_ARGS=--write also writes bench/RESULTS.md; RUNS, LARGE, WORKLOADS: see bench/compare.sh.
@@ -110,11 +116,13 @@ bench-compare: all
 
 install: all
 	install -Dm755 $(BUILD)/mpexec $(DESTDIR)$(PREFIX)/bin/mpexec
+	install -Dm755 $(BUILD)/mpexec-spawner $(DESTDIR)$(PREFIX)/lib/mpexec/mpexec-spawner
 	install -Dm644 packaging/mpexec.1 $(DESTDIR)$(PREFIX)/share/man/man1/mpexec.1
 	install -Dm644 packaging/bash-completion/mpexec $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mpexec
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/mpexec
+	rm -f $(DESTDIR)$(PREFIX)/bin/mpexec $(DESTDIR)$(PREFIX)/lib/mpexec/mpexec-spawner
+	-rmdir $(DESTDIR)$(PREFIX)/lib/mpexec 2>/dev/null
 	rm -f $(DESTDIR)$(PREFIX)/share/man/man1/mpexec.1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mpexec
 
 # build/mpexec_<version>_<arch>.deb (packaging/deb.sh: dpkg-deb, Depends from dpkg-shlibdeps).

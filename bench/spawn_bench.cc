@@ -65,7 +65,9 @@ Spawner* spawnerFor(const Context& ctx, std::string* why) {
   static std::map<const Context*, std::unique_ptr<Spawner>> made;
   auto& s = made[&ctx];
   if (!s) {
-    auto started = Spawner::start(ctx);
+    // mpexec-spawner as the build leaves it, one directory up from bench/, as mpexec runs it (without it,
+    // the spawner is a fork of this program).
+    auto started = Spawner::start(ctx, 0, Spawner::findProgram(1));
     if (!started.ok()) {
       *why = started.error().message();
       return nullptr;

@@ -145,8 +145,10 @@ int run(const Config& config) {
     fmt::print(stderr, "mpexec: {}\n", ctx.error().message());
     return kExitInfra;
   }
-  // Before any thread starts: the spawner is a fork of this process as it is now.
-  auto spawner = sandbox::Spawner::start(*ctx.value(), np);
+  // Before any thread starts: the spawner is a fork of this process as it is now, which execs
+  // mpexec-spawner where there is one.
+  std::string spawner_program = sandbox::Spawner::findProgram();
+  auto spawner = sandbox::Spawner::start(*ctx.value(), np, spawner_program);
   if (!spawner.ok()) {
     fmt::print(stderr, "mpexec: cannot start the spawner process: {}\n", spawner.error().message());
     return kExitInfra;
@@ -266,6 +268,8 @@ int run(const Config& config) {
   }
   if (config.verbosity > 0) {
     notes.push_back(fmt::format("np {}, sandbox: {}", np, ctx.value()->describe()));
+    notes.push_back(spawner_program.empty() ? "spawner: a fork of mpexec (no mpexec-spawner beside it)"
+                                            : "spawner: " + spawner_program);
     notes.push_back(fmt::format("logs: {}", paths.log_prefix));
   }
   console.summary(combined.manifest, combined.plan.tests, result, wall_us, notes);

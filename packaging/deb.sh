@@ -1,22 +1,28 @@
 #!/bin/sh
-# Builds the Debian package of mpexec with dpkg-deb: the binary, the man page, bash completion and the
-# documentation lintian expects. Depends comes from dpkg-shlibdeps, so it names the runtime libraries the
+# Builds the Debian package of mpexec with dpkg-deb: the binary, mpexec-spawner (taken from beside it), the
+# man page, bash completion and the documentation lintian expects. Depends comes from dpkg-shlibdeps, so it names the runtime libraries the
 # binary really links.
 #   packaging/deb.sh BIN VERSION OUTDIR    → OUTDIR/mpexec_VERSION_ARCH.deb (its path on stdout)
 set -eu
 
 [ $# -eq 3 ] || { echo "usage: packaging/deb.sh BIN VERSION OUTDIR" >&2; exit 2; }
 bin=$1 version=$2 out=$3
+spawner=$(dirname "$bin")/mpexec-spawner
+[ -x "$spawner" ] || { echo "deb.sh: $spawner not found (make builds it beside mpexec)" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 arch=$(dpkg --print-architecture)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
 root=$work/root
 
-install -d "$root/DEBIAN" "$root/usr/bin" "$root/usr/share/man/man1" "$root/usr/share/doc/mpexec" \
-  "$root/usr/share/bash-completion/completions"
+install -d "$root/DEBIAN" "$root/usr/bin" "$root/usr/lib/mpexec" "$root/usr/share/man/man1" \
+  "$root/usr/share/doc/mpexec" "$root/usr/share/bash-completion/completions" "$root/usr/share/lintian/overrides"
 install -m755 "$bin" "$root/usr/bin/mpexec"
-strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/bin/mpexec"
+install -m755 "$spawner" "$root/usr/lib/mpexec/mpexec-spawner"
+strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/bin/mpexec" \
+  "$root/usr/lib/mpexec/mpexec-spawner"
+# Static on purpose: every unit's clone copies its mappings (docs/sandbox.md).
+echo "mpexec: statically-linked-binary" >"$root/usr/share/lintian/overrides/mpexec"
 gzip -9n <"$here/mpexec.1" >"$root/usr/share/man/man1/mpexec.1.gz"
 install -m644 "$here/bash-completion/mpexec" "$root/usr/share/bash-completion/completions/mpexec"
 cat >"$root/usr/share/doc/mpexec/copyright" <<COPYRIGHT
@@ -37,7 +43,7 @@ mpexec ($version) unstable; urgency=medium
  -- mpexec maintainers <maintainers@mpexec.invalid>  $date
 CHANGELOG
 chmod 644 "$root/usr/share/doc/mpexec/copyright" "$root/usr/share/doc/mpexec/changelog.gz" \
-  "$root/usr/share/man/man1/mpexec.1.gz"
+  "$root/usr/share/man/man1/mpexec.1.gz" "$root/usr/share/lintian/overrides/mpexec"
 
 # dpkg-shlibdeps reads debian/control of a source package; a minimal one is enough.
 mkdir -p "$work/debian"

@@ -96,12 +96,12 @@ Result<void> networkStep(const UnitSpec& spec, const InitChannel& ch) {
   return {};
 }
 
-Result<void> containInit(const UnitSpec& spec, const InitChannel& ch, bool cloned_into_v2) {
+Result<void> containInit(const Context& ctx, const UnitSpec& spec, const InitChannel& ch, bool cloned_into_v2) {
   // The v1 directories (and a v2 one that CLONE_INTO_CGROUP did not cover) are joined before the cgroup
   // namespace is made, so that the unit sees its own cgroup as "/".
   MPEXEC_TRY(UnitCgroupDirs::joinDirs(ch.cgroup_dirs, cloned_into_v2));
   if (unshare(unshareFlags(spec.policy, ch)) != 0) return sysError("unshare", "cgroup, mount and network namespaces");
-  MPEXEC_TRY(setupFilesystem(spec));
+  MPEXEC_TRY(setupFilesystem(spec, ctx.exe()));
   MPEXEC_TRY(networkStep(spec, ch));
   MPEXEC_TRY(setUnitHostname(spec.name));
   // Last: any credential change before it would clear it again.
@@ -139,15 +139,15 @@ std::vector<int> initFds(const UnitSpec& spec, const InitChannel& ch, int gate) 
   return keep;
 }
 
-[[noreturn]] void runContainedInit(const UnitSpec& spec, const InitChannel& ch, int gate, bool cloned_into_v2,
-                                   const std::function<int()>& body) {
+[[noreturn]] void runContainedInit(const Context& ctx, const UnitSpec& spec, const InitChannel& ch, int gate,
+                                   bool cloned_into_v2, const std::function<int()>& body) {
   closeOtherFds(initFds(spec, ch, gate));
   if (gate >= 0) {
     bool mapped = receiveGo(gate);  // the spawner has written our id maps (or died: then give up)
     close(gate);
     if (!mapped) _exit(1);
   }
-  Result<void> setup = containInit(spec, ch, cloned_into_v2);
+  Result<void> setup = containInit(ctx, spec, ch, cloned_into_v2);
   if (setup) setup = executorAlive(ch.report_fd);
   report(ch, setup);
   if (!setup) _exit(1);
@@ -229,7 +229,7 @@ void serveSpawn(const Context& ctx, const UnitSpec& spec, const InitChannel& ch,
   if (pid < 0 && v2_dir >= 0) pid = cloneProcess(cloneFlags(ctx, spec.policy), &pidfd);
   if (pid == 0) {
     if (gate[0] >= 0) close(gate[0]);
-    runContainedInit(spec, ch, gate[1], into_v2, body);
+    runContainedInit(ctx, spec, ch, gate[1], into_v2, body);
   }
   if (v2_dir >= 0) close(v2_dir);
   if (gate[1] >= 0) close(gate[1]);

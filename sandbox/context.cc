@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstring>
 #include <fstream>
 
@@ -102,6 +103,9 @@ Context::~Context() = default;
 
 Result<std::unique_ptr<Context>> Context::create(Isolation isolation) {
   std::unique_ptr<Context> ctx(new Context(isolation));
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) ctx->exe_.assign(exe, size_t(n));
   if (isolation == Isolation::None) return ctx;
 
   ctx->uid_ = geteuid();
@@ -113,6 +117,8 @@ Result<std::unique_ptr<Context>> Context::create(Isolation isolation) {
 
   // While the probe runs.
   ctx->cgroups_ = CgroupRoot::detect();
+  ctx->limits_memory_ = ctx->cgroups_ && ctx->cgroups_->limitsMemory();
+  ctx->limits_pids_ = ctx->cgroups_ && ctx->cgroups_->limitsPids();
   Result<void> compiled;
   for (auto [profile, slot] : {std::pair{SeccompProfile::Default, &ctx->seccomp_default_},
                                std::pair{SeccompProfile::Nested, &ctx->seccomp_nested_}}) {
@@ -141,8 +147,8 @@ Result<std::unique_ptr<Context>> Context::create(Isolation isolation) {
 
 bool Context::usesUserNamespace(const Policy& policy) const { return !privileged_ || policy.nested; }
 
-bool Context::cgroupLimitsMemory() const { return cgroups_ && cgroups_->limitsMemory(); }
-bool Context::cgroupLimitsPids() const { return cgroups_ && cgroups_->limitsPids(); }
+bool Context::cgroupLimitsMemory() const { return limits_memory_; }
+bool Context::cgroupLimitsPids() const { return limits_pids_; }
 
 const SeccompProgram* Context::seccompFor(const Policy& policy) const {
   if (!policy.seccomp) return nullptr;

@@ -40,6 +40,9 @@ class Context {
   /// The invoking user's ids (outside every namespace).
   uid_t uid() const { return uid_; }
   gid_t gid() const { return gid_; }
+  /// mpexec's own executable (its /proc/self/exe when the Context was made), which every sandbox binds at
+  /// kExeInside for `"$MPEXEC_EXE" sync ...`.
+  const std::string& exe() const { return exe_; }
   /// Highest capability number the kernel knows (/proc/sys/kernel/cap_last_cap).
   int lastCap() const { return last_cap_; }
   /// Where unit cgroups are made; null when limits fall back to rlimits.
@@ -55,12 +58,20 @@ class Context {
   explicit Context(Isolation isolation);
 
  private:
+  // The wire form for a spawner program of its own (sandbox/spawner.h): every fact above except the
+  // CgroupRoot, which stays with mpexec (it removes the directories); the limits it offers travel as flags.
+  friend std::string encodeContext(const Context& ctx);
+  friend Result<std::unique_ptr<Context>> decodeContext(const std::string& bytes);
+
   Isolation isolation_;
   bool privileged_ = false;  ///< euid 0 and able to unshare without a user namespace
   uid_t uid_ = 0;
   gid_t gid_ = 0;
   int last_cap_ = 40;
+  std::string exe_;
   std::unique_ptr<CgroupRoot> cgroups_;
+  bool limits_memory_ = false;  ///< cgroups_ enforces Policy::memory_bytes
+  bool limits_pids_ = false;    ///< ... Policy::pids
   std::unique_ptr<SeccompProgram> seccomp_default_;
   std::unique_ptr<SeccompProgram> seccomp_nested_;
 };

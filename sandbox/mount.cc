@@ -247,7 +247,7 @@ Result<void> pivotInto(int root) {
 
 }  // namespace
 
-Result<void> setupFilesystem(const UnitSpec& spec) {
+Result<void> setupFilesystem(const UnitSpec& spec, const std::string& exe) {
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return mountError("/", "make private");
 
   // Every source is opened now, while host paths still mean the host's: building the new root over /tmp
@@ -276,12 +276,11 @@ Result<void> setupFilesystem(const UnitSpec& spec) {
   for (const std::string& w : spec.policy.writable) MPEXEC_TRY(addBind(w, Access::ReadWrite, {}, w, true));
   if (!spec.output_dir.empty()) MPEXEC_TRY(addBind(spec.output_dir, Access::ReadWrite, {}, spec.output_dir, true));
   if (!spec.sync_dir.empty()) MPEXEC_TRY(addBind(spec.sync_dir, Access::ReadOnly, "/run/mpexec", "/run/mpexec", false));
-  // mpexec itself, so tests can run `"$MPEXEC_EXE" sync ...` wherever the host keeps the binary. By its path:
-  // the /proc/self/exe link leads to a mount of the parent's namespace, which cannot be bound here.
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) return mountError(kExeInside, "readlink /proc/self/exe");
-  MPEXEC_TRY(addBind(std::string(exe, size_t(n)), Access::ReadOnly, kExeInside, kExeInside, false));
+  // mpexec itself, so tests can run `"$MPEXEC_EXE" sync ...` wherever the host keeps the binary. By its path
+  // (Context::exe(): the init may run mpexec-spawner, and a /proc/self/exe link leads to a mount of the
+  // parent's namespace, which cannot be bound here).
+  if (exe.empty()) return mountError(kExeInside, "readlink /proc/self/exe");
+  MPEXEC_TRY(addBind(exe, Access::ReadOnly, kExeInside, kExeInside, false));
   if (spec.policy.network == Network::Host && access("/run/systemd/resolve", F_OK) == 0)
     MPEXEC_TRY(addBind("/run/systemd/resolve", Access::ReadOnly, "/run/systemd/resolve", "/run/systemd/resolve", false));
 

@@ -10,6 +10,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -20,6 +24,7 @@
 #include "sandbox/init.h"
 #include "sandbox/net.h"
 #include "sandbox/pid.h"
+#include "sandbox/seccomp.h"
 
 namespace mpexec::sandbox {
 namespace {
@@ -27,6 +32,7 @@ namespace {
 constexpr int kReplyTimeoutMs = 10000;  // the spawner only clones; this only catches a hang
 constexpr uint32_t kMagic = 0x6d707831;  // "mpx1"
 constexpr size_t kMaxRequest = size_t(1) << 30;
+constexpr uint64_t kContextVersion = 1;
 
 // ---- the request's bytes: little more than length-prefixed strings ----
 
@@ -323,10 +329,103 @@ Result<SpawnRequest> decodeSpawnRequest(const std::string& bytes) {
   return req;
 }
 
-Result<std::unique_ptr<Spawner>> Spawner::start(const Context& ctx, int netns_ahead) {
+std::string encodeContext(const Context& ctx) {
+  Writer w;
+  w.u64(kContextVersion);
+  w.u64(uint64_t(ctx.isolation_));
+  w.u64(ctx.privileged_);
+  w.u64(ctx.uid_);
+  w.u64(ctx.gid_);
+  w.u64(uint64_t(ctx.last_cap_));
+  w.str(ctx.exe_);
+  w.u64(ctx.limits_memory_);
+  w.u64(ctx.limits_pids_);
+  for (const auto* program : {ctx.seccomp_default_.get(), ctx.seccomp_nested_.get()}) {
+    w.u64(program != nullptr);
+    if (program) w.str(std::string(reinterpret_cast<const char*>(program->insns.data()),
+                                   program->insns.size() * sizeof(sock_filter)));
+  }
+  return w.take();
+}
+
+Result<std::unique_ptr<Context>> decodeContext(const std::string& bytes) {
+  std::unique_ptr<Context> ctx(new Context(Isolation::None));
+  Reader r(bytes);
+  uint64_t version = 0, uid = 0, gid = 0, last_cap = 0;
+  bool ok = r.u64(version, "version") && (version == kContextVersion || r.fail("version")) &&
+            r.enumeration(ctx->isolation_, 2, "isolation") && r.flag(ctx->privileged_, "privileged") &&
+            r.u64(uid, "uid") && r.u64(gid, "gid") && r.u64(last_cap, "last_cap") &&
+            (last_cap < 64 || r.fail("last_cap")) && r.str(ctx->exe_, "exe") && r.flag(ctx->limits_memory_, "limits_memory") &&
+            r.flag(ctx->limits_pids_, "limits_pids");
+  for (auto* slot : {&ctx->seccomp_default_, &ctx->seccomp_nested_}) {
+    bool present = false;
+    std::string insns;
+    ok = ok && r.flag(present, "seccomp") && (!present || r.str(insns, "seccomp"));
+    if (!ok || !present) continue;
+    if (insns.empty() || insns.size() % sizeof(sock_filter) != 0) {
+      ok = r.fail("seccomp");
+      break;
+    }
+    *slot = std::make_unique<SeccompProgram>();
+    (*slot)->insns.resize(insns.size() / sizeof(sock_filter));
+    memcpy((*slot)->insns.data(), insns.data(), insns.size());
+  }
+  if (ok && !r.done()) return Error{"spawner", EPROTO, "trailing bytes after the context"};
+  if (!ok) return Error{"spawner", EPROTO, "malformed context: field " + r.failed()};
+  ctx->uid_ = uid_t(uid);
+  ctx->gid_ = gid_t(gid);
+  ctx->last_cap_ = int(last_cap);
+  return ctx;
+}
+
+std::string Spawner::findProgram(int levels_up) {
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return {};
+  self[n] = '\0';
+  std::string dir(self);
+  dir.erase(dir.rfind('/') + 1);
+  for (int i = 0; i < levels_up; ++i) dir += "../";
+  // The build tree keeps it beside mpexec; an installed mpexec finds it in <prefix>/lib/mpexec.
+  for (const std::string& candidate : {dir + kProgramName, dir + "../lib/mpexec/" + kProgramName})
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  return {};
+}
+
+int Spawner::programMain(int argc, char** argv) {
+  // argv: <name> <netns_ahead>; the socket is fd 3, and its first frame is the Context.
+  auto usage = [&] {
+    fprintf(stderr, "%s: started by mpexec only (usage: %s NETNS_AHEAD, with mpexec's socket as fd 3)\n",
+            argv[0], argv[0]);
+    return 2;
+  };
+  if (argc != 2) return usage();
+  char* end = nullptr;
+  long ahead = strtol(argv[1], &end, 10);
+  if (*argv[1] == '\0' || *end != '\0' || ahead < 0 || ahead > 4096) return usage();
+  int type = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt(kProgramSocket, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return usage();
+  std::string bytes;
+  std::vector<int> fds;
+  if (!receiveRequest(kProgramSocket, bytes, fds) || !fds.empty()) {
+    fprintf(stderr, "%s: no context from mpexec\n", argv[0]);
+    return 2;
+  }
+  auto ctx = decodeContext(bytes);
+  if (!ctx) {
+    fprintf(stderr, "%s: %s\n", argv[0], ctx.error().message().c_str());
+    return 2;
+  }
+  serve(**ctx, kProgramSocket, size_t(ahead));
+}
+
+Result<std::unique_ptr<Spawner>> Spawner::start(const Context& ctx, int netns_ahead, const std::string& program) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return sysError("socketpair", "spawner");
   UniqueFd mine(sv[0]), theirs(sv[1]);
+  size_t ahead = size_t(std::max(0, netns_ahead));
+  std::string ahead_arg = std::to_string(ahead);
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return sysError("fork", "spawner");
@@ -336,9 +435,24 @@ Result<std::unique_ptr<Spawner>> Spawner::start(const Context& ctx, int netns_ah
     if (getppid() != parent) _exit(0);
     setpgid(0, 0);
     int fd = theirs.get();
+    if (!program.empty()) {
+      // The program's socket is fd 3, without close-on-exec; every other fd above 2 is closed.
+      if (fd == kProgramSocket ? fcntl(fd, F_SETFD, 0) != 0 : dup2(fd, kProgramSocket) != kProgramSocket) _exit(127);
+      syscall(SYS_close_range, kProgramSocket + 1, ~0u, 0);
+      char* argv[] = {const_cast<char*>(kProgramName), ahead_arg.data(), nullptr};
+      execv(program.c_str(), argv);
+      _exit(127);
+    }
     if (fd > 3) syscall(SYS_close_range, 3, fd - 1, 0);
     syscall(SYS_close_range, fd + 1, ~0u, 0);
-    serve(ctx, fd, size_t(std::max(0, netns_ahead)));
+    serve(ctx, fd, ahead);
+  }
+  theirs.reset();
+  if (!program.empty() && !sendRequest(mine.get(), encodeContext(ctx), {})) {
+    kill(pid, SIGKILL);
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return Error{"spawner", EPIPE, "cannot start " + program};
   }
   return std::unique_ptr<Spawner>(new Spawner(ctx, pid, std::move(mine)));
 }
@@ -374,7 +488,10 @@ Result<UnitProcess> Spawner::spawn(const UnitSpec& spec) {
   child_end.reset();
   auto child = receiveCloned(sock_.get(), kReplyTimeoutMs);
   if (!child) {
-    if (child.error().call == "sandbox handshake") return lost(child.error().err, "no reply from the spawner process");
+    // A transport failure (EOF, a reset, a timeout), not a refusal the spawner reported.
+    const Error& e = child.error();
+    if (e.call == "sandbox handshake" || e.detail == "sandbox handshake")
+      return lost(e.err, "no reply from the spawner process");
     return child.error();
   }
   child->cgroup = std::move(cgroup);

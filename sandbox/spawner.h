@@ -32,7 +32,19 @@ class Spawner {
   /// namespaces (loopback up) made while it has nothing else to do, and hands each to exactly one unit
   /// with network "none": making one costs ~1 ms of kernel time under a global lock, which then falls in
   /// idle time instead of between a slot's units.
-  static Result<std::unique_ptr<Spawner>> start(const Context& ctx, int netns_ahead = 0);
+  ///
+  /// With `program` (findProgram()), the fork execs that small static program and sends it `ctx`: each
+  /// clone then copies its dozen mappings instead of mpexec's ~90 (16 shared libraries) and its heap. Without
+  /// it, the fork serves as it is.
+  static Result<std::unique_ptr<Spawner>> start(const Context& ctx, int netns_ahead = 0,
+                                                const std::string& program = {});
+  /// mpexec-spawner beside the running executable, or in ../lib/mpexec/ from it; empty when there is none.
+  /// With `levels_up`, it looks that many directories further up (the build's tests/ and bench/ use 1).
+  static std::string findProgram(int levels_up = 0);
+  /// main() of mpexec-spawner (sandbox/spawner_main.cc).
+  static int programMain(int argc, char** argv);
+  static constexpr const char* kProgramName = "mpexec-spawner";
+  static constexpr int kProgramSocket = 3;
   /// Ends the spawner (it exits when its socket closes) and reaps it. Units already started go on.
   ~Spawner();
   Spawner(const Spawner&) = delete;
@@ -62,5 +74,10 @@ struct SpawnRequest {
 std::string encodeSpawnRequest(const UnitSpec& spec, const std::vector<std::string>& cgroup_dirs);
 /// Fails with a message that says which field is malformed.
 Result<SpawnRequest> decodeSpawnRequest(const std::string& bytes);
+
+/// The Context's wire form, sent to a spawner program (Spawner::start). decodeContext fails with a message
+/// that says which field is malformed; the decoded Context has no CgroupRoot (cgroups() is null).
+std::string encodeContext(const Context& ctx);
+Result<std::unique_ptr<Context>> decodeContext(const std::string& bytes);
 
 }  // namespace mpexec::sandbox

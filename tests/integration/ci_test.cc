@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -367,6 +368,16 @@ TEST(CiPackageTest, DebHoldsAWorkingBinaryManPageAndDepends) {
   std::string version;
   EXPECT_EQ(shell(shq(root + "/usr/bin/mpexec") + " --version", &version), 0);
   EXPECT_NE(version.find("mpexec"), std::string::npos) << version;
+  // The installed mpexec finds its spawner program in ../lib/mpexec.
+  std::string manifest = dir.path() + "/m.json";
+  std::ofstream(manifest) << R"({"version": 1, "tests": [{"name": "t", "cmd": ["true"]}]})";
+  std::string verbose;
+  EXPECT_EQ(shell(shq(root + "/usr/bin/mpexec") + " -v --no-sandbox --state-dir " + shq(dir.path() + "/state") +
+                      " " + shq(manifest),
+                  &verbose),
+            0)
+      << verbose;
+  EXPECT_NE(verbose.find("spawner: " + root + "/usr/bin/../lib/mpexec/mpexec-spawner"), std::string::npos) << verbose;
   std::string page;
   EXPECT_EQ(shell("MANWIDTH=80 man -l " + shq(root + "/usr/share/man/man1/mpexec.1.gz") + " | col -b", &page), 0);
   for (const char* section : {"SYNOPSIS", "MANIFEST", "SYNC COMMANDS", "mpexec merge", "--shard-by-durations"})

@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <set>
 
@@ -17,6 +20,7 @@
 
 #include "sandbox/contain.h"
 #include "sandbox/context.h"
+#include "sandbox/seccomp.h"
 #include "tests/sandbox/contained.h"
 #include "tests/support/temp_dir.h"
 
@@ -100,8 +104,90 @@ TEST(SpawnRequest, MalformedBytesAreAnErrorNamingTheField) {
   EXPECT_NE(d.error().detail.find("field isolation"), std::string::npos) << d.error().message();
 }
 
-class SpawnerTest : public ::testing::Test {
+TEST(SpawnerContext, RoundTripsEveryFactButTheCgroupRoot) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  auto d = decodeContext(encodeContext(*ctx));
+  ASSERT_TRUE(d.ok()) << d.error().message();
+  const Context& c = **d;
+  EXPECT_EQ(c.isolation(), ctx->isolation());
+  EXPECT_EQ(c.privileged(), ctx->privileged());
+  EXPECT_EQ(c.uid(), ctx->uid());
+  EXPECT_EQ(c.gid(), ctx->gid());
+  EXPECT_EQ(c.lastCap(), ctx->lastCap());
+  EXPECT_EQ(c.exe(), ctx->exe());
+  EXPECT_FALSE(c.exe().empty());
+  EXPECT_EQ(c.cgroupLimitsMemory(), ctx->cgroupLimitsMemory());
+  EXPECT_EQ(c.cgroupLimitsPids(), ctx->cgroupLimitsPids());
+  EXPECT_EQ(c.cgroups(), nullptr) << "the directories stay mpexec's to remove";
+  for (bool nested : {false, true}) {
+    Policy p;
+    p.seccomp = true;
+    p.nested = nested;
+    ASSERT_NE(ctx->seccompFor(p), nullptr);
+    ASSERT_NE(c.seccompFor(p), nullptr);
+    const auto& want = ctx->seccompFor(p)->insns;
+    const auto& got = c.seccompFor(p)->insns;
+    ASSERT_EQ(got.size(), want.size());
+    EXPECT_EQ(memcmp(got.data(), want.data(), want.size() * sizeof want[0]), 0) << "nested " << nested;
+  }
+  auto none = Context::create(Isolation::None);
+  ASSERT_TRUE(none.ok());
+  auto dn = decodeContext(encodeContext(**none));
+  ASSERT_TRUE(dn.ok()) << dn.error().message();
+  EXPECT_EQ((*dn)->isolation(), Isolation::None);
+  Policy p;
+  p.seccomp = true;
+  EXPECT_EQ((*dn)->seccompFor(p), nullptr);
+}
+
+TEST(SpawnerContext, MalformedBytesAreAnErrorNamingTheField) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  std::string bytes = encodeContext(*ctx);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    auto d = decodeContext(bytes.substr(0, n));
+    ASSERT_FALSE(d.ok()) << "accepted " << n << " of " << bytes.size() << " bytes";
+    EXPECT_NE(d.error().detail.find("malformed context: field "), std::string::npos) << d.error().message();
+  }
+  EXPECT_FALSE(decodeContext(bytes + "x").ok());
+  std::string old = bytes;
+  old[0] = 9;  // another version of mpexec-spawner
+  auto d = decodeContext(old);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.error().detail.find("field version"), std::string::npos) << d.error().message();
+}
+
+/// mpexec-spawner as the build leaves it: beside the tests' directory. Empty when it is not built.
+std::string spawnerProgram() { return Spawner::findProgram(1); }
+
+TEST(SpawnerProgram, RefusesToRunByHand) {
+  std::string program = spawnerProgram();
+  if (program.empty()) GTEST_SKIP() << "mpexec-spawner is not built beside the tests' directory";
+  for (const char* args : {"", " 2 3", " x", " -1"}) {
+    std::string out;
+    FILE* p = popen((program + args + " 2>&1 3</dev/null").c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    char buf[512];
+    while (fgets(buf, sizeof buf, p)) out += buf;
+    int status = pclose(p);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << "args '" << args << "': " << status;
+    EXPECT_NE(out.find("started by mpexec only"), std::string::npos) << out;
+  }
+}
+
+// Every test runs twice: with the spawner a fork of the test, and with the fork exec'ing mpexec-spawner.
+class SpawnerTest : public ::testing::TestWithParam<bool> {
  protected:
+  void SetUp() override {
+    if (GetParam()) {
+      program_ = spawnerProgram();
+      if (program_.empty()) GTEST_SKIP() << "mpexec-spawner is not built beside the tests' directory";
+    }
+  }
+  /// The spawner of this run of the test.
+  Result<std::unique_ptr<Spawner>> startSpawner(const Context& ctx, int netns_ahead = 0) {
+    return Spawner::start(ctx, netns_ahead, program_);
+  }
+
   UnitSpec trueUnit(Isolation iso) {
     log_dir_.reset(open(dir_.path().c_str(), O_DIRECTORY | O_CLOEXEC));
     CommandSpec c;
@@ -130,11 +216,15 @@ class SpawnerTest : public ::testing::Test {
 
   test::TempDir dir_;
   UniqueFd log_dir_;
+  std::string program_;
 };
 
-TEST_F(SpawnerTest, ASandboxThatCannotBeSetUpReportsWhyAndRunsNothing) {
+INSTANTIATE_TEST_SUITE_P(Both, SpawnerTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Program" : "Fork"; });
+
+TEST_P(SpawnerTest, ASandboxThatCannotBeSetUpReportsWhyAndRunsNothing) {
   MPEXEC_NEED_NAMESPACES(ctx);
-  auto spawner = Spawner::start(*ctx);
+  auto spawner = startSpawner(*ctx);
   ASSERT_TRUE(spawner.ok()) << spawner.error().message();
   UnitSpec u = trueUnit(Isolation::Namespaces);
   u.policy.writable = {dir_.path() + "/does-not-exist"};
@@ -150,9 +240,9 @@ TEST_F(SpawnerTest, ASandboxThatCannotBeSetUpReportsWhyAndRunsNothing) {
   EXPECT_TRUE(WIFEXITED(p->exitStatus()) && WEXITSTATUS(p->exitStatus()) == 1);
 }
 
-TEST_F(SpawnerTest, UnitsStartedBeforeTheSpawnerEndsRunToTheirEnd) {
+TEST_P(SpawnerTest, UnitsStartedBeforeTheSpawnerEndsRunToTheirEnd) {
   MPEXEC_NEED_NAMESPACES(ctx);
-  auto spawner = Spawner::start(*ctx);
+  auto spawner = startSpawner(*ctx);
   ASSERT_TRUE(spawner.ok());
   auto p = (*spawner)->spawn(trueUnit(Isolation::Namespaces));
   ASSERT_TRUE(p.ok()) << p.error().message();
@@ -173,9 +263,9 @@ bool waitPastSetup(UnitProcess& p) {
   return false;
 }
 
-TEST_F(SpawnerTest, PastSetupTakesReadyAndLeavesEveryOtherEvent) {
+TEST_P(SpawnerTest, PastSetupTakesReadyAndLeavesEveryOtherEvent) {
   MPEXEC_NEED_NAMESPACES(ctx);
-  auto spawner = Spawner::start(*ctx);
+  auto spawner = startSpawner(*ctx);
   ASSERT_TRUE(spawner.ok());
   UnitSpec held = trueUnit(Isolation::Namespaces);
   held.hold = true;
@@ -202,9 +292,9 @@ TEST_F(SpawnerTest, PastSetupTakesReadyAndLeavesEveryOtherEvent) {
   EXPECT_EQ(events[0].kind, Event::Kind::SetupFailed);
 }
 
-TEST_F(SpawnerTest, NetworkNamespacesMadeAheadGoToOneUnitEachWithLoopbackUp) {
+TEST_P(SpawnerTest, NetworkNamespacesMadeAheadGoToOneUnitEachWithLoopbackUp) {
   MPEXEC_NEED_NAMESPACES(ctx);
-  auto spawner = Spawner::start(*ctx, 2);
+  auto spawner = startSpawner(*ctx, 2);
   ASSERT_TRUE(spawner.ok());
   usleep(200 * 1000);  // idle: the spawner fills its pool (made ahead or not, every unit needs its own)
   std::set<std::string> seen;
@@ -228,10 +318,10 @@ TEST_F(SpawnerTest, NetworkNamespacesMadeAheadGoToOneUnitEachWithLoopbackUp) {
   EXPECT_EQ(seen.count(host), 0u);
 }
 
-TEST_F(SpawnerTest, ASpawnerThatIsGoneIsAClearErrorEveryTime) {
+TEST_P(SpawnerTest, ASpawnerThatIsGoneIsAClearErrorEveryTime) {
   auto ctx = Context::create(Isolation::None);
   ASSERT_TRUE(ctx.ok());
-  auto spawner = Spawner::start(**ctx);
+  auto spawner = startSpawner(**ctx);
   ASSERT_TRUE(spawner.ok());
   pid_t pid = (*spawner)->pid();
   ASSERT_EQ(kill(pid, SIGKILL), 0);
@@ -243,6 +333,27 @@ TEST_F(SpawnerTest, ASpawnerThatIsGoneIsAClearErrorEveryTime) {
     ASSERT_FALSE(p.ok());
     EXPECT_NE(p.error().message().find("spawner"), std::string::npos) << p.error().message();
   }
+}
+
+TEST(SpawnerProgram, OneThatCannotBeStartedIsAClearErrorAndLeavesNoProcess) {
+  auto ctx = Context::create(Isolation::None);
+  ASSERT_TRUE(ctx.ok());
+  auto spawner = Spawner::start(**ctx, 0, "/nonexistent/mpexec-spawner");
+  if (!spawner.ok()) {
+    EXPECT_NE(spawner.error().message().find("mpexec-spawner"), std::string::npos) << spawner.error().message();
+    return;
+  }
+  UnitSpec u;
+  u.name = "u";
+  u.isolation = Isolation::None;
+  u.commands.push_back(CommandSpec{});
+  u.commands[0].argv = {"/bin/true"};
+  auto p = (*spawner)->spawn(u);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.error().message().find("spawner"), std::string::npos) << p.error().message();
+  pid_t pid = (*spawner)->pid();
+  spawner->reset();
+  EXPECT_NE(kill(pid, 0), 0) << "the spawner's child was not reaped";
 }
 
 }  // namespace

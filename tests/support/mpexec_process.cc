@@ -117,6 +117,32 @@ std::vector<pid_t> processesWith(const std::string& marker) {
   return found;
 }
 
+std::vector<std::pair<pid_t, std::string>> childrenOf(pid_t parent) {
+  std::vector<std::pair<pid_t, std::string>> found;
+  DIR* d = opendir("/proc");
+  if (!d) return found;
+  while (dirent* e = readdir(d)) {
+    pid_t pid = atoi(e->d_name);
+    if (pid <= 0) continue;
+    std::string base = std::string("/proc/") + e->d_name;
+    std::string stat = readFile(base + "/stat");
+    auto paren = stat.rfind(')');
+    if (paren == std::string::npos || paren + 4 >= stat.size() || stat[paren + 2] == 'Z') continue;
+    if (atoi(stat.c_str() + paren + 4) != parent) continue;  // "pid (comm) S ppid ..."
+    found.emplace_back(pid, readFile(base + "/cmdline"));
+  }
+  closedir(d);
+  return found;
+}
+
+bool stillRuns(const std::pair<pid_t, std::string>& child) {
+  std::string base = "/proc/" + std::to_string(child.first);
+  std::string stat = readFile(base + "/stat");
+  auto paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] == 'Z') return false;
+  return readFile(base + "/cmdline") == child.second;
+}
+
 const boost::json::object& testEntry(const boost::json::object& report, const std::string& name) {
   for (const auto& t : report.at("tests").as_array())
     if (t.as_object().at("name").as_string() == name) return t.as_object();

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -32,6 +33,11 @@ std::string readFile(const std::string& path);
 
 /// Pids of live processes whose command line contains `marker` (zombies excluded).
 std::vector<pid_t> processesWith(const std::string& marker);
+
+/// The live (not zombie) children of `parent`, each with its command line ('\0' between arguments).
+std::vector<std::pair<pid_t, std::string>> childrenOf(pid_t parent);
+/// Whether `child` (from childrenOf) still runs: the pid is alive and has the same command line.
+bool stillRuns(const std::pair<pid_t, std::string>& child);
 
 /// A manifest's text with `count` free tests named PREFIX0, PREFIX1, ..., each running `cmd_json` (a JSON
 /// array).
