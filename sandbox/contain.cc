@@ -231,6 +231,13 @@ void serveSpawn(const Context& ctx, const UnitSpec& spec, const InitChannel& ch,
     if (gate[0] >= 0) close(gate[0]);
     runContainedInit(ctx, spec, ch, gate[1], into_v2, body);
   }
+  // A unit set up ahead is not needed yet: its set-up takes only CPU time nothing else wants, until
+  // UnitProcess::go() (or the init itself, on reading go) puts it back to SCHED_OTHER. Only where mpexec
+  // is allowed to put it back (Context::idleAhead()).
+  if (pid > 0 && spec.hold && ctx.idleAhead()) {
+    sched_param idle{};
+    sched_setscheduler(pid, SCHED_IDLE, &idle);
+  }
   if (v2_dir >= 0) close(v2_dir);
   if (gate[1] >= 0) close(gate[1]);
   if (pid < 0) {

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -89,6 +91,20 @@ Result<void> probe(bool user_namespace) {
   return started->finish();
 }
 
+bool hasEffectiveCap(int cap) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("CapEff:", 0) == 0) return (std::stoull(line.substr(7), nullptr, 16) >> cap) & 1;
+  return false;
+}
+
+// Leaving SCHED_IDLE for SCHED_OTHER at nice 0 needs CAP_SYS_NICE or an RLIMIT_NICE of 20.
+bool niceLimitAllowsZero() {
+  rlimit r{};
+  return getrlimit(RLIMIT_NICE, &r) == 0 && r.rlim_cur >= 20;
+}
+
 int readLastCap() {
   std::ifstream in("/proc/sys/kernel/cap_last_cap");
   int n = 40;
@@ -135,6 +151,7 @@ Result<std::unique_ptr<Context>> Context::create(Isolation isolation) {
     ctx->privileged_ = probed.ok();
     if (!ctx->privileged_) probed = probe(true);
   }
+  ctx->idle_ahead_ = (ctx->privileged_ && hasEffectiveCap(CAP_SYS_NICE)) || niceLimitAllowsZero();
   if (!probed) {
     const Error& e = probed.error();
     return Error{"sandbox", e.err,

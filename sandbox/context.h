@@ -43,6 +43,9 @@ class Context {
   /// mpexec's own executable (its /proc/self/exe when the Context was made), which every sandbox binds at
   /// kExeInside for `"$MPEXEC_EXE" sync ...`.
   const std::string& exe() const { return exe_; }
+  /// Whether a unit set up ahead may wait at SCHED_IDLE: only when mpexec can put it back to SCHED_OTHER
+  /// (CAP_SYS_NICE in the initial user namespace, or an RLIMIT_NICE of 20), or its command would run idle.
+  bool idleAhead() const { return idle_ahead_; }
   /// Highest capability number the kernel knows (/proc/sys/kernel/cap_last_cap).
   int lastCap() const { return last_cap_; }
   /// Where unit cgroups are made; null when limits fall back to rlimits.
@@ -64,7 +67,8 @@ class Context {
   friend Result<std::unique_ptr<Context>> decodeContext(const std::string& bytes);
 
   Isolation isolation_;
-  bool privileged_ = false;  ///< euid 0 and able to unshare without a user namespace
+  bool privileged_ = false;
+  bool idle_ahead_ = false;  ///< euid 0 and able to unshare without a user namespace
   uid_t uid_ = 0;
   gid_t gid_ = 0;
   int last_cap_ = 40;

@@ -332,6 +332,8 @@ bool awaitGo(int event_fd, UnitSpec& spec) {
   while ((n = recv(event_fd, &go, sizeof go, 0)) < 0 && errno == EINTR) {
   }
   if (n != ssize_t(sizeof go) || go.magic != GoMessage{}.magic) return false;
+  sched_param normal{};
+  sched_setscheduler(0, SCHED_OTHER, &normal);  // set up ahead at SCHED_IDLE (serveSpawn)
   const std::string slot = "MPEXEC_SLOT=" + std::to_string(go.slot);
   for (CommandSpec& c : spec.commands)
     for (std::string& kv : c.env)

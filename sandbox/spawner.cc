@@ -334,6 +334,7 @@ std::string encodeContext(const Context& ctx) {
   w.u64(kContextVersion);
   w.u64(uint64_t(ctx.isolation_));
   w.u64(ctx.privileged_);
+  w.u64(ctx.idle_ahead_);
   w.u64(ctx.uid_);
   w.u64(ctx.gid_);
   w.u64(uint64_t(ctx.last_cap_));
@@ -354,6 +355,7 @@ Result<std::unique_ptr<Context>> decodeContext(const std::string& bytes) {
   uint64_t version = 0, uid = 0, gid = 0, last_cap = 0;
   bool ok = r.u64(version, "version") && (version == kContextVersion || r.fail("version")) &&
             r.enumeration(ctx->isolation_, 2, "isolation") && r.flag(ctx->privileged_, "privileged") &&
+            r.flag(ctx->idle_ahead_, "idle_ahead") &&
             r.u64(uid, "uid") && r.u64(gid, "gid") && r.u64(last_cap, "last_cap") &&
             (last_cap < 64 || r.fail("last_cap")) && r.str(ctx->exe_, "exe") && r.flag(ctx->limits_memory_, "limits_memory") &&
             r.flag(ctx->limits_pids_, "limits_pids");

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -117,6 +118,9 @@ bool UnitProcess::pastSetup() {
 }
 
 bool UnitProcess::go(int slot) {
+  // Set up ahead at SCHED_IDLE (serveSpawn): whatever of the set-up is left now runs at normal priority.
+  sched_param normal{};
+  sched_setscheduler(pid(), SCHED_OTHER, &normal);
   GoMessage m;
   m.slot = slot;
   return send(s_->events.get(), &m, sizeof m, MSG_NOSIGNAL) == ssize_t(sizeof m);

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -111,6 +112,7 @@ TEST(SpawnerContext, RoundTripsEveryFactButTheCgroupRoot) {
   const Context& c = **d;
   EXPECT_EQ(c.isolation(), ctx->isolation());
   EXPECT_EQ(c.privileged(), ctx->privileged());
+  EXPECT_EQ(c.idleAhead(), ctx->idleAhead());
   EXPECT_EQ(c.uid(), ctx->uid());
   EXPECT_EQ(c.gid(), ctx->gid());
   EXPECT_EQ(c.lastCap(), ctx->lastCap());
@@ -290,6 +292,29 @@ TEST_P(SpawnerTest, PastSetupTakesReadyAndLeavesEveryOtherEvent) {
   events = runToEnd(*q);
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].kind, Event::Kind::SetupFailed);
+}
+
+TEST_P(SpawnerTest, AUnitSetUpAheadWaitsAtIdlePriorityAndItsCommandRunsAtNormal) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  auto spawner = startSpawner(*ctx);
+  ASSERT_TRUE(spawner.ok());
+  UnitSpec held = trueUnit(Isolation::Namespaces);
+  held.hold = true;
+  held.commands[0].argv = {"/bin/sh", "-c", "grep ^policy /proc/self/sched"};
+  auto p = (*spawner)->spawn(held);
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  ASSERT_TRUE(waitPastSetup(*p));
+  EXPECT_EQ(sched_getscheduler(p->pid()), ctx->idleAhead() ? SCHED_IDLE : SCHED_OTHER)
+      << "a held init competes with the running units (or could not be put back)";
+  ASSERT_TRUE(p->go(0));
+  auto events = runToEnd(*p);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].wait_status, 0);
+  std::ifstream log(dir_.path() + "/true.log");
+  std::string line;
+  std::getline(log, line);
+  ASSERT_NE(line.rfind(':'), std::string::npos) << line;
+  EXPECT_EQ(std::stoi(line.substr(line.rfind(':') + 1)), SCHED_OTHER) << "the command inherited " << line;
 }
 
 TEST_P(SpawnerTest, NetworkNamespacesMadeAheadGoToOneUnitEachWithLoopbackUp) {
