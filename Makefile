@@ -32,7 +32,11 @@ LDFLAGS  ?=
 override LDFLAGS += -pthread $(LDFLAGS_$(MODE))
 # boost_json and libseccomp are linked statically: two fewer objects for the loader at every start, and
 # fewer mappings for the spawner to copy at every clone (docs/sandbox.md, "Known limits").
-LIBS     := -Wl,-Bstatic -lboost_json -lseccomp -Wl,-Bdynamic -lcpp-httplib -lfmt
+# mpexec itself does not link libcpp-httplib: it loads libmpexec-http.so when a test first calls the
+# sync service (sync-service/http.h). Tests and benchmarks link the HTTP front directly.
+MPEXEC_LIBS := -Wl,-Bstatic -lboost_json -lseccomp -Wl,-Bdynamic -lfmt
+LIBS        := $(MPEXEC_LIBS) -lcpp-httplib
+HTTP_SO     := $(OUT)/libmpexec-http.so
 
 # One static library per directory (DESIGN §1): executor -> sync-service, sandbox.
 EXECUTOR_SRCS := $(filter-out executor/main.cc,$(wildcard executor/*.cc))
@@ -58,10 +62,10 @@ BENCH_SRCS    := $(wildcard bench/*_bench.cc)
 BENCH_BINS    := $(BENCH_SRCS:bench/%.cc=$(OUT)/bench/%)
 
 ALL_SRCS := $(LIB_SRCS) executor/main.cc sandbox/spawner_main.cc $(wildcard tests/*/*.cc) $(BENCH_SRCS)
-DEPS     := $(ALL_SRCS:%.cc=$(OUT)/obj/%.d)
+DEPS     := $(ALL_SRCS:%.cc=$(OUT)/obj/%.d) $(OUT)/pic/sync-service/http.d
 
 .PHONY: all deps test demo bench bench-compare asan install uninstall deb clean format
-all: deps $(BUILD)/mpexec $(BUILD)/mpexec-spawner
+all: deps $(BUILD)/mpexec $(BUILD)/mpexec-spawner $(BUILD)/libmpexec-http.so
 
 deps:
 	@packaging/install-deps.sh
@@ -78,12 +82,20 @@ $(ALL_LIBS):
 	ar rcs $@ $^
 
 $(OUT)/mpexec: $(OUT)/obj/executor/main.o $(ALL_LIBS)
-	$(CXX) $(LDFLAGS) $^ $(LIBS) -o $@
+	$(CXX) $(LDFLAGS) $^ $(MPEXEC_LIBS) -o $@
+
+# The sync service's HTTP front as a shared library (position-independent objects of their own).
+$(OUT)/pic/%.o: %.cc | deps
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -fPIC -MMD -MP -c $< -o $@
+
+$(HTTP_SO): $(OUT)/pic/sync-service/http.o
+	$(CXX) $(LDFLAGS) -shared -Wl,--no-undefined -Wl,-soname,libmpexec-http.so $^ -lcpp-httplib -o $@
 
 $(OUT)/mpexec-spawner: $(OUT)/obj/sandbox/spawner_main.o $(LIB_sandbox)
 	$(CXX) $(LDFLAGS) $(SPAWNER_LDFLAGS_$(MODE)) $^ -lseccomp -o $@
 
-$(BUILD)/mpexec $(BUILD)/mpexec-spawner: $(BUILD)/%: $(OUT)/%
+$(BUILD)/mpexec $(BUILD)/mpexec-spawner $(BUILD)/libmpexec-http.so: $(BUILD)/%: $(OUT)/%
 	cp $< $@
 
 # One gtest binary per source directory, so a broken directory does not stop the others' tests.
@@ -96,7 +108,7 @@ $(OUT)/bench/%: $(OUT)/obj/bench/%.o $(ALL_LIBS)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $^ $(LIBS) -lbenchmark -o $@
 
-test: deps $(OUT)/mpexec $(OUT)/mpexec-spawner $(TEST_BINS)
+test: deps $(OUT)/mpexec $(OUT)/mpexec-spawner $(HTTP_SO) $(TEST_BINS)
 	@packaging/install-deps.sh --browser || echo "make test: chromium is not installed; the browser test will skip"
 	MPEXEC_BIN=$(abspath $(OUT)/mpexec) tests/run-all.sh $(TEST_BINS)
 
@@ -106,7 +118,7 @@ asan:
 demo: all
 	$(BUILD)/mpexec --np 4 examples/demo/manifest.json
 
-bench: deps $(OUT)/mpexec $(OUT)/mpexec-spawner $(BENCH_BINS)
+bench: deps $(OUT)/mpexec $(OUT)/mpexec-spawner $(HTTP_SO) $(BENCH_BINS)
 	MPEXEC_BIN=$(abspath $(OUT)/mpexec) bench/run-all.sh $(BENCH_BINS)
 
 # COMPARE_ARGS=--write also writes bench/RESULTS.md; RUNS, LARGE, WORKLOADS: see bench/compare.sh.
@@ -117,11 +129,13 @@ bench-compare: all
 install: all
 	install -Dm755 $(BUILD)/mpexec $(DESTDIR)$(PREFIX)/bin/mpexec
 	install -Dm755 $(BUILD)/mpexec-spawner $(DESTDIR)$(PREFIX)/lib/mpexec/mpexec-spawner
+	install -Dm644 $(BUILD)/libmpexec-http.so $(DESTDIR)$(PREFIX)/lib/mpexec/libmpexec-http.so
 	install -Dm644 packaging/mpexec.1 $(DESTDIR)$(PREFIX)/share/man/man1/mpexec.1
 	install -Dm644 packaging/bash-completion/mpexec $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mpexec
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/mpexec $(DESTDIR)$(PREFIX)/lib/mpexec/mpexec-spawner
+	rm -f $(DESTDIR)$(PREFIX)/bin/mpexec $(DESTDIR)$(PREFIX)/lib/mpexec/mpexec-spawner \
+	  $(DESTDIR)$(PREFIX)/lib/mpexec/libmpexec-http.so
 	-rmdir $(DESTDIR)$(PREFIX)/lib/mpexec 2>/dev/null
 	rm -f $(DESTDIR)$(PREFIX)/share/man/man1/mpexec.1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mpexec
 

@@ -25,6 +25,7 @@
 #include "executor/scheduler.h"
 #include "executor/shard_env.h"
 #include "sandbox/context.h"
+#include "sandbox/spawner.h"
 #include "sync-service/server.h"
 
 namespace mpexec {
@@ -171,6 +172,7 @@ int run(const Config& config) {
 
   sync::ServiceOptions sync_opts;
   sync_opts.slots = size_t(np);
+  sync_opts.http_library = sandbox::findBesideExecutable(sync::kHttpLibraryName);
   sync_opts.tcp_bind = config.sync_bind;
   sync_opts.run_info_json = fmt::format(R"({{"np": {}, "units": {}, "tests": {}, "run_id": "{}"}})", np,
                                         plan.units.size(), plan.tests.size(), paths.run_id);

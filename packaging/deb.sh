@@ -1,6 +1,6 @@
 #!/bin/sh
-# Builds the Debian package of mpexec with dpkg-deb: the binary, mpexec-spawner (taken from beside it), the
-# man page, bash completion and the documentation lintian expects. Depends comes from dpkg-shlibdeps, so it names the runtime libraries the
+# Builds the Debian package of mpexec with dpkg-deb: the binary, mpexec-spawner and libmpexec-http.so (taken
+# from beside it), the man page, bash completion and the documentation lintian expects. Depends comes from dpkg-shlibdeps, so it names the runtime libraries the
 # binary really links.
 #   packaging/deb.sh BIN VERSION OUTDIR    → OUTDIR/mpexec_VERSION_ARCH.deb (its path on stdout)
 set -eu
@@ -8,7 +8,10 @@ set -eu
 [ $# -eq 3 ] || { echo "usage: packaging/deb.sh BIN VERSION OUTDIR" >&2; exit 2; }
 bin=$1 version=$2 out=$3
 spawner=$(dirname "$bin")/mpexec-spawner
-[ -x "$spawner" ] || { echo "deb.sh: $spawner not found (make builds it beside mpexec)" >&2; exit 1; }
+http=$(dirname "$bin")/libmpexec-http.so
+for f in "$spawner" "$http"; do
+  [ -f "$f" ] || { echo "deb.sh: $f not found (make builds it beside mpexec)" >&2; exit 1; }
+done
 here=$(cd "$(dirname "$0")" && pwd)
 arch=$(dpkg --print-architecture)
 work=$(mktemp -d)
@@ -19,8 +22,9 @@ install -d "$root/DEBIAN" "$root/usr/bin" "$root/usr/lib/mpexec" "$root/usr/shar
   "$root/usr/share/doc/mpexec" "$root/usr/share/bash-completion/completions" "$root/usr/share/lintian/overrides"
 install -m755 "$bin" "$root/usr/bin/mpexec"
 install -m755 "$spawner" "$root/usr/lib/mpexec/mpexec-spawner"
+install -m644 "$http" "$root/usr/lib/mpexec/libmpexec-http.so"
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/bin/mpexec" \
-  "$root/usr/lib/mpexec/mpexec-spawner"
+  "$root/usr/lib/mpexec/mpexec-spawner" "$root/usr/lib/mpexec/libmpexec-http.so"
 # Static on purpose: every unit's clone copies its mappings (docs/sandbox.md).
 echo "mpexec: statically-linked-binary" >"$root/usr/share/lintian/overrides/mpexec"
 gzip -9n <"$here/mpexec.1" >"$root/usr/share/man/man1/mpexec.1.gz"
@@ -48,7 +52,8 @@ chmod 644 "$root/usr/share/doc/mpexec/copyright" "$root/usr/share/doc/mpexec/cha
 # dpkg-shlibdeps reads debian/control of a source package; a minimal one is enough.
 mkdir -p "$work/debian"
 printf 'Source: mpexec\n\nPackage: mpexec\nArchitecture: any\n' >"$work/debian/control"
-depends=$(cd "$work" && dpkg-shlibdeps -O -e root/usr/bin/mpexec 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+depends=$(cd "$work" && dpkg-shlibdeps -O -e root/usr/bin/mpexec -e root/usr/lib/mpexec/libmpexec-http.so 2>/dev/null |
+  sed -n 's/^shlibs:Depends=//p')
 [ -n "$depends" ] || { echo "deb.sh: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 
 size=$(du -k -s "$root/usr" | cut -f1)

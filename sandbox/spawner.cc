@@ -380,7 +380,7 @@ Result<std::unique_ptr<Context>> decodeContext(const std::string& bytes) {
   return ctx;
 }
 
-std::string Spawner::findProgram(int levels_up) {
+std::string findBesideExecutable(const std::string& name, int levels_up) {
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   if (n <= 0) return {};
@@ -389,9 +389,14 @@ std::string Spawner::findProgram(int levels_up) {
   dir.erase(dir.rfind('/') + 1);
   for (int i = 0; i < levels_up; ++i) dir += "../";
   // The build tree keeps it beside mpexec; an installed mpexec finds it in <prefix>/lib/mpexec.
-  for (const std::string& candidate : {dir + kProgramName, dir + "../lib/mpexec/" + kProgramName})
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  for (const std::string& candidate : {dir + name, dir + "../lib/mpexec/" + name})
+    if (access(candidate.c_str(), R_OK) == 0) return candidate;
   return {};
+}
+
+std::string Spawner::findProgram(int levels_up) {
+  std::string found = findBesideExecutable(kProgramName, levels_up);
+  return !found.empty() && access(found.c_str(), X_OK) == 0 ? found : std::string();
 }
 
 int Spawner::programMain(int argc, char** argv) {

@@ -75,6 +75,11 @@ std::string encodeSpawnRequest(const UnitSpec& spec, const std::vector<std::stri
 /// Fails with a message that says which field is malformed.
 Result<SpawnRequest> decodeSpawnRequest(const std::string& bytes);
 
+/// A file that comes with mpexec: `name` beside the running executable, or in ../lib/mpexec/ from it (the
+/// build tree; `make install` and the .deb). With `levels_up`, that many directories further up first. Empty
+/// when there is none.
+std::string findBesideExecutable(const std::string& name, int levels_up = 0);
+
 /// The Context's wire form, sent to a spawner program (Spawner::start). decodeContext fails with a message
 /// that says which field is malformed; the decoded Context has no CgroupRoot (cgroups() is null).
 std::string encodeContext(const Context& ctx);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "sync-service/endpoints.h"
+#include "sync-service/http.h"
 #include "sync-service/oplog.h"
 
 namespace mpexec::sync {
@@ -37,13 +38,25 @@ struct ServiceOptions {
   /// Answered verbatim by GET /v1/run, e.g. {"np": 4, "units": 12, "start_us": ...}. Must be valid JSON.
   std::string run_info_json = "{}";
   Limits limits;
+  /// The HTTP front, started when the first connection arrives: `start_http` when set (tests and benchmarks
+  /// link sync-service/http.cc and pass startHttp), else the entry point of the shared library at
+  /// `http_library` (mpexec: libmpexec-http.so beside it, or in ../lib/mpexec; empty when there is none). A
+  /// front that does not start (no library, one that does not load) is reported by warnings(), and the
+  /// sockets are closed so that clients are refused at once; a run whose tests never call the service
+  /// does not notice.
+  StartHttpFn start_http = nullptr;
+  std::string http_library;
 };
 
 /// A running service. stop() (or the destructor) ends it: waits answer 503, threads are joined, the socket
 /// and the run directory are removed. Not movable: the listener threads point at it.
+///
+/// start() makes the sockets and one thread that waits for the first connection; only then is the HTTP
+/// front started (loaded, for mpexec). Connections made before that wait in the socket's backlog.
 class Service {
  public:
-  /// Makes the run directory, binds the socket(s) and starts serving. Null with `*error` set on failure.
+  /// Makes the run directory and binds the socket(s); serving starts with the first connection. Null with
+  /// `*error` set on failure.
   static std::unique_ptr<Service> start(const ServiceOptions& options, std::string* error);
   ~Service();
   Service(const Service&) = delete;
@@ -66,7 +79,8 @@ class Service {
 
   std::vector<Operation> operations() const;
   uint64_t droppedOperations() const;
-  /// Trail problems to report at the end of the run (see Trails::warnings()).
+  /// Trail problems to report at the end of the run (see Trails::warnings()), and an HTTP front that did
+  /// not start.
   std::vector<std::string> warnings() const;
 
   /// Idempotent; also called by the destructor.

@@ -368,9 +368,11 @@ TEST(CiPackageTest, DebHoldsAWorkingBinaryManPageAndDepends) {
   std::string version;
   EXPECT_EQ(shell(shq(root + "/usr/bin/mpexec") + " --version", &version), 0);
   EXPECT_NE(version.find("mpexec"), std::string::npos) << version;
-  // The installed mpexec finds its spawner program in ../lib/mpexec.
+  // The installed mpexec finds its spawner program and its HTTP front (a test that takes a lock) in
+  // ../lib/mpexec.
   std::string manifest = dir.path() + "/m.json";
-  std::ofstream(manifest) << R"({"version": 1, "tests": [{"name": "t", "cmd": ["true"]}]})";
+  std::ofstream(manifest) << R"({"version": 1, "tests": [{"name": "t", "cmd": ["/bin/sh", "-c",
+    "\"$MPEXEC_EXE\" sync lock acquire L && \"$MPEXEC_EXE\" sync lock release L"]}]})";
   std::string verbose;
   EXPECT_EQ(shell(shq(root + "/usr/bin/mpexec") + " -v --no-sandbox --state-dir " + shq(dir.path() + "/state") +
                       " " + shq(manifest),

@@ -2,6 +2,8 @@
 // holder killed mid-hold, curl as a client, and ownership that a token cannot borrow.
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <set>
 #include <sstream>
 
@@ -128,6 +130,25 @@ TEST_F(SyncTest, AnotherUnitCannotReleaseTheLock) {
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(outcome("thief"), "PASS");
   EXPECT_EQ(outcome("holder"), "PASS");
+}
+
+// mpexec copied without libmpexec-http.so: tests that never call the service pass; one that does fails,
+// and the run says why.
+TEST_F(SyncTest, WithoutItsHttpLibraryOnlyTheTestsThatCallTheServiceFail) {
+  std::string alone = dir_.path() + "/alone/mpexec";
+  std::filesystem::create_directories(dir_.path() + "/alone");
+  std::filesystem::copy_file(test::mpexecBinary(), alone);
+  std::string m = manifest(shTest("plain", "true") + "," + shTest("caller", R"("$MPEXEC_EXE" sync lock acquire L)"));
+  std::string wrapper = dir_.write("alone.sh", "#!/bin/sh\nexec " + alone + " \"$@\"\n", true);
+  const char* old = getenv("MPEXEC_BIN");
+  std::string saved = old ? old : "";
+  setenv("MPEXEC_BIN", wrapper.c_str(), 1);
+  auto r = run({m});
+  setenv("MPEXEC_BIN", saved.c_str(), 1);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(outcome("plain"), "PASS");
+  EXPECT_EQ(outcome("caller"), "FAIL");
+  EXPECT_NE(r.out.find("warning: sync: no libmpexec-http.so beside mpexec"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -107,9 +107,10 @@ TEST(ServiceTest, StartRejectsBadRunInfoAndBadBind) {
   EXPECT_EQ(Service::start(o, &error), nullptr);
   EXPECT_NE(error.find("run info"), std::string::npos) << error;
   o.run_info_json = "{}";
-  o.tcp_bind = "127.0.0.1:notaport";
   test::TempDir dir;
   o.run_dir_parent = dir.path();
+  o.start_http = &startHttp;
+  o.tcp_bind = "127.0.0.1:notaport";
   EXPECT_EQ(Service::start(o, &error), nullptr);
   EXPECT_NE(error.find("port"), std::string::npos) << error;
   o.tcp_bind = "192.0.2.1:1";  // TEST-NET-1: not an address of this machine, so bind fails
@@ -265,7 +266,9 @@ TEST(ServiceTest, PoolThreadsStartAsConnectionsNeedThemUpToTheCap) {
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(threadCount(), before + 1) << "only the accepting thread while no one has connected";
   expectHealthy(s);
-  EXPECT_EQ(threadCount(), before + 2) << "one pool thread for one connection";
+  // The thread that waited for the first connection ends once the front is up.
+  for (int i = 0; i < 1000 && threadCount() != before + 2; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(threadCount(), before + 2) << "the accepting thread and one pool thread for one connection";
   // Twelve connections at once: more than the pool's threads, so some wait their turn, and all are served.
   std::vector<std::thread> clients;
   std::atomic<int> served{0};
@@ -281,6 +284,51 @@ TEST(ServiceTest, PoolThreadsStartAsConnectionsNeedThemUpToTheCap) {
   EXPECT_GE(after, before + 2);
   EXPECT_LE(after, before + 1 + 3) << "more pool threads than slots + margin";
   expectHealthy(s);
+}
+
+std::atomic<int> fronts_started{0};
+HttpFront* countingStart(const HttpConfig& config, std::string* error) {
+  ++fronts_started;
+  return startHttp(config, error);
+}
+
+TEST(ServiceTest, TheHttpFrontStartsWithTheFirstConnection) {
+  fronts_started = 0;
+  ServiceOptions o;
+  o.start_http = &countingStart;
+  o.tcp_bind = "127.0.0.1:0";
+  TestService s(o);
+  ASSERT_TRUE(s.ok());
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(fronts_started, 0) << "started before anyone connected";
+  expectHealthy(s);
+  EXPECT_EQ(fronts_started, 2) << "one front for each listener, Unix and TCP";
+  expectHealthy(s);
+  EXPECT_EQ(fronts_started, 2);
+  EXPECT_TRUE(s->warnings().empty());
+}
+
+TEST(ServiceTest, AnHttpLibraryThatDoesNotLoadIsAWarningAndClientsAreRefused) {
+  test::TempDir dir;
+  std::string not_elf = dir.write("libmpexec-http.so", "not a shared library");
+  std::string missing = dir.path() + "/missing/libmpexec-http.so";
+  for (const std::string& library : {not_elf, missing}) {
+    ServiceOptions o;
+    o.http_library = library;
+    TestService s(o);
+    ASSERT_TRUE(s.ok()) << "only a client that calls the service needs the library";
+    EXPECT_TRUE(s->warnings().empty());
+    SyncClient c(s.endpoint(""));
+    ClientResult r = c.request("GET", "/v1/health");
+    EXPECT_FALSE(r.ok()) << "served without a front: " << r.response.status;
+    std::vector<std::string> w = s->warnings();
+    ASSERT_EQ(w.size(), 1u);
+    EXPECT_NE(w[0].find("cannot load " + library), std::string::npos) << w[0];
+    // Later clients are refused at once rather than left waiting in the backlog.
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_FALSE(c.request("GET", "/v1/health").ok());
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  }
 }
 
 TEST(ServiceTest, LocksOverHttpAndReleaseWhenTheUnitEnds) {

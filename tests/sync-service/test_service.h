@@ -16,6 +16,7 @@ class TestService {
  public:
   explicit TestService(ServiceOptions options = {}) {
     options.run_dir_parent = dir_.path();
+    if (!options.start_http && options.http_library.empty()) options.start_http = &startHttp;
     std::string error;
     service_ = Service::start(options, &error);
     if (!service_) ADD_FAILURE() << "the sync service did not start: " << error;
