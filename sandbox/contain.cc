@@ -104,6 +104,7 @@ Result<void> containInit(const Context& ctx, const UnitSpec& spec, const InitCha
   MPEXEC_TRY(setupFilesystem(spec, ctx.exe()));
   MPEXEC_TRY(networkStep(spec, ch));
   MPEXEC_TRY(setUnitHostname(spec.name));
+  MPEXEC_TRY(restrictUnit(ctx, spec.policy));
   // Last: any credential change before it would clear it again.
   MPEXEC_TRY(dieWithParent());
   return {};
@@ -340,13 +341,16 @@ Result<ContainedChild> spawnContainedWith(const Context& ctx, const UnitSpec& sp
   return child;
 }
 
-Result<void> restrictCommand(const Context& ctx, const Policy& policy) {
-  MPEXEC_TRY(applyRlimitFallback(ctx, policy));
+Result<void> restrictUnit(const Context& ctx, const Policy& policy) {
   MPEXEC_TRY(dropCapabilityBounds(ctx.lastCap()));
-  if (commandSwitchesToNobody(ctx, policy)) MPEXEC_TRY(switchToNobody());
-  MPEXEC_TRY(clearCapabilities());
   if (const SeccompProgram* program = ctx.seccompFor(policy)) MPEXEC_TRY(loadSeccomp(*program));
   return {};
+}
+
+Result<void> restrictCommand(const Context& ctx, const Policy& policy) {
+  MPEXEC_TRY(applyRlimitFallback(ctx, policy));
+  if (commandSwitchesToNobody(ctx, policy)) MPEXEC_TRY(switchToNobody());
+  return clearCapabilities();
 }
 
 }  // namespace mpexec::sandbox
