@@ -104,7 +104,7 @@ Result<void> containInit(const Context& ctx, const UnitSpec& spec, const InitCha
   MPEXEC_TRY(setupFilesystem(spec, ctx.exe()));
   MPEXEC_TRY(networkStep(spec, ch));
   MPEXEC_TRY(setUnitHostname(spec.name));
-  MPEXEC_TRY(restrictUnit(ctx, spec.policy));
+  MPEXEC_TRY(restrictUnit(ctx));
   // Last: any credential change before it would clear it again.
   MPEXEC_TRY(dieWithParent());
   return {};
@@ -341,16 +341,15 @@ Result<ContainedChild> spawnContainedWith(const Context& ctx, const UnitSpec& sp
   return child;
 }
 
-Result<void> restrictUnit(const Context& ctx, const Policy& policy) {
-  MPEXEC_TRY(dropCapabilityBounds(ctx.lastCap()));
-  if (const SeccompProgram* program = ctx.seccompFor(policy)) MPEXEC_TRY(loadSeccomp(*program));
-  return {};
-}
+Result<void> restrictUnit(const Context& ctx) { return dropCapabilityBounds(ctx.lastCap()); }
 
 Result<void> restrictCommand(const Context& ctx, const Policy& policy) {
   MPEXEC_TRY(applyRlimitFallback(ctx, policy));
   if (commandSwitchesToNobody(ctx, policy)) MPEXEC_TRY(switchToNobody());
-  return clearCapabilities();
+  MPEXEC_TRY(clearCapabilities());
+  // Last before exec (DESIGN §4): nothing of the unit's own set-up runs under it.
+  if (const SeccompProgram* program = ctx.seccompFor(policy)) MPEXEC_TRY(loadSeccomp(*program));
+  return {};
 }
 
 }  // namespace mpexec::sandbox

@@ -76,16 +76,15 @@ Result<ContainedChild> spawnContainedWith(const Context& ctx, const UnitSpec& sp
 UnitProcess adoptUnit(Isolation isolation, ContainedChild child, UniqueFd events);
 
 /// In the unit's init, last in its set-up (containInit), once for all its commands, which inherit it all:
-/// no_new_privs, the securebits, empty bounding and ambient sets, and the seccomp program unless the
-/// policy turns it off. The init keeps its effective capabilities, and needs none of the calls the
-/// program denies once it is set up.
-Result<void> restrictUnit(const Context& ctx, const Policy& policy);
+/// no_new_privs, the securebits, and empty bounding and ambient sets. The init keeps its effective
+/// capabilities.
+Result<void> restrictUnit(const Context& ctx);
 
 /// In a command's own process, just before execve: user "nobody" as root (setresuid/setresgid 65534),
-/// cleared capabilities, and RLIMIT_AS / RLIMIT_NPROC for the limits that no cgroup enforces
-/// (RLIMIT_NPROC counts every process of the uid: a weak stand-in). Only called for
-/// Isolation::Namespaces, under restrictUnit. Async-signal-safe on success, so it may run between fork
-/// and execve.
+/// cleared capabilities, RLIMIT_AS / RLIMIT_NPROC for the limits that no cgroup enforces (RLIMIT_NPROC
+/// counts every process of the uid: a weak stand-in), and last the seccomp program unless the policy
+/// turns it off. Only called for Isolation::Namespaces, under restrictUnit. Async-signal-safe on success,
+/// so it may run between fork and execve.
 Result<void> restrictCommand(const Context& ctx, const Policy& policy);
 
 }  // namespace mpexec::sandbox
