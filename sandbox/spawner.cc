@@ -401,9 +401,10 @@ std::string Spawner::findProgram(int levels_up) {
 
 int Spawner::programMain(int argc, char** argv) {
   // argv: <name> <netns_ahead>; the socket is fd 3, and its first frame is the Context.
+  const char* name = argc > 0 && argv[0] ? argv[0] : kProgramName;
   auto usage = [&] {
     fprintf(stderr, "%s: started by mpexec only (usage: %s NETNS_AHEAD, with mpexec's socket as fd 3)\n",
-            argv[0], argv[0]);
+            name, name);
     return 2;
   };
   if (argc != 2) return usage();
@@ -416,12 +417,12 @@ int Spawner::programMain(int argc, char** argv) {
   std::string bytes;
   std::vector<int> fds;
   if (!receiveRequest(kProgramSocket, bytes, fds) || !fds.empty()) {
-    fprintf(stderr, "%s: no context from mpexec\n", argv[0]);
+    fprintf(stderr, "%s: no context from mpexec\n", name);
     return 2;
   }
   auto ctx = decodeContext(bytes);
   if (!ctx) {
-    fprintf(stderr, "%s: %s\n", argv[0], ctx.error().message().c_str());
+    fprintf(stderr, "%s: %s\n", name, ctx.error().message().c_str());
     return 2;
   }
   serve(**ctx, kProgramSocket, size_t(ahead));
