@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 
@@ -41,6 +43,21 @@ int cpuCount() {
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
   return int(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+}
+
+// The sync service's private directory goes under $TMPDIR, like other temporary files (so a test harness
+// that kills mpexec can sweep it), unless TMPDIR is unset, not a directory, or too long for the socket's
+// path to fit in a sockaddr_un.
+std::string syncDirParent() {
+  const char* tmpdir = getenv("TMPDIR");
+  std::string dir = tmpdir && tmpdir[0] == '/' ? tmpdir : "";
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  constexpr size_t kSocketPathMax = 107;  // sockaddr_un's sun_path, less its NUL
+  struct stat st {};
+  if (dir.empty() || dir.size() + std::strlen("/mpexec-sync.XXXXXX/sync.sock") > kSocketPathMax ||
+      stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return "/tmp";
+  return dir;
 }
 
 std::string makeRunId() {
@@ -172,6 +189,7 @@ int run(const Config& config) {
 
   sync::ServiceOptions sync_opts;
   sync_opts.slots = size_t(np);
+  sync_opts.run_dir_parent = syncDirParent();
   sync_opts.http_library = sandbox::findBesideExecutable(sync::kHttpLibraryName);
   sync_opts.tcp_bind = config.sync_bind;
   sync_opts.run_info_json = fmt::format(R"({{"np": {}, "units": {}, "tests": {}, "run_id": "{}"}})", np,

@@ -151,5 +151,25 @@ TEST_F(SyncTest, WithoutItsHttpLibraryOnlyTheTestsThatCallTheServiceFail) {
   EXPECT_NE(r.out.find("warning: sync: no libmpexec-http.so beside mpexec"), std::string::npos) << r.out;
 }
 
+// The service's private directory goes under $TMPDIR, and the run removes it.
+TEST_F(SyncTest, TheServiceDirectoryGoesUnderTmpdirAndIsRemoved) {
+  std::string tmp = dir_.path() + "/tmp";
+  std::filesystem::create_directories(tmp);
+  std::string m = manifest(shTest("where", R"(echo "$MPEXEC_SYNC_SOCKET" > $DIR/where; "$MPEXEC_EXE" sync board put k 1)"));
+  const char* old = getenv("TMPDIR");
+  std::string saved = old ? old : "";
+  setenv("TMPDIR", tmp.c_str(), 1);
+  auto r = run({"--no-sandbox", m});
+  if (old) {
+    setenv("TMPDIR", saved.c_str(), 1);
+  } else {
+    unsetenv("TMPDIR");
+  }
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  std::string where = test::readFile(dir_.path() + "/where");
+  EXPECT_EQ(where.rfind(tmp + "/mpexec-sync.", 0), 0u) << where;
+  EXPECT_TRUE(std::filesystem::is_empty(tmp)) << "the service's directory outlived the run";
+}
+
 }  // namespace
 }  // namespace mpexec
