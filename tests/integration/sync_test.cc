@@ -140,11 +140,11 @@ TEST_F(SyncTest, WithoutItsHttpLibraryOnlyTheTestsThatCallTheServiceFail) {
   std::filesystem::copy_file(test::mpexecBinary(), alone);
   std::string m = manifest(shTest("plain", "true") + "," + shTest("caller", R"("$MPEXEC_EXE" sync lock acquire L)"));
   std::string wrapper = dir_.write("alone.sh", "#!/bin/sh\nexec " + alone + " \"$@\"\n", true);
-  const char* old = getenv("MPEXEC_BIN");
-  std::string saved = old ? old : "";
-  setenv("MPEXEC_BIN", wrapper.c_str(), 1);
-  auto r = run({m});
-  setenv("MPEXEC_BIN", saved.c_str(), 1);
+  test::Finished r;
+  {
+    test::ScopedEnv through("MPEXEC_BIN", wrapper);
+    r = run({m});
+  }
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_EQ(outcome("plain"), "PASS");
   EXPECT_EQ(outcome("caller"), "FAIL");
@@ -156,14 +156,10 @@ TEST_F(SyncTest, TheServiceDirectoryGoesUnderTmpdirAndIsRemoved) {
   std::string tmp = dir_.path() + "/tmp";
   std::filesystem::create_directories(tmp);
   std::string m = manifest(shTest("where", R"(echo "$MPEXEC_SYNC_SOCKET" > $DIR/where; "$MPEXEC_EXE" sync board put k 1)"));
-  const char* old = getenv("TMPDIR");
-  std::string saved = old ? old : "";
-  setenv("TMPDIR", tmp.c_str(), 1);
-  auto r = run({"--no-sandbox", m});
-  if (old) {
-    setenv("TMPDIR", saved.c_str(), 1);
-  } else {
-    unsetenv("TMPDIR");
+  test::Finished r;
+  {
+    test::ScopedEnv tmpdir("TMPDIR", tmp);
+    r = run({"--no-sandbox", m});
   }
   ASSERT_EQ(r.exit_code, 0) << r.out;
   std::string where = test::readFile(dir_.path() + "/where");

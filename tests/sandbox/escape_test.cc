@@ -407,14 +407,10 @@ TEST_F(Escape, Case10_KillingMpexecKillsEverySandbox) {
   // A killed mpexec cannot remove its sync service's directory: it goes under a TMPDIR of the test's own.
   std::string tmp = dir_.path() + "/tmp";
   mkdir(tmp.c_str(), 0700);
-  const char* old_tmpdir = getenv("TMPDIR");
-  std::string saved_tmpdir = old_tmpdir ? old_tmpdir : "";
-  setenv("TMPDIR", tmp.c_str(), 1);
-  pid_t pid = startMpexec({"-j", "2", path}, out);
-  if (old_tmpdir) {
-    setenv("TMPDIR", saved_tmpdir.c_str(), 1);
-  } else {
-    unsetenv("TMPDIR");
+  pid_t pid;
+  {
+    ScopedEnv tmpdir("TMPDIR", tmp);
+    pid = startMpexec({"-j", "2", path}, out);
   }
   // mpexec + 2 inits + 2 × (main + setsid).
   bool started = eventually([&] { return processesWith(mark + "-").size() >= 4; }, 20);

@@ -57,16 +57,8 @@ class NonRoot : public ::testing::Test {
   /// runMpexec runs MPEXEC_BIN; setpriv is started the same way through a tiny wrapper script.
   Finished runSetpriv(const std::vector<std::string>& args) {
     std::string wrapper = dir_.write("setpriv.sh", "#!/bin/sh\nexec /usr/bin/setpriv \"$@\"\n", true);
-    const char* old = getenv("MPEXEC_BIN");
-    std::string saved = old ? old : "";
-    setenv("MPEXEC_BIN", wrapper.c_str(), 1);
-    Finished f = runMpexec(args, 60);
-    if (old) {
-      setenv("MPEXEC_BIN", saved.c_str(), 1);
-    } else {
-      unsetenv("MPEXEC_BIN");
-    }
-    return f;
+    ScopedEnv bin("MPEXEC_BIN", wrapper);
+    return runMpexec(args, 60);
   }
   TempDir dir_;
 };
@@ -145,15 +137,11 @@ os.execv(sys.argv[1], sys.argv[1:])
 )PY");
   std::string wrapper = dir_.write("no_userns.sh", "#!/bin/sh\nexec /usr/bin/python3 " + no_userns + " " + bin() +
                                                      " \"$@\"\n", true);
-  const char* old = getenv("MPEXEC_BIN");
-  std::string saved = old ? old : "";
-  setenv("MPEXEC_BIN", wrapper.c_str(), 1);
-  Finished r = runMpexec({"--state-dir", dir_.path() + "/state", m}, 60);
-  Finished plain = runMpexec({"--no-sandbox", "--state-dir", dir_.path() + "/state2", m}, 60);
-  if (old) {
-    setenv("MPEXEC_BIN", saved.c_str(), 1);
-  } else {
-    unsetenv("MPEXEC_BIN");
+  Finished r, plain;
+  {
+    ScopedEnv through("MPEXEC_BIN", wrapper);
+    r = runMpexec({"--state-dir", dir_.path() + "/state", m}, 60);
+    plain = runMpexec({"--no-sandbox", "--state-dir", dir_.path() + "/state2", m}, 60);
   }
   if (r.exit_code == 99) GTEST_SKIP() << r.out;
   EXPECT_EQ(r.exit_code, 3) << r.out;

@@ -149,4 +149,19 @@ const boost::json::object& testEntry(const boost::json::object& report, const st
   throw std::runtime_error("no test named " + name + " in the report");
 }
 
+ScopedEnv::ScopedEnv(const char* name, const std::string& value) : name_(name) {
+  const char* old = getenv(name);
+  had_ = old != nullptr;
+  if (had_) old_ = old;
+  setenv(name, value.c_str(), 1);
+}
+
+ScopedEnv::~ScopedEnv() {
+  if (had_) {
+    setenv(name_, old_.c_str(), 1);
+  } else {
+    unsetenv(name_);
+  }
+}
+
 }  // namespace mpexec::test

@@ -46,4 +46,19 @@ std::string numberedTestsManifest(const std::string& prefix, int count, const st
 /// The "tests" entry of a JSON report with this name (throws when absent).
 const boost::json::object& testEntry(const boost::json::object& report, const std::string& name);
 
+/// Sets an environment variable (for the mpexec processes a test starts) until the end of the scope, then
+/// puts back what was there, unset included.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  bool had_;
+  std::string old_;
+};
+
 }  // namespace mpexec::test
