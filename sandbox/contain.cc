@@ -81,7 +81,8 @@ uint64_t cloneFlags(const Context& ctx, const Policy& policy) {
 }
 
 int unshareFlags(const Policy& policy, const InitChannel& ch) {
-  int flags = CLONE_NEWCGROUP | CLONE_NEWNS;
+  int flags = CLONE_NEWCGROUP;
+  if (ch.shared_root_fd < 0) flags |= CLONE_NEWNS;  // else setupFilesystem enters a copy of the shared root
   if (policy.network == Network::None && ch.netns_fd < 0) flags |= CLONE_NEWNET;
   return flags;
 }
@@ -101,7 +102,8 @@ Result<void> containInit(const Context& ctx, const UnitSpec& spec, const InitCha
   // namespace is made, so that the unit sees its own cgroup as "/".
   MPEXEC_TRY(UnitCgroupDirs::joinDirs(ch.cgroup_dirs, cloned_into_v2));
   if (unshare(unshareFlags(spec.policy, ch)) != 0) return sysError("unshare", "cgroup, mount and network namespaces");
-  MPEXEC_TRY(setupFilesystem(spec, ctx.exe()));
+  MPEXEC_TRY(setupFilesystem(spec, ctx.exe(), ch.shared_root_fd));
+  if (ch.shared_root_fd >= 0) close(ch.shared_root_fd);
   MPEXEC_TRY(networkStep(spec, ch));
   MPEXEC_TRY(setUnitHostname(spec.name));
   MPEXEC_TRY(restrictUnit(ctx));
@@ -135,7 +137,7 @@ void report(const InitChannel& ch, const Result<void>& setup) {
 }
 
 std::vector<int> initFds(const UnitSpec& spec, const InitChannel& ch, int gate) {
-  std::vector<int> keep{ch.event_fd, ch.report_fd, gate, ch.netns_fd};
+  std::vector<int> keep{ch.event_fd, ch.report_fd, gate, ch.netns_fd, ch.shared_root_fd};
   if (spec.log_dir_fd >= 0) keep.push_back(spec.log_dir_fd);
   return keep;
 }
@@ -300,7 +302,7 @@ Error setupError(const Event& ev) {
 }
 
 Result<ContainedChild> spawnContainedWith(const Context& ctx, const UnitSpec& spec, int child_event_fd,
-                                          const std::function<int()>& body) {
+                                          const std::function<int()>& body, int shared_root) {
   std::unique_ptr<UnitCgroupDirs> cgroup;
   if (ctx.cgroups()) {
     auto made = ctx.cgroups()->createUnit(spec.name, spec.policy);
@@ -315,6 +317,7 @@ Result<ContainedChild> spawnContainedWith(const Context& ctx, const UnitSpec& sp
   InitChannel ch;
   ch.event_fd = child_event_fd;
   ch.report_fd = status_theirs.get();
+  ch.shared_root_fd = ctx.usesUserNamespace(spec.policy) ? -1 : shared_root;
   if (cgroup) ch.cgroup_dirs = cgroup->dirs();
   // The helper is single-threaded whatever the caller is: glibc's fork() leaves its heap usable.
   pid_t helper = fork();

@@ -43,6 +43,9 @@ struct InitChannel {
   /// A fresh network namespace with loopback up, made ahead by the spawner and never used by anyone else,
   /// for a unit with network "none"; -1: the init unshares one itself.
   int netns_fd = -1;
+  /// prepareSharedRoot()'s mount namespace, for a unit without a user namespace; -1: the init builds its
+  /// whole root (setupFilesystem).
+  int shared_root_fd = -1;
 };
 
 /// In a single-threaded process (the spawner, or spawnContainedWith's helper): clones the unit's init as a
@@ -69,8 +72,9 @@ Error setupError(const Event& ev);
 /// waits for its set-up: on success the init then runs body() and exits with its result. For the tests of
 /// the kernel-concern steps. Errors name the failing step and errno, e.g. call "mount /proc" with EPERM;
 /// the child is then reaped. Only for ctx.isolation() == Namespaces.
+/// `shared_root` as InitChannel::shared_root_fd.
 Result<ContainedChild> spawnContainedWith(const Context& ctx, const UnitSpec& spec, int child_event_fd,
-                                          const std::function<int()>& body);
+                                          const std::function<int()>& body, int shared_root = -1);
 
 /// Adopts a spawned init as a UnitProcess that reads its events from `events`.
 UnitProcess adoptUnit(Isolation isolation, ContainedChild child, UniqueFd events);

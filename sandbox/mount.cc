@@ -1,10 +1,14 @@
 #include "sandbox/mount.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -25,6 +29,15 @@ struct MountAttr {
 };
 constexpr uint64_t kAttrRdonly = 0x1, kAttrNosuid = 0x2, kAttrNodev = 0x4, kAttrNoexec = 0x8;
 constexpr unsigned kAtRecursive = 0x8000;
+// open_tree(2) and move_mount(2) flags (linux/mount.h), for the same reason.
+constexpr unsigned kOpenTreeClone = 1, kOpenTreeCloexec = O_CLOEXEC;
+constexpr unsigned kMoveMountFEmptyPath = 0x4, kMoveMountTEmptyPath = 0x40;
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
 
 // Where the new root is assembled: the host root is bound over /tmp of the (private) mount namespace, so
 // no directory has to be created on the host, and everything below is later made the root by pivot_root.
@@ -192,18 +205,18 @@ struct Bind {
 constexpr const char* kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
 constexpr const char* kProcReadOnly[] = {"sys", "sysrq-trigger", "irq", "bus"};
 
-Result<void> setupDev(int root, std::vector<Bind>& devices) {
+// What every unit's /dev has in common: a tmpfs with the devices bound from the host, the mount points of
+// pts and shm, and the links; then read-only.
+Result<void> setupSharedDev(int root, std::vector<Bind>& devices) {
   MPEXEC_TRY(mountFresh(root, "dev", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755", "/dev"));
   for (Bind& d : devices) MPEXEC_TRY(bindInto(root, d.source.get(), d.target, d.access, Create::Yes, d.what));
-  // A devpts instance of our own: ptys opened here are not the host's.
-  MPEXEC_TRY(mountFresh(root, "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620",
-                        "/dev/pts"));
-  MPEXEC_TRY(mountFresh(root, "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "/dev/shm"));
   auto dev = openTarget(root, "dev", Kind::Dir, Create::No, "/dev");
   if (!dev) return dev.error();
   // O_PATH fds cannot serve as symlinkat's directory before Linux 5.x on every filesystem: use a real one.
   UniqueFd dir(openat(root, "dev", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dir) return mountError("/dev", "open");
+  for (const char* name : {"pts", "shm"})
+    if (mkdirat(dir.get(), name, 0755) != 0) return mountError("/dev", std::string("mkdir ") + name);
   const std::pair<const char*, const char*> links[] = {{"pts/ptmx", "ptmx"},
                                                        {"/proc/self/fd", "fd"},
                                                        {"/proc/self/fd/0", "stdin"},
@@ -212,6 +225,14 @@ Result<void> setupDev(int root, std::vector<Bind>& devices) {
   for (auto [to, name] : links)
     if (symlinkat(to, dir.get(), name) != 0) return mountError("/dev", std::string("symlink ") + name);
   return makeReadOnly(dev->get(), false, kAttrNosuid | kAttrNodev | kAttrNoexec, "/dev");
+}
+
+// What is the unit's own in /dev: a devpts instance (ptys opened here are not the host's, nor another
+// unit's) and a tmpfs shm.
+Result<void> setupOwnDev(int root) {
+  MPEXEC_TRY(mountFresh(root, "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620",
+                        "/dev/pts"));
+  return mountFresh(root, "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "/dev/shm");
 }
 
 Result<void> setupProc(int root) {
@@ -245,58 +266,165 @@ Result<void> pivotInto(int root) {
   return {};
 }
 
-}  // namespace
-
-Result<void> setupFilesystem(const UnitSpec& spec, const std::string& exe) {
-  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return mountError("/", "make private");
-
-  // Every source is opened now, while host paths still mean the host's: building the new root over /tmp
-  // hides the host's /tmp, where the sync directory usually lives.
-  std::vector<Bind> binds;
-  auto addBind = [&](const std::string& path, Access access, const std::string& inside, const std::string& what,
-                     bool resolve) -> Result<void> {
-    std::string target = inside;
-    if (resolve) {
-      char real[PATH_MAX];
-      if (!realpath(path.c_str(), real)) return mountError(what, "realpath " + path);
-      target = real;  // the real path: a symlink on the way would otherwise point outside the bind
-    }
-    auto fd = openSource(path, what);
-    if (!fd) return fd.error();
-    binds.push_back(Bind{std::move(*fd), target, access, what});
-    return {};
-  };
+std::vector<Bind> deviceBinds() {
   std::vector<Bind> devices;
   for (const char* name : kDevices) {
     std::string path = std::string("/dev/") + name;
     UniqueFd fd(open(path.c_str(), O_PATH | O_CLOEXEC));
     if (fd) devices.push_back(Bind{std::move(fd), "dev/" + std::string(name), Access::ReadWrite, path});
   }
-  for (const std::string& v : spec.visible) MPEXEC_TRY(addBind(v, Access::ReadOnly, {}, v, true));
-  for (const std::string& w : spec.policy.writable) MPEXEC_TRY(addBind(w, Access::ReadWrite, {}, w, true));
-  if (!spec.output_dir.empty()) MPEXEC_TRY(addBind(spec.output_dir, Access::ReadWrite, {}, spec.output_dir, true));
-  if (!spec.sync_dir.empty()) MPEXEC_TRY(addBind(spec.sync_dir, Access::ReadOnly, "/run/mpexec", "/run/mpexec", false));
-  // mpexec itself, so tests can run `"$MPEXEC_EXE" sync ...` wherever the host keeps the binary. By its path
-  // (Context::exe(): the init may run mpexec-spawner, and a /proc/self/exe link leads to a mount of the
-  // parent's namespace, which cannot be bound here).
-  if (exe.empty()) return mountError(kExeInside, "readlink /proc/self/exe");
-  MPEXEC_TRY(addBind(exe, Access::ReadOnly, kExeInside, kExeInside, false));
-  if (spec.policy.network == Network::Host && access("/run/systemd/resolve", F_OK) == 0)
-    MPEXEC_TRY(addBind("/run/systemd/resolve", Access::ReadOnly, "/run/systemd/resolve", "/run/systemd/resolve", false));
+  return devices;
+}
 
+// The host root bound over /tmp of the (private) mount namespace and made read-only, nosuid and nodev with
+// every submount. Returns the new root, not yet pivoted into.
+Result<UniqueFd> bindHostRoot() {
   if (mount("/", kNewRoot, nullptr, MS_BIND | MS_REC, nullptr) != 0) return mountError("/", "bind the host root");
   UniqueFd root(open(kNewRoot, O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return mountError("/", "open the new root");
   MPEXEC_TRY(makeReadOnly(root.get(), true, kAttrNosuid | kAttrNodev, "/"));
+  return root;
+}
 
-  MPEXEC_TRY(mountFresh(root.get(), "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "/tmp"));
-  MPEXEC_TRY(setupDev(root.get(), devices));
-  MPEXEC_TRY(setupProc(root.get()));
+// A copy of `path`'s mount tree that belongs to no namespace yet (open_tree), read-only when asked and private,
+// so that it can be attached in a mount namespace the caller enters later.
+Result<UniqueFd> detachedCopy(const std::string& path, Access access, const std::string& what) {
+  UniqueFd tree(int(syscall(SYS_open_tree, AT_FDCWD, path.c_str(), kOpenTreeClone | kOpenTreeCloexec | kAtRecursive)));
+  if (!tree) return mountError(what, "open_tree " + path);
+  MountAttr attr{access == Access::ReadOnly ? kAttrRdonly | kAttrNosuid | kAttrNodev : 0, 0, MS_PRIVATE, 0};
+  if (syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH | kAtRecursive, &attr, sizeof attr) != 0)
+    return mountError(what, "mount_setattr");
+  return tree;
+}
+
+// Attaches a detachedCopy at `rel` below the root.
+Result<void> attachInto(int root, int tree, const std::string& rel, Create create, const std::string& what) {
+  struct stat st;
+  if (fstat(tree, &st) != 0) return mountError(what, "stat source");
+  auto target = openTarget(root, rel, S_ISDIR(st.st_mode) ? Kind::Dir : Kind::File, create, what);
+  if (!target) return target.error();
+  if (syscall(SYS_move_mount, tree, "", target->get(), "", kMoveMountFEmptyPath | kMoveMountTEmptyPath) != 0)
+    return mountError(what, "move_mount");
+  return {};
+}
+
+// The unit's own sources: every bind source, opened (or, for a shared root, copied) while host paths still
+// mean the host's, since building the new root hides the host's /tmp, where the sync directory usually lives.
+Result<std::vector<Bind>> unitBinds(const UnitSpec& spec, const std::string& exe, bool detached) {
+  std::vector<Bind> binds;
+  auto add = [&](const std::string& path, Access access, const std::string& inside, const std::string& what,
+                 bool resolve) -> Result<void> {
+    std::string target = inside;
+    if (resolve) {
+      char real[PATH_MAX];
+      if (!realpath(path.c_str(), real)) return mountError(what, "realpath " + path);
+      target = real;  // the real path: a symlink on the way would otherwise point outside the bind
+    }
+    auto fd = detached ? detachedCopy(path, access, what) : openSource(path, what);
+    if (!fd) return fd.error();
+    binds.push_back(Bind{std::move(*fd), target, access, what});
+    return {};
+  };
+  for (const std::string& v : spec.visible) MPEXEC_TRY(add(v, Access::ReadOnly, {}, v, true));
+  for (const std::string& w : spec.policy.writable) MPEXEC_TRY(add(w, Access::ReadWrite, {}, w, true));
+  if (!spec.output_dir.empty()) MPEXEC_TRY(add(spec.output_dir, Access::ReadWrite, {}, spec.output_dir, true));
+  if (!spec.sync_dir.empty()) MPEXEC_TRY(add(spec.sync_dir, Access::ReadOnly, "/run/mpexec", "/run/mpexec", false));
+  // mpexec itself, so tests can run `"$MPEXEC_EXE" sync ...` wherever the host keeps the binary. By its path
+  // (Context::exe(): the init may run mpexec-spawner, and a /proc/self/exe link leads to a mount of the
+  // parent's namespace, which cannot be bound here).
+  if (exe.empty()) return mountError(kExeInside, "readlink /proc/self/exe");
+  MPEXEC_TRY(add(exe, Access::ReadOnly, kExeInside, kExeInside, false));
+  if (spec.policy.network == Network::Host && access("/run/systemd/resolve", F_OK) == 0)
+    MPEXEC_TRY(add("/run/systemd/resolve", Access::ReadOnly, "/run/systemd/resolve", "/run/systemd/resolve", false));
+  return binds;
+}
+
+// What is the unit's own on top of the shared part of its root: /tmp, /dev/pts and /dev/shm, /proc, /run
+// and the binds.
+Result<void> mountOwn(int root, std::vector<Bind>& binds, bool detached) {
+  MPEXEC_TRY(mountFresh(root, "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "/tmp"));
+  MPEXEC_TRY(setupOwnDev(root));
+  MPEXEC_TRY(setupProc(root));
   // A tmpfs /run hides the host's sockets (docker.sock, dbus) and gives /run/mpexec a place to exist.
-  MPEXEC_TRY(mountFresh(root.get(), "run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", "/run"));
-  for (Bind& b : binds)
-    MPEXEC_TRY(bindInto(root.get(), b.source.get(), relative(b.target), b.access, Create::Yes, b.what));
-  return pivotInto(root.get());
+  MPEXEC_TRY(mountFresh(root, "run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", "/run"));
+  for (Bind& b : binds) {
+    if (detached)
+      MPEXEC_TRY(attachInto(root, b.source.get(), relative(b.target), Create::Yes, b.what));
+    else
+      MPEXEC_TRY(bindInto(root, b.source.get(), relative(b.target), b.access, Create::Yes, b.what));
+  }
+  return {};
+}
+
+// In the throw-away child of prepareSharedRoot, in a mount namespace of its own.
+Result<void> buildSharedRoot() {
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return mountError("/", "make private");
+  // The per-unit steps need both calls; without them the units build their roots whole.
+  MPEXEC_TRY(detachedCopy("/", Access::ReadOnly, "/"));
+  std::vector<Bind> devices = deviceBinds();
+  auto root = bindHostRoot();
+  if (!root) return root.error();
+  MPEXEC_TRY(setupSharedDev(root->get(), devices));
+  return pivotInto(root->get());
+}
+
+}  // namespace
+
+Result<UniqueFd> prepareSharedRoot() {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return sysError("socketpair", "shared root");
+  UniqueFd mine(sv[0]), theirs(sv[1]);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) return sysError("fork", "shared root");
+  if (pid == 0) {
+    mine.reset();
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
+    Result<void> built = unshare(CLONE_NEWNS) == 0 ? buildSharedRoot() : sysError("unshare", "mount namespace");
+    int err = built ? 0 : built.error().err ? built.error().err : EIO;
+    (void)!send(theirs.get(), &err, sizeof err, MSG_NOSIGNAL);
+    char c;
+    (void)!recv(theirs.get(), &c, 1, 0);  // until the parent has opened our namespace (or is gone)
+    _exit(0);
+  }
+  theirs.reset();
+  int err = EPIPE;
+  bool told = recv(mine.get(), &err, sizeof err, 0) == ssize_t(sizeof err);
+  UniqueFd ns;
+  if (told && err == 0) ns.reset(open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
+  int open_err = errno;
+  mine.reset();
+  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (!told) return Error{"shared root", EPIPE, "the helper exited without a word"};
+  if (err != 0) return Error{"shared root", err, "building it"};
+  if (!ns) return Error{"shared root", open_err, "open its mount namespace"};
+  return ns;
+}
+
+Result<void> setupFilesystem(const UnitSpec& spec, const std::string& exe, int shared_root) {
+  if (shared_root >= 0) {
+    auto binds = unitBinds(spec, exe, true);
+    if (!binds) return binds.error();
+    // A copy of the shared root, whose root and cwd setns makes ours: no old root to detach.
+    if (setns(shared_root, CLONE_NEWNS) != 0) return sysError("setns", "the shared root's mount namespace");
+    if (unshare(CLONE_NEWNS) != 0) return sysError("unshare", "mount namespace");
+    UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return mountError("/", "open the root");
+    MPEXEC_TRY(mountOwn(root.get(), *binds, true));
+    if (chdir("/") != 0) return sysError("chdir", "/");
+    return {};
+  }
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return mountError("/", "make private");
+  auto binds = unitBinds(spec, exe, false);
+  if (!binds) return binds.error();
+  std::vector<Bind> devices = deviceBinds();
+  auto root = bindHostRoot();
+  if (!root) return root.error();
+  MPEXEC_TRY(setupSharedDev(root->get(), devices));
+  MPEXEC_TRY(mountOwn(root->get(), *binds, false));
+  return pivotInto(root->get());
 }
 
 }  // namespace mpexec::sandbox

@@ -22,6 +22,7 @@
 #include "sandbox/contain.h"
 #include "sandbox/context.h"
 #include "sandbox/init.h"
+#include "sandbox/mount.h"
 #include "sandbox/net.h"
 #include "sandbox/pid.h"
 #include "sandbox/seccomp.h"
@@ -239,7 +240,15 @@ bool requestWaiting(int sock, int timeout_ms) {
 }
 
 [[noreturn]] void serve(const Context& ctx, int sock, size_t netns_ahead) {
-  NetnsPool pool(ctx.isolation() == Isolation::Namespaces && ctx.privileged() ? netns_ahead : 0);
+  bool privileged = ctx.isolation() == Isolation::Namespaces && ctx.privileged();
+  NetnsPool pool(privileged ? netns_ahead : 0);
+  // What every unit's root has in common, built once. Without it (an older kernel), each init builds its
+  // whole root.
+  UniqueFd shared_root;
+  if (privileged) {
+    auto prepared = prepareSharedRoot();
+    if (prepared) shared_root = std::move(*prepared);
+  }
   for (;;) {
     // Idle time goes into the pool, one namespace at a time, so a request never waits for more than one.
     while (pool.wanted() && !requestWaiting(sock, 0)) pool.fill();
@@ -257,6 +266,8 @@ bool requestWaiting(int sock, int timeout_ms) {
       ch.event_fd = ch.report_fd = fds[0];
       ch.cgroup_dirs = std::move(request->cgroup_dirs);
       ch.netns_fd = spec.isolation == Isolation::Namespaces ? pool.take(ctx, spec.policy) : -1;
+      if (spec.isolation == Isolation::Namespaces && !ctx.usesUserNamespace(spec.policy))
+        ch.shared_root_fd = shared_root.get();
       int event_fd = fds[0];
       serveSpawn(ctx, spec, ch, sock, [&]() -> int {
         if (spec.hold && !awaitGo(event_fd, spec)) return 0;

@@ -77,20 +77,22 @@ struct Contained {
   }
 };
 
-inline std::unique_ptr<Contained> contain(const Context& ctx, const UnitSpec& spec, std::function<int(int)> body) {
+inline std::unique_ptr<Contained> contain(const Context& ctx, const UnitSpec& spec, std::function<int(int)> body,
+                                          int shared_root = -1) {
   auto c = std::make_unique<Contained>();
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) std::abort();
   c->fd = sv[0];
   int inner = sv[1];
-  c->child = spawnContainedWith(ctx, spec, inner, [&body, inner] { return body(inner); });
+  c->child = spawnContainedWith(ctx, spec, inner, [&body, inner] { return body(inner); }, shared_root);
   close(inner);
   return c;
 }
 
 /// Runs `body` contained and expects it to exit 0; returns what it said.
-inline std::string expectContainedPasses(const Context& ctx, const UnitSpec& spec, std::function<int(int)> body) {
-  auto c = contain(ctx, spec, std::move(body));
+inline std::string expectContainedPasses(const Context& ctx, const UnitSpec& spec, std::function<int(int)> body,
+                                         int shared_root = -1) {
+  auto c = contain(ctx, spec, std::move(body), shared_root);
   EXPECT_TRUE(c->child.ok()) << (c->child ? "" : c->child.error().message());
   if (!c->child) return {};
   int status = c->wait();

@@ -4,10 +4,14 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sched.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
+#include <functional>
 
 #include "tests/sandbox/contained.h"
 
@@ -43,11 +47,57 @@ struct HostDir {
   ~HostDir() { (void)!system(("rm -rf '" + path + "'").c_str()); }
 };
 
-TEST(MountTest, RootIsReadOnlyAndTmpIsFreshAndWritable) {
-  MPEXEC_NEED_NAMESPACES(ctx);
+int mountCount() {
+  std::ifstream in("/proc/self/mountinfo");
+  int n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
+// How the unit's root is made: whole by each init (as with a user namespace), or as a copy of a root
+// prepared once (as the spawner does for root). Every test below runs both ways.
+enum class Root { Whole, Shared };
+
+/// The binary's one shared root, prepared on first use; -1 with `why` set when there is none.
+int sharedRoot(std::string& why) {
+  static Result<UniqueFd> made = prepareSharedRoot();
+  if (made) return made->get();
+  why = made.error().message();
+  return -1;
+}
+
+class MountTest : public ::testing::TestWithParam<Root> {
+ protected:
+  /// Whether the test can run this way; on false, why in skip_.
+  bool prepare(const Context& ctx) {
+    if (GetParam() == Root::Whole) return true;
+    if (!ctx.privileged()) {
+      skip_ = "a shared root is for root without a user namespace only";
+      return false;
+    }
+    std::string why;
+    shared_ = sharedRoot(why);
+    // Only a kernel without open_tree or mount_setattr (before 5.12) may lack it.
+    if (shared_ < 0 && why.find(strerror(ENOSYS)) == std::string::npos) ADD_FAILURE() << why;
+    skip_ = "no shared root here: " + why;
+    return shared_ >= 0;
+  }
+  std::string passes(const Context& ctx, const UnitSpec& spec, std::function<int(int)> body) {
+    return expectContainedPasses(ctx, spec, std::move(body), shared_);
+  }
+  int shared_ = -1;
+  std::string skip_;
+};
+
+#define MPEXEC_NEED_ROOT(ctx) \
+  MPEXEC_NEED_NAMESPACES(ctx); \
+  if (!prepare(*ctx)) GTEST_SKIP() << skip_
+
+TEST_P(MountTest, RootIsReadOnlyAndTmpIsFreshAndWritable) {
+  MPEXEC_NEED_ROOT(ctx);
   HostDir host_tmp;  // something in the host's /tmp that must not show up inside
   ASSERT_FALSE(host_tmp.path.empty());
-  expectContainedPasses(*ctx, unitSpec("mounts"), [](int fd) {
+  passes(*ctx, unitSpec("mounts"), [](int fd) {
     bool ok = check(fd, writeFails("/etc/mpexec-should-not-exist", EROFS), "/etc writable");
     ok &= check(fd, writeFails("/usr/mpexec-should-not-exist", EROFS), "/usr writable");
     ok &= check(fd, entries("/tmp") == 0, "/tmp not empty: " + std::to_string(entries("/tmp")));
@@ -60,9 +110,9 @@ TEST(MountTest, RootIsReadOnlyAndTmpIsFreshAndWritable) {
   });
 }
 
-TEST(MountTest, ProcIsOwnAndItsKernelKnobsAreReadOnly) {
-  MPEXEC_NEED_NAMESPACES(ctx);
-  expectContainedPasses(*ctx, unitSpec("proc"), [](int fd) {
+TEST_P(MountTest, ProcIsOwnAndItsKernelKnobsAreReadOnly) {
+  MPEXEC_NEED_ROOT(ctx);
+  passes(*ctx, unitSpec("proc"), [](int fd) {
     bool ok = check(fd, getpid() == 1, "not pid 1");
     char self[64] = {};
     ok &= check(fd, readlink("/proc/self", self, sizeof self - 1) > 0 && std::string(self) == "1",
@@ -79,9 +129,9 @@ TEST(MountTest, ProcIsOwnAndItsKernelKnobsAreReadOnly) {
   });
 }
 
-TEST(MountTest, DevIsMinimalAndWorks) {
-  MPEXEC_NEED_NAMESPACES(ctx);
-  expectContainedPasses(*ctx, unitSpec("dev"), [](int fd) {
+TEST_P(MountTest, DevIsMinimalAndWorks) {
+  MPEXEC_NEED_ROOT(ctx);
+  passes(*ctx, unitSpec("dev"), [](int fd) {
     bool ok = true;
     int n = open("/dev/null", O_WRONLY | O_CLOEXEC);
     ok &= check(fd, n >= 0 && write(n, "x", 1) == 1, "/dev/null");
@@ -105,8 +155,8 @@ TEST(MountTest, DevIsMinimalAndWorks) {
   });
 }
 
-TEST(MountTest, WritableOutputAndSyncDirectories) {
-  MPEXEC_NEED_NAMESPACES(ctx);
+TEST_P(MountTest, WritableOutputAndSyncDirectories) {
+  MPEXEC_NEED_ROOT(ctx);
   HostDir writable, output, sync;
   ASSERT_FALSE(writable.path.empty() || output.path.empty() || sync.path.empty());
   std::ofstream(sync.path + "/sync.sock") << "socket stand-in";
@@ -115,7 +165,7 @@ TEST(MountTest, WritableOutputAndSyncDirectories) {
   spec.output_dir = output.path;
   spec.sync_dir = sync.path;
   std::string w = writable.path + "/from-inside", o = output.path + "/result.txt";
-  expectContainedPasses(*ctx, spec, [&](int fd) {
+  passes(*ctx, spec, [&](int fd) {
     bool ok = check(fd, !writeFails(w.c_str(), 0), "writable path not writable");
     ok &= check(fd, !writeFails(o.c_str(), 0), "output dir not writable");
     ok &= check(fd, access("/run/mpexec/sync.sock", R_OK) == 0, "no /run/mpexec/sync.sock");
@@ -128,15 +178,56 @@ TEST(MountTest, WritableOutputAndSyncDirectories) {
   EXPECT_EQ(access(o.c_str(), F_OK), 0);
 }
 
-TEST(MountTest, HostMountNamespaceIsUntouched) {
-  MPEXEC_NEED_NAMESPACES(ctx);
+TEST_P(MountTest, HostMountNamespaceIsUntouched) {
+  MPEXEC_NEED_ROOT(ctx);
+  HostDir output;
+  ASSERT_FALSE(output.path.empty());
+  UnitSpec spec = unitSpec("untouched");
+  spec.output_dir = output.path;  // a bind source: copied from the host's namespace with the shared root
   struct stat before, after;
   ASSERT_EQ(stat("/tmp", &before), 0);
-  expectContainedPasses(*ctx, unitSpec("untouched"), [](int) { return 0; });
+  int mounts = mountCount();
+  passes(*ctx, spec, [](int) { return 0; });
   ASSERT_EQ(stat("/tmp", &after), 0);
   EXPECT_EQ(before.st_dev, after.st_dev);
   EXPECT_EQ(before.st_ino, after.st_ino);
+  EXPECT_EQ(mountCount(), mounts) << "the unit's set-up left a mount in the host's namespace";
 }
+
+// What a unit writes in its own /tmp, /dev/shm and /run reaches neither the next unit nor the shared root.
+TEST_P(MountTest, NothingOfAUnitReachesTheNext) {
+  MPEXEC_NEED_ROOT(ctx);
+  passes(*ctx, unitSpec("first"), [](int fd) {
+    bool ok = true;
+    for (const char* p : {"/tmp/left", "/dev/shm/left", "/run/left"}) ok &= check(fd, !writeFails(p, 0), p);
+    return ok ? 0 : 1;
+  });
+  passes(*ctx, unitSpec("second"), [](int fd) {
+    bool ok = true;
+    for (const char* p : {"/tmp/left", "/dev/shm/left", "/run/left"})
+      ok &= check(fd, access(p, F_OK) != 0 && errno == ENOENT, std::string(p) + " left by the first unit");
+    return ok ? 0 : 1;
+  });
+  if (shared_ < 0) return;
+  // The shared root itself, entered as it is: /tmp is the host's (read-only), /dev/shm and /run are empty
+  // mount points or the host's, and none holds the first unit's file.
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (setns(shared_, CLONE_NEWNS) != 0) _exit(2);
+    for (const char* p : {"/tmp/left", "/dev/shm/left", "/run/left"})
+      if (access(p, F_OK) == 0) _exit(3);
+    _exit(writeFails("/dev/shm/x", EROFS) ? 0 : 4);  // read-only, as every unit's copy of it is
+  }
+  int status = -1;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+}
+
+INSTANTIATE_TEST_SUITE_P(Both, MountTest, ::testing::Values(Root::Whole, Root::Shared),
+                         [](const ::testing::TestParamInfo<Root>& info) {
+                           return info.param == Root::Whole ? std::string("Whole") : std::string("Shared");
+                         });
 
 }  // namespace
 }  // namespace mpexec::sandbox
