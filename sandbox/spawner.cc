@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -411,20 +412,27 @@ std::string Spawner::findProgram(int levels_up) {
 }
 
 int Spawner::programMain(int argc, char** argv) {
-  // argv: <name> <netns_ahead>; the socket is fd 3, and its first frame is the Context.
+  // argv: <name> <netns_ahead> <mpexec's pid>; the socket is fd 3, and its first frame is the Context.
   const char* name = argc > 0 && argv[0] ? argv[0] : kProgramName;
   auto usage = [&] {
-    fprintf(stderr, "%s: started by mpexec only (usage: %s NETNS_AHEAD, with mpexec's socket as fd 3)\n",
+    fprintf(stderr, "%s: started by mpexec only (usage: %s NETNS_AHEAD PARENT_PID, with mpexec's socket as fd 3)\n",
             name, name);
     return 2;
   };
-  if (argc != 2) return usage();
-  char* end = nullptr;
-  long ahead = strtol(argv[1], &end, 10);
-  if (*argv[1] == '\0' || *end != '\0' || ahead < 0 || ahead > 4096) return usage();
+  auto number = [](const char* arg, long max, long& out) {
+    char* end = nullptr;
+    out = strtol(arg, &end, 10);
+    return *arg != '\0' && *end == '\0' && out >= 0 && out <= max;
+  };
+  long ahead = 0, parent = 0;
+  if (argc != 3 || !number(argv[1], 4096, ahead) || !number(argv[2], INT_MAX, parent)) return usage();
   int type = 0;
   socklen_t len = sizeof type;
   if (getsockopt(kProgramSocket, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return usage();
+  // Dies with mpexec. Set here rather than between fork and exec (posix_spawn has no such step); if mpexec
+  // died before, our parent is no longer it.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != pid_t(parent)) return 0;
   std::string bytes;
   std::vector<int> fds;
   if (!receiveRequest(kProgramSocket, bytes, fds) || !fds.empty()) {
@@ -444,27 +452,46 @@ Result<std::unique_ptr<Spawner>> Spawner::start(const Context& ctx, int netns_ah
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return sysError("socketpair", "spawner");
   UniqueFd mine(sv[0]), theirs(sv[1]);
   size_t ahead = size_t(std::max(0, netns_ahead));
-  std::string ahead_arg = std::to_string(ahead);
   pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) return sysError("fork", "spawner");
-  if (pid == 0) {
-    // Dies with mpexec; its own process group, so the terminal's Ctrl-C goes to mpexec alone.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(0);
-    setpgid(0, 0);
+  pid_t pid = -1;
+  if (!program.empty()) {
+    // posix_spawn (a vfork, then exec): mpexec's ~90 mappings are not copied only to be dropped by the exec,
+    // and mpexec takes no copy-on-write faults meanwhile. The program's socket is fd 3, without
+    // close-on-exec; every other fd above 2 is closed; its own process group, so the terminal's Ctrl-C goes
+    // to mpexec alone. It sets PDEATHSIG itself.
     int fd = theirs.get();
-    if (!program.empty()) {
-      // The program's socket is fd 3, without close-on-exec; every other fd above 2 is closed.
-      if (fd == kProgramSocket ? fcntl(fd, F_SETFD, 0) != 0 : dup2(fd, kProgramSocket) != kProgramSocket) _exit(127);
-      syscall(SYS_close_range, kProgramSocket + 1, ~0u, 0);
-      char* argv[] = {const_cast<char*>(kProgramName), ahead_arg.data(), nullptr};
-      execv(program.c_str(), argv);
-      _exit(127);
+    UniqueFd moved;
+    if (fd == kProgramSocket) {  // dup2 onto itself would keep close-on-exec
+      moved.reset(fcntl(fd, F_DUPFD_CLOEXEC, kProgramSocket + 1));
+      fd = moved.get();
     }
-    if (fd > 3) syscall(SYS_close_range, 3, fd - 1, 0);
-    syscall(SYS_close_range, fd + 1, ~0u, 0);
-    serve(ctx, fd, ahead);
+    std::string ahead_arg = std::to_string(ahead), parent_arg = std::to_string(parent);
+    char* argv[] = {const_cast<char*>(kProgramName), ahead_arg.data(), parent_arg.data(), nullptr};
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_adddup2(&actions, fd, kProgramSocket);
+    posix_spawn_file_actions_addclosefrom_np(&actions, kProgramSocket + 1);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+    int err = fd < 0 ? errno : posix_spawn(&pid, program.c_str(), &actions, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (err != 0) return Error{"spawner", err, "cannot start " + program};
+  } else {
+    pid = fork();
+    if (pid < 0) return sysError("fork", "spawner");
+    if (pid == 0) {
+      // Dies with mpexec; its own process group, as above.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(0);
+      setpgid(0, 0);
+      int fd = theirs.get();
+      if (fd > 3) syscall(SYS_close_range, 3, fd - 1, 0);
+      syscall(SYS_close_range, fd + 1, ~0u, 0);
+      serve(ctx, fd, ahead);
+    }
   }
   theirs.reset();
   if (!program.empty() && !sendRequest(mine.get(), encodeContext(ctx), {})) {

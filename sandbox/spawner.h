@@ -33,7 +33,7 @@ class Spawner {
   /// with network "none": making one costs ~1 ms of kernel time under a global lock, which then falls in
   /// idle time instead of between a slot's units.
   ///
-  /// With `program` (findProgram()), the fork execs that small static program and sends it `ctx`: each
+  /// With `program` (findProgram()), that small static program is started (posix_spawn) and sent `ctx`: each
   /// clone then copies its dozen mappings instead of mpexec's ~90 (16 shared libraries) and its heap. Without
   /// it, the fork serves as it is.
   static Result<std::unique_ptr<Spawner>> start(const Context& ctx, int netns_ahead = 0,

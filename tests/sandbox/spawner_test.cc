@@ -164,7 +164,7 @@ std::string spawnerProgram() { return Spawner::findProgram(1); }
 TEST(SpawnerProgram, RefusesToRunByHand) {
   std::string program = spawnerProgram();
   if (program.empty()) GTEST_SKIP() << "mpexec-spawner is not built beside the tests' directory";
-  for (const char* args : {"", " 2 3", " x", " -1"}) {
+  for (const char* args : {"", " 2", " 2 3 4", " x 1", " -1 1", " 2 x", " 2 1"}) {  // " 2 1": fd 3 is no socket
     std::string out;
     FILE* p = popen((program + args + " 2>&1 3</dev/null").c_str(), "r");
     ASSERT_NE(p, nullptr);
