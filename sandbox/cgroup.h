@@ -35,7 +35,8 @@ class CgroupRoot {
   /// E.g. "cgroup v1 (memory, pids) + cgroup2 kill", "cgroup v2 (memory, pids)".
   std::string describe() const;
 
-  /// Creates the unit's cgroup(s) with `policy`'s limits. The name is made unique within the run.
+  /// Creates the unit's cgroup(s) with `policy`'s limits. The name is made unique within the run. On v1
+  /// with the unified kill directory, a memory or pids directory only when the policy sets that limit.
   Result<std::unique_ptr<class UnitCgroupDirs>> createUnit(const std::string& unit, const Policy& policy) const;
 
  private:

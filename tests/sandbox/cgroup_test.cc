@@ -117,6 +117,32 @@ TEST(CgroupTest, MemoryLimitOomKillsAndIsCounted) {
   EXPECT_GE(c->child->cgroup->oomKills(), 1u);
 }
 
+// On v1 with the unified kill directory, no memory or pids directory for a limit the unit does not ask for
+// (a v1 memory cgroup is costly to make); on v2 the one directory holds both controllers anyway.
+TEST(CgroupTest, WithoutLimitsOnlyWhatKillsIsMade) {
+  MPEXEC_NEED_CGROUPS(ctx);
+  const CgroupRoot& root = *ctx->cgroups();
+  Policy only_pids;
+  only_pids.pids = 16;
+  for (const Policy& policy : {Policy{}, only_pids}) {
+    auto unit = root.createUnit("nolimits", policy);
+    ASSERT_TRUE(unit.ok()) << unit.error().message();
+    bool memory = false, pids = false;
+    for (const auto& d : (*unit)->dirs()) {
+      memory |= exists(d + "/memory.limit_in_bytes") || exists(d + "/memory.max");
+      pids |= exists(d + "/pids.max");
+    }
+    if (root.version() == CgroupVersion::V1 && root.canKill()) {
+      EXPECT_FALSE(memory) << "a v1 memory cgroup without a memory limit";
+      EXPECT_EQ(pids, policy.pids > 0 && root.limitsPids());
+      EXPECT_FALSE((*unit)->dirs().empty()) << "nothing to kill the unit with";
+    } else {
+      EXPECT_EQ(memory, root.limitsMemory());
+      EXPECT_EQ(pids, root.limitsPids());
+    }
+  }
+}
+
 TEST(CgroupTest, KillAllEndsTheWholeUnit) {
   MPEXEC_NEED_CGROUPS(ctx);
   auto c = contain(*ctx, unitSpec("killall"), [](int fd) {
