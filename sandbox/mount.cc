@@ -408,13 +408,17 @@ Result<void> setupFilesystem(const UnitSpec& spec, const std::string& exe, int s
     auto binds = unitBinds(spec, exe, true);
     if (!binds) return binds.error();
     // A copy of the shared root, whose root and cwd setns makes ours: no old root to detach.
-    if (setns(shared_root, CLONE_NEWNS) != 0) return sysError("setns", "the shared root's mount namespace");
+    if (setns(shared_root, CLONE_NEWNS) == 0) {
+      if (unshare(CLONE_NEWNS) != 0) return sysError("unshare", "mount namespace");
+      UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+      if (!root) return mountError("/", "open the root");
+      MPEXEC_TRY(mountOwn(root.get(), *binds, true));
+      if (chdir("/") != 0) return sysError("chdir", "/");
+      return {};
+    }
+    // Refused (a security module may allow unshare and mount but not setns): the whole root, as without it.
+    if (errno != EPERM && errno != EACCES) return sysError("setns", "the shared root's mount namespace");
     if (unshare(CLONE_NEWNS) != 0) return sysError("unshare", "mount namespace");
-    UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!root) return mountError("/", "open the root");
-    MPEXEC_TRY(mountOwn(root.get(), *binds, true));
-    if (chdir("/") != 0) return sysError("chdir", "/");
-    return {};
   }
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return mountError("/", "make private");
   auto binds = unitBinds(spec, exe, false);

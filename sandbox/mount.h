@@ -19,7 +19,8 @@ namespace mpexec::sandbox {
 /// `shared_root` < 0: the init is already in a new mount namespace; it makes it private, builds the root over
 /// its /tmp and pivots into it. Otherwise `shared_root` is prepareSharedRoot()'s namespace and the init is
 /// still in the host's: it copies its bind sources (open_tree), enters a new copy of the shared root (setns,
-/// then unshare), and mounts only what is its own. No old root is detached then.
+/// then unshare), and mounts only what is its own. No old root is detached then. Where setns is refused
+/// (EPERM, EACCES), it unshares a mount namespace and builds the whole root instead.
 Result<void> setupFilesystem(const UnitSpec& spec, const std::string& exe, int shared_root = -1);
 
 /// Once per run, with CAP_SYS_ADMIN and no user namespace: a throw-away child builds what every unit's root

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sched.h>
+#include <seccomp.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -222,6 +223,37 @@ TEST_P(MountTest, NothingOfAUnitReachesTheNext) {
   int status = -1;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+}
+
+// A security module may let root unshare and mount but refuse setns: the init then builds its whole root.
+// Here a seccomp filter of the test's, which every process below inherits, refuses setns with EPERM.
+TEST(SharedRootTest, RefusedSetnsFallsBackToTheWholeRoot) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  if (!ctx->privileged()) GTEST_SKIP() << "a shared root is for root without a user namespace only";
+  std::string why;
+  int shared = sharedRoot(why);
+  if (shared < 0) GTEST_SKIP() << "no shared root here: " << why;
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    scmp_filter_ctx filter = seccomp_init(SCMP_ACT_ALLOW);
+    if (!filter || seccomp_rule_add(filter, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(setns), 0) != 0 ||
+        seccomp_load(filter) != 0)
+      _exit(2);
+    if (setns(shared, CLONE_NEWNS) == 0 || errno != EPERM) _exit(3);
+    auto c = contain(*ctx, unitSpec("refused"), [](int) {
+      bool ok = writeFails("/etc/mpexec-should-not-exist", EROFS) && entries("/tmp") == 0 && !writeFails("/tmp/x", 0);
+      ok = ok && getpid() == 1 && entries("/run") == 1;
+      return ok ? 0 : 1;
+    }, shared);
+    if (!c->child) _exit(4);
+    int status = c->wait();
+    _exit(WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 5);
+  }
+  int status = -1;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "status " << status << " (2: no filter, 3: setns not refused, 4: no unit, 5: the unit's checks failed)";
 }
 
 INSTANTIATE_TEST_SUITE_P(Both, MountTest, ::testing::Values(Root::Whole, Root::Shared),
