@@ -15,6 +15,7 @@
 # Usage: MPEXEC_BIN=build/mpexec bench/compare.sh [--write]
 #   --write   also write the table, with the date and machine, to bench/RESULTS.md
 #   RUNS=5    rounds;  LARGE=0 skips the 10k run (about a minute);  WORKLOADS="W1 W2j2 W2j8 W3" to choose;
+#   SETTLE=0   no wait for idle CPUs before each timed run (see settle());
 #   MPEXEC_COMMIT=abc1234 names the commit the binary was built from (default: the tree's HEAD)
 set -u
 
@@ -140,9 +141,30 @@ unavailable() {
 now() { date +%s.%N; }
 mkdir -p "$work/times"
 
+# Before each timed run, outside its time: sync, then wait (up to 5 s) until the CPUs are at least 90% idle
+# over 0.1 s, so that no run pays for the writeback (mpexec's logs and output directories, and their removal)
+# or the namespace teardown (bwrap, unshare, mpexec: hundreds of network namespaces) that the run before it
+# left to the kernel's workers. SETTLE=0 turns the wait off.
+cpu_idle_permille() {  # over 0.1 s, from /proc/stat
+  local a b
+  a=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat)
+  sleep 0.1
+  b=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat)
+  echo "$a $b" | awk '{ d = $4 - $2; print (d > 0 ? int(1000 * ($3 - $1) / d) : 1000) }'
+}
+settle() {
+  sync
+  [ "${SETTLE:-1}" = 0 ] && return
+  local i
+  for i in $(seq 50); do
+    [ "$(cpu_idle_permille)" -ge 900 ] && return
+  done
+}
+
 timed() {  # KEY COMMAND...
   local key=$1 t0 t1
   shift
+  settle
   t0=$(now)
   if "$@" >"$work/last.out" 2>&1; then
     t1=$(now)
@@ -255,7 +277,9 @@ machine() {
   echo "- kernel: $(uname -sr) ($(uname -m))"
   echo "- machine: $(nproc) CPUs, ${model:-unknown model}; load average at the start: $load_at_start"
   echo "- mpexec: $MPEXEC, built from $commit"
-  echo "- $RUNS runs per runner and workload, runners alternating inside each round; wall time from date +%s.%N"
+  echo "- $RUNS runs per runner and workload, runners alternating inside each round; wall time from date +%s.%N;"
+  echo "  each run starts after \`sync\` and once the CPUs are 90% idle over 0.1 s (the previous runs' writeback and"
+  echo "  namespace teardown are the kernel workers' and land on no runner)"
 }
 
 # ---------------------------------------------------------------------------------------------------
