@@ -101,6 +101,13 @@ std::optional<std::regex> compile(const std::string& re, const char* flag, std::
 
 int run(const Config& config) {
   RunClock clock;
+  // Started before the manifest is read, to run on another core meanwhile: the spawner program (which, as
+  // root, prepares what units share) and the namespace probe. Their errors are reported after the manifest's.
+  auto isolation = config.no_sandbox ? sandbox::Isolation::None : sandbox::Isolation::Namespaces;
+  bool sandboxed = isolation == sandbox::Isolation::Namespaces && !config.list;
+  std::string spawner_program = config.list ? std::string() : sandbox::Spawner::findProgram();
+  auto spawner = sandbox::Spawner::launch(spawner_program, sandboxed);
+  auto pending_ctx = sandbox::Context::begin(sandboxed ? isolation : sandbox::Isolation::None);
   ManifestOptions mopts;
   mopts.default_timeout_s = config.timeout_s;
   auto loaded = loadManifest(config.manifest, mopts);
@@ -157,18 +164,15 @@ int run(const Config& config) {
   int np = config.np > 0 ? config.np : cpuCount();
   np = std::max(1, std::min<int>(np, int(plan.units.size())));
 
-  auto isolation = config.no_sandbox ? sandbox::Isolation::None : sandbox::Isolation::Namespaces;
-  auto ctx = sandbox::Context::create(isolation);
+  auto ctx = sandbox::Context::finish(std::move(pending_ctx));
   if (!ctx.ok()) {
     fmt::print(stderr, "mpexec: {}\n", ctx.error().message());
     return kExitInfra;
   }
-  // Before any thread starts: the spawner is a fork of this process as it is now, which execs
-  // mpexec-spawner where there is one.
-  std::string spawner_program = sandbox::Spawner::findProgram();
-  auto spawner = sandbox::Spawner::start(*ctx.value(), np, spawner_program);
-  if (!spawner.ok()) {
-    fmt::print(stderr, "mpexec: cannot start the spawner process: {}\n", spawner.error().message());
+  // Before any thread starts: without mpexec-spawner, the spawner is a fork of this process as it is now.
+  Result<void> serving = spawner.ok() ? spawner.value()->serve(*ctx.value(), np) : Result<void>(spawner.error());
+  if (!serving.ok()) {
+    fmt::print(stderr, "mpexec: cannot start the spawner process: {}\n", serving.error().message());
     return kExitInfra;
   }
 

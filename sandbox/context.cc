@@ -11,6 +11,7 @@
 #include <climits>
 #include <cstring>
 #include <fstream>
+#include <utility>
 
 #include "sandbox/cgroup.h"
 #include "sandbox/seccomp.h"
@@ -26,31 +27,12 @@ struct ProbeFailure {
   int err;
 };
 
-/// A probe running in its child; finish() collects its verdict.
-class Probe {
- public:
-  Probe(pid_t pid, UniqueFd rd) : pid_(pid), rd_(std::move(rd)) {}
-  Result<void> finish() {
-    ProbeFailure f{};
-    ssize_t n = read(rd_.get(), &f, sizeof f);
-    int status = 0;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (n == static_cast<ssize_t>(sizeof f)) return Error{f.step, f.err, {}};
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return Error{"namespace probe", ECHILD, "the probe died"};
-    return {};
-  }
-
- private:
-  pid_t pid_;
-  UniqueFd rd_;
-};
-
 // Tries, in a throw-away child, what every unit will do: unshare the namespaces, map ids when a user
 // namespace is needed, and mount a tmpfs. Some hosts let unshare succeed and refuse the mount (an LSM
-// restricting unprivileged user namespaces), so the mount is part of the probe. Returns at once; the
-// caller does other work while the child runs (a network namespace alone takes about a millisecond).
-Result<Probe> startProbe(bool user_namespace) {
+// restricting unprivileged user namespaces), so the mount is part of the probe. Returns at once with the
+// child's pid and the read end of its pipe; the caller does other work while the child runs (a network
+// namespace alone takes about a millisecond).
+Result<std::pair<pid_t, UniqueFd>> startProbe(bool user_namespace) {
   std::string uid_map = std::to_string(geteuid()) + " " + std::to_string(geteuid()) + " 1\n";
   std::string gid_map = std::to_string(getegid()) + " " + std::to_string(getegid()) + " 1\n";
   int p[2];
@@ -82,13 +64,25 @@ Result<Probe> startProbe(bool user_namespace) {
     _exit(0);
   }
   wr.reset();
-  return Probe(pid, std::move(rd));
+  return std::pair{pid, std::move(rd)};
+}
+
+/// The verdict of a probe started by startProbe(); reaps it.
+Result<void> finishProbe(pid_t pid, const UniqueFd& verdict) {
+  ProbeFailure f{};
+  ssize_t n = read(verdict.get(), &f, sizeof f);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (n == static_cast<ssize_t>(sizeof f)) return Error{f.step, f.err, {}};
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return Error{"namespace probe", ECHILD, "the probe died"};
+  return {};
 }
 
 Result<void> probe(bool user_namespace) {
   auto started = startProbe(user_namespace);
   if (!started) return started.error();
-  return started->finish();
+  return finishProbe(started->first, started->second);
 }
 
 bool hasEffectiveCap(int cap) {
@@ -117,21 +111,47 @@ int readLastCap() {
 Context::Context(Isolation isolation) : isolation_(isolation) {}
 Context::~Context() = default;
 
-Result<std::unique_ptr<Context>> Context::create(Isolation isolation) {
-  std::unique_ptr<Context> ctx(new Context(isolation));
+Result<std::unique_ptr<Context>> Context::create(Isolation isolation) { return finish(begin(isolation)); }
+
+Context::Pending::Pending(Pending&& other) noexcept
+    : isolation_(other.isolation_),
+      user_namespace_(other.user_namespace_),
+      probe_pid_(std::exchange(other.probe_pid_, -1)),
+      probe_verdict_(std::move(other.probe_verdict_)),
+      start_error_(std::move(other.start_error_)) {}
+
+Context::Pending::~Pending() {
+  if (probe_pid_ > 0) (void)finishProbe(probe_pid_, probe_verdict_);
+}
+
+Context::Pending Context::begin(Isolation isolation) {
+  Pending p(isolation);
+  if (isolation == Isolation::None) return p;
+  // Root keeps its own user namespace (DESIGN: CLONE_NEWUSER only where needed or asked); everyone else,
+  // and a root without CAP_SYS_ADMIN, needs one.
+  p.user_namespace_ = geteuid() != 0;
+  auto started = startProbe(p.user_namespace_);
+  if (started) {
+    p.probe_pid_ = started->first;
+    p.probe_verdict_ = std::move(started->second);
+  } else {
+    p.start_error_ = started.error();
+  }
+  return p;
+}
+
+Result<std::unique_ptr<Context>> Context::finish(Pending pending) {
+  std::unique_ptr<Context> ctx(new Context(pending.isolation_));
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) ctx->exe_.assign(exe, size_t(n));
-  if (isolation == Isolation::None) return ctx;
+  if (pending.isolation_ == Isolation::None) return ctx;
 
   ctx->uid_ = geteuid();
   ctx->gid_ = getegid();
   ctx->last_cap_ = readLastCap();
-  // Root keeps its own user namespace (DESIGN: CLONE_NEWUSER only where needed or asked); everyone else,
-  // and a root without CAP_SYS_ADMIN, needs one.
-  auto first = startProbe(ctx->uid_ != 0);
 
-  // While the probe runs.
+  // While the probe runs (if begin() was not long ago).
   ctx->cgroups_ = CgroupRoot::detect();
   ctx->limits_memory_ = ctx->cgroups_ && ctx->cgroups_->limitsMemory();
   ctx->limits_pids_ = ctx->cgroups_ && ctx->cgroups_->limitsPids();
@@ -146,8 +166,10 @@ Result<std::unique_ptr<Context>> Context::create(Isolation isolation) {
     *slot = std::make_unique<SeccompProgram>(std::move(*program));
   }
 
-  Result<void> probed = first ? first->finish() : Result<void>(first.error());
-  if (ctx->uid_ == 0) {
+  Result<void> probed = pending.probe_pid_ > 0
+                            ? finishProbe(std::exchange(pending.probe_pid_, -1), pending.probe_verdict_)
+                            : Result<void>(pending.start_error_);
+  if (!pending.user_namespace_) {
     ctx->privileged_ = probed.ok();
     if (!ctx->privileged_) probed = probe(true);
   }

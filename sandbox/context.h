@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sandbox/result.h"
+#include "sandbox/unique_fd.h"
 #include "sandbox/unit_process.h"
 
 namespace mpexec::sandbox {
@@ -22,6 +23,27 @@ class Context {
   /// mentions --no-sandbox when the host cannot create the namespaces.
   static Result<std::unique_ptr<Context>> create(Isolation isolation);
   virtual ~Context();
+
+  /// create() in two halves: begin() starts the namespace probe in a child and returns at once, so that the
+  /// caller reads its manifest meanwhile; finish() does the rest and collects the probe's verdict. A Pending
+  /// dropped unfinished reaps its probe.
+  class Pending {
+   public:
+    Pending(Pending&& other) noexcept;
+    Pending& operator=(Pending&&) = delete;
+    ~Pending();
+
+   private:
+    friend class Context;
+    explicit Pending(Isolation isolation) : isolation_(isolation) {}
+    Isolation isolation_;
+    bool user_namespace_ = false;  ///< what the probe tries
+    pid_t probe_pid_ = -1;
+    UniqueFd probe_verdict_;  ///< the read end of the probe's pipe
+    Error start_error_;       ///< why no probe started (probe_pid_ is -1)
+  };
+  static Pending begin(Isolation isolation);
+  static Result<std::unique_ptr<Context>> finish(Pending pending);
 
   Isolation isolation() const { return isolation_; }
   /// Which limits units get, for the report: e.g. {"memory", "pids"} with cgroups, {"rlimit"} without.

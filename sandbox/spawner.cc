@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "sandbox/cgroup.h"
 #include "sandbox/contain.h"
@@ -199,12 +200,15 @@ bool receiveRequest(int sock, std::string& bytes, std::vector<int>& fds) {
 /// its own could not enter one owned by ours).
 class NetnsPool {
  public:
-  explicit NetnsPool(size_t target) : target_(target) {
-    if (target_ > 0) host_.reset(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
-    if (!host_) target_ = 0;
+  /// Keeps up to `target` namespaces; retarget() changes it (0 drops them all).
+  explicit NetnsPool(size_t target) { retarget(target); }
+  void retarget(size_t target) {
+    if (target > 0 && !host_ && !failed_) host_.reset(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+    target_ = host_ && !failed_ ? target : 0;
+    if (target_ == 0) drop();
   }
   bool wanted() const { return fds_.size() < target_; }
-  /// One more namespace. Any failure turns the pool off: the inits then unshare their own.
+  /// One more namespace. Any failure turns the pool off for good: the inits then unshare their own.
   void fill() {
     if (unshare(CLONE_NEWNET) != 0) return off();
     bool ok = bringUpLoopback().ok();
@@ -223,11 +227,16 @@ class NetnsPool {
 
  private:
   void off() {
+    failed_ = true;
     target_ = 0;
+    drop();
+  }
+  void drop() {
     for (int fd : fds_) close(fd);
     fds_.clear();
   }
-  size_t target_;
+  size_t target_ = 0;
+  bool failed_ = false;
   UniqueFd host_;
   std::vector<int> fds_;
 };
@@ -240,15 +249,24 @@ bool requestWaiting(int sock, int timeout_ms) {
   return n != 0;  // an error counts as waiting: the read then reports it
 }
 
-[[noreturn]] void serve(const Context& ctx, int sock, size_t netns_ahead) {
+/// What a spawner program makes before its Context comes: the shared root (nullopt: not tried) and the pool.
+struct MadeAhead {
+  std::optional<UniqueFd> shared_root;
+  NetnsPool pool{0};
+};
+
+[[noreturn]] void serveRequests(const Context& ctx, int sock, size_t netns_ahead, MadeAhead made) {
   bool privileged = ctx.isolation() == Isolation::Namespaces && ctx.privileged();
-  NetnsPool pool(privileged ? netns_ahead : 0);
+  NetnsPool& pool = made.pool;
+  pool.retarget(privileged ? netns_ahead : 0);
   // What every unit's root has in common, built once. Without it (an older kernel), each init builds its
   // whole root.
   UniqueFd shared_root;
-  if (privileged) {
+  if (privileged && !made.shared_root) {
     auto prepared = prepareSharedRoot();
     if (prepared) shared_root = std::move(*prepared);
+  } else if (privileged) {
+    shared_root = std::move(*made.shared_root);
   }
   for (;;) {
     // Idle time goes into the pool, one namespace at a time, so a request never waits for more than one.
@@ -412,20 +430,19 @@ std::string Spawner::findProgram(int levels_up) {
 }
 
 int Spawner::programMain(int argc, char** argv) {
-  // argv: <name> <netns_ahead> <mpexec's pid>; the socket is fd 3, and its first frame is the Context.
+  // argv: <name> <mpexec's pid> <make ahead: 0|1>; the socket is fd 3, and its first frame is the
+  // netns_ahead and the Context.
   const char* name = argc > 0 && argv[0] ? argv[0] : kProgramName;
   auto usage = [&] {
-    fprintf(stderr, "%s: started by mpexec only (usage: %s NETNS_AHEAD PARENT_PID, with mpexec's socket as fd 3)\n",
-            name, name);
+    fprintf(stderr, "%s: started by mpexec only (usage: %s PARENT_PID 0|1, with mpexec's socket as fd 3)\n", name,
+            name);
     return 2;
   };
-  auto number = [](const char* arg, long max, long& out) {
-    char* end = nullptr;
-    out = strtol(arg, &end, 10);
-    return *arg != '\0' && *end == '\0' && out >= 0 && out <= max;
-  };
-  long ahead = 0, parent = 0;
-  if (argc != 3 || !number(argv[1], 4096, ahead) || !number(argv[2], INT_MAX, parent)) return usage();
+  char* end = nullptr;
+  long parent = argc == 3 ? strtol(argv[1], &end, 10) : -1;
+  if (argc != 3 || *argv[1] == '\0' || *end != '\0' || parent < 0 || parent > INT_MAX) return usage();
+  std::string make_ahead = argv[2];
+  if (make_ahead != "0" && make_ahead != "1") return usage();
   int type = 0;
   socklen_t len = sizeof type;
   if (getsockopt(kProgramSocket, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return usage();
@@ -433,77 +450,128 @@ int Spawner::programMain(int argc, char** argv) {
   // died before, our parent is no longer it.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != pid_t(parent)) return 0;
+  // mpexec starts us before it reads its manifest. Until the Context comes, root makes what its units will
+  // want: the shared root, then one network namespace unless the Context is already there. A Context that
+  // wants neither drops them.
+  MadeAhead made;
+  if (make_ahead == "1" && geteuid() == 0) {
+    auto prepared = prepareSharedRoot();
+    made.shared_root.emplace(prepared ? std::move(*prepared) : UniqueFd());
+    made.pool.retarget(1);
+    if (!requestWaiting(kProgramSocket, 0)) made.pool.fill();
+  }
+  char first;
+  ssize_t peeked;
+  while ((peeked = recv(kProgramSocket, &first, 1, MSG_PEEK)) < 0 && errno == EINTR) {
+  }
+  if (peeked == 0) return 0;  // mpexec stopped before it had a Context (a bad manifest)
   std::string bytes;
   std::vector<int> fds;
   if (!receiveRequest(kProgramSocket, bytes, fds) || !fds.empty()) {
     fprintf(stderr, "%s: no context from mpexec\n", name);
     return 2;
   }
-  auto ctx = decodeContext(bytes);
+  Reader r(bytes);
+  uint64_t ahead = 0;
+  std::string context;
+  if (!r.u64(ahead, "netns_ahead") || ahead > 4096 || !r.str(context, "context") || !r.done()) {
+    fprintf(stderr, "%s: malformed first frame from mpexec\n", name);
+    return 2;
+  }
+  auto ctx = decodeContext(context);
   if (!ctx) {
     fprintf(stderr, "%s: %s\n", name, ctx.error().message().c_str());
     return 2;
   }
-  serve(**ctx, kProgramSocket, size_t(ahead));
+  serveRequests(**ctx, kProgramSocket, size_t(ahead), std::move(made));
 }
 
-Result<std::unique_ptr<Spawner>> Spawner::start(const Context& ctx, int netns_ahead, const std::string& program) {
+Result<std::unique_ptr<Spawner>> Spawner::launch(const std::string& program, bool make_ahead) {
+  pid_t parent = getpid();
+  if (program.empty()) return std::unique_ptr<Spawner>(new Spawner(-1, UniqueFd()));
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return sysError("socketpair", "spawner");
   UniqueFd mine(sv[0]), theirs(sv[1]);
-  size_t ahead = size_t(std::max(0, netns_ahead));
-  pid_t parent = getpid();
+  // posix_spawn (a vfork, then exec): mpexec's ~90 mappings are not copied only to be dropped by the exec,
+  // and mpexec takes no copy-on-write faults meanwhile. The program's socket is fd 3, without close-on-exec;
+  // every other fd above 2 is closed; its own process group, so the terminal's Ctrl-C goes to mpexec alone.
+  // It sets PDEATHSIG itself.
+  int fd = theirs.get();
+  UniqueFd moved;
+  if (fd == kProgramSocket) {  // dup2 onto itself would keep close-on-exec
+    moved.reset(fcntl(fd, F_DUPFD_CLOEXEC, kProgramSocket + 1));
+    fd = moved.get();
+  }
+  std::string parent_arg = std::to_string(parent);
+  char* argv[] = {const_cast<char*>(kProgramName), parent_arg.data(), const_cast<char*>(make_ahead ? "1" : "0"),
+                  nullptr};
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_adddup2(&actions, fd, kProgramSocket);
+  posix_spawn_file_actions_addclosefrom_np(&actions, kProgramSocket + 1);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
   pid_t pid = -1;
-  if (!program.empty()) {
-    // posix_spawn (a vfork, then exec): mpexec's ~90 mappings are not copied only to be dropped by the exec,
-    // and mpexec takes no copy-on-write faults meanwhile. The program's socket is fd 3, without
-    // close-on-exec; every other fd above 2 is closed; its own process group, so the terminal's Ctrl-C goes
-    // to mpexec alone. It sets PDEATHSIG itself.
-    int fd = theirs.get();
-    UniqueFd moved;
-    if (fd == kProgramSocket) {  // dup2 onto itself would keep close-on-exec
-      moved.reset(fcntl(fd, F_DUPFD_CLOEXEC, kProgramSocket + 1));
-      fd = moved.get();
-    }
-    std::string ahead_arg = std::to_string(ahead), parent_arg = std::to_string(parent);
-    char* argv[] = {const_cast<char*>(kProgramName), ahead_arg.data(), parent_arg.data(), nullptr};
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_adddup2(&actions, fd, kProgramSocket);
-    posix_spawn_file_actions_addclosefrom_np(&actions, kProgramSocket + 1);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setpgroup(&attr, 0);
-    int err = fd < 0 ? errno : posix_spawn(&pid, program.c_str(), &actions, &attr, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    if (err != 0) return Error{"spawner", err, "cannot start " + program};
-  } else {
-    pid = fork();
+  int err = fd < 0 ? errno : posix_spawn(&pid, program.c_str(), &actions, &attr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) return Error{"spawner", err, "cannot start " + program};
+  auto s = std::unique_ptr<Spawner>(new Spawner(pid, std::move(mine)));
+  s->program_ = program;
+  return s;
+}
+
+Result<void> Spawner::serve(const Context& ctx, int netns_ahead) {
+  if (ctx_) return Error{"spawner", EALREADY, "already serving"};
+  size_t ahead = size_t(std::clamp(netns_ahead, 0, 4096));
+  if (pid_ < 0) {
+    // No program: a fork of mpexec serves, with the Context it already has.
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return sysError("socketpair", "spawner");
+    UniqueFd mine(sv[0]), theirs(sv[1]);
+    pid_t parent = getpid();
+    pid_t pid = fork();
     if (pid < 0) return sysError("fork", "spawner");
     if (pid == 0) {
-      // Dies with mpexec; its own process group, as above.
+      // Dies with mpexec; its own process group, as a program would be.
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (getppid() != parent) _exit(0);
       setpgid(0, 0);
       int fd = theirs.get();
       if (fd > 3) syscall(SYS_close_range, 3, fd - 1, 0);
       syscall(SYS_close_range, fd + 1, ~0u, 0);
-      serve(ctx, fd, ahead);
+      serveRequests(ctx, fd, ahead, MadeAhead{});
+    }
+    pid_ = pid;
+    sock_ = std::move(mine);
+  } else {
+    Writer w;
+    w.u64(ahead);
+    w.str(encodeContext(ctx));
+    if (!sendRequest(sock_.get(), w.take(), {})) {
+      sock_.reset();
+      return Error{"spawner", EPIPE, "cannot start " + program_};
     }
   }
-  theirs.reset();
-  if (!program.empty() && !sendRequest(mine.get(), encodeContext(ctx), {})) {
-    kill(pid, SIGKILL);
-    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
-    return Error{"spawner", EPIPE, "cannot start " + program};
-  }
-  return std::unique_ptr<Spawner>(new Spawner(ctx, pid, std::move(mine)));
+  ctx_ = &ctx;
+  return {};
+}
+
+Result<std::unique_ptr<Spawner>> Spawner::start(const Context& ctx, int netns_ahead, const std::string& program) {
+  auto s = launch(program);
+  if (!s) return s.error();
+  auto served = (*s)->serve(ctx, netns_ahead);
+  if (!served) return served.error();
+  return s;
 }
 
 Spawner::~Spawner() {
+  if (pid_ < 0) return;
+  // Launched but never given its Context (the run stopped at its manifest), the program still exits on its
+  // own: a SIGKILL would orphan the helper that builds the shared root, which then outlives mpexec for the
+  // milliseconds its mount namespace takes to go.
   sock_.reset();
   int status;
   while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
@@ -511,10 +579,10 @@ Spawner::~Spawner() {
 }
 
 Result<UnitProcess> Spawner::spawn(const UnitSpec& spec) {
-  if (!sock_) return Error{"spawner", EPIPE, "the spawner process is gone"};
+  if (!ctx_ || !sock_) return Error{"spawner", EPIPE, "the spawner process is gone"};
   std::unique_ptr<UnitCgroupDirs> cgroup;
-  if (spec.isolation == Isolation::Namespaces && ctx_.cgroups()) {
-    auto made = ctx_.cgroups()->createUnit(spec.name, spec.policy);
+  if (spec.isolation == Isolation::Namespaces && ctx_->cgroups()) {
+    auto made = ctx_->cgroups()->createUnit(spec.name, spec.policy);
     if (!made) return made.error();
     cgroup = std::move(*made);
   }

@@ -25,8 +25,9 @@ namespace mpexec::sandbox {
 
 class Spawner {
  public:
-  /// Forks the spawner. Call from the thread that outlives every unit (the main thread), before starting
-  /// other threads. `ctx` must outlive the Spawner.
+  /// Forks the spawner, or starts `program`, and hands it `ctx`: launch() then serve(). Call from the thread
+  /// that outlives every unit (the main thread), before starting other threads. `ctx` must outlive the
+  /// Spawner.
   ///
   /// With `netns_ahead` > 0 and no user namespace in use, the spawner keeps up to that many fresh network
   /// namespaces (loopback up) made while it has nothing else to do, and hands each to exactly one unit
@@ -38,6 +39,13 @@ class Spawner {
   /// it, the fork serves as it is.
   static Result<std::unique_ptr<Spawner>> start(const Context& ctx, int netns_ahead = 0,
                                                 const std::string& program = {});
+  /// The first half of start(), for before the Context exists: starts `program`, which (as root, and with
+  /// `make_ahead`) prepares the shared root and a network namespace while mpexec reads its manifest. Without
+  /// a program, nothing starts until serve(). A Spawner dropped before serve() ends as one dropped after:
+  /// the program exits once it sees its socket closed, and the destructor reaps it.
+  static Result<std::unique_ptr<Spawner>> launch(const std::string& program, bool make_ahead = true);
+  /// The second half: sends the program `ctx` and `netns_ahead`, or forks the spawner.
+  Result<void> serve(const Context& ctx, int netns_ahead);
   /// mpexec-spawner beside the running executable, or in ../lib/mpexec/ from it; empty when there is none.
   /// With `levels_up`, it looks that many directories further up (the build's tests/ and bench/ use 1).
   static std::string findProgram(int levels_up = 0);
@@ -58,10 +66,11 @@ class Spawner {
   pid_t pid() const { return pid_; }
 
  private:
-  Spawner(const Context& ctx, pid_t pid, UniqueFd sock) : ctx_(ctx), pid_(pid), sock_(std::move(sock)) {}
-  const Context& ctx_;
-  pid_t pid_;
+  Spawner(pid_t pid, UniqueFd sock) : pid_(pid), sock_(std::move(sock)) {}
+  const Context* ctx_ = nullptr;  ///< set by serve()
+  pid_t pid_;                     ///< -1 until a program or fork runs
   UniqueFd sock_;
+  std::string program_;
 };
 
 /// The request's wire form, for the spawner and its tests: the spec (without log_dir_fd, which travels as

@@ -2,6 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+
 #include "sandbox/cgroup.h"
 #include "tests/sandbox/contained.h"
 
@@ -35,6 +42,40 @@ TEST(ContextTest, NamespacesDescribeBackendAndLimits) {
   EXPECT_NE(ctx->seccompFor(nested), ctx->seccompFor(Policy{}));
   EXPECT_TRUE(ctx->usesUserNamespace(nested));
   EXPECT_EQ(ctx->usesUserNamespace(Policy{}), !ctx->privileged());
+}
+
+TEST(ContextTest, BegunEarlyItFinishesAsCreateDoesAndADroppedOneReapsItsProbe) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  auto children = [] {
+    std::ifstream in("/proc/thread-self/children");
+    std::set<pid_t> out;
+    for (pid_t pid; in >> pid;) out.insert(pid);
+    return out;
+  };
+  std::set<pid_t> before = children();
+  // In a child: a second Context in this process would share (and remove) the cgroup directory of ctx.
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto pending = Context::begin(Isolation::Namespaces);
+    std::ifstream in("/proc/thread-self/children");
+    pid_t probe = 0;
+    if (!(in >> probe)) _exit(10);  // no probe runs
+    auto finished = Context::finish(std::move(pending));
+    if (!finished.ok()) _exit(11);
+    int code = 0;
+    if ((*finished)->privileged() != ctx->privileged() || (*finished)->describe() != ctx->describe()) code = 12;
+    else if (kill(probe, 0) == 0) code = 13;  // finish() left the probe unreaped
+    finished->reset();  // removes its cgroup directory
+    _exit(code);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  {
+    auto dropped = Context::begin(Isolation::Namespaces);  // as when the manifest turns out bad
+  }
+  EXPECT_EQ(children(), before) << "a dropped Pending left its probe";
 }
 
 TEST(ContextTest, SpawnErrorNamesTheStep) {

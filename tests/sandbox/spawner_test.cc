@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -164,7 +165,7 @@ std::string spawnerProgram() { return Spawner::findProgram(1); }
 TEST(SpawnerProgram, RefusesToRunByHand) {
   std::string program = spawnerProgram();
   if (program.empty()) GTEST_SKIP() << "mpexec-spawner is not built beside the tests' directory";
-  for (const char* args : {"", " 2", " 2 3 4", " x 1", " -1 1", " 2 x", " 2 1"}) {  // " 2 1": fd 3 is no socket
+  for (const char* args : {"", " 2", " 2 1 4", " x 1", " -1 1", " 2 x", " 2 2", " 2 1"}) {  // " 2 1": fd 3 is no socket
     std::string out;
     FILE* p = popen((program + args + " 2>&1 3</dev/null").c_str(), "r");
     ASSERT_NE(p, nullptr);
@@ -341,6 +342,70 @@ TEST_P(SpawnerTest, NetworkNamespacesMadeAheadGoToOneUnitEachWithLoopbackUp) {
   char host[64] = {};
   ASSERT_GT(readlink("/proc/self/ns/net", host, sizeof host - 1), 0);
   EXPECT_EQ(seen.count(host), 0u);
+}
+
+TEST_P(SpawnerTest, LaunchedBeforeItsContextItServesOnceGivenIt) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  // mpexec launches the spawner before it reads its manifest; the program (as root) makes the shared root
+  // and a network namespace meanwhile. Without a program, serve() forks.
+  auto spawner = Spawner::launch(program_);
+  ASSERT_TRUE(spawner.ok()) << spawner.error().message();
+  usleep(100 * 1000);
+  UnitSpec early = trueUnit(Isolation::Namespaces);
+  EXPECT_FALSE((*spawner)->spawn(early).ok()) << "a spawner without its Context spawned a unit";
+  ASSERT_TRUE((*spawner)->serve(*ctx, 1).ok());
+  EXPECT_FALSE((*spawner)->serve(*ctx, 1).ok()) << "served a second Context";
+  std::set<std::string> seen;
+  for (int i = 0; i < 2; ++i) {
+    UnitSpec u = trueUnit(Isolation::Namespaces);
+    u.commands[0].argv = {"/bin/sh", "-c", "readlink /proc/self/ns/net; cat /sys/class/net/lo/flags; touch /x"};
+    u.commands[0].log_name = "early" + std::to_string(i) + ".log";
+    auto p = (*spawner)->spawn(u);
+    ASSERT_TRUE(p.ok()) << p.error().message();
+    auto events = runToEnd(*p);
+    ASSERT_EQ(events.size(), 2u);
+    std::ifstream log(dir_.path() + "/" + u.commands[0].log_name);
+    std::string ns, flags, touch;
+    log >> ns >> flags;
+    std::getline(log >> std::ws, touch);
+    EXPECT_TRUE(seen.insert(ns).second) << "unit " << i << " got a network namespace used before: " << ns;
+    EXPECT_EQ(std::stoul(flags, nullptr, 16) & 1, 1u) << "lo is not up in unit " << i << ": flags " << flags;
+    EXPECT_NE(touch.find("Read-only file system"), std::string::npos) << "the root is writable: " << touch;
+    EXPECT_NE(events[1].wait_status, 0);
+  }
+  char host[64] = {};
+  ASSERT_GT(readlink("/proc/self/ns/net", host, sizeof host - 1), 0);
+  EXPECT_EQ(seen.count(host), 0u);
+}
+
+/// The pids of this thread's children, zombies included.
+std::set<pid_t> children() {
+  std::ifstream in("/proc/thread-self/children");
+  std::set<pid_t> out;
+  for (pid_t pid; in >> pid;) out.insert(pid);
+  return out;
+}
+
+TEST(SpawnerProgram, LaunchedAndDroppedBeforeItsContextLeavesNoProcess) {
+  std::string program = spawnerProgram();
+  if (program.empty()) GTEST_SKIP() << "mpexec-spawner is not built beside the tests' directory";
+  // As when a run stops at a bad manifest: at once, while the program makes the shared root, and after.
+  // As a subreaper, this process would inherit whatever the program left behind.
+  ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  struct Unset {
+    ~Unset() { prctl(PR_SET_CHILD_SUBREAPER, 0); }
+  } unset;
+  for (int wait_us : {0, 500, 100000}) {
+    std::set<pid_t> before = children();
+    auto spawner = Spawner::launch(program);
+    ASSERT_TRUE(spawner.ok()) << spawner.error().message();
+    pid_t pid = (*spawner)->pid();
+    EXPECT_EQ(children().count(pid), 1u);
+    usleep(wait_us);
+    spawner->reset();
+    EXPECT_EQ(children(), before) << "after " << wait_us << " us";
+    EXPECT_EQ(kill(pid, 0), -1) << "after " << wait_us << " us";
+  }
 }
 
 TEST_P(SpawnerTest, ASpawnerThatIsGoneIsAClearErrorEveryTime) {
