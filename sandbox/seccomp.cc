@@ -72,6 +72,11 @@ Result<SeccompProgram> compileSeccomp(SeccompProfile profile) {
   if (int rc = seccomp_attr_set(f.get(), SCMP_FLTATR_CTL_NNP, 0); rc < 0) return libError("attr nnp", rc);
   if (int rc = seccomp_attr_set(f.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); rc < 0)
     return libError("attr badarch", rc);
+  // The syscall numbers as a binary tree rather than one chain: on attach, the kernel runs the filter once
+  // per syscall number to find the ones it always allows (its action cache), so the path's length is paid
+  // ~450 times per command. Attaching the default filter took 71 us with the chain and 41 us with the tree
+  // (a one-instruction filter: 18 us).
+  if (int rc = seccomp_attr_set(f.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2); rc < 0) return libError("attr optimize", rc);
 
   for (const char* name : kKernelGlobal) MPEXEC_TRY(deny(f.get(), name, EPERM));
   MPEXEC_TRY(deny(f.get(), "clone3", ENOSYS));
