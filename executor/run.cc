@@ -251,6 +251,9 @@ int run(const Config& config) {
     }
   }
   int64_t wall_us = clock.nowUs();
+  // No unit starts from here: the spawner exits (with the shared root and the namespaces it made ahead)
+  // while the state and the reports are written.
+  spawner.value()->close();
   sync_service->stop();
   Combined combined = combineIterations(m, plan, std::move(results));
   const ScheduleResult& result = combined.result;

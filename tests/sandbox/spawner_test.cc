@@ -408,6 +408,26 @@ TEST(SpawnerProgram, LaunchedAndDroppedBeforeItsContextLeavesNoProcess) {
   }
 }
 
+TEST_P(SpawnerTest, ClosedItExitsOnItsOwnAndSpawnsNothingMore) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  auto spawner = startSpawner(*ctx, 2);
+  ASSERT_TRUE(spawner.ok());
+  auto p = (*spawner)->spawn(trueUnit(Isolation::Namespaces));
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  (*spawner)->close();
+  // It exits without being waited for (the run's end writes its reports meanwhile); the unit goes on.
+  siginfo_t info{};
+  ASSERT_EQ(waitid(P_PID, (*spawner)->pid(), &info, WEXITED | WNOWAIT), 0);
+  EXPECT_EQ(info.si_code, CLD_EXITED);
+  EXPECT_EQ(info.si_status, 0);
+  auto events = runToEnd(*p);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].wait_status, 0);
+  auto later = (*spawner)->spawn(trueUnit(Isolation::Namespaces));
+  ASSERT_FALSE(later.ok());
+  EXPECT_NE(later.error().message().find("spawner"), std::string::npos) << later.error().message();
+}
+
 TEST_P(SpawnerTest, ASpawnerThatIsGoneIsAClearErrorEveryTime) {
   auto ctx = Context::create(Isolation::None);
   ASSERT_TRUE(ctx.ok());
