@@ -16,13 +16,19 @@ Result<void> dropCapabilityBounds(int last_cap) {
                              SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED | SECBIT_KEEP_CAPS_LOCKED;
   if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0 && errno != EPERM)
     return sysError("prctl", "PR_SET_SECUREBITS");
+  MPEXEC_TRY(dropBoundingSet(last_cap));
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+    return sysError("prctl", "PR_CAP_AMBIENT_CLEAR_ALL");
+  return {};
+}
+
+Result<void> dropBoundingSet(int last_cap) {
   for (int cap = 0; cap <= last_cap; ++cap) {
+    if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 0) continue;  // already out: a read commits nothing
     // EINVAL: the kernel does not know this capability. EPERM: no CAP_SETPCAP, so nothing to drop from.
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL && errno != EPERM)
       return sysError("prctl", "PR_CAPBSET_DROP");
   }
-  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
-    return sysError("prctl", "PR_CAP_AMBIENT_CLEAR_ALL");
   return {};
 }
 

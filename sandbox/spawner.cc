@@ -20,6 +20,7 @@
 #include <cstring>
 #include <optional>
 
+#include "sandbox/caps.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/contain.h"
 #include "sandbox/context.h"
@@ -257,6 +258,8 @@ struct MadeAhead {
 
 [[noreturn]] void serveRequests(const Context& ctx, int sock, size_t netns_ahead, MadeAhead made) {
   bool privileged = ctx.isolation() == Isolation::Namespaces && ctx.privileged();
+  // Once here rather than 41 credential commits in every init (caps.h). A failure leaves it to the inits.
+  if (privileged) (void)dropBoundingSet(ctx.lastCap());
   NetnsPool& pool = made.pool;
   pool.retarget(privileged ? netns_ahead : 0);
   // What every unit's root has in common, built once. Without it (an older kernel), each init builds its

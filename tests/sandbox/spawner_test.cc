@@ -428,6 +428,39 @@ TEST_P(SpawnerTest, ClosedItExitsOnItsOwnAndSpawnsNothingMore) {
   EXPECT_NE(later.error().message().find("spawner"), std::string::npos) << later.error().message();
 }
 
+/// The CapBnd line of /proc/PID/status, as a number.
+uint64_t boundingSetOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("CapBnd:", 0) == 0) return std::stoull(line.substr(7), nullptr, 16);
+  return ~uint64_t(0);
+}
+
+TEST_P(SpawnerTest, AsRootItDropsTheBoundingSetOnceForEveryInit) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  if (!ctx->privileged()) GTEST_SKIP() << "not root with CAP_SYS_ADMIN: every unit gets a user namespace";
+  auto spawner = startSpawner(*ctx);
+  ASSERT_TRUE(spawner.ok());
+  UnitSpec held = trueUnit(Isolation::Namespaces);
+  held.hold = true;  // its init waits, past its set-up, for go
+  auto p = (*spawner)->spawn(held);
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  ASSERT_TRUE(waitPastSetup(*p));
+  EXPECT_EQ(boundingSetOf((*spawner)->pid()), 0u) << "the spawner kept its bounding set";
+  EXPECT_EQ(boundingSetOf(p->pid()), 0u);
+  ASSERT_TRUE(p->go(0));
+  EXPECT_EQ(runToEnd(*p).size(), 2u);
+  // Without namespaces (--no-sandbox) nothing is dropped: the commands run as the user's own.
+  auto none = Context::create(Isolation::None);
+  ASSERT_TRUE(none.ok());
+  auto plain = startSpawner(**none);
+  ASSERT_TRUE(plain.ok());
+  auto q = (*plain)->spawn(trueUnit(Isolation::None));  // its reply: the Context was taken
+  ASSERT_TRUE(q.ok()) << q.error().message();
+  EXPECT_NE(boundingSetOf((*plain)->pid()), 0u);
+  q->kill();
+}
+
 TEST_P(SpawnerTest, ASpawnerThatIsGoneIsAClearErrorEveryTime) {
   auto ctx = Context::create(Isolation::None);
   ASSERT_TRUE(ctx.ok());
