@@ -29,173 +29,12 @@
 #include "sandbox/net.h"
 #include "sandbox/pid.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/spawner_wire.h"
 
 namespace mpexec::sandbox {
 namespace {
 
 constexpr int kReplyTimeoutMs = 10000;  // the spawner only clones; this only catches a hang
-constexpr uint32_t kMagic = 0x6d707831;  // "mpx1"
-constexpr size_t kMaxRequest = size_t(1) << 30;
-constexpr uint64_t kContextVersion = 1;
-
-// ---- the request's bytes: little more than length-prefixed strings ----
-
-class Writer {
- public:
-  void u64(uint64_t v) { out_.append(reinterpret_cast<const char*>(&v), sizeof v); }
-  void str(const std::string& s) {
-    u64(s.size());
-    out_ += s;
-  }
-  void strs(const std::vector<std::string>& v) {
-    u64(v.size());
-    for (const auto& s : v) str(s);
-  }
-  std::string take() { return std::move(out_); }
-
- private:
-  std::string out_;
-};
-
-class Reader {
- public:
-  explicit Reader(const std::string& in) : in_(in) {}
-  bool u64(uint64_t& v, const char* field) {
-    if (in_.size() - pos_ < sizeof v) return fail(field);
-    memcpy(&v, in_.data() + pos_, sizeof v);
-    pos_ += sizeof v;
-    return true;
-  }
-  bool i64(int64_t& v, const char* field) {
-    uint64_t u;
-    if (!u64(u, field)) return false;
-    v = int64_t(u);
-    return true;
-  }
-  bool flag(bool& b, const char* field) {
-    uint64_t u;
-    if (!u64(u, field)) return false;
-    if (u > 1) return fail(field);
-    b = u == 1;
-    return true;
-  }
-  template <class E>
-  bool enumeration(E& e, uint64_t count, const char* field) {
-    uint64_t u;
-    if (!u64(u, field)) return false;
-    if (u >= count) return fail(field);
-    e = static_cast<E>(u);
-    return true;
-  }
-  bool str(std::string& s, const char* field) {
-    uint64_t n;
-    if (!u64(n, field) || n > in_.size() - pos_) return fail(field);
-    s.assign(in_, pos_, n);
-    pos_ += n;
-    return true;
-  }
-  bool strs(std::vector<std::string>& v, const char* field) {
-    uint64_t n;
-    // Each string takes at least its 8-byte length: a count beyond that is corrupt, not a huge allocation.
-    if (!u64(n, field) || n > (in_.size() - pos_) / 8) return fail(field);
-    v.resize(n);
-    for (auto& s : v)
-      if (!str(s, field)) return false;
-    return true;
-  }
-  bool done() const { return pos_ == in_.size(); }
-  const std::string& failed() const { return failed_; }
-  bool fail(const char* field) {
-    if (failed_.empty()) failed_ = field;
-    return false;
-  }
-
- private:
-  const std::string& in_;
-  size_t pos_ = 0;
-  std::string failed_;
-};
-
-// ---- framing on the stream socket: a header with the fds, then the bytes ----
-
-struct Header {
-  uint32_t magic;
-  uint32_t fds;
-  uint64_t size;
-};
-
-bool writeAll(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= size_t(w);
-  }
-  return true;
-}
-
-bool readAll(int fd, char* p, size_t n) {
-  while (n > 0) {
-    ssize_t r = recv(fd, p, n, MSG_WAITALL);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= size_t(r);
-  }
-  return true;
-}
-
-bool sendRequest(int sock, const std::string& bytes, const std::vector<int>& fds) {
-  Header h{kMagic, uint32_t(fds.size()), bytes.size()};
-  iovec iov{&h, sizeof h};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 2)] = {};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  if (!fds.empty()) {
-    mh.msg_control = control;
-    mh.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
-  ssize_t n;
-  do n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n == ssize_t(sizeof h) && writeAll(sock, bytes.data(), bytes.size());
-}
-
-/// False on EOF or a broken frame. Received fds are appended to `fds` (close-on-exec).
-bool receiveRequest(int sock, std::string& bytes, std::vector<int>& fds) {
-  Header h{};
-  iovec iov{&h, sizeof h};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 2)] = {};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-  while (n < 0 && errno == EINTR);
-  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      fds.push_back(fd);
-    }
-  }
-  if (n != ssize_t(sizeof h) || h.magic != kMagic || h.fds != fds.size() || h.size > kMaxRequest) return false;
-  bytes.resize(h.size);
-  return readAll(sock, bytes.data(), bytes.size());
-}
-
-// ---- the spawner process ----
 
 /// Fresh network namespaces made ahead (root without user namespaces only: an init in a user namespace of
 /// its own could not enter one owned by ours).
@@ -303,116 +142,6 @@ struct MadeAhead {
 
 }  // namespace
 
-std::string encodeSpawnRequest(const UnitSpec& spec, const std::vector<std::string>& cgroup_dirs) {
-  Writer w;
-  w.str(spec.name);
-  w.u64(uint64_t(spec.isolation));
-  const Policy& p = spec.policy;
-  w.u64(uint64_t(p.network));
-  w.u64(p.memory_bytes);
-  w.u64(p.pids);
-  w.strs(p.writable);
-  w.u64(uint64_t(p.user));
-  w.u64(p.seccomp);
-  w.u64(p.nested);
-  w.u64(spec.commands.size());
-  for (const CommandSpec& c : spec.commands) {
-    w.u64(uint64_t(c.role));
-    w.strs(c.argv);
-    w.strs(c.env);
-    w.str(c.cwd);
-    w.u64(uint64_t(c.timeout_ms));
-    w.str(c.log_name);
-  }
-  w.u64(spec.log_dir_fd >= 0);
-  w.str(spec.output_dir);
-  w.strs(spec.visible);
-  w.str(spec.sync_dir);
-  w.u64(uint64_t(spec.kill_grace_ms));
-  w.u64(spec.hold);
-  w.strs(cgroup_dirs);
-  return w.take();
-}
-
-Result<SpawnRequest> decodeSpawnRequest(const std::string& bytes) {
-  SpawnRequest req;
-  UnitSpec& s = req.spec;
-  Policy& p = s.policy;
-  Reader r(bytes);
-  uint64_t commands = 0;
-  bool ok = r.str(s.name, "name") && r.enumeration(s.isolation, 2, "isolation") &&
-            r.enumeration(p.network, 2, "policy.network") && r.u64(p.memory_bytes, "policy.memory_bytes") &&
-            r.u64(p.pids, "policy.pids") && r.strs(p.writable, "policy.writable") &&
-            r.enumeration(p.user, 2, "policy.user") && r.flag(p.seccomp, "policy.seccomp") &&
-            r.flag(p.nested, "policy.nested") && r.u64(commands, "commands");
-  // A command takes at least 6 fields of 8 bytes.
-  if (ok && commands > bytes.size() / 48) ok = r.fail("commands");
-  for (uint64_t i = 0; ok && i < commands; ++i) {
-    CommandSpec c;
-    ok = r.enumeration(c.role, 3, "command.role") && r.strs(c.argv, "command.argv") && r.strs(c.env, "command.env") &&
-         r.str(c.cwd, "command.cwd") && r.i64(c.timeout_ms, "command.timeout_ms") &&
-         r.str(c.log_name, "command.log_name");
-    s.commands.push_back(std::move(c));
-  }
-  ok = ok && r.flag(req.has_log_dir, "log_dir") && r.str(s.output_dir, "output_dir") &&
-       r.strs(s.visible, "visible") && r.str(s.sync_dir, "sync_dir") &&
-       r.i64(s.kill_grace_ms, "kill_grace_ms") && r.flag(s.hold, "hold") && r.strs(req.cgroup_dirs, "cgroup_dirs");
-  if (ok && !r.done()) return Error{"spawner", EPROTO, "trailing bytes after the request"};
-  if (!ok) return Error{"spawner", EPROTO, "malformed request: field " + r.failed()};
-  return req;
-}
-
-std::string encodeContext(const Context& ctx) {
-  Writer w;
-  w.u64(kContextVersion);
-  w.u64(uint64_t(ctx.isolation_));
-  w.u64(ctx.privileged_);
-  w.u64(ctx.idle_ahead_);
-  w.u64(ctx.uid_);
-  w.u64(ctx.gid_);
-  w.u64(uint64_t(ctx.last_cap_));
-  w.str(ctx.exe_);
-  w.u64(ctx.limits_memory_);
-  w.u64(ctx.limits_pids_);
-  for (const auto* program : {ctx.seccomp_default_.get(), ctx.seccomp_nested_.get()}) {
-    w.u64(program != nullptr);
-    if (program) w.str(std::string(reinterpret_cast<const char*>(program->insns.data()),
-                                   program->insns.size() * sizeof(sock_filter)));
-  }
-  return w.take();
-}
-
-Result<std::unique_ptr<Context>> decodeContext(const std::string& bytes) {
-  std::unique_ptr<Context> ctx(new Context(Isolation::None));
-  Reader r(bytes);
-  uint64_t version = 0, uid = 0, gid = 0, last_cap = 0;
-  bool ok = r.u64(version, "version") && (version == kContextVersion || r.fail("version")) &&
-            r.enumeration(ctx->isolation_, 2, "isolation") && r.flag(ctx->privileged_, "privileged") &&
-            r.flag(ctx->idle_ahead_, "idle_ahead") &&
-            r.u64(uid, "uid") && r.u64(gid, "gid") && r.u64(last_cap, "last_cap") &&
-            (last_cap < 64 || r.fail("last_cap")) && r.str(ctx->exe_, "exe") && r.flag(ctx->limits_memory_, "limits_memory") &&
-            r.flag(ctx->limits_pids_, "limits_pids");
-  for (auto* slot : {&ctx->seccomp_default_, &ctx->seccomp_nested_}) {
-    bool present = false;
-    std::string insns;
-    ok = ok && r.flag(present, "seccomp") && (!present || r.str(insns, "seccomp"));
-    if (!ok || !present) continue;
-    if (insns.empty() || insns.size() % sizeof(sock_filter) != 0) {
-      ok = r.fail("seccomp");
-      break;
-    }
-    *slot = std::make_unique<SeccompProgram>();
-    (*slot)->insns.resize(insns.size() / sizeof(sock_filter));
-    memcpy((*slot)->insns.data(), insns.data(), insns.size());
-  }
-  if (ok && !r.done()) return Error{"spawner", EPROTO, "trailing bytes after the context"};
-  if (!ok) return Error{"spawner", EPROTO, "malformed context: field " + r.failed()};
-  ctx->uid_ = uid_t(uid);
-  ctx->gid_ = gid_t(gid);
-  ctx->last_cap_ = int(last_cap);
-  return ctx;
-}
-
 std::string findBesideExecutable(const std::string& name, int levels_up) {
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -474,10 +203,9 @@ int Spawner::programMain(int argc, char** argv) {
     fprintf(stderr, "%s: no context from mpexec\n", name);
     return 2;
   }
-  Reader r(bytes);
-  uint64_t ahead = 0;
+  size_t ahead = 0;
   std::string context;
-  if (!r.u64(ahead, "netns_ahead") || ahead > 4096 || !r.str(context, "context") || !r.done()) {
+  if (!decodeStart(bytes, ahead, context)) {
     fprintf(stderr, "%s: malformed first frame from mpexec\n", name);
     return 2;
   }
@@ -486,7 +214,7 @@ int Spawner::programMain(int argc, char** argv) {
     fprintf(stderr, "%s: %s\n", name, ctx.error().message().c_str());
     return 2;
   }
-  serveRequests(**ctx, kProgramSocket, size_t(ahead), std::move(made));
+  serveRequests(**ctx, kProgramSocket, ahead, std::move(made));
 }
 
 Result<std::unique_ptr<Spawner>> Spawner::launch(const std::string& program, bool make_ahead) {
@@ -550,10 +278,7 @@ Result<void> Spawner::serve(const Context& ctx, int netns_ahead) {
     pid_ = pid;
     sock_ = std::move(mine);
   } else {
-    Writer w;
-    w.u64(ahead);
-    w.str(encodeContext(ctx));
-    if (!sendRequest(sock_.get(), w.take(), {})) {
+    if (!sendRequest(sock_.get(), encodeStart(ctx, ahead), {})) {
       sock_.reset();
       return Error{"spawner", EPIPE, "cannot start " + program_};
     }
