@@ -60,8 +60,10 @@ SUPPORT_OBJS  := $(call objs,$(wildcard tests/support/*.cc))
 TEST_BINS     := $(TEST_SUITES:%=$(OUT)/tests/%_tests)
 BENCH_SRCS    := $(wildcard bench/*_bench.cc)
 BENCH_BINS    := $(BENCH_SRCS:bench/%.cc=$(OUT)/bench/%)
+NS_FLOOR      := $(OUT)/bench/ns-floor
 
-ALL_SRCS := $(LIB_SRCS) executor/main.cc sandbox/spawner_main.cc $(wildcard tests/*/*.cc) $(BENCH_SRCS)
+ALL_SRCS := $(LIB_SRCS) executor/main.cc sandbox/spawner_main.cc $(wildcard tests/*/*.cc) $(BENCH_SRCS) \
+            bench/ns_floor.cc
 DEPS     := $(ALL_SRCS:%.cc=$(OUT)/obj/%.d) $(OUT)/pic/sync-service/http.d
 
 .PHONY: all deps test demo bench bench-compare asan install uninstall deb clean format
@@ -108,6 +110,12 @@ $(OUT)/bench/%: $(OUT)/obj/bench/%.o $(ALL_LIBS)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $^ $(LIBS) -lbenchmark -o $@
 
+# bench/compare.sh's floor of DESIGN §4's namespaces: a plain program, no library of ours, static as the
+# spawner is (fewer mappings for each fork to copy).
+$(NS_FLOOR): $(OUT)/obj/bench/ns_floor.o
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $(SPAWNER_LDFLAGS_$(MODE)) $^ -o $@
+
 test: deps $(OUT)/mpexec $(OUT)/mpexec-spawner $(HTTP_SO) $(TEST_BINS)
 	@packaging/install-deps.sh --browser || echo "make test: chromium is not installed; the browser test will skip"
 	MPEXEC_BIN=$(abspath $(OUT)/mpexec) tests/run-all.sh $(TEST_BINS)
@@ -122,9 +130,9 @@ bench: deps $(OUT)/mpexec $(OUT)/mpexec-spawner $(HTTP_SO) $(BENCH_BINS)
 	MPEXEC_BIN=$(abspath $(OUT)/mpexec) bench/run-all.sh $(BENCH_BINS)
 
 # COMPARE_ARGS=--write also writes bench/RESULTS.md; RUNS, LARGE, WORKLOADS: see bench/compare.sh.
-bench-compare: all
+bench-compare: all $(NS_FLOOR)
 	@packaging/install-deps.sh --bench
-	MPEXEC_BIN=$(abspath $(BUILD)/mpexec) bench/compare.sh $(COMPARE_ARGS)
+	MPEXEC_BIN=$(abspath $(BUILD)/mpexec) NS_FLOOR_BIN=$(abspath $(NS_FLOOR)) bench/compare.sh $(COMPARE_ARGS)
 
 install: all
 	install -Dm755 $(BUILD)/mpexec $(DESTDIR)$(PREFIX)/bin/mpexec

@@ -12,7 +12,10 @@
 #          history (mpexec's state.json, ctest's CTestCostData.txt) that the first one left
 #   LARGE  10,000 x true at -j2 through mpexec with the sandbox, once: its per-test wall against W1's
 #
-# Usage: MPEXEC_BIN=build/mpexec bench/compare.sh [--write]
+# One more row, ns-floor (bench/ns_floor.cc), runs each test in a child with DESIGN §4's namespaces and
+# nothing else: the least any runner that keeps §4 can spend, as a ratio to xargs -P.
+#
+# Usage: MPEXEC_BIN=build/mpexec [NS_FLOOR_BIN=build/release/bench/ns-floor] bench/compare.sh [--write]
 #   --write   also write the table, with the date and machine, to bench/RESULTS.md
 #   RUNS=5    rounds;  LARGE=0 skips the 10k run (about a minute);  WORKLOADS="W1 W2j2 W2j8 W3" to choose;
 #   SETTLE=0   no wait for idle CPUs before each timed run (see settle());
@@ -22,6 +25,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 MPEXEC=${MPEXEC_BIN:-build/mpexec}
 case $MPEXEC in /*) ;; *) MPEXEC=$(pwd)/$MPEXEC ;; esac
+NS_FLOOR=${NS_FLOOR_BIN:-}
 RUNS=${RUNS:-5}
 LARGE=${LARGE:-1}
 WORKLOADS=${WORKLOADS:-W1 W2j2 W2j8 W3}
@@ -105,14 +109,16 @@ run_parallel() { parallel --will-cite -j "$(jobs_of "$1")" "$(prog "$1")" :::: "
 run_ctest() { ctest --test-dir "$work/ctest-$1/build" -j "$(jobs_of "$1")" -Q; }
 run_bwrap() { xargs -P "$(jobs_of "$1")" -n 1 "${BWRAP[@]}" "$(prog "$1")" <"$work/$1.args"; }
 run_unshare() { xargs -P "$(jobs_of "$1")" -n 1 "${UNSHARE[@]}" "$(prog "$1")" <"$work/$1.args"; }
+run_nsfloor() { "$NS_FLOOR" -j "$(jobs_of "$1")" "$(prog "$1")" <"$work/$1.args"; }
 
 # Runner keys, in table order, and what each row is called.
-RUNNERS="xargs mpexec mpexec_ns parallel ctest bwrap unshare"
+RUNNERS="xargs mpexec mpexec_ns nsfloor parallel ctest bwrap unshare"
 runner_label() {
   case $1 in
     xargs) echo "xargs -P" ;;
     mpexec) echo "mpexec (sandbox)" ;;
     mpexec_ns) echo "mpexec --no-sandbox" ;;
+    nsfloor) echo "§4 namespaces alone (ns-floor)" ;;
     parallel) echo "GNU parallel" ;;
     ctest) echo "ctest -j" ;;
     bwrap) echo "bwrap per test, xargs -P" ;;
@@ -129,6 +135,9 @@ unavailable() {
     bwrap)
       if ! command -v bwrap >/dev/null; then echo "missing bwrap"
       elif ! "${BWRAP[@]}" /bin/true 2>/dev/null; then echo "bwrap fails here"; fi ;;
+    nsfloor)
+      if [ -z "$NS_FLOOR" ] || [ ! -x "$NS_FLOOR" ]; then echo "no ns-floor (set NS_FLOOR_BIN)"
+      elif ! echo 1 | "$NS_FLOOR" -j 1 /bin/true 2>/dev/null; then echo "ns-floor fails here"; fi ;;
     unshare)
       if ! command -v unshare >/dev/null; then echo "missing unshare"
       elif ! "${UNSHARE[@]}" /bin/true 2>/dev/null; then echo "unshare --user fails here"; fi ;;
@@ -320,6 +329,9 @@ report=$work/report.md
   echo
   echo "Ideal: W2 40 x 0.25 s over 2 or 8 slots = 5 s or 1.25 s; W3 the LPT bound max(sum/N, longest) = 3.85 s."
   echo "W3 lists its tests shortest first, so a runner without history starts the 2 s test last."
+  echo "ns-floor runs each test in a child cloned with DESIGN §4's namespaces (mount, pid, network, IPC, UTS,"
+  echo "cgroup), whose mounts it makes private and whose loopback it brings up, and nothing else: no mounts, no"
+  echo "cgroups, no seccomp, no init. Its ratio to xargs -P is the floor for any runner that keeps §4."
   echo
   large_note
 } >"$report"
