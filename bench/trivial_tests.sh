@@ -3,7 +3,9 @@
 # runs each, medians printed with their ratio to the floor:
 #   W1: N (400) trivial free tests (/bin/true) at -j2 through mpexec with the sandbox, mpexec
 #       --no-sandbox, `xargs -P2` running the same command, and `unshare --user --pid --net --mount --ipc
-#       --uts --fork sh -c true` per test through `xargs -P2` (the per-test-container peer).
+#       --uts --fork /bin/true` per test through `xargs -P2` (the per-test-container peer). Every runner
+#       runs /bin/true without an argument (`xargs -I`): given one, coreutils' true loads the locale first.
+#       (bench/compare.sh runs `/bin/true <index>` through every runner instead.)
 #   W2: 40 tests of `sleep 0.25` at -j8 through mpexec with and without the sandbox, against the ideal
 #       1.25 s.
 # Usage: MPEXEC_BIN=build/mpexec bench/trivial_tests.sh   (RUNS=5 N=400 by default)
@@ -55,13 +57,13 @@ spread() { sort -n "$work/$1.times" | awk 'NR == 1 { lo = $1 } { hi = $1 } END {
 
 w1_sandbox() { "$MPEXEC" -q -j 2 --state-dir "$work/state-w1s" "$work/w1.json"; }
 w1_plain() { "$MPEXEC" -q -j 2 --no-sandbox --state-dir "$work/state-w1p" "$work/w1.json"; }
-w1_xargs() { seq "$N" | xargs -P 2 -n 1 /bin/true; }
-w1_unshare() { seq "$N" | xargs -P 2 -n 1 unshare --user --pid --net --mount --ipc --uts --fork sh -c true; }
+w1_xargs() { seq "$N" | xargs -P 2 -I{} /bin/true; }
+w1_unshare() { seq "$N" | xargs -P 2 -I{} unshare --user --pid --net --mount --ipc --uts --fork /bin/true; }
 w2_sandbox() { "$MPEXEC" -q -j 8 --state-dir "$work/state-w2s" "$work/w2.json"; }
 w2_plain() { "$MPEXEC" -q -j 8 --no-sandbox --state-dir "$work/state-w2p" "$work/w2.json"; }
 
 have_unshare=1
-unshare --user --pid --net --mount --ipc --uts --fork sh -c true 2>/dev/null || have_unshare=0
+unshare --user --pid --net --mount --ipc --uts --fork /bin/true 2>/dev/null || have_unshare=0
 
 echo "mpexec: $MPEXEC"
 echo "host: $(uname -srm), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ); $RUNS runs each, runners alternating"
