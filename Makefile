@@ -116,9 +116,9 @@ $(NS_FLOOR): $(OUT)/obj/bench/ns_floor.o
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $(SPAWNER_LDFLAGS_$(MODE)) $^ -o $@
 
-test: deps $(OUT)/mpexec $(OUT)/mpexec-spawner $(HTTP_SO) $(TEST_BINS)
+test: deps $(OUT)/mpexec $(OUT)/mpexec-spawner $(HTTP_SO) $(NS_FLOOR) $(TEST_BINS)
 	@packaging/install-deps.sh --browser || echo "make test: chromium is not installed; the browser test will skip"
-	MPEXEC_BIN=$(abspath $(OUT)/mpexec) tests/run-all.sh $(TEST_BINS)
+	MPEXEC_BIN=$(abspath $(OUT)/mpexec) NS_FLOOR_BIN=$(abspath $(NS_FLOOR)) tests/run-all.sh $(TEST_BINS)
 
 asan:
 	$(MAKE) MODE=asan test

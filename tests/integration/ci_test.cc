@@ -26,22 +26,10 @@ namespace json = boost::json;
 using test::readFile;
 using test::readJson;
 using test::runMpexec;
+using test::shell;
 
 bool have(const std::string& tool) {
   return system(("command -v " + tool + " >/dev/null 2>&1").c_str()) == 0;
-}
-
-/// Runs a shell command, its output captured; returns the exit status (-1 on a signal).
-int shell(const std::string& cmd, std::string* out = nullptr) {
-  std::string full = "(" + cmd + ") 2>&1";
-  FILE* p = popen(full.c_str(), "r");
-  if (!p) return -1;
-  char buf[4096];
-  std::string text;
-  while (size_t n = fread(buf, 1, sizeof buf, p)) text.append(buf, n);
-  int st = pclose(p);
-  if (out) *out = text;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 std::string shq(const std::string& s) { return "'" + std::regex_replace(s, std::regex("'"), "'\\''") + "'"; }

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -15,6 +16,18 @@
 extern char** environ;
 
 namespace mpexec::test {
+
+int shell(const std::string& cmd, std::string* out) {
+  std::string full = "(" + cmd + ") 2>&1";
+  FILE* p = popen(full.c_str(), "r");
+  if (!p) return -1;
+  char buf[4096];
+  std::string text;
+  while (size_t n = fread(buf, 1, sizeof buf, p)) text.append(buf, n);
+  int st = pclose(p);
+  if (out) *out = text;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
 
 std::string mpexecBinary() {
   const char* bin = getenv("MPEXEC_BIN");

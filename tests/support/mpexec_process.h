@@ -28,6 +28,9 @@ pid_t startMpexec(const std::vector<std::string>& args, const std::string& out_f
 /// Waits for a pid from startMpexec.
 Finished waitMpexec(pid_t pid, const std::string& out_file, double timeout_s = 120);
 
+/// Runs a shell command, its stdout and stderr captured in `out`; returns the exit status (-1 on a signal).
+int shell(const std::string& cmd, std::string* out = nullptr);
+
 boost::json::object readJson(const std::string& path);
 std::string readFile(const std::string& path);
 
