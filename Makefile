@@ -39,7 +39,7 @@ LIBS        := $(MPEXEC_LIBS) -lcpp-httplib
 HTTP_SO     := $(OUT)/libmpexec-http.so
 
 # One static library per directory (DESIGN §1): executor -> sync-service, sandbox.
-EXECUTOR_SRCS := $(filter-out executor/main.cc,$(wildcard executor/*.cc))
+EXECUTOR_SRCS := $(filter-out executor/main.cc,$(wildcard executor/*.cc executor/*/*.cc))
 SANDBOX_SRCS  := $(filter-out sandbox/spawner_main.cc,$(wildcard sandbox/*.cc))
 SYNC_SRCS     := $(wildcard sync-service/*.cc)
 LIB_SRCS      := $(EXECUTOR_SRCS) $(SANDBOX_SRCS) $(SYNC_SRCS)
@@ -62,7 +62,8 @@ BENCH_SRCS    := $(wildcard bench/*_bench.cc)
 BENCH_BINS    := $(BENCH_SRCS:bench/%.cc=$(OUT)/bench/%)
 NS_FLOOR      := $(OUT)/bench/ns-floor
 
-ALL_SRCS := $(LIB_SRCS) executor/main.cc sandbox/spawner_main.cc $(wildcard tests/*/*.cc) $(BENCH_SRCS) \
+ALL_SRCS := $(LIB_SRCS) executor/main.cc sandbox/spawner_main.cc $(wildcard tests/*/*.cc tests/*/*/*.cc) \
+            $(BENCH_SRCS) \
             bench/ns_floor.cc
 DEPS     := $(ALL_SRCS:%.cc=$(OUT)/obj/%.d) $(OUT)/pic/sync-service/http.d
 
@@ -102,7 +103,7 @@ $(BUILD)/mpexec $(BUILD)/mpexec-spawner $(BUILD)/libmpexec-http.so: $(BUILD)/%: 
 
 # One gtest binary per source directory, so a broken directory does not stop the others' tests.
 .SECONDEXPANSION:
-$(OUT)/tests/%_tests: $$(call objs,$$(wildcard tests/$$*/*.cc)) $(SUPPORT_OBJS) $$(LIBS_$$*)
+$(OUT)/tests/%_tests: $$(call objs,$$(wildcard tests/$$*/*.cc tests/$$*/*/*.cc)) $(SUPPORT_OBJS) $$(LIBS_$$*)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $^ $(LIBS) $(LDLIBS_$*) -lgtest -lgtest_main -o $@
 
@@ -156,6 +157,6 @@ clean:
 	rm -rf $(BUILD)
 
 format:
-	clang-format -i $(ALL_SRCS) $(wildcard */*.h tests/*/*.h)
+	clang-format -i $(ALL_SRCS) $(wildcard */*.h */*/*.h tests/*/*.h)
 
 -include $(DEPS)

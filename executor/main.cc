@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 
 #include "executor/config.h"
-#include "executor/import.h"
-#include "executor/merge.h"
+#include "executor/import/import.h"
+#include "executor/reports/merge.h"
 #include "sync-service/sync_cli.h"
 
 namespace {

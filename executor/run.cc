@@ -23,7 +23,7 @@
 #include "executor/manifest.h"
 #include "executor/plan.h"
 #include "executor/repeat.h"
-#include "executor/reports.h"
+#include "executor/reports/reports.h"
 #include "executor/scheduler.h"
 #include "executor/shard_env.h"
 #include "sandbox/context.h"
@@ -97,171 +97,219 @@ std::optional<std::regex> compile(const std::string& re, const char* flag, std::
   }
 }
 
-}  // namespace
+// A run as named steps, in the order run() calls them. A step that can fail returns the exit code to leave
+// with; the members carry what one step hands the next.
+class RunSession {
+ public:
+  explicit RunSession(const Config& config) : config_(config) {}
 
-int run(const Config& config) {
-  RunClock clock;
-  // Started before the manifest is read, to run on another core meanwhile: the spawner program (which, as
-  // root, prepares what units share) and the namespace probe. Their errors are reported after the manifest's.
-  auto isolation = config.no_sandbox ? sandbox::Isolation::None : sandbox::Isolation::Namespaces;
-  bool sandboxed = isolation == sandbox::Isolation::Namespaces && !config.list;
-  std::string spawner_program = config.list ? std::string() : sandbox::Spawner::findProgram();
-  auto spawner = sandbox::Spawner::launch(spawner_program, sandboxed);
-  auto pending_ctx = sandbox::Context::begin(sandboxed ? isolation : sandbox::Isolation::None);
+  void startEarly();
+  std::optional<int> loadInputs();
+  std::optional<int> selectTests();
+  std::optional<int> startServices();
+  void dispatch();
+  int finish();
+
+ private:
+  int exitCodeAndNotes(const Combined& combined, std::vector<std::string>& notes) const;
+
+  const Config& config_;
+  RunClock clock_;
+  std::string spawner_program_;
+  std::optional<Result<std::unique_ptr<sandbox::Spawner>>> spawner_;
+  std::optional<sandbox::Context::Pending> pending_ctx_;
+  std::unique_ptr<sandbox::Context> ctx_;
+  std::optional<Manifest> manifest_;
+  std::string state_file_;
+  std::optional<History> history_;
+  std::optional<History> shard_durations_;
+  Selection sel_;
+  Plan plan_;
+  int np_ = 1;
+  RunPaths paths_;
+  std::unique_ptr<sync::Service> sync_;
+  std::optional<InterruptWatch> interrupt_;
+  std::unique_ptr<LocalRunner> runner_;
+  std::unique_ptr<Console> console_;
+  std::vector<ScheduleResult> results_;
+  std::optional<History> updated_;
+  int64_t wall_us_ = 0;
+};
+
+// Started before the manifest is read, to run on another core meanwhile: the spawner program (which, as
+// root, prepares what units share) and the namespace probe. Their errors are reported after the manifest's.
+void RunSession::startEarly() {
+  auto isolation = config_.no_sandbox ? sandbox::Isolation::None : sandbox::Isolation::Namespaces;
+  bool sandboxed = isolation == sandbox::Isolation::Namespaces && !config_.list;
+  spawner_program_ = config_.list ? std::string() : sandbox::Spawner::findProgram();
+  spawner_.emplace(sandbox::Spawner::launch(spawner_program_, sandboxed));
+  pending_ctx_.emplace(sandbox::Context::begin(sandboxed ? isolation : sandbox::Isolation::None));
+}
+
+// The manifest and the state directory's history.
+std::optional<int> RunSession::loadInputs() {
   ManifestOptions mopts;
-  mopts.default_timeout_s = config.timeout_s;
-  auto loaded = loadManifest(config.manifest, mopts);
+  mopts.default_timeout_s = config_.timeout_s;
+  auto loaded = loadManifest(config_.manifest, mopts);
   if (!loaded.ok()) {
     fmt::print(stderr, "mpexec: {}\n", loaded.error().message());
     return kExitUsage;
   }
-  const Manifest& m = loaded.value();
+  manifest_.emplace(std::move(loaded.value()));
 
-  std::string state_dir = config.state_dir.empty() ? m.dir + "/.mpexec" : config.state_dir;
-  std::string state_file = state_dir + "/state.json";
-  auto history = History::load(state_file);
+  std::string state_dir = config_.state_dir.empty() ? manifest_->dir + "/.mpexec" : config_.state_dir;
+  state_file_ = state_dir + "/state.json";
+  paths_.run_id = makeRunId();
+  paths_.run_dir = state_dir + "/runs/" + paths_.run_id;
+  auto history = History::load(state_file_);
   if (!history.ok()) {
     fmt::print(stderr, "mpexec: {}\n", history.error().message());
     return kExitUsage;
   }
+  history_.emplace(std::move(history.value()));
+  return std::nullopt;
+}
 
-  Selection sel;
+// --filter, --exclude, --rerun-failed, --shard and --shuffle make the plan; --list prints it and stops.
+std::optional<int> RunSession::selectTests() {
   std::string re_error;
-  sel.filter = compile(config.filter, "--filter", re_error);
-  if (re_error.empty()) sel.exclude = compile(config.exclude, "--exclude", re_error);
+  sel_.filter = compile(config_.filter, "--filter", re_error);
+  if (re_error.empty()) sel_.exclude = compile(config_.exclude, "--exclude", re_error);
   if (!re_error.empty()) {
     fmt::print(stderr, "mpexec: {}\n", re_error);
     return kExitUsage;
   }
-  sel.only_failed = config.rerun_failed;
-  sel.shard = config.shard;
-  std::optional<History> shard_durations;
-  if (!config.shard_by_durations.empty()) {
-    auto d = loadShardDurations(config.shard_by_durations);
+  sel_.only_failed = config_.rerun_failed;
+  sel_.shard = config_.shard;
+  if (!config_.shard_by_durations.empty()) {
+    auto d = loadShardDurations(config_.shard_by_durations);
     if (!d.ok()) {
       fmt::print(stderr, "mpexec: {}\n", d.error().message());
       return kExitUsage;
     }
-    shard_durations = std::move(d.value());
-    sel.shard_durations = &*shard_durations;
+    shard_durations_.emplace(std::move(d.value()));
+    sel_.shard_durations = &*shard_durations_;
   }
-  if (config.shuffle) {
+  if (config_.shuffle) {
     uint64_t seed = 0;
-    if (config.seed) {
-      seed = *config.seed;
+    if (config_.seed) {
+      seed = *config_.seed;
     } else if (getrandom(&seed, sizeof seed, 0) != ssize_t(sizeof seed)) {
-      seed = uint64_t(clock.start_ns);
+      seed = uint64_t(clock_.start_ns);
     }
-    sel.shuffle_seed = seed;
+    sel_.shuffle_seed = seed;
   }
-  Plan plan = makePlan(m, history.value(), sel);
-  if (config.list) {
-    printPlan(m, plan);
+  plan_ = makePlan(*manifest_, *history_, sel_);
+  if (config_.list) {
+    printPlan(*manifest_, plan_);
     return 0;
   }
-  if (sel.shuffle_seed && config.verbosity > 0) fmt::print("shuffle seed: {} (repeat with --shuffle --seed {})\n", *sel.shuffle_seed, *sel.shuffle_seed);
+  if (sel_.shuffle_seed && config_.verbosity > 0)
+    fmt::print("shuffle seed: {} (repeat with --shuffle --seed {})\n", *sel_.shuffle_seed, *sel_.shuffle_seed);
+  int np = config_.np > 0 ? config_.np : cpuCount();
+  np_ = std::max(1, std::min<int>(np, int(plan_.units.size())));
+  return std::nullopt;
+}
 
-  int np = config.np > 0 ? config.np : cpuCount();
-  np = std::max(1, std::min<int>(np, int(plan.units.size())));
-
-  auto ctx = sandbox::Context::finish(std::move(pending_ctx));
+// The sandbox context, the spawner, the run directory and the sync service.
+std::optional<int> RunSession::startServices() {
+  auto ctx = sandbox::Context::finish(std::move(*pending_ctx_));
+  pending_ctx_.reset();
   if (!ctx.ok()) {
     fmt::print(stderr, "mpexec: {}\n", ctx.error().message());
     return kExitInfra;
   }
+  ctx_ = std::move(ctx.value());
   // Before any thread starts: without mpexec-spawner, the spawner is a fork of this process as it is now.
-  Result<void> serving = spawner.ok() ? spawner.value()->serve(*ctx.value(), np) : Result<void>(spawner.error());
+  auto& spawner = *spawner_;
+  Result<void> serving = spawner.ok() ? spawner.value()->serve(*ctx_, np_) : Result<void>(spawner.error());
   if (!serving.ok()) {
     fmt::print(stderr, "mpexec: cannot start the spawner process: {}\n", serving.error().message());
     return kExitInfra;
   }
 
-  RunPaths paths;
-  paths.run_id = makeRunId();
-  paths.run_dir = state_dir + "/runs/" + paths.run_id;
-  paths.logs_dir = paths.run_dir + "/logs";
+  paths_.logs_dir = paths_.run_dir + "/logs";
   std::error_code ec;
-  std::filesystem::create_directories(paths.logs_dir, ec);
+  std::filesystem::create_directories(paths_.logs_dir, ec);
   if (ec) {
-    fmt::print(stderr, "mpexec: cannot create {}: {} (use --state-dir)\n", paths.logs_dir, ec.message());
+    fmt::print(stderr, "mpexec: cannot create {}: {} (use --state-dir)\n", paths_.logs_dir, ec.message());
     return kExitInfra;
   }
-  paths.run_dir = std::filesystem::canonical(paths.run_dir).string();
-  paths.logs_dir = paths.run_dir + "/logs";
-  std::filesystem::path rel = std::filesystem::path(paths.logs_dir).lexically_relative(m.dir);
-  paths.log_prefix = rel.empty() || rel.native().rfind("..", 0) == 0 ? paths.logs_dir : rel.string();
+  paths_.run_dir = std::filesystem::canonical(paths_.run_dir).string();
+  paths_.logs_dir = paths_.run_dir + "/logs";
+  std::filesystem::path rel = std::filesystem::path(paths_.logs_dir).lexically_relative(manifest_->dir);
+  paths_.log_prefix = rel.empty() || rel.native().rfind("..", 0) == 0 ? paths_.logs_dir : rel.string();
 
   sync::ServiceOptions sync_opts;
-  sync_opts.slots = size_t(np);
+  sync_opts.slots = size_t(np_);
   sync_opts.run_dir_parent = syncDirParent();
   sync_opts.http_library = sandbox::findBesideExecutable(sync::kHttpLibraryName);
-  sync_opts.tcp_bind = config.sync_bind;
-  sync_opts.run_info_json = fmt::format(R"({{"np": {}, "units": {}, "tests": {}, "run_id": "{}"}})", np,
-                                        plan.units.size(), plan.tests.size(), paths.run_id);
+  sync_opts.tcp_bind = config_.sync_bind;
+  sync_opts.run_info_json = fmt::format(R"({{"np": {}, "units": {}, "tests": {}, "run_id": "{}"}})", np_,
+                                        plan_.units.size(), plan_.tests.size(), paths_.run_id);
   std::string sync_error;
-  auto sync_service = sync::Service::start(sync_opts, &sync_error);
-  if (!sync_service) {
+  sync_ = sync::Service::start(sync_opts, &sync_error);
+  if (!sync_) {
     fmt::print(stderr, "mpexec: cannot start the sync service: {}\n", sync_error);
     return kExitInfra;
   }
-  if (!config.sync_bind.empty() && config.verbosity > 0)
-    fmt::print("sync service: {} and tcp port {}\n", sync_service->socketPath(), sync_service->tcpPort());
+  if (!config_.sync_bind.empty() && config_.verbosity > 0)
+    fmt::print("sync service: {} and tcp port {}\n", sync_->socketPath(), sync_->tcpPort());
+  return std::nullopt;
+}
 
-  InterruptWatch interrupt;
+// Runs the plan once, or as often as --repeat and --until-fail say, keeping the history up to date.
+void RunSession::dispatch() {
+  interrupt_.emplace();
   LocalRunnerOptions ropts;
-  ropts.slots = np;
-  ropts.kill_grace_ms = int64_t(config.kill_grace_s * 1000);
-  ropts.interrupt_fd = interrupt.fd();
-  if (config.output == OutputMode::Streamed) ropts.tick_ms = 100;
-  ropts.sync.socket_path = sync_service->socketPath();
-  ropts.sync.socket_dir = sync_service->runDir();
-  ropts.sync.unit_starting = [&](const std::string& unit) { return sync_service->registerUnit(unit); };
-  ropts.sync.unit_ended = [&](const std::string& unit) { sync_service->unitEnded(unit); };
-  LocalRunner runner(m, plan, *ctx.value(), *spawner.value(), paths, clock, ropts);
+  ropts.slots = np_;
+  ropts.kill_grace_ms = int64_t(config_.kill_grace_s * 1000);
+  ropts.interrupt_fd = interrupt_->fd();
+  if (config_.output == OutputMode::Streamed) ropts.tick_ms = 100;
+  ropts.sync.socket_path = sync_->socketPath();
+  ropts.sync.socket_dir = sync_->runDir();
+  ropts.sync.unit_starting = [&](const std::string& unit) { return sync_->registerUnit(unit); };
+  ropts.sync.unit_ended = [&](const std::string& unit) { sync_->unitEnded(unit); };
+  const Manifest& m = *manifest_;
+  runner_ = std::make_unique<LocalRunner>(m, plan_, *ctx_, *spawner_->value(), paths_, clock_, ropts);
 
-  const int iterations = config.until_fail > 0 ? config.until_fail : config.repeat;
-  Console console(m, plan.tests.size() * size_t(iterations), config.output, config.verbosity, m.dir);
-  console.setLogPaths([&](size_t t) { return runner.logPath(t); });
+  const int iterations = config_.until_fail > 0 ? config_.until_fail : config_.repeat;
+  console_ = std::make_unique<Console>(m, plan_.tests.size() * size_t(iterations), config_.output,
+                                       config_.verbosity, m.dir);
+  console_->setLogPaths([this](size_t t) { return runner_->logPath(t); });
   SchedulerOptions sopts;
-  sopts.slots = np;
-  sopts.max_fail = config.max_fail;
-  sopts.retries = config.retries;
-  sopts.interrupted = [&] { return interrupt.triggered(); };
-  std::vector<ScheduleResult> results;
-  History updated = history.value();
+  sopts.slots = np_;
+  sopts.max_fail = config_.max_fail;
+  sopts.retries = config_.retries;
+  sopts.interrupted = [&] { return interrupt_->triggered(); };
+  updated_.emplace(*history_);
   for (int k = 0; k < iterations; ++k) {
-    if (iterations > 1 && config.verbosity > 0) fmt::print("iteration {}/{}\n", k + 1, iterations);
-    Scheduler scheduler(plan, m.tests.size(), runner, sopts, &console);
-    results.push_back(scheduler.run([&] { return clock.nowUs(); }));
-    const ScheduleResult& it = results.back();
+    if (iterations > 1 && config_.verbosity > 0) fmt::print("iteration {}/{}\n", k + 1, iterations);
+    Scheduler scheduler(plan_, m.tests.size(), *runner_, sopts, console_.get());
+    results_.push_back(scheduler.run([&] { return clock_.nowUs(); }));
+    const ScheduleResult& it = results_.back();
     // History: durations of what ran, and whether it failed; untouched for what did not run.
-    for (size_t t : plan.tests) {
+    for (size_t t : plan_.tests) {
       const TestRecord& r = it.records[t];
       if (r.outcome == Outcome::NotRun) continue;
       TestHistory h;
-      const TestHistory* old = updated.find(m.tests[t].name);
+      const TestHistory* old = updated_->find(m.tests[t].name);
       h.duration_us = r.start_us >= 0 && r.end_us >= r.start_us ? r.end_us - r.start_us : (old ? old->duration_us : -1);
       h.failed = isFailure(r.outcome);
-      updated.record(m.tests[t].name, h);
+      updated_->record(m.tests[t].name, h);
     }
     if (it.interrupted || it.stopped_early) break;
-    if (config.until_fail > 0 && it.failures > 0) {
-      if (config.verbosity > 0) fmt::print("failed in iteration {}\n", k + 1);
+    if (config_.until_fail > 0 && it.failures > 0) {
+      if (config_.verbosity > 0) fmt::print("failed in iteration {}\n", k + 1);
       break;
     }
   }
-  int64_t wall_us = clock.nowUs();
-  // No unit starts from here: the spawner exits (with the shared root and the namespaces it made ahead)
-  // while the state and the reports are written.
-  spawner.value()->close();
-  sync_service->stop();
-  Combined combined = combineIterations(m, plan, std::move(results));
+  wall_us_ = clock_.nowUs();
+}
+
+// The exit code, from the outcomes and the units' problems, and the notes the summary ends with.
+int RunSession::exitCodeAndNotes(const Combined& combined, std::vector<std::string>& notes) const {
   const ScheduleResult& result = combined.result;
-
-  std::vector<std::string> notes;
-  if (auto saved = updated.save(state_file); !saved.ok())
-    notes.push_back("warning: state not saved: " + saved.error().message());
-
   bool failed = false;
   for (size_t t : combined.plan.tests) failed |= isFailure(result.records[t].outcome);
   for (size_t u = 0; u < combined.plan.units.size(); ++u) {
@@ -270,37 +318,66 @@ int run(const Config& config) {
     notes.push_back(fmt::format("warning: unit {} ({}): {}", unit.id, unit.name, result.unit_problems[u]));
     failed = true;
   }
-  int exit_code = result.interrupted ? kExitInterrupted : failed ? kExitFailed : 0;
   if (result.stopped_early) notes.push_back(fmt::format("stopped starting units after {} failures", result.failures));
-  for (const auto& w : sync_service->warnings()) notes.push_back("warning: sync: " + w);
-  if (result.interrupted) notes.push_back(fmt::format("interrupted by signal {}: every unit was killed", interrupt.signal()));
+  for (const auto& w : sync_->warnings()) notes.push_back("warning: sync: " + w);
+  if (result.interrupted)
+    notes.push_back(fmt::format("interrupted by signal {}: every unit was killed", interrupt_->signal()));
+  return result.interrupted ? kExitInterrupted : failed ? kExitFailed : 0;
+}
+
+// The state, the reports and the summary.
+int RunSession::finish() {
+  // No unit starts from here: the spawner exits (with the shared root and the namespaces it made ahead)
+  // while the state and the reports are written.
+  spawner_->value()->close();
+  sync_->stop();
+  Combined combined = combineIterations(*manifest_, plan_, std::move(results_));
+  const ScheduleResult& result = combined.result;
+
+  std::vector<std::string> notes;
+  if (auto saved = updated_->save(state_file_); !saved.ok())
+    notes.push_back("warning: state not saved: " + saved.error().message());
+  int exit_code = exitCodeAndNotes(combined, notes);
 
   RunInfo info;
-  info.run_id = paths.run_id;
-  info.np = np;
-  info.seed = sel.shuffle_seed;
-  info.shard = sel.shard;
-  info.sandbox = config.no_sandbox ? "none" : "namespaces";
-  info.sandbox_detail = ctx.value()->describe();
-  info.limits = ctx.value()->limits();
-  info.wall_us = wall_us;
+  info.run_id = paths_.run_id;
+  info.np = np_;
+  info.seed = sel_.shuffle_seed;
+  info.shard = sel_.shard;
+  info.sandbox = config_.no_sandbox ? "none" : "namespaces";
+  info.sandbox_detail = ctx_->describe();
+  info.limits = ctx_->limits();
+  info.wall_us = wall_us_;
   info.exit_code = exit_code;
   info.warnings = notes;
-  for (const auto& op : sync_service->operations())
-    info.sync_ops.push_back({op.unit, op.op, op.key, op.status, op.result, clock.toUs(op.start_ns), clock.toUs(op.end_ns)});
-  info.sync_ops_dropped = sync_service->droppedOperations();
-  for (const auto& problem : writeReports({combined.manifest, combined.plan, result, info, m.dir}, config, paths.run_dir)) {
+  for (const auto& op : sync_->operations())
+    info.sync_ops.push_back({op.unit, op.op, op.key, op.status, op.result, clock_.toUs(op.start_ns), clock_.toUs(op.end_ns)});
+  info.sync_ops_dropped = sync_->droppedOperations();
+  const std::string& log_root = manifest_->dir;
+  for (const auto& problem : writeReports({combined.manifest, combined.plan, result, info, log_root}, config_, paths_.run_dir)) {
     fmt::print(stderr, "mpexec: cannot write a report: {}\n", problem);
     if (exit_code == 0) exit_code = kExitInfra;
   }
-  if (config.verbosity > 0) {
-    notes.push_back(fmt::format("np {}, sandbox: {}", np, ctx.value()->describe()));
-    notes.push_back(spawner_program.empty() ? "spawner: a fork of mpexec (no mpexec-spawner beside it)"
-                                            : "spawner: " + spawner_program);
-    notes.push_back(fmt::format("logs: {}", paths.log_prefix));
+  if (config_.verbosity > 0) {
+    notes.push_back(fmt::format("np {}, sandbox: {}", np_, ctx_->describe()));
+    notes.push_back(spawner_program_.empty() ? "spawner: a fork of mpexec (no mpexec-spawner beside it)"
+                                             : "spawner: " + spawner_program_);
+    notes.push_back(fmt::format("logs: {}", paths_.log_prefix));
   }
-  console.summary(combined.manifest, combined.plan.tests, result, wall_us, notes);
+  console_->summary(combined.manifest, combined.plan.tests, result, wall_us_, notes);
   return exit_code;
+}
+
+}  // namespace
+
+int run(const Config& config) {
+  RunSession session(config);
+  session.startEarly();
+  if (auto rc = session.loadInputs()) return *rc;
+  if (auto rc = session.selectTests()) return *rc;
+  if (auto rc = session.startServices()) return *rc;
+  session.dispatch();
+  return session.finish();
 }
 
 }  // namespace mpexec

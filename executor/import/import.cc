@@ -1,11 +1,11 @@
-#include "executor/import.h"
+#include "executor/import/import.h"
 
 #include <cstring>
 
 #include <fmt/format.h>
 
-#include "executor/import_ctest.h"
-#include "executor/import_gtest.h"
+#include "executor/import/import_ctest.h"
+#include "executor/import/import_gtest.h"
 
 namespace mpexec {
 

@@ -1,4 +1,4 @@
-#include "executor/report_junit.h"
+#include "executor/reports/report_junit.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "executor/merge.h"
+#include "executor/reports/merge.h"
 
 #include <filesystem>
 #include <fstream>
@@ -11,7 +11,7 @@
 
 #include "executor/atomic_file.h"
 #include "executor/outcome.h"
-#include "executor/report_junit.h"
+#include "executor/reports/report_junit.h"
 
 namespace mpexec {
 

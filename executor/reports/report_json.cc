@@ -1,4 +1,4 @@
-#include "executor/report_json.h"
+#include "executor/reports/report_json.h"
 
 #include <boost/json.hpp>
 

@@ -1,13 +1,13 @@
-#include "executor/reports.h"
+#include "executor/reports/reports.h"
 
 #include <functional>
 
 #include <boost/json.hpp>
 
 #include "executor/atomic_file.h"
-#include "executor/report_html.h"
-#include "executor/report_junit.h"
-#include "executor/report_trace.h"
+#include "executor/reports/report_html.h"
+#include "executor/reports/report_junit.h"
+#include "executor/reports/report_trace.h"
 
 namespace mpexec {
 

@@ -1,4 +1,4 @@
-#include "executor/report_html.h"
+#include "executor/reports/report_html.h"
 
 #include <algorithm>
 #include <array>
@@ -8,8 +8,8 @@
 
 #include <fmt/format.h>
 
-#include "executor/report_html_template.h"
-#include "executor/report_trace.h"
+#include "executor/reports/report_html_template.h"
+#include "executor/reports/report_trace.h"
 
 namespace mpexec {
 

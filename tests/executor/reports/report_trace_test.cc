@@ -1,7 +1,7 @@
 // The Trace Event report: the structure Perfetto and chrome://tracing need, one slice per test on its
 // slot's track, the phases, barriers and sync operations.
 
-#include "executor/report_trace.h"
+#include "executor/reports/report_trace.h"
 
 #include <map>
 #include <set>

@@ -1,4 +1,4 @@
-#include "executor/import_ctest.h"
+#include "executor/import/import_ctest.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "executor/merge.h"
+#include "executor/reports/merge.h"
 
 #include <gtest/gtest.h>
 

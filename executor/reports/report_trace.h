@@ -9,7 +9,7 @@
 
 #include "executor/manifest.h"
 #include "executor/plan.h"
-#include "executor/report_json.h"
+#include "executor/reports/report_json.h"
 #include "executor/scheduler.h"
 
 namespace mpexec {

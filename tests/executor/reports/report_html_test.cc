@@ -1,7 +1,7 @@
 // The HTML report: one bar per test, everything from the run escaped, logs bounded, a page that needs no
 // network, and a reasonable size at 10,000 tests.
 
-#include "executor/report_html.h"
+#include "executor/reports/report_html.h"
 
 #include <chrono>
 #include <iostream>

@@ -1,4 +1,4 @@
-#include "executor/import_gtest.h"
+#include "executor/import/import_gtest.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "executor/report_trace.h"
+#include "executor/reports/report_trace.h"
 
 #include <algorithm>
 #include <cstdint>
