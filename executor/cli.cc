@@ -1,10 +1,14 @@
+#include <unistd.h>
+
 #include <cstdio>
 #include <map>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "executor/closest.h"
 #include "executor/config.h"
+#include "executor/exit_code.h"
 #include "executor/shard_env.h"
 
 namespace mpexec {
@@ -47,14 +51,54 @@ CLI::Validator positive() {
       "(>0)");
 }
 
+constexpr const char* kExitCodesHelp =
+    "Exit codes: 0 every test passed or was skipped, 1 a test failed, 2 usage or manifest error,\n"
+    "3 infrastructure failure, 130 interrupted.\n";
+
+/// What parse() left over: an unknown option (with the closest known one), a second manifest, or no
+/// manifest at all. Empty when all is well.
+std::string unexpectedArguments(const CLI::App& app, const std::vector<std::string>& extras,
+                                const std::string& manifest) {
+  std::vector<std::string> known;
+  for (const CLI::Option* o : app.get_options()) {
+    for (const std::string& n : o->get_lnames()) known.push_back("--" + n);
+    for (const std::string& n : o->get_snames()) known.push_back("-" + n);
+  }
+  // Options first: the positional after a mistyped option is not the problem.
+  for (const std::string& a : extras) {
+    if (a.size() < 2 || a[0] != '-') continue;
+    std::string name = a.substr(0, a.find('='));
+    std::string msg = fmt::format("unknown option '{}'", name);
+    // One letter is one edit from every other: no guess for those.
+    if (auto near = name.size() > 2 ? closestMatch(name, known) : std::nullopt)
+      msg += fmt::format("; did you mean '{}'?", *near);
+    return msg + " (see mpexec --help)";
+  }
+  // `mpexec improt ctest`: a word that is no file but nearly a subtool's name.
+  if (!manifest.empty() && manifest.find_first_of("./") == std::string::npos && access(manifest.c_str(), F_OK) != 0) {
+    if (auto near = closestMatch(manifest, {"import", "merge", "sync"}))
+      return fmt::format("no manifest '{}', and no subtool of that name; did you mean 'mpexec {}'?", manifest, *near);
+  }
+  if (!extras.empty())
+    return fmt::format("unexpected argument '{}': mpexec runs one MANIFEST (see mpexec --help)", extras.front());
+  if (manifest.empty()) return "no MANIFEST given (see mpexec --help)";
+  return {};
+}
+
 }  // namespace
 
 int parseCommandLine(int argc, char** argv, Config& c) {
   CLI::App app{"mpexec: a sandboxed, container-per-group test executor.\n"
-               "  mpexec [options] MANIFEST\n"
-               "  mpexec sync ...    (the sync service client; see `mpexec sync --help`)"};
+               "  mpexec [OPTIONS] MANIFEST          run the manifest's tests\n"
+               "  mpexec import gtest|ctest ...      write a manifest from GoogleTest binaries or a CTest build\n"
+               "  mpexec merge REPORT.json...        join the JSON reports of shards into one\n"
+               "  mpexec sync board|lock|trail ...   the sync service client, for tests\n"
+               "Each subtool has its own --help.",
+               "mpexec"};
+  app.footer(kExitCodesHelp);
+  app.allow_extras();  // unknown options are reported below, with the closest known one
   app.set_version_flag("--version", std::string("mpexec ") + MPEXEC_VERSION);
-  app.add_option("manifest", c.manifest, "the manifest (JSON)")->required();
+  app.add_option("MANIFEST", c.manifest, "the manifest (JSON)");
   app.add_option("-j,--np,--num-processes", c.np, "slots; 0 = CPU count (capped at the number of units)")
       ->check(between(0, 4096));
   app.add_option("--timeout", c.timeout_s, "default per-test timeout in seconds (60)")->check(positive());
@@ -93,32 +137,36 @@ int parseCommandLine(int argc, char** argv, Config& c) {
   app.add_flag("--no-sandbox", c.no_sandbox, "run units as plain process groups (no namespaces)");
   app.add_option("--sync-bind", c.sync_bind, "also serve the sync API on TCP ADDR[:PORT]");
   bool quiet = false, verbose = false;
-  app.add_flag("-q,--quiet", quiet, "only the summary");
+  app.add_flag("-q,--quiet", quiet, "only failures (each with its output) and the summary");
   app.add_flag("-v,--verbose", verbose, "a line per test even on a terminal");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    return rc == 0 ? kExitPassed : kExitUsage;
+  }
+  if (std::string err = unexpectedArguments(app, app.remaining(), c.manifest); !err.empty()) {
+    fmt::print(stderr, "mpexec: {}\n", err);
+    return kExitUsage;
   }
   if (fail_fast) c.max_fail = 1;
   if (!shard.empty()) {
     if (std::string err = parseShard(shard, c.shard); !err.empty()) {
       fmt::print(stderr, "mpexec: {}\n", err);
-      return 2;
+      return kExitUsage;
     }
   }
   if (c.repeat > 1 && c.until_fail > 0) {
     fmt::print(stderr, "mpexec: --repeat and --until-fail exclude each other\n");
-    return 2;
+    return kExitUsage;
   }
   if (std::string err = applyShardEnvironment(c); !err.empty()) {
     fmt::print(stderr, "mpexec: {}\n", err);
-    return 2;
+    return kExitUsage;
   }
   if (c.seed && !c.shuffle) {
     fmt::print(stderr, "mpexec: --seed goes with --shuffle\n");
-    return 2;
+    return kExitUsage;
   }
   static const std::map<std::string, OutputMode> modes = {
       {"errors", OutputMode::Errors}, {"all", OutputMode::All}, {"none", OutputMode::None}, {"streamed", OutputMode::Streamed}};

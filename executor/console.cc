@@ -91,7 +91,7 @@ void Console::testFinished(size_t test, const TestRecord& r) {
   ++finished_;
   if (running_ > 0) --running_;
   bool failed = isFailure(r.outcome);
-  bool show_line = verbosity_ > 0 && (!tty_ || failed || output_ == OutputMode::All);
+  bool show_line = failed || (verbosity_ > 0 && (!tty_ || output_ == OutputMode::All));
   bool show_log = (failed && output_ == OutputMode::Errors) || output_ == OutputMode::All ||
                   output_ == OutputMode::Streamed;
   if (verbosity_ == 0 && !(failed && output_ == OutputMode::Errors)) show_log = false;

@@ -17,6 +17,7 @@
 #include "executor/clock.h"
 #include "executor/config.h"
 #include "executor/console.h"
+#include "executor/exit_code.h"
 #include "executor/history.h"
 #include "executor/interrupt.h"
 #include "executor/local_runner.h"
@@ -33,11 +34,6 @@
 namespace mpexec {
 
 namespace {
-
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitInfra = 3;
-constexpr int kExitInterrupted = 130;
 
 int cpuCount() {
   cpu_set_t set;
