@@ -106,6 +106,12 @@ int parseCommandLine(int argc, char** argv, Config& c) {
       ->check(between(0, 3600));
   app.add_option("--filter", c.filter, "run only tests whose name matches this regular expression");
   app.add_option("--exclude", c.exclude, "leave out tests whose name matches this regular expression");
+  app.add_option("-L,--label", c.labels,
+                 "run only tests with a label matching this regular expression (repeated: a match for each)")
+      ->allow_extra_args(false);
+  app.add_option("--exclude-label", c.exclude_labels,
+                 "leave out tests with a label matching this regular expression (repeated: a match for each)")
+      ->allow_extra_args(false);
   app.add_flag("--list", c.list, "print the plan (phases, units, tests) and exit");
   app.add_flag("--shuffle", c.shuffle, "seeded random order inside the pool and isolated_free windows");
   app.add_option("--seed", c.seed, "the seed for --shuffle (printed when chosen at random)");

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace mpexec {
 
@@ -16,6 +17,8 @@ struct Config {
   std::optional<double> timeout_s;
   double kill_grace_s = 2;
   std::string filter, exclude;
+  std::vector<std::string> labels;          ///< -L/--label: every one must match one of a test's labels
+  std::vector<std::string> exclude_labels;  ///< --exclude-label: a test is left out when every one matches
   bool list = false;
   bool shuffle = false;
   std::optional<uint64_t> seed;

@@ -19,9 +19,17 @@ uint64_t stableHash(const std::string& s) {
 
 namespace {
 
+bool hasLabelMatching(const TestSpec& t, const std::regex& re) {
+  return std::any_of(t.labels.begin(), t.labels.end(), [&](const std::string& l) { return std::regex_search(l, re); });
+}
+
 bool selected(const TestSpec& t, const History& history, const Selection& sel) {
   if (sel.filter && !std::regex_search(t.name, *sel.filter)) return false;
   if (sel.exclude && std::regex_search(t.name, *sel.exclude)) return false;
+  auto labelled = [&](const std::regex& re) { return hasLabelMatching(t, re); };
+  if (!std::all_of(sel.labels.begin(), sel.labels.end(), labelled)) return false;
+  if (!sel.exclude_labels.empty() && std::all_of(sel.exclude_labels.begin(), sel.exclude_labels.end(), labelled))
+    return false;
   if (sel.only_failed) {
     const TestHistory* h = history.find(t.name);
     if (!h || !h->failed) return false;

@@ -39,6 +39,10 @@ struct Plan {
 struct Selection {
   std::optional<std::regex> filter;   ///< keep tests whose name matches (search)
   std::optional<std::regex> exclude;  ///< then drop those that match
+  /// Keep tests that have, for every one of these, a label it matches (search), as `ctest -L` does.
+  std::vector<std::regex> labels;
+  /// Then drop tests that have, for every one of these, a label it matches, as `ctest -LE` does.
+  std::vector<std::regex> exclude_labels;
   bool only_failed = false;           ///< --rerun-failed: keep tests the history marks failed
   std::optional<uint64_t> shuffle_seed;  ///< replaces the history order with a seeded random one
   std::optional<std::pair<int, int>> shard;  ///< K/N, 1-based: keep units whose name hashes to K

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <tuple>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -166,11 +167,20 @@ std::optional<int> RunSession::loadInputs() {
   return std::nullopt;
 }
 
-// --filter, --exclude, --rerun-failed, --shard and --shuffle make the plan; --list prints it and stops.
+// --filter, --exclude, --label, --exclude-label, --rerun-failed, --shard and --shuffle make the plan; --list
+// prints it and stops.
 std::optional<int> RunSession::selectTests() {
   std::string re_error;
   sel_.filter = compile(config_.filter, "--filter", re_error);
   if (re_error.empty()) sel_.exclude = compile(config_.exclude, "--exclude", re_error);
+  for (auto [given, into, flag] : {std::tuple{&config_.labels, &sel_.labels, "--label"},
+                                   std::tuple{&config_.exclude_labels, &sel_.exclude_labels, "--exclude-label"}}) {
+    for (const std::string& re : *given) {
+      if (!re_error.empty()) break;
+      // An empty expression matches every label, as in ctest; a test without labels still has none to match.
+      if (auto compiled = compile(re.empty() ? "(?:)" : re, flag, re_error)) into->push_back(std::move(*compiled));
+    }
+  }
   if (!re_error.empty()) {
     fmt::print(stderr, "mpexec: {}\n", re_error);
     return kExitUsage;

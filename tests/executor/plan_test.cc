@@ -87,6 +87,39 @@ TEST(PlanTest, FilterExcludeAndRerunFailed) {
   EXPECT_EQ(m.tests[q.tests[0]].name, "disk.write");
 }
 
+// ctest's own cases (Tests/CTestTestLabelRegExp): test1 has "foo", test2 "bar", test3 both; test4 none.
+TEST(PlanTest, LabelsSelectAsCtestDoes) {
+  Manifest m;
+  for (auto n : {"test1", "test2", "test3", "test4"}) addTest(m, n);
+  m.tests[0].labels = {"foo"};
+  m.tests[1].labels = {"bar"};
+  m.tests[2].labels = {"bar", "foo"};
+  auto chosen = [&](std::vector<std::string> labels, std::vector<std::string> excluded) {
+    Selection sel;
+    for (const auto& re : labels) sel.labels.emplace_back(re);
+    for (const auto& re : excluded) sel.exclude_labels.emplace_back(re);
+    std::string names;
+    for (size_t t : makePlan(m, History{}, sel).tests) names += (names.empty() ? "" : " ") + m.tests[t].name;
+    return names;
+  };
+  EXPECT_EQ(chosen({"foo"}, {}), "test1 test3");
+  EXPECT_EQ(chosen({"bar"}, {}), "test2 test3");
+  EXPECT_EQ(chosen({"foo|bar"}, {}), "test1 test2 test3");
+  EXPECT_EQ(chosen({"baz"}, {}), "");
+  EXPECT_EQ(chosen({"foo", "baz"}, {}), "");
+  EXPECT_EQ(chosen({"foo", "bar"}, {}), "test3");
+  EXPECT_EQ(chosen({"^fo$"}, {}), "");  // searched, not matched whole, but anchors still anchor
+  EXPECT_EQ(chosen({"o"}, {}), "test1 test3");
+  EXPECT_EQ(chosen({}, {"foo"}), "test2 test4");
+  EXPECT_EQ(chosen({}, {"bar"}), "test1 test4");
+  EXPECT_EQ(chosen({}, {"foo|bar"}), "test4");
+  EXPECT_EQ(chosen({}, {"baz"}), "test1 test2 test3 test4");
+  EXPECT_EQ(chosen({}, {"foo", "bar"}), "test1 test2 test4");
+  EXPECT_EQ(chosen({}, {"foo", "baz"}), "test1 test2 test3 test4");
+  EXPECT_EQ(chosen({"foo"}, {"bar"}), "test1");
+  EXPECT_EQ(chosen({"bar"}, {"foo"}), "test2");
+}
+
 TEST(PlanTest, ShuffleIsReproducibleBySeed) {
   Manifest m;
   for (int i = 0; i < 50; ++i) addTest(m, "t" + std::to_string(i));
