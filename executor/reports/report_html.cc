@@ -27,6 +27,13 @@ std::string duration(int64_t us) {
   return fmt::format("{} min {:02} s", s / 60, s % 60);
 }
 
+/// "a, b": a test's labels as one text.
+std::string labelList(const TestSpec& t) {
+  std::string out;
+  for (const auto& l : t.labels) out += (out.empty() ? "" : ", ") + l;
+  return out;
+}
+
 bool timed(const TestRecord& r) { return r.start_us >= 0 && r.slot >= 0; }
 
 int64_t endOf(const TestRecord& r, int64_t wall_us) {
@@ -150,7 +157,7 @@ class Page {
     for (Outcome o : kOutcomes) out_ += fmt::format("<span><i class=\"o-{0}\"></i>{0}</span>", outcomeName(o));
     out_ += "<span><i class=\"fix\"></i>unit set-up / teardown</span><span><i class=\"win\"></i>isolated window</span>"
             "<span><i class=\"wait\"></i>barrier wait</span>";
-    out_ += "<input id=\"find\" type=\"search\" placeholder=\"highlight tests by name\" aria-label=\"highlight tests by name\">"
+    out_ += "<input id=\"find\" type=\"search\" placeholder=\"highlight tests by name or label\" aria-label=\"highlight tests by name or label\">"
             "<span id=\"find-count\"></span></div>\n";
     if (tl.off_timeline)
       out_ += fmt::format("<p class=\"note\" id=\"not-on-timeline\">{} of {} tests never started and are not on the "
@@ -235,11 +242,13 @@ class Page {
       ++bars;
       if (failed) out_ += fmt::format("<a href=\"#f{}\">", s.index);
       out_ += fmt::format("<rect class=\"bar o-{}\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
-                          "data-test=\"{}\"><title>{}&#10;{} · {} · slot {} · {}{}{}{}</title></rect>",
-                          outcomeName(r.outcome), x0, y(s.slot), std::max(0.6, w), bar_h, name, name,
+                          "data-test=\"{}\"{}><title>{}&#10;{} · {} · slot {} · {}{}{}{}{}</title></rect>",
+                          outcomeName(r.outcome), x0, y(s.slot), std::max(0.6, w), bar_h, name,
+                          spec.labels.empty() ? "" : " data-labels=\"" + htmlEscape(labelList(spec)) + "\"", name,
                           outcomeName(r.outcome), r.start_us >= 0 ? duration(s.end_us - s.start_us) : "never started",
                           s.slot, htmlEscape(r.unit), spec.group.empty() ? "" : " [" + htmlEscape(spec.group) + "]",
                           r.attempts > 1 ? fmt::format(" · attempt {}", r.attempts) : "",
+                          spec.labels.empty() ? "" : "&#10;labels: " + htmlEscape(labelList(spec)),
                           r.reason.empty() ? "" : "&#10;" + htmlEscape(r.reason));
       out_ += failed ? "</a>\n" : "\n";
     }
@@ -278,9 +287,10 @@ class Page {
                           "<b>{3}</b> — {4}{5}{6}</summary>\n",
                           outcomeName(r.outcome), t, i < 20 ? " open" : "", htmlEscape(spec.name), htmlEscape(how),
                           how.empty() ? "" : " · ", took);
-      out_ += fmt::format("<div class=\"meta\">{}unit {}{}{}{}</div>\n",
+      out_ += fmt::format("<div class=\"meta\">{}unit {}{}{}{}{}</div>\n",
                           r.reason.empty() ? "" : htmlEscape(r.reason) + " · ", htmlEscape(r.unit),
                           spec.group.empty() ? "" : " · group " + htmlEscape(spec.group),
+                          spec.labels.empty() ? "" : " · labels " + htmlEscape(labelList(spec)),
                           r.slot >= 0 ? fmt::format(" · slot {}", r.slot) : "",
                           r.attempts > 1 ? fmt::format(" · {} attempts", r.attempts) : "");
       out_ += log(r, budget);

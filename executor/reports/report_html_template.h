@@ -86,7 +86,7 @@ inline constexpr const char* kErrorWatch = R"JS(
 })();
 )JS";
 
-/// Runs last: the name filter over the timeline's bars, then <body data-js="ready">.
+/// Runs last: the name and label filter over the timeline's bars, then <body data-js="ready">.
 inline constexpr const char* kPageScript = R"JS(
 (function () {
   var bars = document.querySelectorAll('svg .bar');
@@ -97,7 +97,8 @@ inline constexpr const char* kPageScript = R"JS(
       var q = find.value.trim().toLowerCase();
       var hits = 0;
       for (var i = 0; i < bars.length; ++i) {
-        var match = !q || (bars[i].getAttribute('data-test') || '').toLowerCase().indexOf(q) >= 0;
+        var text = (bars[i].getAttribute('data-test') || '') + '\n' + (bars[i].getAttribute('data-labels') || '');
+        var match = !q || text.toLowerCase().indexOf(q) >= 0;
         bars[i].classList.toggle('dim', !match);
         if (match) ++hits;
       }

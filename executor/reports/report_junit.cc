@@ -64,6 +64,16 @@ std::string messageOf(const json::object& t) {
   return str(t, "outcome");
 }
 
+// One <property name="label"> per label, as pytest's record_property writes test case properties.
+std::string labelProperties(const json::object& t) {
+  const json::value* labels = t.if_contains("labels");
+  if (labels == nullptr || !labels->is_array() || labels->as_array().empty()) return {};
+  std::string out = "      <properties>\n";
+  for (const json::value& l : labels->as_array())
+    if (l.is_string()) out += fmt::format("        <property name=\"label\" value=\"{}\"/>\n", xmlEscape(std::string_view(l.as_string().data(), l.as_string().size())));
+  return out + "      </properties>\n";
+}
+
 }  // namespace
 
 std::string xmlEscape(std::string_view s) {
@@ -166,6 +176,7 @@ std::string junitReport(const json::object& report, const LogReader& read_log) {
       ++c.tests;
       c.time_us += us;
       cases += fmt::format("    <testcase name=\"{}\" classname=\"{}\" time=\"{}\">\n", name, xmlEscape(g), seconds(us));
+      cases += labelProperties(*t);
       std::string msg = xmlEscape(messageOf(*t));
       if (outcome == "SKIP") {
         ++c.skipped;
