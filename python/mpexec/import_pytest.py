@@ -1,0 +1,125 @@
+"""`mpexec import pytest [OPTIONS] [--] [PYTEST ARGS...]`: collects with pytest and this package's plugin,
+and writes a manifest to stdout (docs/python.md). Run by `mpexec import pytest`, which chooses the
+interpreter; `python3 -m mpexec.import_pytest` does the same."""
+
+import argparse
+import io
+import os
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+
+from mpexec import manifest
+from mpexec.groups import GroupError, assign_groups
+from mpexec.pytest_plugin import SESSION_ID
+
+# The plugin that reports results (loaded by name, so an installed copy found by its entry point is the
+# same plugin), no cache in a read-only sandbox, pytest-mp's own scheduler out of the way.
+PLUGIN_ARGS = ["-p", "mpexec.pytest_plugin", "-p", "no:cacheprovider", "-p", "no:pytest-mp"]
+
+
+class Collector:
+    def __init__(self):
+        self.items = []
+        self.errors = []  # (nodeid, text)
+        self.group_error = None
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.errors.append((report.nodeid, report.longreprtext))
+
+    def pytest_collection_finish(self, session):
+        import pytest
+        try:
+            assigned = assign_groups(session.items)
+        except GroupError as e:
+            self.group_error = str(e)
+            return
+        for item, group, strategy in assigned:
+            module = item.nodeid.split("::", 1)[0]
+            klass = item.getparent(pytest.Class)
+            self.items.append(manifest.Test(item.nodeid, module, klass.nodeid if klass else None, group, strategy))
+        self.rootdir = str(session.config.rootpath)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="mpexec import pytest",
+        description="Collect a pytest suite and write an mpexec manifest to stdout. Options of this importer "
+                    "come first; everything after them (or after --) is passed to pytest as given.")
+    p.add_argument("--group-by", choices=manifest.GROUP_BY, default="chunks",
+                   help="units for tests without mp_group: one per test, class, module, or --chunks runs of "
+                        "whole modules (default: chunks)")
+    p.add_argument("--chunks", type=int, default=None, metavar="N",
+                   help="how many units --group-by chunks makes (default: the number of CPUs)")
+    p.add_argument("--timeout", type=float, default=None, metavar="S",
+                   help="defaults.timeout of the manifest (mpexec's default is 60 s per test)")
+    ours, rest = [], list(argv)
+    takes_value = {"--group-by", "--chunks", "--timeout"}
+    while rest:
+        a = rest[0]
+        if a == "--":
+            rest.pop(0)
+            break
+        name = a.split("=", 1)[0]
+        if name in takes_value or a in ("-h", "--help"):
+            ours.append(rest.pop(0))
+            if name in takes_value and "=" not in a and rest:
+                ours.append(rest.pop(0))
+            continue
+        break
+    args = p.parse_args(ours)
+    if args.chunks is not None and args.chunks < 1:
+        p.error("--chunks must be at least 1")
+    return args, rest
+
+
+def collect(pytest_args):
+    """Runs pytest's collection in this process; returns (Collector, exit code, pytest's output)."""
+    import pytest
+    collector = Collector()
+    out = io.StringIO()
+    with redirect_stdout(out), redirect_stderr(out):
+        code = pytest.main(["--collect-only", "-qq", "--continue-on-collection-errors", *PLUGIN_ARGS,
+                            *pytest_args], plugins=[collector])
+    return collector, int(code), out.getvalue()
+
+
+def main(argv=None):
+    args, pytest_args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        import pytest  # noqa: F401
+    except ImportError:
+        print("mpexec import pytest: {} cannot import pytest (choose another with --python; on Debian: "
+              "apt install python3-pytest)".format(sys.executable), file=sys.stderr)
+        return 2
+    collector, code, output = collect(pytest_args)
+    if collector.group_error:
+        print("mpexec import pytest: mp_group: {}".format(collector.group_error), file=sys.stderr)
+        return 2
+    if code in (3, 4) or (code == 2 and not collector.errors):  # internal or usage error, interrupted
+        sys.stderr.write(output)
+        print("mpexec import pytest: pytest's collection failed (exit {})".format(code), file=sys.stderr)
+        return 2
+    tests = list(collector.items)
+    for nodeid, text in collector.errors:
+        # A module that fails to import is a test that reproduces the error at run time, so nothing is lost.
+        print("mpexec import pytest: warning: cannot collect {}: {}".format(
+            nodeid or "(session)", (text.strip().splitlines() or [""])[-1]), file=sys.stderr)
+        tests.append(manifest.Test(nodeid or SESSION_ID, nodeid or SESSION_ID, None, None, "free"))
+    if not tests:
+        tests.append(manifest.Test(SESSION_ID, SESSION_ID, None, None, "free"))
+        print("mpexec import pytest: warning: no tests collected; the manifest has one test, {}, which is "
+              "ERROR until there are".format(SESSION_ID), file=sys.stderr)
+    base = [sys.executable, "-m", "pytest", *PLUGIN_ARGS]
+    result = manifest.build(
+        tests,
+        batch_cmd=lambda: base + ["--continue-on-collection-errors", "--mpexec-batch", *pytest_args],
+        single_cmd=lambda t: base + ["--mpexec-single", t.id, *pytest_args],
+        group_by=args.group_by, chunk_count=args.chunks or os.cpu_count() or 1, cwd=os.getcwd(),
+        env=manifest.package_env(), timeout=args.timeout, prefix="pytest.")
+    manifest.dump(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

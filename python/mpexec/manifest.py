@@ -1,0 +1,141 @@
+"""What `mpexec import pytest` and `mpexec import unittest` share: turning collected tests into an mpexec
+manifest (docs/manifest.md), with the batch groups of the batch protocol (docs/python.md)."""
+
+import hashlib
+import json
+import os
+import re
+import sys
+
+import mpexec
+
+GROUP_BY = ("test", "class", "module", "chunks")
+_GROUP_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+class Test:
+    """One collected test: its id (what the runner selects it by), where it lives, its group and strategy
+    as the suite declares them (group None: unmarked)."""
+
+    def __init__(self, test_id, module, klass=None, group=None, strategy="free"):
+        self.id = test_id
+        self.module = module
+        self.klass = klass
+        self.group = group
+        self.strategy = strategy
+
+
+class Names:
+    """Group names mpexec accepts ([A-Za-z0-9._-]{1,128}, not . or ..), one per distinct key."""
+
+    def __init__(self):
+        self._by_key = {}
+        self._used = set()
+
+    def __call__(self, kind, key):
+        """The name for `key` (a group of the suite, a module, ...); `kind` keeps kinds apart."""
+        if (kind, key) in self._by_key:
+            return self._by_key[(kind, key)]
+        name = key if _GROUP_NAME.fullmatch(key) and key not in (".", "..") else None
+        if name is None:
+            name = re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("_") or "group"
+            if len(name) > 100 or name != key:
+                name = name[:100] + "-" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:8]
+        base, n = name, 2
+        while name in self._used:
+            name = "{}-{}".format(base[:120], n)
+            n += 1
+        self._used.add(name)
+        self._by_key[(kind, key)] = name
+        return name
+
+
+def unmarked_key(test, group_by, chunk_of):
+    """The batch group an unmarked test joins, or None for a unit of its own."""
+    if group_by == "test":
+        return None
+    if group_by == "module":
+        return test.module
+    if group_by == "class":
+        return test.klass or test.module
+    return chunk_of[test.module]
+
+
+def chunks(tests, count):
+    """Modules of unmarked tests in `count` contiguous runs of about the same number of tests:
+    {module: chunk name}. Modules stay whole (their module-scoped fixtures run once)."""
+    sizes = {}
+    for t in tests:
+        if t.group is None:
+            sizes[t.module] = sizes.get(t.module, 0) + 1
+    total = sum(sizes.values())
+    count = max(1, min(count, len(sizes)))
+    out, index, filled = {}, 0, 0
+    for module, size in sizes.items():
+        if filled and filled + size / 2 > total * (index + 1) / count and index + 1 < count:
+            index += 1
+        out[module] = "chunk{}".format(index + 1)
+        filled += size
+    return out
+
+
+def build(tests, batch_cmd, single_cmd, group_by, chunk_count, cwd, env=None, timeout=None, prefix=""):
+    """The manifest (a dict). `batch_cmd()` is a group's batch command, `single_cmd(test)` a free test's."""
+    if group_by not in GROUP_BY:
+        raise ValueError("group-by must be one of {}".format(", ".join(GROUP_BY)))
+    names = Names()
+    chunk_of = chunks(tests, chunk_count) if group_by == "chunks" else {}
+    for t in tests:
+        if t.group is not None:
+            names("suite", t.group)  # the suite's own groups keep their names when they can
+    groups, out = {}, []
+    for t in tests:
+        entry = {"name": t.id}
+        if t.group is not None:
+            group = names("suite", t.group)
+            strategy = t.strategy
+        else:
+            key = unmarked_key(t, group_by, chunk_of)
+            group = names("unmarked", prefix + key) if key is not None else None
+            strategy = "serial" if key is not None else "free"
+        if group is not None:
+            entry["group"] = group
+            decl = groups.setdefault(group, {"strategy": strategy})
+            if strategy in ("serial", "isolated_serial"):
+                decl["batch"] = {"cmd": batch_cmd()}
+        if group is None or strategy in ("free", "isolated_free"):
+            entry["cmd"] = single_cmd(t)
+        out.append(entry)
+    manifest = {"version": 1, "defaults": {"cwd": cwd}}
+    if env:
+        manifest["defaults"]["env"] = env
+    if timeout is not None:
+        manifest["defaults"]["timeout"] = timeout
+    if groups:
+        manifest["groups"] = groups
+    manifest["tests"] = out
+    return manifest
+
+
+def package_env():
+    """PYTHONPATH for the manifest when this package was found through it (a source tree), so that the
+    tests' interpreter finds it too; nothing when it is installed where the interpreter looks anyway."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(mpexec.__file__)))
+    entries = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if any(os.path.abspath(p) == here for p in entries):
+        return {"PYTHONPATH": os.pathsep.join(entries)}
+    return {}
+
+
+def dump(manifest, stream=None):
+    """One group and one test per line: readable, and diffs of a re-import stay small."""
+    stream = stream or sys.stdout
+    d = lambda v: json.dumps(v, ensure_ascii=False)  # noqa: E731
+    parts = ['{{"version": {}'.format(d(manifest["version"]))]
+    if "defaults" in manifest:
+        parts.append(',\n "defaults": {}'.format(d(manifest["defaults"])))
+    if "groups" in manifest:
+        parts.append(',\n "groups": {\n' + ",\n".join(
+            "  {}: {}".format(d(k), d(v)) for k, v in manifest["groups"].items()) + "}")
+    parts.append(',\n "tests": [\n' + ",\n".join("  " + d(t) for t in manifest["tests"]) + "]}\n")
+    stream.write("".join(parts))

@@ -1,0 +1,271 @@
+"""pytest plugin: pytest-mp's mp_group marker and its mp_message_board, mp_lock, mp_trail, mp_use_mp and
+mp_num_processes fixtures, backed by mpexec's sync service under mpexec and by this process otherwise
+(docs/python.md); and, for the commands `mpexec import pytest` writes, the selection of one batch's tests
+and the report of each test's result (--mpexec-batch), or of one test's (--mpexec-single)."""
+
+import os
+
+import pytest
+
+import mpexec
+from mpexec.groups import GroupError, assign_groups
+from mpexec.results import Reporter, batch_ids
+
+SESSION_ID = "<collection>"  # the id of the test that stands for a whole collection (no tests, errors)
+SKIP_EXIT_CODE = 77  # the manifest's default skip_exit_code
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("mpexec")
+    group.addoption("--mpexec-batch", action="store_true", default=False,
+                    help="run the ids in $MPEXEC_BATCH_IDS_FILE and report each result to mpexec")
+    group.addoption("--mpexec-single", metavar="NODEID", default=None,
+                    help="run one test; exit 77 when it is skipped (mpexec's SKIP)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "mp_group(group, strategy='free'): the test (or class, module) is in the named group, "
+                   "run by mpexec with the strategy free, serial, isolated_free or isolated_serial")
+    ids = None
+    if config.getoption("mpexec_single"):
+        ids = [config.getoption("mpexec_single")]
+    elif config.getoption("mpexec_batch"):
+        ids = batch_ids()
+        if ids is None:
+            raise pytest.UsageError("--mpexec-batch: MPEXEC_BATCH_IDS_FILE is not set (run by mpexec)")
+    if ids is not None:
+        config.pluginmanager.register(Selection(config, ids), "mpexec-selection")
+
+
+# Fixtures (pytest-mp's names and scopes) ----------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def mp_message_board():
+    return mpexec.sync().board
+
+
+@pytest.fixture(scope="session")
+def mp_lock():
+    return mpexec.sync().lock("mp_lock")
+
+
+@pytest.fixture(scope="session")
+def mp_trail():
+    return mpexec.sync().trail
+
+
+@pytest.fixture(scope="session")
+def mp_use_mp():
+    return mpexec.sync().remote
+
+
+@pytest.fixture(scope="session")
+def mp_num_processes():
+    try:
+        return int(os.environ.get("MPEXEC_WORKER_COUNT", "0"))
+    except ValueError:
+        return 0
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    # pytest-mp checks the groups of every run, with or without --mp: so does this plugin.
+    try:
+        assign_groups(items)
+    except GroupError as e:
+        raise pytest.UsageError("mp_group: {}".format(e)) from None
+
+
+# One batch's tests ------------------------------------------------------------------------------------
+
+class Selection:
+    """Collects only the files that hold the given ids, runs those tests in collection order, and reports
+    each one's result: live to mpexec and in $MPEXEC_BATCH_JUNIT (batch), or as the exit code (single)."""
+
+    def __init__(self, config, ids):
+        self.config = config
+        self.ids = ids
+        self.wanted = set(ids)
+        self.single = bool(config.getoption("mpexec_single"))
+        self.reporter = Reporter.from_env(ids) if not self.single else Reporter(ids)
+        self.phases = {}  # nodeid -> [TestReport]
+        self.collect_errors = {}  # nodeid of a collector -> its error text
+        self.selected = []
+        root = config.rootpath
+        self.files = set()
+        for i in ids:
+            path = i.split("::", 1)[0]
+            if path and path != SESSION_ID:
+                self.files.add(os.path.normpath(os.path.join(str(root), path)))
+        self.dirs = set()
+        for f in self.files:
+            d = os.path.dirname(f)
+            while d not in self.dirs and d != os.path.dirname(d):
+                self.dirs.add(d)
+                d = os.path.dirname(d)
+        self.whole = SESSION_ID in self.wanted
+
+    def pytest_ignore_collect(self, collection_path, config):
+        if self.whole:
+            return None
+        path = os.path.normpath(str(collection_path))
+        if path in self.files or path in self.dirs or os.path.basename(path) in ("__init__.py", "conftest.py"):
+            return None
+        if os.path.isdir(path):
+            # A directory below a wanted file's directory that holds no wanted file.
+            return True if not any(f.startswith(path + os.sep) for f in self.files) else None
+        return True
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.collect_errors[report.nodeid] = report.longreprtext
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session, config, items):
+        keep = [item for item in items if item.nodeid in self.wanted]
+        drop = [item for item in items if item.nodeid not in self.wanted]
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+        self.selected = [item.nodeid for item in keep]
+        self.collected_count = len(keep) + len(drop)
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        if nodeid in self.wanted:
+            self.phases[nodeid] = []
+            self.reporter.started(nodeid)
+
+    def pytest_runtest_logreport(self, report):
+        if report.nodeid in self.wanted:
+            self.phases.setdefault(report.nodeid, []).append(report)
+
+    def pytest_runtest_logfinish(self, nodeid, location):
+        if nodeid in self.wanted:
+            self.reporter.finished(nodeid, **outcome_of(self.phases.get(nodeid, [])))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session, exitstatus):
+        stopped = bool(session.shouldstop or session.shouldfail)
+        errors = "\n".join("{}\n{}".format(k or "(session)", v) for k, v in self.collect_errors.items())
+        for test_id in self.reporter.unreported():
+            if test_id == SESSION_ID:
+                self._report_session(test_id, errors)
+            elif test_id in self.collect_errors or test_id.split("::", 1)[0] in self.collect_errors:
+                self.reporter.finished(test_id, "error", message=_first_line(
+                    self.collect_errors.get(test_id) or self.collect_errors[test_id.split("::", 1)[0]]),
+                    output=errors)
+            elif test_id in self.selected and stopped:
+                continue  # pytest stopped (-x, --maxfail): mpexec reports it NOT_RUN
+            elif "::" not in test_id:
+                self.reporter.finished(test_id, "error", message="{} collects without an error now; run "
+                                       "`mpexec import pytest` again to import its tests".format(test_id))
+            else:
+                self.reporter.finished(test_id, "error", output=errors, message=(
+                    "pytest did not collect {} (removed or renamed since `mpexec import pytest`?)".format(test_id)
+                    if not errors else "not collected: " + _first_line(errors)))
+        self.reporter.write_junit()
+        if self.single:
+            self._exit_status(session)
+
+    def _report_session(self, test_id, errors):
+        if errors:
+            self.reporter.finished(test_id, "error", message=_first_line(errors), output=errors)
+        elif not getattr(self, "collected_count", 0):
+            self.reporter.finished(test_id, "error", message="no tests collected (pytest {})".format(
+                " ".join(self.config.invocation_params.args)))
+        else:
+            self.reporter.finished(test_id, "error", message="{} tests are collected now; run `mpexec import "
+                                   "pytest` again to import them".format(self.collected_count))
+
+    def _exit_status(self, session):
+        test_id = self.ids[0]
+        r = self.reporter._results.get(test_id)
+        if r is None:
+            return
+        word = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP", "error": "ERROR"}[r["outcome"]]
+        if r.get("note"):
+            word += " ({})".format(r["note"])
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        line = "mpexec: {}: {}{}".format(test_id, word, ": " + r["message"] if r.get("message") else "")
+        if terminal:
+            terminal.write_line(line)
+        else:
+            print(line)
+        if r["outcome"] == "skip":
+            session.exitstatus = SKIP_EXIT_CODE
+        elif r["outcome"] == "pass":
+            session.exitstatus = 0
+        else:
+            session.exitstatus = 1
+
+
+def _first_line(text):
+    for line in (text or "").splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _skip_reason(report):
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        reason = str(longrepr[2])
+        return reason[len("Skipped: "):] if reason.startswith("Skipped: ") else reason
+    return _first_line(str(longrepr))
+
+
+def _failure_message(report):
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None and getattr(crash, "message", None):
+        return crash.message
+    return _first_line(report.longreprtext)
+
+
+def outcome_of(reports):
+    """The result of one test from its setup, call and teardown reports: keyword arguments for
+    Reporter.finished. Setup failed: error. Skipped: skip with the reason. xfail: pass, note xfail. A
+    non-strict xpass: pass, note xpass; a strict one: fail, note xpass. A failed teardown after a pass:
+    error."""
+    result = {"outcome": "pass", "message": "", "note": ""}
+    duration = 0.0
+    output = []
+    for r in reports:
+        duration += getattr(r, "duration", 0.0) or 0.0
+        if r.failed or (r.skipped and r.when != "teardown"):
+            if r.longreprtext and not r.skipped:
+                output.append(r.longreprtext)
+        wasxfail = getattr(r, "wasxfail", None)
+        if r.when == "setup":
+            if r.failed:
+                result = {"outcome": "error", "message": "error in setup: " + _failure_message(r), "note": ""}
+            elif r.skipped:
+                result = ({"outcome": "pass", "message": wasxfail or "", "note": "xfail"} if wasxfail is not None
+                          else {"outcome": "skip", "message": _skip_reason(r), "note": ""})
+        elif r.when == "call":
+            if r.failed:
+                text = str(r.longrepr) if isinstance(r.longrepr, str) else ""
+                if text.startswith("[XPASS(strict)]"):
+                    result = {"outcome": "fail", "message": text, "note": "xpass"}
+                else:
+                    result = {"outcome": "fail", "message": _failure_message(r), "note": ""}
+            elif r.skipped:
+                result = ({"outcome": "pass", "message": wasxfail or "", "note": "xfail"} if wasxfail is not None
+                          else {"outcome": "skip", "message": _skip_reason(r), "note": ""})
+            elif wasxfail is not None:
+                result = {"outcome": "pass", "message": wasxfail or "", "note": "xpass"}
+        elif r.when == "teardown" and r.failed and result["outcome"] in ("pass", "skip"):
+            result = {"outcome": "error", "message": "error in teardown: " + _failure_message(r), "note": ""}
+        for title, content in getattr(r, "sections", []):
+            if content and title.startswith("Captured"):
+                output.append("----- {} -----\n{}".format(title, content))
+    # pytest repeats earlier phases' captures in later reports' sections: keep each section once.
+    seen, unique = set(), []
+    for chunk in output:
+        if chunk not in seen:
+            seen.add(chunk)
+            unique.append(chunk)
+    result["duration_s"] = duration
+    result["output"] = "\n".join(unique)
+    return result
+

@@ -1,0 +1,118 @@
+"""Per-test results of a batch process, sent to mpexec as each test ends (the batch protocol: POST
+/v1/results/started and /v1/results/finished on the unit's sync socket), and written as JUnit XML to
+$MPEXEC_BATCH_JUNIT at the end, so that what was sent survives a lost connection and the rest a lost
+process. Outcomes are mpexec's words: pass, fail, skip, error; `note` says xfail or xpass."""
+
+import os
+import sys
+import xml.etree.ElementTree as ET
+
+from .client import Client, SyncError
+
+OUTPUT_LIMIT = 1 << 20  # the protocol's bound on `output`
+MESSAGE_LIMIT = 2000
+OUTCOMES = ("pass", "fail", "skip", "error")
+
+
+def batch_ids(environ=None):
+    """The ids this process was given (MPEXEC_BATCH_IDS_FILE, one per line), or None outside a batch."""
+    env = os.environ if environ is None else environ
+    path = env.get("MPEXEC_BATCH_IDS_FILE")
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\r\n") for line in f if line.rstrip("\r\n")]
+
+
+def bounded(text, limit):
+    """At most `limit` bytes of UTF-8: the head and the tail around a line saying how much was cut."""
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return text
+    half = limit // 2 - 64
+    cut = len(data) - 2 * half
+    return (data[:half].decode("utf-8", "ignore") + "\n[mpexec: {} bytes cut here]\n".format(cut)
+            + data[-half:].decode("utf-8", "ignore"))
+
+
+def one_line(message):
+    message = " ".join((message or "").split())
+    return message if len(message) <= MESSAGE_LIMIT else message[:MESSAGE_LIMIT - 3] + "..."
+
+
+class Reporter:
+    """Sends results for the ids of one batch. A failure to reach mpexec is said once on stderr and the
+    JUnit file still gets every result."""
+
+    def __init__(self, ids, client=None, junit_path=None):
+        self.ids = list(ids)
+        self._client = client
+        self._junit = junit_path
+        self._results = {}  # id -> dict, in finishing order
+        self._warned = False
+
+    @classmethod
+    def from_env(cls, ids):
+        client = Client.from_env() if os.environ.get("MPEXEC_SYNC_TOKEN") else None
+        return cls(ids, client, os.environ.get("MPEXEC_BATCH_JUNIT"))
+
+    def _send(self, path, body):
+        if self._client is None:
+            return
+        try:
+            self._client.request("POST", path, body)
+        except SyncError as e:
+            if not self._warned:
+                self._warned = True
+                print("mpexec: cannot send a result ({}); the JUnit file keeps them".format(e), file=sys.stderr)
+
+    def started(self, test_id):
+        self._send("/v1/results/started", {"id": test_id})
+
+    def finished(self, test_id, outcome, duration_s=None, message="", output="", note=""):
+        if outcome not in OUTCOMES:
+            raise ValueError("outcome must be one of {}, got {!r}".format(OUTCOMES, outcome))
+        if test_id in self._results:
+            return  # the first word on a test stands
+        body = {"id": test_id, "outcome": outcome}
+        if duration_s is not None:
+            body["duration_s"] = round(max(0.0, duration_s), 6)
+        if message:
+            body["message"] = one_line(message)
+        if output:
+            body["output"] = bounded(output, OUTPUT_LIMIT)
+        if note:
+            body["note"] = note
+        self._results[test_id] = body
+        self._send("/v1/results/finished", body)
+
+    def reported(self, test_id):
+        return test_id in self._results
+
+    def unreported(self):
+        return [i for i in self.ids if i not in self._results]
+
+    def write_junit(self):
+        """<testcase classname=C name=N> with C::N (pytest) or C.N (unittest) equal to the id."""
+        if not self._junit:
+            return
+        suite = ET.Element("testsuite", name="mpexec-batch", tests=str(len(self._results)))
+        for test_id, r in self._results.items():
+            classname, _, name = test_id.rpartition("::" if "::" in test_id else ".")
+            if not classname:
+                classname, name = "", test_id
+            case = ET.SubElement(suite, "testcase", classname=classname, name=name,
+                                 time="{:.6f}".format(r.get("duration_s", 0.0)))
+            tag = {"fail": "failure", "error": "error", "skip": "skipped"}.get(r["outcome"])
+            if tag:
+                ET.SubElement(case, tag, message=r.get("message", ""))
+            if r.get("output"):
+                ET.SubElement(case, "system-out").text = _xml_text(r["output"])
+        tmp = self._junit + ".tmp"
+        ET.ElementTree(suite).write(tmp, encoding="utf-8", xml_declaration=True)
+        os.replace(tmp, self._junit)
+
+
+def _xml_text(text):
+    # XML 1.0 forbids most control characters; keep the text readable instead of failing the write.
+    return "".join(c if c in "\t\n\r" or ord(c) >= 0x20 else "\\x{:02x}".format(ord(c)) for c in text)
