@@ -9,6 +9,7 @@
 #include "executor/closest.h"
 #include "executor/import/import_ctest.h"
 #include "executor/import/import_gtest.h"
+#include "executor/import/import_python.h"
 
 namespace mpexec {
 
@@ -23,12 +24,14 @@ struct Importer {
 constexpr Importer kImporters[] = {
     {"gtest", importGtestMain, "BIN..."},
     {"ctest", importCtestMain, "BUILD_DIR [-C CONFIG] [--timeout S]"},
+    {"pytest", importPytestMain, "[--python PY] [--group-by test|class|module|chunks] [PYTEST ARGS...]"},
+    {"unittest", importUnittestMain, "[--python PY] [--group-by test|class|module|chunks] [START_DIR]"},
 };
 
 void printUsage(FILE* out) {
   for (const Importer& i : kImporters)
     fmt::print(out, "{} mpexec import {} {}\n", &i == kImporters ? "usage:" : "      ", i.name, i.usage);
-  fmt::print(out, "  writes a manifest to stdout (see docs/ci.md for the mappings)\n");
+  fmt::print(out, "  writes a manifest to stdout (docs/ci.md, docs/python.md)\n");
 }
 
 }  // namespace

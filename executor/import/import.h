@@ -3,7 +3,8 @@
 
 namespace mpexec {
 
-/// `import gtest BIN...` or `import ctest BUILD_DIR [-C CONFIG]` (argv[0] is "import"); the manifest goes
+/// `import gtest BIN...`, `import ctest BUILD_DIR [-C CONFIG]`, `import pytest ...` or `import unittest ...`
+/// (argv[0] is "import"); the manifest goes
 /// to stdout, warnings to stderr. Returns the exit code: 0, or 2 on a usage or input error.
 int importMain(int argc, char** argv);
 

@@ -10,7 +10,6 @@ from contextlib import redirect_stderr, redirect_stdout
 
 from mpexec import manifest
 from mpexec.groups import GroupError, assign_groups
-from mpexec.pytest_plugin import SESSION_ID
 
 # The plugin that reports results (loaded by name, so an installed copy found by its entry point is the
 # same plugin), no cache in a read-only sandbox, pytest-mp's own scheduler out of the way.
@@ -37,7 +36,7 @@ class Collector:
         for item, group, strategy in assigned:
             module = item.nodeid.split("::", 1)[0]
             klass = item.getparent(pytest.Class)
-            self.items.append(manifest.Test(item.nodeid, module, klass.nodeid if klass else None, group, strategy))
+            self.items.append(manifest.Collected(item.nodeid, module, klass.nodeid if klass else None, group, strategy))
         self.rootdir = str(session.config.rootpath)
 
 
@@ -92,6 +91,7 @@ def main(argv=None):
         print("mpexec import pytest: {} cannot import pytest (choose another with --python; on Debian: "
               "apt install python3-pytest)".format(sys.executable), file=sys.stderr)
         return 2
+    from mpexec.pytest_plugin import SESSION_ID
     collector, code, output = collect(pytest_args)
     if collector.group_error:
         print("mpexec import pytest: mp_group: {}".format(collector.group_error), file=sys.stderr)
@@ -105,9 +105,9 @@ def main(argv=None):
         # A module that fails to import is a test that reproduces the error at run time, so nothing is lost.
         print("mpexec import pytest: warning: cannot collect {}: {}".format(
             nodeid or "(session)", (text.strip().splitlines() or [""])[-1]), file=sys.stderr)
-        tests.append(manifest.Test(nodeid or SESSION_ID, nodeid or SESSION_ID, None, None, "free"))
+        tests.append(manifest.Collected(nodeid or SESSION_ID, nodeid or SESSION_ID, None, None, "free"))
     if not tests:
-        tests.append(manifest.Test(SESSION_ID, SESSION_ID, None, None, "free"))
+        tests.append(manifest.Collected(SESSION_ID, SESSION_ID, None, None, "free"))
         print("mpexec import pytest: warning: no tests collected; the manifest has one test, {}, which is "
               "ERROR until there are".format(SESSION_ID), file=sys.stderr)
     base = [sys.executable, "-m", "pytest", *PLUGIN_ARGS]

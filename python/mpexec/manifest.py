@@ -13,7 +13,7 @@ GROUP_BY = ("test", "class", "module", "chunks")
 _GROUP_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
-class Test:
+class Collected:
     """One collected test: its id (what the runner selects it by), where it lives, its group and strategy
     as the suite declares them (group None: unmarked)."""
 
@@ -38,7 +38,9 @@ class Names:
             return self._by_key[(kind, key)]
         name = key if _GROUP_NAME.fullmatch(key) and key not in (".", "..") else None
         if name is None:
-            name = re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("_") or "group"
+            name = re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("_")
+            if name in ("", ".", ".."):
+                name = "group"
             if len(name) > 100 or name != key:
                 name = name[:100] + "-" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:8]
         base, n = name, 2

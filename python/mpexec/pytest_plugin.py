@@ -180,7 +180,7 @@ class Selection:
 
     def _exit_status(self, session):
         test_id = self.ids[0]
-        r = self.reporter._results.get(test_id)
+        r = self.reporter.result(test_id)
         if r is None:
             return
         word = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP", "error": "ERROR"}[r["outcome"]]

@@ -86,6 +86,10 @@ class Reporter:
         self._results[test_id] = body
         self._send("/v1/results/finished", body)
 
+    def result(self, test_id):
+        """The body sent for `test_id`, or None."""
+        return self._results.get(test_id)
+
     def reported(self, test_id):
         return test_id in self._results
 

@@ -1,0 +1,99 @@
+"""What the tests of the Python package share: where things are, and a stand-in for mpexec's results
+endpoints on a Unix socket (the batch protocol) that records what it was sent."""
+
+import http.server
+import json
+import os
+import shutil
+import socketserver
+import subprocess
+import sys
+import tempfile
+import threading
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+PACKAGE_DIR = os.path.join(ROOT, "python")
+if PACKAGE_DIR not in sys.path:
+    sys.path.insert(0, PACKAGE_DIR)
+SUITES = os.path.join(HERE, "suites")
+PYTHON = sys.executable
+MPEXEC = os.environ.get("MPEXEC_BIN") or os.path.join(ROOT, "build", "release", "mpexec")
+
+
+def env(**extra):
+    e = dict(os.environ)
+    for k in list(e):
+        if k.startswith("MPEXEC_") and k != "MPEXEC_BIN":
+            del e[k]
+    e["PYTHONPATH"] = PACKAGE_DIR + (os.pathsep + e["PYTHONPATH"] if e.get("PYTHONPATH") else "")
+    e["PYTHONDONTWRITEBYTECODE"] = "1"
+    e.update(extra)
+    return e
+
+
+def copy_suite(name, into):
+    dest = os.path.join(into, name)
+    shutil.copytree(os.path.join(SUITES, name), dest, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    return dest
+
+
+def run(cmd, cwd, **extra):
+    return subprocess.run(cmd, cwd=cwd, env=env(**extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, timeout=300)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        server = self.server
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        with server.mutex:
+            server.requests.append((self.path, body, self.headers.get("Authorization")))
+            status = 200
+            if self.headers.get("Authorization") != "Bearer " + server.token:
+                status = 401
+            elif body.get("id") not in server.ids:
+                status = 404
+            elif self.path == "/v1/results/finished":
+                if body["id"] in server.finished:
+                    status = 409
+                server.finished[body["id"]] = body
+            elif self.path != "/v1/results/started":
+                status = 404
+        data = json.dumps({"ok": True} if status == 200 else {"error": "status {}".format(status)}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class ResultsServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """POST /v1/results/started|finished as the batch protocol describes them."""
+    daemon_threads = True
+
+    def __init__(self, ids):
+        self.dir = tempfile.mkdtemp(prefix="mpexec-results-")
+        self.path = os.path.join(self.dir, "sync.sock")
+        self.token = "0123456789abcdef0123456789abcdef"
+        self.ids = set(ids)
+        self.requests, self.finished = [], {}
+        self.mutex = threading.Lock()
+        super().__init__(self.path, _Handler)
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    def batch_env(self, ids, work):
+        ids_file = os.path.join(work, "ids")
+        with open(ids_file, "w", encoding="utf-8") as f:
+            f.write("".join(i + "\n" for i in ids))
+        return {"MPEXEC_SYNC_SOCKET": self.path, "MPEXEC_SYNC_TOKEN": self.token,
+                "MPEXEC_BATCH_IDS_FILE": ids_file, "MPEXEC_BATCH_JUNIT": os.path.join(work, "junit.xml")}
+
+    def close(self):
+        self.shutdown()
+        self.server_close()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,0 +1,78 @@
+"""How collected tests become units (mpexec.manifest)."""
+
+import unittest
+
+import support  # noqa: F401
+
+from mpexec.manifest import Collected, Names, build, chunks
+
+
+def suite():
+    return [Collected("a.py::t1", "a.py"), Collected("a.py::C::t2", "a.py", "a.py::C"), Collected("a.py::C::t3", "a.py", "a.py::C"),
+            Collected("b.py::t4", "b.py"), Collected("b.py::t5", "b.py", None, "G", "serial"),
+            Collected("c.py::t6", "c.py", None, "my group", "isolated_free"), Collected("d.py::t7", "d.py")]
+
+
+def units(m):
+    """{group or test name: [test names]} of a manifest."""
+    out = {}
+    for t in m["tests"]:
+        out.setdefault(t.get("group") or t["name"], []).append(t["name"])
+    return out
+
+
+class BuildTest(unittest.TestCase):
+    def make(self, group_by, n=2):
+        return build(suite(), lambda: ["batch"], lambda t: ["single", t.id], group_by, n, "/w", prefix="p.")
+
+    def test_by_test(self):
+        m = self.make("test")
+        self.assertEqual(units(m)["a.py::C::t2"], ["a.py::C::t2"])
+        self.assertEqual(m["tests"][0], {"name": "a.py::t1", "cmd": ["single", "a.py::t1"]})
+        self.assertEqual(m["groups"]["G"], {"strategy": "serial", "batch": {"cmd": ["batch"]}})
+        quiet = [g for g in m["groups"] if g.startswith("my_group-")]
+        self.assertEqual(len(quiet), 1)
+        self.assertEqual(m["groups"][quiet[0]], {"strategy": "isolated_free"})
+
+    def test_by_module_and_class(self):
+        self.assertEqual(units(self.make("module"))["p.a.py"], ["a.py::t1", "a.py::C::t2", "a.py::C::t3"])
+        by_class = units(self.make("class"))
+        self.assertEqual(by_class["p.a.py"], ["a.py::t1"])
+        classes = [g for g in by_class if g.startswith("p.a.py_C-")]
+        self.assertEqual([by_class[g] for g in classes], [["a.py::C::t2", "a.py::C::t3"]])
+
+    def test_suite_groups_keep_their_strategy_and_free_members_have_commands(self):
+        m = self.make("module")
+        quiet = [t for t in m["tests"] if t["name"] == "c.py::t6"][0]
+        self.assertEqual(quiet["cmd"], ["single", "c.py::t6"])
+        self.assertNotIn("cmd", [t for t in m["tests"] if t["name"] == "b.py::t5"][0])
+
+    def test_chunks_keep_modules_whole_and_balance_counts(self):
+        tests = [Collected("m{}::t{}".format(m, i), "m{}".format(m)) for m in range(6) for i in range(m % 2 + 1)]
+        c = chunks(tests, 3)
+        self.assertEqual(sorted(set(c.values())), ["chunk1", "chunk2", "chunk3"])
+        sizes = {}
+        for t in tests:
+            sizes[c[t.module]] = sizes.get(c[t.module], 0) + 1
+        self.assertEqual(sorted(sizes.values()), [3, 3, 3])
+        self.assertEqual(set(chunks(tests, 100).values()), {"chunk{}".format(i) for i in range(1, 7)})
+
+    def test_unknown_group_by(self):
+        with self.assertRaises(ValueError):
+            self.make("suite")
+
+
+class NamesTest(unittest.TestCase):
+    def test_valid_unique_names(self):
+        names = Names()
+        self.assertEqual(names("suite", "db"), "db")
+        self.assertEqual(names("suite", "db"), "db")
+        self.assertEqual(names("unmarked", "db"), "db-2")
+        odd = names("suite", "my group/ü")
+        self.assertRegex(odd, r"^[A-Za-z0-9._-]{1,128}$")
+        self.assertRegex(names("suite", "x" * 300), r"^[A-Za-z0-9._-]{1,128}$")
+        self.assertNotIn(names("suite", ".."), ("..", "."))
+
+
+if __name__ == "__main__":
+    unittest.main()
