@@ -152,7 +152,7 @@ class Selection:
             if test_id == SESSION_ID:
                 self._report_session(test_id, errors)
             elif test_id in self.collect_errors or test_id.split("::", 1)[0] in self.collect_errors:
-                self.reporter.finished(test_id, "error", message=_first_line(
+                self.reporter.finished(test_id, "error", message=_error_line(
                     self.collect_errors.get(test_id) or self.collect_errors[test_id.split("::", 1)[0]]),
                     output=errors)
             elif test_id in self.selected and stopped:
@@ -163,14 +163,14 @@ class Selection:
             else:
                 self.reporter.finished(test_id, "error", output=errors, message=(
                     "pytest did not collect {} (removed or renamed since `mpexec import pytest`?)".format(test_id)
-                    if not errors else "not collected: " + _first_line(errors)))
+                    if not errors else "not collected: " + _error_line(errors)))
         self.reporter.write_junit()
         if self.single:
             self._exit_status(session)
 
     def _report_session(self, test_id, errors):
         if errors:
-            self.reporter.finished(test_id, "error", message=_first_line(errors), output=errors)
+            self.reporter.finished(test_id, "error", message=_error_line(errors), output=errors)
         elif not getattr(self, "collected_count", 0):
             self.reporter.finished(test_id, "error", message="no tests collected (pytest {})".format(
                 " ".join(self.config.invocation_params.args)))
@@ -198,6 +198,12 @@ class Selection:
             session.exitstatus = 0
         else:
             session.exitstatus = 1
+
+
+def _error_line(text):
+    """What went wrong in a collection error: pytest's last `E   ` line, else its first line."""
+    marked = [line[1:].strip() for line in (text or "").splitlines() if line.startswith("E ")]
+    return marked[-1] if marked else _first_line(text)
 
 
 def _first_line(text):

@@ -1,0 +1,121 @@
+"""`mpexec import pytest|unittest` and then `mpexec`, as a user runs them; the strategies' guarantees are
+checked in the JSON report. Needs MPEXEC_BIN (make test sets it) or build/release/mpexec."""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from support import MPEXEC, PYTHON, copy_suite, run
+
+
+def mpexec_runs_batches():
+    """Whether this mpexec reads a group's `batch` (the batch protocol); the serial strategies need it."""
+    work = tempfile.mkdtemp(prefix="mpexec-probe-")
+    try:
+        path = os.path.join(work, "m.json")
+        with open(path, "w") as f:
+            json.dump({"version": 1, "groups": {"g": {"strategy": "serial", "batch": {"cmd": ["/bin/true"]}}},
+                       "tests": [{"name": "t", "group": "g"}]}, f)
+        return subprocess.run([MPEXEC, "--list", path], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL).returncode == 0
+    finally:
+        shutil.rmtree(work)
+
+
+NEEDS_MPEXEC = unittest.skipUnless(os.access(MPEXEC, os.X_OK), "no mpexec at {} (set MPEXEC_BIN)".format(MPEXEC))
+
+
+@NEEDS_MPEXEC
+class EndToEnd(unittest.TestCase):
+    def setUp(self):
+        self.work = tempfile.mkdtemp(prefix="mpexec-e2e-")
+        self.addCleanup(shutil.rmtree, self.work)
+
+    def import_and_run(self, kind, suite, *import_args, np=2):
+        manifest = os.path.join(self.work, "manifest.json")
+        proc = run([MPEXEC, "import", kind, "--python", PYTHON, *import_args], suite)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(manifest, "w") as f:
+            f.write(proc.stdout)
+        report = os.path.join(self.work, "report.json")
+        proc = run([MPEXEC, "--np", str(np), "--json", report, "--state-dir", os.path.join(self.work, "state"),
+                    manifest], suite)
+        with open(report) as f:
+            tests = {t["name"]: t for t in json.load(f)["tests"]}
+        return proc, tests
+
+    def test_units_share_the_board_lock_and_trails(self):
+        suite = copy_suite("sync_between_units", self.work)
+        proc, tests = self.import_and_run("pytest", suite, "--group-by", "test")
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual({t["outcome"] for t in tests.values()}, {"PASS"})
+        self.assertEqual(len({t["unit"] for t in tests.values()}), 2)
+
+    def test_outcomes_with_one_unit_per_test(self):
+        suite = os.path.join(self.work, "free")
+        os.mkdir(suite)
+        with open(os.path.join(suite, "test_free.py"), "w") as f:
+            f.write("import unittest\n"
+                    "class Free(unittest.TestCase):\n"
+                    "    def test_pass(self): pass\n"
+                    "    @unittest.skip('not here')\n    def test_skip(self): pass\n"
+                    "    @unittest.expectedFailure\n    def test_xfail(self): self.fail()\n"
+                    "    def test_fail(self): self.fail('wrong')\n")
+        proc, tests = self.import_and_run("unittest", suite, "--group-by", "test", ".")
+        self.assertEqual({n.rsplit(".", 1)[1]: t["outcome"] for n, t in tests.items()},
+                         {"test_pass": "PASS", "test_skip": "SKIP", "test_xfail": "PASS", "test_fail": "FAIL"})
+        self.assertEqual(proc.returncode, 1)
+
+    def test_pytest_mp_readme(self):
+        if not mpexec_runs_batches():
+            self.skipTest("this mpexec does not run batch groups (issue 19), which serial groups need")
+        suite = copy_suite("pytest_mp_readme", self.work)
+        proc, tests = self.import_and_run("pytest", suite, np=3)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        outcomes = {name.split("::", 1)[1]: t["outcome"] for name, t in tests.items()}
+        self.assertEqual(outcomes.pop("test_skipped"), "SKIP")
+        self.assertEqual(set(outcomes.values()), {"PASS"}, outcomes)
+        by_name = {name.split("::", 1)[1]: t for name, t in tests.items()}
+        # A serial group: one unit, in order.
+        for group in (["test_four", "test_five"], ["TestOrdered::test_a", "TestOrdered::test_b"]):
+            members = [by_name[n] for n in group]
+            self.assertEqual(len({t["unit"] for t in members}), 1, group)
+            self.assertLessEqual(members[0]["end_us"], members[1]["start_us"], group)
+        self.assertEqual(by_name["test_four"]["strategy"], "isolated_serial")
+        # Free tests of one group: a unit each.
+        self.assertNotEqual(by_name["TestSomething::test_one"]["unit"], by_name["TestSomething::test_two"]["unit"])
+        # Isolated groups overlap nothing of another group.
+        for t in tests.values():
+            if not t["strategy"].startswith("isolated"):
+                continue
+            for other in tests.values():
+                if other.get("group") != t.get("group"):
+                    self.assertTrue(other["end_us"] <= t["start_us"] or other["start_us"] >= t["end_us"],
+                                    (t["name"], other["name"]))
+
+    def test_unittest_state(self):
+        if not mpexec_runs_batches():
+            self.skipTest("this mpexec does not run batch groups (issue 19), which setUpClass state needs")
+        suite = copy_suite("unittest_state", self.work)
+        proc, tests = self.import_and_run("unittest", suite, ".")
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(tests["test_class_state.Independent.test_skipped"]["outcome"], "SKIP")
+        counter = [tests["test_class_state.Counter.test_1_first"], tests["test_class_state.Counter.test_2_second"]]
+        self.assertEqual(counter[0]["unit"], counter[1]["unit"])
+        self.assertEqual({t["outcome"] for n, t in tests.items() if "skipped" not in n}, {"PASS"})
+
+    def test_no_tests_collected_is_an_error(self):
+        if not mpexec_runs_batches():
+            self.skipTest("this mpexec does not run batch groups (issue 19)")
+        empty = os.path.join(self.work, "empty")
+        os.mkdir(empty)
+        proc, tests = self.import_and_run("pytest", empty)
+        self.assertEqual([t["outcome"] for t in tests.values()], ["ERROR"])
+        self.assertEqual(proc.returncode, 1)
+
+
+if __name__ == "__main__":
+    unittest.main()

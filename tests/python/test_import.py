@@ -1,0 +1,107 @@
+"""`mpexec import pytest` and `mpexec import unittest`: the manifests they write."""
+
+import json
+import os
+import shutil
+import tempfile
+import unittest
+
+from support import MPEXEC, PACKAGE_DIR, PYTHON, copy_suite, run
+
+
+@unittest.skipUnless(os.access(MPEXEC, os.X_OK), "no mpexec at {} (set MPEXEC_BIN)".format(MPEXEC))
+class ImportTest(unittest.TestCase):
+    def setUp(self):
+        self.work = tempfile.mkdtemp(prefix="mpexec-import-")
+        self.addCleanup(shutil.rmtree, self.work)
+
+    def imported(self, kind, cwd, *args):
+        proc = run([MPEXEC, "import", kind, "--python", PYTHON, *args], cwd)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return json.loads(proc.stdout), proc.stderr
+
+    def test_pytest_mp_readme_groups(self):
+        suite = copy_suite("pytest_mp_readme", self.work)
+        m, _ = self.imported("pytest", suite, "--group-by", "module")
+        tests = {t["name"].split("::", 1)[1]: t for t in m["tests"]}
+        groups = m["groups"]
+        self.assertEqual(groups["SomeOtherGroupName"]["strategy"], "isolated_serial")
+        self.assertEqual(groups["Ordered"]["strategy"], "serial")
+        self.assertEqual(groups["Quiet"], {"strategy": "isolated_free"})
+        self.assertEqual(groups["SomeGroupName"], {"strategy": "free"})
+        self.assertEqual(groups["SomeAdditionalGroupName"], {"strategy": "free"})
+        batch = groups["Ordered"]["batch"]["cmd"]
+        self.assertEqual(batch[:3], [PYTHON, "-m", "pytest"])
+        self.assertIn("--mpexec-batch", batch)
+        self.assertNotIn("cmd", tests["test_four"])
+        self.assertEqual(tests["test_five"]["group"], "SomeOtherGroupName")
+        self.assertIn("--mpexec-single", tests["TestSomething::test_one"]["cmd"])
+        self.assertEqual(tests["test_unmarked"]["group"], "pytest.test_readme.py")
+        self.assertEqual(m["defaults"]["cwd"], os.path.realpath(suite))
+        self.assertEqual(m["defaults"]["env"]["PYTHONPATH"].split(":")[0], PACKAGE_DIR)
+        names = [t["name"] for t in m["tests"]]
+        self.assertEqual(names.index("test_readme.py::test_four") + 1, names.index("test_readme.py::test_five"))
+
+    def test_pytest_arguments_pass_through(self):
+        suite = copy_suite("pytest_mp_readme", self.work)
+        m, _ = self.imported("pytest", suite, "--group-by", "test", "--", "-k", "test_three or test_unmarked")
+        self.assertEqual(sorted(t["name"] for t in m["tests"]),
+                         ["test_readme.py::test_three", "test_readme.py::test_unmarked"])
+        self.assertEqual(m["tests"][0]["cmd"][-2:], ["-k", "test_three or test_unmarked"])
+
+    def test_a_module_that_does_not_import_stays_as_a_test(self):
+        with open(os.path.join(self.work, "test_broken.py"), "w") as f:
+            f.write("import no_such_module\n")
+        with open(os.path.join(self.work, "test_ok.py"), "w") as f:
+            f.write("def test_ok():\n    pass\n")
+        m, err = self.imported("pytest", self.work)
+        self.assertEqual(sorted(t["name"] for t in m["tests"]), ["test_broken.py", "test_ok.py::test_ok"])
+        self.assertIn("cannot collect test_broken.py", err)
+
+    def test_no_tests_is_one_test_that_says_so(self):
+        m, err = self.imported("pytest", self.work)
+        self.assertEqual([t["name"] for t in m["tests"]], ["<collection>"])
+        self.assertIn("no tests collected", err)
+
+    def test_conflicting_strategies_are_a_usage_error(self):
+        with open(os.path.join(self.work, "test_conflict.py"), "w") as f:
+            f.write("import pytest\n"
+                    "@pytest.mark.mp_group('G', 'serial')\ndef test_a(): pass\n"
+                    "@pytest.mark.mp_group('G', 'isolated_free')\ndef test_b(): pass\n")
+        proc = run([MPEXEC, "import", "pytest", "--python", PYTHON], self.work)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("already has strategy 'serial'", proc.stderr)
+        self.assertEqual(proc.stdout, "")
+
+    def test_an_interpreter_without_pytest_is_named(self):
+        proc = run([MPEXEC, "import", "pytest", "--python", "/nonexistent/python3"], self.work)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("/nonexistent/python3", proc.stderr)
+
+    def test_unittest_fixtures_make_batch_groups(self):
+        suite = copy_suite("unittest_state", self.work)
+        m, _ = self.imported("unittest", suite, "--group-by", "test", ".")
+        groups = {t["name"]: t.get("group") for t in m["tests"]}
+        self.assertEqual(groups["test_class_state.Counter.test_1_first"], "test_class_state.Counter")
+        self.assertEqual(groups["test_module_state.First.test_a"], "test_module_state")
+        self.assertEqual(groups["test_module_state.Second.test_b"], "test_module_state")
+        self.assertIsNone(groups["test_class_state.Independent.test_plain"])
+        self.assertEqual(m["groups"]["test_class_state.Counter"]["strategy"], "serial")
+        self.assertIn("mpexec.unittest_batch", m["groups"]["test_module_state"]["batch"]["cmd"])
+
+    def test_unittest_function_tests_are_named_not_dropped_silently(self):
+        with open(os.path.join(self.work, "test_funcs.py"), "w") as f:
+            f.write("import unittest\ndef test_function(): pass\n"
+                    "class T(unittest.TestCase):\n    def test_m(self): pass\n")
+        m, err = self.imported("unittest", self.work, ".")
+        self.assertEqual([t["name"] for t in m["tests"]], ["test_funcs.T.test_m"])
+        self.assertIn("test_funcs.test_function is not a unittest.TestCase test", err)
+
+    def test_unittest_missing_start_dir(self):
+        proc = run([MPEXEC, "import", "unittest", "--python", PYTHON, "nope"], self.work)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("nope", proc.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
