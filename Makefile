@@ -15,6 +15,11 @@ CXX      ?= g++
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 VERSION  := 0.1.0
+# The Python package (python/mpexec, docs/python.md) goes where Debian's python3 looks: dist-packages under
+# /usr, the versioned one under any other prefix (/usr/local/lib/python3.11/dist-packages).
+PYTHON3  ?= /usr/bin/python3
+PYTHON_SITE ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(PREFIX)/lib/python$(shell $(PYTHON3) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3)/dist-packages)
+PY_SRCS  := $(wildcard python/mpexec/*.py)
 
 CXXFLAGS_release := -O2 -g
 CXXFLAGS_debug   := -O0 -g
@@ -119,6 +124,7 @@ $(NS_FLOOR): $(OUT)/obj/bench/ns_floor.o
 
 test: deps $(OUT)/mpexec $(OUT)/mpexec-spawner $(HTTP_SO) $(NS_FLOOR) $(TEST_BINS)
 	@packaging/install-deps.sh --browser || echo "make test: chromium is not installed; the browser test will skip"
+	MPEXEC_BIN=$(abspath $(OUT)/mpexec) tests/python/run.sh $(PYTHON3)
 	MPEXEC_BIN=$(abspath $(OUT)/mpexec) NS_FLOOR_BIN=$(abspath $(NS_FLOOR)) tests/run-all.sh $(TEST_BINS)
 
 asan:
@@ -141,17 +147,21 @@ install: all
 	install -Dm644 $(BUILD)/libmpexec-http.so $(DESTDIR)$(PREFIX)/lib/mpexec/libmpexec-http.so
 	install -Dm644 packaging/mpexec.1 $(DESTDIR)$(PREFIX)/share/man/man1/mpexec.1
 	install -Dm644 packaging/bash-completion/mpexec $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mpexec
+	packaging/python-install.sh $(VERSION) $(DESTDIR)$(PYTHON_SITE) $(PY_SRCS)
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/mpexec $(DESTDIR)$(PREFIX)/lib/mpexec/mpexec-spawner \
 	  $(DESTDIR)$(PREFIX)/lib/mpexec/libmpexec-http.so
 	-rmdir $(DESTDIR)$(PREFIX)/lib/mpexec 2>/dev/null
 	rm -f $(DESTDIR)$(PREFIX)/share/man/man1/mpexec.1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mpexec
+	rm -rf $(DESTDIR)$(PYTHON_SITE)/mpexec $(DESTDIR)$(PYTHON_SITE)/mpexec-$(VERSION).dist-info
 
-# build/mpexec_<version>_<arch>.deb (packaging/deb.sh: dpkg-deb, Depends from dpkg-shlibdeps).
+# build/mpexec_<version>_<arch>.deb (packaging/deb.sh: dpkg-deb, Depends from dpkg-shlibdeps) and
+# build/python3-mpexec_<version>_all.deb (packaging/deb-python.sh).
 deb: all
 	@packaging/install-deps.sh --package
 	packaging/deb.sh $(BUILD)/mpexec $(VERSION) $(BUILD)
+	packaging/deb-python.sh $(VERSION) $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

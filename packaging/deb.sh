@@ -64,6 +64,7 @@ Architecture: $arch
 Maintainer: mpexec maintainers <maintainers@mpexec.invalid>
 Installed-Size: $size
 Depends: $depends
+Recommends: python3-mpexec
 Section: devel
 Priority: optional
 Description: sandboxed, container-per-group test executor

@@ -1,0 +1,61 @@
+#!/bin/sh
+# Builds python3-mpexec, the Debian package of the mpexec Python package (Debian's Python policy: a public
+# module is a python3-<name> package of its own): /usr/lib/python3/dist-packages/mpexec and its .dist-info
+# (pytest loads the plugin through its entry point). Architecture all, standard library only.
+#   packaging/deb-python.sh VERSION OUTDIR   → OUTDIR/python3-mpexec_VERSION_all.deb (its path on stdout)
+set -eu
+
+[ $# -eq 2 ] || { echo "usage: packaging/deb-python.sh VERSION OUTDIR" >&2; exit 2; }
+version=$1 out=$2
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT INT TERM
+root=$work/root
+doc=$root/usr/share/doc/python3-mpexec
+
+install -d "$root/DEBIAN" "$doc"
+"$here/python-install.sh" "$version" "$root/usr/lib/python3/dist-packages" "$here"/../python/mpexec/*.py
+cat >"$doc/copyright" <<COPYRIGHT
+Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+Upstream-Name: mpexec
+
+Files: *
+Copyright: 2026 the mpexec authors
+License: see the source distribution of mpexec
+COPYRIGHT
+date=$(date -R -u -r "$here/../python/mpexec/__init__.py")
+gzip -9n >"$doc/changelog.gz" <<CHANGELOG
+mpexec ($version) unstable; urgency=medium
+
+  * Release $version.
+
+ -- mpexec maintainers <maintainers@mpexec.invalid>  $date
+CHANGELOG
+chmod 644 "$doc/copyright" "$doc/changelog.gz"
+
+size=$(du -k -s "$root/usr" | cut -f1)
+cat >"$root/DEBIAN/control" <<CONTROL
+Package: python3-mpexec
+Source: mpexec
+Version: $version
+Architecture: all
+Maintainer: mpexec maintainers <maintainers@mpexec.invalid>
+Installed-Size: $size
+Depends: python3 (>= 3.9)
+Recommends: mpexec
+Suggests: python3-pytest
+Section: python
+Priority: optional
+Description: mpexec's sync client, pytest plugin and Python importers
+ The client of mpexec's sync service (message board, locks, trails), a
+ pytest plugin with pytest-mp's mp_group marker and mp_message_board, mp_lock
+ and mp_trail fixtures, and the runners behind "mpexec import pytest" and
+ "mpexec import unittest", which run pytest-mp and nose2 suites under mpexec.
+CONTROL
+(cd "$root" && find usr -type f -exec md5sum {} + | sort -k2) >"$root/DEBIAN/md5sums"
+chmod 644 "$root/DEBIAN/control" "$root/DEBIAN/md5sums"
+
+mkdir -p "$out"
+deb="$out/python3-mpexec_${version}_all.deb"
+dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
+echo "$deb"
