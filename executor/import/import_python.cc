@@ -118,11 +118,11 @@ std::string choosePython(const std::optional<std::string>& given, bool for_pytes
 
 std::optional<std::string> sourceTreePackageDir(const std::string& exe) {
   if (exe.empty()) return std::nullopt;
+  // /proc/self/exe is canonical, so `..` can be taken lexically.
   fs::path dir = fs::path(exe).parent_path();
-  for (fs::path candidate : {dir / ".." / "python", dir / ".." / ".." / "python"}) {
+  for (fs::path candidate : {dir.parent_path() / "python", dir.parent_path().parent_path() / "python"}) {
     std::error_code ec;
-    if (fs::is_regular_file(candidate / "mpexec" / "__init__.py", ec))
-      return fs::weakly_canonical(candidate, ec).string();
+    if (fs::is_regular_file(candidate / "mpexec" / "__init__.py", ec)) return candidate.lexically_normal().string();
   }
   return std::nullopt;
 }
