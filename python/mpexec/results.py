@@ -3,13 +3,17 @@
 $MPEXEC_BATCH_JUNIT at the end, so that what was sent survives a lost connection and the rest a lost
 process. Outcomes are mpexec's words: pass, fail, skip, error; `note` says xfail or xpass."""
 
+import json
 import os
 import sys
 import xml.etree.ElementTree as ET
 
 from .client import Client, SyncError
 
-OUTPUT_LIMIT = 1 << 20  # the protocol's bound on `output`
+# Every sync body is at most 1 MiB (docs/executor.md, "Batch units"); JSON escapes can make the text up to six
+# times longer, so `output` is cut until the whole body fits.
+BODY_LIMIT = 1 << 20
+OUTPUT_LIMIT = 512 << 10
 MESSAGE_LIMIT = 2000
 OUTCOMES = ("pass", "fail", "skip", "error")
 
@@ -59,6 +63,12 @@ class Reporter:
     def _send(self, path, body):
         if self._client is None:
             return
+        # mpexec cuts the process's log at each call for tests without `output`: flush what was said.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
         try:
             self._client.request("POST", path, body)
         except SyncError as e:
@@ -80,7 +90,11 @@ class Reporter:
         if message:
             body["message"] = one_line(message)
         if output:
-            body["output"] = bounded(output, OUTPUT_LIMIT)
+            limit = OUTPUT_LIMIT
+            body["output"] = bounded(output, limit)
+            while len(json.dumps(body).encode("utf-8")) > BODY_LIMIT - 4096 and limit > 1024:
+                limit //= 2
+                body["output"] = bounded(output, limit)
         if note:
             body["note"] = note
         self._results[test_id] = body

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""The pytest benchmark of issue 20: a generated suite of 300 tests of ~1 ms in 30 modules (each module: 4
+functions and two classes of 3 tests; in 10 modules the first class is a serial group, so 10 serial groups of
+3 tests), run at -j2 by plain pytest, `pytest -n 2` (pytest-xdist) and mpexec with the sandbox for each
+--group-by of `mpexec import pytest`; every runner in the same run, alternating, RUNS runs each. Prints a
+Markdown table of medians with their ratio to `pytest -n 2`, and checks that every run passed all 300.
+
+Usage: MPEXEC_BIN=build/release/mpexec bench/python_suite.py [--runs N] [--python /usr/bin/python3]
+(a benchmark, not a test: the machine is shared, so read the ratios, not the seconds)."""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PACKAGE_DIR = os.path.join(os.path.dirname(HERE), "python")
+MODULES, SERIAL_GROUPS = 30, 10
+
+
+def generate(root):
+    for m in range(MODULES):
+        lines = ["import time", "import pytest", ""]
+        for f in range(4):
+            lines += ["def test_f{}():".format(f), "    time.sleep(0.001)", ""]
+        for c in ("A", "B"):
+            if c == "A" and m < SERIAL_GROUPS:
+                lines.append("@pytest.mark.mp_group('serial{}', 'serial')".format(m))
+            lines.append("class Test{}:".format(c))
+            for t in range(3):
+                lines += ["    def test_{}(self):".format(t), "        time.sleep(0.001)", ""]
+        with open(os.path.join(root, "test_m{:02d}.py".format(m)), "w") as f:
+            f.write("\n".join(lines))
+    return MODULES * 10
+
+
+def timed(cmd, cwd, env):
+    start = time.monotonic()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return time.monotonic() - start, proc
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--runs", type=int, default=int(os.environ.get("RUNS", "5")))
+    p.add_argument("--python", default="/usr/bin/python3")
+    p.add_argument("--np", type=int, default=2)
+    p.add_argument("--group-by", action="append", default=None,
+                   help="the --group-by values to measure (default: test, class, module, chunks)")
+    args = p.parse_args()
+    mpexec = os.path.abspath(os.environ.get("MPEXEC_BIN", "build/release/mpexec"))
+    if not os.access(mpexec, os.X_OK):
+        sys.exit("python_suite.py: no mpexec at {} (set MPEXEC_BIN)".format(mpexec))
+    work = tempfile.mkdtemp(prefix="mpexec-pybench-")
+    try:
+        suite = os.path.join(work, "suite")
+        os.mkdir(suite)
+        total = generate(suite)
+        env = dict(os.environ, PYTHONPATH=PACKAGE_DIR)
+        env.pop("PYTEST_ADDOPTS", None)
+        plugin = ["-p", "mpexec.pytest_plugin", "-p", "no:cacheprovider"]
+        runners = [("pytest", [args.python, "-m", "pytest", "-q", *plugin], None),
+                   ("pytest -n {}".format(args.np), [args.python, "-m", "pytest", "-q", "-n", str(args.np), *plugin],
+                    None)]
+        for mode in args.group_by or ["test", "class", "module", "chunks"]:
+            manifest = os.path.join(work, "{}.json".format(mode))
+            proc = subprocess.run([mpexec, "import", "pytest", "--python", args.python, "--group-by", mode,
+                                   "--chunks", str(args.np)], cwd=suite, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+            if proc.returncode != 0:
+                sys.exit("import --group-by {} failed: {}".format(mode, proc.stderr))
+            with open(manifest, "w") as f:
+                f.write(proc.stdout)
+            units = len({t.get("group") or t["name"] for t in json.loads(proc.stdout)["tests"]})
+            report = os.path.join(work, "{}.report.json".format(mode))
+            runners.append(("mpexec --group-by {} ({} units)".format(mode, units),
+                            [mpexec, "--np", str(args.np), "-q", "--json", report, "--state-dir",
+                             os.path.join(work, "state-" + mode), manifest], report))
+        times = {name: [] for name, _, _ in runners}
+        failures = {}
+        for _ in range(args.runs):
+            for name, cmd, report in runners:
+                seconds, proc = timed(cmd, suite, env)
+                ok = proc.returncode == 0
+                if ok and report:
+                    with open(report) as f:
+                        outcomes = [t["outcome"] for t in json.load(f)["tests"]]
+                    ok = outcomes.count("PASS") == total
+                elif ok:
+                    ok = "{} passed".format(total) in proc.stdout
+                if not ok:
+                    failures[name] = proc.stdout[-600:]
+                times[name].append(seconds)
+        base = statistics.median(times["pytest -n {}".format(args.np)])
+        print("| runner (-j{}, {} tests, {} runs) | median s | vs pytest -n {} |".format(args.np, total, args.runs,
+                                                                                  args.np))
+        print("|---|---:|---:|")
+        for name, _, _ in runners:
+            med = statistics.median(times[name])
+            print("| {}{} | {:.2f} | {:.2f}x |".format(name, " (FAILED)" if name in failures else "", med, med / base))
+        for name, tail in failures.items():
+            print("\n{} failed:\n{}".format(name, tail), file=sys.stderr)
+        return 1 if failures else 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
