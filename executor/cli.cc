@@ -91,6 +91,7 @@ int parseCommandLine(int argc, char** argv, Config& c) {
   CLI::App app{"mpexec: a sandboxed, container-per-group test executor.\n"
                "  mpexec [OPTIONS] MANIFEST          run the manifest's tests\n"
                "  mpexec import gtest|ctest ...      write a manifest from GoogleTest binaries or a CTest build\n"
+               "  mpexec import pytest|unittest ...  write a manifest from a pytest-mp or unittest/nose2 suite\n"
                "  mpexec merge REPORT.json...        join the JSON reports of shards into one\n"
                "  mpexec sync board|lock|trail ...   the sync service client, for tests\n"
                "Each subtool has its own --help.",

@@ -58,7 +58,7 @@ TEST_F(CommandLineTest, AnUnknownImporterIsCalledSoAndTheKnownOnesAreListed) {
   auto r = runMpexec({"import", "frobtest"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(has(r.out, "unknown importer 'frobtest'")) << r.out;
-  EXPECT_TRUE(has(r.out, "the importers are: gtest, ctest")) << r.out;
+  EXPECT_TRUE(has(r.out, "the importers are: gtest, ctest, pytest, unittest")) << r.out;
   auto typo = runMpexec({"import", "gtets"});
   EXPECT_TRUE(has(typo.out, "did you mean 'gtest'?")) << typo.out;
 }
