@@ -53,7 +53,7 @@ CLI::Validator positive() {
 
 constexpr const char* kExitCodesHelp =
     "Exit codes: 0 every test passed or was skipped, 1 a test failed, 2 usage or manifest error,\n"
-    "3 infrastructure failure, 130 interrupted.\n";
+    "3 infrastructure failure, 4 no test selected (--no-tests), 130 interrupted.\n";
 
 /// What parse() left over: an unknown option (with the closest known one), a second manifest, or no
 /// manifest at all. Empty when all is well.
@@ -126,6 +126,9 @@ int parseCommandLine(int argc, char** argv, Config& c) {
   app.add_option("--until-fail", c.until_fail, "repeat up to N times, stopping after a run with a failure")
       ->check(between(1, 1e6));
   app.add_flag("--rerun-failed", c.rerun_failed, "only the tests that failed in the last run");
+  std::string no_tests = "fail";
+  app.add_option("--no-tests", no_tests, "when the selection matches no test: fail (exit 4), warn or pass (exit 0)")
+      ->check(CLI::IsMember({"fail", "warn", "pass"}));
   std::string shard;
   app.add_option("--shard", shard, "run shard K of N (1-based)");
   app.add_option("--shard-total", c.shard_total, "N shards, with JOB_COMPLETION_INDEX as the 0-based index")
@@ -178,6 +181,7 @@ int parseCommandLine(int argc, char** argv, Config& c) {
   static const std::map<std::string, OutputMode> modes = {
       {"errors", OutputMode::Errors}, {"all", OutputMode::All}, {"none", OutputMode::None}, {"streamed", OutputMode::Streamed}};
   c.output = modes.at(output);
+  c.no_tests = no_tests == "fail" ? NoTests::Fail : no_tests == "warn" ? NoTests::Warn : NoTests::Pass;
   c.verbosity = quiet ? 0 : verbose ? 2 : 1;
   return -1;
 }

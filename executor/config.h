@@ -10,6 +10,8 @@
 namespace mpexec {
 
 enum class OutputMode { Errors, All, None, Streamed };
+/// --no-tests: what a selection that matches no test makes of the run.
+enum class NoTests { Fail, Warn, Pass };
 
 struct Config {
   std::string manifest;
@@ -27,6 +29,7 @@ struct Config {
   int repeat = 1;
   int until_fail = 0;  ///< 0: off; else repeat up to N times, stopping after an iteration with a failure
   bool rerun_failed = false;
+  NoTests no_tests = NoTests::Fail;  ///< Fail: exit 4 (kExitNoTests) and say why
   std::optional<std::pair<int, int>> shard;
   std::optional<int> shard_total;   ///< --shard-total: N for JOB_COMPLETION_INDEX (executor/shard_env.h)
   std::string shard_by_durations;    ///< balance the shards by this state file or JSON report

@@ -7,6 +7,7 @@ inline constexpr int kExitPassed = 0;       ///< every test passed or was skippe
 inline constexpr int kExitFailed = 1;       ///< a test failed (or a unit had a problem)
 inline constexpr int kExitUsage = 2;        ///< usage or manifest error
 inline constexpr int kExitInfra = 3;        ///< infrastructure failure (no sandbox, no state directory)
+inline constexpr int kExitNoTests = 4;      ///< the selection matched no test (--no-tests=fail, the default)
 inline constexpr int kExitInterrupted = 130;  ///< SIGINT, SIGTERM or SIGHUP
 
 }  // namespace mpexec

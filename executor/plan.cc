@@ -23,18 +23,24 @@ bool hasLabelMatching(const TestSpec& t, const std::regex& re) {
   return std::any_of(t.labels.begin(), t.labels.end(), [&](const std::string& l) { return std::regex_search(l, re); });
 }
 
-bool selected(const TestSpec& t, const History& history, const Selection& sel) {
-  if (sel.filter && !std::regex_search(t.name, *sel.filter)) return false;
-  if (sel.exclude && std::regex_search(t.name, *sel.exclude)) return false;
+/// How many of the selection's steps (--filter, --exclude, --label, --exclude-label, --rerun-failed) keep
+/// the test, in that order: 5 is selected.
+int stepsPassed(const TestSpec& t, const History& history, const Selection& sel) {
+  if (sel.filter && !std::regex_search(t.name, *sel.filter)) return 0;
+  if (sel.exclude && std::regex_search(t.name, *sel.exclude)) return 1;
   auto labelled = [&](const std::regex& re) { return hasLabelMatching(t, re); };
-  if (!std::all_of(sel.labels.begin(), sel.labels.end(), labelled)) return false;
+  if (!std::all_of(sel.labels.begin(), sel.labels.end(), labelled)) return 2;
   if (!sel.exclude_labels.empty() && std::all_of(sel.exclude_labels.begin(), sel.exclude_labels.end(), labelled))
-    return false;
+    return 3;
   if (sel.only_failed) {
     const TestHistory* h = history.find(t.name);
-    if (!h || !h->failed) return false;
+    if (!h || !h->failed) return 4;
   }
-  return true;
+  return 5;
+}
+
+bool selected(const TestSpec& t, const History& history, const Selection& sel) {
+  return stepsPassed(t, history, sel) == 5;
 }
 
 /// Sort key of a unit: last failures first, then never measured, then the longest (sum of its tests).
@@ -106,6 +112,20 @@ void shuffle(std::vector<size_t>& v, std::mt19937_64& rng) {
 }
 
 }  // namespace
+
+SelectionFunnel countSelection(const Manifest& m, const History& history, const Selection& sel) {
+  SelectionFunnel f;
+  f.manifest = m.tests.size();
+  for (const TestSpec& t : m.tests) {
+    int passed = stepsPassed(t, history, sel);
+    f.filtered += passed >= 1;
+    f.not_excluded += passed >= 2;
+    f.labelled += passed >= 3;
+    f.not_label_excluded += passed >= 4;
+    f.failed_last += passed >= 5;
+  }
+  return f;
+}
 
 Plan makePlan(const Manifest& m, const History& history, const Selection& sel) {
   Plan plan;

@@ -55,6 +55,18 @@ struct Selection {
 /// failed last, then tests never measured, then longest first; or a seeded shuffle.
 Plan makePlan(const Manifest& m, const History& history, const Selection& sel);
 
+/// How many tests each step of the selection leaves, in the order makePlan() applies them: for saying
+/// which step left none.
+struct SelectionFunnel {
+  size_t manifest = 0;      ///< every test of the manifest
+  size_t filtered = 0;      ///< that --filter keeps
+  size_t not_excluded = 0;  ///< and --exclude does not drop
+  size_t labelled = 0;      ///< and --label keeps
+  size_t not_label_excluded = 0;  ///< and --exclude-label does not drop
+  size_t failed_last = 0;   ///< and (with --rerun-failed) failed when they last ran
+};
+SelectionFunnel countSelection(const Manifest& m, const History& history, const Selection& sel);
+
 /// A stable 64-bit hash (FNV-1a) used for sharding.
 uint64_t stableHash(const std::string& s);
 

@@ -109,6 +109,8 @@ class RunSession {
 
  private:
   int exitCodeAndNotes(const Combined& combined, std::vector<std::string>& notes) const;
+  /// Which step of the selection left no test, in words.
+  std::string whyNoTests() const;
 
   const Config& config_;
   RunClock clock_;
@@ -208,6 +210,7 @@ std::optional<int> RunSession::selectTests() {
   plan_ = makePlan(*manifest_, *history_, sel_);
   if (config_.list) {
     printPlan(*manifest_, plan_);
+    if (plan_.tests.empty()) fmt::print("no tests selected: {}\n", whyNoTests());
     return 0;
   }
   if (sel_.shuffle_seed && config_.verbosity > 0)
@@ -313,6 +316,31 @@ void RunSession::dispatch() {
   wall_us_ = clock_.nowUs();
 }
 
+std::string RunSession::whyNoTests() const {
+  auto all = [](size_t n) { return n == 1 ? std::string("the 1 test") : fmt::format("all {} tests", n); };
+  SelectionFunnel f = countSelection(*manifest_, *history_, sel_);
+  if (f.manifest == 0) return fmt::format("{} has no tests", manifest_->path);
+  if (f.filtered == 0) return fmt::format("--filter '{}' matches none of the manifest's tests ({})", config_.filter, f.manifest);
+  if (f.not_excluded == 0)
+    return fmt::format("--exclude '{}' leaves out {}{}", config_.exclude, all(f.filtered), sel_.filter ? " that --filter kept" : "");
+  auto quoted = [](const std::vector<std::string>& res) {
+    std::string out;
+    for (const std::string& re : res) out += (out.empty() ? "'" : ", '") + re + "'";
+    return out;
+  };
+  if (f.labelled == 0)
+    return fmt::format("--label {} matches the labels of none of the {} tests left", quoted(config_.labels), f.not_excluded);
+  if (f.not_label_excluded == 0)
+    return fmt::format("--exclude-label {} leaves out {} left", quoted(config_.exclude_labels), all(f.labelled));
+  if (f.failed_last == 0)
+    return fmt::format("--rerun-failed: none of the {} selected failed when it last ran (state: {})",
+                       f.not_label_excluded == 1 ? "1 test" : fmt::format("{} tests", f.not_label_excluded), state_file_);
+  if (sel_.shard)
+    return fmt::format("shard {}/{} got none of the selected tests' units ({}); more shards than units?",
+                       sel_.shard->first, sel_.shard->second, f.failed_last);
+  return "no test was selected";
+}
+
 // The exit code, from the outcomes and the units' problems, and the notes the summary ends with.
 int RunSession::exitCodeAndNotes(const Combined& combined, std::vector<std::string>& notes) const {
   const ScheduleResult& result = combined.result;
@@ -328,7 +356,11 @@ int RunSession::exitCodeAndNotes(const Combined& combined, std::vector<std::stri
   for (const auto& w : sync_->warnings()) notes.push_back("warning: sync: " + w);
   if (result.interrupted)
     notes.push_back(fmt::format("interrupted by signal {}: every unit was killed", interrupt_->signal()));
-  return result.interrupted ? kExitInterrupted : failed ? kExitFailed : 0;
+  int code = result.interrupted ? kExitInterrupted : failed ? kExitFailed : kExitPassed;
+  // Nothing ran: in CI that is a broken filter or shard more often than an intended empty run.
+  if (plan_.tests.empty() && config_.no_tests == NoTests::Warn) notes.push_back("warning: no tests to run: " + whyNoTests());
+  if (plan_.tests.empty() && config_.no_tests == NoTests::Fail && code == kExitPassed) code = kExitNoTests;
+  return code;
 }
 
 // The state, the reports and the summary.
@@ -356,6 +388,7 @@ int RunSession::finish() {
   info.wall_us = wall_us_;
   info.exit_code = exit_code;
   info.warnings = notes;
+  if (exit_code == kExitNoTests) info.warnings.push_back("no tests to run: " + whyNoTests());
   for (const auto& op : sync_->operations())
     info.sync_ops.push_back({op.unit, op.op, op.key, op.status, op.result, clock_.toUs(op.start_ns), clock_.toUs(op.end_ns)});
   info.sync_ops_dropped = sync_->droppedOperations();
@@ -371,6 +404,9 @@ int RunSession::finish() {
     notes.push_back(fmt::format("logs: {}", paths_.log_prefix));
   }
   console_->summary(combined.manifest, combined.plan.tests, result, wall_us_, notes);
+  if (exit_code == kExitNoTests)
+    fmt::print(stderr, "mpexec: no tests to run: {} (exit {}; --no-tests=warn or pass accepts an empty run)\n",
+               whyNoTests(), kExitNoTests);
   return exit_code;
 }
 

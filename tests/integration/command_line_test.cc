@@ -1,6 +1,7 @@
 // The command line as a user meets it: mistakes get a message that names the mistake (and the option
 // that was probably meant), and --help, the man page, the README and the completion agree.
 
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include "tests/support/mpexec_process.h"
@@ -61,6 +62,57 @@ TEST_F(CommandLineTest, AnUnknownImporterIsCalledSoAndTheKnownOnesAreListed) {
   EXPECT_TRUE(has(r.out, "the importers are: gtest, ctest, pytest, unittest")) << r.out;
   auto typo = runMpexec({"import", "gtets"});
   EXPECT_TRUE(has(typo.out, "did you mean 'gtest'?")) << typo.out;
+}
+
+// An empty selection exits 4, says which step of the selection left nothing, and still writes its report.
+TEST_F(CommandLineTest, AnEmptySelectionExitsFourAndSaysWhichStepLeftNothing) {
+  auto m = dir_.write("m.json", R"({"version": 1, "tests": [
+    {"name": "alpha", "cmd": ["/bin/true"], "labels": ["fast"]}, {"name": "beta", "cmd": ["/bin/true"]}]})");
+  const std::string state = dir_.path() + "/state", report = dir_.path() + "/r.json";
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--no-sandbox", "--state-dir", state, "--json", report});
+    args.push_back(m);
+    return runMpexec(args);
+  };
+  struct Case {
+    std::vector<std::string> args;
+    std::string why;
+  };
+  for (const Case& c : {Case{{"--filter", "gamma"}, "--filter 'gamma' matches none of the manifest's tests (2)"},
+                        Case{{"--exclude", "a"}, "--exclude 'a' leaves out all 2 tests"},
+                        Case{{"--filter", "alpha", "--exclude", "ph"}, "--exclude 'ph' leaves out the 1 test that --filter kept"},
+                        Case{{"-L", "slow"}, "--label 'slow' matches the labels of none of the 2 tests left"},
+                        Case{{"-L", "fast", "--exclude-label", "f"}, "--exclude-label 'f' leaves out the 1 test left"},
+                        Case{{"--rerun-failed"}, "--rerun-failed: none of the 2 tests selected failed when it last ran"}}) {
+    auto r = run(c.args);
+    EXPECT_EQ(r.exit_code, 4) << r.out;
+    EXPECT_TRUE(has(r.out, "no tests to run: " + c.why)) << r.out;
+    auto rep = test::readJson(report);
+    EXPECT_EQ(rep.at("run").as_object().at("exit_code").to_number<int>(), 4);
+  }
+  // A shard with no unit: two tests over eight shards leave at least six shards empty.
+  int empty_shards = 0;
+  for (int k = 1; k <= 8; ++k) {
+    auto r = run({"--shard", std::to_string(k) + "/8"});
+    if (r.exit_code == 0) continue;
+    ++empty_shards;
+    EXPECT_EQ(r.exit_code, 4) << r.out;
+    EXPECT_TRUE(has(r.out, "shard " + std::to_string(k) + "/8 got none of the selected tests' units (2)")) << r.out;
+  }
+  EXPECT_GE(empty_shards, 6);
+
+  auto warn = run({"--no-tests=warn", "--filter", "gamma"});
+  EXPECT_EQ(warn.exit_code, 0) << warn.out;
+  EXPECT_TRUE(has(warn.out, "warning: no tests to run: --filter 'gamma'")) << warn.out;
+  auto pass = run({"--no-tests", "pass", "--filter", "gamma"});
+  EXPECT_EQ(pass.exit_code, 0) << pass.out;
+  EXPECT_FALSE(has(pass.out, "no tests to run")) << pass.out;
+
+  auto none = runMpexec({"--no-sandbox", "--state-dir", state, dir_.write("none.json", R"({"version": 1, "tests": []})")});
+  EXPECT_EQ(none.exit_code, 4) << none.out;
+  EXPECT_TRUE(has(none.out, "none.json has no tests")) << none.out;
+  // What does run is not affected.
+  EXPECT_EQ(run({"--filter", "alpha"}).exit_code, 0);
 }
 
 }  // namespace
