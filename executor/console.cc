@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "executor/printable.h"
+
 namespace mpexec {
 
 std::string formatDuration(int64_t us) {
@@ -38,18 +40,18 @@ void Console::drain(size_t test, bool all) {
   st.offset += chunk.size();
   st.partial += chunk;
   size_t start = 0, nl;
-  const std::string& name = m_.tests[test].name;
+  const std::string name = printable(m_.tests[test].name);
   bool printed = false;
   while ((nl = st.partial.find('\n', start)) != std::string::npos) {
     if (!printed) clearStatus();
     printed = true;
-    fmt::print(out_, "{}: {}\n", name, std::string_view(st.partial).substr(start, nl - start));
+    fmt::print(out_, "{}: {}\n", name, printable(std::string_view(st.partial).substr(start, nl - start)));
     start = nl + 1;
   }
   st.partial.erase(0, start);
   if (all && !st.partial.empty()) {
     clearStatus();
-    fmt::print(out_, "{}: {}\n", name, st.partial);
+    fmt::print(out_, "{}: {}\n", name, printable(st.partial));
     st.partial.clear();
   }
 }
@@ -63,7 +65,7 @@ void Console::testStarted(size_t test, const std::string&, int) {
   ++running_;
   if (output_ == OutputMode::Streamed && log_of_) streams_[test].path = log_root_ + "/" + log_of_(test);
   if (!tty_ || verbosity_ == 0) return;
-  fmt::print(out_, "\r[{}/{} {} running] {}\x1b[K", finished_, planned_, running_, m_.tests[test].name);
+  fmt::print(out_, "\r[{}/{} {} running] {}\x1b[K", finished_, planned_, running_, printable(m_.tests[test].name));
   status_shown_ = true;
   fflush(out_);
 }
@@ -79,7 +81,7 @@ void Console::printLog(const TestRecord& r, bool bounded) {
     fmt::print(out_, "  ... {} bytes cut, see {}\n", text.size() - kMax, r.log);
     text.erase(0, text.size() - kMax);
   }
-  fmt::print(out_, "{}{}", text, text.back() == '\n' ? "" : "\n");
+  fmt::print(out_, "{}{}", printable(text, Newlines::Keep), text.back() == '\n' ? "" : "\n");
 }
 
 void Console::testFinished(size_t test, const TestRecord& r) {
@@ -99,24 +101,24 @@ void Console::testFinished(size_t test, const TestRecord& r) {
   if (show_line || show_log) {
     clearStatus();
     std::string dur = r.start_us >= 0 && r.end_us >= 0 ? " (" + formatDuration(r.end_us - r.start_us) + ")" : "";
-    fmt::print(out_, "[{}/{}] {:<7} {}{}{}\n", finished_, planned_, outcomeName(r.outcome), t.name, dur,
-               failed && !r.reason.empty() ? "  " + r.reason : "");
+    fmt::print(out_, "[{}/{}] {:<7} {}{}{}\n", finished_, planned_, outcomeName(r.outcome), printable(t.name), dur,
+               failed && !r.reason.empty() ? "  " + printable(r.reason) : "");
     if (show_log) {
       if (output_ == OutputMode::Streamed) {
         // Its lines were shown as they came; a test that never reached the stream shows them now.
         if (!streamed) {
           std::ifstream in(log_root_ + "/" + r.log);
-          for (std::string line; std::getline(in, line);) fmt::print(out_, "{}: {}\n", t.name, line);
+          for (std::string line; std::getline(in, line);) fmt::print(out_, "{}: {}\n", printable(t.name), printable(line));
         }
       } else {
         printLog(r, true);
       }
     }
     if (failed && t.cmd.size() >= 2 && t.cmd[1].rfind("--gtest_filter=", 0) == 0)
-      fmt::print(out_, "  reproduce: {} {}\n", t.cmd[0], t.cmd[1]);
+      fmt::print(out_, "  reproduce: {} {}\n", printable(t.cmd[0]), printable(t.cmd[1]));
   }
   if (tty_ && verbosity_ > 0) {
-    fmt::print(out_, "\r[{}/{} {} running] {}\x1b[K", finished_, planned_, running_, t.name);
+    fmt::print(out_, "\r[{}/{} {} running] {}\x1b[K", finished_, planned_, running_, printable(t.name));
     status_shown_ = true;
   }
   fflush(out_);
@@ -130,8 +132,8 @@ void Console::testRetried(size_t test, const TestRecord& r) {
   }
   if (verbosity_ == 0) return;
   clearStatus();
-  fmt::print(out_, "[{}/{}] {:<7} {} (attempt {} {}{}), retrying\n", finished_, planned_, "RETRY", m_.tests[test].name,
-             r.attempts, outcomeName(r.outcome), r.reason.empty() ? "" : ": " + r.reason);
+  fmt::print(out_, "[{}/{}] {:<7} {} (attempt {} {}{}), retrying\n", finished_, planned_, "RETRY",
+             printable(m_.tests[test].name), r.attempts, outcomeName(r.outcome), r.reason.empty() ? "" : ": " + printable(r.reason));
   fflush(out_);
 }
 
@@ -165,7 +167,8 @@ void Console::summary(const Manifest& m, const std::vector<size_t>& planned, con
         break;
       }
       const TestRecord& r = result.records[t];
-      fmt::print(out_, "  {:<7} {}{}\n", outcomeName(r.outcome), m.tests[t].name, r.reason.empty() ? "" : "  (" + r.reason + ")");
+      fmt::print(out_, "  {:<7} {}{}\n", outcomeName(r.outcome), printable(m.tests[t].name),
+                 r.reason.empty() ? "" : "  (" + printable(r.reason) + ")");
     }
   }
   if (verbosity_ > 0 && !timed.empty()) {
@@ -178,10 +181,10 @@ void Console::summary(const Manifest& m, const std::vector<size_t>& planned, con
     fmt::print(out_, "\nSlowest:\n");
     for (size_t i = 0; i < k; ++i) {
       const TestRecord& r = result.records[timed[i]];
-      fmt::print(out_, "  {:>9}  {}\n", formatDuration(r.end_us - r.start_us), m.tests[timed[i]].name);
+      fmt::print(out_, "  {:>9}  {}\n", formatDuration(r.end_us - r.start_us), printable(m.tests[timed[i]].name));
     }
   }
-  for (const auto& n : notes) fmt::print(out_, "{}\n", n);
+  for (const auto& n : notes) fmt::print(out_, "{}\n", printable(n));
   double ratio = wall_us > 0 ? double(sum_us) / double(wall_us) : 0;
   fmt::print(out_, "\n{} tests: {}\n", planned.size(), joined.empty() ? "none" : joined);
   fmt::print(out_, "wall {}, sum of test times {} ({:.2f}x)\n", formatDuration(wall_us), formatDuration(sum_us), ratio);

@@ -24,6 +24,7 @@
 #include "executor/local_runner.h"
 #include "executor/manifest.h"
 #include "executor/plan.h"
+#include "executor/printable.h"
 #include "executor/repeat.h"
 #include "executor/reports/reports.h"
 #include "executor/scheduler.h"
@@ -72,13 +73,13 @@ void printPlan(const Manifest& m, const Plan& plan) {
     if (phase.group.empty()) {
       fmt::print("pool ({} units)\n", phase.units.size());
     } else {
-      fmt::print("window {}: group {} ({}), behind a barrier\n", p + 1, phase.group,
+      fmt::print("window {}: group {} ({}), behind a barrier\n", p + 1, printable(phase.group),
                  phase.one_at_a_time ? "isolated_serial" : "isolated_free");
     }
     for (size_t u : phase.units) {
       const Unit& unit = plan.units[u];
-      fmt::print("  {} {}{}\n", unit.id, strategyName(unit.strategy), unit.group.empty() ? "" : " [" + unit.group + "]");
-      for (size_t t : unit.tests) fmt::print("    {}\n", m.tests[t].name);
+      fmt::print("  {} {}{}\n", unit.id, strategyName(unit.strategy), unit.group.empty() ? "" : " [" + printable(unit.group) + "]");
+      for (size_t t : unit.tests) fmt::print("    {}\n", printable(m.tests[t].name));
     }
   }
   fmt::print("{} tests in {} units, {} phases\n", plan.tests.size(), plan.units.size(), plan.phases.size());
@@ -151,7 +152,7 @@ std::optional<int> RunSession::loadInputs() {
   mopts.default_timeout_s = config_.timeout_s;
   auto loaded = loadManifest(config_.manifest, mopts);
   if (!loaded.ok()) {
-    fmt::print(stderr, "mpexec: {}\n", loaded.error().message());
+    fmt::print(stderr, "mpexec: {}\n", printable(loaded.error().message()));
     return kExitUsage;
   }
   manifest_.emplace(std::move(loaded.value()));
@@ -210,7 +211,7 @@ std::optional<int> RunSession::selectTests() {
   plan_ = makePlan(*manifest_, *history_, sel_);
   if (config_.list) {
     printPlan(*manifest_, plan_);
-    if (plan_.tests.empty()) fmt::print("no tests selected: {}\n", whyNoTests());
+    if (plan_.tests.empty()) fmt::print("no tests selected: {}\n", printable(whyNoTests()));
     return 0;
   }
   if (sel_.shuffle_seed && config_.verbosity > 0)
@@ -406,7 +407,7 @@ int RunSession::finish() {
   console_->summary(combined.manifest, combined.plan.tests, result, wall_us_, notes);
   if (exit_code == kExitNoTests)
     fmt::print(stderr, "mpexec: no tests to run: {} (exit {}; --no-tests=warn or pass accepts an empty run)\n",
-               whyNoTests(), kExitNoTests);
+               printable(whyNoTests()), kExitNoTests);
   return exit_code;
 }
 

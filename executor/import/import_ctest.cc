@@ -17,6 +17,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "executor/printable.h"
 #include "sandbox/unique_fd.h"
 
 extern char** environ;
@@ -488,13 +489,13 @@ int importCtestMain(int argc, char** argv) {
   }
   auto imported = importCtestJson(*text, opts);
   if (!imported.ok()) {
-    fmt::print(stderr, "mpexec import ctest: {}\n", imported.error().message());
+    fmt::print(stderr, "mpexec import ctest: {}\n", printable(imported.error().message()));
     return 2;
   }
   if (!imported->disabled.empty())
     fmt::print(stderr, "mpexec import ctest: left out {} DISABLED test(s): {}\n", imported->disabled.size(),
-               joinNames(imported->disabled));
-  for (const auto& w : imported->warnings) fmt::print(stderr, "mpexec import ctest: {}\n", w);
+               printable(joinNames(imported->disabled)));
+  for (const auto& w : imported->warnings) fmt::print(stderr, "mpexec import ctest: {}\n", printable(w));
   fmt::print("{}", imported->manifest);
   return 0;
 }

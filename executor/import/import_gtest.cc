@@ -10,6 +10,8 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "executor/printable.h"
+
 namespace mpexec {
 
 namespace json = boost::json;
@@ -90,10 +92,10 @@ int importGtestMain(int argc, char** argv) {
   }
   auto imported = importGtest(bins);
   if (!imported.ok()) {
-    fmt::print(stderr, "mpexec import gtest: {}\n", imported.error().message());
+    fmt::print(stderr, "mpexec import gtest: {}\n", printable(imported.error().message()));
     return 2;
   }
-  for (const auto& w : imported->warnings) fmt::print(stderr, "mpexec import gtest: {}\n", w);
+  for (const auto& w : imported->warnings) fmt::print(stderr, "mpexec import gtest: {}\n", printable(w));
   fmt::print("{}", imported->manifest);
   return 0;
 }

@@ -11,6 +11,7 @@
 
 #include "executor/atomic_file.h"
 #include "executor/outcome.h"
+#include "executor/printable.h"
 #include "executor/reports/report_junit.h"
 
 namespace mpexec {
@@ -253,7 +254,7 @@ int mergeMain(int argc, char** argv) {
   }
   auto merged = mergeReports(reports);
   if (!merged.ok()) {
-    fmt::print(stderr, "mpexec merge: {}\n", merged.error().message());
+    fmt::print(stderr, "mpexec merge: {}\n", printable(merged.error().message()));
     return 2;
   }
   const Merged& m = merged.value();
@@ -283,13 +284,13 @@ int mergeMain(int argc, char** argv) {
   for (const auto& [o, n] : counts) summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", n, o);
   fmt::print(stderr, "mpexec merge: {} reports, {} tests: {}\n", reports.size(), m.report.at("tests").as_array().size(),
              summary.empty() ? "none" : summary);
-  if (!m.missing_shards.empty()) fmt::print(stderr, "mpexec merge: no report for shard {}\n", joinNames(m.missing_shards));
+  if (!m.missing_shards.empty()) fmt::print(stderr, "mpexec merge: no report for shard {}\n", printable(joinNames(m.missing_shards)));
   if (!m.missing.empty())
-    fmt::print(stderr, "mpexec merge: {} planned test(s) missing: {}\n", m.missing.size(), joinNames(m.missing));
+    fmt::print(stderr, "mpexec merge: {} planned test(s) missing: {}\n", m.missing.size(), printable(joinNames(m.missing)));
   if (!m.duplicated.empty())
-    fmt::print(stderr, "mpexec merge: {} test(s) appear more than once: {}\n", m.duplicated.size(), joinNames(m.duplicated));
+    fmt::print(stderr, "mpexec merge: {} test(s) appear more than once: {}\n", m.duplicated.size(), printable(joinNames(m.duplicated)));
   if (!m.unplanned.empty())
-    fmt::print(stderr, "mpexec merge: {} test(s) were not planned: {}\n", m.unplanned.size(), joinNames(m.unplanned));
+    fmt::print(stderr, "mpexec merge: {} test(s) were not planned: {}\n", m.unplanned.size(), printable(joinNames(m.unplanned)));
   return rc == 0 ? 0 : 1;
 }
 

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "executor/reports/report_html_template.h"
+#include "executor/utf8.h"
 #include "executor/reports/report_trace.h"
 
 namespace mpexec {
@@ -370,28 +371,6 @@ class Page {
   std::string out_;
 };
 
-/// The length of the valid UTF-8 sequence at the start of `s`, or 0.
-size_t validUtf8(std::string_view s) {
-  auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  auto cont = [&](size_t i) { return i < s.size() && (b(i) & 0xC0) == 0x80; };
-  unsigned char c = b(0);
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (!cont(1) || !cont(2)) return 0;
-    if (c == 0xE0 && b(1) < 0xA0) return 0;   // overlong
-    if (c == 0xED && b(1) >= 0xA0) return 0;  // surrogates
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if (c == 0xF0 && b(1) < 0x90) return 0;
-    if (c == 0xF4 && b(1) >= 0x90) return 0;
-    return 4;
-  }
-  return 0;
-}
-
 }  // namespace
 
 std::string htmlEscape(std::string_view text) {
@@ -409,9 +388,10 @@ std::string htmlEscape(std::string_view text) {
       case '\t': out += c; ++i; continue;
       default: break;
     }
-    size_t n = validUtf8(text.substr(i));
-    unsigned char u = static_cast<unsigned char>(c);
-    if (n == 0 || u < 0x20 || u == 0x7F) {
+    Utf8Char ch = decodeUtf8(text.substr(i));
+    size_t n = ch.length;
+    // C1 controls too: the page is also read with cat, and a terminal may act on them.
+    if (n == 0 || ch.code < 0x20 || (ch.code >= 0x7F && ch.code <= 0x9F)) {
       out += "\xEF\xBF\xBD";  // U+FFFD
       i += n ? n : 1;
       continue;

@@ -8,29 +8,14 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "executor/utf8.h"
+
 namespace mpexec {
 
 namespace json = boost::json;
 
 namespace {
 
-// Length of the valid UTF-8 sequence at s[i] that encodes a character XML allows; 0 if there is none.
-std::size_t validXmlChar(std::string_view s, std::size_t i) {
-  unsigned char c = s[i];
-  std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-  if (len == 0 || i + len > s.size()) return 0;
-  uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-  for (std::size_t k = 1; k < len; ++k) {
-    unsigned char cc = s[i + k];
-    if ((cc & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (cc & 0x3F);
-  }
-  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[len] || cp > 0x10FFFF) return 0;              // overlong or out of range
-  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;                // surrogates
-  if (cp == 0xFFFE || cp == 0xFFFF) return 0;                // not characters in XML
-  return len;
-}
 
 std::string seconds(int64_t us) { return fmt::format("{:.3f}", double(us) / 1e6); }
 
@@ -92,19 +77,25 @@ std::string xmlEscape(std::string_view s) {
       case '\t': out += "&#9;"; ++i; continue;
       default: break;
     }
-    if (c < 0x20) {
+    if (c < 0x20 || c == 0x7F) {
       out += fmt::format("\\x{:02X}", c);
       ++i;
       continue;
     }
-    std::size_t len = validXmlChar(s, i);
-    if (len == 0) {
-      out += "\xEF\xBF\xBD";  // U+FFFD for a byte that starts no valid character
+    Utf8Char ch = decodeUtf8(s.substr(i));
+    if (ch.length == 0 || ch.code == 0xFFFE || ch.code == 0xFFFF) {
+      out += "\xEF\xBF\xBD";  // U+FFFD for each byte that starts no character (of XML)
       ++i;
       continue;
     }
-    out.append(s.substr(i, len));
-    i += len;
+    if (ch.code >= 0x80 && ch.code <= 0x9F) {
+      // Valid XML, but a terminal that shows the file may act on a C1 control: shown as text instead.
+      out += fmt::format("\\u{:04X}", ch.code);
+      i += ch.length;
+      continue;
+    }
+    out.append(s.substr(i, ch.length));
+    i += ch.length;
   }
   return out;
 }

@@ -189,6 +189,7 @@ TEST(ReportHtmlTest, EscapeFunction) {
   EXPECT_EQ(htmlEscape("caf\xC3\xA9 \xE2\x9C\x93"), "caf\xC3\xA9 \xE2\x9C\x93");  // valid UTF-8 stays
   EXPECT_EQ(htmlEscape("a\xff" "b"), "a\xEF\xBF\xBD" "b");                          // invalid byte
   EXPECT_EQ(htmlEscape("\x1b[31mred"), "\xEF\xBF\xBD[31mred");                      // control character
+  EXPECT_EQ(htmlEscape("\xC2\x9B" "2J"), "\xEF\xBF\xBD" "2J");                          // C1 control
   EXPECT_EQ(htmlEscape("\xC3"), "\xEF\xBF\xBD");                                    // truncated sequence
   EXPECT_EQ(htmlEscape("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");    // a surrogate
 }

@@ -24,6 +24,8 @@ TEST(XmlEscapeTest, MarkupQuotesAndWhitespace) {
 
 TEST(XmlEscapeTest, ForbiddenControlCharactersBecomeVisibleText) {
   EXPECT_EQ(xmlEscape(std::string("a\0b\x1b[31m", 8)), "a\\x00b\\x1B[31m");
+  // C1 controls are XML characters, but a terminal showing the file may act on them (issue 17).
+  EXPECT_EQ(xmlEscape("\xC2\x9B" "2J\xC2\x85"), "\\u009B2J\\u0085");
 }
 
 TEST(XmlEscapeTest, InvalidUtf8BecomesReplacementCharacters) {
