@@ -1,13 +1,16 @@
-"""`mpexec import unittest [OPTIONS] [START_DIR]`: discovers a unittest (or nose2 -N) suite and writes a
-manifest to stdout (docs/python.md). As nose2's mp plugin dispatches them, the tests of a module with
-setUpModule or tearDownModule run in one process, and so do those of a class with setUpClass or
-tearDownClass; each such module or class is a serial batch group. The other tests follow --group-by."""
+"""`mpexec import unittest [OPTIONS] [START_DIR]`: discovers a unittest or nose2 suite (with unittest's loader
+or nose2's, --loader) and writes a manifest to stdout (docs/python.md). As nose2's mp plugin dispatches them,
+the tests of a module with setUpModule or tearDownModule run in one process, and so do those of a class with
+setUpClass or tearDownClass; each such module or class is a serial batch group. The other tests follow
+--group-by."""
 
 import argparse
 import inspect
+import io
 import os
 import sys
 import unittest
+from contextlib import redirect_stderr, redirect_stdout
 
 from mpexec import manifest
 
@@ -45,6 +48,90 @@ def not_collected(modules):
     return found
 
 
+def discover_unittest(start, pattern, top):
+    """(tests, names unittest's loader misses) as unittest's discovery finds them; tests None on error."""
+    try:
+        suite = unittest.TestLoader().discover(start, pattern, top)
+    except (ImportError, TypeError) as e:
+        print("mpexec import unittest: discovery failed: {}".format(e), file=sys.stderr)
+        return None, []
+    tests, modules = [], set()
+    for test in flatten(suite):
+        test_id = test.id()
+        cls = type(test)
+        if cls.__name__ == "_FailedTest":
+            # unittest.loader._FailedTest.<module>: a module that does not import stays, as a test that
+            # fails with the import error at run time.
+            module = test_id.rsplit(".", 1)[-1] if test_id.startswith("unittest.loader.") else test_id
+            tests.append(manifest.Collected(module, module))
+            continue
+        module = cls.__module__
+        modules.add(module)
+        tests.append(_grouped(test_id, test, module, "{}.{}".format(module, cls.__qualname__),
+                              has_module_fixtures(test), has_class_fixtures(test)))
+    # Modules discovery imported that hold no TestCase are candidates too.
+    root = os.path.abspath(start) + os.sep
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None) or ""
+        if path.startswith(root):
+            modules.add(name)
+    return tests, not_collected(modules)
+
+
+def _grouped(test_id, test, module, klass, module_fixtures, class_fixtures):
+    if module_fixtures:
+        return manifest.Collected(test_id, module, klass, module, "serial")
+    if class_fixtures:
+        return manifest.Collected(test_id, module, klass, klass, "serial")
+    return manifest.Collected(test_id, module, klass)
+
+
+def nose2_available():
+    try:
+        import nose2  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def has_nose2_config(start):
+    """nose2 reads unittest.cfg and nose2.cfg in the current directory (and setup.cfg, tox.ini sections)."""
+    return any(os.path.isfile(os.path.join(d, f)) for d in (".", start) for f in ("unittest.cfg", "nose2.cfg"))
+
+
+def discover_nose2(start, top):
+    """The tests as nose2 collects them, grouped as its mp plugin groups them (nose2.util)."""
+    from nose2.main import PluggableTestProgram
+    from nose2 import util
+    from mpexec.nose2_batch import MP_PLUGIN
+
+    found = []
+
+    class Collect:
+        def startTestRun(self, event):
+            event.executeTests = lambda suite, result: found.extend(flatten(suite))
+
+    argv = ["nose2", "-s", start] + (["-t", top] if top else [])
+    said = io.StringIO()
+    with redirect_stdout(said), redirect_stderr(said):  # nose2's "Ran 0 tests": not for the manifest's stdout
+        PluggableTestProgram(module=None, argv=argv, exit=False, excludePlugins=[MP_PLUGIN],
+                             extraHooks=[("startTestRun", Collect())])
+    tests = []
+    for test in found:
+        test_id = util.test_name(test)
+        if test_id.startswith("nose2.loader."):
+            module = test_id.rsplit(".", 1)[-1]
+            print("mpexec import unittest: warning: cannot load {}".format(module), file=sys.stderr)
+            tests.append(manifest.Collected(module, module))
+            continue
+        owner = test.obj if type(test).__name__ == "_MethodTestCase" else test
+        cls = type(owner)
+        module = cls.__module__ if not hasattr(test, "_testFunc") else test._testFunc.__module__
+        tests.append(_grouped(test_id, test, module, "{}.{}".format(cls.__module__, cls.__name__),
+                              util.has_module_fixtures(test), util.has_class_fixtures(test)))
+    return tests
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="mpexec import unittest",
                                 description="Discover a unittest suite and write an mpexec manifest to stdout.")
@@ -57,49 +144,48 @@ def main(argv=None):
     p.add_argument("--chunks", type=int, default=None, metavar="N",
                    help="how many units --group-by chunks makes (default: the number of CPUs)")
     p.add_argument("--timeout", type=float, default=None, metavar="S", help="defaults.timeout of the manifest")
+    p.add_argument("--loader", choices=("auto", "unittest", "nose2"), default="auto",
+                   help="who collects and runs: unittest's loader, nose2's (test functions, generators, params, "
+                        "plugins of the suite's nose2 config), or nose2 when it is installed and the suite has "
+                        "a nose2 config or tests unittest's loader misses (default)")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     if not os.path.isdir(args.start):
         p.error("START_DIR {} is not a directory".format(args.start))
     top = os.path.abspath(args.top or args.start)
-    loader = unittest.TestLoader()
-    try:
-        suite = loader.discover(args.start, args.pattern, args.top)
-    except (ImportError, TypeError) as e:
-        print("mpexec import unittest: discovery failed: {}".format(e), file=sys.stderr)
+    tests, missed = discover_unittest(args.start, args.pattern, args.top)
+    loader = args.loader
+    if loader == "auto":
+        wanted = missed or has_nose2_config(args.start) or not tests
+        loader = "nose2" if wanted and nose2_available() else "unittest"
+    if loader == "nose2":
+        if not nose2_available():
+            print("mpexec import unittest: {} cannot import nose2 (on Debian: apt install python3-nose2)".format(
+                sys.executable), file=sys.stderr)
+            return 2
+        tests = discover_nose2(args.start, args.top)
+    else:
+        for t in tests or []:
+            if t.id == t.module:
+                print("mpexec import unittest: warning: cannot load {}".format(t.id), file=sys.stderr)
+        for name in missed:
+            print("mpexec import unittest: warning: {} is not a unittest.TestCase test: unittest's loader "
+                  "(and so this manifest) leaves it out; nose2 would run it (--loader nose2)".format(name),
+                  file=sys.stderr)
+    if tests is None:
         return 2
-    tests, modules = [], set()
-    for test in flatten(suite):
-        test_id = test.id()
-        cls = type(test)
-        if cls.__name__ == "_FailedTest":
-            # unittest.loader._FailedTest.<module>: a module that does not import stays, as a test that
-            # fails with the import error at run time.
-            module = test_id.rsplit(".", 1)[-1] if test_id.startswith("unittest.loader.") else test_id
-            print("mpexec import unittest: warning: cannot load {}: {}".format(
-                module, str(getattr(test, "_exception", "")).splitlines()[0:1]), file=sys.stderr)
-            tests.append(manifest.Collected(module, module))
-            continue
-        module = cls.__module__
-        modules.add(module)
-        klass = "{}.{}".format(module, cls.__qualname__)
-        if has_module_fixtures(test):
-            tests.append(manifest.Collected(test_id, module, klass, module, "serial"))
-        elif has_class_fixtures(test):
-            tests.append(manifest.Collected(test_id, module, klass, klass, "serial"))
-        else:
-            tests.append(manifest.Collected(test_id, module, klass))
-    for name in not_collected(modules):
-        print("mpexec import unittest: warning: {} is not a unittest.TestCase test: unittest's loader "
-              "(and so this manifest) leaves it out".format(name), file=sys.stderr)
     if not tests:
         print("mpexec import unittest: no tests found in {} (pattern {})".format(args.start, args.pattern),
               file=sys.stderr)
         return 2
-    base = [sys.executable, "-m", "mpexec.unittest_batch", "--top", top]
+    if loader == "nose2":
+        base = [sys.executable, "-m", "mpexec.nose2_batch", "-s", os.path.abspath(args.start)]
+        base += ["-t", top] if args.top else []
+    else:
+        base = [sys.executable, "-m", "mpexec.unittest_batch", "--top", top]
     result = manifest.build(
         tests, batch_cmd=lambda: list(base), single_cmd=lambda t: base + ["--single", t.id],
         group_by=args.group_by, chunk_count=args.chunks or os.cpu_count() or 1, cwd=os.getcwd(),
-        env=manifest.package_env(), timeout=args.timeout, prefix="unittest.")
+        env=manifest.package_env(), timeout=args.timeout, prefix=loader + ".")
     manifest.dump(result)
     return 0
 

@@ -6,6 +6,7 @@ process. Outcomes are mpexec's words: pass, fail, skip, error; `note` says xfail
 import json
 import os
 import sys
+import time
 import xml.etree.ElementTree as ET
 
 from .client import Client, SyncError
@@ -50,6 +51,8 @@ class Reporter:
 
     def __init__(self, ids, client=None, junit_path=None):
         self.ids = list(ids)
+        self._wanted = set(self.ids)
+        self.strays = {}  # results for tests that are not ours (a runner's stand-in for a failed load)
         self._client = client
         self._junit = junit_path
         self._results = {}  # id -> dict, in finishing order
@@ -77,12 +80,13 @@ class Reporter:
                 print("mpexec: cannot send a result ({}); the JUnit file keeps them".format(e), file=sys.stderr)
 
     def started(self, test_id):
-        self._send("/v1/results/started", {"id": test_id})
+        if test_id in self._wanted:
+            self._send("/v1/results/started", {"id": test_id})
 
     def finished(self, test_id, outcome, duration_s=None, message="", output="", note=""):
         if outcome not in OUTCOMES:
             raise ValueError("outcome must be one of {}, got {!r}".format(OUTCOMES, outcome))
-        if test_id in self._results:
+        if test_id in self._results or test_id in self.strays:
             return  # the first word on a test stands
         body = {"id": test_id, "outcome": outcome}
         if duration_s is not None:
@@ -97,6 +101,9 @@ class Reporter:
                 body["output"] = bounded(output, limit)
         if note:
             body["note"] = note
+        if test_id not in self._wanted:
+            self.strays[test_id] = body
+            return
         self._results[test_id] = body
         self._send("/v1/results/finished", body)
 
@@ -134,3 +141,76 @@ class Reporter:
 def _xml_text(text):
     # XML 1.0 forbids most control characters; keep the text readable instead of failing the write.
     return "".join(c if c in "\t\n\r" or ord(c) >= 0x20 else "\\x{:02x}".format(ord(c)) for c in text)
+
+
+_SEVERITY = {"pass": 0, "skip": 1, "fail": 2, "error": 3}
+
+
+class Ledger:
+    """The tests of one unittest-style batch process (unittest, nose2), as the runner's result object sees
+    them: a test starts, gathers outcomes (the worst counts: a failed subtest fails the test), stops. Its
+    result is sent when the next test starts or the process ends, so that an error in the tearDownClass or
+    tearDownModule that follows it is charged to it rather than lost. A fixture that failed or skipped
+    before its tests started settles them when the ledger closes."""
+
+    def __init__(self, reporter):
+        self.reporter = reporter
+        self.current = None  # (id, result dict, start time)
+        self.pending = None  # (id, result dict)
+        self.fixtures = {}  # parent (module or module.Class) -> (outcome, message, output)
+
+    def start(self, test_id):
+        self._flush()
+        self.current = (test_id, {"outcome": "pass", "message": "", "note": "", "output": ""}, time.monotonic())
+        self.reporter.started(test_id)
+
+    def outcome(self, outcome, message="", note="", output=""):
+        if self.current is None:
+            return
+        r = self.current[1]
+        if output:
+            r["output"] += output
+        if _SEVERITY[outcome] >= _SEVERITY[r["outcome"]]:
+            r.update(outcome=outcome, message=message, note=note)
+
+    def stop(self, captured=""):
+        if self.current is None:
+            return
+        test_id, r, started = self.current
+        if captured:
+            r["output"] = (r["output"] + "\n----- captured output -----\n" + captured).lstrip("\n")
+        r["duration_s"] = time.monotonic() - started
+        self.pending, self.current = (test_id, r), None
+
+    def fixture(self, method, parent, outcome, message, output=""):
+        """setUpClass, setUpModule, tearDownClass or tearDownModule of `parent` failed (or skipped)."""
+        self.fixtures[parent] = (outcome, message, output)
+        if method.startswith("tearDown") and self.pending and outcome == "error":
+            test_id, r = self.pending
+            if r["outcome"] in ("pass", "skip") and (test_id == parent or test_id.startswith(parent + ".")):
+                r.update(outcome="error", message=message, note="")
+                r["output"] += output
+
+    def _flush(self):
+        if self.pending:
+            test_id, r = self.pending
+            self.pending = None
+            self.reporter.finished(test_id, **r)
+
+    def close(self, not_loaded, stopped):
+        """Sends what is left: `not_loaded` ({id: message}) as errors; a test that never started as its
+        fixture's outcome, else (unless the run was stopped, then mpexec says NOT_RUN) as an error."""
+        self._flush()
+        for test_id, message in not_loaded.items():
+            self.reporter.finished(test_id, "error", message=message)
+        for test_id in self.reporter.unreported():
+            parents = [p for p in self.fixtures if test_id.startswith(p + ".")]
+            if parents:
+                outcome, message, output = self.fixtures[max(parents, key=len)]
+                self.reporter.finished(test_id, outcome, message=message, output=output)
+            elif not stopped:
+                errors = ["{}: {}".format(k, b.get("message", b["outcome"])) for k, b in self.reporter.strays.items()
+                          if b["outcome"] in ("fail", "error")]
+                self.reporter.finished(test_id, "error", message="not run" + (" ({})".format("; ".join(errors))
+                                                                               if errors else ""))
+        self.reporter.write_junit()

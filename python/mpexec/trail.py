@@ -30,7 +30,10 @@ class Trails:
         path = "/v1/trail/{}/{}".format(path_segment(encode_key(name)), action)
         if action == "done":
             return self._client.request("POST", path, body)[1]
-        return self._client.request("POST", path + "?wait=300", body, wait=300)[1]
+        while True:  # a block held longer than the service's 300 s wait: ask again, as `mpexec sync` does
+            status, answer = self._client.request("POST", path + "?wait=300", body, wait=300, expect=(200, 408))
+            if status == 200:
+                return answer
 
     @contextmanager
     def __call__(self, name, state="start"):

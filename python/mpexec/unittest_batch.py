@@ -6,10 +6,9 @@ as the test ends (mpexec.results). With --single, one test, and the exit code sa
 
 import argparse
 import sys
-import time
 import unittest
 
-from mpexec.results import Reporter, batch_ids
+from mpexec.results import Ledger, Reporter, batch_ids
 
 SKIP_EXIT_CODE = 77
 _FIXTURES = ("setUpClass", "tearDownClass", "setUpModule", "tearDownModule")
@@ -25,103 +24,66 @@ def _fixture_of(test):
 
 
 class Result(unittest.TextTestResult):
-    """unittest's text result (to stderr, for the unit's log), which also tells mpexec. A test's result
-    is sent when the next test starts or the run ends, so that an error in the tearDownClass or
-    tearDownModule that follows it is not lost: it turns that test's pass into an error."""
+    """unittest's text result (to stderr, for the unit's log), which also keeps mpexec's ledger."""
 
-    def __init__(self, reporter, stream, descriptions, verbosity):
+    def __init__(self, ledger, stream, descriptions, verbosity):
         super().__init__(stream, descriptions, verbosity)
-        self.reporter = reporter
+        self.ledger = ledger
         self.buffer = True
-        self.pending = None  # (id, dict) not yet sent
-        self.current = {}
-        self.fixture_errors = {}  # parent (module or module.Class) -> (outcome, message)
-        self.started_at = 0.0
-
-    def _flush(self):
-        if self.pending:
-            test_id, r = self.pending
-            self.pending = None
-            self.reporter.finished(test_id, **r)
 
     def startTest(self, test):
-        self._flush()
-        self.current = {"outcome": "pass", "message": "", "note": "", "output": ""}
-        self.started_at = time.monotonic()
-        self.reporter.started(test.id())
+        self.ledger.start(test.id())
         super().startTest(test)
 
-    def _set(self, outcome, message="", note=""):
-        order = {"pass": 0, "skip": 1, "fail": 2, "error": 3}
-        if order[outcome] >= order[self.current["outcome"]]:
-            self.current.update(outcome=outcome, message=message, note=note)
-
-    def _text(self, err):
-        return self._exc_info_to_string(err, None) if err else ""
-
-    def addSuccess(self, test):
-        super().addSuccess(test)
+    def _summary(self, err):
+        return "{}: {}".format(err[0].__name__, err[1])
 
     def addFailure(self, test, err):
-        self.current["output"] += self._exc_info_to_string(err, test)
-        self._set("fail", "{}: {}".format(err[0].__name__, err[1]))
+        self.ledger.outcome("fail", self._summary(err), output=self._exc_info_to_string(err, test))
         super().addFailure(test, err)
 
     def addError(self, test, err):
         fixture = _fixture_of(test)
+        text = self._exc_info_to_string(err, test)
         if fixture:
             method, parent = fixture
-            message = "error in {} ({}): {}: {}".format(method, parent, err[0].__name__, err[1])
-            self.fixture_errors[parent] = ("error", message, self._exc_info_to_string(err, test))
-            if method.startswith("tearDown") and self.pending:
-                test_id, r = self.pending
-                if r["outcome"] in ("pass", "skip") and (test_id == parent or test_id.startswith(parent + ".")):
-                    r.update(outcome="error", message=message, note="")
-                    r["output"] += self._exc_info_to_string(err, test)
+            self.ledger.fixture(method, parent, "error",
+                                "error in {} ({}): {}".format(method, parent, self._summary(err)), text)
         else:
-            self.current["output"] += self._exc_info_to_string(err, test)
-            self._set("error", "{}: {}".format(err[0].__name__, err[1]))
+            self.ledger.outcome("error", self._summary(err), output=text)
         super().addError(test, err)
 
     def addSkip(self, test, reason):
         fixture = _fixture_of(test)
         if fixture:
-            self.fixture_errors[fixture[1]] = ("skip", reason, "")
+            self.ledger.fixture(fixture[0], fixture[1], "skip", reason)
         else:
-            self._set("skip", reason)
+            self.ledger.outcome("skip", reason)
         super().addSkip(test, reason)
 
     def addExpectedFailure(self, test, err):
-        self._set("pass", "{}: {}".format(err[0].__name__, err[1]), "xfail")
+        self.ledger.outcome("pass", self._summary(err), "xfail")
         super().addExpectedFailure(test, err)
 
     def addUnexpectedSuccess(self, test):
-        self._set("fail", "unexpected success (expectedFailure)", "xpass")
+        self.ledger.outcome("fail", "unexpected success (expectedFailure)", "xpass")
         super().addUnexpectedSuccess(test)
 
     def addSubTest(self, test, subtest, err):
         if err is not None:
             failed = issubclass(err[0], test.failureException)
-            self.current["output"] += self._exc_info_to_string(err, test)
-            self._set("fail" if failed else "error", "{} {}: {}".format(subtest._subDescription(),
-                                                                         err[0].__name__, err[1]))
+            self.ledger.outcome("fail" if failed else "error",
+                                "{} {}".format(subtest._subDescription(), self._summary(err)),
+                                output=self._exc_info_to_string(err, test))
         super().addSubTest(test, subtest, err)
 
     def stopTest(self, test):
         captured = ""
-        if self._stdout_buffer is not None:
-            captured += self._stdout_buffer.getvalue()
-        if self._stderr_buffer is not None:
-            captured += self._stderr_buffer.getvalue()
-        r = dict(self.current)
-        if captured:
-            r["output"] = (r["output"] + "\n----- captured output -----\n" + captured).lstrip("\n")
-        r["duration_s"] = time.monotonic() - self.started_at
-        self.pending = (test.id(), r)
+        for buffer in (self._stdout_buffer, self._stderr_buffer):
+            if buffer is not None:
+                captured += buffer.getvalue()
+        self.ledger.stop(captured)
         super().stopTest(test)
-
-    def finish(self):
-        self._flush()
 
 
 def load(ids, loader):
@@ -175,31 +137,25 @@ def main(argv=None):
     if ids is None:
         p.error("no ids: run by mpexec (MPEXEC_BATCH_IDS_FILE) or give --single ID")
     reporter = Reporter(ids) if args.single else Reporter.from_env(ids)
+    ledger = Ledger(reporter)
     suite, failed = load(ids, unittest.TestLoader())
-    result = Result(reporter, unittest.runner._WritelnDecorator(sys.stderr), True, 2)
+    result = Result(ledger, unittest.runner._WritelnDecorator(sys.stderr), True, 2)
     unittest.registerResult(result)
     result.startTestRun()
     try:
         suite(result)
     finally:
         result.stopTestRun()
-        result.finish()
-    for test_id, message in failed.items():
-        reporter.finished(test_id, "error", message=message)
-    for test_id in reporter.unreported():
-        # Never started: its class or module fixture failed or skipped.
-        parents = [p for p in result.fixture_errors if test_id.startswith(p + ".")]
-        if parents:
-            outcome, message, text = result.fixture_errors[max(parents, key=len)]
-            reporter.finished(test_id, outcome, message=message, output=text)
-        elif result.shouldStop:
-            continue
-        else:
-            reporter.finished(test_id, "error", message="not run")
-    reporter.write_junit()
+        ledger.close(failed, result.shouldStop)
     result.printErrors()
+    return exit_status(reporter, ids, args.single)
+
+
+def exit_status(reporter, ids, single):
+    """0 when every test passed or skipped, 1 otherwise; for one test, 77 when it skipped (and a line
+    that says its outcome)."""
     outcomes = [reporter.result(i)["outcome"] for i in ids if reporter.reported(i)]
-    if args.single:
+    if single:
         r = reporter.result(ids[0]) or {}
         print("mpexec: {}: {}{}".format(ids[0], r.get("outcome", "?").upper(),
                                         " ({})".format(r["note"]) if r.get("note") else "") +

@@ -18,6 +18,7 @@ if PACKAGE_DIR not in sys.path:
     sys.path.insert(0, PACKAGE_DIR)
 SUITES = os.path.join(HERE, "suites")
 PYTHON = sys.executable
+NOSE2 = subprocess.run([sys.executable, "-c", "import nose2"], stderr=subprocess.DEVNULL).returncode == 0
 MPEXEC = os.environ.get("MPEXEC_BIN") or os.path.join(ROOT, "build", "release", "mpexec")
 
 

@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import unittest
 
-from support import MPEXEC, PYTHON, copy_suite, run
+from support import MPEXEC, NOSE2, PYTHON, copy_suite, run
 
 
 def mpexec_runs_batches():
@@ -106,6 +106,18 @@ class EndToEnd(unittest.TestCase):
         counter = [tests["test_class_state.Counter.test_1_first"], tests["test_class_state.Counter.test_2_second"]]
         self.assertEqual(counter[0]["unit"], counter[1]["unit"])
         self.assertEqual({t["outcome"] for n, t in tests.items() if "skipped" not in n}, {"PASS"})
+
+    @unittest.skipUnless(NOSE2, "nose2 is not installed (packaging/install-deps.sh installs python3-nose2)")
+    def test_nose2_suite(self):
+        if not mpexec_runs_batches():
+            self.skipTest("this mpexec does not run batch groups (issue 19), which nose2's fixtures need")
+        suite = copy_suite("nose2_mp", self.work)
+        proc, tests = self.import_and_run("unittest", suite, ".")
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(len(tests), 12)
+        self.assertEqual({t["outcome"] for n, t in tests.items() if "skipped" not in n}, {"PASS"})
+        state = [tests["test_nose2_kinds.WithState.test_a"], tests["test_nose2_kinds.WithState.test_b"]]
+        self.assertEqual(state[0]["unit"], state[1]["unit"])
 
     def test_no_tests_collected_is_an_error(self):
         if not mpexec_runs_batches():

@@ -6,7 +6,7 @@ import shutil
 import tempfile
 import unittest
 
-from support import MPEXEC, PACKAGE_DIR, PYTHON, copy_suite, run
+from support import MPEXEC, NOSE2, PACKAGE_DIR, PYTHON, copy_suite, run
 
 
 @unittest.skipUnless(os.access(MPEXEC, os.X_OK), "no mpexec at {} (set MPEXEC_BIN)".format(MPEXEC))
@@ -93,9 +93,26 @@ class ImportTest(unittest.TestCase):
         with open(os.path.join(self.work, "test_funcs.py"), "w") as f:
             f.write("import unittest\ndef test_function(): pass\n"
                     "class T(unittest.TestCase):\n    def test_m(self): pass\n")
-        m, err = self.imported("unittest", self.work, ".")
+        m, err = self.imported("unittest", self.work, "--loader", "unittest", ".")
         self.assertEqual([t["name"] for t in m["tests"]], ["test_funcs.T.test_m"])
         self.assertIn("test_funcs.test_function is not a unittest.TestCase test", err)
+
+    @unittest.skipUnless(NOSE2, "nose2 is not installed (packaging/install-deps.sh installs python3-nose2)")
+    def test_nose2_suite_is_collected_by_nose2(self):
+        suite = copy_suite("nose2_mp", self.work)
+        m, _ = self.imported("unittest", suite, ".")
+        groups = {t["name"]: t.get("group") for t in m["tests"]}
+        self.assertEqual(groups["test_nose2_kinds.test_params:2"], "nose2.chunk1")
+        self.assertEqual(groups["test_nose2_kinds.test_generator:3"], "nose2.chunk1")
+        self.assertEqual(groups["test_nose2_kinds.WithState.test_b"], "test_nose2_kinds.WithState")
+        self.assertEqual(groups["test_nose2_kinds.TestPlain.test_ready"], "test_nose2_kinds.TestPlain")
+        self.assertEqual(groups["test_module_fixture.test_again"], "test_module_fixture")
+        self.assertEqual(len(groups), 12)
+        self.assertIn("mpexec.nose2_batch", m["groups"]["test_module_fixture"]["batch"]["cmd"])
+        forced, _ = self.imported("unittest", suite, "--loader", "unittest", ".")
+        self.assertEqual(sorted(t["name"] for t in forced["tests"]),
+                         ["test_nose2_kinds.WithState.test_a", "test_nose2_kinds.WithState.test_b",
+                          "test_nose2_kinds.WithState.test_skipped"])
 
     def test_unittest_missing_start_dir(self):
         proc = run([MPEXEC, "import", "unittest", "--python", PYTHON, "nope"], self.work)

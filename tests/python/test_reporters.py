@@ -8,7 +8,7 @@ import tempfile
 import unittest
 import xml.etree.ElementTree as ET
 
-from support import PYTHON, ResultsServer, copy_suite, run
+from support import NOSE2, PYTHON, ResultsServer, copy_suite, run
 
 PYTEST_SUITE = '''
 import pytest
@@ -179,6 +179,41 @@ class UnittestBatchTest(unittest.TestCase):
         self.assertEqual(code("test_fixtures_fail.SetupFails.test_a"), 1)
 
 
+@unittest.skipUnless(NOSE2, "nose2 is not installed (packaging/install-deps.sh installs python3-nose2)")
+class Nose2BatchTest(unittest.TestCase):
+    def setUp(self):
+        self.work = tempfile.mkdtemp(prefix="mpexec-nose2-")
+        self.addCleanup(shutil.rmtree, self.work)
+        self.suite = copy_suite("nose2_mp", self.work)
+        with open(os.path.join(self.suite, "test_outcomes.py"), "w") as f:
+            f.write("import unittest\n"
+                    "def test_fails():\n    assert 1 == 2\n"
+                    "class SetupFails(unittest.TestCase):\n"
+                    "    @classmethod\n    def setUpClass(cls): raise RuntimeError('no database')\n"
+                    "    def test_a(self): pass\n"
+                    "class Expected(unittest.TestCase):\n"
+                    "    @unittest.expectedFailure\n    def test_x(self): self.fail()\n"
+                    "    @unittest.expectedFailure\n    def test_y(self): pass\n")
+
+    def test_outcomes_and_state(self):
+        ids = ["test_nose2_kinds.test_function", "test_nose2_kinds.test_generator:2", "test_nose2_kinds.test_params:1",
+               "test_nose2_kinds.WithState.test_a", "test_nose2_kinds.WithState.test_b",
+               "test_nose2_kinds.WithState.test_skipped", "test_nose2_kinds.TestPlain.test_ready",
+               "test_module_fixture.test_same_process", "test_outcomes.test_fails", "test_outcomes.SetupFails.test_a",
+               "test_outcomes.Expected.test_x", "test_outcomes.Expected.test_y", "test_gone.test"]
+        server = ResultsServer(ids)
+        self.addCleanup(server.close)
+        proc = run([PYTHON, "-m", "mpexec.nose2_batch", "-s", self.suite], self.suite,
+                   **server.batch_env(ids, self.work))
+        got = {i: (b["outcome"], b.get("note", "")) for i, b in server.finished.items()}
+        expected = {i: ("pass", "") for i in ids[:5] + ids[6:8]}
+        expected.update({ids[5]: ("skip", ""), ids[8]: ("fail", ""), ids[9]: ("error", ""),
+                         ids[10]: ("pass", "xfail"), ids[11]: ("fail", "xpass"), ids[12]: ("error", "")})
+        self.assertEqual(got, expected, proc.stderr)
+        self.assertIn("no database", server.finished[ids[9]]["message"])
+        self.assertEqual(proc.returncode, 1)
+
+
 class PlainRunnersTest(unittest.TestCase):
     """The example suites pass without mpexec: plain pytest (the fixtures in-process) and unittest."""
 
@@ -189,6 +224,15 @@ class PlainRunnersTest(unittest.TestCase):
         proc = run([PYTHON, "-m", "pytest", "-p", "mpexec.pytest_plugin", "-p", "no:cacheprovider", "-q"], suite)
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.assertRegex(proc.stdout, r"12 passed, 1 skipped, 1 xfailed|1[0-9] passed")
+
+    @unittest.skipUnless(NOSE2, "nose2 is not installed (packaging/install-deps.sh installs python3-nose2)")
+    def test_nose2_suite_under_nose2(self):
+        work = tempfile.mkdtemp(prefix="mpexec-n2-")
+        self.addCleanup(shutil.rmtree, work)
+        suite = copy_suite("nose2_mp", work)
+        proc = run([PYTHON, "-m", "nose2", "-s", "."], suite)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("Ran 12 tests", proc.stderr)
 
     def test_unittest_state_under_python_m_unittest(self):
         work = tempfile.mkdtemp(prefix="mpexec-ut-")

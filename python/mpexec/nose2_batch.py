@@ -1,0 +1,95 @@
+"""Runs nose2 tests by id for mpexec (`python3 -m mpexec.nose2_batch -s START [-t TOP] [--single ID]`):
+the ids in $MPEXEC_BATCH_IDS_FILE, in one nose2 session with the suite's own configuration and plugins
+(but not the mp plugin: mpexec is the one that distributes), each result sent to mpexec as with
+mpexec.unittest_batch. Used by `mpexec import unittest` when nose2 collects the suite (docs/python.md)."""
+
+import argparse
+import sys
+import traceback
+
+from mpexec.results import Ledger, Reporter, batch_ids
+from mpexec.unittest_batch import _fixture_of, exit_status
+
+MP_PLUGIN = "nose2.plugins.mp"
+
+
+def test_id(test):
+    from nose2 import util
+    return util.test_name(test)
+
+
+class Report:
+    """A nose2 plugin instance (registered through extraHooks) that keeps mpexec's ledger."""
+
+    def __init__(self, ledger):
+        self.ledger = ledger
+        self.stopped = False
+
+    def startTest(self, event):
+        self.ledger.start(test_id(event.test))
+
+    def testOutcome(self, event):
+        from nose2 import result
+        test, err = event.test, event.exc_info
+        summary = "{}: {}".format(err[0].__name__, err[1]) if err else ""
+        text = "".join(traceback.format_exception(*err)) if err else ""
+        fixture = _fixture_of(test)
+        if fixture:
+            outcome = "skip" if event.outcome == result.SKIP else "error"
+            message = event.reason if outcome == "skip" else "error in {} ({}): {}".format(*fixture, summary)
+            self.ledger.fixture(fixture[0], fixture[1], outcome, message or "", text)
+        elif event.outcome == result.PASS:
+            if not event.expected:
+                self.ledger.outcome("fail", "unexpected success (expectedFailure)", "xpass")
+        elif event.outcome == result.FAIL:
+            if event.expected:
+                self.ledger.outcome("pass", summary, "xfail")
+            else:
+                self.ledger.outcome("fail", summary, output=text)
+        elif event.outcome == result.ERROR:
+            self.ledger.outcome("error", summary, output=text)
+        elif event.outcome == result.SKIP:
+            self.ledger.outcome("skip", event.reason or "")
+        elif event.outcome == getattr(result, "SUBTEST", "subtest") and err:
+            failed = issubclass(err[0], AssertionError)
+            self.ledger.outcome("fail" if failed else "error", summary, output=text)
+
+    def stopTest(self, event):
+        self.ledger.stop()
+
+    def stopTestRun(self, event):
+        self.stopped = bool(getattr(event.result, "shouldStop", False))
+
+
+def run(start, top, ids, ledger, extra=()):
+    """One nose2 session over `ids`; returns the Report plugin."""
+    from nose2.main import PluggableTestProgram
+    report = Report(ledger)
+    argv = ["nose2", "-s", start] + (["-t", top] if top else []) + list(extra) + list(ids)
+    PluggableTestProgram(
+        module=None, argv=argv, exit=False, excludePlugins=[MP_PLUGIN],
+        extraHooks=[(h, report) for h in ("startTest", "testOutcome", "stopTest", "stopTestRun")])
+    return report
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python3 -m mpexec.nose2_batch")
+    p.add_argument("-s", "--start-dir", dest="start", default=".")
+    p.add_argument("-t", "--top-level-directory", dest="top", default=None)
+    p.add_argument("--single", default=None, metavar="ID", help="run one test; the exit code is its outcome")
+    args = p.parse_args(argv)
+    ids = [args.single] if args.single else batch_ids()
+    if ids is None:
+        p.error("no ids: run by mpexec (MPEXEC_BATCH_IDS_FILE) or give --single ID")
+    reporter = Reporter(ids) if args.single else Reporter.from_env(ids)
+    ledger = Ledger(reporter)
+    report = None
+    try:
+        report = run(args.start, args.top, ids, ledger)
+    finally:
+        ledger.close({}, bool(report and report.stopped))
+    return exit_status(reporter, ids, args.single)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
