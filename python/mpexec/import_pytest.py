@@ -11,9 +11,10 @@ from contextlib import redirect_stderr, redirect_stdout
 from mpexec import manifest
 from mpexec.groups import GroupError, assign_groups
 
-# The plugin that reports results (loaded by name, so an installed copy found by its entry point is the
-# same plugin), no cache in a read-only sandbox, pytest-mp's own scheduler out of the way.
-PLUGIN_ARGS = ["-p", "mpexec.pytest_plugin", "-p", "no:cacheprovider", "-p", "no:pytest-mp"]
+# pytest-mp's own scheduler out of the way (first, so that the plugin sees it blocked), the plugin that
+# reports results (loaded by name, so an installed copy found by its entry point is the same plugin), no
+# cache in a read-only sandbox.
+PLUGIN_ARGS = ["-p", "no:pytest-mp", "-p", "mpexec.pytest_plugin", "-p", "no:cacheprovider"]
 
 
 class Collector:

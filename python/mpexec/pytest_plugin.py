@@ -15,12 +15,35 @@ SESSION_ID = "<collection>"  # the id of the test that stands for a whole collec
 SKIP_EXIT_CODE = 77  # the manifest's default skip_exit_code
 
 
-def pytest_addoption(parser):
+def pytest_addoption(parser, pluginmanager):
     group = parser.getgroup("mpexec")
     group.addoption("--mpexec-batch", action="store_true", default=False,
                     help="run the ids in $MPEXEC_BATCH_IDS_FILE and report each result to mpexec")
     group.addoption("--mpexec-single", metavar="NODEID", default=None,
                     help="run one test; exit 77 when it is skipped (mpexec's SKIP)")
+    if not _loads("pytest_mp", "pytest-mp", pluginmanager):
+        # pytest-mp's own options and ini keys, accepted so that a suite whose addopts or ini name them still
+        # runs without pytest-mp: the tests run in this process (as pytest-mp's --np 0 does); under mpexec,
+        # mpexec distributes them.
+        mp = parser.getgroup("pytest-mp (accepted by mpexec's plugin; mpexec distributes)")
+        mp.addoption("--mp", "--multiprocessing", action="store_true", dest="use_mp", default=None,
+                     help="accepted for pytest-mp's suites: use `mpexec import pytest` and mpexec to distribute")
+        mp.addoption("--np", "--num-processes", type=int, dest="num_processes", default=None,
+                     help="accepted for pytest-mp's suites: the number of processes is `mpexec --np`")
+        parser.addini("mp", "pytest-mp's switch (accepted, unused)", type="bool", default=False)
+        parser.addini("num_processes", "pytest-mp's process count (accepted, unused)")
+        if not _loads("pytest_instafail", "instafail", pluginmanager):
+            mp.addoption("--instafail", action="store_true", dest="instafail", default=False,
+                         help="accepted for pytest-mp's suites: mpexec shows each failure as it ends")
+
+
+def _loads(module, name, pluginmanager):
+    """Whether the plugin `name` (installed as `module`) will be in this session: installed and not blocked
+    (mpexec's commands pass -p no:pytest-mp before -p mpexec.pytest_plugin)."""
+    import importlib.util
+    if pluginmanager.is_blocked(name) or importlib.util.find_spec(module) is None:
+        return False
+    return not os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") or pluginmanager.has_plugin(name)
 
 
 def pytest_configure(config):

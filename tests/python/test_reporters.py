@@ -225,6 +225,17 @@ class PlainRunnersTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.assertRegex(proc.stdout, r"12 passed, 1 skipped, 1 xfailed|1[0-9] passed")
 
+    def test_pytest_mp_options_in_a_suites_ini_are_accepted(self):
+        work = tempfile.mkdtemp(prefix="mpexec-mpini-")
+        self.addCleanup(shutil.rmtree, work)
+        with open(os.path.join(work, "pytest.ini"), "w") as f:
+            f.write("[pytest]\naddopts = --mp --np 4 --instafail\nmp = true\nnum_processes = 2\n")
+        with open(os.path.join(work, "test_a.py"), "w") as f:
+            f.write("def test_a(mp_use_mp, mp_num_processes):\n    assert not mp_use_mp and mp_num_processes == 0\n")
+        proc = run([PYTHON, "-m", "pytest", "-p", "no:pytest-mp", "-p", "mpexec.pytest_plugin", "-p", "no:cacheprovider",
+                    "-W", "error", "-q"], work)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+
     @unittest.skipUnless(NOSE2, "nose2 is not installed (packaging/install-deps.sh installs python3-nose2)")
     def test_nose2_suite_under_nose2(self):
         work = tempfile.mkdtemp(prefix="mpexec-n2-")
