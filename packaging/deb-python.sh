@@ -8,30 +8,15 @@ set -eu
 [ $# -eq 2 ] || { echo "usage: packaging/deb-python.sh VERSION OUTDIR" >&2; exit 2; }
 version=$1 out=$2
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/deb-doc.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
 root=$work/root
 doc=$root/usr/share/doc/python3-mpexec
 
-install -d "$root/DEBIAN" "$doc"
+install -d "$root/DEBIAN"
 "$here/python-install.sh" "$version" "$root/usr/lib/python3/dist-packages" "$here"/../python/mpexec/*.py
-cat >"$doc/copyright" <<COPYRIGHT
-Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
-Upstream-Name: mpexec
-
-Files: *
-Copyright: 2026 the mpexec authors
-License: see the source distribution of mpexec
-COPYRIGHT
-date=$(date -R -u -r "$here/../python/mpexec/__init__.py")
-gzip -9n >"$doc/changelog.gz" <<CHANGELOG
-mpexec ($version) unstable; urgency=medium
-
-  * Release $version.
-
- -- mpexec maintainers <maintainers@mpexec.invalid>  $date
-CHANGELOG
-chmod 644 "$doc/copyright" "$doc/changelog.gz"
+deb_doc "$doc" "$version" "$here/../python/mpexec/__init__.py"
 
 size=$(du -k -s "$root/usr" | cut -f1)
 cat >"$root/DEBIAN/control" <<CONTROL

@@ -13,6 +13,7 @@ for f in "$spawner" "$http"; do
   [ -f "$f" ] || { echo "deb.sh: $f not found (make builds it beside mpexec)" >&2; exit 1; }
 done
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/deb-doc.sh"
 arch=$(dpkg --print-architecture)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
@@ -29,25 +30,8 @@ strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/u
 echo "mpexec: statically-linked-binary" >"$root/usr/share/lintian/overrides/mpexec"
 gzip -9n <"$here/mpexec.1" >"$root/usr/share/man/man1/mpexec.1.gz"
 install -m644 "$here/bash-completion/mpexec" "$root/usr/share/bash-completion/completions/mpexec"
-cat >"$root/usr/share/doc/mpexec/copyright" <<COPYRIGHT
-Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
-Upstream-Name: mpexec
-
-Files: *
-Copyright: 2026 the mpexec authors
-License: see the source distribution of mpexec
-COPYRIGHT
-# A native package's changelog (dpkg-parsechangelog format), dated by the binary, so rebuilds match.
-date=$(date -R -u -r "$bin")
-gzip -9n >"$root/usr/share/doc/mpexec/changelog.gz" <<CHANGELOG
-mpexec ($version) unstable; urgency=medium
-
-  * Release $version.
-
- -- mpexec maintainers <maintainers@mpexec.invalid>  $date
-CHANGELOG
-chmod 644 "$root/usr/share/doc/mpexec/copyright" "$root/usr/share/doc/mpexec/changelog.gz" \
-  "$root/usr/share/man/man1/mpexec.1.gz" "$root/usr/share/lintian/overrides/mpexec"
+deb_doc "$root/usr/share/doc/mpexec" "$version" "$bin"
+chmod 644 "$root/usr/share/man/man1/mpexec.1.gz" "$root/usr/share/lintian/overrides/mpexec"
 
 # dpkg-shlibdeps reads debian/control of a source package; a minimal one is enough.
 mkdir -p "$work/debian"

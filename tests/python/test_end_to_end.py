@@ -52,7 +52,7 @@ class EndToEnd(unittest.TestCase):
         proc, tests = self.import_and_run("pytest", suite, "--group-by", "test")
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.assertEqual({t["outcome"] for t in tests.values()}, {"PASS"})
-        self.assertEqual(len({t["unit"] for t in tests.values()}), 2)
+        self.assertEqual(len({t["unit"] for t in tests.values()}), 3)
 
     def test_outcomes_with_one_unit_per_test(self):
         suite = os.path.join(self.work, "free")

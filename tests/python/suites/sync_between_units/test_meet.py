@@ -32,3 +32,22 @@ def test_meet(mp_message_board, mp_lock, mp_trail, mp_use_mp, mp_num_processes, 
         board["last." + me] = last
     meet(board, me, other, "finished")
     assert [board["last.a"], board["last.b"]].count(True) == 1
+
+
+def test_board_as_a_mapping(mp_message_board):
+    board = mp_message_board
+    odd = "some flag / ü {}".format(id(board))
+    board[odd] = {"t": (1, 2)}
+    assert board[odd] == {"t": [1, 2]}
+    assert odd in board and odd in board.keys()
+    assert board.setdefault(odd, "other") == {"t": [1, 2]}
+    version = board.put("versioned", 1)
+    assert board.put("versioned", 2, if_version=version + 1000) is None
+    assert board.put("versioned", 2, if_version=version) > version
+    assert board.wait("versioned", after=version, timeout=5) == (2, board.get_with_version("versioned")[1])
+    del board[odd]
+    assert board.get(odd) is None
+    with pytest.raises(KeyError):
+        del board[odd]
+    with pytest.raises(TypeError):
+        board["bad"] = object()
