@@ -139,6 +139,7 @@ void report(const InitChannel& ch, const Result<void>& setup) {
 std::vector<int> initFds(const UnitSpec& spec, const InitChannel& ch, int gate) {
   std::vector<int> keep{ch.event_fd, ch.report_fd, gate, ch.netns_fd, ch.shared_root_fd};
   if (spec.log_dir_fd >= 0) keep.push_back(spec.log_dir_fd);
+  if (spec.output_dir_fd >= 0) keep.push_back(spec.output_dir_fd);
   return keep;
 }
 

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -67,6 +68,25 @@ std::string resolveProgram(const std::string& name, const std::vector<std::strin
     start = end + 1;
   }
   return name;
+}
+
+/// Creates (or empties) the log `name` in `dir` for writing. Logs live on the host, where the init is
+/// privileged: it never follows a symlink there, and never truncates a file that is not a plain log of its
+/// own (a hard link or a FIFO put in its place is replaced instead).
+UniqueFd openLog(int dir, const char* name) {
+  constexpr int kCreate = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  UniqueFd fd(openat(dir, name, kCreate, 0644));
+  if (fd || errno != EEXIST) return fd;
+  // Written before: the same test in a later iteration of --repeat. O_NONBLOCK: a FIFO must not block us.
+  fd.reset(openat(dir, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat st;
+  if (fd && fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_uid == geteuid() &&
+      ftruncate(fd.get(), 0) == 0 && fcntl(fd.get(), F_SETFL, 0) == 0)
+    return fd;
+  fd.reset();
+  if (unlinkat(dir, name, 0) != 0 && errno != ENOENT) return fd;
+  fd.reset(openat(dir, name, kCreate, 0644));
+  return fd;
 }
 
 [[noreturn]] void failChild(int report_fd, const char* step) {
@@ -171,7 +191,7 @@ class Init {
   bool runCommand(uint32_t index, const CommandSpec& cmd) {
     Event ev;
     ev.index = index;
-    UniqueFd log(openat(spec_.log_dir_fd, cmd.log_name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    UniqueFd log = openLog(spec_.log_dir_fd, cmd.log_name.c_str());
     if (!log) return spawnFailed(index, errno, "open log " + cmd.log_name);
     int report[2];
     if (pipe2(report, O_CLOEXEC) < 0) return spawnFailed(index, errno, "pipe2");

@@ -11,12 +11,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "sandbox/nofollow.h"
 #include "sandbox/unique_fd.h"
 
 namespace mpexec::sandbox {
@@ -189,10 +191,17 @@ Result<void> mountFresh(int root, const std::string& rel, const char* type, unsi
   return {};
 }
 
-Result<UniqueFd> openSource(const std::string& path, const std::string& what) {
-  UniqueFd fd(open(path.c_str(), O_PATH | O_CLOEXEC));
-  if (!fd) return mountError(what, "open source " + path);
-  return fd;
+// Opens the source `path` (O_PATH) without following a symlink anywhere on the way. The executor resolves
+// every bind source once, before any unit runs; a symlink met now was planted since, by a unit that may
+// write there, and must not redirect a bind.
+Result<UniqueFd> openNoSymlinks(const std::string& path, const std::string& what) {
+  auto fd = openNoFollow(path, O_PATH);
+  if (fd) return fd;
+  int err = fd.error().err;
+  errno = err;
+  return mountError(what, err == ELOOP || err == ENOTDIR
+                              ? "open source " + path + ": a symlink on its path (resolved when the run started)"
+                              : "open source " + path);
 }
 
 std::string relative(const std::string& absolute) {
@@ -206,6 +215,12 @@ struct Bind {
   Access access;
   std::string what;
 };
+
+// Whether `path` is `dir` or lies below it.
+bool within(const std::string& path, const std::string& dir) {
+  return path.compare(0, dir.size(), dir) == 0 &&
+         (path.size() == dir.size() || path[dir.size()] == '/' || dir == "/");
+}
 
 constexpr const char* kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
 constexpr const char* kProcReadOnly[] = {"sys", "sysrq-trigger", "irq", "bus"};
@@ -291,11 +306,12 @@ Result<UniqueFd> bindHostRoot() {
   return root;
 }
 
-// A copy of `path`'s mount tree that belongs to no namespace yet (open_tree), read-only when asked and private,
-// so that it can be attached in a mount namespace the caller enters later.
-Result<UniqueFd> detachedCopy(const std::string& path, Access access, const std::string& what) {
-  UniqueFd tree(int(syscall(SYS_open_tree, AT_FDCWD, path.c_str(), kOpenTreeClone | kOpenTreeCloexec | kAtRecursive)));
-  if (!tree) return mountError(what, "open_tree " + path);
+// A copy of the mount tree at `source` (an fd from openNoSymlinks) that belongs to no namespace yet (open_tree),
+// read-only when asked and private, so that it can be attached in a mount namespace the caller enters later.
+Result<UniqueFd> detachedCopy(int source, Access access, const std::string& what) {
+  UniqueFd tree(int(syscall(SYS_open_tree, source, "",
+                            kOpenTreeClone | kOpenTreeCloexec | kAtRecursive | AT_EMPTY_PATH)));
+  if (!tree) return mountError(what, "open_tree");
   MountAttr attr{access == Access::ReadOnly ? kAttrRdonly | kAttrNosuid | kAttrNodev : 0, 0, MS_PRIVATE, 0};
   if (syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH | kAtRecursive, &attr, sizeof attr) != 0)
     return mountError(what, "mount_setattr");
@@ -315,48 +331,107 @@ Result<void> attachInto(int root, int tree, const std::string& rel, Create creat
 
 // The unit's own sources: every bind source, opened (or, for a shared root, copied) while host paths still
 // mean the host's, since building the new root hides the host's /tmp, where the sync directory usually lives.
+//
+// Every source but the output directory (an fd the executor opened) is an absolute path without symlinks,
+// resolved by the executor before any unit ran, and bound at that same path (the real path: a symlink on
+// the declared path still leads there, since the link is visible in the read-only root).
 Result<std::vector<Bind>> unitBinds(const UnitSpec& spec, const std::string& exe, bool detached) {
   std::vector<Bind> binds;
-  auto add = [&](const std::string& path, Access access, const std::string& inside, const std::string& what,
-                 bool resolve) -> Result<void> {
-    std::string target = inside;
-    if (resolve) {
-      char real[PATH_MAX];
-      if (!realpath(path.c_str(), real)) return mountError(what, "realpath " + path);
-      target = real;  // the real path: a symlink on the way would otherwise point outside the bind
+  auto add = [&](UniqueFd source, Access access, const std::string& inside, const std::string& what) -> Result<void> {
+    if (detached) {
+      auto tree = detachedCopy(source.get(), access, what);
+      if (!tree) return tree.error();
+      source = std::move(*tree);
     }
-    auto fd = detached ? detachedCopy(path, access, what) : openSource(path, what);
-    if (!fd) return fd.error();
-    binds.push_back(Bind{std::move(*fd), target, access, what});
+    binds.push_back(Bind{std::move(source), inside, access, what});
     return {};
   };
-  for (const std::string& v : spec.visible) MPEXEC_TRY(add(v, Access::ReadOnly, {}, v, true));
-  for (const std::string& w : spec.policy.writable) MPEXEC_TRY(add(w, Access::ReadWrite, {}, w, true));
-  if (!spec.output_dir.empty()) MPEXEC_TRY(add(spec.output_dir, Access::ReadWrite, {}, spec.output_dir, true));
-  if (!spec.sync_dir.empty()) MPEXEC_TRY(add(spec.sync_dir, Access::ReadOnly, "/run/mpexec", "/run/mpexec", false));
+  auto addPath = [&](const std::string& path, Access access, const std::string& inside) -> Result<void> {
+    auto fd = openNoSymlinks(path, inside);
+    if (!fd) return fd.error();
+    return add(std::move(*fd), access, inside, inside);
+  };
+  for (const std::string& v : spec.visible) MPEXEC_TRY(addPath(v, Access::ReadOnly, v));
+  for (const std::string& w : spec.policy.writable) MPEXEC_TRY(addPath(w, Access::ReadWrite, w));
+  if (spec.output_dir_fd >= 0 && detached) {
+    UniqueFd fd(fcntl(spec.output_dir_fd, F_DUPFD_CLOEXEC, 3));
+    if (!fd) return mountError(spec.output_dir, "dup the output directory");
+    MPEXEC_TRY(add(std::move(fd), Access::ReadWrite, spec.output_dir, spec.output_dir));
+  } else if (spec.output_dir_fd >= 0) {
+    // In a mount namespace of our own already, where the executor's fd is a mount of another namespace,
+    // which cannot be bound: the same directory by its path, checked to be the one the executor made.
+    auto fd = openNoSymlinks(spec.output_dir, spec.output_dir);
+    if (!fd) return fd.error();
+    struct stat made, found;
+    if (fstat(spec.output_dir_fd, &made) != 0 || fstat(fd->get(), &found) != 0 || made.st_dev != found.st_dev ||
+        made.st_ino != found.st_ino)
+      return Error{"mount " + spec.output_dir, EXDEV, "not the output directory the executor made"};
+    MPEXEC_TRY(add(std::move(*fd), Access::ReadWrite, spec.output_dir, spec.output_dir));
+  } else if (!spec.output_dir.empty()) {
+    MPEXEC_TRY(addPath(spec.output_dir, Access::ReadWrite, spec.output_dir));
+  }
+  if (!spec.sync_dir.empty()) {
+    auto fd = openNoSymlinks(spec.sync_dir, "/run/mpexec");
+    if (!fd) return fd.error();
+    MPEXEC_TRY(add(std::move(*fd), Access::ReadOnly, "/run/mpexec", "/run/mpexec"));
+  }
   // mpexec itself, so tests can run `"$MPEXEC_EXE" sync ...` wherever the host keeps the binary. By its path
   // (Context::exe(): the init may run mpexec-spawner, and a /proc/self/exe link leads to a mount of the
   // parent's namespace, which cannot be bound here).
   if (exe.empty()) return mountError(kExeInside, "readlink /proc/self/exe");
-  MPEXEC_TRY(add(exe, Access::ReadOnly, kExeInside, kExeInside, false));
-  if (spec.policy.network == Network::Host && access("/run/systemd/resolve", F_OK) == 0)
-    MPEXEC_TRY(add("/run/systemd/resolve", Access::ReadOnly, "/run/systemd/resolve", "/run/systemd/resolve", false));
+  auto exe_fd = openNoSymlinks(exe, kExeInside);
+  if (!exe_fd) return exe_fd.error();
+  MPEXEC_TRY(add(std::move(*exe_fd), Access::ReadOnly, kExeInside, kExeInside));
+  if (spec.policy.network == Network::Host && access("/run/systemd/resolve", F_OK) == 0) {
+    UniqueFd fd(open("/run/systemd/resolve", O_PATH | O_CLOEXEC));
+    if (!fd) return mountError("/run/systemd/resolve", "open source");
+    MPEXEC_TRY(add(std::move(fd), Access::ReadOnly, "/run/systemd/resolve", "/run/systemd/resolve"));
+  }
   return binds;
 }
 
-// What is the unit's own on top of the shared part of its root: /tmp, /dev/pts and /dev/shm, /proc, /run
-// and the binds.
-Result<void> mountOwn(int root, std::vector<Bind>& binds, bool detached) {
+// What is the unit's own on top of the shared part of its root: /tmp, /dev/pts and /dev/shm, /proc, /run,
+// the binds, and the hidden directories (spec.hidden) covered.
+//
+// A hidden directory is covered by an empty tmpfs after the binds that contain it (a writable project
+// holding the state directory) and before the binds inside it (the output directory), whose mount points
+// are made in it; then it is made read-only.
+Result<void> mountOwn(int root, std::vector<Bind>& binds, const std::vector<std::string>& hidden, bool detached) {
   MPEXEC_TRY(mountFresh(root, "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "/tmp"));
   MPEXEC_TRY(setupOwnDev(root));
   MPEXEC_TRY(setupProc(root));
   // A tmpfs /run hides the host's sockets (docker.sock, dbus) and gives /run/mpexec a place to exist.
   MPEXEC_TRY(mountFresh(root, "run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", "/run"));
-  for (Bind& b : binds) {
-    if (detached)
-      MPEXEC_TRY(attachInto(root, b.source.get(), relative(b.target), Create::Yes, b.what));
-    else
-      MPEXEC_TRY(bindInto(root, b.source.get(), relative(b.target), b.access, Create::Yes, b.what));
+  auto inHidden = [&](const Bind& b) {
+    for (const std::string& h : hidden)
+      if (within(b.target, h)) return true;
+    return false;
+  };
+  auto place = [&](bool inside) -> Result<void> {
+    for (Bind& b : binds) {
+      if (inHidden(b) != inside) continue;
+      if (detached)
+        MPEXEC_TRY(attachInto(root, b.source.get(), relative(b.target), Create::Yes, b.what));
+      else
+        MPEXEC_TRY(bindInto(root, b.source.get(), relative(b.target), b.access, Create::Yes, b.what));
+    }
+    return {};
+  };
+  MPEXEC_TRY(place(false));
+  std::vector<std::string> covered;
+  for (const std::string& h : hidden) {
+    auto target = openTarget(root, relative(h), Kind::Dir, Create::No, h);
+    if (!target && target.error().err == ENOENT) continue;  // not in the unit's view (under its fresh /tmp)
+    if (!target) return target.error();
+    if (mount("tmpfs", fdPath(target->get()).c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755") != 0)
+      return mountError(h, "cover with an empty tmpfs");
+    covered.push_back(h);
+  }
+  MPEXEC_TRY(place(true));
+  for (const std::string& h : covered) {
+    auto top = openTarget(root, relative(h), Kind::Dir, Create::No, h);
+    if (!top) return top.error();
+    MPEXEC_TRY(makeReadOnly(top->get(), false, kAttrNosuid | kAttrNodev | kAttrNoexec, h));
   }
   return {};
 }
@@ -365,7 +440,10 @@ Result<void> mountOwn(int root, std::vector<Bind>& binds, bool detached) {
 Result<void> buildSharedRoot() {
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return mountError("/", "make private");
   // The per-unit steps need both calls; without them the units build their roots whole.
-  MPEXEC_TRY(detachedCopy("/", Access::ReadOnly, "/"));
+  {
+    UniqueFd host_root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    MPEXEC_TRY(detachedCopy(host_root.get(), Access::ReadOnly, "/"));
+  }
   std::vector<Bind> devices = deviceBinds();
   auto root = bindHostRoot();
   if (!root) return root.error();
@@ -417,7 +495,7 @@ Result<void> setupFilesystem(const UnitSpec& spec, const std::string& exe, int s
       if (unshare(CLONE_NEWNS) != 0) return sysError("unshare", "mount namespace");
       UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
       if (!root) return mountError("/", "open the root");
-      MPEXEC_TRY(mountOwn(root.get(), *binds, true));
+      MPEXEC_TRY(mountOwn(root.get(), *binds, spec.hidden, true));
       if (chdir("/") != 0) return sysError("chdir", "/");
       return {};
     }
@@ -432,7 +510,7 @@ Result<void> setupFilesystem(const UnitSpec& spec, const std::string& exe, int s
   auto root = bindHostRoot();
   if (!root) return root.error();
   MPEXEC_TRY(setupSharedDev(root->get(), devices));
-  MPEXEC_TRY(mountOwn(root->get(), *binds, false));
+  MPEXEC_TRY(mountOwn(root->get(), *binds, spec.hidden, false));
   return pivotInto(root->get());
 }
 

@@ -13,8 +13,11 @@ namespace mpexec::sandbox {
 /// In the unit's init, inside its new pid namespace (for /proc): the host root bound read-only (nosuid, nodev)
 /// with every submount; a fresh tmpfs /tmp; a minimal /dev; a new /proc with sys, sysrq-trigger, irq and bus
 /// read-only; a tmpfs /run holding the sync directory (read-only) at /run/mpexec; the writable paths and the
-/// output directory bound read-write at their real paths; mpexec's executable `exe` read-only at kExeInside.
-/// Targets are opened without following symlinks. The error's call names the step, e.g. "mount /proc".
+/// output directory bound read-write at their real paths; the spec's hidden directories covered with an empty
+/// read-only tmpfs, through which only the binds inside them (the output directory) show; mpexec's
+/// executable `exe` read-only at kExeInside. Sources are opened without following symlinks (their paths
+/// were resolved by the executor before any unit ran), and so are targets. The error's call names the step,
+/// e.g. "mount /proc".
 ///
 /// `shared_root` < 0: the init is already in a new mount namespace; it makes it private, builds the root over
 /// its /tmp and pivots into it. Otherwise `shared_root` is prepareSharedRoot()'s namespace and the init is

@@ -14,7 +14,9 @@ struct Policy {
   Network network = Network::None;
   uint64_t memory_bytes = 0;  ///< 0: no limit
   uint64_t pids = 0;          ///< 0: no limit
-  std::vector<std::string> writable;  ///< absolute host paths, bound read-write at the same path
+  /// Absolute host paths, bound read-write at the same path. The sandbox opens them without following
+  /// symlinks: the executor resolves them first (executor/bind_paths.h).
+  std::vector<std::string> writable;
   Identity user = Identity::Self;
   bool seccomp = true;
   bool nested = false;  ///< allow user namespaces (and the calls they need) inside

@@ -122,7 +122,9 @@ struct MadeAhead {
       sendSpawnMessage(sock, failedMessage(e));
     } else {
       UnitSpec& spec = request->spec;
-      spec.log_dir_fd = request->has_log_dir && fds.size() > 1 ? fds[1] : -1;
+      size_t next = 1;
+      spec.log_dir_fd = request->has_log_dir && fds.size() > next ? fds[next++] : -1;
+      spec.output_dir_fd = request->has_output_dir && fds.size() > next ? fds[next++] : -1;
       InitChannel ch;
       ch.event_fd = ch.report_fd = fds[0];
       ch.cgroup_dirs = std::move(request->cgroup_dirs);
@@ -319,6 +321,7 @@ Result<UnitProcess> Spawner::spawn(const UnitSpec& spec) {
   UniqueFd events(sv[0]), child_end(sv[1]);
   std::vector<int> fds{child_end.get()};
   if (spec.log_dir_fd >= 0) fds.push_back(spec.log_dir_fd);
+  if (spec.output_dir_fd >= 0) fds.push_back(spec.output_dir_fd);
   std::string bytes = encodeSpawnRequest(spec, cgroup ? cgroup->dirs() : std::vector<std::string>{});
   auto lost = [&](int err, const char* what) {
     // Out of step with the spawner from here on: end it, so that every later unit fails clearly too.

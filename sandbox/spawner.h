@@ -76,12 +76,13 @@ class Spawner {
   std::string program_;
 };
 
-/// The request's wire form, for the spawner and its tests: the spec (without log_dir_fd, which travels as
-/// an fd) and the unit's cgroup directories.
+/// The request's wire form, for the spawner and its tests: the spec (without log_dir_fd and output_dir_fd,
+/// which travel as fds) and the unit's cgroup directories.
 struct SpawnRequest {
   UnitSpec spec;
   std::vector<std::string> cgroup_dirs;
-  bool has_log_dir = false;
+  bool has_log_dir = false;     ///< the log directory is the fd after the event socket
+  bool has_output_dir = false;  ///< the output directory is the next fd
 };
 std::string encodeSpawnRequest(const UnitSpec& spec, const std::vector<std::string>& cgroup_dirs);
 /// Fails with a message that says which field is malformed.

@@ -15,6 +15,7 @@ namespace {
 
 constexpr uint32_t kMagic = 0x6d707831;  // "mpx1"
 constexpr size_t kMaxRequest = size_t(1) << 30;
+constexpr size_t kMaxFds = 4;
 constexpr uint64_t kContextVersion = 1;
 
 // ---- the request's bytes: little more than length-prefixed strings ----
@@ -128,9 +129,10 @@ bool readAll(int fd, char* p, size_t n) {
 }  // namespace
 
 bool sendRequest(int sock, const std::string& bytes, const std::vector<int>& fds) {
+  if (fds.size() > kMaxFds) return false;
   Header h{kMagic, uint32_t(fds.size()), bytes.size()};
   iovec iov{&h, sizeof h};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 2)] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
   msghdr mh{};
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
@@ -152,7 +154,7 @@ bool sendRequest(int sock, const std::string& bytes, const std::vector<int>& fds
 bool receiveRequest(int sock, std::string& bytes, std::vector<int>& fds) {
   Header h{};
   iovec iov{&h, sizeof h};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 2)] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
   msghdr mh{};
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
@@ -213,7 +215,9 @@ std::string encodeSpawnRequest(const UnitSpec& spec, const std::vector<std::stri
   }
   w.u64(spec.log_dir_fd >= 0);
   w.str(spec.output_dir);
+  w.u64(spec.output_dir_fd >= 0);
   w.strs(spec.visible);
+  w.strs(spec.hidden);
   w.str(spec.sync_dir);
   w.u64(uint64_t(spec.kill_grace_ms));
   w.u64(spec.hold);
@@ -242,7 +246,8 @@ Result<SpawnRequest> decodeSpawnRequest(const std::string& bytes) {
     s.commands.push_back(std::move(c));
   }
   ok = ok && r.flag(req.has_log_dir, "log_dir") && r.str(s.output_dir, "output_dir") &&
-       r.strs(s.visible, "visible") && r.str(s.sync_dir, "sync_dir") &&
+       r.flag(req.has_output_dir, "output_dir_fd") && r.strs(s.visible, "visible") && r.strs(s.hidden, "hidden") &&
+       r.str(s.sync_dir, "sync_dir") &&
        r.i64(s.kill_grace_ms, "kill_grace_ms") && r.flag(s.hold, "hold") && r.strs(req.cgroup_dirs, "cgroup_dirs");
   if (ok && !r.done()) return Error{"spawner", EPROTO, "trailing bytes after the request"};
   if (!ok) return Error{"spawner", EPROTO, "malformed request: field " + r.failed()};

@@ -10,7 +10,7 @@ namespace mpexec::sandbox {
 
 class Context;
 
-/// Sends one frame: `bytes`, with up to two fds.
+/// Sends one frame: `bytes`, with up to four fds.
 bool sendRequest(int sock, const std::string& bytes, const std::vector<int>& fds);
 /// False on EOF or a broken frame. Received fds are appended to `fds` (close-on-exec).
 bool receiveRequest(int sock, std::string& bytes, std::vector<int>& fds);

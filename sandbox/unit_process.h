@@ -41,11 +41,20 @@ struct UnitSpec {
   Isolation isolation = Isolation::None;
   Policy policy;
   std::vector<CommandSpec> commands;
-  int log_dir_fd = -1;        ///< borrowed directory fd; logs are created with openat
-  std::string output_dir;     ///< host path, bound read-write inside at the same path
+  int log_dir_fd = -1;        ///< borrowed directory fd; logs are created in it without following symlinks
+  /// The unit's output directory: its host path, where it is bound read-write inside (and what
+  /// MPEXEC_OUTPUT_DIR says). The directory bound is `output_dir_fd` when set (borrowed, opened by the executor
+  /// without following symlinks, so nothing a unit changes under that path can redirect the bind); else the
+  /// path, opened without following symlinks.
+  std::string output_dir;
+  int output_dir_fd = -1;
   /// Host paths bound read-only at the same path, before the writable ones: what the unit's fresh /tmp
   /// and /run would otherwise hide (a project checked out under /tmp).
   std::vector<std::string> visible;
+  /// Host directories the unit must not see (the state directory): each is covered by an empty read-only
+  /// directory in the unit's view, on top of any bind that contains it. Only binds below it (the output
+  /// directory) show through. A path absent from the unit's view is left alone.
+  std::vector<std::string> hidden;
   std::string sync_dir;       ///< host directory holding sync.sock, bound at /run/mpexec; empty: none
   int64_t kill_grace_ms = 2000;
   /// Set up now, run later: once its sandbox is ready the init waits for UnitProcess::go(slot), which also

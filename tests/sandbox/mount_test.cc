@@ -179,6 +179,37 @@ TEST_P(MountTest, WritableOutputAndSyncDirectories) {
   EXPECT_EQ(access(o.c_str(), F_OK), 0);
 }
 
+// A state directory inside a writable project: the unit sees it empty and read-only, but for its own
+// output directory, bound from the fd the executor made it with.
+TEST_P(MountTest, HiddenDirectoryShowsOnlyTheOutputDirectory) {
+  MPEXEC_NEED_ROOT(ctx);
+  HostDir project;
+  ASSERT_FALSE(project.path.empty());
+  std::string state = project.path + "/.mpexec", out = state + "/runs/r1/out/u1";
+  ASSERT_EQ(system(("mkdir -p " + out + " " + state + "/runs/r1/out/u2 " + state + "/runs/r1/logs").c_str()), 0);
+  std::ofstream(state + "/runs/r1/logs/other.log") << "another unit's log";
+  UniqueFd out_fd(open(out.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(out_fd);
+  UnitSpec spec = unitSpec("hidden");
+  spec.policy.writable = {project.path};
+  spec.output_dir = out;
+  spec.output_dir_fd = out_fd.get();
+  spec.hidden = {state, "/var/empty/not-there"};
+  std::string mine = out + "/mine", logs = state + "/runs/r1/logs", other = state + "/runs/r1/out/u2";
+  std::string beside = project.path + "/beside", planted = state + "/planted";
+  passes(*ctx, spec, [&](int fd) {
+    bool ok = check(fd, !writeFails(mine.c_str(), 0), "own output directory not writable");
+    ok &= check(fd, !writeFails(beside.c_str(), 0), "the writable project lost its bind");
+    ok &= check(fd, access(logs.c_str(), F_OK) != 0 && errno == ENOENT, "logs visible");
+    ok &= check(fd, access(other.c_str(), F_OK) != 0 && errno == ENOENT, "another unit's output visible");
+    ok &= check(fd, writeFails(planted.c_str(), EROFS), "state directory writable");
+    ok &= check(fd, entries(state.c_str()) == 1, "state directory has " + std::to_string(entries(state.c_str())));
+    return ok ? 0 : 1;
+  });
+  EXPECT_EQ(access(mine.c_str(), F_OK), 0) << "the output did not reach the host";
+  EXPECT_NE(access(planted.c_str(), F_OK), 0);
+}
+
 TEST_P(MountTest, HostMountNamespaceIsUntouched) {
   MPEXEC_NEED_ROOT(ctx);
   HostDir output;

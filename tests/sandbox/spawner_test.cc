@@ -53,7 +53,9 @@ UnitSpec fullSpec() {
   }
   s.log_dir_fd = 5;
   s.output_dir = "/out/u";
+  s.output_dir_fd = 6;
   s.visible = {"/tmp/project"};
+  s.hidden = {"/work/.mpexec"};
   s.sync_dir = "/run/mpexec-1";
   s.kill_grace_ms = 250;
   s.hold = true;
@@ -80,7 +82,10 @@ TEST(SpawnRequest, RoundTripsEveryField) {
   EXPECT_TRUE(decoded->has_log_dir);
   EXPECT_EQ(d.log_dir_fd, -1) << "the fd travels beside the bytes";
   EXPECT_EQ(d.output_dir, s.output_dir);
+  EXPECT_TRUE(decoded->has_output_dir);
+  EXPECT_EQ(d.output_dir_fd, -1) << "the fd travels beside the bytes";
   EXPECT_EQ(d.visible, s.visible);
+  EXPECT_EQ(d.hidden, s.hidden);
   EXPECT_EQ(d.sync_dir, s.sync_dir);
   EXPECT_EQ(d.kill_grace_ms, s.kill_grace_ms);
   EXPECT_EQ(d.hold, s.hold);
