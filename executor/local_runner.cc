@@ -45,14 +45,25 @@ bool under(const std::string& path, const std::string& dir) {
   return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/';
 }
 
+/// The project directories a command needs: its cwd and its program's directory (when cmd[0] is a path).
+void projectDirs(const std::string& cwd, const std::vector<std::string>& argv, std::vector<std::string>& out) {
+  out.push_back(cwd);
+  if (!argv.empty() && argv[0].find('/') != std::string::npos)
+    out.push_back(std::filesystem::path(argv[0]).parent_path().string());
+}
+
 /// The directories a unit needs to see that its fresh /tmp and /run hide: the manifest's, each command's
-/// cwd and program directory, when they lie there and no writable path already covers them.
-std::vector<std::string> hiddenPaths(const std::string& manifest_dir, const sandbox::UnitSpec& spec) {
-  std::vector<std::string> candidates = {manifest_dir};
-  for (const auto& c : spec.commands) {
-    candidates.push_back(c.cwd);
-    if (!c.argv.empty() && c.argv[0].find('/') != std::string::npos)
-      candidates.push_back(std::filesystem::path(c.argv[0]).parent_path().string());
+/// cwd and program directory (as `paths` resolved them), when they lie there and no writable path already
+/// covers them.
+Result<std::vector<std::string>> hiddenPaths(const std::string& manifest_dir, const sandbox::UnitSpec& spec,
+                                             BindPaths& paths) {
+  std::vector<std::string> declared = {manifest_dir};
+  for (const auto& c : spec.commands) projectDirs(c.cwd, c.argv, declared);
+  std::vector<std::string> candidates;
+  for (const auto& d : declared) {
+    auto r = paths.get(d);
+    if (!r) return r.error();
+    candidates.push_back(*r);
   }
   std::vector<std::string> out;
   for (const auto& p : candidates) {
@@ -65,6 +76,18 @@ std::vector<std::string> hiddenPaths(const std::string& manifest_dir, const sand
     std::erase_if(out, [&](const std::string& o) { return under(o, p); });
     out.push_back(p);
   }
+  return out;
+}
+
+/// Every writable path a unit of `m` may declare, and the state directory: where a unit may have put a
+/// symlink (see BindPaths).
+std::vector<std::string> unsafeDirs(const Manifest& m, const std::string& state_dir) {
+  std::vector<std::string> out{state_dir};
+  for (const auto& t : m.tests) out.insert(out.end(), t.settings.sandbox.writable.begin(), t.settings.sandbox.writable.end());
+  for (const auto& [name, g] : m.groups)
+    out.insert(out.end(), g.settings.sandbox.writable.begin(), g.settings.sandbox.writable.end());
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
@@ -113,9 +136,41 @@ struct LocalRunner::Running {
 LocalRunner::LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Context& ctx, sandbox::Spawner& spawner,
                          const RunPaths& paths,
                          const RunClock& clock, LocalRunnerOptions opts)
-    : m_(m), plan_(plan), ctx_(ctx), spawner_(spawner), paths_(paths), clock_(clock), opts_(std::move(opts)) {
+    : m_(m),
+      plan_(plan),
+      ctx_(ctx),
+      spawner_(spawner),
+      paths_(paths),
+      clock_(clock),
+      opts_(std::move(opts)),
+      bind_paths_(unsafeDirs(m, paths.state_dir)) {
   epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
-  logs_dir_fd_.reset(open(paths_.logs_dir.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+  logs_dir_fd_.reset(open(paths_.logs_dir.c_str(), O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (UniqueFd run(open(paths_.run_dir.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)); run) {
+    mkdirat(run.get(), "out", 0755);
+    out_dir_fd_.reset(openat(run.get(), "out", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  }
+  // Before any unit runs: every path a unit gets bound (see bind_paths.h).
+  if (ctx_.isolation() == sandbox::Isolation::Namespaces) {
+    std::vector<std::string> dirs{m_.dir};
+    auto settings = [&](const Settings& s) {
+      for (const auto& w : s.sandbox.writable) bind_paths_.add(w);
+    };
+    for (const auto& t : m_.tests) {
+      settings(t.settings);
+      projectDirs(t.settings.cwd, t.cmd, dirs);
+    }
+    for (const auto& [name, g] : m_.groups) {
+      settings(g.settings);
+      projectDirs(g.settings.cwd, g.setup, dirs);
+      projectDirs(g.settings.cwd, g.teardown, dirs);
+    }
+    for (const auto& d : dirs) bind_paths_.add(d);
+    if (!opts_.sync.socket_dir.empty()) {
+      auto sync = bind_paths_.get(opts_.sync.socket_dir);
+      sync_dir_ = sync ? *sync : opts_.sync.socket_dir;
+    }
+  }
   if (opts_.interrupt_fd >= 0) {
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -153,6 +208,15 @@ std::string LocalRunner::logPath(size_t t, int attempt) const {
   return paths_.log_prefix + "/" + logName(t, attempt);
 }
 
+Result<UniqueFd> LocalRunner::outputDir(const std::string& unit_id) const {
+  if (!out_dir_fd_) return Error{"output directory", ENOENT, paths_.run_dir + "/out"};
+  if (mkdirat(out_dir_fd_.get(), unit_id.c_str(), 0755) != 0 && errno != EEXIST)
+    return sysError("mkdir", paths_.run_dir + "/out/" + unit_id);
+  UniqueFd fd(openat(out_dir_fd_.get(), unit_id.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return sysError("open", paths_.run_dir + "/out/" + unit_id);
+  return fd;
+}
+
 std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job, bool hold) {
   const size_t unit_index = job.unit;
   const int slot = job.slot;
@@ -175,8 +239,18 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
   spec.kill_grace_ms = opts_.kill_grace_ms;
   spec.hold = hold;
   spec.output_dir = paths_.run_dir + "/out/" + unit.id;
-  makeDir(spec.output_dir);
+  auto output_dir = outputDir(unit.id);
+  if (!output_dir) return "cannot make the output directory: " + output_dir.error().message();
+  spec.output_dir_fd = output_dir->get();
   bool sandboxed = ctx_.isolation() == sandbox::Isolation::Namespaces;
+  if (sandboxed) {
+    spec.hidden = {paths_.state_dir};
+    for (std::string& w : spec.policy.writable) {
+      auto resolved = bind_paths_.get(w);
+      if (!resolved) return "sandbox: " + resolved.error().message();
+      w = *resolved;
+    }
+  }
   std::string tmp = "/tmp";
   if (!sandboxed) {
     // One per slot, emptied between its units: a directory made and removed per unit costs more than a
@@ -188,7 +262,7 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
   std::string token;
   std::string socket;
   if (!opts_.sync.socket_path.empty()) {
-    spec.sync_dir = opts_.sync.socket_dir;
+    spec.sync_dir = sandboxed ? sync_dir_ : opts_.sync.socket_dir;
     socket = sandboxed ? "/run/mpexec/sync.sock" : opts_.sync.socket_path;
     if (opts_.sync.unit_starting) token = opts_.sync.unit_starting(unit.id);
   }
@@ -236,8 +310,12 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
   };
 
   if (group && !group->setup.empty()) fixture(sandbox::Role::Setup, group->setup, "setup");
+  std::string visible_error;
   auto commands_done = [&] {
-    if (sandboxed) spec.visible = hiddenPaths(m_.dir, spec);
+    if (!sandboxed) return;
+    auto visible = hiddenPaths(m_.dir, spec, bind_paths_);
+    if (visible) spec.visible = std::move(*visible);
+    else visible_error = "sandbox: " + visible.error().message();
   };
   for (size_t t : job.tests) {
     const TestSpec& test = m_.tests[t];
@@ -255,6 +333,10 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
   if (group && !group->teardown.empty()) fixture(sandbox::Role::Teardown, group->teardown, "teardown");
   r->finished.assign(spec.commands.size(), false);
   commands_done();
+  if (!visible_error.empty()) {
+    if (!socket.empty() && opts_.sync.unit_ended) opts_.sync.unit_ended(unit.id);
+    return visible_error;
+  }
 
   auto proc = startUnit(spec);
   if (!proc.ok()) {

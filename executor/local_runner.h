@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "executor/bind_paths.h"
 #include "executor/clock.h"
 #include "executor/manifest.h"
 #include "executor/plan.h"
@@ -23,7 +24,8 @@ namespace mpexec {
 /// Where a run keeps its files: <state>/runs/<id>/{logs,out,tmp}.
 struct RunPaths {
   std::string run_id;
-  std::string run_dir;    ///< absolute
+  std::string state_dir;  ///< absolute, resolved; hidden from every unit
+  std::string run_dir;    ///< absolute, resolved
   std::string logs_dir;   ///< absolute
   std::string log_prefix;  ///< how reports name the logs dir (relative to the manifest directory)
 };
@@ -80,6 +82,12 @@ class LocalRunner : public UnitRunner {
   LocalRunnerOptions opts_;
   UniqueFd epoll_;
   UniqueFd logs_dir_fd_;
+  UniqueFd out_dir_fd_;  ///< <run>/out, where each unit's output directory is made without following symlinks
+  /// Every host path bound into a unit, resolved before the first unit starts (see bind_paths.h).
+  BindPaths bind_paths_;
+  std::string sync_dir_;  ///< opts_.sync.socket_dir, resolved
+  /// The unit's output directory, made if missing, opened without following symlinks.
+  Result<UniqueFd> outputDir(const std::string& unit_id) const;
   std::vector<std::string> base_env_;
   std::vector<std::string> log_names_;  ///< per test, first attempt
   /// The log file name of an attempt: "<name>.log", then "<name>.attempt2.log", ...

@@ -114,6 +114,8 @@ class RunSession {
   std::string whyNoTests() const;
 
   const Config& config_;
+  /// config_ with the report paths resolved before any unit ran (written without following symlinks).
+  std::optional<Config> reports_;
   RunClock clock_;
   std::string spawner_program_;
   std::optional<Result<std::unique_ptr<sandbox::Spawner>>> spawner_;
@@ -246,7 +248,17 @@ std::optional<int> RunSession::startServices() {
     return kExitInfra;
   }
   paths_.run_dir = std::filesystem::canonical(paths_.run_dir).string();
+  paths_.state_dir = std::filesystem::path(paths_.run_dir).parent_path().parent_path().string();
   paths_.logs_dir = paths_.run_dir + "/logs";
+  // Units may write where the state and the reports go (a writable project): their paths are resolved now,
+  // and written later without following a symlink planted meanwhile.
+  state_file_ = paths_.state_dir + "/state.json";
+  reports_.emplace(config_);
+  for (std::string* p : {&reports_->json, &reports_->junit, &reports_->trace, &reports_->html, &reports_->report_dir})
+    if (!p->empty()) {
+      std::filesystem::path resolved = std::filesystem::weakly_canonical(std::filesystem::absolute(*p), ec);
+      if (!ec) *p = resolved.string();
+    }
   std::filesystem::path rel = std::filesystem::path(paths_.logs_dir).lexically_relative(manifest_->dir);
   paths_.log_prefix = rel.empty() || rel.native().rfind("..", 0) == 0 ? paths_.logs_dir : rel.string();
 
@@ -394,7 +406,8 @@ int RunSession::finish() {
     info.sync_ops.push_back({op.unit, op.op, op.key, op.status, op.result, clock_.toUs(op.start_ns), clock_.toUs(op.end_ns)});
   info.sync_ops_dropped = sync_->droppedOperations();
   const std::string& log_root = manifest_->dir;
-  for (const auto& problem : writeReports({combined.manifest, combined.plan, result, info, log_root}, config_, paths_.run_dir)) {
+  for (const auto& problem : writeReports({combined.manifest, combined.plan, result, info, log_root}, *reports_,
+                                          paths_.run_dir, Follow::NoSymlinks)) {
     fmt::print(stderr, "mpexec: cannot write a report: {}\n", problem);
     if (exit_code == 0) exit_code = kExitInfra;
   }

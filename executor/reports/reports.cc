@@ -21,7 +21,8 @@ struct Format {
 
 }  // namespace
 
-std::vector<std::string> writeReports(const ReportInput& in, const Config& config, const std::string& run_dir) {
+std::vector<std::string> writeReports(const ReportInput& in, const Config& config, const std::string& run_dir,
+                                      Follow follow) {
   const Format formats[] = {
       {&Config::json, "report.json", [](const ReportInput& r) { return jsonReport(r.manifest, r.plan, r.result, r.info); }},
       {&Config::junit, "junit.xml",
@@ -45,7 +46,7 @@ std::vector<std::string> writeReports(const ReportInput& in, const Config& confi
     // A report is rewritten by every run, and one lost with the machine is lost with the run it reports:
     // no fsync, which would hold up the end of every run.
     for (const auto& p : paths) {
-      auto w = writeFileAtomic(p, text, Survives::ProcessCrash);
+      auto w = writeFileAtomic(p, text, Survives::ProcessCrash, follow);
       if (!w.ok()) problems.push_back(w.error().message());
     }
   }

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "executor/atomic_file.h"
 #include "executor/config.h"
 #include "executor/manifest.h"
 #include "executor/plan.h"
@@ -21,7 +22,9 @@ struct ReportInput {
 };
 
 /// Writes the JSON report into the run directory, and the reports `config` asks for (--json, --junit,
-/// --trace, --html, --report-dir). Returns one message per report that could not be written.
-std::vector<std::string> writeReports(const ReportInput& in, const Config& config, const std::string& run_dir);
+/// --trace, --html, --report-dir). Returns one message per report that could not be written. With
+/// Follow::NoSymlinks every path was resolved before any unit ran (see writeFileAtomic).
+std::vector<std::string> writeReports(const ReportInput& in, const Config& config, const std::string& run_dir,
+                                      Follow follow = Follow::Symlinks);
 
 }  // namespace mpexec
