@@ -328,21 +328,34 @@ TEST_P(SpawnerTest, NetworkNamespacesMadeAheadGoToOneUnitEachWithLoopbackUp) {
   auto spawner = startSpawner(*ctx, 2);
   ASSERT_TRUE(spawner.ok());
   usleep(200 * 1000);  // idle: the spawner fills its pool (made ahead or not, every unit needs its own)
-  std::set<std::string> seen;
+  // All four alive at once: a namespace's inode number is reused once it is gone, so only namespaces that
+  // exist together can be told apart by it.
+  std::vector<UnitProcess> units;
   for (int i = 0; i < 4; ++i) {
     UnitSpec u = trueUnit(Isolation::Namespaces);
-    u.commands[0].argv = {"/bin/sh", "-c", "readlink /proc/self/ns/net; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags"};
+    u.commands[0].argv = {"/bin/sh", "-c",
+                          "readlink /proc/self/ns/net; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags; sleep 1"};
     u.commands[0].log_name = "net" + std::to_string(i) + ".log";
     auto p = (*spawner)->spawn(u);
     ASSERT_TRUE(p.ok()) << p.error().message();
-    auto events = runToEnd(*p);
+    units.push_back(std::move(*p));
+  }
+  std::set<std::string> seen;
+  for (int i = 0; i < 4; ++i) {
+    std::string path = dir_.path() + "/net" + std::to_string(i) + ".log", ns, state, flags;
+    for (int tries = 0; tries < 500 && flags.empty(); ++tries) {
+      usleep(10 * 1000);
+      std::ifstream log(path);
+      log >> ns >> state >> flags;
+    }
+    EXPECT_TRUE(seen.insert(ns).second) << "unit " << i << " shares a network namespace: " << ns;
+    ASSERT_FALSE(flags.empty()) << "unit " << i << " wrote nothing";
+    EXPECT_EQ(std::stoul(flags, nullptr, 16) & 1, 1u) << "lo is not up in unit " << i << ": flags " << flags;
+  }
+  for (auto& p : units) {
+    auto events = runToEnd(p);
     ASSERT_EQ(events.size(), 2u);
     EXPECT_EQ(events[1].wait_status, 0);
-    std::ifstream log(dir_.path() + "/" + u.commands[0].log_name);
-    std::string ns, state, flags;
-    log >> ns >> state >> flags;
-    EXPECT_TRUE(seen.insert(ns).second) << "unit " << i << " got a network namespace used before: " << ns;
-    EXPECT_EQ(std::stoul(flags, nullptr, 16) & 1, 1u) << "lo is not up in unit " << i << ": flags " << flags;
   }
   char host[64] = {};
   ASSERT_GT(readlink("/proc/self/ns/net", host, sizeof host - 1), 0);
