@@ -150,6 +150,8 @@ void Console::summary(const Manifest& m, const std::vector<size_t>& planned, con
       sum_us += r.end_us - r.start_us;
       timed.push_back(t);
     }
+    for (const TestRecord& e : r.earlier)  // failed attempts before a retry ran too
+      if (e.start_us >= 0 && e.end_us >= e.start_us) sum_us += e.end_us - e.start_us;
   }
   std::vector<std::string> parts;
   for (auto [o, n] : counts) parts.push_back(fmt::format("{} {}", n, outcomeName(o)));

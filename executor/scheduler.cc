@@ -17,6 +17,7 @@ Scheduler::Scheduler(const Plan& plan, size_t test_count, UnitRunner& runner, Sc
   unit_slot_.assign(plan.units.size(), -1);
   job_of_unit_.resize(plan.units.size());
   run_of_unit_.resize(plan.units.size());
+  started_us_.assign(test_count, -1);
   for (const Unit& u : plan.units)
     for (size_t t : u.tests) result_.records[t].unit = u.id;
 }
@@ -27,22 +28,27 @@ void Scheduler::handle(const RunnerEvent& ev, std::vector<int>& free_slots, size
   switch (ev.kind) {
     case RunnerEvent::Kind::TestStarted: {
       TestRecord& r = result_.records[ev.test];
-      r.start_us = ev.at_us;
-      r.slot = unit_slot_[ev.unit];
-      observer_->testStarted(ev.test, unit.id, r.slot);
+      // A retry's start belongs to the attempt that is running, not to the failed one the record still
+      // holds until this attempt ends.
+      if (job_of_unit_[ev.unit].attempt == 1) {
+        r.start_us = ev.at_us;
+        r.slot = unit_slot_[ev.unit];
+      }
+      started_us_[ev.test] = ev.at_us;
+      observer_->testStarted(ev.test, unit.id, unit_slot_[ev.unit]);
       break;
     }
     case RunnerEvent::Kind::TestFinished: {
       TestRecord& r = result_.records[ev.test];
       const int attempt = job_of_unit_[ev.unit].attempt;
-      int64_t started = r.start_us;
+      int64_t started = started_us_[ev.test];
+      started_us_[ev.test] = -1;
       std::vector<TestRecord> earlier = std::move(r.earlier);
       if (attempt > 1) {
         // The previous attempt failed (that is why this one ran): keep it for the reports.
         TestRecord previous = std::move(r);
         previous.earlier.clear();
         earlier.push_back(std::move(previous));
-        started = -1;
       }
       r = ev.record;
       if (r.start_us < 0) r.start_us = started;

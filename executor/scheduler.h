@@ -78,6 +78,7 @@ class Scheduler {
   std::vector<int> unit_slot_;
   std::vector<UnitJob> job_of_unit_;  ///< the job each running unit is on
   std::vector<size_t> run_of_unit_;   ///< index into result_.unit_runs of each running unit
+  std::vector<int64_t> started_us_;   ///< by test: when its running attempt started; -1 when none runs
 };
 
 }  // namespace mpexec

@@ -105,6 +105,8 @@ class Page {
       for (size_t k = 0; k < kOutcomes.size(); ++k)
         if (kOutcomes[k] == r.outcome) ++counts[k];
       if (timed(r)) test_time += endOf(r, info_.wall_us) - r.start_us;
+      for (const TestRecord& e : r.earlier)  // failed attempts before a retry ran too
+        if (timed(e)) test_time += endOf(e, info_.wall_us) - e.start_us;
     }
     const char* verdict = result_.interrupted ? "interrupted" : info_.exit_code == 0 ? "passed" : "failed";
     out_ += fmt::format("<header>\n<h1>mpexec run <span class=\"mono\">{}</span> — <span class=\"verdict {}\">{}</span></h1>\n",

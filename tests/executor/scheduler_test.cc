@@ -177,6 +177,24 @@ TEST(SchedulerTest, RetriesTurnALaterPassIntoFlakyAndKeepTheFailedAttempt) {
   EXPECT_EQ(retry_jobs, 3);
 }
 
+// Each attempt keeps its own start and end: the final record is the last attempt's, the earlier ones are
+// the failed attempts', so every duration in the reports and the summary is right (issue 21, item 7).
+TEST(SchedulerTest, EveryAttemptKeepsItsOwnTimes) {
+  FakeRun r;
+  addTest(r.m, "flaky");
+  r.scripts[0] = {300, Outcome::Pass, 2};
+  r.go(1, 0, -1, 3);
+  const TestRecord& final = r.result.records[0];
+  EXPECT_EQ(final.outcome, Outcome::Flaky);
+  ASSERT_EQ(final.earlier.size(), 2u);
+  int64_t previous_end = 0;
+  for (const TestRecord* a : {&final.earlier[0], &final.earlier[1], &final}) {
+    EXPECT_GE(a->start_us, previous_end);
+    EXPECT_EQ(a->end_us - a->start_us, 300);
+    previous_end = a->end_us;
+  }
+}
+
 TEST(SchedulerTest, WithoutRetriesAFlakyTestFails) {
   FakeRun r;
   addTest(r.m, "flaky");

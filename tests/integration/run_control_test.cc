@@ -51,6 +51,11 @@ TEST_F(RunControlTest, RetriedPassIsFlaky) {
   // The second attempt saw MPEXEC_ATTEMPT=2 and has its own log.
   EXPECT_EQ(test::readFile(dir_.path() + "/" + str(flaky, "log")), "attempt 2\n");
   EXPECT_EQ(str(testEntry(rep, "steady"), "outcome"), "PASS");
+  // The last attempt has its own times, so the summary has durations and a sum (issue 21, item 7).
+  ASSERT_TRUE(flaky.at("start_us").is_number()) << json::serialize(flaky);
+  EXPECT_GE(flaky.at("end_us").to_number<int64_t>(), flaky.at("start_us").to_number<int64_t>());
+  EXPECT_NE(r.out.find("Slowest:"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("sum of test times 0ms"), std::string::npos) << r.out;
 }
 
 TEST_F(RunControlTest, WithoutRetriesTheSameTestFails) {

@@ -27,8 +27,7 @@ void FakeRunner::start(const UnitJob& job) {
     done.unit = unit;
     done.test = test;
     done.record.outcome = job.attempt <= s.fail_attempts ? Outcome::Fail : s.outcome;
-    done.record.start_us = t - s.duration_us;
-    done.record.end_us = t;
+    done.record.end_us = t;  // the start is TestStarted's, as with LocalRunner
     done.record.attempts = 1;
     queue_.push_back({t, done});
   }
