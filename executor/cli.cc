@@ -149,6 +149,11 @@ int parseCommandLine(int argc, char** argv, Config& c) {
   bool quiet = false, verbose = false;
   app.add_flag("-q,--quiet", quiet, "only failures (each with its output) and the summary");
   app.add_flag("-v,--verbose", verbose, "a line per test even on a terminal");
+  std::string color = "auto";
+  app.add_option("--color", color, "colours: auto (on a terminal, unless NO_COLOR is set), always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  app.add_option("--slow", c.slow_s, "say SLOW each time a test has run S seconds more (60); 0: never")
+      ->check(between(0, 1e9));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -183,6 +188,8 @@ int parseCommandLine(int argc, char** argv, Config& c) {
   c.output = modes.at(output);
   c.no_tests = no_tests == "fail" ? NoTests::Fail : no_tests == "warn" ? NoTests::Warn : NoTests::Pass;
   c.verbosity = quiet ? 0 : verbose ? 2 : 1;
+  c.color = color == "always" ? ColorMode::Always : color == "never" ? ColorMode::Never : ColorMode::Auto;
+  if (argc > 0) c.program = argv[0];
   return -1;
 }
 

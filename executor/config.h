@@ -12,8 +12,11 @@ namespace mpexec {
 enum class OutputMode { Errors, All, None, Streamed };
 /// --no-tests: what a selection that matches no test makes of the run.
 enum class NoTests { Fail, Warn, Pass };
+/// --color: SGR colours on stdout.
+enum class ColorMode { Auto, Always, Never };
 
 struct Config {
+  std::string program = "mpexec";  ///< argv[0], for the rerun commands mpexec prints
   std::string manifest;
   int np = 0;  ///< 0: CPU count
   std::optional<double> timeout_s;
@@ -39,6 +42,8 @@ struct Config {
   bool no_sandbox = false;
   std::string sync_bind;
   int verbosity = 1;  ///< 0 -q, 1 default, 2 -v
+  ColorMode color = ColorMode::Auto;
+  double slow_s = 60;  ///< --slow: a SLOW line each time a test has run this long again; 0: none
 };
 
 /// Parses argv into `config`. Returns -1 to go on, or the exit code to leave with (0 after --help or

@@ -112,6 +112,9 @@ class RunSession {
   int exitCodeAndNotes(const Combined& combined, std::vector<std::string>& notes) const;
   /// Which step of the selection left no test, in words.
   std::string whyNoTests() const;
+  /// How often the runner wakes the dispatch loop without an event: for streamed output, the status
+  /// line's clock and the SLOW lines; -1: only on events.
+  int tickMs() const;
 
   const Config& config_;
   /// config_ with the report paths resolved before any unit ran (written without following symlinks).
@@ -287,7 +290,7 @@ void RunSession::dispatch() {
   ropts.slots = np_;
   ropts.kill_grace_ms = int64_t(config_.kill_grace_s * 1000);
   ropts.interrupt_fd = interrupt_->fd();
-  if (config_.output == OutputMode::Streamed) ropts.tick_ms = 100;
+  ropts.tick_ms = tickMs();
   ropts.sync.socket_path = sync_->socketPath();
   ropts.sync.socket_dir = sync_->runDir();
   ropts.sync.unit_starting = [&](const std::string& unit) { return sync_->registerUnit(unit); };
@@ -296,8 +299,18 @@ void RunSession::dispatch() {
   runner_ = std::make_unique<LocalRunner>(m, plan_, *ctx_, *spawner_->value(), paths_, clock_, ropts);
 
   const int iterations = config_.until_fail > 0 ? config_.until_fail : config_.repeat;
-  console_ = std::make_unique<Console>(m, plan_.tests.size() * size_t(iterations), config_.output,
-                                       config_.verbosity, m.dir);
+  ConsoleOptions copts;
+  copts.output = config_.output;
+  copts.verbosity = config_.verbosity;
+  copts.color = colorWanted(config_.color, stdout);
+  copts.status_line = statusLineWanted(config_.verbosity, stdout);
+  copts.slow_us = int64_t(config_.slow_s * 1e6);
+  copts.log_root = m.dir;
+  copts.rerun_command = shellQuote(config_.program) + (config_.no_sandbox ? " --no-sandbox" : "") +
+                        (config_.state_dir.empty() ? "" : " --state-dir " + shellQuote(config_.state_dir));
+  copts.rerun_manifest = shellQuote(config_.manifest);
+  copts.now_us = [this] { return clock_.nowUs(); };
+  console_ = std::make_unique<Console>(m, plan_.tests.size() * size_t(iterations), std::move(copts));
   console_->setLogPaths([this](size_t t) { return runner_->logPath(t); });
   SchedulerOptions sopts;
   sopts.slots = np_;
@@ -306,7 +319,7 @@ void RunSession::dispatch() {
   sopts.interrupted = [&] { return interrupt_->triggered(); };
   updated_.emplace(*history_);
   for (int k = 0; k < iterations; ++k) {
-    if (iterations > 1 && config_.verbosity > 0) fmt::print("iteration {}/{}\n", k + 1, iterations);
+    if (iterations > 1 && config_.verbosity > 0) console_->line(fmt::format("iteration {}/{}", k + 1, iterations));
     Scheduler scheduler(plan_, m.tests.size(), *runner_, sopts, console_.get());
     results_.push_back(scheduler.run([&] { return clock_.nowUs(); }));
     const ScheduleResult& it = results_.back();
@@ -322,11 +335,20 @@ void RunSession::dispatch() {
     }
     if (it.interrupted || it.stopped_early) break;
     if (config_.until_fail > 0 && it.failures > 0) {
-      if (config_.verbosity > 0) fmt::print("failed in iteration {}\n", k + 1);
+      if (config_.verbosity > 0) console_->line(fmt::format("failed in iteration {}", k + 1));
       break;
     }
   }
   wall_us_ = clock_.nowUs();
+}
+
+int RunSession::tickMs() const {
+  if (config_.output == OutputMode::Streamed) return 100;
+  int ms = -1;
+  if (statusLineWanted(config_.verbosity, stdout)) ms = 1000;
+  // A SLOW line within a quarter of the threshold of when it is due, and never more than 10 wake-ups a second.
+  if (config_.slow_s > 0) ms = std::clamp(int(config_.slow_s * 250), 100, ms < 0 ? 1000 : ms);
+  return ms;
 }
 
 std::string RunSession::whyNoTests() const {
@@ -365,10 +387,7 @@ int RunSession::exitCodeAndNotes(const Combined& combined, std::vector<std::stri
     notes.push_back(fmt::format("warning: unit {} ({}): {}", unit.id, unit.name, result.unit_problems[u]));
     failed = true;
   }
-  if (result.stopped_early) notes.push_back(fmt::format("stopped starting units after {} failures", result.failures));
   for (const auto& w : sync_->warnings()) notes.push_back("warning: sync: " + w);
-  if (result.interrupted)
-    notes.push_back(fmt::format("interrupted by signal {}: every unit was killed", interrupt_->signal()));
   int code = result.interrupted ? kExitInterrupted : failed ? kExitFailed : kExitPassed;
   // Nothing ran: in CI that is a broken filter or shard more often than an intended empty run.
   if (plan_.tests.empty() && config_.no_tests == NoTests::Warn) notes.push_back("warning: no tests to run: " + whyNoTests());
@@ -401,6 +420,11 @@ int RunSession::finish() {
   info.wall_us = wall_us_;
   info.exit_code = exit_code;
   info.warnings = notes;
+  // The summary leads with these; the reports keep them with the other warnings.
+  if (result.interrupted)
+    info.warnings.push_back(fmt::format("interrupted by signal {}: every unit was killed", interrupt_->signal()));
+  if (result.stopped_early)
+    info.warnings.push_back(fmt::format("stopped starting units after {} failures", result.failures));
   if (exit_code == kExitNoTests) info.warnings.push_back("no tests to run: " + whyNoTests());
   for (const auto& op : sync_->operations())
     info.sync_ops.push_back({op.unit, op.op, op.key, op.status, op.result, clock_.toUs(op.start_ns), clock_.toUs(op.end_ns)});
@@ -417,7 +441,10 @@ int RunSession::finish() {
                                              : "spawner: " + spawner_program_);
     notes.push_back(fmt::format("logs: {}", paths_.log_prefix));
   }
-  console_->summary(combined.manifest, combined.plan.tests, result, wall_us_, notes);
+  SummaryHeadline headline;
+  if (result.interrupted) headline.interrupt_signal = interrupt_->signal();
+  if (result.stopped_early) headline.max_fail = config_.max_fail;
+  console_->summary(combined.manifest, combined.plan.tests, result, wall_us_, headline, notes);
   if (exit_code == kExitNoTests)
     fmt::print(stderr, "mpexec: no tests to run: {} (exit {}; --no-tests=warn or pass accepts an empty run)\n",
                printable(whyNoTests()), kExitNoTests);

@@ -1,6 +1,10 @@
 // The command line as a user meets it: mistakes get a message that names the mistake (and the option
 // that was probably meant), and --help, the man page, the README and the completion agree.
 
+#include <filesystem>
+#include <regex>
+#include <set>
+
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
@@ -62,6 +66,48 @@ TEST_F(CommandLineTest, AnUnknownImporterIsCalledSoAndTheKnownOnesAreListed) {
   EXPECT_TRUE(has(r.out, "the importers are: gtest, ctest, pytest, unittest")) << r.out;
   auto typo = runMpexec({"import", "gtets"});
   EXPECT_TRUE(has(typo.out, "did you mean 'gtest'?")) << typo.out;
+}
+
+/// The source tree (for the README, the man page and the completion): $MPEXEC_SOURCE_DIR, or the current
+/// directory when it is one; empty otherwise.
+std::string sourceDir() {
+  for (std::string root : {std::string(getenv("MPEXEC_SOURCE_DIR") ? getenv("MPEXEC_SOURCE_DIR") : ""), std::string(".")})
+    if (!root.empty() && std::filesystem::exists(root + "/packaging/mpexec.1")) return root;
+  return "";
+}
+
+// Every option --help lists is in the README, the man page and the bash completion, and every option
+// those name is one --help lists: they say the same.
+TEST_F(CommandLineTest, HelpManPageReadmeAndCompletionNameTheSameOptions) {
+  std::string root = sourceDir();
+  if (root.empty()) GTEST_SKIP() << "not run from the source tree (set MPEXEC_SOURCE_DIR)";
+  auto help = runMpexec({"--help"});
+  ASSERT_EQ(help.exit_code, 0);
+  auto options = [](const std::string& text) {
+    std::set<std::string> found;
+    std::regex opt(R"((^|[\s,|\[(`'])(--[a-z][a-z-]*[a-z]))");
+    for (std::sregex_iterator it(text.begin(), text.end(), opt), end; it != end; ++it) found.insert((*it)[2]);
+    return found;
+  };
+  std::set<std::string> from_help = options(help.out);
+  ASSERT_GT(from_help.size(), 20u) << help.out;
+  std::string man = test::readFile(root + "/packaging/mpexec.1");
+  man = std::regex_replace(man, std::regex(R"(\\-)"), "-");
+  man = std::regex_replace(man, std::regex(R"(\\f[BIR])"), "");
+  // The README's and the man page's option sections; the completion's word list.
+  std::string readme = test::readFile(root + "/README.md");
+  readme = readme.substr(readme.find("## Running"), readme.find("## The manifest") - readme.find("## Running"));
+  std::string man_options = man.substr(man.find(".SH OPTIONS"), man.find(".SH MANIFEST") - man.find(".SH OPTIONS"));
+  std::string completion = test::readFile(root + "/packaging/bash-completion/mpexec");
+  size_t words = completion.find("if [[ $cur == -* ]]; then\n        COMPREPLY=($(compgen -W '-j");
+  ASSERT_NE(words, std::string::npos) << "the completion's option list moved";
+  completion = completion.substr(words, completion.find("' -- \"$cur\"))", words) - words);
+  for (auto [name, text] : {std::pair<const char*, const std::string*>{"README.md", &readme},
+                            {"packaging/mpexec.1", &man_options}, {"the bash completion", &completion}}) {
+    std::set<std::string> there = options(*text);
+    for (const std::string& o : from_help) EXPECT_TRUE(there.count(o)) << o << " is in --help but not in " << name;
+    for (const std::string& o : there) EXPECT_TRUE(from_help.count(o)) << o << " is in " << name << " but not in --help";
+  }
 }
 
 // An empty selection exits 4, says which step of the selection left nothing, and still writes its report.
