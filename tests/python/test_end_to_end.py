@@ -77,6 +77,8 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         outcomes = {name.split("::", 1)[1]: t["outcome"] for name, t in tests.items()}
         self.assertEqual(outcomes.pop("test_skipped"), "SKIP")
+        self.assertIn("skipped on purpose", tests["test_readme.py::test_skipped"]["reason"])
+        self.assertEqual(tests["test_readme.py::test_expected_failure"].get("note"), "xfail")
         self.assertEqual(set(outcomes.values()), {"PASS"}, outcomes)
         by_name = {name.split("::", 1)[1]: t for name, t in tests.items()}
         # A serial group: one unit, in order.
