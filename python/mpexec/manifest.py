@@ -119,10 +119,21 @@ def build(tests, batch_cmd, single_cmd, group_by, chunk_count, cwd, env=None, ti
     return manifest
 
 
-def package_env():
+HIDDEN_IN_UNITS = ("/tmp", "/run")  # a unit gets fresh ones (docs/sandbox.md)
+
+
+def package_env(cwd=None):
     """PYTHONPATH for the manifest when this package was found through it (a source tree), so that the
-    tests' interpreter finds it too; nothing when it is installed where the interpreter looks anyway."""
+    tests' interpreter finds it too; nothing when it is installed where the interpreter looks anyway. Warns
+    when the package lies where a unit's fresh /tmp or /run hides it (only the manifest's directory and the
+    commands' cwd are bound there)."""
     here = os.path.dirname(os.path.dirname(os.path.abspath(mpexec.__file__)))
+    cwd = os.path.realpath(cwd or os.getcwd())
+    real = os.path.realpath(here)
+    if any(real == d or real.startswith(d + "/") for d in HIDDEN_IN_UNITS) and not (real + "/").startswith(cwd + "/"):
+        print("mpexec import: warning: the mpexec package is in {}, under /tmp or /run, which each sandboxed unit "
+              "replaces with its own: the tests will not import it there. Install it (make install, "
+              "python3-mpexec) or keep its tree elsewhere (docs/python.md)".format(here), file=sys.stderr)
     entries = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     if any(os.path.abspath(p) == here for p in entries):
         return {"PYTHONPATH": os.pathsep.join(entries)}
