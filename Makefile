@@ -35,11 +35,12 @@ override CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -pthread -I. $(CXXFLAGS_$(
   -DMPEXEC_VERSION='"$(VERSION)"'
 LDFLAGS  ?=
 override LDFLAGS += -pthread $(LDFLAGS_$(MODE))
-# boost_json and libseccomp are linked statically: two fewer objects for the loader at every start, and
-# fewer mappings for the spawner to copy at every clone (docs/sandbox.md, "Known limits").
+# boost_json, libseccomp and RE2 (the output rules' patterns) are linked statically: fewer objects for the
+# loader at every start, and fewer mappings for the spawner to copy at every clone (docs/sandbox.md,
+# "Known limits").
 # mpexec itself does not link libcpp-httplib: it loads libmpexec-http.so when a test first calls the
 # sync service (sync-service/http.h). Tests and benchmarks link the HTTP front directly.
-MPEXEC_LIBS := -Wl,-Bstatic -lboost_json -lseccomp -Wl,-Bdynamic -lfmt
+MPEXEC_LIBS := -Wl,-Bstatic -lboost_json -lseccomp -lre2 -Wl,-Bdynamic -lfmt
 LIBS        := $(MPEXEC_LIBS) -lcpp-httplib
 HTTP_SO     := $(OUT)/libmpexec-http.so
 

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "executor/output_rules.h"
 #include "sandbox/contain.h"
 #include "sandbox/spawner.h"
 #include "sandbox/unit_process.h"
@@ -491,6 +492,11 @@ void LocalRunner::translate(Running& r, const sandbox::Event& ev, std::vector<Ru
         r.oom_seen = oom;
       }
       f.record.end_us = clock_.toUs(ev.mono_ns);
+      if (needsOutput(test) && !ev.timed_out && WIFEXITED(ev.wait_status)) {
+        auto output = readOutputForRules(logs_dir_fd_.get(), logName(t, r.attempt));
+        if (output.ok()) end.output = std::move(output.value());
+        else end.output_problem = output.error().message();
+      }
       break;
     }
     case K::SpawnFailed:

@@ -57,11 +57,12 @@ constexpr std::array<std::string_view, 4> kTopKeys{"version", "defaults", "group
 constexpr std::array<std::string_view, 4> kDefaultsKeys{"timeout", "env", "cwd", "sandbox"};
 constexpr std::array<std::string_view, 7> kGroupKeys{"strategy", "setup", "teardown", "timeout",
                                                      "env",      "cwd",   "sandbox"};
-constexpr std::array<std::string_view, 11> kTestKeys{"name",    "cmd",           "group",     "strategy",
-                                                     "timeout", "env",           "cwd",       "sandbox",
-                                                     "labels",  "skip_exit_code", "will_fail"};
-constexpr std::array<std::string_view, 8> kGtestKeys{"gtest", "group",   "strategy", "timeout",
-                                                     "env",   "cwd",     "sandbox",  "labels"};
+constexpr std::array<std::string_view, 14> kTestKeys{
+    "name",   "cmd",            "group",     "strategy",   "timeout",    "env",       "cwd",
+    "sandbox", "labels", "skip_exit_code", "will_fail", "pass_regex", "fail_regex", "skip_regex"};
+constexpr std::array<std::string_view, 11> kGtestKeys{"gtest",  "group",      "strategy",   "timeout",
+                                                      "env",    "cwd",        "sandbox",    "labels",
+                                                      "pass_regex", "fail_regex", "skip_regex"};
 constexpr std::array<std::string_view, 7> kSandboxKeys{"network", "memory",  "pids",  "writable",
                                                        "user",    "seccomp", "nested"};
 
@@ -336,6 +337,8 @@ class Loader {
   Result<void> readGroupName(const json::value& v, const std::string& ptr, std::string& out) const;
   Result<void> readLayer(const json::object& o, const std::string& ptr, Layer& out);
   Result<void> readSandbox(const json::value& v, const std::string& ptr, SandboxLayer& out);
+  // pass_regex, fail_regex and skip_regex of a test or a gtest entry.
+  Result<void> readOutputRules(const json::object& o, const std::string& ptr, OutputRules& out);
   Result<void> resolveCmd(const std::string& ptr, std::vector<std::string>& cmd, const Settings& s);
   Result<void> declareStrategy(const std::string& group, Strategy s, const std::string& where);
 
@@ -359,6 +362,7 @@ class Loader {
   NameIndex names_;
   std::vector<bool> from_gtest_;             // per Manifest::tests entry: expanded from a gtest entry
   StringMap<Result<std::vector<std::string>>> gtest_listings_;
+  StringMap<OutputPattern> patterns_;  // each distinct pattern compiled once
 };
 
 Result<void> Loader::checkKeys(const json::object& o, const std::string& ptr, Keys allowed) const {
@@ -514,6 +518,39 @@ Result<void> Loader::readSandbox(const json::value& v, const std::string& ptr, S
       if (!facts_.exists(paths[i])) return at(wptr, fmt::format("writable path {} does not exist", paths[i]));
     }
     out.writable = std::move(paths);
+  }
+  return {};
+}
+
+Result<void> Loader::readOutputRules(const json::object& o, const std::string& ptr, OutputRules& out) {
+  for (auto [key, into] : {std::pair{"pass_regex", &out.pass}, std::pair{"fail_regex", &out.fail},
+                           std::pair{"skip_regex", &out.skip}}) {
+    const json::value* v = o.if_contains(key);
+    if (v == nullptr) continue;
+    std::string kptr = ptr + "/" + key;
+    std::vector<std::string> texts;
+    if (const json::string* s = v->if_string()) {
+      texts.emplace_back(s->data(), s->size());
+    } else if (v->is_array()) {
+      MPEXEC_TRY(readStringArray(*v, kptr, texts, false));
+    } else {
+      return expected(kptr, "a regular expression or an array of them", *v);
+    }
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      std::string eptr = v->is_array() ? fmt::format("{}/{}", kptr, i) : kptr;
+      const json::value& given = v->is_array() ? v->as_array()[i] : *v;
+      if (texts[i].empty()) return expected(eptr, "a non-empty regular expression", given);
+      auto it = patterns_.find(texts[i]);
+      if (it == patterns_.end()) {
+        auto compiled = compileOutputPattern(texts[i]);
+        if (!compiled.ok()) {
+          return at(eptr, fmt::format("{} is not a valid regular expression (RE2 syntax): {}", jsonSnippet(given),
+                                      compiled.error().detail));
+        }
+        it = patterns_.emplace(texts[i], std::move(compiled.value())).first;
+      }
+      into->push_back(it->second);
+    }
   }
   return {};
 }
@@ -677,10 +714,13 @@ Result<void> Loader::readTest(const json::object& o, const std::string& ptr, Man
   MPEXEC_TRY(resolveCmd(ptr + "/cmd", t.cmd, t.settings));
 
   if (const json::value* v = o.if_contains("skip_exit_code")) {
-    if (!v->is_int64() || v->get_int64() < 0 || v->get_int64() > 255) {
-      return expected(ptr + "/skip_exit_code", "an integer 0..255", *v);
+    if (v->is_null()) {
+      t.skip_exit_code.reset();
+    } else if (!v->is_int64() || v->get_int64() < 0 || v->get_int64() > 255) {
+      return expected(ptr + "/skip_exit_code", "an integer 0..255 (or null: no exit code means skip)", *v);
+    } else {
+      t.skip_exit_code = static_cast<int>(v->get_int64());
     }
-    t.skip_exit_code = static_cast<int>(v->get_int64());
   }
   if (const json::value* v = o.if_contains("will_fail")) {
     if (!v->is_bool()) return expected(ptr + "/will_fail", "a boolean", *v);
@@ -689,6 +729,7 @@ Result<void> Loader::readTest(const json::object& o, const std::string& ptr, Man
   if (const json::value* v = o.if_contains("labels")) {
     MPEXEC_TRY(readStringArray(*v, ptr + "/labels", t.labels, false));
   }
+  MPEXEC_TRY(readOutputRules(o, ptr, t.output_rules));
   return addTest(std::move(t), false, m);
 }
 
@@ -713,6 +754,7 @@ Result<void> Loader::expandGtest(const json::object& o, const std::string& ptr, 
   if (const json::value* v = o.if_contains("labels")) {
     MPEXEC_TRY(readStringArray(*v, ptr + "/labels", proto.labels, false));
   }
+  MPEXEC_TRY(readOutputRules(o, ptr, proto.output_rules));
 
   // A binary that is missing or not yet built is not a manifest error: it becomes a failing test below.
   std::string resolved = bin;

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "executor/output_rules.h"
 #include "sandbox/policy.h"
 #include "sandbox/result.h"
 
@@ -47,8 +48,9 @@ struct TestSpec {
   std::string group;             ///< empty: no group (free)
   Strategy strategy = Strategy::Free;
   Settings settings;             ///< defaults → group → test
-  int skip_exit_code = 77;
+  std::optional<int> skip_exit_code = 77;  ///< the exit code that means SKIP; none: no code does
   bool will_fail = false;        ///< inverted outcome (CTest WILL_FAIL)
+  OutputRules output_rules;      ///< pass_regex, fail_regex, skip_regex (CTest's *_REGULAR_EXPRESSION)
   std::vector<std::string> labels;
   std::string json_pointer;      ///< where it was declared, e.g. "/tests/3"
 };

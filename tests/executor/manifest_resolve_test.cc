@@ -63,6 +63,26 @@ TEST_F(ManifestTest, TestScalars) {
   EXPECT_EQ(m.tests[0].labels, (std::vector<std::string>{"slow", "net"}));
 }
 
+TEST_F(ManifestTest, OutputRulesAndNoSkipExitCode) {
+  Manifest m = loadOk(R"({"version": 1, "tests": [
+    {"name": "a", "cmd": ["./t.sh"], "pass_regex": "All (tests|checks) passed", "fail_regex": ["ERROR", "Segm"],
+     "skip_exit_code": null},
+    {"name": "b", "cmd": ["./t.sh"], "skip_regex": ["All (tests|checks) passed"]}]})");
+  ASSERT_EQ(m.tests.size(), 2u);
+  const OutputRules& a = m.tests[0].output_rules;
+  ASSERT_EQ(a.pass.size(), 1u);
+  EXPECT_EQ(a.pass[0].text, "All (tests|checks) passed");
+  ASSERT_EQ(a.fail.size(), 2u);
+  EXPECT_EQ(a.fail[1].text, "Segm");
+  EXPECT_TRUE(a.skip.empty());
+  EXPECT_FALSE(m.tests[0].skip_exit_code.has_value());
+  EXPECT_EQ(m.tests[1].skip_exit_code, 77);
+  // One compiled pattern for every test that names the same text.
+  ASSERT_EQ(m.tests[1].output_rules.skip.size(), 1u);
+  EXPECT_EQ(m.tests[1].output_rules.skip[0].re, a.pass[0].re);
+  EXPECT_TRUE(m.tests[1].output_rules.pass.empty());
+}
+
 TEST_F(ManifestTest, CommandLineTimeoutReplacesOnlyTheBuiltinDefault) {
   ManifestOptions opts;
   opts.default_timeout_s = 5;
@@ -255,7 +275,7 @@ TEST_F(ManifestTest, GtestEntryExpandsIntoOneTestPerCase) {
   Manifest m = loadOk(R"({"version": 1, "tests": [
       {"name": "first", "cmd": ["./t.sh"]},
       {"gtest": "build/fake_gtest", "group": "unit", "strategy": "serial", "cwd": "sub", "timeout": 9,
-       "env": {"FROM_MANIFEST": "yes"}, "labels": ["unit"]},
+       "env": {"FROM_MANIFEST": "yes"}, "labels": ["unit"], "skip_regex": "\\[  SKIPPED \\]"},
       {"name": "last", "cmd": ["./t.sh"]}]})");
   std::vector<std::string> names;
   for (const TestSpec& t : m.tests) names.push_back(t.name);
@@ -270,6 +290,8 @@ TEST_F(ManifestTest, GtestEntryExpandsIntoOneTestPerCase) {
   EXPECT_EQ(t.settings.timeout_s, 9);
   EXPECT_EQ(t.settings.cwd, dir() + "/sub");
   EXPECT_EQ(t.labels, (std::vector<std::string>{"unit"}));
+  ASSERT_EQ(t.output_rules.skip.size(), 1u);
+  EXPECT_EQ(t.output_rules.skip[0].text, "\\[  SKIPPED \\]");
   EXPECT_EQ(t.json_pointer, "/tests/1");
   EXPECT_EQ(m.groups.at("unit").strategy, Strategy::Serial);
 }

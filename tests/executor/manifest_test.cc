@@ -217,6 +217,23 @@ TEST_F(ManifestTest, BadTestScalars) {
   expectError(oneTest(R"(, "will_fail": "yes")"), {": /tests/0/will_fail: expected a boolean, got \"yes\""});
   expectError(oneTest(R"(, "labels": "slow")"), {": /tests/0/labels: expected an array of strings"});
   expectError(oneTest(R"(, "labels": ["a", 2])"), {": /tests/0/labels/1: expected a string, got 2"});
+  expectError(oneTest(R"(, "skip_exit_code": true)"),
+              {": /tests/0/skip_exit_code: expected an integer 0..255 (or null: no exit code means skip), got true"});
+}
+
+TEST_F(ManifestTest, BadOutputRules) {
+  expectError(oneTest(R"(, "pass_regex": 1)"), {": /tests/0/pass_regex: expected a regular expression or an array of them, got 1"});
+  expectError(oneTest(R"(, "fail_regex": {"a": 1})"), {": /tests/0/fail_regex: expected a regular expression or an array"});
+  expectError(oneTest(R"(, "skip_regex": ["ok", 2])"), {": /tests/0/skip_regex/1: expected a string, got 2"});
+  expectError(oneTest(R"(, "pass_regex": "")"), {": /tests/0/pass_regex: expected a non-empty regular expression, got \"\""});
+  expectError(oneTest(R"(, "pass_regex": ["ok", ""])"), {": /tests/0/pass_regex/1: expected a non-empty regular expression"});
+  expectError(oneTest(R"j(, "fail_regex": "(unclosed")j"),
+              {": /tests/0/fail_regex: \"(unclosed\" is not a valid regular expression (RE2 syntax): missing ): (unclosed"});
+  expectError(oneTest(R"(, "skip_regex": ["a", "x**"])"),
+              {": /tests/0/skip_regex/1: \"x**\" is not a valid regular expression (RE2 syntax): bad repetition operator: **"});
+  expectError(oneTest(R"j(, "pass_regex": "(?<name>x)")j"), {": /tests/0/pass_regex: ", "invalid perl operator: (?<"});
+  expectError(oneTest(R"(, "pass_regex": "\\1")"), {": /tests/0/pass_regex: ", "invalid escape sequence"});
+  expectError(oneTest(R"(, "pass_regexp": "ok")"), {": /tests/0: unknown key \"pass_regexp\"", "pass_regex, fail_regex, skip_regex"});
 }
 
 // --- groups and strategies ---
