@@ -13,10 +13,12 @@
 #include <optional>
 #include <queue>
 #include <set>
+#include <tuple>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "executor/import/ctest_regex.h"
 #include "executor/printable.h"
 #include "sandbox/unique_fd.h"
 
@@ -39,9 +41,6 @@ const std::set<std::string, std::less<>> kIgnored = {"ATTACHED_FILES", "ATTACHED
 
 // Why a property cannot be honoured; anything not here and not handled is "not understood".
 const std::map<std::string, std::string, std::less<>> kUnhonoured = {
-    {"PASS_REGULAR_EXPRESSION", "mpexec judges a test by its exit code only"},
-    {"FAIL_REGULAR_EXPRESSION", "mpexec judges a test by its exit code only"},
-    {"SKIP_REGULAR_EXPRESSION", "mpexec judges a test by its exit code only"},
     {"REQUIRED_FILES", "not checked before the test runs"},
     {"ENVIRONMENT_MODIFICATION", "not applied; use ENVIRONMENT"},
     {"PROCESSORS", "every test takes one slot"},
@@ -87,6 +86,7 @@ struct CtestTest {
   std::vector<std::string> labels;
   bool will_fail = false, run_serial = false, disabled = false;
   std::optional<int> skip_exit_code;
+  std::vector<std::string> pass_re, fail_re, skip_re;  ///< CTest's syntax, as listed
   std::vector<std::string> locks, fixtures_setup, fixtures_required, fixtures_cleanup, depends;
   std::map<std::string, json::value> unhandled;  ///< property → value, for warnings
 };
@@ -176,6 +176,12 @@ Result<CtestTest> readTest(const json::object& o, std::size_t index, CtestImport
       } else {
         out.warnings.push_back(fmt::format("warning: {}: SKIP_RETURN_CODE {} is not 0..255; left out", t.name, json::serialize(v)));
       }
+    } else if (key == "PASS_REGULAR_EXPRESSION") {
+      t.pass_re = strings(v);
+    } else if (key == "FAIL_REGULAR_EXPRESSION") {
+      t.fail_re = strings(v);
+    } else if (key == "SKIP_REGULAR_EXPRESSION") {
+      t.skip_re = strings(v);
     } else if (key == "RESOURCE_LOCK") {
       t.locks = strings(v);
     } else if (key == "FIXTURES_SETUP") {
@@ -240,6 +246,11 @@ bool orderGroup(std::vector<std::size_t>& members, const std::vector<CtestTest>&
 }  // namespace
 
 Result<CtestImport> importCtestJson(std::string_view json_text, const CtestImportOptions& opts) {
+  // ctest prints the message of every regular expression it cannot compile on stdout, before the JSON.
+  while (!json_text.empty() && json_text.front() != '{') {
+    std::size_t eol = json_text.find('\n');
+    json_text.remove_prefix(eol == std::string_view::npos ? json_text.size() : eol + 1);
+  }
   boost::system::error_code ec;
   json::value root = json::parse(json_text, ec);
   const json::object* top = ec ? nullptr : root.if_object();
@@ -375,8 +386,30 @@ Result<CtestImport> importCtestJson(std::string_view json_text, const CtestImpor
     }
     if (t.timeout_s) o["timeout"] = *t.timeout_s;
     if (!t.labels.empty()) o["labels"] = json::value_from(t.labels);
-    if (t.skip_exit_code) o["skip_exit_code"] = *t.skip_exit_code;
+    // Without SKIP_RETURN_CODE no exit code means skip in CTest, 77 included.
+    o["skip_exit_code"] = t.skip_exit_code ? json::value(*t.skip_exit_code) : json::value(nullptr);
     if (t.will_fail) o["will_fail"] = true;
+    for (auto [key, property, given] : {std::tuple{"pass_regex", "PASS_REGULAR_EXPRESSION", &t.pass_re},
+                                        std::tuple{"fail_regex", "FAIL_REGULAR_EXPRESSION", &t.fail_re},
+                                        std::tuple{"skip_regex", "SKIP_REGULAR_EXPRESSION", &t.skip_re}}) {
+      json::array patterns;
+      for (const std::string& re : *given) {
+        if (re.empty()) continue;  // CTest's lists drop empty elements
+        auto translated = ctestRegexToRe2(re, opts.max_regex_groups);
+        if (translated.ok()) {
+          patterns.emplace_back(translated.value());
+          continue;
+        }
+        out.warnings.push_back(fmt::format("warning: {}: {} {} is not a regular expression ctest can compile ({}), "
+                                           "so it never matches",
+                                           t.name, property, json::serialize(json::string_view(re)),
+                                           translated.error().detail));
+      }
+      // A test whose every PASS_REGULAR_EXPRESSION is broken still needs one, which nothing matches: CTest
+      // fails it for finding none. Broken FAIL and SKIP ones match nothing and can go.
+      if (patterns.empty() && std::string_view(key) == "pass_regex" && !given->empty()) patterns.emplace_back(kNeverMatches);
+      if (!patterns.empty()) o[key] = std::move(patterns);
+    }
     return o;
   };
 
@@ -405,7 +438,15 @@ Result<CtestImport> importCtestJson(std::string_view json_text, const CtestImpor
   return out;
 }
 
-Result<std::string> ctestShowOnly(const std::string& build_dir, const std::string& config) {
+namespace {
+
+struct CtestRun {
+  std::string out;
+  int status = 0;  ///< waitpid's
+};
+
+// Runs `ctest ARGS...` in `dir` with stdin on /dev/null and stderr ours, and collects its stdout.
+Result<CtestRun> runCtest(const std::string& dir, std::vector<std::string> args) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) return sysError("pipe2");
   UniqueFd out_r(fds[0]), out_w(fds[1]);
@@ -413,9 +454,8 @@ Result<std::string> ctestShowOnly(const std::string& build_dir, const std::strin
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
-  posix_spawn_file_actions_addchdir_np(&actions, build_dir.c_str());
-  std::vector<std::string> args = {"ctest", "--show-only=json-v1"};
-  if (!config.empty()) args.insert(args.end(), {"-C", config});
+  posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
+  args.insert(args.begin(), "ctest");
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -424,20 +464,39 @@ Result<std::string> ctestShowOnly(const std::string& build_dir, const std::strin
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) return Error{"cannot run ctest", rc, {}};
   out_w.reset();
-  std::string text;
+  CtestRun run;
   char buf[65536];
   while (true) {
     ssize_t n = read(out_r.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    text.append(buf, std::size_t(n));
+    run.out.append(buf, std::size_t(n));
   }
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  while (waitpid(pid, &run.status, 0) < 0 && errno == EINTR) {
   }
+  return run;
+}
+
+}  // namespace
+
+Result<std::string> ctestShowOnly(const std::string& build_dir, const std::string& config) {
+  std::vector<std::string> args = {"--show-only=json-v1"};
+  if (!config.empty()) args.insert(args.end(), {"-C", config});
+  auto run = runCtest(build_dir, std::move(args));
+  if (!run.ok()) return run.error();
+  int st = run->status;
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
     return Error{{}, 0, fmt::format("ctest --show-only=json-v1 failed in {} (status {:#x}); is it a CMake build directory?", build_dir, st)};
-  return text;
+  return std::move(run->out);
+}
+
+int ctestMaxRegexGroups(const std::string& build_dir) {
+  auto run = runCtest(build_dir, {"--version"});
+  int major = 0, minor = 0;
+  if (run.ok() && sscanf(run->out.c_str(), "ctest version %d.%d", &major, &minor) == 2 &&
+      (major < 3 || (major == 3 && minor < 26)))
+    return kCtestMaxGroupsBefore326;
+  return kCtestMaxGroups;
 }
 
 int importCtestMain(int argc, char** argv) {
@@ -483,6 +542,7 @@ int importCtestMain(int argc, char** argv) {
   }
   opts.build_dir = abs.string();
   auto text = ctestShowOnly(opts.build_dir, config);
+  opts.max_regex_groups = ctestMaxRegexGroups(opts.build_dir);
   if (!text.ok()) {
     fmt::print(stderr, "mpexec import ctest: {}\n", text.error().message());
     return 2;

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "executor/import/ctest_regex.h"
 #include "sandbox/result.h"
 
 namespace mpexec {
@@ -13,6 +14,9 @@ namespace mpexec {
 struct CtestImportOptions {
   std::string build_dir;        ///< absolute; made writable inside the sandbox
   double default_timeout_s = 1500;  ///< for tests without TIMEOUT, as CTest's DART_TESTING_TIMEOUT
+  /// How many groups CTest's regular expressions may hold (executor/import/ctest_regex.h): the ctest
+  /// that listed the tests decides.
+  int max_regex_groups = kCtestMaxGroups;
 };
 
 struct CtestImport {
@@ -23,7 +27,9 @@ struct CtestImport {
 
 /// Maps CTest's json-v1 test list onto a manifest:
 /// - command → cmd, WORKING_DIRECTORY → cwd, ENVIRONMENT → env, TIMEOUT → timeout, LABELS → labels,
-///   WILL_FAIL → will_fail, SKIP_RETURN_CODE → skip_exit_code; DISABLED tests are left out;
+///   WILL_FAIL → will_fail, SKIP_RETURN_CODE → skip_exit_code (null without it: 77 is no skip to CTest),
+///   PASS_, FAIL_ and SKIP_REGULAR_EXPRESSION → pass_regex, fail_regex and skip_regex, rewritten from
+///   CTest's syntax (ctestRegexToRe2); DISABLED tests are left out;
 /// - tests linked by a shared RESOURCE_LOCK or fixture (FIXTURES_SETUP/REQUIRED/CLEANUP) join one serial
 ///   group (union-find), ordered setup → users → cleanup (and by DEPENDS inside the group);
 /// - RUN_SERIAL makes its test's group isolated_serial (a group of its own when it has none).
@@ -34,6 +40,10 @@ Result<CtestImport> importCtestJson(std::string_view json_text, const CtestImpor
 /// Runs `ctest --show-only=json-v1 [-C config]` in `build_dir` (ctest's stderr goes to ours) and returns
 /// its stdout. Fails when ctest cannot be started or exits non-zero.
 Result<std::string> ctestShowOnly(const std::string& build_dir, const std::string& config);
+
+/// How many groups the regular expressions of the ctest in PATH may hold, from `ctest --version` (run in
+/// `build_dir`): kCtestMaxGroupsBefore326 before CMake 3.26, kCtestMaxGroups otherwise or when unknown.
+int ctestMaxRegexGroups(const std::string& build_dir);
 
 /// The subtool's command line: `import ctest BUILD_DIR [-C CONFIG] [--timeout S]` (argv[0] is "ctest").
 int importCtestMain(int argc, char** argv);

@@ -141,18 +141,68 @@ TEST(ImportCtestTest, FixturesRunSetupThenUsersThenCleanupInOneGroup) {
 }
 
 TEST(ImportCtestTest, WarnsAboutEveryPropertyItCannotHonourNamingTheTests) {
-  auto r = import({test("a", R"({"name": "PASS_REGULAR_EXPRESSION", "value": ["ok"]})"),
-                   test("b", R"({"name": "PASS_REGULAR_EXPRESSION", "value": ["ok"]}, {"name": "SOMETHING_NEW", "value": 1})"),
+  auto r = import({test("a", R"({"name": "TIMEOUT_AFTER_MATCH", "value": ["1", "ok"]})"),
+                   test("b", R"({"name": "TIMEOUT_AFTER_MATCH", "value": ["1", "ok"]}, {"name": "SOMETHING_NEW", "value": 1})"),
                    test("c", R"({"name": "DEPENDS", "value": ["a"]}, {"name": "COST", "value": 3.0})")});
   std::string all;
   for (const auto& w : r.import.warnings) all += w + "\n";
-  EXPECT_NE(all.find("PASS_REGULAR_EXPRESSION"), std::string::npos) << all;
+  EXPECT_NE(all.find("TIMEOUT_AFTER_MATCH"), std::string::npos) << all;
   EXPECT_NE(all.find(": a, b"), std::string::npos) << all;
   EXPECT_NE(all.find("SOMETHING_NEW"), std::string::npos) << all;
   EXPECT_NE(all.find("DEPENDS"), std::string::npos) << all;
   EXPECT_NE(all.find("c (on a)"), std::string::npos) << all;
   EXPECT_EQ(all.find("COST"), std::string::npos) << all;
   EXPECT_EQ(r.import.warnings.size(), 3u) << all;
+}
+
+TEST(ImportCtestTest, RegularExpressionsAreRewrittenAndHonoured) {
+  auto r = import({test("re", R"({"name": "PASS_REGULAR_EXPRESSION", "value": ["All tests passed", "x{2}"]},
+                                 {"name": "FAIL_REGULAR_EXPRESSION", "value": ["Segm.*fault"]},
+                                 {"name": "SKIP_REGULAR_EXPRESSION", "value": "\\[  SKIPPED \\]"})"),
+                   test("plain")});
+  const auto& t = r.entry("re");
+  EXPECT_EQ(t.at("pass_regex"), json::parse(R"(["All tests passed", "x\\{2\\}"])"));
+  EXPECT_EQ(t.at("fail_regex"), json::parse(R"(["(?s)Segm.*fault"])"));
+  EXPECT_EQ(t.at("skip_regex"), json::parse(R"(["\\[  SKIPPED \\]"])"));
+  EXPECT_FALSE(r.entry("plain").contains("pass_regex"));
+  EXPECT_TRUE(r.import.warnings.empty()) << r.import.warnings[0];
+  auto m = parseManifest(r.import.manifest, "/tmp/m.json");
+  ASSERT_TRUE(m.ok()) << m.error().message();
+  EXPECT_EQ(m->tests[0].output_rules.pass.size(), 2u);
+  EXPECT_EQ(m->tests[0].output_rules.fail.size(), 1u);
+  EXPECT_EQ(m->tests[0].output_rules.skip.size(), 1u);
+}
+
+TEST(ImportCtestTest, WithoutSkipReturnCodeNoExitCodeIsASkip) {
+  auto r = import({test("plain"), test("four", R"({"name": "SKIP_RETURN_CODE", "value": 4})")});
+  EXPECT_TRUE(r.entry("plain").at("skip_exit_code").is_null());
+  EXPECT_EQ(r.entry("four").at("skip_exit_code"), 4);
+  auto m = parseManifest(r.import.manifest, "/tmp/m.json");
+  ASSERT_TRUE(m.ok()) << m.error().message();
+  EXPECT_FALSE(m->tests[0].skip_exit_code.has_value());
+}
+
+TEST(ImportCtestTest, ExpressionsCtestCannotCompileNeverMatch) {
+  auto r = import({test("all_broken", R"({"name": "PASS_REGULAR_EXPRESSION", "value": ["o**"]})"),
+                   test("one_broken", R"({"name": "PASS_REGULAR_EXPRESSION", "value": ["(ok", "ok"]},
+                                         {"name": "FAIL_REGULAR_EXPRESSION", "value": ["[x"]})")});
+  // No PASS_REGULAR_EXPRESSION can match: the test fails, as in CTest.
+  EXPECT_EQ(r.entry("all_broken").at("pass_regex"), json::parse(std::string("[\"") + "[^\\\\x00-\\\\x{ff}]" + "\"]"));
+  EXPECT_EQ(r.entry("one_broken").at("pass_regex"), json::parse(R"(["ok"])"));
+  EXPECT_FALSE(r.entry("one_broken").contains("fail_regex"));
+  ASSERT_EQ(r.import.warnings.size(), 3u);
+  EXPECT_EQ(r.import.warnings[0], "warning: all_broken: PASS_REGULAR_EXPRESSION \"o**\" is not a regular expression "
+                                  "ctest can compile (Nested *?+.), so it never matches");
+}
+
+TEST(ImportCtestTest, ReadsTheJsonAfterCtestsOwnCompileMessages) {
+  // ctest prints on stdout, before the JSON, why it cannot compile a test's regular expression.
+  std::string text = "RegularExpression::compile(): Nested *?+.\nRegularExpression::compile(): Error in compile.\n" +
+                     ctestJson({test("t")});
+  auto r = importCtestJson(text, {});
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_NE(r->manifest.find("\"name\":\"t\""), std::string::npos);
+  EXPECT_FALSE(importCtestJson("RegularExpression::compile(): x\n", {}).ok());
 }
 
 TEST(ImportCtestTest, ATestWithoutACommandFailsSayingWhy) {
