@@ -217,4 +217,20 @@ Result<std::vector<std::string>> listGtestCases(const std::string& bin, const Gt
   return parseGtestListing(out);
 }
 
+std::string gtestSuiteOf(const std::vector<std::string>& cmd) {
+  constexpr std::string_view kFilter = "--gtest_filter=";
+  std::string suite;
+  for (std::size_t i = 1; i < cmd.size(); ++i) {
+    std::string_view a = cmd[i];
+    if (!a.starts_with(kFilter)) continue;
+    a.remove_prefix(kFilter.size());
+    std::size_t dot = a.find('.');
+    if (dot == 0 || dot == std::string_view::npos || dot + 1 == a.size() ||
+        a.find_first_of("*?:-") != std::string_view::npos)
+      return {};  // a pattern, not one case; a later --gtest_filter would replace it anyway
+    suite.assign(a.substr(0, dot));
+  }
+  return suite;
+}
+
 }  // namespace mpexec

@@ -32,4 +32,10 @@ std::vector<std::string> parseGtestListing(std::string_view listing);
 Result<std::vector<std::string>> listGtestCases(const std::string& bin, const GtestListOptions& opts);
 Result<std::vector<std::string>> listGtestCases(const std::string& bin);
 
+/// The GoogleTest suite a command runs one case of: "Suite" (or "Inst/Suite") when one argument is
+/// `--gtest_filter=Suite.Case` naming a single case (no '*', '?', ':' or negative part); empty otherwise.
+/// So `mpexec import gtest`, CTest's gtest_add_tests and gtest_discover_tests and a hand-written
+/// manifest all say which suite a test belongs to.
+std::string gtestSuiteOf(const std::vector<std::string>& cmd);
+
 }  // namespace mpexec

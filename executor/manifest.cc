@@ -730,6 +730,7 @@ Result<void> Loader::readTest(const json::object& o, const std::string& ptr, Man
     MPEXEC_TRY(readStringArray(*v, ptr + "/labels", t.labels, false));
   }
   MPEXEC_TRY(readOutputRules(o, ptr, t.output_rules));
+  t.gtest_suite = gtestSuiteOf(t.cmd);
   return addTest(std::move(t), false, m);
 }
 
@@ -792,6 +793,7 @@ Result<void> Loader::expandGtest(const json::object& o, const std::string& ptr, 
     TestSpec t = proto;
     t.name = base_name + "." + c;
     t.cmd = {resolved, "--gtest_filter=" + c};
+    t.gtest_suite = c.substr(0, c.find('.'));
     MPEXEC_TRY(addTest(std::move(t), true, m));
   }
   return {};

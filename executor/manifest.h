@@ -52,6 +52,7 @@ struct TestSpec {
   bool will_fail = false;        ///< inverted outcome (CTest WILL_FAIL)
   OutputRules output_rules;      ///< pass_regex, fail_regex, skip_regex (CTest's *_REGULAR_EXPRESSION)
   std::vector<std::string> labels;
+  std::string gtest_suite;       ///< GoogleTest suite of a test running one case (gtestSuiteOf), or ""
   std::string json_pointer;      ///< where it was declared, e.g. "/tests/3"
 };
 

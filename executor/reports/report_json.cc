@@ -45,6 +45,7 @@ std::string jsonReport(const Manifest& m, const Plan& plan, const ScheduleResult
     json::object o;
     o["name"] = spec.name;
     o["group"] = spec.group.empty() ? json::value(nullptr) : json::value(spec.group);
+    o["gtest_suite"] = spec.gtest_suite.empty() ? json::value(nullptr) : json::value(spec.gtest_suite);
     o["strategy"] = strategyName(spec.strategy);
     o["unit"] = r.unit;
     o["slot"] = r.slot >= 0 ? json::value(r.slot) : json::value(nullptr);

@@ -49,6 +49,14 @@ std::string messageOf(const json::object& t) {
   return str(t, "outcome");
 }
 
+// What a dashboard groups test cases by: the GoogleTest suite of a gtest case, as gtest's own XML has it;
+// else the group; else the test's own name, as CTest's JUnit writes it.
+std::string classname(const json::object& t) {
+  for (const char* key : {"gtest_suite", "group", "name"})
+    if (std::string s = str(t, key); !s.empty()) return s;
+  return "(unnamed)";
+}
+
 // One <property name="label"> per label, as pytest's record_property writes test case properties.
 std::string labelProperties(const json::object& t) {
   const json::value* labels = t.if_contains("labels");
@@ -166,7 +174,8 @@ std::string junitReport(const json::object& report, const LogReader& read_log) {
       int64_t attempts = i64(*t, "attempts").value_or(1);
       ++c.tests;
       c.time_us += us;
-      cases += fmt::format("    <testcase name=\"{}\" classname=\"{}\" time=\"{}\">\n", name, xmlEscape(g), seconds(us));
+      cases += fmt::format("    <testcase name=\"{}\" classname=\"{}\" time=\"{}\">\n", name, xmlEscape(classname(*t)),
+                           seconds(us));
       cases += labelProperties(*t);
       std::string msg = xmlEscape(messageOf(*t));
       if (outcome == "SKIP") {

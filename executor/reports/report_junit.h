@@ -24,7 +24,8 @@ constexpr std::size_t kJunitMaxLogBytes = 64 * 1024;
 LogReader logsUnder(std::vector<std::string> roots, std::size_t max_bytes = kJunitMaxLogBytes);
 
 /// The report as JUnit XML: a <testsuite> per group in order of first appearance (tests without a group
-/// in "(free)"), a <testcase> per test with classname = its suite. FAIL, TIMEOUT and CRASH are <failure>,
+/// in "(free)"), a <testcase> per test whose classname is its GoogleTest suite ("gtest_suite"), else its
+/// group, else its own name (docs/reports.md). FAIL, TIMEOUT and CRASH are <failure>,
 /// ERROR and NOT_RUN are <error>, SKIP is <skipped>; a FLAKY test passes with a <flakyFailure> per failed
 /// attempt and a failure that was retried carries a <rerunFailure> per earlier attempt, as Maven Surefire
 /// writes them. The captured log goes in <system-out>. Any text is made valid XML 1.0.

@@ -167,5 +167,26 @@ TEST_F(GtestListTest, ABackgroundProcessHoldingThePipeDoesNotHoldTheListing) {
   EXPECT_TRUE(eventuallyGone(child));
 }
 
+TEST(GtestSuiteOfTest, OneCaseNamesItsSuite) {
+  EXPECT_EQ(gtestSuiteOf({"bin", "--gtest_filter=BinaryTest.Base64DecodeBasic"}), "BinaryTest");
+  EXPECT_EQ(gtestSuiteOf({"bin", "--gtest_filter=Inst/Param.Case/0", "--gtest_also_run_disabled_tests"}), "Inst/Param");
+  EXPECT_EQ(gtestSuiteOf({"bin", "--gtest_filter=Typed/0.Works"}), "Typed/0");
+  EXPECT_EQ(gtestSuiteOf({"bin", "--gtest_filter=A.x", "--gtest_filter=B.y"}), "B");  // the last one counts
+}
+
+TEST(GtestSuiteOfTest, PatternsAndOtherCommandsNameNone) {
+  EXPECT_EQ(gtestSuiteOf({"bin"}), "");
+  EXPECT_EQ(gtestSuiteOf({"--gtest_filter=A.b"}), "");  // argv[0] is the program
+  EXPECT_EQ(gtestSuiteOf({"bin", "--gtest_filter=A.*"}), "");
+  EXPECT_EQ(gtestSuiteOf({"bin", "--gtest_filter=A.b:C.d"}), "");
+  EXPECT_EQ(gtestSuiteOf({"bin", "--gtest_filter=A.b-A.c"}), "");
+  EXPECT_EQ(gtestSuiteOf({"bin", "--gtest_filter=A?.b"}), "");
+  EXPECT_EQ(gtestSuiteOf({"bin", "--gtest_filter=NoDot"}), "");
+  EXPECT_EQ(gtestSuiteOf({"bin", "--gtest_filter=.b"}), "");
+  EXPECT_EQ(gtestSuiteOf({"bin", "--gtest_filter=A."}), "");
+  EXPECT_EQ(gtestSuiteOf({"bin", "--gtest_filter=A.b", "--gtest_filter=*"}), "");
+  EXPECT_EQ(gtestSuiteOf({"sh", "-c", "echo --gtest_filter=A.b"}), "");
+}
+
 }  // namespace
 }  // namespace mpexec

@@ -83,6 +83,15 @@ TEST_F(ManifestTest, OutputRulesAndNoSkipExitCode) {
   EXPECT_TRUE(m.tests[1].output_rules.pass.empty());
 }
 
+TEST_F(ManifestTest, ATestRunningOneGtestCaseKnowsItsSuite) {
+  Manifest m = loadOk(R"({"version": 1, "tests": [
+    {"name": "a", "cmd": ["./t.sh", "--gtest_filter=BinaryTest.Base64", "--gtest_also_run_disabled_tests"]},
+    {"name": "b", "cmd": ["./t.sh", "--gtest_filter=BinaryTest.*"]}]})");
+  ASSERT_EQ(m.tests.size(), 2u);
+  EXPECT_EQ(m.tests[0].gtest_suite, "BinaryTest");
+  EXPECT_EQ(m.tests[1].gtest_suite, "");
+}
+
 TEST_F(ManifestTest, CommandLineTimeoutReplacesOnlyTheBuiltinDefault) {
   ManifestOptions opts;
   opts.default_timeout_s = 5;
@@ -290,6 +299,8 @@ TEST_F(ManifestTest, GtestEntryExpandsIntoOneTestPerCase) {
   EXPECT_EQ(t.settings.timeout_s, 9);
   EXPECT_EQ(t.settings.cwd, dir() + "/sub");
   EXPECT_EQ(t.labels, (std::vector<std::string>{"unit"}));
+  EXPECT_EQ(t.gtest_suite, "Inst/Param");
+  EXPECT_EQ(m.tests[0].gtest_suite, "");
   ASSERT_EQ(t.output_rules.skip.size(), 1u);
   EXPECT_EQ(t.output_rules.skip[0].text, "\\[  SKIPPED \\]");
   EXPECT_EQ(t.json_pointer, "/tests/1");

@@ -218,6 +218,12 @@ TEST_F(CiTest, ImportedCtestProjectGivesCtestsVerdicts) {
   EXPECT_NE(xml.find("<testsuite name=\"ctest.lock.db\""), std::string::npos);
   EXPECT_NE(xml.find("<failure message=\"exit code 3\" type=\"FAIL\">"), std::string::npos);
   EXPECT_NE(xml.find("<skipped "), std::string::npos);
+  // Classnames a dashboard groups by: gtest_add_tests' cases by their suite, other tests by their name or
+  // group, and CTest's LABELS as properties.
+  EXPECT_NE(xml.find("<testcase name=\"Math.Add\" classname=\"Math\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<testcase name=\"broken\" classname=\"broken\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<testcase name=\"lock_a\" classname=\"ctest.lock.db\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<property name=\"label\" value=\"slow\"/>"), std::string::npos) << xml;
 }
 
 TEST_F(CiTest, FourShardsMergedCoverEveryTestOnceAndNeverSplitAGroup) {

@@ -59,7 +59,7 @@ TEST(JunitReportTest, ASuitePerGroupWithEveryOutcome) {
   EXPECT_NE(x.find(R"J(<testsuite name="(free)" tests="6" failures="1" errors="2" skipped="1")J"), std::string::npos) << x;
   EXPECT_NE(x.find(R"J(<testsuite name="db" tests="2" failures="2" errors="0" skipped="0")J"), std::string::npos) << x;
   EXPECT_LT(x.find("name=\"(free)\""), x.find("name=\"db\""));  // order of first appearance
-  EXPECT_NE(x.find(R"J(<testcase name="a" classname="(free)" time="1.500">)J"), std::string::npos);
+  EXPECT_NE(x.find(R"J(<testcase name="a" classname="a" time="1.500">)J"), std::string::npos) << x;
   EXPECT_NE(x.find(R"J(<failure message="exit code 1" type="FAIL">)J"), std::string::npos);
   EXPECT_NE(x.find(R"J(<failure message="timeout after 5s" type="TIMEOUT">)J"), std::string::npos);
   EXPECT_NE(x.find(R"J(<skipped message="exit code 77"/>)J"), std::string::npos);
@@ -69,6 +69,25 @@ TEST(JunitReportTest, ASuitePerGroupWithEveryOutcome) {
   EXPECT_EQ(count(x, "<rerunFailure"), 1u);  // the crash was retried once
   EXPECT_EQ(count(x, "<testcase "), 8u);
   EXPECT_EQ(count(x, "</testcase>"), 8u);
+}
+
+// A dashboard groups by classname: a gtest case by its suite (as gtest's own XML), another test by its
+// group, an ungrouped one by its own name (as CTest's JUnit).
+TEST(JunitReportTest, ClassnameIsTheGtestSuiteElseTheGroupElseTheName) {
+  auto r = report(R"J([
+    {"name": "yaml.BinaryTest.Base64", "gtest_suite": "BinaryTest", "group": null, "outcome": "PASS", "attempts": 1},
+    {"name": "unit.Inst/Param.Case/0", "gtest_suite": "Inst/Param", "group": "unit", "outcome": "PASS", "attempts": 1},
+    {"name": "db.migrate", "gtest_suite": null, "group": "db", "outcome": "PASS", "attempts": 1},
+    {"name": "lint", "gtest_suite": null, "group": null, "outcome": "PASS", "attempts": 1},
+    {"name": "old", "group": null, "outcome": "PASS", "attempts": 1}
+  ])J");
+  std::string x = junitReport(r, [](const std::string&) { return std::nullopt; });
+  EXPECT_NE(x.find(R"J(<testcase name="yaml.BinaryTest.Base64" classname="BinaryTest")J"), std::string::npos) << x;
+  EXPECT_NE(x.find(R"J(<testcase name="unit.Inst/Param.Case/0" classname="Inst/Param")J"), std::string::npos) << x;
+  EXPECT_NE(x.find(R"J(<testcase name="db.migrate" classname="db")J"), std::string::npos) << x;
+  EXPECT_NE(x.find(R"J(<testcase name="lint" classname="lint")J"), std::string::npos) << x;
+  EXPECT_NE(x.find(R"J(<testcase name="old" classname="old")J"), std::string::npos) << x;  // a report from before
+  EXPECT_NE(x.find(R"J(<testsuite name="unit")J"), std::string::npos) << x;  // suites stay one per group
 }
 
 TEST(JunitReportTest, LogsGoToSystemOutTruncatedWithANote) {
