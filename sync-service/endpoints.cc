@@ -1,6 +1,7 @@
 #include "sync-service/endpoints.h"
 
 #include <boost/json.hpp>
+#include "sync-service/strict_json.h"
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -69,8 +70,9 @@ bool allowed(const Route& r, std::string_view method) {
 
 Reply jsonReply(int status, const json::value& v) { return {status, json::serialize(v), ""}; }
 
+// Messages echo keys and paths as sent, which need not be UTF-8.
 Reply errorReply(int status, std::string_view message) {
-  return jsonReply(status, json::object{{"error", message}});
+  return jsonReply(status, json::object{{"error", utf8Safe(message)}});
 }
 
 std::string_view statusMessage(Status s) {
@@ -110,10 +112,15 @@ bool parseSeconds(const std::string& text, double* out) {
          *out >= 0;
 }
 
+// "Bearer TOKEN"; the scheme is case-insensitive (RFC 9110 §11.1).
 std::optional<std::string_view> bearer(std::string_view header) {
-  constexpr std::string_view kPrefix = "Bearer ";
-  if (!startsWith(header, kPrefix)) return std::nullopt;
-  return header.substr(kPrefix.size());
+  constexpr std::string_view kScheme = "bearer";
+  if (header.size() <= kScheme.size() || header[kScheme.size()] != ' ') return std::nullopt;
+  for (size_t i = 0; i < kScheme.size(); ++i)
+    if ((header[i] | 0x20) != kScheme[i]) return std::nullopt;
+  header.remove_prefix(kScheme.size());
+  while (!header.empty() && header.front() == ' ') header.remove_prefix(1);
+  return header;
 }
 
 const char* opName(Kind k, bool board_wait) {
@@ -142,12 +149,13 @@ const char* opName(Kind k, bool board_wait) {
 json::object entryJson(const BoardEntry& e) { return {{"value", e.value}, {"version", e.version}}; }
 
 // An optional JSON object body: empty means {}. Returns false (with a message) when it is not an object.
+// A body nests one level less than any answer may: GET /v1/board puts a value two objects deep, where the
+// body held it one deep.
 bool parseObjectBody(const std::string& body, json::object* out, std::string* message) {
   if (body.find_first_not_of(" \t\r\n") == std::string::npos) return true;
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (ec) {
-    *message = "malformed JSON body: " + ec.message();
+  json::value v;
+  if (!parseStrictJson(body, &v, message, kMaxJsonDepth - 1)) {
+    *message = "malformed JSON body: " + *message;
     return false;
   }
   if (!v.is_object()) {
@@ -208,6 +216,11 @@ void Endpoints::stop() {
   trails_.stop();
 }
 
+std::optional<std::string> Endpoints::unitOf(std::string_view authorization) const {
+  auto token = bearer(authorization);
+  return token ? tokens_.unitOf(*token) : std::nullopt;
+}
+
 Reply Endpoints::handle(const Request& req, WaiterLimit* waiters) {
   int64_t t0 = monotonicNanos();
   Route r = route(req.path);
@@ -220,8 +233,7 @@ Reply Endpoints::handle(const Request& req, WaiterLimit* waiters) {
     }
     return jsonReply(200, json::object{{"ok", true}});
   }
-  std::optional<std::string> unit;
-  if (auto token = bearer(req.authorization)) unit = tokens_.unitOf(*token);
+  std::optional<std::string> unit = unitOf(req.authorization);
   if (!unit) return errorReply(401, "missing or invalid bearer token");
   if (r.kind == Kind::Unknown) return errorReply(404, "no such endpoint: " + req.path);
   if (!allowed(r, req.method)) {

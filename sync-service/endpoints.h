@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +53,8 @@ class Endpoints {
 
   /// Answers one request. `waiters` bounds the requests blocked at once (null: unlimited).
   Reply handle(const Request& req, WaiterLimit* waiters);
+  /// The unit whose live token an Authorization header carries ("Bearer TOKEN", the scheme in any case).
+  std::optional<std::string> unitOf(std::string_view authorization) const;
 
   /// A fresh token for the unit; clears an earlier unitEnded() of the same id.
   std::string registerUnit(const std::string& unit);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "sync-service/endpoints.h"
+#include "sync-service/strict_json.h"
 
 extern char** environ;
 
@@ -244,9 +245,11 @@ int Cli::board(int argc, char** argv) {
   }
   if (cmd == "put") {
     if (args.positional.size() != 3) return usage("board put takes KEY JSON");
-    boost::system::error_code ec;
-    json::value value = json::parse(args.positional[2], ec);
-    if (ec) return usage("not JSON: " + args.positional[2] + " (a string needs its quotes: '\"text\"')");
+    // Checked as strictly as the service will (docs/sync.md): a value nests two levels less than a body.
+    json::value value;
+    std::string why;
+    if (!parseStrictJson(args.positional[2], &value, &why, kMaxJsonDepth - 2))
+      return usage("not JSON that the service takes: " + why + " (a string needs its quotes: '\"text\"')");
     json::object body{{"value", value}};
     if (args.options.count("if-version")) {
       if (args.flags.count("if-absent")) return usage("--if-version and --if-absent exclude each other");

@@ -37,6 +37,26 @@ class SyncCliTest : public ::testing::Test {
   TestService service_;
 };
 
+// Item 3 of issue 18: what the service refuses, the command refuses first, saying why; what it takes comes
+// back as the same JSON, in `get` and in `list`, even at the deepest nesting allowed.
+TEST_F(SyncCliTest, BoardValuesAreStrictJsonBothWays) {
+  Endpoint u = unit("u1");
+  for (const char* value : {"1e400", "18446744073709551616", "{\"a\": 1, \"a\": 2}", "Infinity", "[1,]"}) {
+    CliRun put = cli(u, {"board", "put", "k", value});
+    EXPECT_EQ(put.code, 2) << value;
+    EXPECT_NE(put.err.find("not JSON that the service takes"), std::string::npos) << put.err;
+  }
+  std::string deep = std::string(30, '[') + std::string(30, ']');
+  ASSERT_EQ(cli(u, {"board", "put", "deep", deep}).code, 0);
+  EXPECT_EQ(cli(u, {"board", "put", "deeper", "[" + deep + "]"}).code, 2);
+  CliRun get = cli(u, {"board", "get", "deep"});
+  EXPECT_EQ(get.code, 0) << get.err;
+  EXPECT_EQ(get.out, deep + "\n");
+  CliRun list = cli(u, {"board", "list"});
+  EXPECT_EQ(list.code, 0) << list.err;
+  EXPECT_NE(list.out.find(deep), std::string::npos) << list.out;
+}
+
 TEST_F(SyncCliTest, BoardCommandsAndTheirExitCodes) {
   Endpoint u = unit("u1");
   CliRun put = cli(u, {"board", "put", "cfg/port", "8080", "--if-absent"});

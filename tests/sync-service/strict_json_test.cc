@@ -1,0 +1,65 @@
+#include "sync-service/strict_json.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <string>
+
+namespace mpexec::sync {
+namespace {
+
+namespace json = boost::json;
+using namespace std::string_literals;
+
+std::string refusal(const std::string& text) {
+  json::value v;
+  std::string error;
+  EXPECT_FALSE(parseStrictJson(text, &v, &error)) << text << " was accepted";
+  return error;
+}
+
+TEST(StrictJsonTest, AcceptsWhatComesBackOutTheSame) {
+  for (const char* text : {R"({"value": {"a": [1, -2, 3.5, 1e300, -9223372036854775808, 18446744073709551615]}})",
+                           R"("\u00e9\ud83d\ude00")", "[]", "null", R"({"a": {"a": 1}})", "0.000001e-300", "\n {\"value\": 1} \r\n\t "}) {
+    json::value v;
+    std::string error;
+    EXPECT_TRUE(parseStrictJson(text, &v, &error)) << text << ": " << error;
+    EXPECT_EQ(json::parse(json::serialize(v)), v) << text;
+  }
+}
+
+TEST(StrictJsonTest, RefusesNumbersThatDoNotSurvive) {
+  EXPECT_EQ(refusal(R"({"value": 1e400})"), "at value: the number 1e400 is beyond the range of a double");
+  EXPECT_EQ(refusal(R"({"value": {"x": [0, -1E999]}})"), "at value.x[1]: the number -1E999 is beyond the range of a double");
+  EXPECT_EQ(refusal(R"({"value": 18446744073709551616})"), "at value: the integer 18446744073709551616 does not fit in 64 bits");
+  EXPECT_EQ(refusal("[-9223372036854775809]"), "at [0]: the integer -9223372036854775809 does not fit in 64 bits");
+  EXPECT_EQ(refusal("123456789012345678901234567890"), "at the top level: the integer 123456789012345678901234567890 does not fit in 64 bits");
+}
+
+TEST(StrictJsonTest, RefusesDuplicateKeysDeepNestingAndInvalidUtf8) {
+  EXPECT_EQ(refusal(R"({"value": 1, "value": 2})"), "at value: the key appears twice in one object");
+  EXPECT_EQ(refusal(R"({"value": {"a": {"b": 1, "b": 1}}})"), "at value.a.b: the key appears twice in one object");
+  std::string deep = std::string(32, '[') + std::string(32, ']');
+  json::value v;
+  std::string error;
+  EXPECT_TRUE(parseStrictJson(deep, &v, &error)) << error;
+  EXPECT_EQ(refusal("[" + deep + "]"), "at [0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]: arrays and objects nest deeper than 32 levels");
+  EXPECT_EQ(refusal("\"ab\xff\""), "invalid UTF-8 at byte 3");
+  EXPECT_EQ(refusal(R"("\ud800")"), "syntax error at byte 7") << "a lone surrogate";
+  EXPECT_EQ(refusal("{\"value\": 1"), "incomplete JSON at byte 11");
+  EXPECT_EQ(refusal("{\"value\": NaN}").find("syntax error"), 0u);
+  EXPECT_EQ(refusal("1 2"), "extra data at byte 2");
+}
+
+TEST(StrictJsonTest, Utf8SafeKeepsUtf8AndEscapesTheRest) {
+  EXPECT_EQ(utf8Safe("abc/é😀"), "abc/é😀");
+  EXPECT_EQ(utf8Safe("\xff\xfe"), "%FF%FE");
+  EXPECT_EQ(utf8Safe("a\xc3"), "a%C3") << "a sequence cut short";
+  EXPECT_EQ(utf8Safe("\xed\xa0\x80"), "%ED%A0%80") << "a surrogate";
+  EXPECT_EQ(utf8Safe("\xc0\xaf"), "%C0%AF") << "an overlong form";
+  EXPECT_EQ(utf8Safe("\xf4\x90\x80\x80"), "%F4%90%80%80") << "beyond U+10FFFF";
+  EXPECT_EQ(utf8Safe("x\0y"s), "x\0y"s) << "NUL is UTF-8; JSON escapes it";
+}
+
+}  // namespace
+}  // namespace mpexec::sync
