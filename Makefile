@@ -38,11 +38,12 @@ override LDFLAGS += -pthread $(LDFLAGS_$(MODE))
 # boost_json, libseccomp and RE2 (the output rules' patterns) are linked statically: fewer objects for the
 # loader at every start, and fewer mappings for the spawner to copy at every clone (docs/sandbox.md,
 # "Known limits").
-# mpexec itself does not link libcpp-httplib: it loads libmpexec-http.so when a test first calls the
-# sync service (sync-service/http.h). Tests and benchmarks link the HTTP front directly.
+# mpexec loads the sync service's HTTP front, libmpexec-http.so, when a test first calls the service
+# (sync-service/http.h). Tests and benchmarks link it directly.
 MPEXEC_LIBS := -Wl,-Bstatic -lboost_json -lseccomp -lre2 -Wl,-Bdynamic -lfmt
-LIBS        := $(MPEXEC_LIBS) -lcpp-httplib
+LIBS        := $(MPEXEC_LIBS)
 HTTP_SO     := $(OUT)/libmpexec-http.so
+HTTP_SO_SRCS := sync-service/http.cc sync-service/http_request.cc
 
 # One static library per directory (DESIGN §1): executor -> sync-service, sandbox.
 EXECUTOR_SRCS := $(filter-out executor/main.cc,$(wildcard executor/*.cc executor/*/*.cc))
@@ -71,7 +72,7 @@ NS_FLOOR      := $(OUT)/bench/ns-floor
 ALL_SRCS := $(LIB_SRCS) executor/main.cc sandbox/spawner_main.cc $(wildcard tests/*/*.cc tests/*/*/*.cc) \
             $(BENCH_SRCS) \
             bench/ns_floor.cc
-DEPS     := $(ALL_SRCS:%.cc=$(OUT)/obj/%.d) $(OUT)/pic/sync-service/http.d
+DEPS     := $(ALL_SRCS:%.cc=$(OUT)/obj/%.d) $(HTTP_SO_SRCS:%.cc=$(OUT)/pic/%.d)
 
 .PHONY: all deps test demo bench bench-compare asan install uninstall deb clean format
 all: deps $(BUILD)/mpexec $(BUILD)/mpexec-spawner $(BUILD)/libmpexec-http.so
@@ -98,8 +99,8 @@ $(OUT)/pic/%.o: %.cc | deps
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) -fPIC -MMD -MP -c $< -o $@
 
-$(HTTP_SO): $(OUT)/pic/sync-service/http.o
-	$(CXX) $(LDFLAGS) -shared -Wl,--no-undefined -Wl,-soname,libmpexec-http.so $^ -lcpp-httplib -o $@
+$(HTTP_SO): $(HTTP_SO_SRCS:%.cc=$(OUT)/pic/%.o)
+	$(CXX) $(LDFLAGS) -shared -Wl,--no-undefined -Wl,-soname,libmpexec-http.so $^ -o $@
 
 $(OUT)/mpexec-spawner: $(OUT)/obj/sandbox/spawner_main.o $(LIB_sandbox)
 	$(CXX) $(LDFLAGS) $(SPAWNER_LDFLAGS_$(MODE)) $^ -lseccomp -o $@

@@ -19,7 +19,6 @@ Service& service() {
   static std::unique_ptr<Service> s = [] {
     ServiceOptions o;
     o.tcp_bind = "127.0.0.1:0";
-    o.slots = 2;
     o.start_http = &startHttp;
     std::string error;
     auto started = Service::start(o, &error);

@@ -266,7 +266,6 @@ std::optional<int> RunSession::startServices() {
   paths_.log_prefix = rel.empty() || rel.native().rfind("..", 0) == 0 ? paths_.logs_dir : rel.string();
 
   sync::ServiceOptions sync_opts;
-  sync_opts.slots = size_t(np_);
   sync_opts.run_dir_parent = syncDirParent();
   sync_opts.http_library = sandbox::findBesideExecutable(sync::kHttpLibraryName);
   sync_opts.tcp_bind = config_.sync_bind;

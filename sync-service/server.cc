@@ -2,6 +2,7 @@
 // connection.
 #include "sync-service/server.h"
 
+#include <arpa/inet.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -120,24 +122,47 @@ int listenTcp(const std::string& host, int port, int* bound_port) {
   return fd;
 }
 
+// HOST:PORT where a client on this machine reaches the TCP socket `fd` (a wildcard address becomes
+// loopback), and whether only loopback can reach it.
+std::string localAddress(int fd, bool* loopback_only) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  char host[INET6_ADDRSTRLEN] = "";
+  if (addr.ss_family == AF_INET6) {
+    auto& a6 = reinterpret_cast<sockaddr_in6&>(addr);
+    bool any = IN6_IS_ADDR_UNSPECIFIED(&a6.sin6_addr);
+    bool mapped_loopback = IN6_IS_ADDR_V4MAPPED(&a6.sin6_addr) && a6.sin6_addr.s6_addr[12] == 127;
+    *loopback_only = IN6_IS_ADDR_LOOPBACK(&a6.sin6_addr) || mapped_loopback;
+    if (any) a6.sin6_addr = in6addr_loopback;
+    inet_ntop(AF_INET6, &a6.sin6_addr, host, sizeof host);
+    return "[" + std::string(host) + "]:" + std::to_string(ntohs(a6.sin6_port));
+  }
+  auto& a4 = reinterpret_cast<sockaddr_in&>(addr);
+  *loopback_only = (ntohl(a4.sin_addr.s_addr) >> 24) == 127;
+  if (a4.sin_addr.s_addr == htonl(INADDR_ANY)) a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  inet_ntop(AF_INET, &a4.sin_addr, host, sizeof host);
+  return std::string(host) + ":" + std::to_string(ntohs(a4.sin_port));
+}
+
 }  // namespace
 
-// One listening socket with its own HTTP front and its own waiter budget, so that a flood of waits on TCP
-// cannot starve the Unix socket, or the reverse.
+// One listening socket with its own HTTP front, whose caps are its own: a flood on TCP cannot starve the
+// Unix socket, or the reverse.
 struct Listener {
-  explicit Listener(size_t max_waiters) : waiters(max_waiters) {}
   int fd = -1;  ///< until the front takes it over
-  WaiterLimit waiters;
   std::unique_ptr<HttpFront> front;
 };
 
 struct Service::Impl {
-  Impl(const ServiceOptions& o) : options(o), endpoints(o.limits, o.run_info_json) {}
+  explicit Impl(const ServiceOptions& o) : options(o) {}
   ServiceOptions options;
-  Endpoints endpoints;
+  std::unique_ptr<Endpoints> endpoints;  ///< made last in start(), once the run info is complete
   std::string run_dir;
   std::string socket_path;
   int tcp_port = -1;
+  std::string tcp_address;
+  bool tcp_loopback_only = true;
   std::vector<std::unique_ptr<Listener>> listeners;
   int wake[2] = {-1, -1};  ///< stop() writes to wake[1] to end the watcher
   std::thread watcher;
@@ -175,16 +200,15 @@ struct Service::Impl {
         problem("cannot load " + options.http_library + ": " + (why ? why : "no entry point"));
       }
     }
-    size_t threads = options.slots + options.margin;
     for (auto& l : listeners) {
       std::string error;
       HttpFront* front = nullptr;
       if (start) {
         HttpConfig config;
         config.listen_fd = l->fd;
-        config.threads = threads;
-        Listener* listener = l.get();
-        config.handler = [this, listener](const Request& r) { return endpoints.handle(r, &listener->waiters); };
+        config.limits = options.http;
+        config.handler = [this](const Request& r, WaiterLimit* waits) { return endpoints->handle(r, waits); };
+        config.authorize = [this](std::string_view authorization) { return endpoints->unitOf(authorization); };
         front = start(config, &error);
         if (!front) problem(error);
       }
@@ -199,7 +223,7 @@ struct Service::Impl {
     std::lock_guard lock(stop_mu);
     if (stopped) return;
     stopped = true;
-    endpoints.stop();  // wakes every wait first: the fronts' threads must be free to be joined
+    if (endpoints) endpoints->stop();  // wakes every wait first: the fronts' threads must be free to be joined
     if (watcher.joinable()) {
       (void)!write(wake[1], "x", 1);
       watcher.join();
@@ -222,9 +246,9 @@ Service::~Service() { stop(); }
 
 std::unique_ptr<Service> Service::start(const ServiceOptions& options, std::string* error) {
   boost::system::error_code ec;
-  boost::json::parse(options.run_info_json, ec);
-  if (ec) {
-    *error = "run info is not JSON: " + ec.message();
+  boost::json::value run_info = boost::json::parse(options.run_info_json, ec);
+  if (ec || !run_info.is_object()) {
+    *error = "run info is not a JSON object: " + (ec ? ec.message() : options.run_info_json.substr(0, 64));
     return nullptr;
   }
   auto impl = std::make_unique<Impl>(options);
@@ -244,8 +268,7 @@ std::unique_ptr<Service> Service::start(const ServiceOptions& options, std::stri
     return nullptr;
   }
 
-  size_t max_waiters = options.slots + options.margin / 2;
-  auto unix_listener = std::make_unique<Listener>(max_waiters);
+  auto unix_listener = std::make_unique<Listener>();
   unix_listener->fd = listenUnix(socket_path, error);
   if (unix_listener->fd < 0) return nullptr;
   s.socket_path = socket_path;
@@ -255,14 +278,17 @@ std::unique_ptr<Service> Service::start(const ServiceOptions& options, std::stri
     std::string host;
     int port = -1;
     if (!parseBind(options.tcp_bind, &host, &port, error)) return nullptr;
-    auto tcp = std::make_unique<Listener>(max_waiters);
+    auto tcp = std::make_unique<Listener>();
     tcp->fd = listenTcp(host, port, &s.tcp_port);
     if (tcp->fd < 0) {
       *error = "cannot listen on TCP " + options.tcp_bind + ": " + std::strerror(errno);
       return nullptr;
     }
+    s.tcp_address = localAddress(tcp->fd, &s.tcp_loopback_only);
     s.listeners.push_back(std::move(tcp));
   }
+  run_info.as_object()["sync_tcp"] = s.tcp_address.empty() ? boost::json::value(nullptr) : boost::json::value(s.tcp_address);
+  s.endpoints = std::make_unique<Endpoints>(options.limits, boost::json::serialize(run_info));
 
   if (pipe2(s.wake, O_CLOEXEC) != 0) {
     *error = std::string("pipe2: ") + std::strerror(errno);
@@ -275,17 +301,19 @@ std::unique_ptr<Service> Service::start(const ServiceOptions& options, std::stri
 const std::string& Service::socketPath() const { return impl_->socket_path; }
 const std::string& Service::runDir() const { return impl_->run_dir; }
 int Service::tcpPort() const { return impl_->tcp_port; }
-std::string Service::registerUnit(const std::string& unit) { return impl_->endpoints.registerUnit(unit); }
-void Service::unitEnded(const std::string& unit) { impl_->endpoints.unitEnded(unit); }
-std::vector<Operation> Service::operations() const { return impl_->endpoints.operations(); }
-uint64_t Service::droppedOperations() const { return impl_->endpoints.droppedOperations(); }
+const std::string& Service::tcpAddress() const { return impl_->tcp_address; }
+bool Service::tcpLoopbackOnly() const { return impl_->tcp_loopback_only; }
+std::string Service::registerUnit(const std::string& unit) { return impl_->endpoints->registerUnit(unit); }
+void Service::unitEnded(const std::string& unit) { impl_->endpoints->unitEnded(unit); }
+std::vector<Operation> Service::operations() const { return impl_->endpoints->operations(); }
+uint64_t Service::droppedOperations() const { return impl_->endpoints->droppedOperations(); }
 std::vector<std::string> Service::warnings() const {
-  std::vector<std::string> all = impl_->endpoints.warnings();
+  std::vector<std::string> all = impl_->endpoints->warnings();
   std::lock_guard lock(impl_->problems_mu);
   all.insert(all.end(), impl_->problems.begin(), impl_->problems.end());
   return all;
 }
 void Service::stop() { impl_->stop(); }
-Endpoints& Service::endpoints() { return impl_->endpoints; }
+Endpoints& Service::endpoints() { return *impl_->endpoints; }
 
 }  // namespace mpexec::sync

@@ -3,7 +3,6 @@
 //
 // Typical use by the executor:
 //   ServiceOptions options;
-//   options.slots = np;
 //   options.run_info_json = info;
 //   std::string error;
 //   auto sync = Service::start(options, &error);
@@ -30,13 +29,11 @@ struct ServiceOptions {
   /// "" for no TCP; otherwise "ADDR" or "ADDR:PORT" ("[V6]:PORT" for IPv6); a missing or 0 port means a
   /// random free one (see tcpPort()).
   std::string tcp_bind;
-  /// The run's worker slots: one blocked request per running unit is expected.
-  size_t slots = 1;
-  /// Threads beyond `slots` in each listener's pool. Half of them are kept for short requests: at most
-  /// slots + margin / 2 requests may wait at once, more get 429.
-  size_t margin = 8;
-  /// Answered verbatim by GET /v1/run, e.g. {"np": 4, "units": 12, "start_us": ...}. Must be valid JSON.
+  /// Answered by GET /v1/run, e.g. {"np": 4, "units": 12, ...}: a JSON object, to which the service adds
+  /// "sync_tcp" (the TCP address as HOST:PORT, null without tcp_bind).
   std::string run_info_json = "{}";
+  /// Sizes, caps and timeouts of the HTTP front, for each listener (docs/sync.md, "Abuse").
+  HttpLimits http;
   Limits limits;
   /// The HTTP front, started when the first connection arrives: `start_http` when set (tests and benchmarks
   /// link sync-service/http.cc and pass startHttp), else the entry point of the shared library at
@@ -69,6 +66,11 @@ class Service {
   const std::string& runDir() const;
   /// The bound TCP port, or -1 without tcp_bind.
   int tcpPort() const;
+  /// Where a client on this machine reaches the TCP listener, HOST:PORT ("[V6]:PORT"), with a wildcard
+  /// bind's host as loopback; "" without tcp_bind.
+  const std::string& tcpAddress() const;
+  /// Whether the TCP listener takes connections from loopback only (true without tcp_bind).
+  bool tcpLoopbackOnly() const;
 
   /// A fresh 128-bit token (32 hex digits) for the unit, for its MPEXEC_SYNC_TOKEN. Unit ids name units
   /// in the operation log; registering an id again replaces its token and revives an ended id.

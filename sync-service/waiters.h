@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <mutex>
 
 namespace mpexec::sync {
@@ -10,12 +11,13 @@ namespace mpexec::sync {
 using Clock = std::chrono::steady_clock;
 using Deadline = Clock::time_point;
 
-/// Counts the requests blocked in a wait (board wait, lock acquire, trail block). The HTTP server serves
-/// every request from a fixed thread pool, so a wait that would take the pool's last free threads is refused
-/// (Status::TooMany) instead: short requests always find a thread. Thread-safe.
+/// Counts the requests blocked in a wait (board wait, lock acquire, trail block); one over `max` is refused
+/// (Status::TooMany) instead of waiting. The HTTP front keeps one per unit, and learns through `blocking`
+/// when a request is about to block its thread (true) and when it is done waiting (false). Thread-safe.
 class WaiterLimit {
  public:
-  explicit WaiterLimit(size_t max) : max_(max) {}
+  explicit WaiterLimit(size_t max, std::function<void(bool)> blocking = {})
+      : max_(max), blocking_(std::move(blocking)) {}
   WaiterLimit(const WaiterLimit&) = delete;
   WaiterLimit& operator=(const WaiterLimit&) = delete;
 
@@ -28,6 +30,7 @@ class WaiterLimit {
 
  private:
   const size_t max_;
+  const std::function<void(bool)> blocking_;
   mutable std::mutex mu_;
   size_t current_ = 0;
 };
