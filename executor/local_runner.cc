@@ -292,6 +292,8 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
     if (!socket.empty()) {
       e.push_back("MPEXEC_SYNC_SOCKET=" + socket);
       e.push_back("MPEXEC_SYNC_TOKEN=" + token);
+      if (!opts_.sync.tcp_url.empty() && (!sandboxed || spec.policy.network == sandbox::Network::Host))
+        e.push_back("MPEXEC_SYNC_URL=" + opts_.sync.tcp_url);
     }
     return e;
   };

@@ -34,6 +34,9 @@ struct RunPaths {
 struct SyncHooks {
   std::string socket_path;  ///< host path of sync.sock; empty: no sync service
   std::string socket_dir;
+  /// http://HOST:PORT of the TCP listener (--sync-bind), given to units that can reach it (network "host",
+  /// or --no-sandbox) as MPEXEC_SYNC_URL; empty without it.
+  std::string tcp_url;
   std::function<std::string(const std::string& unit)> unit_starting;
   std::function<void(const std::string& unit)> unit_ended;
 };

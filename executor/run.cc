@@ -269,14 +269,31 @@ std::optional<int> RunSession::startServices() {
   sync_opts.run_dir_parent = syncDirParent();
   sync_opts.http_library = sandbox::findBesideExecutable(sync::kHttpLibraryName);
   sync_opts.tcp_bind = config_.sync_bind;
-  sync_opts.run_info_json = fmt::format(R"({{"np": {}, "units": {}, "tests": {}, "run_id": "{}"}})", np_,
-                                        plan_.units.size(), plan_.tests.size(), paths_.run_id);
+  // The wall-clock time of the run clock's zero, which every *_us time of the reports counts from.
+  timespec wall{};
+  clock_gettime(CLOCK_REALTIME, &wall);
+  int64_t start_unix_us = int64_t(wall.tv_sec) * 1000000 + wall.tv_nsec / 1000 - clock_.nowUs();
+  time_t start_s = time_t(start_unix_us / 1000000);
+  struct tm start_tm;
+  gmtime_r(&start_s, &start_tm);
+  char start[32];
+  strftime(start, sizeof start, "%Y-%m-%dT%H:%M:%S", &start_tm);
+  sync_opts.run_info_json =
+      fmt::format(R"({{"np": {}, "units": {}, "tests": {}, "run_id": "{}", "start": "{}.{:06}Z", "start_unix_us": {}}})",
+                  np_, plan_.units.size(), plan_.tests.size(), paths_.run_id, start, start_unix_us % 1000000,
+                  start_unix_us);
   std::string sync_error;
   sync_ = sync::Service::start(sync_opts, &sync_error);
   if (!sync_) {
     fmt::print(stderr, "mpexec: cannot start the sync service: {}\n", sync_error);
     return kExitInfra;
   }
+  if (!sync_->tcpLoopbackOnly())
+    fmt::print(stderr,
+               "mpexec: warning: --sync-bind {} listens beyond this machine: the sync service speaks plain HTTP, "
+               "so its tokens and data cross the network unencrypted; bind 127.0.0.1 unless tests on other "
+               "machines must reach it\n",
+               config_.sync_bind);
   if (!config_.sync_bind.empty() && config_.verbosity > 0)
     fmt::print("sync service: {} and tcp port {}\n", sync_->socketPath(), sync_->tcpPort());
   return std::nullopt;
@@ -292,6 +309,7 @@ void RunSession::dispatch() {
   ropts.tick_ms = tickMs();
   ropts.sync.socket_path = sync_->socketPath();
   ropts.sync.socket_dir = sync_->runDir();
+  if (!sync_->tcpAddress().empty()) ropts.sync.tcp_url = "http://" + sync_->tcpAddress();
   ropts.sync.unit_starting = [&](const std::string& unit) { return sync_->registerUnit(unit); };
   ropts.sync.unit_ended = [&](const std::string& unit) { sync_->unitEnded(unit); };
   const Manifest& m = *manifest_;

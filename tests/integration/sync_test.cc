@@ -1,11 +1,18 @@
 // The sync service with the real binary and real sandboxes: a shared fixture through a trail, a lock
 // holder killed mid-hold, curl as a client, and ownership that a token cannot borrow.
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -45,13 +52,14 @@ class SyncTest : public ::testing::Test {
   test::TempDir dir_;
 };
 
-std::string shTest(const std::string& name, const std::string& script) {
+// A test running `script` with sh; `keys` adds keys to the test's object (`"sandbox": {...}, `).
+std::string shTest(const std::string& name, const std::string& script, const std::string& keys = "") {
   std::string escaped;
   for (char c : script) {
     if (c == '"' || c == '\\') escaped += '\\';
     escaped += c;
   }
-  return R"({"name": ")" + name + R"(", "cmd": ["/bin/sh", "-c", ")" + escaped + R"("]})";
+  return R"({"name": ")" + name + R"(", )" + keys + R"("cmd": ["/bin/sh", "-c", ")" + escaped + R"("]})";
 }
 
 std::vector<std::string> lines(const std::string& text) {
@@ -149,6 +157,29 @@ TEST_F(SyncTest, WithoutItsHttpLibraryOnlyTheTestsThatCallTheServiceFail) {
   EXPECT_EQ(outcome("plain"), "PASS");
   EXPECT_EQ(outcome("caller"), "FAIL");
   EXPECT_NE(r.out.find("warning: sync: no libmpexec-http.so beside mpexec"), std::string::npos) << r.out;
+}
+
+// --sync-bind: a unit that can reach the TCP listener is told where it is (MPEXEC_SYNC_URL), the run info
+// gives it with the run's start, and a bind beyond loopback is warned about.
+TEST_F(SyncTest, TestsAreToldTheTcpAddressAndTheRunsStart) {
+  const std::string host_network = R"("sandbox": {"network": "host"}, )";
+  std::string tests =
+      shTest("host", R"(echo "host: $MPEXEC_SYNC_URL" > $DIR/host.txt)", host_network) + "," +
+      shTest("none", R"(echo "${MPEXEC_SYNC_URL-unset}" > $DIR/none.txt)") + "," +
+      shTest("curl", R"(curl -sf -H "Authorization: bearer $MPEXEC_SYNC_TOKEN" "$MPEXEC_SYNC_URL/v1/run" > $DIR/run.json)",
+             host_network);
+  auto r = run({"--sync-bind", "0.0.0.0:0", manifest(tests)});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("warning: --sync-bind 0.0.0.0:0 listens beyond this machine"), std::string::npos) << r.out;
+  std::string host = test::readFile(dir_.path() + "/host.txt");
+  EXPECT_EQ(host.rfind("host: http://127.0.0.1:", 0), 0u) << host;
+  EXPECT_EQ(test::readFile(dir_.path() + "/none.txt"), "unset\n") << "a sandbox without the network cannot reach it";
+  auto info = test::readJson(dir_.path() + "/run.json");
+  EXPECT_EQ("http://" + std::string(info.at("sync_tcp").as_string()) + "\n", host.substr(6));
+  EXPECT_EQ(info.at("start").as_string().size(), 27u) << info.at("start");  // 2024-01-02T03:04:05.678901Z
+  EXPECT_GT(info.at("start_unix_us").to_number<int64_t>(), 1700000000000000);
+  auto loopback = run({"--sync-bind", "127.0.0.1:0", manifest(tests)});
+  EXPECT_EQ(loopback.out.find("warning: --sync-bind"), std::string::npos) << loopback.out;
 }
 
 // The service's private directory goes under $TMPDIR, and the run removes it.
