@@ -159,6 +159,124 @@ TEST_F(SyncTest, WithoutItsHttpLibraryOnlyTheTestsThatCallTheServiceFail) {
   EXPECT_NE(r.out.find("warning: sync: no libmpexec-http.so beside mpexec"), std::string::npos) << r.out;
 }
 
+// The hostile unit of issue 18, in Python, as a test author might write it: a chunked body with its own
+// token, bodies without a token over the Unix socket and over TCP, then 500 idle, 40 trickling and 500
+// kept-alive connections held until the witness is done.
+constexpr const char* kHostilePy = R"PY(
+import os, resource, socket, sys, threading, time
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+path, token, d = os.environ["MPEXEC_SYNC_SOCKET"], os.environ["MPEXEC_SYNC_TOKEN"], os.environ["DIR"]
+url = os.environ.get("MPEXEC_SYNC_URL", "")
+host, port = url[len("http://"):].rsplit(":", 1) if url else ("", "0")
+
+def unix():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    return s
+
+def tcp():
+    return socket.create_connection((host, int(port)))
+
+def flood(connect, head, total, piece):
+    what = connect.__name__ + " " + head.split("\r\n")[0] + " " + head.split("\r\n")[-3]
+    s = connect()
+    try:
+        s.sendall(head.encode())
+        for _ in range(total // len(piece)):
+            s.sendall(piece)
+    except OSError:
+        pass
+    try:
+        s.settimeout(10)
+        print(what, "->", s.recv(200).split(b"\r\n")[0].decode(), flush=True)
+    except OSError as e:
+        print(what, "->", e, flush=True)
+    s.close()
+
+chunk = b"10000\r\n" + b" " * 0x10000 + b"\r\n"
+flood(unix, "PUT /v1/board/big HTTP/1.1\r\nAuthorization: Bearer %s\r\nTransfer-Encoding: chunked\r\n\r\n" % token,
+      256 << 20, chunk)
+for connect in (unix, tcp) if url else (unix,):
+    flood(connect, "PUT /v1/board/big HTTP/1.1\r\nHost: mpexec\r\nContent-Length: %d\r\n\r\n" % (100 << 20), 100 << 20,
+          b" " * 0x10000)
+
+held = [unix() for _ in range(500)]
+get = ("GET /v1/board/k HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\n" % token).encode()
+for _ in range(500):
+    s = unix()
+    s.sendall(get)
+    held.append(s)
+trickling = [unix() for _ in range(40)]
+stop = False
+def trickle():
+    for i in range(len(get) - 2):
+        for s in trickling:
+            try:
+                s.send(get[i:i + 1])
+            except OSError:
+                pass
+        for _ in range(50):
+            if stop:
+                return
+            time.sleep(0.01)
+t = threading.Thread(target=trickle)
+t.start()
+open(d + "/ready", "w").close()
+for _ in range(1200):
+    if os.path.exists(d + "/done"):
+        break
+    time.sleep(0.05)
+stop = True
+t.join()
+)PY";
+
+// Issue 18: a hostile unit cannot starve a witness unit's `mpexec sync` calls, nor grow mpexec's memory
+// without bound, whatever it sends.
+TEST_F(SyncTest, AHostileUnitNeitherStarvesAWitnessNorBloatsMpexec) {
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
+  if (files.rlim_max < 2200) GTEST_SKIP() << "the hostile unit needs 2200 open files; the hard limit is " << files.rlim_max;
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  std::string hostile = dir_.write("hostile.py", kHostilePy);
+  std::string tests =
+      shTest("hostile", "/usr/bin/python3 " + hostile, R"("sandbox": {"network": "host"}, )") + "," +
+      shTest("witness",
+             R"(S="$MPEXEC_EXE sync"; for i in $(seq 1200); do [ -e $DIR/ready ] && break; sleep 0.05; done; )"
+             R"([ -e $DIR/ready ] || { echo the hostile unit never got ready; touch $DIR/done; exit 1; }; )"
+             R"(for i in $(seq 10); do )"
+             R"X(timeout 10 $S board put w/$i $i >/dev/null && [ "$(timeout 10 $S board get w/$i)" = $i ] && )X"
+             R"(timeout 10 $S lock acquire L --timeout 5 && timeout 10 $S lock release L || { echo round $i failed; touch $DIR/done; exit 1; }; )"
+             R"(done; touch $DIR/done)");
+  std::string out = dir_.path() + "/out.txt";
+  pid_t pid = test::startMpexec({"--json", dir_.path() + "/report.json", "--np", "2", "--sync-bind", "127.0.0.1:0",
+                                 "--output", "streamed", manifest(tests)},
+                                out);
+  // VmHWM is mpexec's own peak resident size so far; the last reading before it ends is the run's.
+  std::atomic<size_t> peak_kb{0};
+  std::atomic<bool> ended{false};
+  std::thread sampler([&] {
+    std::string status = "/proc/" + std::to_string(pid) + "/status";
+    while (!ended) {
+      std::ifstream in(status);
+      for (std::string line; std::getline(in, line);)
+        if (line.rfind("VmHWM:", 0) == 0) peak_kb = std::max<size_t>(peak_kb, std::strtoul(line.c_str() + 6, nullptr, 10));
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  test::Finished r = test::waitMpexec(pid, out, 180);
+  ended = true;
+  sampler.join();
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(outcome("witness"), "PASS") << r.out;
+  EXPECT_EQ(outcome("hostile"), "PASS") << r.out;
+  EXPECT_NE(r.out.find("Transfer-Encoding: chunked -> HTTP/1.1 413"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("unix PUT /v1/board/big HTTP/1.1 Content-Length: 104857600 -> HTTP/1.1 401"), std::string::npos);
+  EXPECT_NE(r.out.find("tcp PUT /v1/board/big HTTP/1.1 Content-Length: 104857600 -> HTTP/1.1 401"), std::string::npos);
+  EXPECT_LT(peak_kb / 1024, 32u) << "MiB at mpexec's peak\n" << r.out;
+  RecordProperty("mpexec_peak_rss_kb", std::to_string(peak_kb));
+}
+
 // --sync-bind: a unit that can reach the TCP listener is told where it is (MPEXEC_SYNC_URL), the run info
 // gives it with the run's start, and a bind beyond loopback is warned about.
 TEST_F(SyncTest, TestsAreToldTheTcpAddressAndTheRunsStart) {
