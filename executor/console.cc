@@ -42,7 +42,7 @@ std::string formatElapsed(int64_t us) {
   return fmt::format("{}h{:02}m", s / 3600, (s / 60) % 60);
 }
 
-std::string plural(size_t n, const char* word) { return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s"); }
+std::string plural(size_t n, const char* one, const char* many) { return fmt::format("{} {}", n, n == 1 ? one : many); }
 
 struct Tail {
   bool exists = false;
@@ -286,6 +286,16 @@ void Console::line(const std::string& text) {
   fflush(out_);
 }
 
+void Console::unitLeaked(const Unit& unit, uint32_t processes) {
+  if (opts_.verbosity == 0) return;
+  clearStatus();
+  std::string what = unit.group.empty() ? printable(unit.name) : fmt::format("group {} (unit {})", printable(unit.group), unit.id);
+  fmt::print(out_, "{}{}: {} still running after its last command, killed\n", linePrefix(paint("LEAK", "1;33"), 4),
+             what, plural(processes, "process", "processes"));
+  drawStatus();
+  fflush(out_);
+}
+
 void Console::tick() {
   for (auto& [test, _] : streams_) drain(test, false);
   warnSlow();
@@ -397,10 +407,10 @@ void Console::summary(const Manifest& m, const std::vector<size_t>& planned, con
   if (headline.interrupt_signal) {
     const char* abbrev = sigabbrev_np(headline.interrupt_signal);
     fmt::print(out_, "\n{} by signal {}{}: every running unit was killed; {} not run\n", paint("INTERRUPTED", "1;31"),
-               headline.interrupt_signal, abbrev ? fmt::format(" (SIG{})", abbrev) : "", plural(not_run, "test"));
+               headline.interrupt_signal, abbrev ? fmt::format(" (SIG{})", abbrev) : "", plural(not_run, "test", "tests"));
   } else if (headline.max_fail > 0) {
     fmt::print(out_, "\n{} after {} (--max-fail {}): no unit started since; {} not run\n", paint("STOPPED", "1;33"),
-               plural(size_t(headline.max_fail), "failure"), headline.max_fail, plural(not_run, "test"));
+               plural(size_t(headline.max_fail), "failure", "failures"), headline.max_fail, plural(not_run, "test", "tests"));
   }
 
   if (!failures.empty()) {
@@ -446,7 +456,7 @@ void Console::summary(const Manifest& m, const std::vector<size_t>& planned, con
   std::string joined;
   for (auto [o, n] : counts) joined += fmt::format("{}{} {}", joined.empty() ? "" : ", ", n, outcomeWord(o));
   double ratio = wall_us > 0 ? double(sum_us) / double(wall_us) : 0;
-  fmt::print(out_, "\n{}: {}\n", plural(planned.size(), "test"), joined.empty() ? "none" : joined);
+  fmt::print(out_, "\n{}: {}\n", plural(planned.size(), "test", "tests"), joined.empty() ? "none" : joined);
   fmt::print(out_, "wall {}, sum of test times {} ({:.2f}x)\n", formatDuration(wall_us), formatDuration(sum_us), ratio);
   if (!failures.empty() && !headline.interrupt_signal)
     fmt::print(out_, "rerun the failures: {} --rerun-failed {}\n", opts_.rerun_command, opts_.rerun_manifest);

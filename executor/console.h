@@ -44,6 +44,7 @@ class Console : public SchedulerObserver {
   void testFinished(size_t test, const TestRecord& r) override;
   void testRetried(size_t test, const TestRecord& r) override;
   void tick() override;
+  void unitLeaked(const Unit& unit, uint32_t processes) override;
 
   /// A line of mpexec's own ("iteration 2/3"), above the status line.
   void line(const std::string& text);

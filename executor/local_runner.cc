@@ -527,6 +527,7 @@ void LocalRunner::finishUnit(size_t slot_index, std::vector<RunnerEvent>& out) {
   const Unit& unit = plan_.units[r->unit];
   for (int fd : {r->process->eventFd(), r->process->pidFd()}) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
   int status = r->process->exitStatus();
+  const uint32_t leaked = r->process->done() ? r->process->leakedProcesses() : 0;
   if (!r->setup_failed.empty()) r->problem = r->problem.empty() ? r->setup_failed : r->setup_failed + "; " + r->problem;
   for (size_t i = 0; i < r->roles.size(); ++i) {
     if (r->finished[i]) continue;
@@ -564,6 +565,7 @@ void LocalRunner::finishUnit(size_t slot_index, std::vector<RunnerEvent>& out) {
   end.unit = r->unit;
   end.at_us = clock_.nowUs();
   end.problem = r->problem;
+  end.leaked = leaked;
   out.push_back(std::move(end));
 }
 

@@ -43,6 +43,7 @@ Combined combineIterations(const Manifest& m, const Plan& plan, std::vector<Sche
       c.result.records.push_back(std::move(r));
     }
     c.result.unit_problems.insert(c.result.unit_problems.end(), it.unit_problems.begin(), it.unit_problems.end());
+    c.result.unit_leaks.insert(c.result.unit_leaks.end(), it.unit_leaks.begin(), it.unit_leaks.end());
     c.result.barriers.insert(c.result.barriers.end(), it.barriers.begin(), it.barriers.end());
     for (UnitRun run : it.unit_runs) {
       run.unit += unit_base;

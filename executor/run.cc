@@ -404,6 +404,14 @@ int RunSession::exitCodeAndNotes(const Combined& combined, std::vector<std::stri
     notes.push_back(fmt::format("warning: unit {} ({}): {}", unit.id, unit.name, result.unit_problems[u]));
     failed = true;
   }
+  for (size_t u = 0; u < combined.plan.units.size(); ++u) {
+    // Not a failure: the processes were killed and nothing outlived the unit; but a test that leaves a
+    // daemon behind usually means to stop it and did not (nextest reports such tests as LEAK too).
+    if (result.unit_leaks[u] == 0) continue;
+    const Unit& unit = combined.plan.units[u];
+    notes.push_back(fmt::format("warning: unit {} ({}) left {} running after its last command; killed", unit.id, unit.name,
+                                result.unit_leaks[u] == 1 ? std::string("1 process") : fmt::format("{} processes", result.unit_leaks[u])));
+  }
   for (const auto& w : sync_->warnings()) notes.push_back("warning: sync: " + w);
   int code = result.interrupted ? kExitInterrupted : failed ? kExitFailed : kExitPassed;
   // Nothing ran: in CI that is a broken filter or shard more often than an intended empty run.

@@ -14,6 +14,7 @@ Scheduler::Scheduler(const Plan& plan, size_t test_count, UnitRunner& runner, Sc
     : plan_(plan), runner_(runner), opts_(std::move(opts)), observer_(observer ? observer : &kSilent) {
   result_.records.resize(test_count);
   result_.unit_problems.resize(plan.units.size());
+  result_.unit_leaks.resize(plan.units.size());
   unit_slot_.assign(plan.units.size(), -1);
   job_of_unit_.resize(plan.units.size());
   run_of_unit_.resize(plan.units.size());
@@ -75,10 +76,12 @@ void Scheduler::handle(const RunnerEvent& ev, std::vector<int>& free_slots, size
       }
       if (!retry.tests.empty()) queue.push_front(std::move(retry));
       result_.unit_problems[ev.unit] = ev.problem;
+      result_.unit_leaks[ev.unit] += ev.leaked;
       result_.unit_runs[run_of_unit_[ev.unit]].end_us = ev.at_us;
       free_slots.push_back(unit_slot_[ev.unit]);
       std::push_heap(free_slots.begin(), free_slots.end(), std::greater<>());
       --running;
+      if (ev.leaked > 0) observer_->unitLeaked(unit, ev.leaked);
       observer_->unitFinished(ev.unit, ev.problem);
       break;
     }

@@ -29,6 +29,8 @@ class SchedulerObserver {
   /// An attempt failed and the test will run again (--retries).
   virtual void testRetried(size_t /*test*/, const TestRecord&) {}
   virtual void unitFinished(size_t /*unit*/, const std::string& /*problem*/) {}
+  /// The unit left `processes` running after its last command; they were killed.
+  virtual void unitLeaked(const Unit& /*unit*/, uint32_t /*processes*/) {}
   virtual void barrier(int64_t /*at_us*/) {}
   /// After every wake-up of the dispatch loop (at least every LocalRunnerOptions::tick_ms when set).
   virtual void tick() {}
@@ -52,6 +54,7 @@ struct UnitRun {
 struct ScheduleResult {
   std::vector<TestRecord> records;  ///< indexed like Manifest::tests; NOT_RUN for what never ran
   std::vector<std::string> unit_problems;  ///< indexed like Plan::units
+  std::vector<uint32_t> unit_leaks;  ///< indexed like Plan::units: processes left running, over all its runs
   std::vector<Barrier> barriers;
   std::vector<UnitRun> unit_runs;  ///< in start order
   bool interrupted = false;

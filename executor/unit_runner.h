@@ -18,6 +18,7 @@ struct RunnerEvent {
   int64_t at_us = 0;     ///< when (TestStarted, UnitFinished)
   TestRecord record;     ///< TestFinished: outcome, codes, times, log; unit and slot are the scheduler's
   std::string problem;   ///< UnitFinished: what went wrong with the unit itself (teardown, sandbox), if anything
+  uint32_t leaked = 0;   ///< UnitFinished: its processes still running after its last command, killed
 };
 
 /// One run of a unit: all its tests on the first attempt, the failed ones again on a retry.

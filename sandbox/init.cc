@@ -175,11 +175,13 @@ class Init {
       bool ok = runCommand(i, cmd);
       if (!ok && cmd.role == Role::Setup) setup_failed = true;
     }
-    if (sweep()) {
+    uint32_t leaked = 0;
+    if (sweep(&leaked)) {
       // Nothing of the unit is left but this process: its slot may take the next unit while the kernel
       // tears this one down (address space, mounts, namespaces).
       Event done;
       done.kind = Event::Kind::Done;
+      done.leaked = leaked;
       sendEvent(event_fd_, done);
       return true;
     }
@@ -286,12 +288,19 @@ class Init {
 
   /// Kills and reaps everything the unit left. In a pid namespace, kill(-1) from pid 1 reaches every
   /// process of the namespace but the init; without one, the init is a subreaper and walks its children.
-  /// Kills and reaps every other process of the unit. True once none is left.
-  bool sweep() {
+  /// Kills and reaps every other process of the unit. True once none is left; then `killed` (if given)
+  /// counts the processes that were still running, which the unit leaked.
+  bool sweep(uint32_t* killed = nullptr) {
     // The common case, a unit that left nothing: no child at all (not even a zombie), so no descendant
-    // either, and nothing to list or kill.
+    // either, and nothing to list or kill. Zombies of processes that ended by themselves are no leak.
     int status;
-    if (waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD) return true;
+    pid_t got;
+    while ((got = waitpid(-1, &status, WNOHANG)) > 0) {
+    }
+    if (got < 0 && errno == ECHILD) return true;
+    // Every process left is a child of this init (orphans are reparented to it), so each one killed is
+    // reaped here once: counting the reaps counts the leak.
+    uint32_t reaped_total = 0;
     for (int round = 0; round < 1000; ++round) {
       std::vector<pid_t> children = spec_.isolation == Isolation::Namespaces ? std::vector<pid_t>{} : listChildren();
       if (spec_.isolation == Isolation::Namespaces) {
@@ -299,10 +308,15 @@ class Init {
       } else {
         for (pid_t c : children) kill(c, SIGKILL);
       }
-      pid_t got;
       bool reaped = false;
-      while ((got = waitpid(-1, &status, spec_.isolation == Isolation::Namespaces ? 0 : WNOHANG)) > 0) reaped = true;
-      if (got < 0 && errno == ECHILD) return true;
+      while ((got = waitpid(-1, &status, spec_.isolation == Isolation::Namespaces ? 0 : WNOHANG)) > 0) {
+        reaped = true;
+        ++reaped_total;
+      }
+      if (got < 0 && errno == ECHILD) {
+        if (killed) *killed = reaped_total;
+        return true;
+      }
       if (!reaped) {
         // Children that are still dying: wait for the next SIGCHLD rather than spin.
         timespec ts{0, 10'000'000};

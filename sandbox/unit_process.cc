@@ -29,6 +29,7 @@ struct UnitProcess::State {
   int exit_status = 0;
   int64_t setup_done_ns = 0;
   bool done = false;
+  uint32_t leaked = 0;
 };
 
 namespace {
@@ -77,6 +78,7 @@ int UnitProcess::pidFd() const { return s_->pidfd.get(); }
 int UnitProcess::exitStatus() const { return s_->exit_status; }
 int64_t UnitProcess::setupDoneNs() const { return s_->setup_done_ns; }
 bool UnitProcess::done() const { return s_->done; }
+uint32_t UnitProcess::leakedProcesses() const { return s_->leaked; }
 bool UnitProcess::reaped() const { return s_->reaped; }
 uint64_t UnitProcess::oomKills() const { return s_->cgroup ? s_->cgroup->oomKills() : 0; }
 
@@ -89,9 +91,10 @@ bool UnitProcess::readEvents(std::vector<Event>& out) {
   while ((n = recv(s_->events.get(), &ev, sizeof ev, MSG_DONTWAIT)) == ssize_t(sizeof ev)) {
     if (ev.kind == Event::Kind::Ready)
       s_->setup_done_ns = ev.mono_ns;
-    else if (ev.kind == Event::Kind::Done)
+    else if (ev.kind == Event::Kind::Done) {
       s_->done = true;
-    else
+      s_->leaked = ev.leaked;
+    } else
       out.push_back(ev);
   }
   if (!exited) return true;
@@ -143,6 +146,7 @@ bool UnitProcess::runNext(const UnitSpec& spec) {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   s_->done = false;
+  s_->leaked = 0;
   s_->setup_done_ns = int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;  // nothing to set up
   return true;
 }

@@ -80,6 +80,7 @@ struct Event {
   int32_t wait_status = 0;
   uint32_t timed_out = 0;
   int32_t err = 0;
+  uint32_t leaked = 0;  ///< Done: processes of the unit still running after its last command, killed
   int64_t mono_ns = 0;  ///< CLOCK_MONOTONIC when it happened
   char detail[224] = {};
 };
@@ -123,6 +124,9 @@ class UnitProcess {
   /// Whether the init reported Done: all results are in and only the init's own exit is left. The unit
   /// can then be retired without waiting for that exit.
   bool done() const;
+  /// With done(): how many processes of the unit were still running after its last command ended, and
+  /// were killed (a test that leaves a daemon behind).
+  uint32_t leakedProcesses() const;
   /// Whether the init has exited and been reaped (readEvents() returned false).
   bool reaped() const;
   /// Hands a unit without namespaces whose init reported Done the next unit to run, in the same init and

@@ -73,6 +73,7 @@ std::string jsonReport(const Manifest& m, const Plan& plan, const ScheduleResult
                    {"tests", std::move(names)}};
     o["group"] = unit.group.empty() ? json::value(nullptr) : json::value(unit.group);
     o["problem"] = result.unit_problems[u].empty() ? json::value(nullptr) : json::value(result.unit_problems[u]);
+    o["leaked_processes"] = u < result.unit_leaks.size() ? result.unit_leaks[u] : 0;
     units.push_back(std::move(o));
   }
   json::array barriers;

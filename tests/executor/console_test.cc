@@ -206,6 +206,16 @@ TEST_F(ConsoleTest, NamesAndOutputAreShownEscaped) {
   EXPECT_TRUE(has(out, "\\x1b]0;title\\x07 and \\x1b]52;c;eA==\\x07")) << out;
 }
 
+TEST_F(ConsoleTest, ALeakSaysHowManyProcessesTheUnitLeftRunning) {
+  Console& c = console();
+  Unit free_unit{"u0", "alpha", "", Strategy::Free, {0}};
+  Unit group_unit{"u3", "db", "db", Strategy::Serial, {2, 3}};
+  c.unitLeaked(free_unit, 1);
+  c.unitLeaked(group_unit, 3);
+  EXPECT_TRUE(has(text(), "[0/4] LEAK    alpha: 1 process still running after its last command, killed\n")) << text();
+  EXPECT_TRUE(has(text(), "[0/4] LEAK    group db (unit u3): 3 processes still running after its last command, killed\n")) << text();
+}
+
 TEST(ShellQuote, QuotesOnlyWhatNeedsIt) {
   EXPECT_EQ(shellQuote("build/mpexec"), "build/mpexec");
   EXPECT_EQ(shellQuote("a b"), "'a b'");

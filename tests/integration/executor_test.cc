@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -212,6 +213,32 @@ TEST_P(ExecutorTest, EachUnitStartsWithAFreshTmpdirAndNoneIsLeftAfterTheRun) {
   std::string run_dir = dir_.path() + "/.mpexec/runs/" + str(rep.at("run").as_object(), "id");
   ASSERT_TRUE(std::filesystem::is_directory(run_dir)) << run_dir;
   EXPECT_FALSE(std::filesystem::exists(run_dir + "/tmp")) << "scratch directories left in " << run_dir;
+}
+
+// Processes a unit leaves running after its last command are killed, and counted: a LEAK line, a warning
+// and the unit's leaked_processes in the JSON report. A test that waits for its children leaks nothing.
+TEST_P(ExecutorTest, ProcessesLeftAfterTheLastCommandAreKilledAndReportedAsALeak) {
+  std::string marker = "mpexec-leak-" + std::to_string(getpid()) + (sandboxed() ? "s" : "n");
+  auto m = manifest(R"({"version": 1, "tests": [
+    {"name": "leaky", "cmd": ["/bin/bash", "-c", "(exec -a )" + marker + R"( sleep 1000) & (exec -a )" + marker + R"( sleep 1000) & echo left two"]},
+    {"name": "tidy", "cmd": ["/bin/sh", "-c", "sleep 0.05 & wait"]},
+    {"name": "g.one", "cmd": ["/bin/true"], "group": "srv", "strategy": "serial"},
+    {"name": "g.two", "cmd": ["/bin/true"], "group": "srv"}],
+    "groups": {"srv": {"setup": ["/bin/bash", "-c", "(exec -a )" + marker + R"( sleep 1000) &"]}}})");
+  auto r = run({"-j", "2", m});
+  EXPECT_EQ(r.exit_code, 0) << r.out;  // a note, not a failure
+  EXPECT_NE(r.out.find("LEAK    leaky: 2 processes still running after its last command, killed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("LEAK    group srv (unit "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("warning: unit u0 (leaky) left 2 processes running after its last command; killed"),
+            std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("LEAK    tidy"), std::string::npos) << r.out;
+  EXPECT_TRUE(test::processesWith(marker).empty()) << "a leaked process outlived its unit";
+  auto rep = readJson(report());
+  std::map<std::string, int64_t> leaked;
+  for (const auto& u : rep.at("units").as_array()) leaked[str(u.as_object(), "name")] = i64(u.as_object(), "leaked_processes");
+  EXPECT_EQ(leaked["leaky"], 2);
+  EXPECT_EQ(leaked["tidy"], 0);
+  EXPECT_EQ(leaked["srv"], 1);
 }
 
 TEST_P(ExecutorTest, InterruptKillsEverythingWritesTheReportAndExits130) {
