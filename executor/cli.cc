@@ -113,7 +113,7 @@ int parseCommandLine(int argc, char** argv, Config& c) {
   app.add_option("--exclude-label", c.exclude_labels,
                  "leave out tests with a label matching this regular expression (repeated: a match for each)")
       ->allow_extra_args(false);
-  app.add_flag("--list", c.list, "print the plan (phases, units, tests) and exit");
+  app.add_flag("--list", c.list, "print the plan (phases, units, tests) and exit; --list=json: as JSON");
   app.add_flag("--shuffle", c.shuffle, "seeded random order inside the pool and isolated_free windows");
   app.add_option("--seed", c.seed, "the seed for --shuffle (printed when chosen at random)");
   bool fail_fast = false;
@@ -154,11 +154,34 @@ int parseCommandLine(int argc, char** argv, Config& c) {
       ->check(CLI::IsMember({"auto", "always", "never"}));
   app.add_option("--slow", c.slow_s, "say SLOW each time a test has run S seconds more (60); 0: never")
       ->check(between(0, 1e9));
+  // --list=json: CLI11 would show a flag with a value as "--list{text}" in --help, so the format is taken
+  // out here and the flag left for CLI11.
+  std::vector<char*> args(argv, argv + argc);
+  std::string list_as = "--list";
+  for (char*& a : args) {
+    std::string_view arg = a;
+    if (arg.rfind("--list=", 0) != 0) continue;
+    std::string_view format = arg.substr(7);
+    if (format != "json" && format != "text") {
+      fmt::print(stderr, "mpexec: --list={}: the formats are text and json\n", format);
+      return kExitUsage;
+    }
+    c.list_format = format == "json" ? ListFormat::Json : ListFormat::Text;
+    a = list_as.data();
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(int(args.size()), args.data());
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? kExitPassed : kExitUsage;
+  }
+  if (c.list && (c.manifest == "json" || c.manifest == "text")) {
+    fmt::print(stderr, "mpexec: --list takes its format after '=': --list={}\n", c.manifest);
+    return kExitUsage;
+  }
+  if (c.list && c.manifest.empty() && !c.json.empty()) {
+    fmt::print(stderr, "mpexec: --json takes the report's file (here '{}'); for the plan as JSON use --list=json\n", c.json);
+    return kExitUsage;
   }
   if (std::string err = unexpectedArguments(app, app.remaining(), c.manifest); !err.empty()) {
     fmt::print(stderr, "mpexec: {}\n", err);

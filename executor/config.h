@@ -14,6 +14,8 @@ enum class OutputMode { Errors, All, None, Streamed };
 enum class NoTests { Fail, Warn, Pass };
 /// --color: SGR colours on stdout.
 enum class ColorMode { Auto, Always, Never };
+/// --list (text) or --list=json.
+enum class ListFormat { Text, Json };
 
 struct Config {
   std::string program = "mpexec";  ///< argv[0], for the rerun commands mpexec prints
@@ -25,6 +27,7 @@ struct Config {
   std::vector<std::string> labels;          ///< -L/--label: every one must match one of a test's labels
   std::vector<std::string> exclude_labels;  ///< --exclude-label: a test is left out when every one matches
   bool list = false;
+  ListFormat list_format = ListFormat::Text;
   bool shuffle = false;
   std::optional<uint64_t> seed;
   int max_fail = 0;

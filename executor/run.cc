@@ -24,6 +24,7 @@
 #include "executor/local_runner.h"
 #include "executor/manifest.h"
 #include "executor/plan.h"
+#include "executor/plan_listing.h"
 #include "executor/printable.h"
 #include "executor/repeat.h"
 #include "executor/reports/reports.h"
@@ -65,24 +66,6 @@ std::string makeRunId() {
   char stamp[32];
   strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
   return fmt::format("{}-{}", stamp, getpid());
-}
-
-void printPlan(const Manifest& m, const Plan& plan) {
-  for (size_t p = 0; p < plan.phases.size(); ++p) {
-    const Phase& phase = plan.phases[p];
-    if (phase.group.empty()) {
-      fmt::print("pool ({} units)\n", phase.units.size());
-    } else {
-      fmt::print("window {}: group {} ({}), behind a barrier\n", p + 1, printable(phase.group),
-                 phase.one_at_a_time ? "isolated_serial" : "isolated_free");
-    }
-    for (size_t u : phase.units) {
-      const Unit& unit = plan.units[u];
-      fmt::print("  {} {}{}\n", unit.id, strategyName(unit.strategy), unit.group.empty() ? "" : " [" + printable(unit.group) + "]");
-      for (size_t t : unit.tests) fmt::print("    {}\n", printable(m.tests[t].name));
-    }
-  }
-  fmt::print("{} tests in {} units, {} phases\n", plan.tests.size(), plan.units.size(), plan.phases.size());
 }
 
 std::optional<std::regex> compile(const std::string& re, const char* flag, std::string& error) {
@@ -215,8 +198,13 @@ std::optional<int> RunSession::selectTests() {
   }
   plan_ = makePlan(*manifest_, *history_, sel_);
   if (config_.list) {
-    printPlan(*manifest_, plan_);
-    if (plan_.tests.empty()) fmt::print("no tests selected: {}\n", printable(whyNoTests()));
+    std::string why_empty = plan_.tests.empty() ? whyNoTests() : "";
+    if (config_.list_format == ListFormat::Json) {
+      fmt::print("{}", planJson(*manifest_, plan_, config_, sel_, why_empty));
+    } else {
+      fmt::print("{}", planText(*manifest_, plan_));
+      if (!why_empty.empty()) fmt::print("no tests selected: {}\n", printable(why_empty));
+    }
     return 0;
   }
   if (sel_.shuffle_seed && config_.verbosity > 0)

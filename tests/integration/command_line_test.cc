@@ -110,6 +110,54 @@ TEST_F(CommandLineTest, HelpManPageReadmeAndCompletionNameTheSameOptions) {
   }
 }
 
+// --list=json is the plan as one JSON object a tool can read (the schema of docs/executor.md), and runs
+// nothing.
+TEST_F(CommandLineTest, ListAsJsonGivesThePlanAndRunsNothing) {
+  auto m = dir_.write("m.json", R"({"version": 1,
+    "groups": {"db": {"strategy": "isolated_serial", "setup": ["/bin/true"]}},
+    "tests": [{"name": "a", "cmd": ["/bin/echo", "a"], "labels": ["fast"], "env": {"K": "v"}},
+              {"name": "d1", "cmd": ["/bin/true"], "group": "db"}, {"name": "d2", "cmd": ["/bin/true"], "group": "db"},
+              {"name": "b", "cmd": ["/bin/true"], "timeout": 5}]})");
+  auto r = runMpexec({"--list=json", "--filter", "a|d|b", m});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  boost::json::object plan = boost::json::parse(r.out).as_object();
+  EXPECT_EQ(plan.at("format").as_string(), "mpexec-plan");
+  EXPECT_EQ(plan.at("version").as_int64(), 1);
+  EXPECT_EQ(plan.at("selection").as_object().at("filter").as_string(), "a|d|b");
+  const auto& counts = plan.at("counts").as_object();
+  EXPECT_EQ(counts.at("tests").as_int64(), 4);
+  EXPECT_EQ(counts.at("units").as_int64(), 3);
+  EXPECT_EQ(counts.at("phases").as_int64(), 2);
+  EXPECT_TRUE(plan.at("no_tests").is_null());
+  // The isolated window first, then the pool; units in the order they would start.
+  const auto& phases = plan.at("phases").as_array();
+  EXPECT_EQ(phases[0].as_object().at("kind").as_string(), "isolated_serial");
+  EXPECT_EQ(phases[0].as_object().at("group").as_string(), "db");
+  EXPECT_EQ(phases[1].as_object().at("kind").as_string(), "pool");
+  const auto& units = plan.at("units").as_array();
+  ASSERT_EQ(units.size(), 3u);
+  EXPECT_EQ(units[0].as_object().at("name").as_string(), "db");
+  EXPECT_EQ(units[0].as_object().at("tests").as_array().size(), 2u);
+  const auto& a = plan.at("tests").as_array()[0].as_object();
+  EXPECT_EQ(a.at("name").as_string(), "a");
+  EXPECT_EQ(a.at("cmd").as_array()[1].as_string(), "a");
+  EXPECT_EQ(a.at("env").as_object().at("K").as_string(), "v");
+  EXPECT_EQ(a.at("labels").as_array()[0].as_string(), "fast");
+  EXPECT_EQ(plan.at("tests").as_array()[3].as_object().at("timeout").to_number<double>(), 5);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/.mpexec/runs")) << "--list ran something";
+
+  auto empty = runMpexec({"--list=json", "--filter", "zzz", m});
+  EXPECT_EQ(empty.exit_code, 0) << empty.out;
+  EXPECT_EQ(std::string(boost::json::parse(empty.out).as_object().at("no_tests").as_string()),
+            "--filter 'zzz' matches none of the manifest's tests (4)");
+  auto spaced = runMpexec({"--list", "json", m});
+  EXPECT_EQ(spaced.exit_code, 2);
+  EXPECT_TRUE(has(spaced.out, "--list takes its format after '=': --list=json")) << spaced.out;
+  auto json_flag = runMpexec({"--list", "--json", m});
+  EXPECT_EQ(json_flag.exit_code, 2);
+  EXPECT_TRUE(has(json_flag.out, "for the plan as JSON use --list=json")) << json_flag.out;
+}
+
 // An empty selection exits 4, says which step of the selection left nothing, and still writes its report.
 TEST_F(CommandLineTest, AnEmptySelectionExitsFourAndSaysWhichStepLeftNothing) {
   auto m = dir_.write("m.json", R"({"version": 1, "tests": [
