@@ -144,6 +144,8 @@ int parseCommandLine(int argc, char** argv, Config& c) {
   app.add_option("--html", c.html, "write a self-contained HTML report here");
   app.add_option("--report-dir", c.report_dir, "write report.json (and the other reports) into this directory");
   app.add_option("--state-dir", c.state_dir, "where durations and failures are kept (<manifest dir>/.mpexec)");
+  app.add_option("--keep-runs", c.keep_runs, "keep the last N run directories in the state directory (10); 0: all")
+      ->check(between(0, 1e6));
   app.add_flag("--no-sandbox", c.no_sandbox, "run units as plain process groups (no namespaces)");
   app.add_option("--sync-bind", c.sync_bind, "also serve the sync API on TCP ADDR[:PORT]");
   bool quiet = false, verbose = false;

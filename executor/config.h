@@ -42,6 +42,7 @@ struct Config {
   OutputMode output = OutputMode::Errors;
   std::string json, junit, trace, html, report_dir;
   std::string state_dir;  ///< default: <manifest dir>/.mpexec
+  int keep_runs = 10;     ///< run directories kept in <state>/runs, this run's included; 0: all
   bool no_sandbox = false;
   std::string sync_bind;
   int verbosity = 1;  ///< 0 -q, 1 default, 2 -v

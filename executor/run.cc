@@ -1,6 +1,7 @@
 // run(config): manifest → plan → sandbox context → dispatch → reports. Every step's failure maps to an
 // exit code of DESIGN §6.
 
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -30,8 +31,10 @@
 #include "executor/reports/reports.h"
 #include "executor/scheduler.h"
 #include "executor/shard_env.h"
+#include "executor/state_dir.h"
 #include "sandbox/context.h"
 #include "sandbox/spawner.h"
+#include "sandbox/unique_fd.h"
 #include "sync-service/server.h"
 
 namespace mpexec {
@@ -93,6 +96,8 @@ class RunSession {
 
  private:
   int exitCodeAndNotes(const Combined& combined, std::vector<std::string>& notes) const;
+  /// --keep-runs: removes the oldest run directories and says so in `notes`.
+  void pruneOldRuns(std::vector<std::string>& notes) const;
   /// Which step of the selection left no test, in words.
   std::string whyNoTests() const;
   /// How often the runner wakes the dispatch loop without an event: for streamed output, the status
@@ -108,6 +113,9 @@ class RunSession {
   std::optional<sandbox::Context::Pending> pending_ctx_;
   std::unique_ptr<sandbox::Context> ctx_;
   std::optional<Manifest> manifest_;
+  std::string state_dir_;  ///< as given (or the default beside the manifest)
+  UniqueFd state_fd_;      ///< the state directory, once it exists
+  UniqueFd run_fd_;        ///< this run's directory, locked shared while the run lasts
   std::string state_file_;
   std::optional<History> history_;
   std::optional<History> shard_durations_;
@@ -145,10 +153,10 @@ std::optional<int> RunSession::loadInputs() {
   }
   manifest_.emplace(std::move(loaded.value()));
 
-  std::string state_dir = config_.state_dir.empty() ? manifest_->dir + "/.mpexec" : config_.state_dir;
-  state_file_ = state_dir + "/state.json";
+  state_dir_ = config_.state_dir.empty() ? manifest_->dir + "/.mpexec" : config_.state_dir;
+  state_file_ = state_dir_ + "/state.json";
   paths_.run_id = makeRunId();
-  paths_.run_dir = state_dir + "/runs/" + paths_.run_id;
+  paths_.run_dir = state_dir_ + "/runs/" + paths_.run_id;
   auto history = History::load(state_file_);
   if (!history.ok()) {
     fmt::print(stderr, "mpexec: {}\n", history.error().message());
@@ -233,6 +241,8 @@ std::optional<int> RunSession::startServices() {
 
   paths_.logs_dir = paths_.run_dir + "/logs";
   std::error_code ec;
+  struct stat st;
+  const bool fresh_state_dir = lstat(state_dir_.c_str(), &st) != 0 && errno == ENOENT;
   std::filesystem::create_directories(paths_.logs_dir, ec);
   if (ec) {
     fmt::print(stderr, "mpexec: cannot create {}: {} (use --state-dir)\n", paths_.logs_dir, ec.message());
@@ -241,6 +251,12 @@ std::optional<int> RunSession::startServices() {
   paths_.run_dir = std::filesystem::canonical(paths_.run_dir).string();
   paths_.state_dir = std::filesystem::path(paths_.run_dir).parent_path().parent_path().string();
   paths_.logs_dir = paths_.run_dir + "/logs";
+  state_fd_.reset(open(paths_.state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  // Marked as pytest marks its cache: git and backups leave it alone. Only a directory of mpexec's own: a
+  // --state-dir that was there already may be anything (the project itself).
+  if (state_fd_ && (fresh_state_dir || config_.state_dir.empty())) markStateDirectory(state_fd_.get());
+  run_fd_.reset(open(paths_.run_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (run_fd_) holdRunDirectory(run_fd_.get());  // another mpexec's --keep-runs leaves it alone
   // Units may write where the state and the reports go (a writable project): their paths are resolved now,
   // and written later without following a symlink planted meanwhile.
   state_file_ = paths_.state_dir + "/state.json";
@@ -347,6 +363,19 @@ void RunSession::dispatch() {
   wall_us_ = clock_.nowUs();
 }
 
+void RunSession::pruneOldRuns(std::vector<std::string>& notes) const {
+  if (config_.keep_runs <= 0 || !state_fd_) return;
+  UniqueFd runs(openat(state_fd_.get(), "runs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!runs) return;
+  PrunedRuns pruned = pruneRuns(runs.get(), size_t(config_.keep_runs), paths_.run_id);
+  std::string where = std::filesystem::path(paths_.log_prefix).parent_path().parent_path().string();
+  if (!pruned.removed.empty() && config_.verbosity > 0)
+    notes.push_back(fmt::format("removed {} from {} (--keep-runs {}: the last {} are kept)",
+                                pruned.removed.size() == 1 ? "the oldest run directory" : fmt::format("the {} oldest run directories", pruned.removed.size()),
+                                where, config_.keep_runs, config_.keep_runs));
+  for (const std::string& p : pruned.problems) notes.push_back("warning: an old run directory stays: " + p);
+}
+
 int RunSession::tickMs() const {
   if (config_.output == OutputMode::Streamed) return 100;
   int ms = -1;
@@ -448,6 +477,7 @@ int RunSession::finish() {
     fmt::print(stderr, "mpexec: cannot write a report: {}\n", problem);
     if (exit_code == 0) exit_code = kExitInfra;
   }
+  pruneOldRuns(notes);
   if (config_.verbosity > 0) {
     notes.push_back(fmt::format("np {}, sandbox: {}", np_, ctx_->describe()));
     notes.push_back(spawner_program_.empty() ? "spawner: a fork of mpexec (no mpexec-spawner beside it)"

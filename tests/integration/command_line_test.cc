@@ -1,6 +1,7 @@
 // The command line as a user meets it: mistakes get a message that names the mistake (and the option
 // that was probably meant), and --help, the man page, the README and the completion agree.
 
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -156,6 +157,48 @@ TEST_F(CommandLineTest, ListAsJsonGivesThePlanAndRunsNothing) {
   auto json_flag = runMpexec({"--list", "--json", m});
   EXPECT_EQ(json_flag.exit_code, 2);
   EXPECT_TRUE(has(json_flag.out, "for the plan as JSON use --list=json")) << json_flag.out;
+}
+
+std::vector<std::string> runDirectories(const std::string& state) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(state + "/runs")) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// --keep-runs (10): the 11th run removes the oldest run directory and says so; the state directory is
+// marked for git and backups as pytest marks its cache.
+TEST_F(CommandLineTest, TheEleventhRunRemovesTheOldestRunDirectory) {
+  auto m = manifest();
+  const std::string state = dir_.path() + "/.mpexec", report = dir_.path() + "/r.json";
+  std::vector<std::string> ids;
+  for (int i = 1; i <= 11; ++i) {
+    auto r = runMpexec({"--no-sandbox", "--json", report, m});
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    ids.emplace_back(test::readJson(report).at("run").as_object().at("id").as_string());
+    bool said = has(r.out, "removed the oldest run directory from .mpexec/runs (--keep-runs 10: the last 10 are kept)");
+    EXPECT_EQ(said, i == 11) << "run " << i << ":\n" << r.out;
+  }
+  // Oldest by name (the ids start with the time): the ten greatest stay, this run's among them.
+  std::vector<std::string> kept = ids;
+  std::sort(kept.begin(), kept.end());
+  kept.erase(kept.begin());
+  EXPECT_EQ(runDirectories(state), kept);
+  EXPECT_EQ(test::readFile(state + "/.gitignore"), "# Created by mpexec automatically.\n*\n");
+  EXPECT_EQ(test::readFile(state + "/CACHEDIR.TAG").rfind("Signature: 8a477f597d28d172789f06886806bc55\n", 0), 0u);
+
+  auto two = runMpexec({"--no-sandbox", "--keep-runs", "2", m});
+  EXPECT_TRUE(has(two.out, "removed the 9 oldest run directories")) << two.out;
+  EXPECT_EQ(runDirectories(state).size(), 2u);
+  ASSERT_EQ(runMpexec({"--no-sandbox", "--keep-runs", "0", m}).exit_code, 0);
+  EXPECT_EQ(runDirectories(state).size(), 3u);
+
+  // A --state-dir that was there already may be the user's own: not marked.
+  std::string own = dir_.path() + "/own";
+  std::filesystem::create_directories(own);
+  ASSERT_EQ(runMpexec({"--no-sandbox", "--state-dir", own, m}).exit_code, 0);
+  EXPECT_FALSE(std::filesystem::exists(own + "/.gitignore"));
+  EXPECT_FALSE(std::filesystem::exists(own + "/CACHEDIR.TAG"));
 }
 
 // An empty selection exits 4, says which step of the selection left nothing, and still writes its report.
