@@ -2,7 +2,11 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <linux/capability.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -14,6 +18,7 @@
 #include <utility>
 
 #include "sandbox/cgroup.h"
+#include "sandbox/idmap.h"
 #include "sandbox/seccomp.h"
 #include "sandbox/unique_fd.h"
 
@@ -22,10 +27,33 @@ namespace {
 
 constexpr int kProbeFlags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
 
-struct ProbeFailure {
-  char step[32];
+struct ProbeVerdict {
+  char step[32];  ///< the failing step; empty on success
   int err;
+  int idmapped;  ///< root: an idmapped copy of the root filesystem could be made
 };
+
+// struct mount_attr (linux/mount.h), as mount.cc spells it.
+struct MountAttr {
+  uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+constexpr uint64_t kAttrIdmap = 0x00100000;
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_landlock_create_ruleset
+#define SYS_landlock_create_ruleset 444
+#endif
+
+// Whether an idmapped copy of "/" can be made here: what a unit's view of the host is built from (Linux
+// 5.12, a root filesystem that allows it, CAP_SYS_ADMIN over it). In the probe child, as root.
+bool canIdmapRoot() {
+  auto stranger = strangerView();
+  if (!stranger) return false;
+  UniqueFd tree(int(syscall(SYS_open_tree, AT_FDCWD, "/", 1 /* OPEN_TREE_CLONE */ | O_CLOEXEC)));
+  MountAttr attr{kAttrIdmap, 0, 0, uint64_t(stranger->get())};
+  return tree && syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) == 0;
+}
 
 // Tries, in a throw-away child, what every unit will do: unshare the namespaces, map ids when a user
 // namespace is needed, and mount a tmpfs. Some hosts let unshare succeed and refuse the mount (an LSM
@@ -42,7 +70,7 @@ Result<std::pair<pid_t, UniqueFd>> startProbe(bool user_namespace) {
   if (pid < 0) return sysError("fork", "namespace probe");
   if (pid == 0) {
     auto fail = [&](const char* step) {
-      ProbeFailure f{};
+      ProbeVerdict f{};
       std::strncpy(f.step, step, sizeof f.step - 1);
       f.err = errno;
       (void)!write(wr.get(), &f, sizeof f);
@@ -61,21 +89,26 @@ Result<std::pair<pid_t, UniqueFd>> startProbe(bool user_namespace) {
     }
     if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail("mount");
     if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k") != 0) fail("mount tmpfs");
+    ProbeVerdict ok{};
+    ok.idmapped = !user_namespace && canIdmapRoot();
+    (void)!write(wr.get(), &ok, sizeof ok);
     _exit(0);
   }
   wr.reset();
   return std::pair{pid, std::move(rd)};
 }
 
-/// The verdict of a probe started by startProbe(); reaps it.
-Result<void> finishProbe(pid_t pid, const UniqueFd& verdict) {
-  ProbeFailure f{};
+/// The verdict of a probe started by startProbe(); reaps it. `idmapped` says what the probe found.
+Result<void> finishProbe(pid_t pid, const UniqueFd& verdict, bool* idmapped = nullptr) {
+  ProbeVerdict f{};
   ssize_t n = read(verdict.get(), &f, sizeof f);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (n == static_cast<ssize_t>(sizeof f)) return Error{f.step, f.err, {}};
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return Error{"namespace probe", ECHILD, "the probe died"};
+  if (n == static_cast<ssize_t>(sizeof f) && f.step[0] != '\0') return Error{f.step, f.err, {}};
+  if (n != static_cast<ssize_t>(sizeof f) || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return Error{"namespace probe", ECHILD, "the probe died"};
+  if (idmapped) *idmapped = f.idmapped != 0;
   return {};
 }
 
@@ -83,6 +116,44 @@ Result<void> probe(bool user_namespace) {
   auto started = startProbe(user_namespace);
   if (!started) return started.error();
   return finishProbe(started->first, started->second);
+}
+
+// Unit ids: blocks of kUnitIdsPerRun host ids from kUnitIdFirst, in the range systemd leaves unused
+// (1879048192-2147352575, docs/UIDS-GIDS.md there), one block per mpexec run of the host.
+constexpr uint32_t kUnitIdFirst = 0x78000000;  // 2013265920
+constexpr uint32_t kUnitIdsPerRun = 65536;
+constexpr uint32_t kUnitIdBlocks = 256;
+
+// Whether [first, first + count) are ids of our user namespace (the "inside" column of `map`).
+bool idsMapped(const char* map, uint64_t first, uint64_t count) {
+  std::ifstream in(map);
+  for (uint64_t inside, outside, length; in >> inside >> outside >> length;)
+    if (first >= inside && first + count <= inside + length) return true;
+  return false;
+}
+
+// A block of unit ids no other mpexec of this host holds: a lock file per block in /run/mpexec-ids
+// (root's, 0700), locked with flock for the run (the kernel drops it if mpexec dies). Starts at a random
+// block: mpexecs that cannot see each other's /run (containers) rarely meet. Without /run, the random
+// block unlocked.
+uid_t pickUnitIdBlock(UniqueFd& lock) {
+  uint32_t start = 0;
+  if (getrandom(&start, sizeof start, GRND_NONBLOCK) != ssize_t(sizeof start)) start = uint32_t(getpid());
+  start %= kUnitIdBlocks;
+  auto block = [](uint32_t n) { return uid_t(kUnitIdFirst + (n % kUnitIdBlocks) * kUnitIdsPerRun); };
+  mkdir("/run/mpexec-ids", 0700);
+  UniqueFd dir(open("/run/mpexec-ids", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  struct stat st;
+  if (!dir || fstat(dir.get(), &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 022)) return block(start);
+  for (uint32_t i = 0; i < kUnitIdBlocks; ++i) {
+    uint32_t n = (start + i) % kUnitIdBlocks;
+    UniqueFd fd(openat(dir.get(), std::to_string(n).c_str(), O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (fd && flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+      lock = std::move(fd);
+      return block(n);
+    }
+  }
+  return block(start);
 }
 
 bool hasEffectiveCap(int cap) {
@@ -157,7 +228,8 @@ Result<std::unique_ptr<Context>> Context::finish(Pending pending) {
   ctx->limits_pids_ = ctx->cgroups_ && ctx->cgroups_->limitsPids();
   Result<void> compiled;
   for (auto [profile, slot] : {std::pair{SeccompProfile::Default, &ctx->seccomp_default_},
-                               std::pair{SeccompProfile::Nested, &ctx->seccomp_nested_}}) {
+                               std::pair{SeccompProfile::Nested, &ctx->seccomp_nested_},
+                               std::pair{SeccompProfile::Guard, &ctx->seccomp_guard_}}) {
     auto program = compileSeccomp(profile);
     if (!program) {
       compiled = program.error();
@@ -166,12 +238,22 @@ Result<std::unique_ptr<Context>> Context::finish(Pending pending) {
     *slot = std::make_unique<SeccompProgram>(std::move(*program));
   }
 
+  long abi = syscall(SYS_landlock_create_ruleset, nullptr, 0, 1 /* LANDLOCK_CREATE_RULESET_VERSION */);
+  ctx->landlock_abi_ = abi > 0 ? int(abi) : 0;
   Result<void> probed = pending.probe_pid_ > 0
-                            ? finishProbe(std::exchange(pending.probe_pid_, -1), pending.probe_verdict_)
+                            ? finishProbe(std::exchange(pending.probe_pid_, -1), pending.probe_verdict_,
+                                          &ctx->idmapped_mounts_)
                             : Result<void>(pending.start_error_);
   if (!pending.user_namespace_) {
     ctx->privileged_ = probed.ok();
     if (!ctx->privileged_) probed = probe(true);
+  }
+  // Units of their own only where what they leave can still be the invoking user's (idmapped mounts).
+  if (ctx->privileged_ && ctx->idmapped_mounts_ &&
+      idsMapped("/proc/self/uid_map", kUnitIdFirst, uint64_t(kUnitIdBlocks) * kUnitIdsPerRun) &&
+      idsMapped("/proc/self/gid_map", kUnitIdFirst, uint64_t(kUnitIdBlocks) * kUnitIdsPerRun)) {
+    ctx->unit_id_base_ = pickUnitIdBlock(ctx->unit_id_lock_);
+    ctx->unit_ids_ = kUnitIdsPerRun;
   }
   ctx->idle_ahead_ = (ctx->privileged_ && hasEffectiveCap(CAP_SYS_NICE)) || niceLimitAllowsZero();
   if (!probed) {
@@ -184,13 +266,15 @@ Result<std::unique_ptr<Context>> Context::finish(Pending pending) {
   return ctx;
 }
 
-bool Context::usesUserNamespace(const Policy& policy) const { return !privileged_ || policy.nested; }
+bool Context::usesUserNamespace(const Policy& policy) const {
+  return !privileged_ || (policy.nested && unit_ids_ == 0);
+}
 
 bool Context::cgroupLimitsMemory() const { return limits_memory_; }
 bool Context::cgroupLimitsPids() const { return limits_pids_; }
 
 const SeccompProgram* Context::seccompFor(const Policy& policy) const {
-  if (!policy.seccomp) return nullptr;
+  if (!policy.seccomp) return seccomp_guard_.get();
   return policy.nested ? seccomp_nested_.get() : seccomp_default_.get();
 }
 
@@ -205,10 +289,21 @@ std::vector<std::string> Context::limits() const {
 
 std::string Context::describe() const {
   if (isolation_ == Isolation::None) return "no sandbox (--no-sandbox): plain process groups";
-  std::string s = privileged_ ? "namespaces (root; user namespace only for nested)" : "namespaces (user namespace)";
+  std::string s;
+  if (!privileged_) {
+    s = "namespaces (user namespace: units run as the invoking user)";
+  } else if (unit_ids_ > 0) {
+    s = "namespaces (root; each unit a uid of its own in a user namespace of its own), idmapped mounts";
+  } else {
+    s = std::string("namespaces (root; units run as uid 0 without capabilities: ") +
+        (idmapped_mounts_ ? "no spare uids in this user namespace" : "no idmapped mounts here") + ")";
+  }
   s += ", " + (cgroups_ ? cgroups_->describe() : std::string("no cgroup"));
   if (!cgroupLimitsMemory() || !cgroupLimitsPids()) s += ", rlimits";
   s += ", seccomp";
+  s += landlock_abi_ >= 6 ? ", landlock (ABI " + std::to_string(landlock_abi_) + ": abstract sockets, signals)"
+                          : ", no landlock scoping (" + (landlock_abi_ ? "ABI " + std::to_string(landlock_abi_) + " < 6"
+                                                                        : std::string("not in this kernel")) + ")";
   return s;
 }
 

@@ -53,8 +53,9 @@ class Context {
 
   // What the kernel-concern steps read. Set by create(); a default-constructed Context has none of it.
 
-  /// Whether units with `policy` get a user namespace: always when mpexec is not root (or root could not
-  /// create namespaces without one), and for root only when the policy asks for nested namespaces.
+  /// Whether a unit's init gets a user namespace: always when mpexec is not root (or root could not create
+  /// namespaces without one); for root only when the policy asks for nested namespaces and units have no
+  /// ids of their own (unitIds() is 0): otherwise each command gets a user namespace of its own.
   bool usesUserNamespace(const Policy& policy) const;
   /// Whether mpexec may create namespaces without a user namespace (root with CAP_SYS_ADMIN). Then id
   /// maps map every id, and user "nobody" is a per-command switch.
@@ -65,6 +66,18 @@ class Context {
   /// mpexec's own executable (its /proc/self/exe when the Context was made), which every sandbox binds at
   /// kExeInside for `"$MPEXEC_EXE" sync ...`.
   const std::string& exe() const { return exe_; }
+  /// How many host uids (and gids) units of a privileged run may take, from unitIdBase(): the n-th unit
+  /// alive at a time runs its commands as unitIdBase() + n (UnitSpec::identity), never as the host's uid 0.
+  /// 0 when units run as mpexec's own uid 0, without capabilities: not root, no spare ids in mpexec's user
+  /// namespace, or no idmapped mounts, without which a unit could not write what the invoking user owns.
+  unsigned unitIds() const { return unit_ids_; }
+  uid_t unitIdBase() const { return unit_id_base_; }
+  /// Whether host filesystems can be idmapped here (root, Linux 5.12+ and a root filesystem that allows
+  /// it): the unit's view of the host then maps none of the host's ids, and what the unit owns is mapped.
+  bool idmappedMounts() const { return idmapped_mounts_; }
+  /// The Landlock ABI the kernel offers (0: none); from 6 on, each unit's init scopes abstract Unix sockets
+  /// and signals to the unit.
+  int landlockAbi() const { return landlock_abi_; }
   /// Whether a unit set up ahead may wait at SCHED_IDLE: only when mpexec can put it back to SCHED_OTHER
   /// (CAP_SYS_NICE in the initial user namespace, or an RLIMIT_NICE of 20), or its command would run idle.
   bool idleAhead() const { return idle_ahead_; }
@@ -76,7 +89,8 @@ class Context {
   /// rlimits).
   bool cgroupLimitsMemory() const;
   bool cgroupLimitsPids() const;
-  /// The compiled seccomp filter for `policy`; null when policy.seccomp is off.
+  /// The compiled seccomp filter for `policy`. With policy.seccomp off, only the guard (no setuid or setgid
+  /// file, no limits set on the unit's init: SeccompProfile::Guard).
   const SeccompProgram* seccompFor(const Policy& policy) const;
 
  protected:
@@ -98,8 +112,14 @@ class Context {
   std::unique_ptr<CgroupRoot> cgroups_;
   bool limits_memory_ = false;  ///< cgroups_ enforces Policy::memory_bytes
   bool limits_pids_ = false;    ///< ... Policy::pids
+  bool idmapped_mounts_ = false;
+  unsigned unit_ids_ = 0;
+  uid_t unit_id_base_ = 0;
+  UniqueFd unit_id_lock_;  ///< held for the run: no other mpexec of this host takes the same ids
+  int landlock_abi_ = 0;
   std::unique_ptr<SeccompProgram> seccomp_default_;
   std::unique_ptr<SeccompProgram> seccomp_nested_;
+  std::unique_ptr<SeccompProgram> seccomp_guard_;
 };
 
 }  // namespace mpexec::sandbox

@@ -4,7 +4,9 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -36,6 +38,23 @@ constexpr const char* kNamespaceCalls[] = {
     "open_tree", "fsopen", "fsmount", "fsconfig", "fspick",  "mount_setattr",
 };
 
+// Calls whose mode argument (by index) could put a setuid or setgid bit on a file. Numbers where libseccomp
+// may not know the name: fchmodat2 is 452 on every architecture (Linux 6.6).
+struct ModeCall {
+  const char* name;
+  int nr;  ///< used when libseccomp does not know the name
+  unsigned mode_arg;
+  int flags_arg;  ///< >= 0: only with O_CREAT or O_TMPFILE in this argument
+};
+constexpr ModeCall kModeCalls[] = {
+    {"chmod", -1, 1, -1},  {"fchmod", -1, 1, -1},  {"fchmodat", -1, 2, -1}, {"fchmodat2", 452, 2, -1},
+    {"creat", -1, 1, -1},  {"mknod", -1, 1, -1},   {"mknodat", -1, 2, -1},  {"open", -1, 2, 1},
+    {"openat", -1, 3, 2},
+};
+constexpr uint64_t kTmpfileBit = 020000000;  // __O_TMPFILE, without the O_DIRECTORY that O_TMPFILE adds
+constexpr const char* kXattrWrites[] = {"setxattr", "lsetxattr", "fsetxattr"};
+constexpr int kSetxattrat = 463;  // Linux 6.13
+
 // In clone's flags the low byte is the exit signal, so CLONE_NEWTIME (0x80) cannot be asked for there.
 constexpr uint64_t kCloneNamespaceFlags[] = {CLONE_NEWNS,  CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
                                              CLONE_NEWUSER, CLONE_NEWPID,   CLONE_NEWNET};
@@ -62,6 +81,50 @@ scmp_arg_cmp low32(unsigned arg, uint64_t value) {
   return scmp_arg_cmp{arg, SCMP_CMP_MASKED_EQ, 0xffffffffu, value};
 }
 
+scmp_arg_cmp hasBits(unsigned arg, uint64_t bits) { return scmp_arg_cmp{arg, SCMP_CMP_MASKED_EQ, bits, bits}; }
+
+// A rule by name, or by number where libseccomp does not know the name (an older libseccomp than kernel).
+Result<void> denyNr(scmp_filter_ctx f, const char* name, int fallback_nr, int err,
+                    std::initializer_list<scmp_arg_cmp> args) {
+  int nr = seccomp_syscall_resolve_name(name);
+  if (nr == __NR_SCMP_ERROR || nr < 0) nr = fallback_nr;
+  if (nr < 0) return {};
+  int rc = seccomp_rule_add_array(f, SCMP_ACT_ERRNO(err), nr, args.size(), args.begin());
+  if (rc < 0) return libError(std::string("rule ") + name, rc);
+  return {};
+}
+
+// What no unit may do, whatever its policy (seccomp.h): leave a setuid or setgid file behind, set the limits
+// of its init.
+Result<void> denyGuarded(scmp_filter_ctx f) {
+  for (const ModeCall& c : kModeCalls) {
+    for (uint64_t bit : {uint64_t(S_ISUID), uint64_t(S_ISGID)}) {
+      if (c.flags_arg < 0) {
+        MPEXEC_TRY(denyNr(f, c.name, c.nr, EPERM, {hasBits(c.mode_arg, bit)}));
+        continue;
+      }
+      for (uint64_t creating : {uint64_t(O_CREAT), kTmpfileBit})
+        MPEXEC_TRY(denyNr(f, c.name, c.nr, EPERM, {hasBits(unsigned(c.flags_arg), creating), hasBits(c.mode_arg, bit)}));
+    }
+  }
+  MPEXEC_TRY(denyNr(f, "openat2", 437, ENOSYS, {}));
+  MPEXEC_TRY(denyNr(f, "prlimit64", -1, EPERM,
+                    {scmp_arg_cmp{0, SCMP_CMP_MASKED_EQ, 0xffffffffu, 1}, scmp_arg_cmp{2, SCMP_CMP_NE, 0, 0}}));
+  return {};
+}
+
+Result<SeccompProgram> exportProgram(scmp_filter_ctx f) {
+  UniqueFd mem(memfd_create("mpexec-seccomp", MFD_CLOEXEC));
+  if (!mem) return sysError("memfd_create");
+  if (int rc = seccomp_export_bpf(f, mem.get()); rc < 0) return libError("export", rc);
+  off_t size = lseek(mem.get(), 0, SEEK_END);
+  if (size <= 0 || size % sizeof(sock_filter) != 0) return Error{"seccomp export", EINVAL, "bad program size"};
+  SeccompProgram program;
+  program.insns.resize(size / sizeof(sock_filter));
+  if (pread(mem.get(), program.insns.data(), size, 0) != size) return sysError("pread", "seccomp program");
+  return program;
+}
+
 }  // namespace
 
 Result<SeccompProgram> compileSeccomp(SeccompProfile profile) {
@@ -78,6 +141,12 @@ Result<SeccompProgram> compileSeccomp(SeccompProfile profile) {
   // (a one-instruction filter: 18 us).
   if (int rc = seccomp_attr_set(f.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2); rc < 0) return libError("attr optimize", rc);
 
+  MPEXEC_TRY(denyGuarded(f.get()));
+  if (profile == SeccompProfile::Nested) {
+    for (const char* name : kXattrWrites) MPEXEC_TRY(deny(f.get(), name, EPERM));
+    MPEXEC_TRY(denyNr(f.get(), "setxattrat", kSetxattrat, EPERM, {}));
+  }
+  if (profile == SeccompProfile::Guard) return exportProgram(f.get());
   for (const char* name : kKernelGlobal) MPEXEC_TRY(deny(f.get(), name, EPERM));
   MPEXEC_TRY(deny(f.get(), "clone3", ENOSYS));
   MPEXEC_TRY(deny(f.get(), "ioctl", EPERM, {low32(1, TIOCSTI)}));
@@ -90,15 +159,7 @@ Result<SeccompProgram> compileSeccomp(SeccompProfile profile) {
       MPEXEC_TRY(deny(f.get(), "clone", EPERM, {scmp_arg_cmp{0, SCMP_CMP_MASKED_EQ, flag, flag}}));
   }
 
-  UniqueFd mem(memfd_create("mpexec-seccomp", MFD_CLOEXEC));
-  if (!mem) return sysError("memfd_create");
-  if (int rc = seccomp_export_bpf(f.get(), mem.get()); rc < 0) return libError("export", rc);
-  off_t size = lseek(mem.get(), 0, SEEK_END);
-  if (size <= 0 || size % sizeof(sock_filter) != 0) return Error{"seccomp export", EINVAL, "bad program size"};
-  SeccompProgram program;
-  program.insns.resize(size / sizeof(sock_filter));
-  if (pread(mem.get(), program.insns.data(), size, 0) != size) return sysError("pread", "seccomp program");
-  return program;
+  return exportProgram(f.get());
 }
 
 Result<void> loadSeccomp(const SeccompProgram& program) {

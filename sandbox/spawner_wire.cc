@@ -16,7 +16,7 @@ namespace {
 constexpr uint32_t kMagic = 0x6d707831;  // "mpx1"
 constexpr size_t kMaxRequest = size_t(1) << 30;
 constexpr size_t kMaxFds = 4;
-constexpr uint64_t kContextVersion = 1;
+constexpr uint64_t kContextVersion = 2;
 
 // ---- the request's bytes: little more than length-prefixed strings ----
 
@@ -220,6 +220,7 @@ std::string encodeSpawnRequest(const UnitSpec& spec, const std::vector<std::stri
   w.strs(spec.hidden);
   w.str(spec.sync_dir);
   w.u64(uint64_t(spec.kill_grace_ms));
+  w.u64(uint64_t(int64_t(spec.identity)));
   w.u64(spec.hold);
   w.strs(cgroup_dirs);
   return w.take();
@@ -231,6 +232,7 @@ Result<SpawnRequest> decodeSpawnRequest(const std::string& bytes) {
   Policy& p = s.policy;
   Reader r(bytes);
   uint64_t commands = 0;
+  int64_t identity = -1;
   bool ok = r.str(s.name, "name") && r.enumeration(s.isolation, 2, "isolation") &&
             r.enumeration(p.network, 2, "policy.network") && r.u64(p.memory_bytes, "policy.memory_bytes") &&
             r.u64(p.pids, "policy.pids") && r.strs(p.writable, "policy.writable") &&
@@ -248,9 +250,11 @@ Result<SpawnRequest> decodeSpawnRequest(const std::string& bytes) {
   ok = ok && r.flag(req.has_log_dir, "log_dir") && r.str(s.output_dir, "output_dir") &&
        r.flag(req.has_output_dir, "output_dir_fd") && r.strs(s.visible, "visible") && r.strs(s.hidden, "hidden") &&
        r.str(s.sync_dir, "sync_dir") &&
-       r.i64(s.kill_grace_ms, "kill_grace_ms") && r.flag(s.hold, "hold") && r.strs(req.cgroup_dirs, "cgroup_dirs");
+       r.i64(s.kill_grace_ms, "kill_grace_ms") && r.i64(identity, "identity") &&
+       (identity >= -1 && identity < (int64_t(1) << 31) ? true : r.fail("identity")) && r.flag(s.hold, "hold") && r.strs(req.cgroup_dirs, "cgroup_dirs");
   if (ok && !r.done()) return Error{"spawner", EPROTO, "trailing bytes after the request"};
   if (!ok) return Error{"spawner", EPROTO, "malformed request: field " + r.failed()};
+  s.identity = int32_t(identity);
   return req;
 }
 
@@ -266,7 +270,11 @@ std::string encodeContext(const Context& ctx) {
   w.str(ctx.exe_);
   w.u64(ctx.limits_memory_);
   w.u64(ctx.limits_pids_);
-  for (const auto* program : {ctx.seccomp_default_.get(), ctx.seccomp_nested_.get()}) {
+  w.u64(ctx.idmapped_mounts_);
+  w.u64(ctx.unit_ids_);
+  w.u64(ctx.unit_id_base_);
+  w.u64(uint64_t(ctx.landlock_abi_));
+  for (const auto* program : {ctx.seccomp_default_.get(), ctx.seccomp_nested_.get(), ctx.seccomp_guard_.get()}) {
     w.u64(program != nullptr);
     if (program) w.str(std::string(reinterpret_cast<const char*>(program->insns.data()),
                                    program->insns.size() * sizeof(sock_filter)));
@@ -277,14 +285,17 @@ std::string encodeContext(const Context& ctx) {
 Result<std::unique_ptr<Context>> decodeContext(const std::string& bytes) {
   std::unique_ptr<Context> ctx(new Context(Isolation::None));
   Reader r(bytes);
-  uint64_t version = 0, uid = 0, gid = 0, last_cap = 0;
+  uint64_t version = 0, uid = 0, gid = 0, last_cap = 0, unit_ids = 0, unit_id_base = 0, landlock = 0;
   bool ok = r.u64(version, "version") && (version == kContextVersion || r.fail("version")) &&
             r.enumeration(ctx->isolation_, 2, "isolation") && r.flag(ctx->privileged_, "privileged") &&
             r.flag(ctx->idle_ahead_, "idle_ahead") &&
             r.u64(uid, "uid") && r.u64(gid, "gid") && r.u64(last_cap, "last_cap") &&
             (last_cap < 64 || r.fail("last_cap")) && r.str(ctx->exe_, "exe") && r.flag(ctx->limits_memory_, "limits_memory") &&
-            r.flag(ctx->limits_pids_, "limits_pids");
-  for (auto* slot : {&ctx->seccomp_default_, &ctx->seccomp_nested_}) {
+            r.flag(ctx->limits_pids_, "limits_pids") && r.flag(ctx->idmapped_mounts_, "idmapped_mounts") &&
+            r.u64(unit_ids, "unit_ids") && (unit_ids <= 65536 || r.fail("unit_ids")) &&
+            r.u64(unit_id_base, "unit_id_base") && (unit_id_base + unit_ids <= 0xffffffffULL || r.fail("unit_id_base")) &&
+            r.u64(landlock, "landlock_abi") && (landlock < 1024 || r.fail("landlock_abi"));
+  for (auto* slot : {&ctx->seccomp_default_, &ctx->seccomp_nested_, &ctx->seccomp_guard_}) {
     bool present = false;
     std::string insns;
     ok = ok && r.flag(present, "seccomp") && (!present || r.str(insns, "seccomp"));
@@ -302,6 +313,9 @@ Result<std::unique_ptr<Context>> decodeContext(const std::string& bytes) {
   ctx->uid_ = uid_t(uid);
   ctx->gid_ = gid_t(gid);
   ctx->last_cap_ = int(last_cap);
+  ctx->unit_ids_ = unsigned(unit_ids);
+  ctx->unit_id_base_ = uid_t(unit_id_base);
+  ctx->landlock_abi_ = int(landlock);
   return ctx;
 }
 }  // namespace mpexec::sandbox
