@@ -12,8 +12,11 @@ Result<void> dropCapabilityBounds(int last_cap) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return sysError("prctl", "PR_SET_NO_NEW_PRIVS");
   // Without these bits, a command running as uid 0 would get full capabilities back at execve. Needs
   // CAP_SETPCAP; without it (already unprivileged) the bits do not matter, so EPERM is not an error.
+  // SECBIT_NO_SETUID_FIXUP: a command that becomes its unit's own uid (becomeUnitUser) keeps the init's
+  // capabilities across the change, long enough to create its user namespace as that uid, past any
+  // restriction on unprivileged user namespaces; the new namespace then resets them all.
   const unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
-                             SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED | SECBIT_KEEP_CAPS_LOCKED;
+                             SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED | SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_SETUID_FIXUP;
   if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0 && errno != EPERM)
     return sysError("prctl", "PR_SET_SECUREBITS");
   MPEXEC_TRY(dropBoundingSet(last_cap));

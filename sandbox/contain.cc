@@ -34,6 +34,7 @@
 
 #include "sandbox/caps.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/landlock.h"
 #include "sandbox/mount.h"
 #include "sandbox/net.h"
 #include "sandbox/pid.h"
@@ -97,16 +98,24 @@ Result<void> networkStep(const UnitSpec& spec, const InitChannel& ch) {
   return {};
 }
 
-Result<void> containInit(const Context& ctx, const UnitSpec& spec, const InitChannel& ch, bool cloned_into_v2) {
+Result<void> containInit(const Context& ctx, const UnitSpec& spec, const InitChannel& ch, bool cloned_into_v2,
+                         std::string* note) {
   // The v1 directories (and a v2 one that CLONE_INTO_CGROUP did not cover) are joined before the cgroup
   // namespace is made, so that the unit sees its own cgroup as "/".
   MPEXEC_TRY(UnitCgroupDirs::joinDirs(ch.cgroup_dirs, cloned_into_v2));
   if (unshare(unshareFlags(spec.policy, ch)) != 0) return sysError("unshare", "cgroup, mount and network namespaces");
-  MPEXEC_TRY(setupFilesystem(spec, ctx.exe(), ch.shared_root_fd));
-  if (ch.shared_root_fd >= 0) close(ch.shared_root_fd);
+  UnitMounts mounts{ctx.exe(), ch.shared_root_fd, ch.views, ch.cgroup_dirs, ch.cgroup_mounts};
+  if (ch.shared_root_fd >= 0) *note = ch.shared_root_note;
+  MPEXEC_TRY(setupFilesystem(spec, mounts, note));
+  for (int fd : {ch.shared_root_fd, ch.views.stranger, ch.views.owner})
+    if (fd >= 0) close(fd);
   MPEXEC_TRY(networkStep(spec, ch));
   MPEXEC_TRY(setUnitHostname(spec.name));
   MPEXEC_TRY(restrictUnit(ctx));
+  MPEXEC_TRY(scopeUnit(ctx.landlockAbi()));
+  // Not dumpable: /proc/1 is root's and nothing of the unit may trace the init, even as the same uid (not
+  // root: every process of the unit is the invoking user).
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return sysError("prctl", "PR_SET_DUMPABLE");
   // Last: any credential change before it would clear it again.
   MPEXEC_TRY(dieWithParent());
   return {};
@@ -120,9 +129,9 @@ Result<void> executorAlive(int report_fd) {
   return {};
 }
 
-void report(const InitChannel& ch, const Result<void>& setup) {
+void report(const InitChannel& ch, const Result<void>& setup, const std::string& note = {}) {
   if (ch.report_fd == ch.event_fd) {
-    Event ev = setupEvent(setup);
+    Event ev = setupEvent(setup, note);
     (void)!send(ch.report_fd, &ev, sizeof ev, MSG_NOSIGNAL);
     return;
   }
@@ -137,7 +146,8 @@ void report(const InitChannel& ch, const Result<void>& setup) {
 }
 
 std::vector<int> initFds(const UnitSpec& spec, const InitChannel& ch, int gate) {
-  std::vector<int> keep{ch.event_fd, ch.report_fd, gate, ch.netns_fd, ch.shared_root_fd};
+  std::vector<int> keep{ch.event_fd, ch.report_fd, gate, ch.netns_fd, ch.shared_root_fd, ch.views.stranger,
+                        ch.views.owner};
   if (spec.log_dir_fd >= 0) keep.push_back(spec.log_dir_fd);
   if (spec.output_dir_fd >= 0) keep.push_back(spec.output_dir_fd);
   return keep;
@@ -151,9 +161,10 @@ std::vector<int> initFds(const UnitSpec& spec, const InitChannel& ch, int gate) 
     close(gate);
     if (!mapped) _exit(1);
   }
-  Result<void> setup = containInit(ctx, spec, ch, cloned_into_v2);
+  std::string note;
+  Result<void> setup = containInit(ctx, spec, ch, cloned_into_v2, &note);
   if (setup) setup = executorAlive(ch.report_fd);
-  report(ch, setup);
+  report(ch, setup, note);
   if (!setup) _exit(1);
   _exit(body());
 }
@@ -279,13 +290,14 @@ Result<ContainedChild> receiveCloned(int reply_sock, int timeout_ms) {
   return Error{"sandbox handshake", EPROTO, "unexpected reply from the spawner"};
 }
 
-Event setupEvent(const Result<void>& setup) {
+Event setupEvent(const Result<void>& setup, const std::string& note) {
   Event ev;
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   ev.mono_ns = int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
   if (setup) {
     ev.kind = Event::Kind::Ready;
+    copyInto(ev.detail, sizeof ev.detail, note);
     return ev;
   }
   ev.kind = Event::Kind::SetupFailed;
@@ -347,9 +359,17 @@ Result<ContainedChild> spawnContainedWith(const Context& ctx, const UnitSpec& sp
 
 Result<void> restrictUnit(const Context& ctx) { return dropCapabilityBounds(ctx.lastCap()); }
 
+Result<void> becomeCommandUser(const Context& ctx, const UnitSpec& spec) {
+  // Before the user namespace: a new one takes its limits from its creator's.
+  MPEXEC_TRY(applyRlimitFallback(ctx, spec.policy));
+  if (ctx.unitIds() > 0 && spec.identity >= 0 && unsigned(spec.identity) < ctx.unitIds())
+    return becomeUnitUser(ctx, spec.policy, uint32_t(spec.identity));
+  // Root without a unit id for this unit: uid 0 without capabilities, or nobody.
+  if (ctx.privileged() && spec.policy.user == Identity::Nobody) MPEXEC_TRY(switchToNobody());
+  return {};
+}
+
 Result<void> restrictCommand(const Context& ctx, const Policy& policy) {
-  MPEXEC_TRY(applyRlimitFallback(ctx, policy));
-  if (commandSwitchesToNobody(ctx, policy)) MPEXEC_TRY(switchToNobody());
   MPEXEC_TRY(clearCapabilities());
   // Last before exec (DESIGN §4): nothing of the unit's own set-up runs under it.
   if (const SeccompProgram* program = ctx.seccompFor(policy)) MPEXEC_TRY(loadSeccomp(*program));

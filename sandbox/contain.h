@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sandbox/context.h"
+#include "sandbox/mount.h"
 #include "sandbox/result.h"
 #include "sandbox/unique_fd.h"
 #include "sandbox/unit_process.h"
@@ -46,6 +47,12 @@ struct InitChannel {
   /// prepareSharedRoot()'s mount namespace, for a unit without a user namespace; -1: the init builds its
   /// whole root (setupFilesystem).
   int shared_root_fd = -1;
+  /// What the shared root could not do as asked (SharedRoot::note), for the unit's Ready event.
+  std::string shared_root_note;
+  /// The idmap namespaces and ids of a unit of root with unit ids (mount.h); all -1 otherwise.
+  IdViews views;
+  /// The host's cgroup mount points (cgroupMountPoints()); empty: the init reads them itself if it needs them.
+  std::vector<std::string> cgroup_mounts;
 };
 
 /// In a single-threaded process (the spawner, or spawnContainedWith's helper): clones the unit's init as a
@@ -63,8 +70,8 @@ void serveSpawn(const Context& ctx, const UnitSpec& spec, const InitChannel& ch,
 /// Reads serveSpawn's reply. On Failed, kills and reaps the init if there is one.
 Result<ContainedChild> receiveCloned(int reply_sock, int timeout_ms);
 
-/// The set-up report the init sends when ch.report_fd is its event socket.
-Event setupEvent(const Result<void>& setup);
+/// The set-up report the init sends when ch.report_fd is its event socket; a Ready carries `note`.
+Event setupEvent(const Result<void>& setup, const std::string& note = {});
 /// The error a SetupFailed event carries.
 Error setupError(const Event& ev);
 
@@ -84,11 +91,16 @@ UnitProcess adoptUnit(Isolation isolation, ContainedChild child, UniqueFd events
 /// capabilities.
 Result<void> restrictUnit(const Context& ctx);
 
-/// In a command's own process, just before execve: user "nobody" as root (setresuid/setresgid 65534),
-/// cleared capabilities, RLIMIT_AS / RLIMIT_NPROC for the limits that no cgroup enforces (RLIMIT_NPROC
-/// counts every process of the uid: a weak stand-in), and last the seccomp program unless the policy
-/// turns it off. Only called for Isolation::Namespaces, under restrictUnit. Async-signal-safe on success,
-/// so it may run between fork and execve.
+/// In a command's own process, before it changes to its directory: RLIMIT_AS / RLIMIT_NPROC for the limits
+/// that no cgroup enforces (RLIMIT_NPROC counts every process of the uid: a weak stand-in), then who it
+/// runs as: the unit's own uid in a user namespace of its own (becomeUnitUser) where the Context has unit
+/// ids, else user "nobody" as root (setresuid/setresgid 65534). Then the cwd is checked as that user.
+/// Only called for Isolation::Namespaces, under restrictUnit. Async-signal-safe on success.
+Result<void> becomeCommandUser(const Context& ctx, const UnitSpec& spec);
+
+/// In a command's own process, just before execve, after becomeCommandUser: cleared capabilities, and last
+/// the seccomp program (only its guard when the policy turns seccomp off). Async-signal-safe on success, so
+/// it may run between fork and execve.
 Result<void> restrictCommand(const Context& ctx, const Policy& policy);
 
 }  // namespace mpexec::sandbox

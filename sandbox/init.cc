@@ -121,13 +121,16 @@ int execCommand(void* arg) {
   int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (null_fd < 0 || dup2(null_fd, 0) < 0) failChild(l.report_fd, "open /dev/null");
   if (dup2(l.log_fd, 1) < 0 || dup2(l.log_fd, 2) < 0) failChild(l.report_fd, "dup2 log");
+  const bool contained = l.spec->isolation == Isolation::Namespaces;
+  auto step = [&](const Result<void>& r) {
+    if (r.ok()) return;
+    errno = r.error().err;
+    failChild(l.report_fd, r.error().call.c_str());
+  };
+  if (contained) step(becomeCommandUser(*l.ctx, *l.spec));
+  // As the user the command runs as: a directory it may not enter is its error, not the init's.
   if (chdir(l.cmd->cwd.c_str()) < 0) failChild(l.report_fd, ("chdir " + l.cmd->cwd).c_str());
-  if (l.spec->isolation == Isolation::Namespaces) {
-    if (auto r = restrictCommand(*l.ctx, l.spec->policy); !r.ok()) {
-      errno = r.error().err;
-      failChild(l.report_fd, r.error().call.c_str());
-    }
-  }
+  if (contained) step(restrictCommand(*l.ctx, l.spec->policy));
   execve(l.program, l.argv, l.envp);
   failChild(l.report_fd, (std::string("execve ") + l.program).c_str());
 }
@@ -209,6 +212,8 @@ class Init {
 
     int64_t start = monoNs();
     pid_t pid = launchCommand(launch, stack_);
+    // The command shared our memory until its exec, and its uid change may have made it dumpable again.
+    if (spec_.isolation == Isolation::Namespaces) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (pid < 0) return spawnFailed(index, errno, "clone");
     report_w.reset();
     log.reset();
@@ -276,7 +281,11 @@ class Init {
       if (now >= deadline) return std::nullopt;
       int64_t left = deadline - now;
       timespec ts{time_t(left / 1'000'000'000), long(left % 1'000'000'000)};
-      int sig = sigtimedwait(&waited_, nullptr, deadline == INT64_MAX ? nullptr : &ts);
+      siginfo_t info{};
+      int sig = sigtimedwait(&waited_, &info, deadline == INT64_MAX ? nullptr : &ts);
+      // In a pid namespace, a sender of the unit's own has a pid here; the executor (and anyone else
+      // outside) has none. The unit's commands must not be able to stop their own init.
+      if (spec_.isolation == Isolation::Namespaces && info.si_pid != 0) continue;
       if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
         // The executor stops the unit (or died): nobody waits for the rest of the events.
         kill(-pid, SIGKILL);

@@ -18,12 +18,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <optional>
 
 #include "sandbox/caps.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/contain.h"
 #include "sandbox/context.h"
+#include "sandbox/idmap.h"
 #include "sandbox/init.h"
 #include "sandbox/mount.h"
 #include "sandbox/net.h"
@@ -81,6 +83,30 @@ class NetnsPool {
   std::vector<int> fds_;
 };
 
+/// Blanks every argument after argv[0] in this process's memory. The spawner's command line shows in every
+/// unit's /proc/1/cmdline (an init is a clone of it), where mpexec's host pid (the program's argument) or its
+/// whole command line (a fork of mpexec: the manifest's path, the report paths) has no business. The
+/// arguments are where /proc/self/stat says (arg_start, arg_end: fields 48 and 49).
+void scrubCommandLine() {
+  char buf[4096];
+  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return;
+  buf[n] = '\0';
+  char* p = strrchr(buf, ')');  // the command name may hold blanks and parentheses
+  if (!p) return;
+  unsigned long long field[52] = {};
+  int k = 2;  // p is the end of field 2
+  for (char* tok = strtok(p + 1, " "); tok && k < 51; tok = strtok(nullptr, " ")) field[++k] = strtoull(tok, nullptr, 10);
+  char* start = reinterpret_cast<char*>(uintptr_t(field[48]));
+  char* end = reinterpret_cast<char*>(uintptr_t(field[49]));
+  if (!start || end <= start) return;
+  char* first_end = static_cast<char*>(memchr(start, '\0', size_t(end - start)));
+  if (first_end && first_end + 1 < end) memset(first_end + 1, 0, size_t(end - first_end - 1));
+}
+
 bool requestWaiting(int sock, int timeout_ms) {
   pollfd p{sock, POLLIN, 0};
   int n;
@@ -89,10 +115,40 @@ bool requestWaiting(int sock, int timeout_ms) {
   return n != 0;  // an error counts as waiting: the read then reports it
 }
 
-/// What a spawner program makes before its Context comes: the shared root (nullopt: not tried) and the pool.
+/// What a spawner program makes before its Context comes: the shared root (nullopt: not tried), the
+/// stranger's view it was built with (-1: none), and the pool.
 struct MadeAhead {
-  std::optional<UniqueFd> shared_root;
+  std::optional<SharedRoot> shared_root;
+  UniqueFd stranger;
   NetnsPool pool{0};
+};
+
+/// The shared root, and the stranger's view it shows the host through where the kernel has idmapped
+/// mounts (root only). Without a stranger's view the root is the host's, read-only, as root sees it.
+void makeSharedRoot(MadeAhead& made, bool with_stranger, const std::vector<std::string>& cgroup_mounts) {
+  made.stranger.reset();
+  if (with_stranger) {
+    auto view = strangerView();
+    if (view) made.stranger = std::move(*view);
+  }
+  auto prepared = prepareSharedRoot(made.stranger.get(), cgroup_mounts);
+  made.shared_root.emplace(prepared ? std::move(*prepared) : SharedRoot());
+}
+
+/// Each unit id's owner view (idmap.h), made the first time a unit takes the id and kept for the run.
+class OwnerViews {
+ public:
+  int get(const Context& ctx, int32_t identity) {
+    auto it = views_.find(identity);
+    if (it != views_.end()) return it->second.get();
+    uid_t id = ctx.unitIdBase() + uid_t(identity);
+    auto view = ownerView(ctx.uid(), ctx.gid(), id, gid_t(id));
+    if (!view) return -1;
+    return views_.emplace(identity, std::move(*view)).first->second.get();
+  }
+
+ private:
+  std::map<int32_t, UniqueFd> views_;
 };
 
 [[noreturn]] void serveRequests(const Context& ctx, int sock, size_t netns_ahead, MadeAhead made) {
@@ -101,15 +157,19 @@ struct MadeAhead {
   if (privileged) (void)dropBoundingSet(ctx.lastCap());
   NetnsPool& pool = made.pool;
   pool.retarget(privileged ? netns_ahead : 0);
+  const std::vector<std::string> cgroup_mounts = cgroupMountPoints();
+  // Units with ids of their own see the host as strangers; units of root without (no idmapped mounts, no
+  // spare ids) see it as root does.
+  const bool own_ids = privileged && ctx.unitIds() > 0;
   // What every unit's root has in common, built once. Without it (an older kernel), each init builds its
-  // whole root.
-  UniqueFd shared_root;
-  if (privileged && !made.shared_root) {
-    auto prepared = prepareSharedRoot();
-    if (prepared) shared_root = std::move(*prepared);
-  } else if (privileged) {
-    shared_root = std::move(*made.shared_root);
+  // whole root. One made ahead with the wrong view is made again.
+  if (privileged && (!made.shared_root || (made.stranger.get() >= 0) != own_ids))
+    makeSharedRoot(made, own_ids, cgroup_mounts);
+  if (!privileged) {
+    made.shared_root.reset();
+    made.stranger.reset();
   }
+  OwnerViews owner_views;
   for (;;) {
     // Idle time goes into the pool, one namespace at a time, so a request never waits for more than one.
     while (pool.wanted() && !requestWaiting(sock, 0)) pool.fill();
@@ -129,8 +189,18 @@ struct MadeAhead {
       ch.event_fd = ch.report_fd = fds[0];
       ch.cgroup_dirs = std::move(request->cgroup_dirs);
       ch.netns_fd = spec.isolation == Isolation::Namespaces ? pool.take(ctx, spec.policy) : -1;
-      if (spec.isolation == Isolation::Namespaces && !ctx.usesUserNamespace(spec.policy))
-        ch.shared_root_fd = shared_root.get();
+      ch.cgroup_mounts = cgroup_mounts;
+      if (spec.isolation == Isolation::Namespaces && !ctx.usesUserNamespace(spec.policy) && made.shared_root) {
+        ch.shared_root_fd = made.shared_root->ns.get();
+        ch.shared_root_note = made.shared_root->note;
+      }
+      if (spec.isolation == Isolation::Namespaces && own_ids && spec.identity >= 0 &&
+          unsigned(spec.identity) < ctx.unitIds()) {
+        ch.views.stranger = made.stranger.get();
+        ch.views.owner = owner_views.get(ctx, spec.identity);
+        ch.views.uid = ctx.unitIdBase() + uid_t(spec.identity);
+        ch.views.gid = gid_t(ch.views.uid);
+      }
       int event_fd = fds[0];
       serveSpawn(ctx, spec, ch, sock, [&]() -> int {
         if (spec.hold && !awaitGo(event_fd, spec)) return 0;
@@ -187,10 +257,10 @@ int Spawner::programMain(int argc, char** argv) {
   // mpexec starts us before it reads its manifest. Until the Context comes, root makes what its units will
   // want: the shared root, then one network namespace unless the Context is already there. A Context that
   // wants neither drops them.
+  scrubCommandLine();
   MadeAhead made;
   if (make_ahead == "1" && geteuid() == 0) {
-    auto prepared = prepareSharedRoot();
-    made.shared_root.emplace(prepared ? std::move(*prepared) : UniqueFd());
+    makeSharedRoot(made, true, cgroupMountPoints());
     made.pool.retarget(1);
     if (!requestWaiting(kProgramSocket, 0)) made.pool.fill();
   }
@@ -272,6 +342,7 @@ Result<void> Spawner::serve(const Context& ctx, int netns_ahead) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (getppid() != parent) _exit(0);
       setpgid(0, 0);
+      scrubCommandLine();
       int fd = theirs.get();
       if (fd > 3) syscall(SYS_close_range, 3, fd - 1, 0);
       syscall(SYS_close_range, fd + 1, ~0u, 0);

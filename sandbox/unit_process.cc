@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 
 #include "sandbox/contain.h"
@@ -28,6 +29,7 @@ struct UnitProcess::State {
   bool reaped = false;
   int exit_status = 0;
   int64_t setup_done_ns = 0;
+  std::string setup_note;
   bool done = false;
   uint32_t leaked = 0;
 };
@@ -42,6 +44,11 @@ bool readable(int fd, int timeout_ms) {
   while ((n = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
   }
   return n > 0;
+}
+
+void takeReady(UnitProcess::State& s, const Event& ev) {
+  s.setup_done_ns = ev.mono_ns;
+  s.setup_note.assign(ev.detail, strnlen(ev.detail, sizeof ev.detail));
 }
 
 }  // namespace
@@ -77,6 +84,7 @@ int UnitProcess::eventFd() const { return s_->events.get(); }
 int UnitProcess::pidFd() const { return s_->pidfd.get(); }
 int UnitProcess::exitStatus() const { return s_->exit_status; }
 int64_t UnitProcess::setupDoneNs() const { return s_->setup_done_ns; }
+const std::string& UnitProcess::setupNote() const { return s_->setup_note; }
 bool UnitProcess::done() const { return s_->done; }
 uint32_t UnitProcess::leakedProcesses() const { return s_->leaked; }
 bool UnitProcess::reaped() const { return s_->reaped; }
@@ -90,7 +98,7 @@ bool UnitProcess::readEvents(std::vector<Event>& out) {
   ssize_t n;
   while ((n = recv(s_->events.get(), &ev, sizeof ev, MSG_DONTWAIT)) == ssize_t(sizeof ev)) {
     if (ev.kind == Event::Kind::Ready)
-      s_->setup_done_ns = ev.mono_ns;
+      takeReady(*s_, ev);
     else if (ev.kind == Event::Kind::Done) {
       s_->done = true;
       s_->leaked = ev.leaked;
@@ -115,7 +123,7 @@ bool UnitProcess::pastSetup() {
   // Ready is taken here (readEvents() would keep it the same way); SetupFailed stays for readEvents().
   if (ev.kind == Event::Kind::Ready) {
     (void)!recv(s_->events.get(), &ev, sizeof ev, MSG_DONTWAIT);
-    s_->setup_done_ns = ev.mono_ns;
+    takeReady(*s_, ev);
   }
   return true;
 }

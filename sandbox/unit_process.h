@@ -22,6 +22,8 @@ enum class Isolation { None, Namespaces };
 
 /// Where a sandbox sees the mpexec binary (bound read-only), for `mpexec sync` inside.
 inline constexpr const char* kExeInside = "/run/mpexec-bin/mpexec";
+/// Where a sandbox sees the sync service's socket (UnitSpec::sync_dir's sync.sock, bound on its own).
+inline constexpr const char* kSyncSocketInside = "/run/mpexec/sync.sock";
 
 enum class Role : uint8_t { Setup, Test, Teardown };
 
@@ -55,8 +57,12 @@ struct UnitSpec {
   /// directory in the unit's view, on top of any bind that contains it. Only binds below it (the output
   /// directory) show through. A path absent from the unit's view is left alone.
   std::vector<std::string> hidden;
-  std::string sync_dir;       ///< host directory holding sync.sock, bound at /run/mpexec; empty: none
+  std::string sync_dir;       ///< host directory holding sync.sock, bound at kSyncSocketInside; empty: none
   int64_t kill_grace_ms = 2000;
+  /// Which of the run's unit ids the unit's commands take (Context::unitIds(): host uid and gid
+  /// unitIdBase() + identity), unique among the units alive at the same time; -1: none (the commands run as
+  /// the init's uid).
+  int32_t identity = -1;
   /// Set up now, run later: once its sandbox is ready the init waits for UnitProcess::go(slot), which also
   /// sets MPEXEC_SLOT in every command's environment (an entry "MPEXEC_SLOT=" stands for it).
   bool hold = false;
@@ -70,7 +76,8 @@ struct Event {
     Skipped,      ///< command `index` was not run because a setup failed
     SpawnFailed,  ///< command `index` could not start: err and detail say which step failed
     Denied,       ///< command `index` made a call the seccomp policy denies; detail names it
-    Ready,        ///< the sandbox is set up (UnitProcess::readEvents keeps it: see setupDoneNs())
+    Ready,        ///< the sandbox is set up (UnitProcess::readEvents keeps it: see setupDoneNs()); detail
+                  ///< names what could not be done as asked but left the unit contained (setupNote())
     SetupFailed,  ///< the sandbox could not be set up; no command ran. setupError() (contain.h) says why
     Done,         ///< every command ended and every other process of the unit is gone; the init exits next
                   ///< (UnitProcess::readEvents keeps it: see done())
@@ -118,6 +125,9 @@ class UnitProcess {
   uint64_t oomKills() const;
   /// CLOCK_MONOTONIC when the init reported its sandbox set up; 0 before that.
   int64_t setupDoneNs() const;
+  /// What the init's Ready said could not be done as asked (a bind that could not be idmapped); empty when
+  /// everything was, or before Ready.
+  const std::string& setupNote() const;
   /// Whether the init is past its set-up: it sent Ready (taken now, as readEvents() would) or SetupFailed
   /// (left for readEvents()), or it is gone. For units not yet watched, such as ones set up ahead.
   bool pastSetup();
