@@ -1,6 +1,7 @@
 #include "executor/local_runner.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -56,8 +57,11 @@ void projectDirs(const std::string& cwd, const std::vector<std::string>& argv, s
 /// The directories a unit needs to see that its fresh /tmp and /run hide: the manifest's, each command's
 /// cwd and program directory (as `paths` resolved them), when they lie there and no writable path already
 /// covers them.
+///
+/// `project`, when not empty, is bound wherever it lies (a unit of its own uid sees the rest of the host as a
+/// stranger, and the project as its own).
 Result<std::vector<std::string>> hiddenPaths(const std::string& manifest_dir, const sandbox::UnitSpec& spec,
-                                             BindPaths& paths) {
+                                             BindPaths& paths, const std::string& project) {
   std::vector<std::string> declared = {manifest_dir};
   for (const auto& c : spec.commands) projectDirs(c.cwd, c.argv, declared);
   std::vector<std::string> candidates;
@@ -68,7 +72,8 @@ Result<std::vector<std::string>> hiddenPaths(const std::string& manifest_dir, co
   }
   std::vector<std::string> out;
   for (const auto& p : candidates) {
-    if (!under(p, "/tmp") && !under(p, "/run") && p != "/tmp" && p != "/run") continue;
+    bool hidden_by_unit = under(p, "/tmp") || under(p, "/run") || p == "/tmp" || p == "/run";
+    if (!hidden_by_unit && p != project) continue;
     bool covered = false;
     for (const auto& w : spec.policy.writable) covered |= p == w || under(p, w);
     for (const auto& o : out) covered |= p == o || under(p, o);
@@ -117,11 +122,50 @@ std::string describeStatus(int st) {
 
 }  // namespace
 
+namespace {
+
+/// A unit id held by a unit (LocalRunner::ids_in_use_): given back when the unit's Running goes, after its
+/// process (declared after it) has been reaped or has reported Done.
+class IdLease {
+ public:
+  IdLease() = default;
+  IdLease(std::vector<bool>* pool, int id) : pool_(pool), id_(id) { (*pool_)[size_t(id_)] = true; }
+  IdLease(IdLease&& o) noexcept : pool_(std::exchange(o.pool_, nullptr)), id_(o.id_) {}
+  IdLease& operator=(IdLease&& o) noexcept {
+    if (this != &o) {
+      release();
+      pool_ = std::exchange(o.pool_, nullptr);
+      id_ = o.id_;
+    }
+    return *this;
+  }
+  ~IdLease() { release(); }
+  int id() const { return pool_ ? id_ : -1; }
+
+ private:
+  void release() {
+    if (pool_) (*pool_)[size_t(id_)] = false;
+    pool_ = nullptr;
+  }
+  std::vector<bool>* pool_ = nullptr;
+  int id_ = -1;
+};
+
+/// The lowest unit id nobody holds, or -1 when every one is taken.
+int freeId(const std::vector<bool>& in_use) {
+  for (size_t i = 0; i < in_use.size(); ++i)
+    if (!in_use[i]) return int(i);
+  return -1;
+}
+
+}  // namespace
+
 /// One unit on one slot: its process and what each of its commands stands for.
 struct LocalRunner::Running {
   size_t unit = 0;
   int slot = 0;
   int attempt = 1;
+  IdLease id;  ///< before process: given back after the process is gone
   std::optional<sandbox::UnitProcess> process;
   std::vector<sandbox::Role> roles;  ///< by command index
   std::vector<size_t> tests;         ///< by command index (meaningful for Role::Test)
@@ -151,6 +195,7 @@ LocalRunner::LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Con
     mkdirat(run.get(), "out", 0755);
     out_dir_fd_.reset(openat(run.get(), "out", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   }
+  ids_in_use_.assign(ctx_.unitIds(), false);
   // Before any unit runs: every path a unit gets bound (see bind_paths.h).
   if (ctx_.isolation() == sandbox::Isolation::Namespaces) {
     std::vector<std::string> dirs{m_.dir};
@@ -171,6 +216,19 @@ LocalRunner::LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Con
       auto sync = bind_paths_.get(opts_.sync.socket_dir);
       sync_dir_ = sync ? *sync : opts_.sync.socket_dir;
     }
+    hidden_ = {paths_.state_dir};
+    const passwd* pw = getpwuid(geteuid());
+    std::string home = pw && pw->pw_dir ? pw->pw_dir : "";
+    if (!ctx_.privileged() && !home.empty()) {
+      for (const char* private_dir : {"/.ssh", "/.gnupg"}) {
+        auto resolved = bind_paths_.get(home + private_dir);
+        struct stat st;
+        if (resolved && stat(resolved->c_str(), &st) == 0 && S_ISDIR(st.st_mode)) hidden_.push_back(*resolved);
+      }
+    }
+    auto project = bind_paths_.get(m_.dir);
+    bool holds_home = project && !home.empty() && (home == *project || under(home, *project) || *project == "/");
+    if (project && !holds_home) project_dir_ = *project;
   }
   if (opts_.interrupt_fd >= 0) {
     epoll_event ev{};
@@ -244,8 +302,14 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
   if (!output_dir) return "cannot make the output directory: " + output_dir.error().message();
   spec.output_dir_fd = output_dir->get();
   bool sandboxed = ctx_.isolation() == sandbox::Isolation::Namespaces;
+  if (sandboxed && !ids_in_use_.empty()) {
+    int id = freeId(ids_in_use_);
+    if (id < 0) return "sandbox: every unit id of the run is in use";
+    r->id = IdLease(&ids_in_use_, id);
+    spec.identity = id;
+  }
   if (sandboxed) {
-    spec.hidden = {paths_.state_dir};
+    spec.hidden = hidden_;
     for (std::string& w : spec.policy.writable) {
       auto resolved = bind_paths_.get(w);
       if (!resolved) return "sandbox: " + resolved.error().message();
@@ -264,7 +328,7 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
   std::string socket;
   if (!opts_.sync.socket_path.empty()) {
     spec.sync_dir = sandboxed ? sync_dir_ : opts_.sync.socket_dir;
-    socket = sandboxed ? "/run/mpexec/sync.sock" : opts_.sync.socket_path;
+    socket = sandboxed ? sandbox::kSyncSocketInside : opts_.sync.socket_path;
     if (opts_.sync.unit_starting) token = opts_.sync.unit_starting(unit.id);
   }
 
@@ -316,7 +380,7 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
   std::string visible_error;
   auto commands_done = [&] {
     if (!sandboxed) return;
-    auto visible = hiddenPaths(m_.dir, spec, bind_paths_);
+    auto visible = hiddenPaths(m_.dir, spec, bind_paths_, !ids_in_use_.empty() ? project_dir_ : std::string());
     if (visible) spec.visible = std::move(*visible);
     else visible_error = "sandbox: " + visible.error().message();
   };
@@ -546,6 +610,9 @@ void LocalRunner::finishUnit(size_t slot_index, std::vector<RunnerEvent>& out) {
     f.record.log = logPath(r->tests[i], r->attempt);
     out.push_back(std::move(f));
   }
+  if (const std::string& note = r->process->setupNote();
+      !note.empty() && std::find(setup_notes_.begin(), setup_notes_.end(), note) == setup_notes_.end())
+    setup_notes_.push_back(note);
   if (!r->process->reaped()) {
     // Done, not yet exited: the slot is free now; the process is reaped (and its cgroup removed) once its
     // pidfd says it has exited.

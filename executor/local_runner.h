@@ -84,11 +84,20 @@ class LocalRunner : public UnitRunner {
   const RunClock& clock_;
   LocalRunnerOptions opts_;
   UniqueFd epoll_;
+  /// Which unit ids (Context::unitIds()) units alive now hold; each takes the lowest free one at its launch
+  /// and gives it back once none of its processes is left. Declared before every unit it outlives.
+  std::vector<bool> ids_in_use_;
   UniqueFd logs_dir_fd_;
   UniqueFd out_dir_fd_;  ///< <run>/out, where each unit's output directory is made without following symlinks
   /// Every host path bound into a unit, resolved before the first unit starts (see bind_paths.h).
   BindPaths bind_paths_;
   std::string sync_dir_;  ///< opts_.sync.socket_dir, resolved
+  /// What every unit's view covers (UnitSpec::hidden): the state directory; for a run that is not root's,
+  /// also the invoking user's ~/.ssh and ~/.gnupg (agent sockets, keys), since its units are that user.
+  std::vector<std::string> hidden_;
+  /// The manifest's directory, resolved, which units with ids of their own get bound as their own (read
+  /// only) wherever it lies; empty when it is "/" or holds the invoking user's home.
+  std::string project_dir_;
   /// The unit's output directory, made if missing, opened without following symlinks.
   Result<UniqueFd> outputDir(const std::string& unit_id) const;
   std::vector<std::string> base_env_;
@@ -110,6 +119,12 @@ class LocalRunner : public UnitRunner {
   /// Units whose sandbox is being set up: running ones and prepared ones.
   int settingUp();
   std::vector<RunnerEvent> pending_;
+  std::vector<std::string> setup_notes_;
+
+ public:
+  /// What units' sandboxes could not do as asked but left them contained (a writable path that could not
+  /// be idmapped, host mounts seen without idmapping), each once.
+  const std::vector<std::string>& setupNotes() const { return setup_notes_; }
 };
 
 }  // namespace mpexec

@@ -62,13 +62,17 @@ std::string syncDirParent() {
   return dir;
 }
 
+// The time and 32 random bits: unique without mpexec's pid, which a unit (MPEXEC_RUN_ID, its output
+// directory's path) has no business knowing.
 std::string makeRunId() {
   time_t now = time(nullptr);
   struct tm tm;
   gmtime_r(&now, &tm);
   char stamp[32];
   strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-  return fmt::format("{}-{}", stamp, getpid());
+  uint32_t nonce = 0;
+  if (getrandom(&nonce, sizeof nonce, GRND_NONBLOCK) != ssize_t(sizeof nonce)) nonce = uint32_t(clock()) ^ uint32_t(getpid());
+  return fmt::format("{}-{:08x}", stamp, nonce);
 }
 
 std::optional<std::regex> compile(const std::string& re, const char* flag, std::string& error) {
@@ -430,6 +434,7 @@ int RunSession::exitCodeAndNotes(const Combined& combined, std::vector<std::stri
                                 result.unit_leaks[u] == 1 ? std::string("1 process") : fmt::format("{} processes", result.unit_leaks[u])));
   }
   for (const auto& w : sync_->warnings()) notes.push_back("warning: sync: " + w);
+  for (const auto& n : runner_->setupNotes()) notes.push_back("warning: sandbox: " + n);
   int code = result.interrupted ? kExitInterrupted : failed ? kExitFailed : kExitPassed;
   // Nothing ran: in CI that is a broken filter or shard more often than an intended empty run.
   if (plan_.tests.empty() && config_.no_tests == NoTests::Warn) notes.push_back("warning: no tests to run: " + whyNoTests());
