@@ -2,12 +2,19 @@
 // the usual CI case) attacks the host, its neighbours and the run's own records. Each TEST is one item of
 // the issue, written as the attack, and asserts from the host that the attack got nothing.
 
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
+#include "tests/sandbox/escape_hostile_attacks.h"
 #include "tests/sandbox/escape_support.h"
 
 namespace mpexec::test::escape {
@@ -49,6 +56,41 @@ class Hostile : public EscapeTest {
     return json::object{{"sandbox", std::move(more)}};
   }
   std::string state() const { return dir_.path() + "/.mpexec"; }
+  /// The Unix-socket probe, written into the tools directory; empty without python3.
+  std::vector<std::string> unixProbe() {
+    if (access("/usr/bin/python3", X_OK) != 0) return {};
+    return {"/usr/bin/python3", tools_.write("unix_probe.py", kUnixConnectPy)};
+  }
+};
+
+/// A listening Unix socket of the host's (a path, or "@name" in the abstract namespace), closed on
+/// destruction. accepted() tells whether anybody connected.
+class HostSocket {
+ public:
+  HostSocket(const std::string& name, mode_t mode) {
+    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    socklen_t len = sizeof a;
+    if (name[0] == '@') {
+      memcpy(a.sun_path + 1, name.data() + 1, name.size() - 1);
+      len = socklen_t(offsetof(sockaddr_un, sun_path) + name.size());
+    } else {
+      snprintf(a.sun_path, sizeof a.sun_path, "%s", name.c_str());
+    }
+    ok_ = bind(fd_, reinterpret_cast<sockaddr*>(&a), len) == 0 && listen(fd_, 8) == 0;
+    if (ok_ && name[0] != '@') ok_ = chmod(name.c_str(), mode) == 0;
+  }
+  ~HostSocket() { close(fd_); }
+  bool ok() const { return ok_; }
+  bool accepted() const {
+    pollfd p{fd_, POLLIN, 0};
+    return poll(&p, 1, 0) > 0;
+  }
+
+ private:
+  int fd_ = -1;
+  bool ok_ = false;
 };
 
 // 1. A test replaces a later test's log (and its group's teardown log) with a symlink to a host file. The
@@ -153,6 +195,106 @@ TEST_F(Hostile, Item02_WritablePathSymlinkBindsNoHostDir) {
   }
 }
 
+// 3. A test leaves a setuid or setgid file (or a file capability) where it may write: a writable path and
+//    its output directory, with the default seccomp policy, with nested namespaces, and with seccomp off.
+//    None may survive on the host, where any local user could run it.
+TEST_F(Hostile, Item03_NoSetidFileSurvivesOnTheHost) {
+  std::string why;
+  std::string bin = compile("setid_attack", kSetidAttack, "-O1 -Werror=implicit-function-declaration", &why);
+  if (bin.empty()) GTEST_SKIP() << why;
+  const std::vector<std::pair<const char*, json::object>> variants{
+      {"default", {}}, {"nested", {{"nested", true}}}, {"seccomp-off", {{"seccomp", "off"}}}};
+  json::array tests;
+  for (const auto& [name, more] : variants) {
+    std::string in_writable = tools() + "/setid-" + name;
+    fs::create_directories(in_writable);
+    tests.push_back(argvTest(std::string("writable-") + name, {bin, in_writable}, {{"sandbox", sandboxWithTools(more)}}));
+    tests.push_back(shTest(std::string("output-") + name, bin + " \"$MPEXEC_OUTPUT_DIR\"", {{"sandbox", sandboxWithTools(more)}}));
+  }
+  auto r = run(tests, {"-j", "2"});
+  auto rep = report();
+  int files = 0;
+  for (const std::string& root : {tools(), state()}) {
+    for (const auto& e : fs::recursive_directory_iterator(root)) {
+      struct stat st;
+      if (lstat(e.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      std::string name = e.path().filename().string();
+      if (e.path().parent_path().filename().string().rfind("setid-", 0) != 0 &&
+          e.path().parent_path().parent_path().filename() != "out")
+        continue;
+      ++files;
+      EXPECT_EQ(st.st_mode & (S_ISUID | S_ISGID), 0u)
+          << e.path() << " is setuid/setgid on the host, mode " << std::oct << st.st_mode << std::dec << ", owner "
+          << st.st_uid;
+      EXPECT_LT(getxattr(e.path().c_str(), "security.capability", nullptr, 0), 0)
+          << e.path() << " carries a file capability on the host";
+      // What a unit leaves belongs to the user who ran mpexec.
+      EXPECT_EQ(st.st_uid, geteuid()) << e.path();
+    }
+  }
+  EXPECT_GT(files, 0) << "the attack left no file at all:\n" << r.out;
+  for (const auto& [name, more] : variants)
+    EXPECT_TRUE(contains(log(rep, std::string("writable-") + name), "chmod 04755:")) << log(rep, std::string("writable-") + name);
+}
+
+// 4. With network "none", a test connects to the host's Unix sockets on the filesystem (an agent's 0600
+//    socket, a world-writable one) and in the abstract namespace. None may answer.
+TEST_F(Hostile, Item04_NoHostUnixSocketIsReachable) {
+  auto probe = unixProbe();
+  if (probe.empty()) GTEST_SKIP() << "no /usr/bin/python3";
+  HostDir host;
+  ASSERT_FALSE(host.path().empty());
+  std::string abstract = "@mpexec-hostile-" + std::to_string(getpid());
+  HostSocket world(host.path() + "/world.sock", 0777), agent(host.path() + "/agent.sock", 0600), hidden(abstract, 0);
+  ASSERT_TRUE(world.ok() && agent.ok() && hidden.ok());
+  std::vector<std::string> argv = probe;
+  for (const std::string& s : {host.path() + "/world.sock", host.path() + "/agent.sock", abstract}) argv.push_back(s);
+  json::array tests{argvTest("self", argv, {{"sandbox", sandboxWithTools()}}),
+                    argvTest("nobody", argv, {{"sandbox", sandboxWithTools({{"user", "nobody"}})}}),
+                    argvTest("nested", argv, {{"sandbox", sandboxWithTools({{"nested", true}})}})};
+  auto r = run(tests, {"-j", "3"});
+  auto rep = report();
+  for (const char* t : {"self", "nobody", "nested"}) {
+    EXPECT_EQ(outcome(rep, t), "PASS") << t << ":\n" << log(rep, t);
+    EXPECT_FALSE(contains(log(rep, t), ": connected")) << t << ":\n" << log(rep, t);
+  }
+  EXPECT_FALSE(world.accepted()) << "a unit reached the host's world-writable socket";
+  EXPECT_FALSE(agent.accepted()) << "a unit reached the host's 0600 socket";
+  EXPECT_FALSE(hidden.accepted()) << "a unit reached the host's abstract socket";
+}
+
+// 5. A test reads what only the host's root may: /etc/shadow, a 0600 file of root's, a file below a 0700
+//    directory of root's, root's home.
+TEST_F(Hostile, Item05_RootOnlyHostFilesAreUnreadable) {
+  if (geteuid() != 0) GTEST_SKIP() << "the attack is on root's files; this test runs as uid " << geteuid();
+  HostDir host;
+  ASSERT_FALSE(host.path().empty());
+  std::string secret = "topsecret-" + std::to_string(getpid());
+  std::string file = host.write("secret", secret + "\n");
+  chmod(file.c_str(), 0600);
+  fs::create_directories(host.path() + "/private");
+  std::string inside = host.write("private/file", "inside-" + secret + "\n");
+  chmod(inside.c_str(), 0644);
+  chmod((host.path() + "/private").c_str(), 0700);
+  std::string shadow_line;
+  std::getline(std::ifstream("/etc/shadow"), shadow_line);
+  std::string script = "for f in /etc/shadow " + file + " " + inside + "; do echo \"== $f\"; cat \"$f\"; done 2>&1; "
+                       "echo '== /root'; ls -la /root 2>&1; exit 0";
+  json::array tests{shTest("self", script), shTest("nobody", script, {{"sandbox", {{"user", "nobody"}}}}),
+                    shTest("nested", script, {{"sandbox", {{"nested", true}}}})};
+  auto r = run(tests, {"-j", "3"});
+  auto rep = report();
+  for (const char* t : {"self", "nobody", "nested"}) {
+    std::string l = log(rep, t);
+    EXPECT_EQ(outcome(rep, t), "PASS") << t << ":\n" << l;
+    EXPECT_FALSE(contains(l, secret)) << t << " read a root-only file:\n" << l;
+    if (!shadow_line.empty()) {
+      EXPECT_FALSE(contains(l, shadow_line)) << t << " read /etc/shadow:\n" << l;
+    }
+    EXPECT_FALSE(contains(l, ".bashrc") || contains(l, ".profile")) << t << " listed /root:\n" << l;
+  }
+}
+
 // 6. A unit reads what other units left: their output directories and logs, of this run and of an earlier
 //    one, through the view of the state directory.
 TEST_F(Hostile, Item06_NoUnitSeesAnotherUnitsOutputsOrLogs) {
@@ -182,6 +324,154 @@ TEST_F(Hostile, Item06_NoUnitSeesAnotherUnitsOutputsOrLogs) {
   EXPECT_FALSE(contains(l, "earlier-run-secret-1f3a")) << l;
   EXPECT_FALSE(contains(l, "this-run-secret-9c2e")) << l;
   EXPECT_TRUE(contains(log(rep, "writer"), "this-run-secret-9c2e")) << log(rep, "writer");
+}
+
+// 7. A test opens inotify instances until the kernel says no, and holds them. Neither the host's root nor
+//    another unit running at the same time may find its own per-user limit used up.
+TEST_F(Hostile, Item07_UnitsShareNoPerUserLimitWithTheHostOrEachOther) {
+  if (geteuid() != 0) GTEST_SKIP() << "the limit shared is root's; this test runs as uid " << geteuid();
+  std::string why;
+  std::string bin = compile("inotify_hold", kInotifyHold, "-O1 -Werror=implicit-function-declaration", &why);
+  if (bin.empty()) GTEST_SKIP() << why;
+  int max_instances = 0;
+  std::ifstream("/proc/sys/fs/inotify/max_user_instances") >> max_instances;
+  std::string bar = tools() + "/bar";
+  fs::create_directories(bar);
+  json::array tests{argvTest("a", {bin, bar + "/a.held", bar + "/release"}, {{"sandbox", sandboxWithTools()}}),
+                    argvTest("b", {bin, bar + "/b.held", bar + "/release"}, {{"sandbox", sandboxWithTools()}})};
+  std::string m = writeManifest(tests);
+  std::string out = dir_.path() + "/out.txt";
+  pid_t pid = startMpexec({"--json", reportPath(), "-j", "2", m}, out);
+  bool held = eventually([&] { return fs::exists(bar + "/a.held") && fs::exists(bar + "/b.held"); }, 30);
+  int host_fd = inotify_init1(IN_CLOEXEC);
+  int host_errno = errno;
+  if (host_fd >= 0) close(host_fd);
+  std::ofstream(bar + "/release") << "go";
+  auto r = waitMpexec(pid, out, 60);
+  ASSERT_TRUE(held) << r.out;
+  EXPECT_GE(host_fd, 0) << "the host's root could not open an inotify instance while units held theirs: "
+                        << strerror(host_errno);
+  auto rep = report();
+  for (const char* t : {"a", "b"}) {
+    std::string l = log(rep, t);
+    std::smatch got;
+    ASSERT_TRUE(std::regex_search(l, got, std::regex("holding ([0-9]+) inotify"))) << l;
+    // Each unit has a user of its own: the whole per-user limit, not a share of one.
+    EXPECT_EQ(std::stoi(got[1]), std::min(max_instances, 4096)) << t << ":\n" << l;
+  }
+}
+
+// 8. A test goes for its unit's init: lowers its limits (so that the next test cannot open its log),
+//    signals it, traces it, renices it. The next test of the group and the teardown must still run.
+TEST_F(Hostile, Item08_TheInitIsOutOfTheTestsReach) {
+  std::string why;
+  std::string bin = compile("init_probe", kInitProbe, "-O1 -Werror=implicit-function-declaration", &why);
+  if (bin.empty()) GTEST_SKIP() << why;
+  json::array tests{argvTest("probe", {bin}, {{"group", "g"}, {"strategy", "serial"}}),
+                    shTest("after", "echo after", {{"group", "g"}})};
+  json::object m{{"version", 1},
+                 {"groups", {{"g", {{"sandbox", sandboxWithTools()}, {"teardown", json::array{"/bin/echo", "bye"}}}}}},
+                 {"tests", tests}};
+  std::string path = dir_.write("m.json", json::serialize(m));
+  auto r = runMpexec({"--json", reportPath(), "-j", "1", path});
+  auto rep = report();
+  std::string l = log(rep, "probe");
+  EXPECT_EQ(outcome(rep, "probe"), "PASS") << l;
+  EXPECT_TRUE(contains(l, "still here")) << l;
+  for (const char* attempt : {"prlimit(1, NOFILE, 3)", "prlimit(1, NPROC, 1)", "ptrace(ATTACH, 1)"})
+    EXPECT_FALSE(contains(l, std::string(attempt) + ": ok")) << attempt << " reached the init:\n" << l;
+  EXPECT_EQ(outcome(rep, "after"), "PASS") << str(testEntry(rep, "after"), "reason") << "\n" << r.out;
+  EXPECT_EQ(r.exit_code, 0) << "the teardown or the unit failed:\n" << r.out;
+}
+
+// 10. A test looks for what the host is: mpexec's host pid and command line through /proc/1/cmdline, and
+//     other runs through the cgroups under /sys/fs/cgroup.
+TEST_F(Hostile, Item10_NoHostPidOrOtherRunsCgroupsInside) {
+  // Another run, alive meanwhile: its cgroups exist on the host.
+  TempDir other;
+  std::string other_m = other.write("m.json", R"({"version": 1, "tests": [{"name": "long", "cmd": ["/bin/sleep", "5"]}]})");
+  pid_t other_pid = startMpexec({"-q", other_m}, other.path() + "/out.txt");
+  std::string other_name = "mpexec-" + std::to_string(other_pid);
+  bool other_up = eventually([&] {
+    std::string cg;
+    shell("find /sys/fs/cgroup -maxdepth 6 -name " + other_name + " 2>/dev/null", &cg);
+    return !cg.empty();
+  }, 10);
+  std::string script = "echo \"cmdline: $(tr '\\0' ' ' < /proc/1/cmdline)\"; "
+                       "find /sys/fs/cgroup -maxdepth 6 2>/dev/null | sed 's/^/cgroup: /'; exit 0";
+  std::string m = writeManifest(json::array{shTest("look", script)});
+  std::string out = dir_.path() + "/out.txt";
+  pid_t pid = startMpexec({"--json", reportPath(), m}, out);
+  auto r = waitMpexec(pid, out, 60);
+  kill(other_pid, SIGTERM);
+  waitMpexec(other_pid, other.path() + "/out.txt", 30);
+  auto rep = report();
+  std::string l = log(rep, "look");
+  ASSERT_EQ(outcome(rep, "look"), "PASS") << l << r.out;
+  std::smatch cmdline;
+  ASSERT_TRUE(std::regex_search(l, cmdline, std::regex("cmdline: (.*)"))) << l;
+  EXPECT_FALSE(std::regex_search(cmdline[1].str(), std::regex("\\b" + std::to_string(pid) + "\\b")))
+      << "mpexec's host pid " << pid << " in /proc/1/cmdline: " << cmdline[1];
+  EXPECT_FALSE(contains(cmdline[1].str(), dir_.path())) << "a host path in /proc/1/cmdline: " << cmdline[1];
+  if (other_up) {
+    EXPECT_FALSE(contains(l, other_name)) << "another run's cgroups are visible:\n" << l;
+  }
+  EXPECT_FALSE(contains(l, "mpexec-" + std::to_string(pid))) << "the run's own cgroup names are visible:\n" << l;
+}
+
+// What a unit may still do: compile and run a program, run python3, write its writable paths and output
+// directory (what it leaves belongs to the user who ran mpexec), see itself as that user, use git in its
+// project, reach the sync service by curl and by `mpexec sync`; a project below a directory only its owner
+// may enter (root's home) still runs; and so does the same manifest with --no-sandbox.
+TEST_F(Hostile, TheUnitsOwnWorkStillWorks) {
+  HostDir host;
+  ASSERT_FALSE(host.path().empty());
+  // The project below a 0700 directory of the invoking user's, as a checkout under /root would be.
+  std::string project = host.path() + "/private/project";
+  fs::create_directories(project + "/out");
+  chmod((host.path() + "/private").c_str(), 0700);
+  std::ofstream(project + "/hello.c") << "#include <stdio.h>\nint main(void) { puts(\"compiled and ran\"); return 0; }\n";
+  std::ofstream(project + "/run.sh") << "#!/bin/sh\necho project script ran as $(id -u)\n";
+  chmod((project + "/run.sh").c_str(), 0755);
+  bool git = access("/usr/bin/git", X_OK) == 0;
+  std::string script =
+      "set -e; ./run.sh; id -u; cc -o out/hello hello.c && ./out/hello; "
+      "/usr/bin/python3 -c 'import sys; print(\"python\", sys.version_info[0])'; "
+      "echo written > out/by-unit; mkdir -p out/dir; echo output > \"$MPEXEC_OUTPUT_DIR/result\"; "
+      "curl -s --unix-socket \"$MPEXEC_SYNC_SOCKET\" -H \"Authorization: Bearer $MPEXEC_SYNC_TOKEN\" "
+      "http://localhost/v1/run | grep -q run_id && echo 'curl reached the sync service'; "
+      "\"$MPEXEC_EXE\" sync board put k '\"v\"' && \"$MPEXEC_EXE\" sync board get k; " +
+      std::string(git ? "cd out && git init -q repo && cd repo && git status --short && echo git works; " : "") +
+      "exit 0";
+  json::object m{{"version", 1},
+                 {"defaults", {{"sandbox", {{"writable", json::array{project + "/out"}}}}}},
+                 {"tests", json::array{shTest("work", script)}}};
+  std::string path = project + "/m.json";
+  std::ofstream(path) << json::serialize(m);
+  std::string rep_path = host.path() + "/report.json";
+  for (const bool sandbox : {true, false}) {
+    std::vector<std::string> args{"--json", rep_path, path};
+    if (!sandbox) args.insert(args.begin(), "--no-sandbox");
+    auto r = runMpexec(args);
+    auto rep = readJson(rep_path);
+    std::string l = log(rep, "work", project);
+    const char* mode = sandbox ? "sandboxed" : "--no-sandbox";
+    EXPECT_EQ(outcome(rep, "work"), "PASS") << mode << ":\n" << l << r.out;
+    for (const char* line : {"project script ran as 0", "compiled and ran", "python 3", "curl reached the sync service",
+                             "\"v\""})
+      EXPECT_TRUE(contains(l, line)) << mode << ": no \"" << line << "\" in:\n" << l;
+    if (git) {
+      EXPECT_TRUE(contains(l, "git works")) << mode << ":\n" << l;
+    }
+    for (const std::string& left : {project + "/out/by-unit", project + "/out/hello", project + "/out/dir"}) {
+      struct stat st;
+      ASSERT_EQ(lstat(left.c_str(), &st), 0) << left;
+      EXPECT_EQ(st.st_uid, geteuid()) << mode << ": " << left << " belongs to uid " << st.st_uid;
+      EXPECT_EQ(st.st_gid, getegid()) << mode << ": " << left << " belongs to gid " << st.st_gid;
+    }
+    fs::remove_all(project + "/out");
+    fs::create_directories(project + "/out");
+  }
 }
 
 }  // namespace

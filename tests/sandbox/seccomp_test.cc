@@ -24,8 +24,15 @@ using namespace testing;
 
 // Inside the unit: forks a "command" that restricts itself, then runs `fn` (0 = pass).
 int asCommand(const Context& ctx, const Policy& policy, int fd, const std::function<int()>& fn) {
+  UnitSpec spec;
+  spec.policy = policy;
+  spec.identity = ctx.unitIds() > 0 ? 0 : -1;  // as the executor gives it: the unit's own uid where there are
   pid_t pid = fork();
   if (pid == 0) {
+    if (auto r = becomeCommandUser(ctx, spec); !r) {
+      say(fd, "becomeCommandUser: " + r.error().message());
+      _exit(100);
+    }
     if (auto r = restrictCommand(ctx, policy); !r) {
       say(fd, "restrictCommand: " + r.error().message());
       _exit(100);
@@ -134,15 +141,29 @@ TEST(SeccompTest, NestedPolicyAllowsUserNamespaces) {
   });
 }
 
-TEST(SeccompTest, OffMeansNoFilter) {
+// "off" leaves only the guard: what no unit may do whatever its policy.
+TEST(SeccompTest, OffKeepsOnlyTheGuard) {
   MPEXEC_NEED_NAMESPACES(ctx);
   UnitSpec spec = unitSpec("seccomp-off");
   spec.policy.seccomp = false;
   expectContainedPasses(*ctx, spec, [ctx, &spec](int fd) {
     return asCommand(*ctx, spec.policy, fd, [fd] {
-      bool ok = check(fd, statusField("Seccomp") == "0", "Seccomp mode " + statusField("Seccomp"));
-      ok &= check(fd, fails(syscall(SYS_clone3, nullptr, 0), EINVAL), "clone3 without a filter");
+      bool ok = check(fd, statusField("Seccomp") == "2", "Seccomp mode " + statusField("Seccomp"));
+      ok &= check(fd, fails(syscall(SYS_clone3, nullptr, 0), EINVAL), "clone3 without the policy");
       ok &= check(fd, statusField("CapEff") == "0000000000000000", "CapEff");
+      ok &= check(fd, fails(open("/tmp/setuid", O_CREAT | O_WRONLY | O_CLOEXEC, 04755), EPERM), "open 04755");
+      int plain = open("/tmp/plain", O_CREAT | O_WRONLY | O_CLOEXEC, 0755);
+      ok &= check(fd, plain >= 0, "open 0755");
+      if (plain >= 0) close(plain);
+      // The command owns the file: only the filter refuses the bits.
+      ok &= check(fd, chmod("/tmp/plain", 0700) == 0, "chmod 0700");
+      ok &= check(fd, fails(chmod("/tmp/plain", 04755), EPERM), "chmod u+s");
+      ok &= check(fd, fails(chmod("/tmp/plain", 02755), EPERM), "chmod g+s");
+      rlimit mine{};
+      ok &= check(fd, prlimit(0, RLIMIT_NOFILE, nullptr, &mine) == 0 && prlimit(0, RLIMIT_NOFILE, &mine, nullptr) == 0,
+                  "prlimit of oneself");
+      ok &= check(fd, fails(prlimit(1, RLIMIT_NOFILE, &mine, nullptr), EPERM), "prlimit of the init");
+      ok &= check(fd, fails(syscall(437, AT_FDCWD, "/tmp", nullptr, 0), ENOSYS), "openat2");
       return ok ? 0 : 1;
     });
   });
