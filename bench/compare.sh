@@ -19,12 +19,17 @@
 #   --write   also write the table, with the date and machine, to bench/RESULTS.md
 #   RUNS=5    rounds;  LARGE=0 skips the 10k run (about a minute);  WORKLOADS="W1 W2j2 W2j8 W3" to choose;
 #   SETTLE=0   no wait for idle CPUs before each timed run (see settle());
-#   MPEXEC_COMMIT=abc1234 names the commit the binary was built from (default: the tree's HEAD)
+#   MPEXEC_COMMIT=abc1234 names the commit the binary was built from (default: the tree's HEAD);
+#   MPEXEC_BASELINE_BIN=/tmp/old/build/mpexec adds a row for another build of mpexec (with the sandbox), timed
+#   in the same rounds: the build before a change, beside it (MPEXEC_BASELINE_COMMIT names it);
+#   RUNNERS="xargs mpexec mpexec_base" times only those runners (default: all of them)
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 MPEXEC=${MPEXEC_BIN:-build/mpexec}
 case $MPEXEC in /*) ;; *) MPEXEC=$(pwd)/$MPEXEC ;; esac
+MPEXEC_BASE=${MPEXEC_BASELINE_BIN:-}
+case $MPEXEC_BASE in /* | "") ;; *) MPEXEC_BASE=$(pwd)/$MPEXEC_BASE ;; esac
 NS_FLOOR=${NS_FLOOR_BIN:-}
 RUNS=${RUNS:-5}
 LARGE=${LARGE:-1}
@@ -104,6 +109,9 @@ run_mpexec() {  # W STATE-DIR [--no-sandbox]
   shift 2
   "$MPEXEC" -q -j "$(jobs_of "$w")" "$@" --state-dir "$state" "$work/$w.json"
 }
+run_mpexec_base() {  # W STATE-DIR
+  "$MPEXEC_BASE" -q -j "$(jobs_of "$1")" --state-dir "$2" "$work/$1.json"
+}
 run_xargs() { xargs -P "$(jobs_of "$1")" -n 1 "$(prog "$1")" <"$work/$1.args"; }
 run_parallel() { parallel --will-cite -j "$(jobs_of "$1")" "$(prog "$1")" :::: "$work/$1.args"; }
 run_ctest() { ctest --test-dir "$work/ctest-$1/build" -j "$(jobs_of "$1")" -Q; }
@@ -112,11 +120,12 @@ run_unshare() { xargs -P "$(jobs_of "$1")" -n 1 "${UNSHARE[@]}" "$(prog "$1")" <
 run_nsfloor() { "$NS_FLOOR" -j "$(jobs_of "$1")" "$(prog "$1")" <"$work/$1.args"; }
 
 # Runner keys, in table order, and what each row is called.
-RUNNERS="xargs mpexec mpexec_ns nsfloor parallel ctest bwrap unshare"
+RUNNERS=${RUNNERS:-xargs mpexec mpexec_base mpexec_ns nsfloor parallel ctest bwrap unshare}
 runner_label() {
   case $1 in
     xargs) echo "xargs -P" ;;
     mpexec) echo "mpexec (sandbox)" ;;
+    mpexec_base) echo "mpexec (sandbox), baseline build${MPEXEC_BASELINE_COMMIT:+ at $MPEXEC_BASELINE_COMMIT}" ;;
     mpexec_ns) echo "mpexec --no-sandbox" ;;
     nsfloor) echo "§4 namespaces alone (ns-floor)" ;;
     parallel) echo "GNU parallel" ;;
@@ -130,6 +139,7 @@ runner_label() {
 unavailable() {
   case $1 in
     mpexec | mpexec_ns | xargs) ;;
+    mpexec_base) [ -n "$MPEXEC_BASE" ] && [ -x "$MPEXEC_BASE" ] || echo "no baseline (set MPEXEC_BASELINE_BIN)" ;;
     parallel) command -v parallel >/dev/null || echo "missing GNU parallel" ;;
     ctest) command -v ctest >/dev/null && command -v cmake >/dev/null || echo "missing cmake/ctest" ;;
     bwrap)
@@ -196,13 +206,14 @@ round() {  # W
   for r in $RUNNERS; do
     [ -n "$(unavailable "$r")" ] && continue
     case $r in
-      mpexec | mpexec_ns)
-        local flag=()
+      mpexec | mpexec_ns | mpexec_base)
+        local flag=() run=run_mpexec
         [ "$r" = mpexec_ns ] && flag=(--no-sandbox)
+        [ "$r" = mpexec_base ] && run=run_mpexec_base
         state=$(fresh_state)
-        timed "$w.$r" run_mpexec "$w" "$state" "${flag[@]}"
+        timed "$w.$r" "$run" "$w" "$state" "${flag[@]}"
         # W3 is also timed with the history the first run left (the plan puts the longest first).
-        [ "$w" = W3 ] && timed "$w.$r.2nd" run_mpexec "$w" "$state" "${flag[@]}"
+        [ "$w" = W3 ] && timed "$w.$r.2nd" "$run" "$w" "$state" "${flag[@]}"
         ;;
       ctest)
         rm -rf "$work/ctest-$w/build/Testing"
@@ -248,7 +259,7 @@ table() {
   for w in $WORKLOADS; do
     for r in $RUNNERS; do
       case $r in
-        mpexec | mpexec_ns | ctest)
+        mpexec | mpexec_ns | mpexec_base | ctest)
           if [ "$w" = W3 ]; then
             table_row "$w" "$r" "$(runner_label "$r"), 1st run (no history)"
             table_row "$w" "$r.2nd" "$(runner_label "$r"), 2nd run (history)"
@@ -291,6 +302,7 @@ machine() {
   echo "- kernel: $(uname -sr) ($(uname -m))"
   echo "- machine: $(nproc) CPUs, ${model:-unknown model}; load average at the start: $load_at_start"
   echo "- mpexec: $MPEXEC, built from $commit"
+  [ -n "$MPEXEC_BASE" ] && echo "- baseline mpexec: $MPEXEC_BASE${MPEXEC_BASELINE_COMMIT:+, built from $MPEXEC_BASELINE_COMMIT}"
   echo "- $RUNS runs per runner and workload, runners alternating inside each round; wall time from date +%s.%N;"
   echo "  each run starts after \`sync\` and once the CPUs are 90% idle over 0.1 s (the previous runs' writeback and"
   echo "  namespace teardown are the kernel workers' and land on no runner); each mpexec run gets a state"
