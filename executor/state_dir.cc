@@ -81,10 +81,13 @@ void emptyDirectory(int fd, const std::string& where, int depth, std::string& pr
 }
 
 bool isRunId(const std::string& name) {
-  // YYYYmmdd-HHMMSS-pid
+  // YYYYmmdd-HHMMSS-<32 random bits in hex> (before: -<mpexec's pid>)
   if (name.size() < 17 || name[8] != '-' || name[15] != '-') return false;
-  for (size_t i = 0; i < name.size(); ++i)
-    if (i != 8 && i != 15 && !isdigit(static_cast<unsigned char>(name[i]))) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool ok = i > 15 ? isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f') : isdigit(static_cast<unsigned char>(c));
+    if (i != 8 && i != 15 && !ok) return false;
+  }
   return true;
 }
 

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "sandbox/unique_fd.h"
@@ -99,6 +100,17 @@ TEST(PruneRuns, KeepsTheNewestRunsAndLeavesEverythingElseAlone) {
   held.reset();
   EXPECT_EQ(pruneRuns(fd.get(), 10, ids.back()).removed, (std::vector<std::string>{ids[0]}));
   EXPECT_TRUE(pruneRuns(fd.get(), 0, ids.back()).removed.empty());  // 0 keeps every run
+}
+
+TEST(PruneRuns, RunIdsWithARandomSuffixAreRuns) {
+  test::TempDir dir;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(fmt::format("20270101-00000{}-{:08x}", i, 0xa0b1c2d3u + unsigned(i)));
+    dir.write(ids.back() + "/logs/t.log", "x");
+  }
+  UniqueFd fd = openDir(dir.path());
+  EXPECT_EQ(pruneRuns(fd.get(), 2, ids.back()).removed, (std::vector<std::string>{ids[0]}));
 }
 
 }  // namespace
