@@ -81,7 +81,7 @@ void emptyDirectory(int fd, const std::string& where, int depth, std::string& pr
 }
 
 bool isRunId(const std::string& name) {
-  // YYYYmmdd-HHMMSS-<32 random bits in hex> (before: -<mpexec's pid>)
+  // YYYYmmdd-HHMMSS-<µs><32 random bits in hex> (before: -<mpexec's pid>, or -<random bits> alone)
   if (name.size() < 17 || name[8] != '-' || name[15] != '-') return false;
   for (size_t i = 0; i < name.size(); ++i) {
     char c = name[i];
@@ -124,12 +124,12 @@ PrunedRuns pruneRuns(int runs_fd, size_t keep, const std::string& current) {
     if (isRunId(name) && fstatat(runs_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
       runs.push_back(name);
   }
-  if (std::find(runs.begin(), runs.end(), current) == runs.end()) runs.push_back(current);  // counts anyway
+  // This run is the newest and counts among the kept whatever its name sorts as.
+  runs.erase(std::remove(runs.begin(), runs.end(), current), runs.end());
   std::sort(runs.begin(), runs.end());
-  if (runs.size() <= keep) return out;
-  runs.resize(runs.size() - keep);  // the oldest: the ones to remove
+  if (runs.size() + 1 <= keep) return out;
+  runs.resize(runs.size() + 1 - keep);  // the oldest: the ones to remove
   for (const std::string& name : runs) {
-    if (name == current) continue;
     UniqueFd fd(openat(runs_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (fd && flock(fd.get(), LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
       ++out.in_use;

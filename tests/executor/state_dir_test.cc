@@ -113,5 +113,20 @@ TEST(PruneRuns, RunIdsWithARandomSuffixAreRuns) {
   EXPECT_EQ(pruneRuns(fd.get(), 2, ids.back()).removed, (std::vector<std::string>{ids[0]}));
 }
 
+// The running mpexec's directory is the newest even when its name sorts first (an id of before the
+// microseconds, or a clock set back): the oldest others go, as many as --keep-runs says.
+TEST(PruneRuns, TheCurrentRunCountsAsTheNewestWhateverItsName) {
+  test::TempDir dir;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) {
+    ids.push_back(fmt::format("20270101-000000-{:08x}", 0xa0u + unsigned(i)));
+    dir.write(ids.back() + "/logs/t.log", "x");
+  }
+  UniqueFd fd = openDir(dir.path());
+  EXPECT_EQ(pruneRuns(fd.get(), 2, ids[0]).removed, (std::vector<std::string>{ids[1], ids[2]}));
+  EXPECT_TRUE(fs::exists(dir.path() + "/" + ids[0]));
+  EXPECT_TRUE(fs::exists(dir.path() + "/" + ids[3]));
+}
+
 }  // namespace
 }  // namespace mpexec
