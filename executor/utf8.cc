@@ -24,4 +24,38 @@ Utf8Char decodeUtf8(std::string_view s) {
   return invalid;
 }
 
+bool isValidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    size_t n = decodeUtf8(s.substr(i)).length;
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+bool isControlFree(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    Utf8Char ch = decodeUtf8(s.substr(i));
+    if (ch.length == 0 || ch.code < 0x20 || (ch.code >= 0x7F && ch.code <= 0x9F)) return false;
+    i += ch.length;
+  }
+  return true;
+}
+
+std::string toValidUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    size_t n = decodeUtf8(s.substr(i)).length;
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
 }  // namespace mpexec

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace mpexec {
@@ -16,5 +17,16 @@ struct Utf8Char {
 /// The character at the start of `s` (non-empty). Overlong forms, surrogates, code points above U+10FFFF
 /// and truncated sequences are invalid.
 Utf8Char decodeUtf8(std::string_view s);
+
+/// True when all of `s` is valid UTF-8.
+bool isValidUtf8(std::string_view s);
+
+/// True when `s` is valid UTF-8 without a control character: C0 (U+0000..U+001F, tab and newline too),
+/// DEL or C1 (U+007F..U+009F). What a name must be to reach terminals, file names and reports.
+bool isControlFree(std::string_view s);
+
+/// `s` with each byte that starts no valid character replaced by U+FFFD, for JSON (which is UTF-8) of
+/// text mpexec did not write, such as a path given on the command line.
+std::string toValidUtf8(std::string_view s);
 
 }  // namespace mpexec
