@@ -21,9 +21,11 @@ struct TextLocation {
 /// The line and column of byte `offset` in `text` (an offset past the end maps to the end).
 TextLocation locationOf(std::string_view text, std::size_t offset);
 
-/// Parses one strict JSON document (RFC 8259: no comments, no trailing commas). On failure the Error's
-/// message reads "FILE:LINE:COLUMN: syntax error: ..." (or "FILE: empty file"), where FILE is `file`.
-/// Duplicate keys in one object keep the last value (Boost.JSON's behaviour).
+/// Parses one strict JSON document (RFC 8259: no comments, no trailing commas, at most 32 levels deep; a
+/// leading byte order mark is ignored). On failure the Error's message reads
+/// "FILE:LINE:COLUMN: syntax error: ..." (or "FILE: empty file"), where FILE is `file`, and quotes the text
+/// there as valid UTF-8 without control characters. A key that appears twice in one object is an error,
+/// "FILE:LINE:COLUMN: duplicate key "K" in one object (first at line L, column C)".
 Result<boost::json::value> parseJsonText(std::string_view text, const std::string& file);
 
 /// `key` escaped as one JSON pointer reference token: '~' → "~0", '/' → "~1".

@@ -42,6 +42,51 @@ TEST(JsonLocationTest, ParsesAndLocatesErrors) {
   EXPECT_EQ(empty.error().message(), "f.json: empty file");
 }
 
+// The text quoted at a syntax error is valid UTF-8 without control characters, however it was cut.
+TEST(JsonLocationTest, QuotedTextIsWholeCharactersAndVisible) {
+  std::string e(25 * 2, ' ');
+  for (int k = 0; k < 25; ++k) e.replace(2 * k, 2, "\xc3\xa9");  // é, 25 times
+  auto cut = parseJsonText("[x" + e + "]", "f.json");
+  ASSERT_FALSE(cut.ok());
+  EXPECT_EQ(cut.error().message(), "f.json:1:2: syntax error: unexpected 'x" + e.substr(0, 19 * 2) + "'");
+  auto invalid = parseJsonText("[\"caf\xe9\"]", "f.json");
+  ASSERT_FALSE(invalid.ok());
+  EXPECT_EQ(invalid.error().message(), "f.json:1:6: syntax error: unexpected '\\xe9\"]'");
+  auto escape = parseJsonText("[1 \x1b[2J]", "f.json");
+  ASSERT_FALSE(escape.ok());
+  EXPECT_EQ(escape.error().message(), "f.json:1:4: syntax error: unexpected '\\x1b[2J]'");
+}
+
+TEST(JsonLocationTest, RepeatedKeyNamesBothPlaces) {
+  auto top = parseJsonText("{\"version\": 1,\n \"version\": 1}", "m.json");
+  ASSERT_FALSE(top.ok());
+  EXPECT_EQ(top.error().message(), "m.json:2:2: duplicate key \"version\" in one object (first at line 1, column 2)");
+  // Escapes are decoded before keys are compared; objects of their own may repeat a key.
+  auto escaped = parseJsonText("{\"a\": {\"k\": 1}, \"b\": {\"k\": 2, \"\\u006b\": 3}}", "m.json");
+  ASSERT_FALSE(escaped.ok());
+  EXPECT_EQ(escaped.error().message(), "m.json:1:31: duplicate key \"k\" in one object (first at line 1, column 23)");
+  auto pair = parseJsonText("{\"\\ud83d\\ude00\": 1, \"\xf0\x9f\x98\x80\": 2}", "m.json");
+  ASSERT_FALSE(pair.ok());
+  EXPECT_EQ(pair.error().message(), "m.json:1:21: duplicate key \"\xf0\x9f\x98\x80\" in one object (first at line 1, column 2)");
+  // Values that look like keys, keys in arrays of objects, and many keys (past the linear search).
+  EXPECT_TRUE(parseJsonText("{\"a\": \"a\", \"b\": [{\"a\": 1}, {\"a\": 2}], \"c\": \"{\\\"a\\\": 1}\"}", "m.json").ok());
+  std::string many = "{";
+  for (int i = 0; i < 100; ++i) many += "\"k" + std::to_string(i) + "\": 1, ";
+  EXPECT_TRUE(parseJsonText(many + "\"end\": 0}", "m.json").ok());
+  auto late = parseJsonText(many + "\"k7\": 0}", "m.json");
+  ASSERT_FALSE(late.ok());
+  EXPECT_NE(late.error().message().find("duplicate key \"k7\" in one object (first at line 1, column 65)"), std::string::npos)
+      << late.error().message();
+}
+
+TEST(JsonLocationTest, ByteOrderMarkIsIgnored) {
+  auto bom = parseJsonText("\xef\xbb\xbf{\"a\": 1}", "f.json");
+  ASSERT_TRUE(bom.ok()) << bom.error().message();
+  auto located = parseJsonText("\xef\xbb\xbf{\"a\" 1}", "f.json");
+  ASSERT_FALSE(located.ok());
+  EXPECT_EQ(located.error().message(), "f.json:1:6: syntax error: unexpected '1}'");
+}
+
 TEST(JsonLocationTest, PointerTokensAreEscaped) {
   EXPECT_EQ(jsonPointerToken("plain"), "plain");
   EXPECT_EQ(jsonPointerToken("a/b~c"), "a~1b~0c");
