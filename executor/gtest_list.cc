@@ -12,6 +12,8 @@
 #include <cstring>
 #include <utility>
 
+#include "executor/printable.h"
+#include "executor/utf8.h"
 #include "sandbox/unique_fd.h"
 
 extern char** environ;
@@ -35,12 +37,15 @@ bool isDisabled(std::string_view name) {
   return name.starts_with("DISABLED_") || name.find("/DISABLED_") != std::string_view::npos;
 }
 
+
 }  // namespace
 
-std::vector<std::string> parseGtestListing(std::string_view listing) {
+Result<std::vector<std::string>> parseGtestListing(std::string_view listing) {
   std::vector<std::string> cases;
   std::string_view suite;  // empty: not inside a suite
+  std::size_t line_no = 0;
   while (!listing.empty()) {
+    ++line_no;
     std::size_t nl = listing.find('\n');
     std::string_view line = listing.substr(0, nl);
     listing = nl == std::string_view::npos ? std::string_view{} : listing.substr(nl + 1);
@@ -53,6 +58,11 @@ std::vector<std::string> parseGtestListing(std::string_view listing) {
     }
     if (suite.empty() || token.front() == '#') continue;
     if (isDisabled(suite) || isDisabled(token)) continue;
+    // A name becomes a test's name, shown on terminals and written into reports.
+    if (!isControlFree(suite) || !isControlFree(token)) {
+      return Error{{}, 0, fmt::format("line {} of the listing names {}.{}, with a control character or invalid UTF-8",
+                                      line_no, printable(suite), printable(token))};
+    }
     std::string name;
     name.reserve(suite.size() + 1 + token.size());
     name.append(suite).append(".").append(token);

@@ -22,8 +22,9 @@ struct GtestListOptions {
 /// parameterized comments ("  # TypeParam = int") are dropped; a suite or case whose name starts with
 /// DISABLED_ (or has a "/DISABLED_" part, as gtest's own filter says) is left out. Lines that are neither
 /// a suite ("Name.") nor an indented case under one, such as gtest_main's "Running main() from ...", are
-/// ignored.
-std::vector<std::string> parseGtestListing(std::string_view listing);
+/// ignored. Fails, naming the line, when an enabled case's suite or name holds a control character or
+/// is not valid UTF-8: the names become test names, which terminals show and reports keep.
+Result<std::vector<std::string>> parseGtestListing(std::string_view listing);
 
 /// Runs `bin --gtest_list_tests` (bin without '/' is searched in PATH) with stdin from /dev/null and
 /// returns its enabled cases. Fails, with a message saying why, when the binary cannot be started, exits

@@ -17,6 +17,9 @@
 
 #include "executor/gtest_list.h"
 #include "executor/json_location.h"
+#include "executor/program_lookup.h"
+#include "executor/printable.h"
+#include "executor/utf8.h"
 #include "sandbox/unique_fd.h"
 
 extern char** environ;
@@ -42,6 +45,8 @@ std::optional<Strategy> strategyFromName(std::string_view name) {
   }
   return std::nullopt;
 }
+
+bool isValidTestName(std::string_view name) { return !name.empty() && isControlFree(name); }
 
 bool isIsolated(Strategy s) { return s == Strategy::IsolatedFree || s == Strategy::IsolatedSerial; }
 bool isSerial(Strategy s) { return s == Strategy::Serial || s == Strategy::IsolatedSerial; }
@@ -118,13 +123,6 @@ std::string joinKeys(Keys keys) {
 
 std::string jsonQuoted(std::string_view s) { return json::serialize(json::string_view(s.data(), s.size())); }
 
-bool hasControlChar(std::string_view s) {
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) return true;
-  }
-  return false;
-}
-
 bool validGroupName(std::string_view g) {
   if (g.empty() || g.size() > kMaxGroupName || g == "." || g == "..") return false;
   for (char c : g) {
@@ -171,13 +169,6 @@ std::string baseName(const std::string& p) {
   return slash == std::string::npos ? p : p.substr(slash + 1);
 }
 
-// The PATH a bare program name is searched in: the test's own, else mpexec's.
-std::string searchPath(const Settings& s) {
-  if (auto it = s.env.find("PATH"); it != s.env.end()) return it->second;
-  const char* host = std::getenv("PATH");
-  return host != nullptr ? host : "/usr/local/bin:/usr/bin:/bin";
-}
-
 // Hash maps keyed by std::string that are searched with a string_view, without building a string.
 struct StringHash {
   using is_transparent = void;
@@ -212,44 +203,21 @@ class FileFacts {
 
   // Empty when `abs` is an executable regular file, else why not.
   const std::string& executableProblem(std::string_view abs) {
-    return memo(executables_, abs, [&] {
-      std::string path(abs);
-      struct stat st;
-      if (stat(path.c_str(), &st) < 0) return fmt::format("{} does not exist", abs);
-      if (!S_ISREG(st.st_mode)) return fmt::format("{} is not a regular file", abs);
-      if (access(path.c_str(), X_OK) < 0) return fmt::format("{} is not executable", abs);
-      return std::string();
-    });
+    return memo(executables_, abs, [&] { return mpexec::executableProblem(std::string(abs)); });
   }
 
   // The executable `name` (no '/') resolves to in the search path `path_var`; empty when none.
   const std::string& lookInPath(std::string_view name, std::string_view path_var) {
     auto outer = path_lookups_.find(path_var);
     if (outer == path_lookups_.end()) outer = path_lookups_.emplace(std::string(path_var), StringMap<std::string>()).first;
-    StringMap<std::string>& in_path = outer->second;
-    return memo(in_path, name, [&] {
-      std::string_view rest = path_var;
-      while (true) {
-        std::size_t colon = rest.find(':');
-        std::string_view entry = rest.substr(0, colon);
-        if (!entry.empty()) {
-          std::string candidate = fmt::format("{}/{}", entry, name);
-          if (executableProblem(candidate).empty()) return candidate;
-        }
-        if (colon == std::string_view::npos) return std::string();
-        rest.remove_prefix(colon + 1);
-      }
+    return memo(outer->second, name, [&] {
+      return findInPath(name, path_var, [&](const std::string& p) { return executableProblem(p).empty(); });
     });
   }
 
   // Empty when `abs` is a directory, else why not.
   const std::string& directoryProblem(std::string_view abs) {
-    return memo(directories_, abs, [&] {
-      struct stat st;
-      if (stat(std::string(abs).c_str(), &st) < 0) return fmt::format("directory {} does not exist", abs);
-      if (!S_ISDIR(st.st_mode)) return fmt::format("{} is not a directory", abs);
-      return std::string();
-    });
+    return memo(directories_, abs, [&] { return mpexec::directoryProblem(std::string(abs)); });
   }
 
   bool exists(std::string_view abs) {
@@ -330,7 +298,9 @@ class Loader {
   }
 
   Result<void> checkKeys(const json::object& o, const std::string& ptr, Keys allowed) const;
+  // Every string the manifest holds is read by these two, which refuse NUL characters.
   Result<void> readString(const json::value& v, const std::string& ptr, std::string& out) const;
+  Result<void> noNul(const json::string& s, const std::string& ptr) const;
   Result<void> readStringArray(const json::value& v, const std::string& ptr, std::vector<std::string>& out,
                                bool non_empty) const;
   Result<void> readStrategy(const json::value& v, const std::string& ptr, Strategy& out) const;
@@ -379,8 +349,16 @@ Result<void> Loader::checkKeys(const json::object& o, const std::string& ptr, Ke
 Result<void> Loader::readString(const json::value& v, const std::string& ptr, std::string& out) const {
   const json::string* s = v.if_string();
   if (s == nullptr || s->empty()) return expected(ptr, "a non-empty string", v);
+  MPEXEC_TRY(noNul(*s, ptr));
   out.assign(s->data(), s->size());
   return {};
+}
+
+// A program, argument, path or name is a C string once it reaches the kernel: a NUL would cut it there,
+// so that "tr\u0000ue" ran `tr`.
+Result<void> Loader::noNul(const json::string& s, const std::string& ptr) const {
+  if (std::string_view(s.data(), s.size()).find('\0') == std::string_view::npos) return {};
+  return expected(ptr, "a string without NUL characters", json::value(s));
 }
 
 Result<void> Loader::readStringArray(const json::value& v, const std::string& ptr, std::vector<std::string>& out,
@@ -393,6 +371,7 @@ Result<void> Loader::readStringArray(const json::value& v, const std::string& pt
   for (std::size_t i = 0; i < a->size(); ++i) {
     const json::string* s = (*a)[i].if_string();
     if (s == nullptr) return expected(fmt::format("{}/{}", ptr, i), "a string", (*a)[i]);
+    MPEXEC_TRY(noNul(*s, fmt::format("{}/{}", ptr, i)));
     out.emplace_back(s->data(), s->size());
   }
   return {};
@@ -441,9 +420,7 @@ Result<void> Loader::readLayer(const json::object& o, const std::string& ptr, La
       }
       const json::string* s = kv.value().if_string();
       if (s == nullptr) return expected(vptr, "a string (or null to remove an inherited variable)", kv.value());
-      if (std::string_view(s->data(), s->size()).find('\0') != std::string_view::npos) {
-        return expected(vptr, "a string without NUL characters", kv.value());
-      }
+      MPEXEC_TRY(noNul(*s, vptr));
       out.env.emplace_back(std::string(key), std::string(s->data(), s->size()));
     }
   }
@@ -515,7 +492,7 @@ Result<void> Loader::readSandbox(const json::value& v, const std::string& ptr, S
       std::string wptr = fmt::format("{}/writable/{}", ptr, i);
       if (paths[i].empty()) return expected(wptr, "a non-empty path", x->as_array()[i]);
       paths[i] = facts_.resolve(paths[i]);
-      if (!facts_.exists(paths[i])) return at(wptr, fmt::format("writable path {} does not exist", paths[i]));
+      if (!facts_.exists(paths[i])) return at(wptr, fmt::format("writable path {} does not exist", printable(paths[i])));
     }
     out.writable = std::move(paths);
   }
@@ -566,9 +543,9 @@ Result<void> Loader::resolveCmd(const std::string& ptr, std::vector<std::string>
   }
   // A bare name stays bare (the test sees the argv[0] it was given); it must be found now, in the PATH
   // the test will run with.
-  const std::string path_var = searchPath(s);
+  const std::string path_var = searchPathFor(s.env);
   if (facts_.lookInPath(exe, path_var).empty()) {
-    return at(exe_ptr, fmt::format("{} is not an executable found in PATH ({})", jsonQuoted(exe), path_var));
+    return at(exe_ptr, fmt::format("{} is not an executable found in PATH ({})", jsonQuoted(exe), printable(path_var)));
   }
   return {};
 }
@@ -694,7 +671,7 @@ Result<void> Loader::readTest(const json::object& o, const std::string& ptr, Man
   const json::value* name = o.if_contains("name");
   if (name == nullptr) return at(ptr, "missing required key \"name\"");
   MPEXEC_TRY(readString(*name, ptr + "/name", t.name));
-  if (hasControlChar(t.name)) return expected(ptr + "/name", "a name without control characters", *name);
+  if (!isValidTestName(t.name)) return expected(ptr + "/name", "a name without control characters", *name);
   const json::value* cmd = o.if_contains("cmd");
   if (cmd == nullptr) return at(ptr, "missing required key \"cmd\"");
   MPEXEC_TRY(readStringArray(*cmd, ptr + "/cmd", t.cmd, true));
@@ -762,8 +739,13 @@ Result<void> Loader::expandGtest(const json::object& o, const std::string& ptr, 
   if (bin.find('/') != std::string::npos) {
     resolved = facts_.resolve(bin);
   } else {
-    const std::string& found = facts_.lookInPath(bin, searchPath(proto.settings));
+    const std::string& found = facts_.lookInPath(bin, searchPathFor(proto.settings.env));
     if (!found.empty()) resolved = found;
+  }
+  // The binary's file name starts every name it gives, and names reach terminals and reports.
+  const std::string base_name = baseName(resolved);
+  if (!isValidTestName(base_name)) {
+    return expected(ptr + "/gtest", "a binary whose file name is not empty and has no control characters", o.at("gtest"));
   }
   auto listed = gtest_listings_.find(resolved);
   if (listed == gtest_listings_.end()) {
@@ -777,10 +759,10 @@ Result<void> Loader::expandGtest(const json::object& o, const std::string& ptr, 
     }
     for (const auto& [k, v] : proto.settings.env) env.push_back(k + "=" + v);
     lo.env = std::move(env);
-    listed = gtest_listings_.emplace(resolved, listGtestCases(resolved, lo)).first;
+    auto cases = opts_.list_gtest ? opts_.list_gtest(resolved, lo) : listGtestCases(resolved, lo);
+    listed = gtest_listings_.emplace(resolved, std::move(cases)).first;
   }
 
-  const std::string base_name = baseName(resolved);
   if (!listed->second.ok()) {
     TestSpec t = proto;
     t.name = base_name;

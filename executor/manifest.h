@@ -2,12 +2,14 @@
 // The manifest (DESIGN §2): parsed, validated and with every inherited value resolved.
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "executor/gtest_list.h"
 #include "executor/output_rules.h"
 #include "sandbox/policy.h"
 #include "sandbox/result.h"
@@ -20,6 +22,9 @@ enum class Strategy { Free, Serial, IsolatedFree, IsolatedSerial };
 const char* strategyName(Strategy s);
 /// The inverse of strategyName(); none for any other text.
 std::optional<Strategy> strategyFromName(std::string_view name);
+/// A test name is not empty, and valid UTF-8 without a control character (isControlFree()): names reach
+/// terminals, file names and reports.
+bool isValidTestName(std::string_view name);
 bool isIsolated(Strategy s);
 /// Serial strategies run a whole group in one unit.
 bool isSerial(Strategy s);
@@ -70,6 +75,8 @@ struct ManifestOptions {
   /// How long one `BIN --gtest_list_tests` of a {"gtest": BIN} entry may take before it is killed and
   /// the entry becomes one failing test.
   std::chrono::milliseconds gtest_list_timeout{30000};
+  /// Lists the cases of a {"gtest": BIN} entry; empty: listGtestCases (tests and fuzzers pass a fake).
+  std::function<Result<std::vector<std::string>>(const std::string& bin, const GtestListOptions& opts)> list_gtest;
 };
 
 /// Reads, parses and validates the whole manifest. The Error's message says file, line:column or JSON

@@ -17,7 +17,7 @@ namespace {
 using Names = std::vector<std::string>;
 
 TEST(GtestListingTest, SuitesAndCases) {
-  EXPECT_EQ(parseGtestListing("A.\n  x\n  y\nB.\n  z\n"), (Names{"A.x", "A.y", "B.z"}));
+  EXPECT_EQ(parseGtestListing("A.\n  x\n  y\nB.\n  z\n").value(), (Names{"A.x", "A.y", "B.z"}));
 }
 
 TEST(GtestListingTest, StripsTypedAndParameterizedComments) {
@@ -29,7 +29,7 @@ TEST(GtestListingTest, StripsTypedAndParameterizedComments) {
       "Inst/Param.\n"
       "  Case/0  # GetParam() = (1, \"a  # b\")\n"
       "  Case/1  # GetParam() = 4-byte object <01-00 00-00>\n";
-  EXPECT_EQ(parseGtestListing(listing),
+  EXPECT_EQ(parseGtestListing(listing).value(),
             (Names{"Typed/0.Works", "Typed/1.Works", "Inst/Param.Case/0", "Inst/Param.Case/1"}));
 }
 
@@ -39,7 +39,7 @@ TEST(GtestListingTest, LeavesOutDisabledSuitesAndCases) {
       "Suite.\n  DISABLED_b\n  c\n"
       "Inst/DISABLED_P.\n  d/0  # GetParam() = 0\n"
       "P.\n  DISABLED_e/0\n  f/DISABLED_0\n  g\n";
-  EXPECT_EQ(parseGtestListing(listing), (Names{"Suite.c", "P.g"}));
+  EXPECT_EQ(parseGtestListing(listing).value(), (Names{"Suite.c", "P.g"}));
 }
 
 TEST(GtestListingTest, IgnoresNoiseAroundTheListing) {
@@ -52,8 +52,20 @@ TEST(GtestListingTest, IgnoresNoiseAroundTheListing) {
       "  b\r\n"
       "note: something else\n"
       "  not_a_case\n";
-  EXPECT_EQ(parseGtestListing(listing), (Names{"S.a", "S.b"}));
-  EXPECT_TRUE(parseGtestListing("").empty());
+  EXPECT_EQ(parseGtestListing(listing).value(), (Names{"S.a", "S.b"}));
+  EXPECT_TRUE(parseGtestListing("").value().empty());
+}
+
+// A name becomes a test name that terminals show: a listing that would smuggle escapes in is refused.
+TEST(GtestListingTest, RefusesControlCharactersAndInvalidUtf8InNames) {
+  auto esc = parseGtestListing("S.\n  a\n  b\x1b[2J\n");
+  ASSERT_FALSE(esc.ok());
+  EXPECT_EQ(esc.error().message(), "line 3 of the listing names S.b\\x1b[2J, with a control character or invalid UTF-8");
+  EXPECT_FALSE(parseGtestListing("S\x07uite.\n  a\n").ok());
+  EXPECT_FALSE(parseGtestListing("S.\n  caf\xC3\n").ok());
+  EXPECT_FALSE(parseGtestListing("S.\n  \xC0\xAF\n").ok());  // overlong '/'
+  EXPECT_EQ(parseGtestListing("S.\n  caf\xC3\xA9\n").value(), (Names{"S.caf\xC3\xA9"}));
+  EXPECT_EQ(parseGtestListing("S.\n  DISABLED_\x1b\n").value(), Names{});  // left out before it is shown
 }
 
 class GtestListTest : public ::testing::Test {

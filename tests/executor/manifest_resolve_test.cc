@@ -327,6 +327,22 @@ TEST_F(ManifestTest, UnlistableGtestBinaryBecomesOneFailingTest) {
   EXPECT_NE(err3.find("cannot list gtest plain.txt: posix_spawn"), std::string::npos) << err3;
 }
 
+// Test names reach terminals and reports: a binary's file name or a listed case with a control character
+// cannot become one.
+TEST_F(ManifestTest, GtestNamesWithControlCharactersAreRefused) {
+  tmp_.write("bin/\x1b[31mred", kFakeGtest, true);
+  expectError(R"({"version": 1, "tests": [{"gtest": "bin/\u001b[31mred"}]})",
+              {": /tests/0/gtest: expected a binary whose file name is not empty and has no control characters"});
+  tmp_.write("bell_gtest", "#!/bin/sh\nprintf 'S.\\n  a\\007b\\n'\n", true);
+  Manifest m = loadOk(R"({"version": 1, "tests": [{"gtest": "./bell_gtest"}]})");
+  ASSERT_EQ(m.tests.size(), 1u);
+  EXPECT_EQ(m.tests[0].name, "bell_gtest");
+  auto [status, err] = runCapturingStderr(m.tests[0].cmd);
+  EXPECT_EQ(status, 1);
+  EXPECT_EQ(err, "mpexec: cannot list gtest " + dir() +
+                     "/bell_gtest: line 2 of the listing names S.a\\x07b, with a control character or invalid UTF-8\n");
+}
+
 TEST_F(ManifestTest, GtestListingThatHangsBecomesOneFailingTest) {
   tmp_.write("slow_gtest", "#!/bin/sh\nexec sleep 60\n", true);
   ManifestOptions opts;

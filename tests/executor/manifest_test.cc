@@ -133,6 +133,46 @@ TEST_F(ManifestTest, EmptyOrWrongTypeName) {
               {": /tests/0/name: expected a name without control characters"});
 }
 
+// A NUL would cut a string where the kernel reads it, so that "tr\u0000ue" ran `tr`: refused in every
+// string the manifest holds, naming the place.
+TEST_F(ManifestTest, NulInAnyStringIsAnError) {
+  const std::string nul = "\\u0000";
+  expectError(oneTest(R"(, "labels": ["fa)" + nul + R"(st"])"),
+              {": /tests/0/labels/0: expected a string without NUL characters, got \"fa\\u0000st\""});
+  expectError(R"({"version": 1, "tests": [{"name": "a", "cmd": ["tr)" + nul + R"(ue"]}]})",
+              {": /tests/0/cmd/0: expected a string without NUL characters"});
+  expectError(R"({"version": 1, "tests": [{"name": "a", "cmd": ["sh", "-c", "exit 3)" + nul + R"("]}]})",
+              {": /tests/0/cmd/2: expected a string without NUL characters"});
+  expectError(oneTest(R"(, "cwd": "sub)" + nul + R"(junk")"), {": /tests/0/cwd: expected a string without NUL"});
+  expectError(oneTest(R"(, "sandbox": {"writable": ["out)" + nul + R"("]})"),
+              {": /tests/0/sandbox/writable/0: expected a string without NUL"});
+  expectError(R"({"version": 1, "groups": {"g": {"setup": ["./t.sh", ")" + nul + R"("]}}, "tests": []})",
+              {": /groups/g/setup/1: expected a string without NUL"});
+  expectError(R"({"version": 1, "groups": {"g": {"teardown": ["./t.sh)" + nul + R"("]}}, "tests": []})",
+              {": /groups/g/teardown/0: expected a string without NUL"});
+  expectError(R"({"version": 1, "tests": [{"gtest": "bin/tool)" + nul + R"("}]})", {": /tests/0/gtest: expected a string without NUL"});
+  expectError(oneTest(R"(, "env": {"A": "1)" + nul + R"("})"), {": /tests/0/env/A: expected a string without NUL"});
+}
+
+TEST_F(ManifestTest, RepeatedKeyNamesBothPlaces) {
+  expectError("{\"version\": 1,\n \"tests\": [],\n \"version\": 1}",
+              {":3:2: duplicate key \"version\" in one object (first at line 1, column 2)"});
+  expectError(oneTest(R"(, "name": "b")"), {":1:59: duplicate key \"name\" in one object (first at line 1, column 27)"});
+}
+
+TEST_F(ManifestTest, ByteOrderMarkAndCrlfAreRead) {
+  Manifest m = loadOk("\xef\xbb\xbf{\"version\": 1,\r\n \"tests\": [{\"name\": \"a\", \"cmd\": [\"./t.sh\"]}]}\r\n");
+  ASSERT_EQ(m.tests.size(), 1u);
+  EXPECT_EQ(m.tests[0].name, "a");
+}
+
+// Paths in messages are shown with their control characters escaped, never raw on the terminal.
+TEST_F(ManifestTest, PathsInMessagesShowControlCharacters) {
+  expectError(R"({"version": 1, "tests": [{"name": "a", "cmd": ["./t\u001b[2J"]}]})",
+              {": /tests/0/cmd/0: ", "/t\\x1b[2J does not exist"});
+  expectError(oneTest(R"(, "cwd": "d\u0007")"), {": /tests/0/cwd: directory ", "/d\\x07 does not exist"});
+}
+
 TEST_F(ManifestTest, MissingCmd) {
   expectError(R"({"version": 1, "tests": [{"name": "a"}]})", {": /tests/0: missing required key \"cmd\""});
 }

@@ -70,8 +70,13 @@ TEST_F(EscapeTerminal, Issue17Item9_ControlSequencesNeverReachTheTerminalRaw) {
     bool listing = args.front() == "--list";
     EXPECT_EQ(r.exit_code, listing ? 0 : 1) << how << "\n" << r.out;
     EXPECT_EQ(firstRawControl(r.out), "") << how;
-    // Shown, escaped: the user still sees what the test printed and what the case is called.
-    EXPECT_TRUE(contains(r.out, "Case\\x1b]0;GTEST-TITLE\\x07")) << how << "\n" << r.out;
+    // Shown, escaped: the user still sees what the test printed and what the case is called. A case named
+    // with control characters is no test name (issue 23): the binary is one test that fails quoting it.
+    if (listing) {
+      EXPECT_TRUE(contains(r.out, "fake_gtest.sh")) << how << "\n" << r.out;
+    } else {
+      EXPECT_TRUE(contains(r.out, "Case\\x1b]0;GTEST-TITLE\\x07")) << how << "\n" << r.out;
+    }
     if (!listing && args.front() != "-q") {
       EXPECT_TRUE(contains(r.out, "title\\x1b]0;PWNED-TITLE\\x07clip\\x1b]52;c;cHduZWQ=\\x07")) << how << "\n" << r.out;
       EXPECT_TRUE(contains(r.out, "c1\\u009b2Jbyte\\x9bXcr\\rover\\xff\\xfeend")) << how << "\n" << r.out;
