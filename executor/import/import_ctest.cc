@@ -19,7 +19,10 @@
 #include <fmt/format.h>
 
 #include "executor/import/ctest_regex.h"
+#include "executor/manifest.h"
 #include "executor/printable.h"
+#include "executor/program_lookup.h"
+#include "executor/utf8.h"
 #include "sandbox/unique_fd.h"
 
 extern char** environ;
@@ -64,20 +67,32 @@ bool truthy(const json::value& v) {
   return false;
 }
 
+std::string text(const json::string& s) { return std::string(s.data(), s.size()); }
+
 // A list property arrives as an array of strings, or as one string.
 std::vector<std::string> strings(const json::value& v) {
   std::vector<std::string> out;
   if (const json::string* s = v.if_string()) {
-    out.emplace_back(s->c_str());
+    out.push_back(text(*s));
   } else if (const json::array* a = v.if_array()) {
     for (const json::value& e : *a)
-      if (const json::string* s = e.if_string()) out.emplace_back(s->c_str());
+      if (const json::string* s = e.if_string()) out.push_back(text(*s));
   }
   return out;
 }
 
+bool hasNul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+
+// A name with its control characters shown, tabs too ("\t"), so that the result is a valid test name.
+std::string visibleName(std::string_view name) {
+  std::string out;
+  for (char c : printable(name)) c == '\t' ? out += "\\t" : out += c;
+  return out;
+}
+
 struct CtestTest {
-  std::string name;
+  std::string ctest_name;  ///< as CTest lists it: what DEPENDS refers to
+  std::string name;        ///< in the manifest: ctest_name, or renamed where it cannot be (nameTests())
   std::vector<std::string> cmd;
   std::string missing_cmd;  ///< why there is no usable command; empty when there is one
   std::string cwd;
@@ -132,27 +147,24 @@ Result<CtestTest> readTest(const json::object& o, std::size_t index, CtestImport
   CtestTest t;
   const json::string* name = o.contains("name") ? o.at("name").if_string() : nullptr;
   if (name == nullptr) return Error{{}, 0, fmt::format("/tests/{}: expected a \"name\" string", index)};
-  t.name = name->c_str();
+  t.name = t.ctest_name = text(*name);
+  const std::string shown = printable(t.name);  // for warnings, which go to a terminal
   if (const json::value* c = o.if_contains("command")) t.cmd = strings(*c);
-  if (t.cmd.empty()) {
-    t.missing_cmd = "ctest lists no command for it (not available in this configuration? try -C CONFIG)";
-  } else if (t.cmd[0].find('/') != std::string::npos && access(t.cmd[0].c_str(), X_OK) != 0) {
-    t.missing_cmd = fmt::format("{} is not an executable file (not built yet?)", t.cmd[0]);
-  }
   const json::array* props = o.contains("properties") ? o.at("properties").if_array() : nullptr;
   if (props == nullptr) return t;
   for (const json::value& pv : *props) {
     const json::object* p = pv.if_object();
     if (p == nullptr || !p->contains("name") || !p->at("name").is_string() || !p->contains("value")) continue;
-    std::string key = p->at("name").as_string().c_str();
+    std::string key = text(p->at("name").as_string());
     const json::value& v = p->at("value");
     if (key == "WORKING_DIRECTORY") {
-      if (v.is_string()) t.cwd = v.as_string().c_str();
+      if (v.is_string()) t.cwd = text(v.as_string());
     } else if (key == "ENVIRONMENT") {
       for (const std::string& kv : strings(v)) {
         std::size_t eq = kv.find('=');
-        if (eq == std::string::npos || eq == 0) {
-          out.warnings.push_back(fmt::format("warning: {}: ENVIRONMENT entry '{}' is not NAME=VALUE; left out", t.name, kv));
+        if (eq == std::string::npos || eq == 0 || hasNul(kv)) {
+          out.warnings.push_back(fmt::format("warning: {}: ENVIRONMENT entry '{}' is not NAME=VALUE without NUL; left out",
+                                             shown, printable(kv)));
           continue;
         }
         t.env[kv.substr(0, eq)] = kv.substr(eq + 1);
@@ -163,7 +175,13 @@ Result<CtestTest> readTest(const json::object& o, std::size_t index, CtestImport
         t.timeout_s = s > 0 && s < kNoTimeoutS ? s : kNoTimeoutS;
       }
     } else if (key == "LABELS") {
-      t.labels = strings(v);
+      for (std::string& l : strings(v)) {
+        if (hasNul(l)) {
+          out.warnings.push_back(fmt::format("warning: {}: label '{}' holds a NUL character; left out", shown, printable(l)));
+        } else {
+          t.labels.push_back(std::move(l));
+        }
+      }
     } else if (key == "DISABLED") {
       t.disabled = truthy(v);
     } else if (key == "WILL_FAIL") {
@@ -174,7 +192,7 @@ Result<CtestTest> readTest(const json::object& o, std::size_t index, CtestImport
       if (v.is_int64() && v.get_int64() >= 0 && v.get_int64() <= 255) {
         t.skip_exit_code = int(v.get_int64());
       } else {
-        out.warnings.push_back(fmt::format("warning: {}: SKIP_RETURN_CODE {} is not 0..255; left out", t.name, json::serialize(v)));
+        out.warnings.push_back(fmt::format("warning: {}: SKIP_RETURN_CODE {} is not 0..255; left out", shown, json::serialize(v)));
       }
     } else if (key == "PASS_REGULAR_EXPRESSION") {
       t.pass_re = strings(v);
@@ -199,6 +217,76 @@ Result<CtestTest> readTest(const json::object& o, std::size_t index, CtestImport
     }
   }
   return t;
+}
+
+// What the manifest checks of a test's working directory and command (program_lookup.h), checked now:
+// a test that would fail them becomes a test that fails saying why, as CTest would fail it.
+void checkRunnable(CtestTest& t, const CtestImportOptions& opts) {
+  std::error_code ec;
+  const fs::path base = opts.build_dir.empty() ? fs::current_path(ec) : fs::path(opts.build_dir);
+  // The manifest resolves relative paths against its own directory, which is not known here.
+  auto absolute = [&](const std::string& p) {
+    std::string abs = (p.starts_with('/') ? fs::path(p) : base / p).lexically_normal().string();
+    while (abs.size() > 1 && abs.back() == '/') abs.pop_back();
+    return abs;
+  };
+  if (!t.cwd.empty()) {
+    std::string why = hasNul(t.cwd) ? "its WORKING_DIRECTORY holds a NUL character" : "";
+    if (why.empty()) {
+      t.cwd = absolute(t.cwd);
+      if (std::string problem = directoryProblem(t.cwd); !problem.empty()) why = "WORKING_DIRECTORY: " + problem;
+    }
+    if (!why.empty()) {
+      t.missing_cmd = why;
+      t.cwd.clear();
+      return;
+    }
+  }
+  if (t.cmd.empty()) {
+    t.missing_cmd = "ctest lists no command for it (not available in this configuration? try -C CONFIG)";
+    return;
+  }
+  for (std::size_t i = 0; i < t.cmd.size(); ++i) {
+    if (hasNul(t.cmd[i])) {
+      t.missing_cmd = fmt::format("argument {} of its command holds a NUL character", i);
+      return;
+    }
+  }
+  std::string& exe = t.cmd[0];
+  if (exe.empty()) {
+    t.missing_cmd = "its command's program is an empty string";
+  } else if (exe.find('/') != std::string::npos) {
+    // CTest starts a relative program from the test's working directory.
+    if (!exe.starts_with('/')) exe = (fs::path(t.cwd.empty() ? base.string() : t.cwd) / exe).lexically_normal().string();
+    if (std::string why = executableProblem(exe); !why.empty()) t.missing_cmd = why + " (not built yet?)";
+  } else if (std::string path = searchPathFor(t.env); findInPath(exe, path).empty()) {
+    t.missing_cmd = fmt::format("{} is not an executable found in PATH ({})", printable(exe), printable(path));
+  }
+}
+
+// Gives every test a name the manifest accepts, unique: CTest allows one name in two directories, control
+// characters (policy CMP0110) and, from json-v1, an empty name. A name that must change is kept where
+// it can be (its first use), else made visible ("\xNN") and given the first free suffix "#2", "#3"...,
+// never a name another test has as it is; each change is a warning.
+void nameTests(std::vector<CtestTest>& tests, CtestImport& out) {
+  std::set<std::string, std::less<>> reserved, used;
+  std::map<std::string, int, std::less<>> next_suffix;  // per base: where the search for a free one resumes
+  for (const CtestTest& t : tests)
+    if (isValidTestName(t.name)) reserved.insert(t.name);
+  for (CtestTest& t : tests) {
+    if (isValidTestName(t.name) && used.insert(t.name).second) continue;
+    const char* why = t.name.empty()               ? "it is empty"
+                      : !isValidTestName(t.name)   ? "it holds control characters"
+                                                   : "CTest lists another test of that name (in another directory?)";
+    std::string base = t.name.empty() ? "ctest.unnamed" : visibleName(t.name);
+    std::string name = base;
+    for (int& k = next_suffix.try_emplace(base, 2).first->second; used.contains(name) || reserved.contains(name); ++k)
+      name = fmt::format("{}#{}", base, k);
+    used.insert(name);
+    out.warnings.push_back(fmt::format("warning: test {} is renamed {}: {}", json::serialize(json::string_view(t.name)),
+                                       json::serialize(json::string_view(name)), why));
+    t.name = std::move(name);
+  }
 }
 
 // The order inside one group: setup tests before the tests that require their fixture, those before the
@@ -267,15 +355,17 @@ Result<CtestImport> importCtestJson(std::string_view json_text, const CtestImpor
     auto t = readTest(*o, i, out);
     if (!t.ok()) return t.error();
     if (t->disabled) {
-      out.disabled.push_back(t->name);
+      out.disabled.push_back(printable(t->name));
       continue;
     }
+    checkRunnable(*t, opts);
     tests.push_back(std::move(t.value()));
   }
+  nameTests(tests, out);
 
   // Tests that must not overlap, or must run in order, share a unit: one serial group per component.
   std::map<std::string, std::size_t> by_name;
-  for (std::size_t i = 0; i < tests.size(); ++i) by_name.emplace(tests[i].name, i);
+  for (std::size_t i = 0; i < tests.size(); ++i) by_name.emplace(tests[i].ctest_name, i);
   UnionFind uf(tests.size());
   std::map<std::string, std::size_t> first_lock, first_fixture;
   std::set<std::string> provided;  // fixtures that have a setup or cleanup test
@@ -356,12 +446,12 @@ Result<CtestImport> importCtestJson(std::string_view json_text, const CtestImpor
     for (const std::string& d : t.depends) {
       auto it = by_name.find(d);
       bool kept = it != by_name.end() && grouped[i] && grouped[it->second] && uf.find(i) == uf.find(it->second);
-      if (!kept && it != by_name.end()) unhonoured["DEPENDS"].push_back(t.name + " (on " + d + ")");
+      if (!kept && it != by_name.end()) unhonoured["DEPENDS"].push_back(t.name + " (on " + tests[it->second].name + ")");
     }
   }
   for (const auto& [key, names] : unhonoured) {
     auto why = kUnhonoured.find(key);
-    out.warnings.push_back(fmt::format("warning: {} is not honoured ({}): {}", key,
+    out.warnings.push_back(fmt::format("warning: {} is not honoured ({}): {}", printable(key),
                                        why == kUnhonoured.end() ? "not understood by mpexec import" : why->second,
                                        joinNames(names)));
   }
@@ -541,6 +631,10 @@ int importCtestMain(int argc, char** argv) {
     return 2;
   }
   opts.build_dir = abs.string();
+  if (!isValidUtf8(opts.build_dir)) {
+    fmt::print(stderr, "mpexec import ctest: {}: a manifest is UTF-8 and cannot name this directory\n", printable(opts.build_dir));
+    return 2;
+  }
   auto text = ctestShowOnly(opts.build_dir, config);
   opts.max_regex_groups = ctestMaxRegexGroups(opts.build_dir);
   if (!text.ok()) {

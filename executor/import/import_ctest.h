@@ -33,8 +33,16 @@ struct CtestImport {
 /// - tests linked by a shared RESOURCE_LOCK or fixture (FIXTURES_SETUP/REQUIRED/CLEANUP) join one serial
 ///   group (union-find), ordered setup → users → cleanup (and by DEPENDS inside the group);
 /// - RUN_SERIAL makes its test's group isolated_serial (a group of its own when it has none).
-/// A test without a usable command becomes a test that fails saying why, so none disappears. Fails only
-/// when the text is not CTest's json-v1.
+/// Every test CTest lists (and does not disable) comes out as a test the manifest accepts:
+/// - one whose command, or WORKING_DIRECTORY, would not run (no command, an empty program, a NUL in an
+///   argument, a program that is missing, not executable or not in its PATH, a directory that does not
+///   exist) becomes a test that fails saying why, with a warning;
+/// - a name that is empty, has control characters or is CTest's name of an earlier test too is renamed,
+///   with a warning (the first test of a name keeps it; others get "#2", "#3"...);
+/// - an ENVIRONMENT entry or a label with a NUL character is left out, with a warning.
+/// Relative paths are made absolute (a WORKING_DIRECTORY against the build directory, a program against
+/// its working directory). Warnings show control characters as "\xNN". Fails only when the text is not
+/// CTest's json-v1.
 Result<CtestImport> importCtestJson(std::string_view json_text, const CtestImportOptions& opts);
 
 /// Runs `ctest --show-only=json-v1 [-C config]` in `build_dir` (ctest's stderr goes to ours) and returns

@@ -10,7 +10,9 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "executor/manifest.h"
 #include "executor/printable.h"
+#include "executor/utf8.h"
 
 namespace mpexec {
 
@@ -48,6 +50,12 @@ Result<GtestImport> importGtest(const std::vector<std::string>& bins, const Gtes
   for (const std::string& given : bins) {
     std::string bin = absoluteProgram(given);
     std::string base = fs::path(bin).filename().string();
+    // The basename starts every test name, which terminals show; a manifest holds only UTF-8.
+    if (!isValidUtf8(bin) || !isValidTestName(base)) {
+      return Error{{}, 0, fmt::format("{}: a binary's path must be UTF-8, and its file name not empty and without "
+                                      "control characters, to give test names",
+                                      printable(bin))};
+    }
     auto [it, fresh] = by_basename.emplace(base, bin);
     if (!fresh) {
       return Error{{}, 0,

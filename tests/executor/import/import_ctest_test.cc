@@ -216,6 +216,70 @@ TEST(ImportCtestTest, ATestWithoutACommandFailsSayingWhy) {
   EXPECT_EQ(r.import.warnings.size(), 2u);
 }
 
+// CTest allows one name in two directories, control characters (CMP0110), and json-v1 an empty name:
+// each test still comes out, under a name the manifest accepts, and a warning says so.
+TEST(ImportCtestTest, NamesTheManifestRejectsAreRenamedWithAWarning) {
+  test::TempDir dir;
+  auto r = import({test("dup"), test("dup"), test("dup#2"), test("x\\u0000y"), test("x"), test("red\\u001b[31m"), test("")},
+                  dir.path());
+  EXPECT_EQ(r.names(), (std::vector<std::string>{"dup", "dup#3", "dup#2", "x\\x00y", "x", "red\\x1b[31m", "ctest.unnamed"}));
+  std::string all;
+  for (const auto& w : r.import.warnings) all += w + "\n";
+  EXPECT_EQ(all,
+            "warning: test \"dup\" is renamed \"dup#3\": CTest lists another test of that name (in another directory?)\n"
+            "warning: test \"x\\u0000y\" is renamed \"x\\\\x00y\": it holds control characters\n"
+            "warning: test \"red\\u001b[31m\" is renamed \"red\\\\x1b[31m\": it holds control characters\n"
+            "warning: test \"\" is renamed \"ctest.unnamed\": it is empty\n");
+  auto m = parseManifest(r.import.manifest, dir.path() + "/m.json");
+  ASSERT_TRUE(m.ok()) << m.error().message();
+  EXPECT_EQ(m->tests.size(), 7u);
+}
+
+// What the manifest would refuse in a command or a working directory makes the test one that fails saying
+// why, as CTest would fail it, instead of a manifest mpexec rejects.
+TEST(ImportCtestTest, CommandsAndDirectoriesTheManifestRejectsFailSayingWhy) {
+  test::TempDir dir;
+  dir.write("bin/t", "#!/bin/sh\nexit 0\n", true);
+  dir.write("sub/keep", "");
+  auto r = import({test("empty", "", R"(["", "x"])"), test("dir", "", R"(["/tmp"])"),
+                   test("nowhere", "", R"(["mpexec-no-such-program"])"),
+                   test("path", R"({"name": "ENVIRONMENT", "value": ["PATH=/nonexistent"]})", R"(["sh", "-c", "true"])"),
+                   test("nul", "", R"(["sh", "-c", "exit 3\u0000"])"),
+                   test("cwd", R"({"name": "WORKING_DIRECTORY", "value": "/nonexistent/mpexec"})"),
+                   test("relative", R"({"name": "WORKING_DIRECTORY", "value": "sub"})", R"(["../bin/t"])"),
+                   test("bare", "", R"(["sh", "-c", "true"])")},
+                  dir.path());
+  auto why = [&](const std::string& name) {
+    const auto& cmd = r.entry(name).at("cmd").as_array();
+    return cmd.size() == 5 && cmd[0] == "/bin/sh" ? std::string(cmd[4].as_string()) : std::string("runs");
+  };
+  EXPECT_EQ(why("empty"), "mpexec import ctest: its command's program is an empty string");
+  EXPECT_EQ(why("dir"), "mpexec import ctest: /tmp is not a regular file (not built yet?)");
+  EXPECT_EQ(why("nowhere").rfind("mpexec import ctest: mpexec-no-such-program is not an executable found in PATH (", 0), 0u);
+  EXPECT_EQ(why("path"), "mpexec import ctest: sh is not an executable found in PATH (/nonexistent)");
+  EXPECT_EQ(why("nul"), "mpexec import ctest: argument 2 of its command holds a NUL character");
+  EXPECT_EQ(why("cwd"), "mpexec import ctest: WORKING_DIRECTORY: directory /nonexistent/mpexec does not exist");
+  EXPECT_FALSE(r.entry("cwd").contains("cwd"));
+  EXPECT_EQ(why("relative"), "runs");
+  EXPECT_EQ(r.entry("relative").at("cwd"), (dir.path() + "/sub").c_str());
+  EXPECT_EQ(r.entry("relative").at("cmd").as_array()[0], (dir.path() + "/bin/t").c_str());
+  EXPECT_EQ(why("bare"), "runs");
+  EXPECT_EQ(r.import.warnings.size(), 6u);
+  auto m = parseManifest(r.import.manifest, dir.path() + "/m.json");
+  ASSERT_TRUE(m.ok()) << m.error().message();
+  EXPECT_EQ(m->tests.size(), 8u);
+}
+
+TEST(ImportCtestTest, EnvironmentEntriesAndLabelsWithNulAreLeftOut) {
+  auto r = import({test("t", R"({"name": "ENVIRONMENT", "value": ["A=1\u0000", "B=2"]},
+                                 {"name": "LABELS", "value": ["x\u0000", "y"]})")});
+  EXPECT_EQ(r.entry("t").at("env"), json::parse(R"({"B": "2"})"));
+  EXPECT_EQ(r.entry("t").at("labels"), json::parse(R"(["y"])"));
+  ASSERT_EQ(r.import.warnings.size(), 2u);
+  EXPECT_EQ(r.import.warnings[0], "warning: t: ENVIRONMENT entry 'A=1\\x00' is not NAME=VALUE without NUL; left out");
+  EXPECT_EQ(r.import.warnings[1], "warning: t: label 'x\\x00' holds a NUL character; left out");
+}
+
 TEST(ImportCtestTest, RejectsTextThatIsNotCtestJson) {
   EXPECT_FALSE(importCtestJson("{}", {}).ok());
   EXPECT_FALSE(importCtestJson("not json", {}).ok());

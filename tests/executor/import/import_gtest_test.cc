@@ -65,6 +65,22 @@ TEST(ImportGtestTest, ABinaryThatCannotBeListedStaysAsAGtestEntry) {
   EXPECT_EQ(json::parse(r->manifest).at("tests"), json::parse(R"([{"gtest": ")" + bad + R"("}])"));
 }
 
+// A binary's file name starts its tests' names: control characters or bytes a manifest cannot hold are
+// refused, and so is a listing whose names have them.
+TEST(ImportGtestTest, NamesWithControlCharactersOrInvalidUtf8AreRefused) {
+  test::TempDir dir;
+  std::string esc = fakeGtest(dir, "red\x1b[31m", "S.\n  c\n");
+  auto r = importGtest({esc});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message(), dir.path() + "/red\\x1b[31m: a binary's path must be UTF-8, and its file name not empty "
+                                              "and without control characters, to give test names");
+  EXPECT_FALSE(importGtest({fakeGtest(dir, "caf\xe9", "S.\n  c\n")}).ok());
+  auto listed = importGtest({fakeGtest(dir, "bell", "S.\n  a\x07\n")});
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->warnings.size(), 1u);
+  EXPECT_NE(listed->warnings[0].find("line 2 of the listing names S.a\\x07"), std::string::npos) << listed->warnings[0];
+}
+
 TEST(ImportGtestTest, TwoBinariesWithOneBasenameAreRefused) {
   test::TempDir dir;
   std::string a = fakeGtest(dir, "x/t", "S.\n  c\n");
