@@ -1,14 +1,17 @@
 #include "executor/reports/report_junit.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-#include <fstream>
+#include <algorithm>
 #include <map>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include "executor/utf8.h"
+#include "sandbox/unique_fd.h"
 
 namespace mpexec {
 
@@ -17,7 +20,9 @@ namespace json = boost::json;
 namespace {
 
 
-std::string seconds(int64_t us) { return fmt::format("{:.3f}", double(us) / 1e6); }
+// Durations are summed as doubles: exact up to 2^53 µs (285 years), and a report's times, which merge
+// takes from other machines, cannot overflow a sum.
+std::string seconds(double us) { return fmt::format("{:.3f}", std::max(0.0, us) / 1e6); }
 
 std::string str(const json::object& o, const char* key) {
   const json::value* v = o.if_contains(key);
@@ -33,7 +38,7 @@ std::optional<int64_t> i64(const json::object& o, const char* key) {
 
 struct Counts {
   std::size_t tests = 0, failures = 0, errors = 0, skipped = 0;
-  int64_t time_us = 0;
+  double time_us = 0;
   std::string attributes() const {
     return fmt::format("tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\"", tests, failures,
                        errors, skipped, seconds(time_us));
@@ -108,8 +113,30 @@ std::string xmlEscape(std::string_view s) {
   return out;
 }
 
+std::optional<std::string> readCappedLog(int fd, const std::string& path, std::size_t max_bytes) {
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  auto readAt = [&](std::size_t offset, std::size_t n) {
+    std::string out(n, '\0');
+    std::size_t got = 0;
+    while (got < n) {
+      ssize_t r = pread(fd, out.data() + got, n - got, off_t(offset + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      got += std::size_t(r);
+    }
+    out.resize(got);
+    return out;
+  };
+  const auto size = std::size_t(st.st_size);
+  if (size <= max_bytes) return readAt(0, size);
+  std::size_t half = max_bytes / 2;
+  return readAt(0, half) + fmt::format("\n[mpexec: {} bytes cut here; the whole log is {}]\n", size - 2 * half, path) +
+         readAt(size - half, half);
+}
+
 LogReader logsUnder(std::vector<std::string> roots, std::size_t max_bytes) {
-  return [roots = std::move(roots), max_bytes](const std::string& log) -> std::optional<std::string> {
+  return [roots = std::move(roots), max_bytes](std::size_t, const std::string& log) -> std::optional<std::string> {
     if (log.empty()) return std::nullopt;
     std::vector<std::string> candidates;
     if (log.front() == '/') {
@@ -118,23 +145,10 @@ LogReader logsUnder(std::vector<std::string> roots, std::size_t max_bytes) {
       for (const std::string& r : roots) candidates.push_back(r + "/" + log);
     }
     for (const std::string& path : candidates) {
-      std::ifstream in(path, std::ios::binary);
-      if (!in) continue;
-      in.seekg(0, std::ios::end);
-      std::size_t size = std::size_t(std::max<std::streamoff>(0, in.tellg()));
-      in.seekg(0);
-      if (size <= max_bytes) {
-        std::string all(size, '\0');
-        in.read(all.data(), std::streamsize(size));
-        all.resize(std::size_t(in.gcount()));
-        return all;
-      }
-      std::size_t half = max_bytes / 2;
-      std::string head(half, '\0'), tail(half, '\0');
-      in.read(head.data(), std::streamsize(half));
-      in.seekg(std::streamoff(size - half));
-      in.read(tail.data(), std::streamsize(half));
-      return head + fmt::format("\n[mpexec: {} bytes cut here; the whole log is {}]\n", size - 2 * half, path) + tail;
+      // O_NONBLOCK: a FIFO in the log's place must not hang the report (readCappedLog refuses it).
+      UniqueFd fd(open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+      if (!fd) continue;
+      if (auto text = readCappedLog(fd.get(), path, max_bytes)) return text;
     }
     return std::nullopt;
   };
@@ -143,12 +157,12 @@ LogReader logsUnder(std::vector<std::string> roots, std::size_t max_bytes) {
 std::string junitReport(const json::object& report, const LogReader& read_log) {
   // Suites in order of first appearance.
   std::vector<std::string> order;
-  std::map<std::string, std::vector<const json::object*>> suites;
+  std::map<std::string, std::vector<std::pair<std::size_t, const json::object*>>> suites;  // (index, test)
   std::map<std::string, std::string> strategy;
   const json::array* tests = report.contains("tests") ? report.at("tests").if_array() : nullptr;
   if (tests) {
-    for (const json::value& v : *tests) {
-      const json::object* t = v.if_object();
+    for (std::size_t i = 0; i < tests->size(); ++i) {
+      const json::object* t = (*tests)[i].if_object();
       if (!t) continue;
       std::string g = str(*t, "group");
       if (g.empty()) g = "(free)";
@@ -157,7 +171,7 @@ std::string junitReport(const json::object& report, const LogReader& read_log) {
         order.push_back(g);
         strategy[g] = str(*t, "strategy");
       }
-      it->second.push_back(t);
+      it->second.emplace_back(i, t);
     }
   }
 
@@ -166,12 +180,14 @@ std::string junitReport(const json::object& report, const LogReader& read_log) {
   for (const std::string& g : order) {
     Counts c;
     std::string cases;
-    for (const json::object* t : suites[g]) {
+    for (auto [index, t] : suites[g]) {
       const std::string outcome = str(*t, "outcome");
       const std::string name = xmlEscape(str(*t, "name"));
       auto start = i64(*t, "start_us"), end = i64(*t, "end_us");
-      int64_t us = start && end && *end >= *start ? *end - *start : 0;
+      double us = start && end && *start >= 0 && *end >= *start ? double(*end) - double(*start) : 0;
       int64_t attempts = i64(*t, "attempts").value_or(1);
+      // One element per earlier attempt, as Surefire writes them, but no more than kJunitMaxReruns.
+      const int64_t reruns = std::min<int64_t>(attempts, kJunitMaxReruns + 1);
       ++c.tests;
       c.time_us += us;
       cases += fmt::format("    <testcase name=\"{}\" classname=\"{}\" time=\"{}\">\n", name, xmlEscape(classname(*t)),
@@ -182,19 +198,19 @@ std::string junitReport(const json::object& report, const LogReader& read_log) {
         ++c.skipped;
         cases += fmt::format("      <skipped message=\"{}\"/>\n", msg);
       } else if (outcome == "FLAKY") {
-        for (int64_t k = 1; k < std::max<int64_t>(2, attempts); ++k)
+        for (int64_t k = 1; k < std::max<int64_t>(2, reruns); ++k)
           cases += fmt::format("      <flakyFailure message=\"failed on attempt {} of {}\" type=\"FLAKY\"/>\n", k, attempts);
       } else if (outcome == "FAIL" || outcome == "TIMEOUT" || outcome == "CRASH") {
         ++c.failures;
         cases += fmt::format("      <failure message=\"{}\" type=\"{}\">{}</failure>\n", msg, outcome, msg);
-        for (int64_t k = 1; k < attempts; ++k)
+        for (int64_t k = 1; k < reruns; ++k)
           cases += fmt::format("      <rerunFailure message=\"failed on attempt {} of {}\" type=\"{}\"/>\n", k, attempts, outcome);
       } else if (outcome != "PASS") {
         ++c.errors;  // ERROR, NOT_RUN, and anything newer: a failure the test itself did not report
         cases += fmt::format("      <error message=\"{}\" type=\"{}\">{}</error>\n", msg, xmlEscape(outcome), msg);
       }
       if (std::string log = str(*t, "log"); !log.empty()) {
-        if (auto text = read_log(log); text && !text->empty())
+        if (auto text = read_log(index, log); text && !text->empty())
           cases += fmt::format("      <system-out>{}</system-out>\n", xmlEscape(*text));
       }
       cases += "    </testcase>\n";
@@ -212,7 +228,7 @@ std::string junitReport(const json::object& report, const LogReader& read_log) {
     total.time_us += c.time_us;
   }
   if (report.contains("run") && report.at("run").is_object()) {
-    if (auto wall = i64(report.at("run").as_object(), "wall_us")) total.time_us = *wall;
+    if (auto wall = i64(report.at("run").as_object(), "wall_us")) total.time_us = double(*wall);
   }
   return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" +
          fmt::format("<testsuites name=\"mpexec\" {}>\n", total.attributes()) + body + "</testsuites>\n";

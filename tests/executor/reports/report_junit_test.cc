@@ -1,5 +1,7 @@
 #include "executor/reports/report_junit.h"
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -53,7 +55,7 @@ TEST(JunitReportTest, ASuitePerGroupWithEveryOutcome) {
     {"name": "e", "group": null, "strategy": "free", "outcome": "FLAKY", "reason": "", "attempts": 3, "log": null},
     {"name": "f", "group": null, "strategy": "free", "outcome": "CRASH", "signal": 11, "reason": "signal 11 (SEGV)", "attempts": 2, "log": null}
   ])J");
-  std::string x = junitReport(r, [](const std::string&) { return std::nullopt; });
+  std::string x = junitReport(r, [](std::size_t, const std::string&) { return std::nullopt; });
   EXPECT_EQ(x.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", 0), 0u);
   EXPECT_NE(x.find(R"J(<testsuites name="mpexec" tests="8" failures="3" errors="2" skipped="1" time="2.500">)J"), std::string::npos) << x;
   EXPECT_NE(x.find(R"J(<testsuite name="(free)" tests="6" failures="1" errors="2" skipped="1")J"), std::string::npos) << x;
@@ -81,7 +83,7 @@ TEST(JunitReportTest, ClassnameIsTheGtestSuiteElseTheGroupElseTheName) {
     {"name": "lint", "gtest_suite": null, "group": null, "outcome": "PASS", "attempts": 1},
     {"name": "old", "group": null, "outcome": "PASS", "attempts": 1}
   ])J");
-  std::string x = junitReport(r, [](const std::string&) { return std::nullopt; });
+  std::string x = junitReport(r, [](std::size_t, const std::string&) { return std::nullopt; });
   EXPECT_NE(x.find(R"J(<testcase name="yaml.BinaryTest.Base64" classname="BinaryTest")J"), std::string::npos) << x;
   EXPECT_NE(x.find(R"J(<testcase name="unit.Inst/Param.Case/0" classname="Inst/Param")J"), std::string::npos) << x;
   EXPECT_NE(x.find(R"J(<testcase name="db.migrate" classname="db")J"), std::string::npos) << x;
@@ -112,6 +114,32 @@ TEST(JunitReportTest, LogsGoToSystemOutTruncatedWithANote) {
   EXPECT_NE(body.find(":TAIL"), std::string::npos);
   EXPECT_LT(body.size(), 1200u);
   EXPECT_EQ(count(x, "<system-out>"), 2u);  // no element for a log that is not there
+}
+
+// Attempts and times come from reports other jobs wrote: a huge count writes a bounded number of elements,
+// and huge or negative times neither overflow nor print "-0.000".
+TEST(JunitReportTest, HugeAttemptsAndTimesStayBounded) {
+  auto r = report(R"J([
+    {"name": "f", "group": null, "outcome": "FLAKY", "attempts": 9223372036854775807, "start_us": -9223372036854775807, "end_us": 9223372036854775807},
+    {"name": "x", "group": null, "outcome": "FAIL", "attempts": 4000000000, "start_us": 0, "end_us": 9223372036854775807},
+    {"name": "y", "group": null, "outcome": "FAIL", "attempts": -5, "start_us": 9223372036854775807, "end_us": 9223372036854775807}
+  ])J");
+  r["run"].as_object()["wall_us"] = -1;
+  std::string x = junitReport(r, [](std::size_t, const std::string&) { return std::nullopt; });
+  EXPECT_EQ(count(x, "<flakyFailure"), size_t(kJunitMaxReruns));
+  EXPECT_EQ(count(x, "<rerunFailure"), size_t(kJunitMaxReruns));
+  EXPECT_NE(x.find(R"J(<testcase name="x" classname="x" time="9223372036854.775">)J"), std::string::npos) << x.substr(0, 400);
+  EXPECT_EQ(x.find("-0.000"), std::string::npos);
+  EXPECT_NE(x.find(R"J(<testsuites name="mpexec" tests="3" failures="2" errors="0" skipped="0" time="0.000">)J"), std::string::npos);
+}
+
+// A FIFO where a log should be is not opened for reading (that would wait for a writer forever).
+TEST(JunitReportTest, AFifoInPlaceOfALogIsLeftOut) {
+  test::TempDir dir;
+  ASSERT_EQ(mkfifo((dir.path() + "/fifo.log").c_str(), 0600), 0);
+  auto r = report(R"J([{"name": "s", "group": null, "outcome": "PASS", "attempts": 1, "log": "fifo.log"}])J");
+  std::string x = junitReport(r, logsUnder({dir.path()}));
+  EXPECT_EQ(count(x, "<system-out>"), 0u);
 }
 
 }  // namespace
