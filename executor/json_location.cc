@@ -249,7 +249,8 @@ const char* jsonKindName(const json::value& v) {
 }
 
 std::string jsonSnippet(const json::value& v, std::size_t max_chars) {
-  std::string s = json::serialize(v);
+  // JSON escapes C0 controls but not C1 ones or bidirectional overrides, which a terminal acts on too.
+  std::string s = printable(json::serialize(v));
   if (s.size() > max_chars) {
     // Cut on a code point boundary so the message stays valid UTF-8.
     std::size_t cut = max_chars;

@@ -34,7 +34,7 @@ std::string jsonPointerToken(std::string_view key);
 /// "a string", "an integer", "an array", ... for "expected X, got Y" messages.
 const char* jsonKindName(const boost::json::value& v);
 
-/// The value serialized, cut to about `max_chars` characters with "..." when longer.
+/// The value serialized, made printable(), cut to about `max_chars` characters with "..." when longer.
 std::string jsonSnippet(const boost::json::value& v, std::size_t max_chars = 60);
 
 }  // namespace mpexec

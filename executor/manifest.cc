@@ -121,7 +121,8 @@ std::string joinKeys(Keys keys) {
   return out;
 }
 
-std::string jsonQuoted(std::string_view s) { return json::serialize(json::string_view(s.data(), s.size())); }
+// A string for a message: JSON-quoted, and printable() for the C1 controls JSON leaves raw.
+std::string jsonQuoted(std::string_view s) { return printable(json::serialize(json::string_view(s.data(), s.size()))); }
 
 bool validGroupName(std::string_view g) {
   if (g.empty() || g.size() > kMaxGroupName || g == "." || g == "..") return false;

@@ -192,7 +192,7 @@ Result<CtestTest> readTest(const json::object& o, std::size_t index, CtestImport
       if (v.is_int64() && v.get_int64() >= 0 && v.get_int64() <= 255) {
         t.skip_exit_code = int(v.get_int64());
       } else {
-        out.warnings.push_back(fmt::format("warning: {}: SKIP_RETURN_CODE {} is not 0..255; left out", shown, json::serialize(v)));
+        out.warnings.push_back(fmt::format("warning: {}: SKIP_RETURN_CODE {} is not 0..255; left out", shown, printable(json::serialize(v))));
       }
     } else if (key == "PASS_REGULAR_EXPRESSION") {
       t.pass_re = strings(v);
@@ -283,8 +283,8 @@ void nameTests(std::vector<CtestTest>& tests, CtestImport& out) {
     for (int& k = next_suffix.try_emplace(base, 2).first->second; used.contains(name) || reserved.contains(name); ++k)
       name = fmt::format("{}#{}", base, k);
     used.insert(name);
-    out.warnings.push_back(fmt::format("warning: test {} is renamed {}: {}", json::serialize(json::string_view(t.name)),
-                                       json::serialize(json::string_view(name)), why));
+    out.warnings.push_back(fmt::format("warning: test {} is renamed {}: {}", printable(json::serialize(json::string_view(t.name))),
+                                       printable(json::serialize(json::string_view(name))), why));
     t.name = std::move(name);
   }
 }
