@@ -27,6 +27,8 @@ namespace mpexec {
 namespace {
 
 /// A file name for a test's log: its name with anything unsafe replaced; a suffix where that collides.
+/// Only these suffixes hold '~', so a test's log never takes the name of another's retry ("~attemptN") or
+/// of a group's setup or teardown ("<unit>~setup"), whatever the tests are called.
 std::vector<std::string> makeLogNames(const Manifest& m) {
   std::vector<std::string> names;
   names.reserve(m.tests.size());
@@ -260,7 +262,7 @@ LocalRunner::~LocalRunner() {
 std::string LocalRunner::logName(size_t t, int attempt) const {
   if (attempt <= 1) return log_names_[t];
   const std::string& base = log_names_[t];
-  return fmt::format("{}.attempt{}.log", base.substr(0, base.size() - 4), attempt);
+  return fmt::format("{}~attempt{}.log", base.substr(0, base.size() - 4), attempt);
 }
 
 std::string LocalRunner::logPath(size_t t, int attempt) const {
@@ -369,8 +371,8 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
     c.env.push_back(std::string("MPEXEC_FIXTURE=") + what);
     c.cwd = group->settings.cwd;
     c.timeout_ms = int64_t(group->settings.timeout_s * 1000);
-    c.log_name = job.attempt > 1 ? fmt::format("{}.{}.attempt{}.log", unit.id, what, job.attempt)
-                                 : unit.id + "." + what + ".log";
+    c.log_name = job.attempt > 1 ? fmt::format("{}~{}~attempt{}.log", unit.id, what, job.attempt)
+                                 : unit.id + "~" + what + ".log";
     spec.commands.push_back(std::move(c));
     r->roles.push_back(role);
     r->tests.push_back(0);

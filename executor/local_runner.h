@@ -102,7 +102,7 @@ class LocalRunner : public UnitRunner {
   Result<UniqueFd> outputDir(const std::string& unit_id) const;
   std::vector<std::string> base_env_;
   std::vector<std::string> log_names_;  ///< per test, first attempt
-  /// The log file name of an attempt: "<name>.log", then "<name>.attempt2.log", ...
+  /// The log file name of an attempt: "<name>.log", then "<name>~attempt2.log", ...
   std::string logName(size_t t, int attempt) const;
   std::vector<std::unique_ptr<Running>> running_;  ///< by slot
   std::unordered_map<size_t, std::unique_ptr<Running>> prepared_;  ///< by unit: set up, waiting for start()

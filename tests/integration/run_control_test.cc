@@ -58,6 +58,25 @@ TEST_F(RunControlTest, RetriedPassIsFlaky) {
   EXPECT_EQ(r.out.find("sum of test times 0ms"), std::string::npos) << r.out;
 }
 
+// Test names that collide with the names of other logs once made file names: a retry's log, a group's
+// setup log. Every command keeps a log of its own.
+TEST_F(RunControlTest, EveryCommandHasALogOfItsOwnWhateverTheNames) {
+  std::string tests = R"({"name": "flaky.attempt2", "cmd": ["/bin/true"]}, {"name": "g1", "cmd": ["/bin/true"], "group": "g"})";
+  for (int u = 0; u < 20; ++u) tests += R"(, {"name": "u)" + std::to_string(u) + R"(.setup", "cmd": ["/bin/true"]})";
+  std::string m = flakyManifest(dir_.path());
+  m.replace(m.rfind("]}"), 2, ", " + tests + R"(], "groups": {"g": {"setup": ["/bin/echo", "SETUP"]}}})");
+  auto r = run({"--no-sandbox", "--retries", "1", dir_.write("m.json", m)});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  auto rep = readJson(report());
+  std::filesystem::path logs = std::filesystem::path(dir_.path()) / str(testEntry(rep, "steady"), "log");
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(logs.parent_path())) ++files;
+  // 24 tests, the second attempt of "flaky", and g's setup.
+  EXPECT_EQ(files, 26u);
+  EXPECT_EQ(test::readFile(dir_.path() + "/" + str(testEntry(rep, "flaky"), "log")), "attempt 2\n");
+  EXPECT_EQ(test::readFile(dir_.path() + "/" + str(testEntry(rep, "flaky.attempt2"), "log")), "");
+}
+
 TEST_F(RunControlTest, WithoutRetriesTheSameTestFails) {
   auto m = dir_.write("m.json", flakyManifest(dir_.path()));
   auto r = run({m});
