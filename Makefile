@@ -27,6 +27,11 @@ SANITIZE         := -fsanitize=address,undefined
 CXXFLAGS_asan    := -O1 -g $(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
                     -Wno-maybe-uninitialized
 LDFLAGS_asan     := $(SANITIZE)
+# MODE=fuzz is `make fuzz`'s clang build: every object instrumented for libFuzzer, ASan and UBSan. Warnings
+# stay warnings there: -Werror holds for the g++ builds everyone runs.
+CXXFLAGS_fuzz    := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+                    -fno-sanitize-recover=undefined -DMPEXEC_LIBFUZZER -Wno-error
+LDFLAGS_fuzz     := -fsanitize=fuzzer,address,undefined
 # mpexec-spawner is static (a dozen mappings for every clone to copy); the sanitizers need a dynamic one.
 SPAWNER_LDFLAGS_release := -static
 SPAWNER_LDFLAGS_debug   := -static
@@ -57,8 +62,9 @@ LIB_sync      := $(OUT)/libsync.a
 ALL_LIBS      := $(LIB_executor) $(LIB_sync) $(LIB_sandbox)
 
 # Each test suite links only the libraries it needs, so one directory's breakage stays its own.
-TEST_SUITES   := executor sandbox sync-service integration
+TEST_SUITES   := executor sandbox sync-service integration fuzz
 LIBS_executor     := $(ALL_LIBS)
+LIBS_fuzz         := $(ALL_LIBS)
 LIBS_sandbox      := $(LIB_sandbox)
 LIBS_sync-service := $(LIB_sync)
 LIBS_integration  := $(LIB_sandbox)
@@ -74,7 +80,13 @@ ALL_SRCS := $(LIB_SRCS) executor/main.cc sandbox/spawner_main.cc $(wildcard test
             bench/ns_floor.cc
 DEPS     := $(ALL_SRCS:%.cc=$(OUT)/obj/%.d) $(HTTP_SO_SRCS:%.cc=$(OUT)/pic/%.d)
 
-.PHONY: all deps test demo bench bench-compare asan install uninstall deb clean format
+# The fuzz targets (tests/fuzz/*_fuzz.cc, docs/fuzzing.md), each run for FUZZ_SECONDS by `make fuzz`.
+FUZZ_CXX      ?= clang++-14
+FUZZ_SECONDS  ?= 60
+FUZZ_TARGETS  ?= $(patsubst tests/fuzz/%_fuzz.cc,%,$(wildcard tests/fuzz/*_fuzz.cc))
+FUZZ_OBJS     := $(call objs,tests/fuzz/boost_json_src.cc tests/fuzz/oracle.cc tests/support/temp_dir.cc)
+
+.PHONY: all deps test demo bench bench-compare asan fuzz fuzz-build install uninstall deb clean format
 all: deps $(BUILD)/mpexec $(BUILD)/mpexec-spawner $(BUILD)/libmpexec-http.so
 
 deps:
@@ -131,6 +143,18 @@ test: deps $(OUT)/mpexec $(OUT)/mpexec-spawner $(HTTP_SO) $(NS_FLOOR) $(TEST_BIN
 
 asan:
 	$(MAKE) MODE=asan test
+
+# Builds with clang in build/fuzz/, then runs each target in turn (tests/fuzz/run.sh).
+fuzz:
+	@packaging/install-deps.sh --fuzz
+	$(MAKE) MODE=fuzz CXX="$(FUZZ_CXX)" fuzz-build
+	tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(OUT)/fuzz/%)
+
+$(OUT)/fuzz/%: $(OUT)/obj/tests/fuzz/%_fuzz.o $(FUZZ_OBJS) $(ALL_LIBS)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $^ $(LIBS) -o $@
 
 demo: all
 	$(BUILD)/mpexec --np 4 examples/demo/manifest.json

@@ -3,6 +3,7 @@
 #   packaging/install-deps.sh            build, test and run
 #   packaging/install-deps.sh --bench    also the tools bench/compare.sh measures against
 #   packaging/install-deps.sh --browser  also chromium, for the HTML report's browser test
+#   packaging/install-deps.sh --fuzz     also clang 14 and its libFuzzer and sanitizer runtimes, for `make fuzz`
 set -eu
 
 pkgs="g++ make pkg-config libseccomp-dev libboost-json1.81-dev libbenchmark-dev
@@ -12,6 +13,7 @@ for arg in "$@"; do
   case "$arg" in
     --bench) pkgs="$pkgs parallel bubblewrap hyperfine cmake" ;;
     --browser) pkgs="$pkgs chromium" ;;
+    --fuzz) pkgs="$pkgs clang-14 libclang-rt-14-dev" ;;
     --package) pkgs="$pkgs dpkg-dev lintian man-db" ;;
     *) echo "install-deps.sh: unknown option '$arg'" >&2; exit 2 ;;
   esac
