@@ -1,8 +1,6 @@
 #include "executor/manifest.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -16,11 +14,11 @@
 #include <utility>
 
 #include "executor/gtest_list.h"
+#include "executor/input_file.h"
 #include "executor/json_location.h"
 #include "executor/program_lookup.h"
 #include "executor/printable.h"
 #include "executor/utf8.h"
-#include "sandbox/unique_fd.h"
 
 extern char** environ;
 
@@ -843,22 +841,9 @@ Result<Manifest> parseManifest(const std::string& text, const std::string& path,
 }
 
 Result<Manifest> loadManifest(const std::string& path, const ManifestOptions& opts) {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return sysError(path + ": cannot read");
-  struct stat st;
-  if (fstat(fd.get(), &st) < 0) return sysError(path + ": fstat");
-  if (S_ISDIR(st.st_mode)) return Error{path, 0, "is a directory, expected a manifest file"};
-  std::string text;
-  text.reserve(static_cast<std::size_t>(st.st_size));
-  char buf[65536];
-  while (true) {
-    ssize_t n = read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sysError(path + ": cannot read");
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  return parseManifest(text, path, opts);
+  auto text = readInputFile(path);
+  if (!text.ok()) return text.error();
+  return parseManifest(*text, path, opts);
 }
 
 }  // namespace mpexec

@@ -6,12 +6,11 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "executor/input_file.h"
 #include "sandbox/unique_fd.h"
 
 namespace mpexec {
@@ -90,12 +89,10 @@ std::string applyShardEnvironment(Config& c) {
 }
 
 Result<History> loadShardDurations(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return sysError("--shard-by-durations: cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
+  auto text = readInputFile(path);
+  if (!text.ok()) return Error{{}, 0, "--shard-by-durations: " + text.error().message()};
   boost::system::error_code ec;
-  json::value v = json::parse(ss.str(), ec);
+  json::value v = json::parse(*text, ec);
   const json::object* root = ec ? nullptr : v.if_object();
   const json::value* tests = root ? root->if_contains("tests") : nullptr;
   if (tests && tests->is_object()) {

@@ -1,15 +1,14 @@
 #include "executor/reports/merge.h"
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include "executor/atomic_file.h"
+#include "executor/input_file.h"
 #include "executor/outcome.h"
 #include "executor/json_location.h"
 #include "executor/printable.h"
@@ -291,14 +290,12 @@ int mergeMain(int argc, char** argv) {
   }
   std::vector<ShardReport> reports;
   for (const std::string& p : paths) {
-    std::ifstream in(p, std::ios::binary);
-    if (!in) {
-      fmt::print(stderr, "mpexec merge: cannot read {}\n", p);
+    auto text = readInputFile(p);
+    if (!text.ok()) {
+      fmt::print(stderr, "mpexec merge: {}\n", printable(text.error().message()));
       return 2;
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    auto r = readShardReport(p, ss.str());
+    auto r = readShardReport(p, *text);
     if (!r.ok()) {
       fmt::print(stderr, "mpexec merge: {}\n", r.error().message());
       return 2;

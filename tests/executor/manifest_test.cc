@@ -28,6 +28,26 @@ TEST_F(ManifestTest, MissingFile) {
   EXPECT_EQ(r.error().message(), dir() + "/nope.json: cannot read: No such file or directory");
 }
 
+// A manifest is read from a file or a pipe (mpexec <(generate)); a directory or a device is an error, not
+// a read that never ends (/dev/zero) or acts on the device.
+TEST_F(ManifestTest, DirectoriesAndDevicesAreNotRead) {
+  auto dir = loadManifest(tmp_.path());
+  ASSERT_FALSE(dir.ok());
+  EXPECT_EQ(dir.error().message(), tmp_.path() + ": is a directory, expected a file");
+  auto zero = loadManifest("/dev/zero");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_EQ(zero.error().message(), "/dev/zero: is a device or a socket, expected a file");
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::string text = R"({"version": 1, "tests": [{"name": "a", "cmd": ["/bin/true"]}]})";
+  ASSERT_EQ(write(fds[1], text.data(), text.size()), ssize_t(text.size()));
+  close(fds[1]);
+  auto piped = loadManifest("/proc/self/fd/" + std::to_string(fds[0]));
+  close(fds[0]);
+  ASSERT_TRUE(piped.ok()) << piped.error().message();
+  EXPECT_EQ(piped->tests.size(), 1u);
+}
+
 TEST_F(ManifestTest, EmptyFile) {
   expectError("", {": empty file"});
   expectError("  \n\t\n", {": empty file"});
