@@ -506,6 +506,7 @@ Result<void> Loader::readOutputRules(const json::object& o, const std::string& p
     std::string kptr = ptr + "/" + key;
     std::vector<std::string> texts;
     if (const json::string* s = v->if_string()) {
+      MPEXEC_TRY(noNul(*s, kptr));
       texts.emplace_back(s->data(), s->size());
     } else if (v->is_array()) {
       MPEXEC_TRY(readStringArray(*v, kptr, texts, false));
@@ -521,7 +522,7 @@ Result<void> Loader::readOutputRules(const json::object& o, const std::string& p
         auto compiled = compileOutputPattern(texts[i]);
         if (!compiled.ok()) {
           return at(eptr, fmt::format("{} is not a valid regular expression (RE2 syntax): {}", jsonSnippet(given),
-                                      compiled.error().detail));
+                                      printable(compiled.error().detail)));
         }
         it = patterns_.emplace(texts[i], std::move(compiled.value())).first;
       }
