@@ -54,6 +54,7 @@ namespace {
 constexpr double kBuiltinTimeoutS = 60;
 constexpr double kMaxTimeoutS = 365.0 * 24 * 3600;  // keeps timeout_ms far from int64 overflow
 constexpr std::size_t kMaxGroupName = 128;
+constexpr uint64_t kMaxPids = 4194304;  // PID_MAX_LIMIT on 64-bit Linux
 
 using Keys = std::span<const std::string_view>;
 constexpr std::array<std::string_view, 4> kTopKeys{"version", "defaults", "groups", "tests"};
@@ -481,7 +482,9 @@ Result<void> Loader::readSandbox(const json::value& v, const std::string& ptr, S
     uint64_t n = 0;
     if (x->is_int64() && x->get_int64() > 0) n = static_cast<uint64_t>(x->get_int64());
     if (x->is_uint64()) n = x->get_uint64();
-    if (n == 0) return expected(ptr + "/pids", "an integer >= 1", *x);
+    // The kernel's pids controller refuses more than PID_MAX_LIMIT, which no system exceeds: a larger limit
+    // would fail every unit when the run starts, so it fails here.
+    if (n == 0 || n > kMaxPids) return expected(ptr + "/pids", "an integer from 1 to 4194304", *x);
     out.pids = n;
   }
   if (const json::value* x = o->if_contains("writable")) {

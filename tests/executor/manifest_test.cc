@@ -370,9 +370,11 @@ TEST_F(ManifestTest, BadSandboxValues) {
   expectError(oneTest(R"(, "sandbox": {"memory": -5})"), {p + "/memory: expected a size", "got -5"});
   expectError(oneTest(R"(, "sandbox": {"memory": "-5M"})"), {p + "/memory: expected a size"});
   expectError(oneTest(R"(, "sandbox": {"memory": "99999999999999999999G"})"), {p + "/memory: expected a size"});
-  expectError(oneTest(R"(, "sandbox": {"pids": 0})"), {p + "/pids: expected an integer >= 1, got 0"});
-  expectError(oneTest(R"(, "sandbox": {"pids": "many"})"), {p + "/pids: expected an integer >= 1"});
-  expectError(oneTest(R"(, "sandbox": {"pids": 1.5})"), {p + "/pids: expected an integer >= 1, got 1.5"});
+  expectError(oneTest(R"(, "sandbox": {"pids": 0})"), {p + "/pids: expected an integer from 1 to 4194304, got 0"});
+  expectError(oneTest(R"(, "sandbox": {"pids": "many"})"), {p + "/pids: expected an integer from 1 to 4194304"});
+  expectError(oneTest(R"(, "sandbox": {"pids": 1.5})"), {p + "/pids: expected an integer from 1 to 4194304, got 1.5"});
+  expectError(oneTest(R"(, "sandbox": {"pids": 4194305})"), {p + "/pids: expected an integer from 1 to 4194304"});
+  expectError(oneTest(R"(, "sandbox": {"pids": 18446744073709551615})"), {p + "/pids: expected an integer from 1 to"});
   expectError(oneTest(R"(, "sandbox": {"writable": "out"})"), {p + "/writable: expected an array of strings"});
   expectError(oneTest(R"(, "sandbox": {"writable": ["out", "gone"]})"),
               {p + "/writable/1: writable path " + dir() + "/gone does not exist"});

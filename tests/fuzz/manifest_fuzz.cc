@@ -66,6 +66,7 @@ void checkSettings(const Settings& s, const std::string& who) {
                printable(k), printable(v));
   }
   checkStrings(s.sandbox.writable, "writable");
+  FUZZ_CHECK(s.sandbox.pids <= 4194304, "{}: pids {}, more than the kernel takes", who, s.sandbox.pids);
 }
 
 }  // namespace
