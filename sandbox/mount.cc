@@ -415,7 +415,8 @@ Result<UniqueFd> buildHostView(int stranger, std::string* note) {
     if (statx(AT_FDCWD, m.point.c_str(), AT_NO_AUTOMOUNT | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) != 0 ||
         !(sx.stx_mask & STATX_MNT_ID) || sx.stx_mnt_id != uint64_t(m.id))
       continue;
-    UniqueFd tree(int(syscall(SYS_open_tree, AT_FDCWD, m.point.c_str(), kOpenTreeClone | kOpenTreeCloexec)));
+    UniqueFd tree(int(syscall(SYS_open_tree, AT_FDCWD, m.point.c_str(),
+                              kOpenTreeClone | kOpenTreeCloexec | AT_NO_AUTOMOUNT)));
     if (!tree) {
       if (m.point == "/") return mountError("/", "open_tree the host root");
       continue;
