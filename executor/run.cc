@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <tuple>
 #include <filesystem>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -93,6 +95,7 @@ std::optional<std::regex> compile(const std::string& re, const char* flag, std::
 class RunSession {
  public:
   explicit RunSession(const Config& config) : config_(config) {}
+  ~RunSession();
 
   void startEarly();
   std::optional<int> loadInputs();
@@ -103,8 +106,11 @@ class RunSession {
 
  private:
   int exitCodeAndNotes(const Combined& combined, std::vector<std::string>& notes) const;
-  /// --keep-runs: removes the oldest run directories and says so in `notes`.
-  void pruneOldRuns(std::vector<std::string>& notes) const;
+  /// --keep-runs: removes the oldest run directories, in a thread of its own while the tests run (an
+  /// rmdir can take milliseconds on a file system mounted with discard); finishPruning() waits for it
+  /// and says what it did in `notes`.
+  void startPruning();
+  void finishPruning(bool interrupted, std::vector<std::string>& notes);
   /// Which step of the selection left no test, in words.
   std::string whyNoTests() const;
   /// How often the runner wakes the dispatch loop without an event: for streamed output, the status
@@ -123,6 +129,9 @@ class RunSession {
   std::string state_dir_;  ///< as given (or the default beside the manifest)
   UniqueFd state_fd_;      ///< the state directory, once it exists
   UniqueFd run_fd_;        ///< this run's directory, locked shared while the run lasts
+  std::thread pruner_;
+  std::atomic<bool> stop_pruning_{false};
+  PrunedRuns pruned_;
   std::string state_file_;
   std::optional<History> history_;
   std::optional<History> shard_durations_;
@@ -307,6 +316,7 @@ std::optional<int> RunSession::startServices() {
                config_.sync_bind);
   if (!config_.sync_bind.empty() && config_.verbosity > 0)
     fmt::print("sync service: {} and tcp port {}\n", sync_->socketPath(), sync_->tcpPort());
+  startPruning();  // after the spawner's fork, like every other thread
   return std::nullopt;
 }
 
@@ -370,17 +380,32 @@ void RunSession::dispatch() {
   wall_us_ = clock_.nowUs();
 }
 
-void RunSession::pruneOldRuns(std::vector<std::string>& notes) const {
+RunSession::~RunSession() {
+  stop_pruning_ = true;
+  if (pruner_.joinable()) pruner_.join();
+}
+
+void RunSession::startPruning() {
   if (config_.keep_runs <= 0 || !state_fd_) return;
   UniqueFd runs(openat(state_fd_.get(), "runs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!runs) return;
-  PrunedRuns pruned = pruneRuns(runs.get(), size_t(config_.keep_runs), paths_.run_id);
+  pruner_ = std::thread([this, runs = std::move(runs)] {
+    pruned_ = pruneRuns(runs.get(), size_t(config_.keep_runs), paths_.run_id, &stop_pruning_);
+  });
+}
+
+void RunSession::finishPruning(bool interrupted, std::vector<std::string>& notes) {
+  if (!pruner_.joinable()) return;
+  if (interrupted) stop_pruning_ = true;  // what is left is left for the next run
+  pruner_.join();
   std::string where = std::filesystem::path(paths_.log_prefix).parent_path().parent_path().string();
-  if (!pruned.removed.empty() && config_.verbosity > 0)
+  if (!pruned_.removed.empty() && config_.verbosity > 0)
     notes.push_back(fmt::format("removed {} from {} (--keep-runs {}: the last {} are kept)",
-                                pruned.removed.size() == 1 ? "the oldest run directory" : fmt::format("the {} oldest run directories", pruned.removed.size()),
+                                pruned_.removed.size() == 1 ? "the oldest run directory"
+                                                            : fmt::format("the {} oldest run directories", pruned_.removed.size()),
                                 where, config_.keep_runs, config_.keep_runs));
-  for (const std::string& p : pruned.problems) notes.push_back("warning: an old run directory stays: " + p);
+  if (!interrupted)
+    for (const std::string& p : pruned_.problems) notes.push_back("warning: an old run directory stays: " + p);
 }
 
 int RunSession::tickMs() const {
@@ -485,7 +510,7 @@ int RunSession::finish() {
     fmt::print(stderr, "mpexec: cannot write a report: {}\n", problem);
     if (exit_code == 0) exit_code = kExitInfra;
   }
-  pruneOldRuns(notes);
+  finishPruning(result.interrupted, notes);
   if (config_.verbosity > 0) {
     notes.push_back(fmt::format("np {}, sandbox: {}", np_, ctx_->describe()));
     notes.push_back(spawner_program_.empty() ? "spawner: a fork of mpexec (no mpexec-spawner beside it)"

@@ -57,8 +57,12 @@ std::vector<std::string> entriesOf(int dir_fd) {
 }
 
 /// Removes everything in the directory open as `fd`; the first problem goes into `problem`.
-void emptyDirectory(int fd, const std::string& where, int depth, std::string& problem) {
+void emptyDirectory(int fd, const std::string& where, int depth, std::string& problem, const std::atomic<bool>* stop) {
   for (const std::string& name : entriesOf(fd)) {
+    if (stop && *stop) {
+      if (problem.empty()) problem = where + ": left as it is: the run was interrupted";
+      return;
+    }
     if (unlinkat(fd, name.c_str(), 0) == 0) continue;  // a file, a symlink (not followed), a socket, ...
     if (errno != EISDIR) {
       if (problem.empty()) problem = fmt::format("{}/{}: {}", where, name, strerror(errno));
@@ -73,7 +77,7 @@ void emptyDirectory(int fd, const std::string& where, int depth, std::string& pr
       if (problem.empty()) problem = fmt::format("{}/{}: {}", where, name, strerror(errno));
       continue;
     }
-    emptyDirectory(sub.get(), where + "/" + name, depth + 1, problem);
+    emptyDirectory(sub.get(), where + "/" + name, depth + 1, problem, stop);
     sub.reset();
     if (unlinkat(fd, name.c_str(), AT_REMOVEDIR) != 0 && problem.empty())
       problem = fmt::format("{}/{}: {}", where, name, strerror(errno));
@@ -102,20 +106,20 @@ void markStateDirectory(int state_fd) {
                 "#\thttps://bford.info/cachedir/\n");
 }
 
-Result<void> removeTree(int dir_fd, const std::string& name) {
+Result<void> removeTree(int dir_fd, const std::string& name, const std::atomic<bool>* stop) {
   if (unlinkat(dir_fd, name.c_str(), 0) == 0) return {};
   if (errno != EISDIR) return sysError("unlinkat", name);
   UniqueFd fd = openSubdirectory(dir_fd, name.c_str());
   if (!fd) return sysError("open", name);
   std::string problem;
-  emptyDirectory(fd.get(), name, 1, problem);
+  emptyDirectory(fd.get(), name, 1, problem, stop);
   fd.reset();
   if (!problem.empty()) return Error{"remove", 0, problem};
   if (unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0) return sysError("rmdir", name);
   return {};
 }
 
-PrunedRuns pruneRuns(int runs_fd, size_t keep, const std::string& current) {
+PrunedRuns pruneRuns(int runs_fd, size_t keep, const std::string& current, const std::atomic<bool>* stop) {
   PrunedRuns out;
   if (keep == 0) return out;
   std::vector<std::string> runs;
@@ -130,13 +134,14 @@ PrunedRuns pruneRuns(int runs_fd, size_t keep, const std::string& current) {
   if (runs.size() + 1 <= keep) return out;
   runs.resize(runs.size() + 1 - keep);  // the oldest: the ones to remove
   for (const std::string& name : runs) {
+    if (stop && *stop) break;
     UniqueFd fd(openat(runs_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (fd && flock(fd.get(), LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
       ++out.in_use;
       continue;
     }
     fd.reset();
-    if (auto removed = removeTree(runs_fd, name); removed.ok()) {
+    if (auto removed = removeTree(runs_fd, name, stop); removed.ok()) {
       out.removed.push_back(name);
     } else {
       out.problems.push_back(removed.error().message());

@@ -100,6 +100,9 @@ TEST(PruneRuns, KeepsTheNewestRunsAndLeavesEverythingElseAlone) {
   held.reset();
   EXPECT_EQ(pruneRuns(fd.get(), 10, ids.back()).removed, (std::vector<std::string>{ids[0]}));
   EXPECT_TRUE(pruneRuns(fd.get(), 0, ids.back()).removed.empty());  // 0 keeps every run
+  std::atomic<bool> stop{true};  // an interrupted run leaves the rest for the next one
+  EXPECT_TRUE(pruneRuns(fd.get(), 5, ids.back(), &stop).removed.empty());
+  EXPECT_TRUE(fs::is_directory(dir.path() + "/" + ids[2]));
 }
 
 TEST(PruneRuns, RunIdsWithARandomSuffixAreRuns) {
