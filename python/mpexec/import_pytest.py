@@ -84,6 +84,7 @@ def collect(pytest_args):
     return collector, int(code), out.getvalue()
 
 
+@manifest.command("pytest")
 def main(argv=None):
     args, pytest_args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
@@ -118,8 +119,7 @@ def main(argv=None):
         single_cmd=lambda t: base + ["--mpexec-single", t.id, *pytest_args],
         group_by=args.group_by, chunk_count=args.chunks or os.cpu_count() or 1, cwd=os.getcwd(),
         env=manifest.package_env(), timeout=args.timeout, prefix="pytest.")
-    manifest.dump(result)
-    return 0
+    return result
 
 
 if __name__ == "__main__":

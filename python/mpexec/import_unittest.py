@@ -132,6 +132,7 @@ def discover_nose2(start, top):
     return tests
 
 
+@manifest.command("unittest")
 def main(argv=None):
     p = argparse.ArgumentParser(prog="mpexec import unittest",
                                 description="Discover a unittest suite and write an mpexec manifest to stdout.")
@@ -153,6 +154,7 @@ def main(argv=None):
         p.error("START_DIR {} is not a directory".format(args.start))
     top = os.path.abspath(args.top or args.start)
     tests, missed = discover_unittest(args.start, args.pattern, args.top)
+    manifest.go_on()
     loader = args.loader
     if loader == "auto":
         wanted = missed or has_nose2_config(args.start) or not tests
@@ -186,8 +188,7 @@ def main(argv=None):
         tests, batch_cmd=lambda: list(base), single_cmd=lambda t: base + ["--single", t.id],
         group_by=args.group_by, chunk_count=args.chunks or os.cpu_count() or 1, cwd=os.getcwd(),
         env=manifest.package_env(), timeout=args.timeout, prefix=loader + ".")
-    manifest.dump(result)
-    return 0
+    return result
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """What `mpexec import pytest` and `mpexec import unittest` share: turning collected tests into an mpexec
 manifest (docs/manifest.md), with the batch groups of the batch protocol (docs/python.md)."""
 
+import functools
 import hashlib
 import json
 import os
 import re
+import signal
 import sys
 
 import mpexec
@@ -138,6 +140,46 @@ def package_env(cwd=None):
     if any(os.path.abspath(p) == here for p in entries):
         return {"PYTHONPATH": os.pathsep.join(entries)}
     return {}
+
+
+_interrupts = []  # the SIGINTs an importer's main has seen (command)
+
+
+def go_on():
+    """Between an importer's steps: raises KeyboardInterrupt when Ctrl-C came during the last one, even if
+    that step's collector took it for an error and went on."""
+    if _interrupts:
+        raise KeyboardInterrupt
+
+
+def command(tool):
+    """Decorates an importer's main, which returns an exit status or the manifest to write to stdout.
+    Ctrl-C (SIGINT) at any point ends the import with 130, a line on stderr and nothing on stdout, also
+    where the collector takes the KeyboardInterrupt for one module's import error and goes on (pytest with
+    --continue-on-collection-errors, unittest's and nose2's loaders): a manifest without that module's
+    tests is not written over the one the user has."""
+    def wrap(main):
+        @functools.wraps(main)
+        def run(*args, **kwargs):
+            def on_sigint(signum, frame):
+                _interrupts.append(signum)
+                raise KeyboardInterrupt
+
+            # Not when SIGINT is ignored (a background job's): then Ctrl-C is not meant for this process.
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                signal.signal(signal.SIGINT, on_sigint)
+            try:
+                result = main(*args, **kwargs)
+                go_on()
+            except KeyboardInterrupt:
+                print("mpexec import {}: interrupted; no manifest written".format(tool), file=sys.stderr)
+                return 128 + signal.SIGINT
+            if isinstance(result, dict):
+                dump(result)
+                return 0
+            return result
+        return run
+    return wrap
 
 
 def dump(manifest, stream=None):

@@ -3,10 +3,13 @@
 import json
 import os
 import shutil
+import signal
+import subprocess
 import tempfile
+import time
 import unittest
 
-from support import MPEXEC, NOSE2, PYTHON, copy_suite, run
+from support import MPEXEC, NOSE2, PYTHON, copy_suite, env, run
 
 
 @unittest.skipUnless(os.access(MPEXEC, os.X_OK), "no mpexec at {} (set MPEXEC_BIN)".format(MPEXEC))
@@ -115,6 +118,40 @@ class ImportTest(unittest.TestCase):
         self.assertEqual(sorted(t["name"] for t in forced["tests"]),
                          ["test_nose2_kinds.WithState.test_a", "test_nose2_kinds.WithState.test_b",
                           "test_nose2_kinds.WithState.test_skipped"])
+
+    def interrupted_import(self, kind, *args):
+        """Ctrl-C while the import runs a module's code: what mpexec prints and its exit status."""
+        ready = os.path.join(self.work, "importing")
+        with open(os.path.join(self.work, "test_slow_import.py"), "w") as f:
+            f.write("import time, unittest\nopen({!r}, 'w').close()\ntime.sleep(60)\n"
+                    "class T(unittest.TestCase):\n    def test_t(self): pass\n"
+                    "def test_f(): pass\n".format(ready))
+        with open(os.path.join(self.work, "test_ok.py"), "w") as f:
+            f.write("import unittest\nclass T(unittest.TestCase):\n    def test_t(self): pass\n")
+        # As a terminal's Ctrl-C reaches the foreground job: SIGINT, which the job does not ignore.
+        proc = subprocess.Popen([MPEXEC, "import", kind, "--python", PYTHON, *args], cwd=self.work, env=env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        deadline = time.monotonic() + 60
+        while not os.path.exists(ready) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        return proc.returncode, out, err
+
+    def test_ctrl_c_in_the_pytest_collection_writes_no_manifest(self):
+        code, out, err = self.interrupted_import("pytest")
+        self.assertEqual((code, out), (130, ""), err)
+        self.assertIn("mpexec import pytest: interrupted", err)
+        self.assertNotIn("Traceback", err)
+
+    def test_ctrl_c_in_the_unittest_discovery_writes_no_manifest(self):
+        for loader in ("unittest", "nose2") if NOSE2 else ("unittest",):
+            code, out, err = self.interrupted_import("unittest", "--loader", loader, ".")
+            self.assertEqual((code, out), (130, ""), loader + ": " + err)
+            self.assertIn("mpexec import unittest: interrupted", err)
+            self.assertNotIn("Traceback", err)
+            os.unlink(os.path.join(self.work, "importing"))
 
     def test_unittest_missing_start_dir(self):
         proc = run([MPEXEC, "import", "unittest", "--python", PYTHON, "nope"], self.work)
