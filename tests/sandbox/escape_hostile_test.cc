@@ -326,6 +326,32 @@ TEST_F(Hostile, Item06_NoUnitSeesAnotherUnitsOutputsOrLogs) {
   EXPECT_TRUE(contains(log(rep, "writer"), "this-run-secret-9c2e")) << log(rep, "writer");
 }
 
+// 6, across projects. Another project's run (another CI job of the same host, as the same user) left its
+//    records in its own state directory, where the host's other users may search: a unit of this run
+//    reads that run's logs, output directories, report and state.json through the host's view.
+TEST_F(Hostile, Item06_NoUnitReadsAnotherProjectsRecords) {
+  if (geteuid() != 0) GTEST_SKIP() << "a unit of a user's run is that user and reads what it may; this test runs as uid "
+                                   << geteuid();
+  HostDir other;
+  ASSERT_FALSE(other.path().empty());
+  std::string other_m = other.write(
+      "m.json", R"({"version": 1, "tests": [{"name": "name-secret-4e1b", "cmd": ["/bin/sh", "-c",)"
+                R"( "echo log-secret-7d2a; echo out-secret-0c9f > \"$MPEXEC_OUTPUT_DIR/a\""]}]})");
+  auto first = runMpexec({"-q", "-j", "1", other_m});
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  std::string s = other.path() + "/.mpexec";
+  std::string look = "ls -laR " + s + " 2>&1; for f in " + s + "/state.json " + s + "/runs/*/report.json " + s +
+                     "/runs/*/logs/* " + s + "/runs/*/out/*/*; do echo \"== $f\"; cat \"$f\"; done 2>&1; exit 0";
+  auto r = run(json::array{shTest("snoop", look), shTest("nobody", look, {{"sandbox", {{"user", "nobody"}}}})});
+  auto rep = report();
+  for (const char* t : {"snoop", "nobody"}) {
+    std::string l = log(rep, t);
+    EXPECT_EQ(outcome(rep, t), "PASS") << t << ":\n" << l << r.out;
+    for (const char* secret : {"log-secret-7d2a", "out-secret-0c9f", "name-secret-4e1b"})
+      EXPECT_FALSE(contains(l, secret)) << t << " read another project's records (" << secret << "):\n" << l;
+  }
+}
+
 // 7. A test opens inotify instances until the kernel says no, and holds them. Neither the host's root nor
 //    another unit running at the same time may find its own per-user limit used up.
 TEST_F(Hostile, Item07_UnitsShareNoPerUserLimitWithTheHostOrEachOther) {
