@@ -270,8 +270,14 @@ std::optional<int> RunSession::startServices() {
   state_fd_.reset(open(paths_.state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   // Marked as pytest marks its cache: git and backups leave it alone. Only a directory of mpexec's own: a
   // --state-dir that was there already may be anything (the project itself).
-  if (state_fd_ && (fresh_state_dir || config_.state_dir.empty())) markStateDirectory(state_fd_.get());
+  // The run's records are its owner's alone: a unit of another run (another project of this host) is an
+  // unrelated uid, which would read 0755 directories and 0644 logs by their "other" bits.
+  if (state_fd_ && (fresh_state_dir || config_.state_dir.empty())) {
+    markStateDirectory(state_fd_.get());
+    fchmod(state_fd_.get(), S_IRWXU);
+  }
   run_fd_.reset(open(paths_.run_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (run_fd_) fchmod(run_fd_.get(), S_IRWXU);
   if (run_fd_) holdRunDirectory(run_fd_.get());  // another mpexec's --keep-runs leaves it alone
   // Units may write where the state and the reports go (a writable project): their paths are resolved now,
   // and written later without following a symlink planted meanwhile.
