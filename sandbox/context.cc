@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -41,9 +42,33 @@ constexpr uint64_t kAttrIdmap = 0x00100000;
 #ifndef SYS_open_tree
 #define SYS_open_tree 428
 #endif
+constexpr unsigned long kNsGetUserns = 0xb701;  // NS_GET_USERNS, _IO(0xb7, 0x1) in linux/nsfs.h
 #ifndef SYS_landlock_create_ruleset
 #define SYS_landlock_create_ruleset 444
 #endif
+
+// Whether this process's mount and network namespaces belong to its own user namespace (always outside
+// every user namespace). Root of a user namespace made without them (`unshare -r`) may unshare, but could
+// neither enter its network namespace again after making one ahead nor copy a host path out of its mount
+// namespace (both need CAP_SYS_ADMIN where they were made): its units are set up as a user's. The kernel
+// refuses NS_GET_USERNS (EPERM) for an owner outside our user namespace; a kernel without the ioctl (before
+// 4.9) is taken at its word that we are root.
+bool ownsItsNamespaces() {
+  struct stat own;
+  if (stat("/proc/self/ns/user", &own) != 0) return true;
+  for (const char* ns : {"/proc/self/ns/mnt", "/proc/self/ns/net"}) {
+    UniqueFd fd(open(ns, O_RDONLY | O_CLOEXEC));
+    if (!fd) continue;
+    UniqueFd owner(ioctl(fd.get(), kNsGetUserns));
+    if (!owner) {
+      if (errno == EPERM) return false;
+      continue;
+    }
+    struct stat st;
+    if (fstat(owner.get(), &st) == 0 && (st.st_ino != own.st_ino || st.st_dev != own.st_dev)) return false;
+  }
+  return true;
+}
 
 // Whether an idmapped copy of "/" can be made here: what a unit's view of the host is built from (Linux
 // 5.12, a root filesystem that allows it, CAP_SYS_ADMIN over it). In the probe child, as root.
@@ -245,7 +270,7 @@ Result<std::unique_ptr<Context>> Context::finish(Pending pending) {
                                           &ctx->idmapped_mounts_)
                             : Result<void>(pending.start_error_);
   if (!pending.user_namespace_) {
-    ctx->privileged_ = probed.ok();
+    ctx->privileged_ = probed.ok() && ownsItsNamespaces();
     if (!ctx->privileged_) probed = probe(true);
   }
   // Units of their own only where what they leave can still be the invoking user's (idmapped mounts).

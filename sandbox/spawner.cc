@@ -45,13 +45,21 @@ class NetnsPool {
   /// Keeps up to `target` namespaces; retarget() changes it (0 drops them all).
   explicit NetnsPool(size_t target) { retarget(target); }
   void retarget(size_t target) {
-    if (target > 0 && !host_ && !failed_) host_.reset(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (target > 0 && !host_ && !failed_) {
+      host_.reset(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+      // Coming back to it must work (root of a user namespace that did not make it could not): else none.
+      if (host_ && setns(host_.get(), CLONE_NEWNET) != 0) {
+        host_.reset();
+        failed_ = true;
+      }
+    }
     target_ = host_ && !failed_ ? target : 0;
     if (target_ == 0) drop();
   }
   bool wanted() const { return fds_.size() < target_; }
   /// One more namespace. Any failure turns the pool off for good: the inits then unshare their own.
   void fill() {
+    if (!host_ || failed_) return;
     if (unshare(CLONE_NEWNET) != 0) return off();
     bool ok = bringUpLoopback().ok();
     int fd = ok ? open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC) : -1;
