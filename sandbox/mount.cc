@@ -281,7 +281,10 @@ struct Bind {
 };
 
 constexpr const char* kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
-constexpr const char* kProcReadOnly[] = {"sys", "sysrq-trigger", "irq", "bus"};
+// "1" is the unit's init: where a command runs as the uid that owns the init's files (uid 0 of mpexec's
+// user namespace, for root without unit ids or a root of a user namespace), nothing of it may be written,
+// such as oom_score_adj (raised, the OOM killer would take the init before the test that fills the memory).
+constexpr const char* kProcReadOnly[] = {"sys", "sysrq-trigger", "irq", "bus", "1"};
 constexpr const char* kCgroupRoot = "/sys/fs/cgroup";
 
 // What every unit's /dev has in common: a tmpfs with the devices bound from the host, the mount points of
