@@ -13,7 +13,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
-#include "tests/sandbox/escape_hostile_attacks.h"
+#include "tests/sandbox/init_setid_run.h"
 #include "tests/support/mpexec_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -159,46 +159,15 @@ os.execv(sys.argv[1], sys.argv[1:])
 // Issue 17 as a user, not root: the unit is the invoking user, but still cannot lower its init's limits,
 // stop it with a signal, trace it, leave a setuid or setgid file behind, or see the state directory.
 TEST_F(NonRoot, AUnitOfAUserCannotReachItsInitOrLeaveASetidFile) {
-  std::string probe = dir_.path() + "/init_probe", setid = dir_.path() + "/setid_attack";
-  for (auto [bin, source] : {std::pair{probe, escape::kInitProbe}, std::pair{setid, escape::kSetidAttack}}) {
-    std::string src = dir_.write(fs::path(bin).filename().string() + ".c", source);
-    ASSERT_EQ(system(("cc -O1 -o '" + bin + "' '" + src + "'").c_str()), 0) << "cc " << src;
-  }
-  fs::create_directories(dir_.path() + "/w");
-  // The state directory (.mpexec beside the manifest) shows only the way to the unit's own output directory.
-  std::string state_check = "find " + dir_.path() + "/.mpexec; test $(find " + dir_.path() +
-                            "/.mpexec -name '*.log' -o -name state.json | wc -l) = 0";
-  std::string m = dir_.write("m.json", R"({"version": 1,
-    "groups": {"g": {"teardown": ["/bin/echo", "bye"]}},
-    "defaults": {"sandbox": {"writable": [")" + dir_.path() + R"(/w"]}},
-    "tests": [
-      {"name": "probe", "cmd": [")" + probe + R"("], "group": "g", "strategy": "serial"},
-      {"name": "after", "cmd": ["/bin/echo", "after"], "group": "g"},
-      {"name": "setid", "cmd": [")" + setid + R"(", ")" + dir_.path() + R"(/w"]},
-      {"name": "state", "cmd": ["/bin/sh", "-c", ")" + state_check + R"("]}
-    ]})");
+  std::string m = writeInitAndSetidManifest(dir_);
+  ASSERT_FALSE(m.empty()) << "cc failed on the attack programs";
   handOver();
   std::string rep_path = dir_.path() + "/report.json";
   auto r = asNobody({"--json", rep_path, "-j", "1", m});
   if (r.exit_code == 3 && r.out.find("namespaces") != std::string::npos)
     GTEST_SKIP() << "no unprivileged user namespaces here: " << r.out;
   EXPECT_EQ(r.exit_code, 0) << r.out;
-  auto rep = readJson(rep_path);
-  auto logOf = [&](const char* t) {
-    return readFile(dir_.path() + "/" + std::string(testEntry(rep, t).at("log").as_string()));
-  };
-  for (const char* t : {"probe", "after", "setid", "state"})
-    EXPECT_EQ(testEntry(rep, t).at("outcome").as_string(), "PASS") << t << ":\n" << logOf(t);
-  std::string l = logOf("probe");
-  for (const char* attempt : {"prlimit(1, NOFILE, 3): ok", "prlimit(1, NPROC, 1): ok", "ptrace(ATTACH, 1): ok",
-                              "open /proc/1/oom_score_adj: ok"})
-    EXPECT_EQ(l.find(attempt), std::string::npos) << l;
-  EXPECT_NE(l.find("still here"), std::string::npos) << l;
-  for (const auto& e : fs::directory_iterator(dir_.path() + "/w")) {
-    struct stat st;
-    ASSERT_EQ(lstat(e.path().c_str(), &st), 0);
-    EXPECT_EQ(st.st_mode & (S_ISUID | S_ISGID), 0u) << e.path() << " mode " << std::oct << st.st_mode;
-  }
+  expectInitAndSetidContained(readJson(rep_path), dir_);
 }
 
 }  // namespace

@@ -4,22 +4,18 @@
 // run as uid 0 without capabilities and without ids of their own (no idmapped mounts of the host's
 // filesystems), the report says so, and what does not need those ids still holds (issue 17).
 
-#include <sys/stat.h>
 #include <unistd.h>
-
-#include <filesystem>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
-#include "tests/sandbox/escape_hostile_attacks.h"
+#include "tests/sandbox/init_setid_run.h"
 #include "tests/support/mpexec_process.h"
 #include "tests/support/temp_dir.h"
 
 namespace mpexec::test {
 namespace {
 
-namespace fs = std::filesystem;
 namespace json = boost::json;
 
 class RootOfAUserNamespace : public ::testing::Test {
@@ -71,23 +67,8 @@ TEST_F(RootOfAUserNamespace, WhoseNamespacesAreTheParentsRunsUnitsAsAUsersUnits)
 // host's filesystems. The report says so; the setid guard, the init's protection and the hidden state
 // directory hold without unit ids.
 TEST_F(RootOfAUserNamespace, WithoutIdmappedMountsTheReportSaysSoAndTheGuardsHold) {
-  std::string probe = dir_.path() + "/init_probe", setid = dir_.path() + "/setid_attack";
-  for (auto [bin, source] : {std::pair{probe, escape::kInitProbe}, std::pair{setid, escape::kSetidAttack}}) {
-    std::string src = dir_.write(fs::path(bin).filename().string() + ".c", source);
-    ASSERT_EQ(system(("cc -O1 -o '" + bin + "' '" + src + "'").c_str()), 0) << "cc " << src;
-  }
-  fs::create_directories(dir_.path() + "/w");
-  std::string state_check = "find " + dir_.path() + "/.mpexec; test $(find " + dir_.path() +
-                            "/.mpexec -name '*.log' -o -name state.json | wc -l) = 0";
-  std::string m = dir_.write("m.json", R"({"version": 1,
-    "groups": {"g": {"teardown": ["/bin/echo", "bye"]}},
-    "defaults": {"sandbox": {"writable": [")" + dir_.path() + R"(/w"]}},
-    "tests": [
-      {"name": "probe", "cmd": [")" + probe + R"("], "group": "g", "strategy": "serial"},
-      {"name": "after", "cmd": ["/bin/echo", "after"], "group": "g"},
-      {"name": "setid", "cmd": [")" + setid + R"(", ")" + dir_.path() + R"(/w"]},
-      {"name": "state", "cmd": ["/bin/sh", "-c", ")" + state_check + R"("]}
-    ]})");
+  std::string m = writeInitAndSetidManifest(dir_);
+  ASSERT_FALSE(m.empty()) << "cc failed on the attack programs";
   std::string rep_path = dir_.path() + "/report.json";
   // A state directory of this run first, so that the unit has something to look for.
   (void)underUnshare("--mount --net", {"-q", m});
@@ -96,18 +77,7 @@ TEST_F(RootOfAUserNamespace, WithoutIdmappedMountsTheReportSaysSoAndTheGuardsHol
   auto rep = readJson(rep_path);
   EXPECT_NE(detail(rep).find("units run as uid 0 without capabilities: no idmapped mounts here"), std::string::npos)
       << detail(rep);
-  for (const char* t : {"probe", "after", "setid", "state"})
-    EXPECT_EQ(testEntry(rep, t).at("outcome").as_string(), "PASS") << t << ":\n" << logOf(rep, t);
-  std::string l = logOf(rep, "probe");
-  for (const char* attempt : {"prlimit(1, NOFILE, 3): ok", "prlimit(1, NPROC, 1): ok", "ptrace(ATTACH, 1): ok",
-                              "open /proc/1/oom_score_adj: ok"})
-    EXPECT_EQ(l.find(attempt), std::string::npos) << l;
-  EXPECT_NE(l.find("still here"), std::string::npos) << l;
-  for (const auto& e : fs::directory_iterator(dir_.path() + "/w")) {
-    struct stat st;
-    ASSERT_EQ(lstat(e.path().c_str(), &st), 0);
-    EXPECT_EQ(st.st_mode & (S_ISUID | S_ISGID), 0u) << e.path() << " mode " << std::oct << st.st_mode;
-  }
+  expectInitAndSetidContained(rep, dir_);
 }
 
 }  // namespace
