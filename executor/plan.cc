@@ -1,6 +1,7 @@
 #include "executor/plan.h"
 
 #include <algorithm>
+#include <limits>
 #include <random>
 #include <unordered_map>
 
@@ -43,6 +44,13 @@ bool selected(const TestSpec& t, const History& history, const Selection& sel) {
   return stepsPassed(t, history, sel) == 5;
 }
 
+/// a + b for durations, at most INT64_MAX: they come from files other jobs wrote, and a sum that wrapped
+/// around would make the longest unit the shortest.
+int64_t plus(int64_t a, int64_t b) {
+  int64_t sum;
+  return __builtin_add_overflow(a, b, &sum) ? std::numeric_limits<int64_t>::max() : sum;
+}
+
 /// Sort key of a unit: last failures first, then never measured, then the longest (sum of its tests).
 struct UnitCost {
   int rank;      // 0 failed last time, 1 unknown, 2 known
@@ -57,7 +65,7 @@ UnitCost costOf(const Unit& u, const Manifest& m, const History& history) {
     if (!h || h->duration_us < 0) {
       c.rank = std::min(c.rank, 1);
     } else {
-      c.cost += h->duration_us;
+      c.cost = plus(c.cost, h->duration_us);
     }
   }
   return c;
@@ -73,8 +81,8 @@ std::vector<size_t> shardsByDurations(const std::vector<Unit>& units, const Mani
     for (size_t t : units[u].tests) {
       const TestHistory* h = d.find(m.tests[t].name);
       if (h && h->duration_us >= 0) {
-        cost[u] += h->duration_us;
-        known_sum += h->duration_us;
+        cost[u] = plus(cost[u], h->duration_us);
+        known_sum = plus(known_sum, h->duration_us);
         ++known_count;
       } else {
         known[u] = false;
@@ -87,7 +95,7 @@ std::vector<size_t> shardsByDurations(const std::vector<Unit>& units, const Mani
     if (known[u]) continue;
     for (size_t t : units[u].tests) {
       const TestHistory* h = d.find(m.tests[t].name);
-      if (!h || h->duration_us < 0) cost[u] += mean;
+      if (!h || h->duration_us < 0) cost[u] = plus(cost[u], mean);
     }
   }
   std::vector<size_t> order(units.size());
@@ -101,7 +109,7 @@ std::vector<size_t> shardsByDurations(const std::vector<Unit>& units, const Mani
   for (size_t u : order) {
     size_t best = size_t(std::min_element(load.begin(), load.end()) - load.begin());
     shard[u] = best;
-    load[best] += cost[u];
+    load[best] = plus(load[best], cost[u]);
   }
   return shard;
 }

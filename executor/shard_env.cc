@@ -108,8 +108,11 @@ Result<History> loadShardDurations(const std::string& path) {
     if (!t || !t->contains("name") || !t->at("name").is_string()) continue;
     const json::value* s = t->if_contains("start_us");
     const json::value* e = t->if_contains("end_us");
-    if (!s || !e || !s->is_int64() || !e->is_int64() || e->as_int64() < s->as_int64()) continue;
-    h.record(std::string(t->at("name").as_string()), TestHistory{e->as_int64() - s->as_int64(), false});
+    int64_t duration = 0;  // unmeasured when it is negative or does not fit
+    if (!s || !e || !s->is_int64() || !e->is_int64() || e->as_int64() < s->as_int64() ||
+        __builtin_sub_overflow(e->as_int64(), s->as_int64(), &duration))
+      continue;
+    h.record(std::string(t->at("name").as_string()), TestHistory{duration, false});
   }
   return h;
 }

@@ -1,5 +1,7 @@
 #include "executor/plan.h"
 
+#include <limits>
+
 #include <gtest/gtest.h>
 
 #include "executor/history.h"
@@ -63,6 +65,21 @@ TEST(PlanTest, SerialUnitCostsTheSumOfItsTests) {
   h.record("one", {700, false});
   h.record("g1", {400, false});
   h.record("g2", {400, false});
+  Plan p = makePlan(m, h, {});
+  EXPECT_EQ(p.units[p.phases.back().units[0]].name, "g");
+}
+
+// The state file is a file in the project, which anything can have written: durations that sum past the
+// largest integer make the longest unit, not one that wrapped around to negative.
+TEST(PlanTest, DurationsPastTheLargestIntegerStillOrderTheLongestFirst) {
+  Manifest m;
+  addTest(m, "one", "", Strategy::Free);
+  addTest(m, "g1", "g", Strategy::Serial);
+  addTest(m, "g2", "g", Strategy::Serial);
+  History h;
+  h.record("one", {700, false});
+  h.record("g1", {std::numeric_limits<int64_t>::max(), false});
+  h.record("g2", {std::numeric_limits<int64_t>::max(), false});
   Plan p = makePlan(m, h, {});
   EXPECT_EQ(p.units[p.phases.back().units[0]].name, "g");
 }

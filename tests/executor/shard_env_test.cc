@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <limits>
 #include <map>
 
 #include "executor/plan.h"
@@ -166,6 +167,50 @@ TEST(ShardEnvTest, ShardsByDurationsAreBalancedDisjointAndComplete) {
   int64_t lo = std::min({loads[0], loads[1], loads[2]}), hi = std::max({loads[0], loads[1], loads[2]});
   EXPECT_LE(hi - lo, 5) << loads[0] << " " << loads[1] << " " << loads[2];
   EXPECT_EQ(loads[0] + loads[1] + loads[2], 478);
+}
+
+// Durations come from another job's report: a unit whose tests sum past the largest integer is the
+// longest unit (alone on its shard), not a negative one that wrapped around.
+TEST(ShardEnvTest, DurationsPastTheLargestIntegerMakeTheLongestUnit) {
+  Manifest m;
+  History d;
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  test::addTest(m, "g1", "g", Strategy::Serial);
+  test::addTest(m, "g2", "g", Strategy::Serial);
+  test::addTest(m, "c");
+  test::addTest(m, "e");
+  test::addTest(m, "new");  // never measured: costs the mean, which must not wrap either
+  d.record("g1", {max, false});
+  d.record("g2", {max, false});
+  d.record("c", {5, false});
+  d.record("e", {4, false});
+  std::map<std::string, int> shard_of;
+  for (int k = 1; k <= 2; ++k) {
+    Selection sel;
+    sel.shard = std::make_pair(k, 2);
+    sel.shard_durations = &d;
+    Plan p = makePlan(m, History{}, sel);
+    for (size_t t : p.tests) shard_of[m.tests[t].name] = k;
+  }
+  ASSERT_EQ(shard_of.size(), m.tests.size());
+  EXPECT_EQ(shard_of["g1"], shard_of["g2"]);
+  EXPECT_NE(shard_of["c"], shard_of["g1"]);
+  EXPECT_NE(shard_of["e"], shard_of["g1"]);
+  EXPECT_NE(shard_of["new"], shard_of["g1"]);
+}
+
+// A report's times are another machine's: a test whose end minus start does not fit is unmeasured.
+TEST(ShardEnvTest, AReportDurationThatDoesNotFitIsUnknown) {
+  test::TempDir dir;
+  auto report = loadShardDurations(dir.write("r.json", R"({"version": 1, "run": {}, "tests": [
+      {"name": "a", "start_us": -9223372036854775807, "end_us": 9223372036854775807},
+      {"name": "b", "start_us": -1, "end_us": 9223372036854775807},
+      {"name": "c", "start_us": 0, "end_us": 9223372036854775807}]})"));
+  ASSERT_TRUE(report.ok()) << report.error().message();
+  EXPECT_EQ(report->find("a"), nullptr);
+  EXPECT_EQ(report->find("b"), nullptr);
+  ASSERT_NE(report->find("c"), nullptr);
+  EXPECT_EQ(report->find("c")->duration_us, std::numeric_limits<int64_t>::max());
 }
 
 }  // namespace
