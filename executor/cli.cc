@@ -135,6 +135,9 @@ int parseCommandLine(int argc, char** argv, Config& c) {
       ->check(between(1, 1e6));
   app.add_option("--shard-by-durations", c.shard_by_durations,
                  "balance the shards by the durations in this state file or JSON report (the same for every shard)");
+  std::string resources;
+  app.add_option("--resources", resources,
+                 "how many of each resource exist, e.g. gpu=2,db=1 (over the manifest's \"resources\")");
   std::string output = "errors";
   app.add_option("--output", output, "captured output shown: errors|all|none|streamed")
       ->check(CLI::IsMember({"errors", "all", "none", "streamed"}));
@@ -195,6 +198,14 @@ int parseCommandLine(int argc, char** argv, Config& c) {
       fmt::print(stderr, "mpexec: {}\n", err);
       return kExitUsage;
     }
+  }
+  if (!resources.empty()) {
+    auto counts = parseResourceCounts(resources);
+    if (!counts.ok()) {
+      fmt::print(stderr, "mpexec: --resources: {}\n", counts.error().detail);
+      return kExitUsage;
+    }
+    c.resources = std::move(counts.value());
   }
   if (c.repeat > 1 && c.until_fail > 0) {
     fmt::print(stderr, "mpexec: --repeat and --until-fail exclude each other\n");

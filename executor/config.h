@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "executor/resources.h"
+
 namespace mpexec {
 
 enum class OutputMode { Errors, All, None, Streamed };
@@ -45,6 +47,7 @@ struct Config {
   int keep_runs = 10;     ///< run directories kept in <state>/runs, this run's included; 0: all
   bool no_sandbox = false;
   std::string sync_bind;
+  ResourceCounts resources;  ///< --resources: how many of each exist, over the manifest's counts
   int verbosity = 1;  ///< 0 -q, 1 default, 2 -v
   ColorMode color = ColorMode::Auto;
   double slow_s = 60;  ///< --slow: a SLOW line each time a test has run this long again; 0: none

@@ -175,6 +175,7 @@ struct LocalRunner::Running {
   std::string tmp_dir;               ///< host directory for --no-sandbox TMPDIR (the slot's); emptied after
   std::string setup_failed;          ///< why the sandbox could not be set up (then no command ran)
   std::vector<size_t> job_tests;     ///< the job's tests, to match a prepared unit with its start()
+  ResourceInstances resources;       ///< what the scheduler gave the unit
   bool synced = false;               ///< registered with the sync service (unit_ended is owed)
   uint64_t oom_seen = 0;
   std::string problem;
@@ -287,6 +288,7 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
   r->slot = slot;
   r->attempt = job.attempt;
   r->job_tests = job.tests;
+  r->resources = job.resources;
   const GroupSpec* group = nullptr;
   if (!unit.group.empty()) group = &m_.groups.at(unit.group);
   const Settings& unit_settings = group ? group->settings : m_.tests[job.tests[0]].settings;
@@ -334,7 +336,8 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
     if (opts_.sync.unit_starting) token = opts_.sync.unit_starting(unit.id);
   }
 
-  auto env = [&](const Settings& s, const TestSpec* test) {
+  // `need`: the command's own resource needs; it is told its share of what the unit holds.
+  auto env = [&](const Settings& s, const TestSpec* test, const ResourceCounts& need) {
     std::vector<std::string> e;
     e.reserve(base_env_.size() + s.env.size() + 14);
     for (const auto& kv : base_env_) {
@@ -361,13 +364,15 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
       if (!opts_.sync.tcp_url.empty() && (!sandboxed || spec.policy.network == sandbox::Network::Host))
         e.push_back("MPEXEC_SYNC_URL=" + opts_.sync.tcp_url);
     }
+    for (const auto& [name, instances] : shareOf(job.resources, need))
+      e.push_back(resourceVariable(name) + "=" + instanceList(instances));
     return e;
   };
   auto fixture = [&](sandbox::Role role, const std::vector<std::string>& argv, const char* what) {
     sandbox::CommandSpec c;
     c.role = role;
     c.argv = argv;
-    c.env = env(group->settings, nullptr);
+    c.env = env(group->settings, nullptr, group->resources);
     c.env.push_back(std::string("MPEXEC_FIXTURE=") + what);
     c.cwd = group->settings.cwd;
     c.timeout_ms = int64_t(group->settings.timeout_s * 1000);
@@ -391,7 +396,7 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
     sandbox::CommandSpec c;
     c.role = sandbox::Role::Test;
     c.argv = test.cmd;
-    c.env = env(test.settings, &test);
+    c.env = env(test.settings, &test, test.resources);
     c.cwd = test.settings.cwd;
     c.timeout_ms = std::max<int64_t>(1, int64_t(test.settings.timeout_s * 1000));
     c.log_name = logName(t, job.attempt);
@@ -433,7 +438,8 @@ void LocalRunner::start(const UnitJob& job) {
   std::erase_if(to_prepare_, [&](const UnitJob& j) { return j.unit == job.unit; });
   std::unique_ptr<Running> r;
   if (auto it = prepared_.find(job.unit); it != prepared_.end()) {
-    if (it->second->attempt == job.attempt && it->second->job_tests == job.tests) r = std::move(it->second);
+    if (it->second->attempt == job.attempt && it->second->job_tests == job.tests && job.resources.empty())
+      r = std::move(it->second);
     else drop(std::move(it->second));
     prepared_.erase(it);
   }
@@ -549,6 +555,7 @@ void LocalRunner::translate(Running& r, const sandbox::Event& ev, std::vector<Ru
   f.test = t;
   f.record.log = logPath(t, r.attempt);
   f.record.attempts = r.attempt;
+  f.record.resources = shareOf(r.resources, test.resources);
   switch (ev.kind) {
     case K::Exited: {
       end.how = CommandEnd::How::Exited;

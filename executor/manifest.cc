@@ -57,16 +57,16 @@ constexpr std::size_t kMaxGroupName = 128;
 constexpr uint64_t kMaxPids = 4194304;  // PID_MAX_LIMIT on 64-bit Linux
 
 using Keys = std::span<const std::string_view>;
-constexpr std::array<std::string_view, 4> kTopKeys{"version", "defaults", "groups", "tests"};
+constexpr std::array<std::string_view, 5> kTopKeys{"version", "resources", "defaults", "groups", "tests"};
 constexpr std::array<std::string_view, 4> kDefaultsKeys{"timeout", "env", "cwd", "sandbox"};
-constexpr std::array<std::string_view, 7> kGroupKeys{"strategy", "setup", "teardown", "timeout",
-                                                     "env",      "cwd",   "sandbox"};
-constexpr std::array<std::string_view, 14> kTestKeys{
-    "name",   "cmd",            "group",     "strategy",   "timeout",    "env",       "cwd",
-    "sandbox", "labels", "skip_exit_code", "will_fail", "pass_regex", "fail_regex", "skip_regex"};
-constexpr std::array<std::string_view, 11> kGtestKeys{"gtest",  "group",      "strategy",   "timeout",
-                                                      "env",    "cwd",        "sandbox",    "labels",
-                                                      "pass_regex", "fail_regex", "skip_regex"};
+constexpr std::array<std::string_view, 8> kGroupKeys{"strategy", "setup", "teardown", "timeout",
+                                                     "env",      "cwd",   "sandbox",  "resources"};
+constexpr std::array<std::string_view, 15> kTestKeys{
+    "name",       "cmd",        "group",      "strategy",  "timeout",  "env",      "cwd",       "sandbox",
+    "labels", "skip_exit_code", "will_fail", "pass_regex", "fail_regex", "skip_regex", "resources"};
+constexpr std::array<std::string_view, 12> kGtestKeys{"gtest",      "group",      "strategy",   "timeout",
+                                                      "env",        "cwd",        "sandbox",    "labels",
+                                                      "pass_regex", "fail_regex", "skip_regex", "resources"};
 constexpr std::array<std::string_view, 7> kSandboxKeys{"network", "memory",  "pids",  "writable",
                                                        "user",    "seccomp", "nested"};
 
@@ -309,6 +309,10 @@ class Loader {
   Result<void> readSandbox(const json::value& v, const std::string& ptr, SandboxLayer& out);
   // pass_regex, fail_regex and skip_regex of a test or a gtest entry.
   Result<void> readOutputRules(const json::object& o, const std::string& ptr, OutputRules& out);
+  // The top-level "resources" (how many of each exist), then --resources over it.
+  Result<void> readCapacity(const json::object& top, Manifest& m);
+  // A "resources" of a group, a test or a gtest entry (what it needs), over `out`; each need must exist.
+  Result<void> readNeeds(const json::object& o, const std::string& ptr, const Manifest& m, ResourceCounts& out);
   Result<void> resolveCmd(const std::string& ptr, std::vector<std::string>& cmd, const Settings& s);
   Result<void> declareStrategy(const std::string& group, Strategy s, const std::string& where);
 
@@ -333,6 +337,7 @@ class Loader {
   std::vector<bool> from_gtest_;             // per Manifest::tests entry: expanded from a gtest entry
   StringMap<Result<std::vector<std::string>>> gtest_listings_;
   StringMap<OutputPattern> patterns_;  // each distinct pattern compiled once
+  std::map<std::string, std::string> capacity_from_;  // resource → where its count was declared
 };
 
 Result<void> Loader::checkKeys(const json::object& o, const std::string& ptr, Keys allowed) const {
@@ -535,6 +540,57 @@ Result<void> Loader::readOutputRules(const json::object& o, const std::string& p
   return {};
 }
 
+Result<void> Loader::readCapacity(const json::object& top, Manifest& m) {
+  if (const json::value* v = top.if_contains("resources")) {
+    const json::object* o = v->if_object();
+    if (o == nullptr) return expected("/resources", "an object of resource names and counts", *v);
+    for (const auto& kv : *o) {
+      std::string ptr = "/resources/" + jsonPointerToken(kv.key());
+      if (!validResourceName(kv.key())) {
+        return at(ptr, fmt::format("resource name {} must be 1 to 64 characters from [a-z0-9_], not starting with a "
+                                   "digit", jsonQuoted(kv.key())));
+      }
+      const json::value& n = kv.value();
+      if (!n.is_int64() || n.get_int64() < 0 || n.get_int64() > kMaxResourceCount) {
+        return expected(ptr, fmt::format("how many exist, an integer 0..{}", kMaxResourceCount), n);
+      }
+      m.resources[std::string(kv.key())] = int(n.get_int64());
+      capacity_from_[std::string(kv.key())] = ptr;
+    }
+  }
+  for (const auto& [name, count] : opts_.resources) {
+    m.resources[name] = count;
+    capacity_from_[name] = "--resources";
+  }
+  return {};
+}
+
+Result<void> Loader::readNeeds(const json::object& o, const std::string& ptr, const Manifest& m, ResourceCounts& out) {
+  const json::value* v = o.if_contains("resources");
+  if (v == nullptr) return {};
+  std::string rptr = ptr + "/resources";
+  const json::object* needs = v->if_object();
+  if (needs == nullptr) return expected(rptr, "an object of resource names and counts", *v);
+  for (const auto& kv : *needs) {
+    std::string name(kv.key());
+    std::string nptr = rptr + "/" + jsonPointerToken(name);
+    auto exists = m.resources.find(name);
+    if (exists == m.resources.end()) {
+      return at(nptr, fmt::format("resource {} is not declared: say how many exist in /resources, or with "
+                                  "--resources {}=N",
+                                  jsonQuoted(name), validResourceName(name) ? name : "NAME"));
+    }
+    const json::value& n = kv.value();
+    if (!n.is_int64() || n.get_int64() < 0) return expected(nptr, "how many it needs, an integer >= 0", n);
+    if (n.get_int64() > exists->second) {
+      return at(nptr, fmt::format("needs {} {}, but {} exist ({}), so it could never run", n.get_int64(), name,
+                                  exists->second, capacity_from_.at(name)));
+    }
+    out[name] = int(n.get_int64());
+  }
+  return {};
+}
+
 Result<void> Loader::resolveCmd(const std::string& ptr, std::vector<std::string>& cmd, const Settings& s) {
   std::string& exe = cmd[0];
   std::string exe_ptr = ptr + "/0";
@@ -597,6 +653,7 @@ Result<void> Loader::readGroups(const json::value& v, Manifest& m) {
     MPEXEC_TRY(readLayer(*o, ptr, l));
     g.settings = defaults_;
     apply(g.settings, l);
+    MPEXEC_TRY(readNeeds(*o, ptr, m, g.resources));
     for (auto [key, cmd] : {std::pair{"setup", &g.setup}, std::pair{"teardown", &g.teardown}}) {
       if (const json::value* c = o->if_contains(key)) {
         std::string cptr = ptr + "/" + key;
@@ -688,9 +745,11 @@ Result<void> Loader::readTest(const json::object& o, const std::string& ptr, Man
     if (!joined) return joined.error();
     t.strategy = (*joined)->strategy;
     base = &(*joined)->settings;
+    t.resources = (*joined)->resources;
   }
   t.settings = *base;
   apply(t.settings, l);
+  MPEXEC_TRY(readNeeds(o, ptr, m, t.resources));
   MPEXEC_TRY(resolveCmd(ptr + "/cmd", t.cmd, t.settings));
 
   if (const json::value* v = o.if_contains("skip_exit_code")) {
@@ -729,9 +788,11 @@ Result<void> Loader::expandGtest(const json::object& o, const std::string& ptr, 
     if (!joined) return joined.error();
     proto.strategy = (*joined)->strategy;
     base = &(*joined)->settings;
+    proto.resources = (*joined)->resources;
   }
   proto.settings = *base;
   apply(proto.settings, l);
+  MPEXEC_TRY(readNeeds(o, ptr, m, proto.resources));
   if (const json::value* v = o.if_contains("labels")) {
     MPEXEC_TRY(readStringArray(*v, ptr + "/labels", proto.labels, false));
   }
@@ -798,6 +859,7 @@ Result<void> Loader::load(const json::value& root, Manifest& m) {
     return expected("/version", "1 (the only schema version this mpexec reads)", *version);
   }
 
+  MPEXEC_TRY(readCapacity(*top, m));
   MPEXEC_TRY(readDefaults(top->contains("defaults") ? top->at("defaults") : json::value(json::object())));
   if (const json::value* g = top->if_contains("groups")) MPEXEC_TRY(readGroups(*g, m));
 

@@ -11,6 +11,7 @@
 
 #include "executor/gtest_list.h"
 #include "executor/output_rules.h"
+#include "executor/resources.h"
 #include "sandbox/policy.h"
 #include "sandbox/result.h"
 
@@ -45,6 +46,7 @@ struct GroupSpec {
   std::vector<std::string> setup;     ///< empty: none; cmd[0] resolved like a test's
   std::vector<std::string> teardown;  ///< empty: none
   Settings settings;                  ///< defaults → group; setup and teardown run with these
+  ResourceCounts resources;           ///< what its setup and teardown need, and its tests by default
 };
 
 struct TestSpec {
@@ -56,6 +58,7 @@ struct TestSpec {
   std::optional<int> skip_exit_code = 77;  ///< the exit code that means SKIP; none: no code does
   bool will_fail = false;        ///< inverted outcome (CTest WILL_FAIL)
   OutputRules output_rules;      ///< pass_regex, fail_regex, skip_regex (CTest's *_REGULAR_EXPRESSION)
+  ResourceCounts resources;      ///< what it needs: its group's, overridden key by key by its own
   std::vector<std::string> labels;
   std::string gtest_suite;       ///< GoogleTest suite of a test running one case (gtestSuiteOf), or ""
   std::string json_pointer;      ///< where it was declared, e.g. "/tests/3"
@@ -65,6 +68,7 @@ struct Manifest {
   std::string path;  ///< as given
   std::string dir;   ///< absolute directory of the manifest
   std::string digest;  ///< hex digest of the file's bytes
+  ResourceCounts resources;  ///< how many of each exist: the manifest's "resources", then --resources
   std::map<std::string, GroupSpec> groups;  ///< every group named anywhere
   std::vector<TestSpec> tests;              ///< manifest order, gtest entries expanded
 };
@@ -77,6 +81,8 @@ struct ManifestOptions {
   std::chrono::milliseconds gtest_list_timeout{30000};
   /// Lists the cases of a {"gtest": BIN} entry; empty: listGtestCases (tests and fuzzers pass a fake).
   std::function<Result<std::vector<std::string>>(const std::string& bin, const GtestListOptions& opts)> list_gtest;
+  /// --resources: how many of each exist, replacing the manifest's count of the same name.
+  ResourceCounts resources;
 };
 
 /// Reads, parses and validates the whole manifest. The Error's message says file, line:column or JSON

@@ -137,6 +137,7 @@ SelectionFunnel countSelection(const Manifest& m, const History& history, const 
 
 Plan makePlan(const Manifest& m, const History& history, const Selection& sel) {
   Plan plan;
+  plan.resources = m.resources;
   std::unordered_map<std::string, size_t> serial_unit;  // group → unit index
   for (size_t i = 0; i < m.tests.size(); ++i) {
     const TestSpec& t = m.tests[i];
@@ -146,6 +147,7 @@ Plan makePlan(const Manifest& m, const History& history, const Selection& sel) {
       auto [it, fresh] = serial_unit.try_emplace(t.group, plan.units.size());
       if (!fresh) {
         plan.units[it->second].tests.push_back(i);
+        raiseTo(plan.units[it->second].resources, t.resources);
         continue;
       }
     }
@@ -155,6 +157,8 @@ Plan makePlan(const Manifest& m, const History& history, const Selection& sel) {
     u.group = t.group;
     u.strategy = t.strategy;
     u.tests.push_back(i);
+    if (auto g = m.groups.find(t.group); g != m.groups.end()) raiseTo(u.resources, g->second.resources);
+    raiseTo(u.resources, t.resources);
     plan.units.push_back(std::move(u));
   }
 

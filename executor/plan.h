@@ -20,6 +20,9 @@ struct Unit {
   std::string group;  ///< empty for a test without a group
   Strategy strategy = Strategy::Free;
   std::vector<size_t> tests;  ///< indices into Manifest::tests, in manifest order
+  /// What it holds from its start to its end: for each resource, the most that one of its commands needs
+  /// (its group's setup and teardown need the group's "resources"). Counts above 0 only.
+  ResourceCounts resources;
 };
 
 /// A stretch of the run behind a barrier: an isolated group's exclusive window, or the pool.
@@ -34,6 +37,7 @@ struct Plan {
   std::vector<Phase> phases;    ///< windows first (manifest order of their groups), then the pool
   std::vector<size_t> tests;    ///< the selected tests, manifest order
   std::vector<size_t> unsharded_tests;  ///< with a shard: the tests every shard together covers, manifest order
+  ResourceCounts resources;  ///< how many of each exist (Manifest::resources)
 };
 
 struct Selection {

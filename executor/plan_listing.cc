@@ -27,6 +27,13 @@ json::array strings(const std::vector<std::string>& v) {
   return a;
 }
 
+json::object counts(const ResourceCounts& c) {
+  json::object o;
+  for (const auto& [name, n] : c)
+    if (n > 0) o[name] = n;
+  return o;
+}
+
 }  // namespace
 
 std::string planText(const Manifest& m, const Plan& plan) {
@@ -40,8 +47,10 @@ std::string planText(const Manifest& m, const Plan& plan) {
     }
     for (size_t u : phase.units) {
       const Unit& unit = plan.units[u];
-      out += fmt::format("  {} {}{}\n", unit.id, strategyName(unit.strategy),
-                         unit.group.empty() ? "" : " [" + printable(unit.group) + "]");
+      std::string needs;
+      for (const auto& [name, count] : unit.resources) needs += fmt::format("{}{}={}", needs.empty() ? " needs " : ",", name, count);
+      out += fmt::format("  {} {}{}{}\n", unit.id, strategyName(unit.strategy),
+                         unit.group.empty() ? "" : " [" + printable(unit.group) + "]", needs);
       for (size_t t : unit.tests) out += fmt::format("    {}\n", printable(m.tests[t].name));
     }
   }
@@ -84,7 +93,7 @@ std::string planJson(const Manifest& m, const Plan& plan, const Config& config, 
       }
       units.push_back(json::object{{"id", unit.id}, {"name", unit.name}, {"group", orNull(unit.group)},
                                    {"strategy", strategyName(unit.strategy)}, {"phase", phase_of[u]},
-                                   {"tests", std::move(names)}});
+                                   {"resources", counts(unit.resources)}, {"tests", std::move(names)}});
     }
   }
   json::array tests;
@@ -103,6 +112,7 @@ std::string planJson(const Manifest& m, const Plan& plan, const Config& config, 
                                  {"labels", strings(spec.labels)},
                                  {"skip_exit_code", skipCode(spec.skip_exit_code)},
                                  {"will_fail", spec.will_fail},
+                                 {"resources", counts(spec.resources)},
                                  {"declared_at", spec.json_pointer}});
   }
   json::object groups;
@@ -119,6 +129,7 @@ std::string planJson(const Manifest& m, const Plan& plan, const Config& config, 
                    {"counts", json::object{{"manifest_tests", m.tests.size()}, {"tests", plan.tests.size()},
                                            {"units", plan.units.size()}, {"phases", plan.phases.size()}}},
                    {"no_tests", orNull(why_empty)},
+                   {"resources", counts(m.resources)},
                    {"phases", std::move(phases)},
                    {"units", std::move(units)},
                    {"tests", std::move(tests)},

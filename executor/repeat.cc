@@ -16,6 +16,8 @@ Combined combineIterations(const Manifest& m, const Plan& plan, std::vector<Sche
   c.manifest.dir = m.dir;
   c.manifest.digest = m.digest;
   c.manifest.groups = m.groups;
+  c.manifest.resources = m.resources;
+  c.plan.resources = plan.resources;
   for (size_t k = 0; k < iterations.size(); ++k) {
     ScheduleResult& it = iterations[k];
     const size_t test_base = c.manifest.tests.size();
@@ -48,6 +50,10 @@ Combined combineIterations(const Manifest& m, const Plan& plan, std::vector<Sche
     for (UnitRun run : it.unit_runs) {
       run.unit += unit_base;
       c.result.unit_runs.push_back(run);
+    }
+    for (ResourceWait wait : it.resource_waits) {
+      wait.unit += unit_base;
+      c.result.resource_waits.push_back(std::move(wait));
     }
     c.result.interrupted |= it.interrupted;
     c.result.stopped_early |= it.stopped_early;

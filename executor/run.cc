@@ -162,6 +162,7 @@ void RunSession::startEarly() {
 std::optional<int> RunSession::loadInputs() {
   ManifestOptions mopts;
   mopts.default_timeout_s = config_.timeout_s;
+  mopts.resources = config_.resources;
   auto loaded = loadManifest(config_.manifest, mopts);
   if (!loaded.ok()) {
     fmt::print(stderr, "mpexec: {}\n", printable(loaded.error().message()));

@@ -11,7 +11,11 @@ SchedulerObserver kSilent;
 
 Scheduler::Scheduler(const Plan& plan, size_t test_count, UnitRunner& runner, SchedulerOptions opts,
                      SchedulerObserver* observer)
-    : plan_(plan), runner_(runner), opts_(std::move(opts)), observer_(observer ? observer : &kSilent) {
+    : plan_(plan),
+      runner_(runner),
+      opts_(std::move(opts)),
+      observer_(observer ? observer : &kSilent),
+      resources_(plan.resources) {
   result_.records.resize(test_count);
   result_.unit_problems.resize(plan.units.size());
   result_.unit_leaks.resize(plan.units.size());
@@ -19,6 +23,7 @@ Scheduler::Scheduler(const Plan& plan, size_t test_count, UnitRunner& runner, Sc
   job_of_unit_.resize(plan.units.size());
   run_of_unit_.resize(plan.units.size());
   started_us_.assign(test_count, -1);
+  waits_.assign(plan.units.size(), ResourceWait{.start_us = -1});
   for (const Unit& u : plan.units)
     for (size_t t : u.tests) result_.records[t].unit = u.id;
 }
@@ -77,6 +82,7 @@ void Scheduler::handle(const RunnerEvent& ev, std::vector<int>& free_slots, size
       if (!retry.tests.empty()) queue.push_front(std::move(retry));
       result_.unit_problems[ev.unit] = ev.problem;
       result_.unit_leaks[ev.unit] += ev.leaked;
+      resources_.give(job.resources);
       result_.unit_runs[run_of_unit_[ev.unit]].end_us = ev.at_us;
       free_slots.push_back(unit_slot_[ev.unit]);
       std::push_heap(free_slots.begin(), free_slots.end(), std::greater<>());
@@ -86,6 +92,21 @@ void Scheduler::handle(const RunnerEvent& ev, std::vector<int>& free_slots, size
       break;
     }
   }
+}
+
+void Scheduler::waitForResources(const UnitJob& job, int64_t now) {
+  ResourceWait& w = waits_[job.unit];
+  if (w.start_us >= 0) return;
+  w = {job.unit, job.attempt, now, -1, resources_.shortOf(plan_.units[job.unit].resources), true};
+}
+
+void Scheduler::endWait(size_t unit, int64_t at, bool started) {
+  ResourceWait& w = waits_[unit];
+  if (w.start_us < 0) return;
+  w.end_us = at;
+  w.started = started;
+  result_.resource_waits.push_back(std::move(w));
+  w = ResourceWait{.start_us = -1};
 }
 
 ScheduleResult Scheduler::run(std::function<int64_t()> now_us) {
@@ -103,23 +124,40 @@ ScheduleResult Scheduler::run(std::function<int64_t()> now_us) {
     size_t running = 0;
     int64_t last_start_us = 0;
     for (;;) {
-      while (!stop_starting && running < width && !queue.empty()) {
+      // In line order, every job that a free slot and its resources allow. A job whose resources are
+      // taken keeps its place and waits; the ones behind it may start meanwhile.
+      for (size_t i = 0; !stop_starting && running < width && i < queue.size();) {
+        const ResourceCounts& need = plan_.units[queue[i].unit].resources;
+        if (!resources_.fits(need)) {
+          waitForResources(queue[i], now_us());
+          ++i;
+          continue;
+        }
+        UnitJob job = std::move(queue[i]);
+        queue.erase(queue.begin() + std::ptrdiff_t(i));
         std::pop_heap(free_slots.begin(), free_slots.end(), std::greater<>());
-        UnitJob job = std::move(queue.front());
-        queue.pop_front();
         job.slot = free_slots.back();
         free_slots.pop_back();
+        job.resources = resources_.take(need);
         unit_slot_[job.unit] = job.slot;
         job_of_unit_[job.unit] = job;
         ++running;
         last_start_us = now_us();
+        endWait(job.unit, last_start_us, true);
         run_of_unit_[job.unit] = result_.unit_runs.size();
-        result_.unit_runs.push_back({job.unit, job.slot, job.attempt, last_start_us, -1});
+        result_.unit_runs.push_back({job.unit, job.slot, job.attempt, last_start_us, -1, job.resources});
         runner_.start(job_of_unit_[job.unit]);
       }
-      // The next units in line, one per slot: their sandboxes get ready while the slots are busy.
-      if (!stop_starting)
-        for (size_t i = 0; i < queue.size() && i < width; ++i) runner_.prepare(queue[i]);
+      // The next units in line, one per slot: their sandboxes get ready while the slots are busy. Not a
+      // unit that needs resources: which instances it gets is known only when it starts.
+      if (!stop_starting) {
+        size_t hinted = 0;
+        for (size_t i = 0; i < queue.size() && hinted < width; ++i) {
+          if (!plan_.units[queue[i].unit].resources.empty()) continue;
+          runner_.prepare(queue[i]);
+          ++hinted;
+        }
+      }
       if (running == 0) break;
       events.clear();
       runner_.wait(events);
@@ -142,6 +180,9 @@ ScheduleResult Scheduler::run(std::function<int64_t()> now_us) {
     }
   }
   runner_.discardPrepared();
+  // Units still waiting for resources never started.
+  const int64_t stopped_us = now_us();
+  for (size_t u = 0; u < plan_.units.size(); ++u) endWait(u, stopped_us, false);
   for (size_t t : plan_.tests) {
     TestRecord& r = result_.records[t];
     if (r.end_us >= 0 || r.outcome != Outcome::NotRun) continue;

@@ -1,5 +1,6 @@
 #pragma once
-// The dispatch loop (DESIGN §3): phases in order, each behind a barrier, at most N units at once.
+// The dispatch loop (DESIGN §3): phases in order, each behind a barrier, at most N units at once, and never
+// more of a resource taken than exist (executor/resources.h).
 
 #include <deque>
 #include <functional>
@@ -49,6 +50,18 @@ struct UnitRun {
   int attempt = 1;
   int64_t start_us = 0;
   int64_t end_us = -1;  ///< -1: it never ended (the run was interrupted)
+  ResourceInstances resources = {};  ///< the resource instances it held
+};
+
+/// A unit that a free slot could have started but whose resources were taken: from the first time the
+/// scheduler passed it over to the moment it started (or the run stopped starting units).
+struct ResourceWait {
+  size_t unit = 0;  ///< index into Plan::units
+  int attempt = 1;
+  int64_t start_us = 0;
+  int64_t end_us = 0;
+  std::vector<std::string> resources = {};  ///< those it was short of when the wait began
+  bool started = true;                 ///< false: it never started (interrupted, --max-fail)
 };
 
 struct ScheduleResult {
@@ -57,6 +70,7 @@ struct ScheduleResult {
   std::vector<uint32_t> unit_leaks;  ///< indexed like Plan::units: processes left running, over all its runs
   std::vector<Barrier> barriers;
   std::vector<UnitRun> unit_runs;  ///< in start order
+  std::vector<ResourceWait> resource_waits;  ///< in the order they ended
   bool interrupted = false;
   bool stopped_early = false;  ///< --max-fail reached
   int failures = 0;
@@ -72,6 +86,10 @@ class Scheduler {
  private:
   /// Applies one event; a finished unit's failing tests may come back as a retry job.
   void handle(const RunnerEvent& ev, std::vector<int>& free_slots, size_t& running, std::deque<UnitJob>& queue);
+  /// A free slot passed `job` over because its resources are taken: its wait begins, unless it has.
+  void waitForResources(const UnitJob& job, int64_t now);
+  /// Ends the wait of `unit` (if it has one) at `at`.
+  void endWait(size_t unit, int64_t at, bool started);
 
   const Plan& plan_;
   UnitRunner& runner_;
@@ -82,6 +100,8 @@ class Scheduler {
   std::vector<UnitJob> job_of_unit_;  ///< the job each running unit is on
   std::vector<size_t> run_of_unit_;   ///< index into result_.unit_runs of each running unit
   std::vector<int64_t> started_us_;   ///< by test: when its running attempt started; -1 when none runs
+  ResourcePool resources_;
+  std::vector<ResourceWait> waits_;  ///< per unit: its open resource wait (start_us -1: none)
 };
 
 }  // namespace mpexec

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "executor/outcome.h"
+#include "executor/resources.h"
 
 namespace mpexec {
 
@@ -21,6 +22,7 @@ struct TestRecord {
   int64_t end_us = -1;
   int attempts = 0;
   std::string log;         ///< path of the captured output, relative to the manifest directory
+  ResourceInstances resources = {};  ///< the resource instances its command was given (MPEXEC_RESOURCE_<NAME>)
   std::vector<TestRecord> earlier;  ///< failed attempts before this one (--retries), oldest first
 };
 

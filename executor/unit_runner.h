@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "executor/resources.h"
 #include "executor/test_record.h"
 
 namespace mpexec {
@@ -27,6 +28,9 @@ struct UnitJob {
   int slot = 0;
   std::vector<size_t> tests;  ///< indices into Manifest::tests, a subsequence of the unit's
   int attempt = 1;
+  /// The resource instances the scheduler gave the unit for this run (Unit::resources' worth); each
+  /// command is told its share (shareOf) in MPEXEC_RESOURCE_<NAME>.
+  ResourceInstances resources = {};
 };
 
 class UnitRunner {

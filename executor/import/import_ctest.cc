@@ -47,7 +47,7 @@ const std::map<std::string, std::string, std::less<>> kUnhonoured = {
     {"REQUIRED_FILES", "not checked before the test runs"},
     {"ENVIRONMENT_MODIFICATION", "not applied; use ENVIRONMENT"},
     {"PROCESSORS", "every test takes one slot"},
-    {"RESOURCE_GROUPS", "not scheduled by resource spec"},
+    {"RESOURCE_GROUPS", "declare \"resources\" instead; a test is told its instances in MPEXEC_RESOURCE_<NAME>"},
     {"PROCESSOR_AFFINITY", "not applied"},
     {"TIMEOUT_AFTER_MATCH", "output is not matched"},
     {"TIMEOUT_SIGNAL_NAME", "a timeout sends SIGTERM, then SIGKILL after --kill-grace"},

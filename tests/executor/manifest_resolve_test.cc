@@ -92,6 +92,23 @@ TEST_F(ManifestTest, ATestRunningOneGtestCaseKnowsItsSuite) {
   EXPECT_EQ(m.tests[1].gtest_suite, "");
 }
 
+TEST_F(ManifestTest, ResourcesCascadeGroupThenTestAndTheCommandLineDeclaresToo) {
+  ManifestOptions opts;
+  opts.resources = {{"gpu", 3}, {"licence", 1}};
+  Manifest m = loadOk(R"({"version": 1, "resources": {"gpu": 2, "db": 1},
+    "groups": {"g": {"resources": {"gpu": 1, "db": 1}}},
+    "tests": [{"name": "a", "cmd": ["./t.sh"], "group": "g", "resources": {"gpu": 3, "db": 0}},
+              {"name": "b", "cmd": ["./t.sh"], "group": "g"},
+              {"name": "c", "cmd": ["./t.sh"], "resources": {"licence": 1}}]})",
+                      opts);
+  ASSERT_EQ(m.tests.size(), 3u);
+  EXPECT_EQ(m.resources, (ResourceCounts{{"db", 1}, {"gpu", 3}, {"licence", 1}}));
+  EXPECT_EQ(m.groups.at("g").resources, (ResourceCounts{{"db", 1}, {"gpu", 1}}));
+  EXPECT_EQ(m.tests[0].resources, (ResourceCounts{{"db", 0}, {"gpu", 3}}));
+  EXPECT_EQ(m.tests[1].resources, (ResourceCounts{{"db", 1}, {"gpu", 1}}));
+  EXPECT_EQ(m.tests[2].resources, (ResourceCounts{{"licence", 1}}));
+}
+
 TEST_F(ManifestTest, CommandLineTimeoutReplacesOnlyTheBuiltinDefault) {
   ManifestOptions opts;
   opts.default_timeout_s = 5;

@@ -111,7 +111,7 @@ TEST_F(ManifestTest, DefaultsNotAnObject) {
 
 TEST_F(ManifestTest, UnknownTopLevelKey) {
   expectError(R"({"version": 1, "tests": [], "test": []})",
-              {": /: unknown key \"test\"", "allowed: version, defaults, groups, tests"});
+              {": /: unknown key \"test\"", "allowed: version, resources, defaults, groups, tests"});
 }
 
 TEST_F(ManifestTest, UnknownTestKey) {
@@ -279,6 +279,37 @@ TEST_F(ManifestTest, BadTestScalars) {
   expectError(oneTest(R"(, "labels": ["a", 2])"), {": /tests/0/labels/1: expected a string, got 2"});
   expectError(oneTest(R"(, "skip_exit_code": true)"),
               {": /tests/0/skip_exit_code: expected an integer 0..255 (or null: no exit code means skip), got true"});
+}
+
+TEST_F(ManifestTest, BadResources) {
+  auto with = [](const std::string& top, const std::string& test) {
+    return R"({"version": 1, )" + top + R"("tests": [{"name": "a", "cmd": ["./t.sh"])" + test + "}]}";
+  };
+  expectError(with(R"("resources": [1], )", ""), {": /resources: expected an object of resource names and counts, got [1]"});
+  expectError(with(R"("resources": {"GPU": 1}, )", ""),
+              {": /resources/GPU: resource name \"GPU\" must be 1 to 64 characters from [a-z0-9_], not starting with a digit"});
+  expectError(with(R"("resources": {"gpu": -1}, )", ""), {": /resources/gpu: expected how many exist, an integer 0..1024, got -1"});
+  expectError(with(R"("resources": {"gpu": 1.5}, )", ""), {": /resources/gpu: expected how many exist, an integer 0..1024"});
+  expectError(with(R"("resources": {"gpu": 5000}, )", ""), {": /resources/gpu: expected how many exist, an integer 0..1024"});
+  expectError(with("", R"(, "resources": {"gpu": 1})"),
+              {": /tests/0/resources/gpu: resource \"gpu\" is not declared: say how many exist in /resources, or with "
+               "--resources gpu=N"});
+  expectError(with(R"("resources": {"gpu": 2}, )", R"(, "resources": {"gpu": 3})"),
+              {": /tests/0/resources/gpu: needs 3 gpu, but 2 exist (/resources/gpu), so it could never run"});
+  expectError(with(R"("resources": {"gpu": 2}, )", R"(, "resources": {"gpu": "1"})"),
+              {": /tests/0/resources/gpu: expected how many it needs, an integer >= 0, got \"1\""});
+  expectError(with(R"("resources": {"gpu": 2}, )", R"(, "resources": ["gpu"])"),
+              {": /tests/0/resources: expected an object of resource names and counts, got [\"gpu\"]"});
+  expectError(R"({"version": 1, "resources": {"db": 1}, "groups": {"g": {"resources": {"db": 2}}}, "tests": []})",
+              {": /groups/g/resources/db: needs 2 db, but 1 exist (/resources/db)"});
+  // --resources counts replace the manifest's, and an error says where the count came from.
+  ManifestOptions opts;
+  opts.resources = {{"gpu", 1}};
+  tmp_.write("m.json", with(R"("resources": {"gpu": 4}, )", R"(, "resources": {"gpu": 2})"));
+  auto r = loadManifest(path(), opts);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("/tests/0/resources/gpu: needs 2 gpu, but 1 exist (--resources)"), std::string::npos)
+      << r.error().message();
 }
 
 TEST_F(ManifestTest, BadOutputRules) {

@@ -137,6 +137,29 @@ TEST(PlanTest, LabelsSelectAsCtestDoes) {
   EXPECT_EQ(chosen({"bar"}, {"foo"}), "test2");
 }
 
+TEST(PlanTest, AUnitNeedsTheMostAnyOfItsCommandsNeeds) {
+  Manifest m;
+  m.resources = {{"gpu", 4}, {"db", 1}};
+  addTest(m, "f1", "fx", Strategy::Free);  // a free group: setup and teardown around each test
+  m.groups["fx"].resources = {{"db", 1}};
+  m.tests.back().resources = {{"db", 0}, {"gpu", 1}};  // the test itself needs no db, its setup does
+  addTest(m, "s1", "s", Strategy::Serial);
+  m.tests.back().resources = {{"gpu", 1}};
+  addTest(m, "s2", "s", Strategy::Serial);
+  m.tests.back().resources = {{"gpu", 3}};
+  addTest(m, "plain");
+  Plan p = makePlan(m, History{}, {});
+  ASSERT_EQ(p.units.size(), 3u);
+  EXPECT_EQ(p.units[0].resources, (ResourceCounts{{"db", 1}, {"gpu", 1}}));
+  EXPECT_EQ(p.units[1].resources, (ResourceCounts{{"gpu", 3}}));
+  EXPECT_TRUE(p.units[2].resources.empty());
+  EXPECT_EQ(p.resources, m.resources);
+  // A selection that leaves out s2 leaves the group's unit needing what s1 needs.
+  Selection sel;
+  sel.exclude.emplace("s2");
+  EXPECT_EQ(makePlan(m, History{}, sel).units[1].resources, (ResourceCounts{{"gpu", 1}}));
+}
+
 TEST(PlanTest, ShuffleIsReproducibleBySeed) {
   Manifest m;
   for (int i = 0; i < 50; ++i) addTest(m, "t" + std::to_string(i));

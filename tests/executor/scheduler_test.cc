@@ -204,5 +204,134 @@ TEST(SchedulerTest, WithoutRetriesAFlakyTestFails) {
   EXPECT_EQ(r.result.failures, 1);
 }
 
+// --- resources ---
+
+/// The most of `resource` held at once by the units the fake ran, and whether two units that overlapped
+/// in time ever held the same instance.
+struct Holding {
+  int most = 0;
+  bool shared = false;
+};
+
+Holding holding(const FakeRunner& runner, const std::string& resource) {
+  const auto& spans = runner.spans();
+  Holding h;
+  auto held = [&](size_t i) {
+    auto it = runner.jobs[i].resources.find(resource);
+    return it == runner.jobs[i].resources.end() ? std::vector<int>{} : it->second;
+  };
+  for (size_t i = 0; i < spans.size(); ++i) {
+    int at_start = 0;
+    for (size_t j = 0; j < spans.size(); ++j) {
+      bool overlap = spans[j].start_us <= spans[i].start_us && spans[i].start_us < spans[j].end_us;
+      if (!overlap) continue;
+      at_start += int(held(j).size());
+      if (i == j) continue;
+      for (int a : held(i))
+        for (int b : held(j)) h.shared |= a == b;
+    }
+    h.most = std::max(h.most, at_start);
+  }
+  return h;
+}
+
+TEST(SchedulerTest, ThreeGpuTestsOnTwoGpusNeverOverlapBeyondTwo) {
+  FakeRun r;
+  r.m.resources = {{"gpu", 2}};
+  for (int i = 0; i < 3; ++i) {
+    addTest(r.m, "gpu" + std::to_string(i));
+    r.m.tests.back().resources = {{"gpu", 1}};
+    r.scripts[r.m.tests.size() - 1] = {10000, Outcome::Pass};
+  }
+  for (int i = 0; i < 6; ++i) {
+    addTest(r.m, "cpu" + std::to_string(i));
+    r.scripts[r.m.tests.size() - 1] = {3000, Outcome::Pass};
+  }
+  r.go(4);
+  for (size_t t = 0; t < r.m.tests.size(); ++t) EXPECT_EQ(r.result.records[t].outcome, Outcome::Pass);
+  Holding h = holding(*r.runner, "gpu");
+  EXPECT_EQ(h.most, 2);
+  EXPECT_FALSE(h.shared);
+  // The slots did not idle meanwhile: the tests behind the waiting one went first.
+  EXPECT_EQ(r.runner->maxConcurrent(), 4u);
+  // The third GPU test waited from the start until the first GPU test ended, and is on record so.
+  ASSERT_EQ(r.result.resource_waits.size(), 1u);
+  const ResourceWait& w = r.result.resource_waits[0];
+  EXPECT_EQ(r.plan.units[w.unit].name, "gpu2");
+  EXPECT_EQ(w.start_us, 0);
+  EXPECT_EQ(w.end_us, 10000);
+  EXPECT_EQ(w.resources, (std::vector<std::string>{"gpu"}));
+  EXPECT_TRUE(w.started);
+  EXPECT_EQ(r.result.records[2].start_us, 10000);
+  EXPECT_EQ(r.result.records[2].resources.at("gpu").size(), 1u);
+}
+
+TEST(SchedulerTest, ASerialUnitHoldsTheMostAnyOfItsCommandsNeedsForItsWholeLife) {
+  FakeRun r;
+  r.m.resources = {{"gpu", 3}, {"db", 1}};
+  addTest(r.m, "s1", "s", Strategy::Serial);
+  r.m.tests.back().resources = {{"gpu", 1}};
+  addTest(r.m, "s2", "s", Strategy::Serial);
+  r.m.tests.back().resources = {{"gpu", 2}};
+  r.m.groups["s"].resources = {{"db", 1}};  // what its setup and teardown need
+  addTest(r.m, "two", "", Strategy::Free);
+  r.m.tests.back().resources = {{"gpu", 2}};
+  for (size_t t = 0; t < 3; ++t) r.scripts[t] = {1000, Outcome::Pass};
+  r.go(2);
+  EXPECT_EQ(r.plan.units[0].resources, (ResourceCounts{{"db", 1}, {"gpu", 2}}));
+  // 2 + 2 GPUs do not fit in 3: the free test waited for the whole serial unit, not just for s2.
+  ASSERT_EQ(r.runner->jobs.size(), 2u);
+  EXPECT_EQ(r.runner->jobs[0].resources, (ResourceInstances{{"db", {0}}, {"gpu", {0, 1}}}));
+  EXPECT_EQ(r.runner->jobs[1].resources, (ResourceInstances{{"gpu", {0, 1}}}));
+  EXPECT_EQ(r.result.records[2].start_us, 2000);
+  EXPECT_EQ(holding(*r.runner, "gpu").most, 2);
+}
+
+TEST(SchedulerTest, UnitsThatNeedResourcesAreNotPreparedAhead) {
+  FakeRun r;
+  r.m.resources = {{"gpu", 1}};
+  for (int i = 0; i < 4; ++i) {
+    addTest(r.m, "t" + std::to_string(i));
+    if (i % 2 == 0) r.m.tests.back().resources = {{"gpu", 1}};
+  }
+  r.go(1);
+  for (const auto& [unit, started] : r.runner->hints) EXPECT_TRUE(r.plan.units[unit].resources.empty()) << unit;
+  EXPECT_FALSE(r.runner->hints.empty());
+}
+
+TEST(SchedulerTest, ARetryTakesItsResourcesAgain) {
+  FakeRun r;
+  r.m.resources = {{"gpu", 1}};
+  addTest(r.m, "flaky");
+  r.m.tests.back().resources = {{"gpu", 1}};
+  r.scripts[0] = {1000, Outcome::Pass, 1};
+  addTest(r.m, "other");
+  r.m.tests.back().resources = {{"gpu", 1}};
+  r.scripts[1] = {1000, Outcome::Pass};
+  r.go(2, 0, -1, /*retries=*/1);
+  EXPECT_EQ(r.result.records[0].outcome, Outcome::Flaky);
+  EXPECT_EQ(r.runner->jobs.size(), 3u);
+  for (const UnitJob& j : r.runner->jobs) EXPECT_EQ(j.resources, (ResourceInstances{{"gpu", {0}}}));
+  EXPECT_EQ(holding(*r.runner, "gpu").most, 1);
+}
+
+TEST(SchedulerTest, AWaitThatNeverStartedEndsWithTheRun) {
+  FakeRun r;
+  r.m.resources = {{"db", 1}};
+  for (int i = 0; i < 3; ++i) {
+    addTest(r.m, "db" + std::to_string(i));
+    r.m.tests.back().resources = {{"db", 1}};
+    r.scripts[size_t(i)] = {1000, Outcome::Fail};
+  }
+  r.go(3, /*max_fail=*/1);
+  EXPECT_TRUE(r.result.stopped_early);
+  ASSERT_EQ(r.result.resource_waits.size(), 2u);
+  for (const ResourceWait& w : r.result.resource_waits) {
+    EXPECT_FALSE(w.started);
+    EXPECT_EQ(w.start_us, 0);
+  }
+  EXPECT_EQ(r.result.records[1].outcome, Outcome::NotRun);
+}
+
 }  // namespace
 }  // namespace mpexec

@@ -29,6 +29,7 @@ void FakeRunner::start(const UnitJob& job) {
     done.record.outcome = job.attempt <= s.fail_attempts ? Outcome::Fail : s.outcome;
     done.record.end_us = t;  // the start is TestStarted's, as with LocalRunner
     done.record.attempts = 1;
+    done.record.resources = job.resources;
     queue_.push_back({t, done});
   }
   RunnerEvent end;
