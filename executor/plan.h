@@ -22,7 +22,7 @@ struct Unit {
   std::vector<size_t> tests;  ///< indices into Manifest::tests, in manifest order
   /// What it holds from its start to its end: for each resource, the most that one of its commands needs
   /// (its group's setup and teardown need the group's "resources"). Counts above 0 only.
-  ResourceCounts resources;
+  ResourceCounts resources = {};
 };
 
 /// A stretch of the run behind a barrier: an isolated group's exclusive window, or the pool.

@@ -149,10 +149,14 @@ class Page {
     const double plot = kWidth - kLeft - kRight;
     const Timeline tl = layoutTimeline(plan_, result_, info_);
     const int slots = tl.slots;
+    // Under the slots: a row per resource instance that some unit held, and one for the waits for them.
+    const int instance_rows = int(tl.instances.size());
+    const int wait_row = result_.resource_waits.empty() ? -1 : slots + instance_rows;
+    const int rows = slots + instance_rows + (wait_row < 0 ? 0 : 1);
     const int64_t span = tl.span_us;
-    const double row = slots <= 16 ? 22 : std::max(6.0, 352.0 / slots);
+    const double row = rows <= 16 ? 22 : std::max(6.0, 352.0 / rows);
     const double bar_h = std::max(3.0, row - 4);
-    const double height = kTop + slots * row + 6;
+    const double height = kTop + rows * row + 6;
     auto x = [&](int64_t us) { return kLeft + plot * double(us) / double(span); };
     auto y = [&](int slot) { return kTop + slot * row + (row - bar_h) / 2; };
 
@@ -160,6 +164,8 @@ class Page {
     for (Outcome o : kOutcomes) out_ += fmt::format("<span><i class=\"o-{0}\"></i>{0}</span>", outcomeName(o));
     out_ += "<span><i class=\"fix\"></i>unit set-up / teardown</span><span><i class=\"win\"></i>isolated window</span>"
             "<span><i class=\"wait\"></i>barrier wait</span>";
+    if (!tl.instances.empty())
+      out_ += "<span><i class=\"hold\"></i>resource held</span><span><i class=\"rwait\"></i>wait for resources</span>";
     out_ += "<input id=\"find\" type=\"search\" placeholder=\"highlight tests by name or label\" aria-label=\"highlight tests by name or label\">"
             "<span id=\"find-count\"></span></div>\n";
     if (tl.off_timeline)
@@ -180,13 +186,18 @@ class Page {
     out_ += "<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
             "patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#f3f4f6\"/>"
             "<rect width=\"2.5\" height=\"6\" fill=\"#b9c0ca\"/></pattern></defs>\n";
-    for (int s = 0; s < slots; ++s) {
+    for (int s = 0; s < rows; ++s) {
       out_ += fmt::format("<rect class=\"row{}\" x=\"{}\" y=\"{:.1f}\" width=\"{}\" height=\"{:.1f}\"/>", s % 2 ? " odd" : "",
                           kLeft, kTop + s * row, plot, row);
+      std::string label = s < slots ? fmt::format("slot {}", s)
+                          : s == wait_row ? std::string("waits")
+                                          : htmlEscape(tl.instances[size_t(s - slots)].first) + " " +
+                                                std::to_string(tl.instances[size_t(s - slots)].second);
       if (row >= 10)
-        out_ += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">slot {}</text>", kLeft - 6,
-                            kTop + s * row + row / 2 + 4, s);
+        out_ += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>", kLeft - 6,
+                            kTop + s * row + row / 2 + 4, label);
     }
+    resourceRows(tl, slots, wait_row, [&](int64_t us) { return x(us); }, [&](int r) { return y(r); }, bar_h);
     out_ += "\n<g class=\"axis\">";
     int64_t step = tickStep(span, 10);
     for (int64_t t = 0; t <= span; t += step)
@@ -258,6 +269,35 @@ class Page {
     out_ += fmt::format("</svg></div>\n<p class=\"note\">{} bars; hover a bar for its test, click a failed one for "
                         "its log.</p>\n</section>\n",
                         bars);
+  }
+
+  /// The units that held each resource instance, on its row, and the waits for resources on `wait_row`.
+  template <class X, class Y>
+  void resourceRows(const Timeline& tl, int slots, int wait_row, X x, Y y, double bar_h) {
+    for (const UnitRun& run : result_.unit_runs) {
+      if (run.unit >= plan_.units.size()) continue;
+      const Unit& unit = plan_.units[run.unit];
+      int64_t end = run.end_us >= run.start_us ? run.end_us : std::max(run.start_us, info_.wall_us);
+      for (const auto& [name, instances] : run.resources) {
+        for (int i : instances) {
+          out_ += fmt::format("<rect class=\"hold\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\">"
+                              "<title>{} {} held by unit {} ({}): {}</title></rect>\n",
+                              x(run.start_us), y(slots + instanceRow(tl, name, i)),
+                              std::max(0.6, x(end) - x(run.start_us)), bar_h, htmlEscape(name), i, htmlEscape(unit.id),
+                              htmlEscape(unit.name), duration(end - run.start_us));
+        }
+      }
+    }
+    for (const ResourceWait& w : result_.resource_waits) {
+      if (w.unit >= plan_.units.size()) continue;
+      std::string what;
+      for (const auto& r : w.resources) what += (what.empty() ? "" : ", ") + htmlEscape(r);
+      out_ += fmt::format("<rect class=\"rwait\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
+                          "data-unit=\"{}\"><title>{} waited {} for {}{}</title></rect>\n",
+                          x(w.start_us), y(wait_row), std::max(0.6, x(w.end_us) - x(w.start_us)), bar_h,
+                          htmlEscape(plan_.units[w.unit].id), htmlEscape(plan_.units[w.unit].name),
+                          duration(w.end_us - w.start_us), what, w.started ? "" : " (never started)");
+    }
   }
 
   void failures() {

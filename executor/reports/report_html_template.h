@@ -30,6 +30,8 @@ code, pre, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consola
 .legend i.win { background: #fff1c2; border: 1px solid #e3c567; }
 .legend i.wait { background: repeating-linear-gradient(45deg, #c9ced6 0 2px, #f3f4f6 2px 5px); }
 .legend i.fix { background: #8c959f; opacity: .45; }
+.legend i.hold { background: #7c6fd6; opacity: .55; }
+.legend i.rwait { background: #e8912d; opacity: .45; }
 #find { margin-left: auto; padding: 3px 8px; border: 1px solid var(--line); border-radius: 6px; min-width: 220px; }
 .timeline { width: 100%; overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
 .timeline svg { display: block; width: 100%; height: auto; min-width: 900px; }
@@ -41,6 +43,8 @@ svg .win { fill: #fff1c2; fill-opacity: .75; stroke: #e3c567; stroke-width: .5; 
 svg .win-label { fill: #7d5d00; font-weight: 600; }
 svg .wait { fill: url(#hatch); }
 svg .fix { fill: #8c959f; fill-opacity: .45; }
+svg .hold { fill: #7c6fd6; fill-opacity: .55; stroke: #fff; stroke-width: .5; }
+svg .rwait { fill: #e8912d; fill-opacity: .3; }
 svg .try { fill-opacity: .45; }
 svg .bar { stroke: #fff; stroke-width: .4; }
 svg.dense .bar { stroke: none; }

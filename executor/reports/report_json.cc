@@ -13,6 +13,19 @@ json::value orNull(const std::optional<T>& v) {
   return v ? json::value(*v) : json::value(nullptr);
 }
 
+json::object countsJson(const ResourceCounts& counts) {
+  json::object o;
+  for (const auto& [name, n] : counts)
+    if (n > 0) o[name] = n;
+  return o;
+}
+
+json::object instancesJson(const ResourceInstances& held) {
+  json::object o;
+  for (const auto& [name, instances] : held) o[name] = json::value_from(instances);
+  return o;
+}
+
 }  // namespace
 
 std::string jsonReport(const Manifest& m, const Plan& plan, const ScheduleResult& result, const RunInfo& info) {
@@ -30,6 +43,9 @@ std::string jsonReport(const Manifest& m, const Plan& plan, const ScheduleResult
   run["exit_code"] = info.exit_code;
   run["interrupted"] = result.interrupted;
   run["manifest"] = m.path;
+  json::object capacity;
+  for (const auto& [name, n] : plan.resources) capacity[name] = n;
+  run["resources"] = std::move(capacity);
   run["manifest_digest"] = m.digest;
   // What `mpexec merge` checks the shards against: how many tests all shards together plan.
   run["planned_tests"] = info.shard && !plan.unsharded_tests.empty() ? plan.unsharded_tests.size() : plan.tests.size();
@@ -60,6 +76,7 @@ std::string jsonReport(const Manifest& m, const Plan& plan, const ScheduleResult
     json::array labels;
     for (const auto& l : spec.labels) labels.emplace_back(l);
     o["labels"] = std::move(labels);
+    o["resources"] = instancesJson(r.resources);
     tests.push_back(std::move(o));
   }
 
@@ -74,10 +91,17 @@ std::string jsonReport(const Manifest& m, const Plan& plan, const ScheduleResult
     o["group"] = unit.group.empty() ? json::value(nullptr) : json::value(unit.group);
     o["problem"] = result.unit_problems[u].empty() ? json::value(nullptr) : json::value(result.unit_problems[u]);
     o["leaked_processes"] = u < result.unit_leaks.size() ? result.unit_leaks[u] : 0;
+    o["resources"] = countsJson(unit.resources);
     units.push_back(std::move(o));
   }
   json::array barriers;
   for (const Barrier& b : result.barriers) barriers.push_back(json::object{{"start_us", b.start_us}, {"end_us", b.end_us}});
+  json::array waits;
+  for (const ResourceWait& w : result.resource_waits) {
+    waits.push_back(json::object{{"unit", plan.units[w.unit].id}, {"attempt", w.attempt}, {"start_us", w.start_us},
+                                 {"end_us", w.end_us}, {"resources", json::value_from(w.resources)},
+                                 {"started", w.started}});
+  }
 
   json::array ops;
   ops.reserve(info.sync_ops.size());
@@ -87,7 +111,8 @@ std::string jsonReport(const Manifest& m, const Plan& plan, const ScheduleResult
   json::object sync{{"operations", std::move(ops)}, {"dropped", info.sync_ops_dropped}};
 
   json::object root{{"version", 1}, {"run", std::move(run)}, {"tests", std::move(tests)},
-                    {"units", std::move(units)}, {"barriers", std::move(barriers)}, {"sync", std::move(sync)}};
+                    {"units", std::move(units)}, {"barriers", std::move(barriers)},
+                    {"resource_waits", std::move(waits)}, {"sync", std::move(sync)}};
   if (info.shard && (!plan.unsharded_tests.empty() || plan.tests.empty())) {
     // A shard names every test of the whole selection, so a merge can name what is missing.
     json::array planned;

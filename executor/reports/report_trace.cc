@@ -117,6 +117,12 @@ Timeline layoutTimeline(const Plan& plan, const ScheduleResult& result, const Ru
     tl.slots = std::max(tl.slots, s.slot + 1);
     tl.span_us = std::max(tl.span_us, s.end_us);
   }
+  for (const UnitRun& run : result.unit_runs)
+    for (const auto& [name, instances] : run.resources)
+      for (int i : instances) tl.instances.emplace_back(name, i);
+  for (const ResourceWait& w : result.resource_waits) tl.span_us = std::max(tl.span_us, w.end_us);
+  std::sort(tl.instances.begin(), tl.instances.end());
+  tl.instances.erase(std::unique(tl.instances.begin(), tl.instances.end()), tl.instances.end());
 
   // Phases: where their units ran, widened to the wait of the barrier that closed them.
   std::vector<size_t> phase_of(plan.units.size(), SIZE_MAX);
@@ -152,6 +158,11 @@ Timeline layoutTimeline(const Plan& plan, const ScheduleResult& result, const Ru
   return tl;
 }
 
+int instanceRow(const Timeline& tl, const std::string& resource, int instance) {
+  auto it = std::lower_bound(tl.instances.begin(), tl.instances.end(), std::make_pair(resource, instance));
+  return it != tl.instances.end() && *it == std::make_pair(resource, instance) ? int(it - tl.instances.begin()) : -1;
+}
+
 std::string traceReport(const Manifest& m, const Plan& plan, const ScheduleResult& result, const RunInfo& info) {
   Timeline tl = layoutTimeline(plan, result, info);
   TraceTracks tracks{tl.slots};
@@ -169,6 +180,12 @@ std::string traceReport(const Manifest& m, const Plan& plan, const ScheduleResul
   }
   events.push_back(metadata("thread_name", tracks.syncTid(), {{"name", "sync"}}));
   events.push_back(metadata("thread_sort_index", tracks.syncTid(), {{"sort_index", tracks.slots}}));
+  for (size_t k = 0; k < tl.instances.size(); ++k) {
+    const auto& [name, instance] = tl.instances[k];
+    int tid = tracks.instanceTid(int(k));
+    events.push_back(metadata("thread_name", tid, {{"name", name + " " + std::to_string(instance)}}));
+    events.push_back(metadata("thread_sort_index", tid, {{"sort_index", tracks.slots + 1 + int(k)}}));
+  }
 
   json::array timed;  // everything but the metadata, sorted before it is written
   timed.reserve(tl.slices.size() + info.sync_ops.size() + 2 * result.barriers.size() + plan.phases.size());
@@ -234,6 +251,39 @@ std::string traceReport(const Manifest& m, const Plan& plan, const ScheduleResul
     e["args"] = json::object{{"after_phase", b}, {"wait_start_us", barrier.start_us},
                              {"wait_us", barrier.end_us - barrier.start_us}};
     timed.push_back(std::move(e));
+  }
+  // Which unit held each resource instance, and the waits for one: a unit a free slot could not start.
+  for (const UnitRun& run : result.unit_runs) {
+    if (run.unit >= plan.units.size()) continue;
+    const Unit& unit = plan.units[run.unit];
+    int64_t end = run.end_us >= run.start_us ? run.end_us : std::max(run.start_us, info.wall_us);
+    for (const auto& [name, instances] : run.resources) {
+      for (int i : instances) {
+        json::object e = slice("unit " + unit.id + " " + unit.name, "resource", run.start_us, end,
+                               tracks.instanceTid(instanceRow(tl, name, i)));
+        e["args"] = json::object{{"unit", unit.id}, {"name", unit.name}, {"resource", name}, {"instance", i},
+                                 {"attempt", run.attempt}};
+        timed.push_back(std::move(e));
+      }
+    }
+  }
+  for (size_t k = 0; k < result.resource_waits.size(); ++k) {
+    const ResourceWait& w = result.resource_waits[k];
+    if (w.unit >= plan.units.size()) continue;
+    const Unit& unit = plan.units[w.unit];
+    std::string what;
+    for (const auto& r : w.resources) what += (what.empty() ? "" : ", ") + r;
+    for (const char* ph : {"b", "e"}) {
+      json::object e = event(ph, "wait for " + what + ": " + unit.name, ph[0] == 'b' ? w.start_us : w.end_us,
+                             tracks.phasesTid());
+      e["cat"] = "resource_wait";
+      e["id"] = k + 1;
+      if (ph[0] == 'b') {
+        e["args"] = json::object{{"unit", unit.id}, {"name", unit.name}, {"resources", json::value_from(w.resources)},
+                                 {"started", w.started}, {"wait_us", w.end_us - w.start_us}};
+      }
+      timed.push_back(std::move(e));
+    }
   }
   for (const SyncOp& op : info.sync_ops) {
     json::object e = event("i", op.key.empty() ? op.op : op.op + " " + op.key, op.start_us, tracks.syncTid());

@@ -43,24 +43,32 @@ struct Timeline {
   std::vector<Slice> slices;
   std::vector<PhaseSpan> phases;
   size_t off_timeline = 0;  ///< tests that never got a slot
+  /// Every resource instance some unit held, as (resource, instance), in that order: a row each.
+  std::vector<std::pair<std::string, int>> instances;
 };
+
+/// The row of `instance` of `resource` in Timeline::instances, or -1.
+int instanceRow(const Timeline& tl, const std::string& resource, int instance);
 
 /// Lays the run out. Phases are where their unit runs (or, without those, their tests) were, widened to
 /// the barrier wait that closed them; barriers are matched by time, so repeated iterations work too.
 Timeline layoutTimeline(const Plan& plan, const ScheduleResult& result, const RunInfo& info);
 
-/// The track (Trace Event "tid") of slot `s` is s + 1; the phases and sync tracks come after the slots.
+/// The track (Trace Event "tid") of slot `s` is s + 1; the phases and sync tracks come after the slots,
+/// then one track per resource instance (Timeline::instances' order).
 struct TraceTracks {
   int slots = 1;
   int slotTid(int slot) const { return slot + 1; }
   int phasesTid() const { return slots + 1; }
   int syncTid() const { return slots + 2; }
+  int instanceTid(int row) const { return slots + 3 + row; }
 };
 
 /// The trace as text: {"traceEvents": [...], "displayTimeUnit": "ms", "otherData": {...}}. Every event
 /// has ph, ts (µs since the run started), pid and tid. Each test that started is one complete event
 /// ("ph": "X", cat "test") on its slot's track; a test that never started has none (the JSON report
-/// still lists it).
+/// still lists it). A unit that held resources is also a slice (cat "resource") on each instance's track,
+/// and each wait for resources (ResourceWait) an async slice ("ph" "b" then "e", cat "resource_wait").
 std::string traceReport(const Manifest& m, const Plan& plan, const ScheduleResult& result, const RunInfo& info);
 
 }  // namespace mpexec

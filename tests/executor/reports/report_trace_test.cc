@@ -310,5 +310,45 @@ TEST(ReportTraceTest, InterruptedTestEndsAtTheWallTime) {
   EXPECT_EQ(tests[0].at("args").at("outcome").as_string(), "NOT_RUN");
 }
 
+TEST(ReportTraceTest, ResourceInstancesHaveTracksAndWaitsAreAsyncSlices) {
+  BuiltRun r;
+  r.m.resources = {{"gpu", 2}};
+  for (const char* name : {"a", "b", "c"}) {
+    addTest(r.m, name);
+    r.m.tests.back().resources = {{"gpu", 1}};
+  }
+  r.finish({{"a", {0, 10, 4000, Outcome::Pass}}, {"b", {1, 10, 3000, Outcome::Pass}}, {"c", {1, 3100, 6000, Outcome::Pass}}});
+  r.result.unit_runs = {{0, 0, 1, 0, 4100, {{"gpu", {0}}}},
+                        {1, 1, 1, 0, 3050, {{"gpu", {1}}}},
+                        {2, 1, 1, 3060, 6100, {{"gpu", {1}}}}};
+  r.result.resource_waits = {{2, 1, 0, 3060, {"gpu"}, true}};
+  json::object trace = r.trace();
+  TraceTracks tracks{2};
+  std::map<int64_t, std::string> names;
+  std::vector<json::object> holds, begins, ends;
+  for (const auto& v : trace.at("traceEvents").as_array()) {
+    const auto& e = v.as_object();
+    std::string ph(e.at("ph").as_string());
+    std::string cat = e.contains("cat") ? std::string(e.at("cat").as_string()) : "";
+    if (ph == "M" && e.at("name") == "thread_name") names[e.at("tid").to_number<int64_t>()] = e.at("args").at("name").as_string();
+    if (ph == "X" && cat == "resource") holds.push_back(e);
+    if (cat == "resource_wait") (ph == "b" ? begins : ends).push_back(e);
+  }
+  EXPECT_EQ(names[tracks.instanceTid(0)], "gpu 0");
+  EXPECT_EQ(names[tracks.instanceTid(1)], "gpu 1");
+  ASSERT_EQ(holds.size(), 3u);
+  for (const auto& h : holds) {
+    int64_t instance = h.at("args").at("instance").to_number<int64_t>();
+    EXPECT_EQ(h.at("tid").to_number<int64_t>(), tracks.instanceTid(int(instance)));
+  }
+  ASSERT_EQ(begins.size(), 1u);
+  ASSERT_EQ(ends.size(), 1u);
+  EXPECT_EQ(begins[0].at("id"), ends[0].at("id"));
+  EXPECT_EQ(begins[0].at("name"), "wait for gpu: c");
+  EXPECT_EQ(begins[0].at("ts").to_number<int64_t>(), 0);
+  EXPECT_EQ(ends[0].at("ts").to_number<int64_t>(), 3060);
+  EXPECT_EQ(begins[0].at("args").at("wait_us").to_number<int64_t>(), 3060);
+}
+
 }  // namespace
 }  // namespace mpexec
