@@ -71,7 +71,7 @@ class UnitCgroupDirs : public UnitCgroup {
   static Result<void> joinDirs(const std::vector<std::string>& dirs, bool skip_v2);
   static int openV2DirOf(const std::vector<std::string>& dirs);
   /// The directories, for tests and -v.
-  const std::vector<std::string>& dirs() const { return dirs_; }
+  const std::vector<std::string>& dirs() const override { return dirs_; }
 
  private:
   friend class CgroupRoot;

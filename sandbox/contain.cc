@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <vector>
@@ -104,11 +105,34 @@ Result<void> containInit(const Context& ctx, const UnitSpec& spec, const InitCha
   // namespace is made, so that the unit sees its own cgroup as "/".
   MPEXEC_TRY(UnitCgroupDirs::joinDirs(ch.cgroup_dirs, cloned_into_v2));
   if (unshare(unshareFlags(spec.policy, ch)) != 0) return sysError("unshare", "cgroup, mount and network namespaces");
+  RecycleKit* kit = ch.kit && wantsRecycling(ctx, spec, ch.views, ch.shared_root_fd) ? ch.kit : nullptr;
+  if (kit) {
+    // Still in the host's mount namespace (the shared root is entered by setupFilesystem).
+    kit->host_mnt = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    if (kit->host_mnt < 0) kit = nullptr;
+  }
   UnitMounts mounts{ctx.exe(), ch.shared_root_fd, ch.views, ch.cgroup_dirs, ch.cgroup_mounts};
   if (ch.shared_root_fd >= 0) *note = ch.shared_root_note;
   MPEXEC_TRY(setupFilesystem(spec, mounts, note));
-  for (int fd : {ch.shared_root_fd, ch.views.stranger, ch.views.owner})
-    if (fd >= 0) close(fd);
+  if (kit) {
+    kit->enabled = true;
+    kit->shared_root = ch.shared_root_fd;
+    kit->shared_root_note = ch.shared_root_note;
+    kit->views = ch.views;
+    kit->cgroup_mounts = ch.cgroup_mounts;
+    if (const char* skip = getenv("MPEXEC_TEST_RECYCLE_SKIP")) {
+      std::string list = skip;
+      for (size_t pos = 0; pos <= list.size();) {
+        size_t end = list.find(',', pos);
+        if (end == std::string::npos) end = list.size();
+        if (end > pos) kit->skip.push_back(list.substr(pos, end - pos));
+        pos = end + 1;
+      }
+    }
+  } else {
+    for (int fd : {ch.shared_root_fd, ch.views.stranger, ch.views.owner})
+      if (fd >= 0) close(fd);
+  }
   MPEXEC_TRY(networkStep(spec, ch));
   MPEXEC_TRY(setUnitHostname(spec.name));
   MPEXEC_TRY(restrictUnit(ctx));

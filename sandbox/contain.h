@@ -11,6 +11,7 @@
 
 #include "sandbox/context.h"
 #include "sandbox/mount.h"
+#include "sandbox/recycle.h"
 #include "sandbox/result.h"
 #include "sandbox/unique_fd.h"
 #include "sandbox/unit_process.h"
@@ -25,6 +26,8 @@ class UnitCgroup {
   virtual uint64_t oomKills() const = 0;
   /// Kills every process in it (cgroup.kill, or a freeze-and-kill sweep).
   virtual void killAll() = 0;
+  /// The directories (host paths).
+  virtual const std::vector<std::string>& dirs() const = 0;
 };
 
 struct ContainedChild {
@@ -53,6 +56,9 @@ struct InitChannel {
   IdViews views;
   /// The host's cgroup mount points (cgroupMountPoints()); empty: the init reads them itself if it needs them.
   std::vector<std::string> cgroup_mounts;
+  /// Filled in by the init (its own copy) when the unit may be recycled (wantsRecycling): the fds above it
+  /// then keeps open, for runInit. Null: never.
+  RecycleKit* kit = nullptr;
 };
 
 /// In a single-threaded process (the spawner, or spawnContainedWith's helper): clones the unit's init as a

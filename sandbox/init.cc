@@ -155,8 +155,8 @@ pid_t launchCommand(CommandLaunch& launch, std::unique_ptr<char[]>& stack) {
 
 class Init {
  public:
-  Init(const Context& ctx, const UnitSpec& spec, int event_fd, std::unique_ptr<char[]>& stack)
-      : ctx_(ctx), spec_(spec), event_fd_(event_fd), stack_(stack) {
+  Init(const Context& ctx, const UnitSpec& spec, int event_fd, std::unique_ptr<char[]>& stack, const RecycleKit* kit)
+      : ctx_(ctx), spec_(spec), event_fd_(event_fd), stack_(stack), kit_(kit) {
     sigemptyset(&waited_);
     for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&waited_, sig);
     sigprocmask(SIG_BLOCK, &waited_, nullptr);
@@ -185,6 +185,16 @@ class Init {
       Event done;
       done.kind = Event::Kind::Done;
       done.leaked = leaked;
+      if (spec_.isolation == Isolation::Namespaces) {
+        // Whether the next unit may have this sandbox (recycle.h); the executor decides by it.
+        Result<void> clean = kit_ && kit_->enabled
+                                 ? checkResidue(*kit_)
+                                 : Result<void>(Error{"recycle", EOPNOTSUPP, "not a sandbox that can be recycled"});
+        if (!clean) {
+          done.err = clean.error().err ? clean.error().err : EIO;
+          setDetail(done, clean.error().message());
+        }
+      }
       sendEvent(event_fd_, done);
       return true;
     }
@@ -351,6 +361,7 @@ class Init {
   int event_fd_;
   sigset_t waited_;
   std::unique_ptr<char[]>& stack_;  ///< for launchCommand; kept from one unit to the next
+  const RecycleKit* kit_;
 };
 
 /// The init is a fork without exec: it holds copies of every fd of mpexec (other units' sockets, the sync
@@ -384,11 +395,25 @@ bool awaitGo(int event_fd, UnitSpec& spec) {
   return true;
 }
 
-std::optional<UnitSpec> awaitNext(int event_fd) {
+std::optional<NextUnit> awaitNext(int event_fd) {
   NextHeader h;
+  iovec iov{&h, sizeof h};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof control;
   ssize_t n;
-  while ((n = recv(event_fd, &h, sizeof h, 0)) < 0 && errno == EINTR) {
+  while ((n = recvmsg(event_fd, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
   }
+  NextUnit next;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      next.output_dir.reset(fd);
+    }
   if (n != ssize_t(sizeof h) || h.magic != NextHeader{}.magic || h.size > (uint64_t(1) << 30)) return std::nullopt;
   std::string bytes(h.size, '\0');
   for (size_t got = 0; got < bytes.size();) {
@@ -400,24 +425,40 @@ std::optional<UnitSpec> awaitNext(int event_fd) {
   }
   auto request = decodeSpawnRequest(bytes);
   if (!request.ok()) return std::nullopt;
-  return std::move(request->spec);
+  next.spec = std::move(request->spec);
+  next.cgroup_dirs = std::move(request->cgroup_dirs);
+  // runNext() sends no fd (a unit without namespaces binds nothing); recycle() sends the output directory's.
+  next.spec.output_dir_fd = request->has_output_dir && next.output_dir ? next.output_dir.get() : -1;
+  return next;
 }
 
-void runInit(const Context& ctx, const UnitSpec& first, int event_fd) {
-  closeInheritedFds({event_fd, first.log_dir_fd});
+void runInit(const Context& ctx, const UnitSpec& first, int event_fd, const RecycleKit* kit) {
+  std::vector<int> keep{event_fd, first.log_dir_fd};
+  if (kit && kit->enabled)
+    keep.insert(keep.end(), {kit->host_mnt, kit->shared_root, kit->views.stranger, kit->views.owner});
+  closeInheritedFds(keep);
   const bool reusable = first.isolation == Isolation::None;
   if (reusable) prctl(PR_SET_CHILD_SUBREAPER, 1);
   std::unique_ptr<char[]> stack;
-  std::optional<UnitSpec> next;
+  std::optional<NextUnit> next;
   const UnitSpec* spec = &first;
   // A unit without namespaces has nothing of its own to tear down: once its processes are gone, this init
   // can serve the next one, which saves a process per unit (--no-sandbox). Its children, and so whatever
-  // a unit leaves behind (it is their subreaper), are still one unit's at a time.
-  while (Init(ctx, *spec, event_fd, stack).run() && reusable) {
+  // a unit leaves behind (it is their subreaper), are still one unit's at a time. A sandbox is handed on
+  // only when the executor saw it checked clean, and made new where it could not be checked (recycle.h).
+  const bool recycles = !reusable && kit && kit->enabled;
+  while (Init(ctx, *spec, event_fd, stack, kit).run() && (reusable || recycles)) {
     next = awaitNext(event_fd);
     if (!next) break;
-    next->log_dir_fd = first.log_dir_fd;
-    spec = &*next;
+    next->spec.log_dir_fd = first.log_dir_fd;
+    spec = &next->spec;
+    if (recycles) {
+      std::string note;
+      Result<void> made = recycleSandbox(ctx, *kit, *spec, next->cgroup_dirs, &note);
+      Event ev = setupEvent(made, note);
+      sendEvent(event_fd, ev);
+      if (!made) _exit(1);
+    }
   }
   _exit(0);
 }

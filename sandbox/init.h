@@ -5,6 +5,8 @@
 #include <optional>
 
 #include "sandbox/context.h"
+#include "sandbox/recycle.h"
+#include "sandbox/unique_fd.h"
 #include "sandbox/unit_process.h"
 
 namespace mpexec::sandbox {
@@ -15,15 +17,27 @@ namespace mpexec::sandbox {
 /// With Isolation::None, an init that swept its unit clean (and so sent Done) waits for another unit on
 /// `event_fd` (UnitProcess::runNext) and runs it the same way, with the first unit's log directory; it
 /// exits when the executor closes the socket instead.
-[[noreturn]] void runInit(const Context& ctx, const UnitSpec& spec, int event_fd);
+///
+/// With namespaces and an enabled `kit` (UnitSpec::recycle, sandbox/recycle.h), the init checks its sandbox
+/// for residue before Done (Event::err 0: clean) and, if clean, waits the same way for the next unit
+/// (UnitProcess::recycle, with the executor's new cgroups), makes its sandbox new where the next unit could
+/// see or change anything (recycleSandbox), sends Ready or SetupFailed, and runs it.
+[[noreturn]] void runInit(const Context& ctx, const UnitSpec& spec, int event_fd, const RecycleKit* kit = nullptr);
 
 /// For a unit spawned with UnitSpec::hold: waits for UnitProcess::go() on `event_fd` and puts its slot into
 /// the commands' MPEXEC_SLOT. False when the executor closed the socket instead (the unit is not wanted).
 bool awaitGo(int event_fd, UnitSpec& spec);
 
-/// For a reusable init that sent Done: waits for UnitProcess::runNext() on `event_fd`. Nothing when the
-/// executor closed the socket (or sent something else).
-std::optional<UnitSpec> awaitNext(int event_fd);
+/// The next unit an init that sent Done is given.
+struct NextUnit {
+  UnitSpec spec;
+  std::vector<std::string> cgroup_dirs;  ///< a recycled sandbox's new cgroups
+  UniqueFd output_dir;                   ///< spec.output_dir_fd's, when the header carried it
+};
+
+/// For a reusable init that sent Done: waits for UnitProcess::runNext() or recycle() on `event_fd`. Nothing
+/// when the executor closed the socket (or sent something else).
+std::optional<NextUnit> awaitNext(int event_fd);
 
 /// What UnitProcess::go() sends.
 struct GoMessage {
@@ -31,8 +45,9 @@ struct GoMessage {
   int32_t slot = 0;
 };
 
-/// What UnitProcess::runNext() sends: this header, then the unit's encodeSpawnRequest() bytes in datagrams
-/// of kNextChunk bytes (the last one shorter).
+/// What UnitProcess::runNext() and recycle() send: this header (with the output directory's fd, if any, as
+/// SCM_RIGHTS), then the unit's encodeSpawnRequest() bytes in datagrams of kNextChunk bytes (the last one
+/// shorter).
 struct NextHeader {
   uint32_t magic = 0x6e657874;  // "next"
   uint32_t reserved = 0;

@@ -210,9 +210,11 @@ class OwnerViews {
         ch.views.gid = gid_t(ch.views.uid);
       }
       int event_fd = fds[0];
+      RecycleKit kit;  // filled in by the init, in its own copy of this memory
+      ch.kit = &kit;
       serveSpawn(ctx, spec, ch, sock, [&]() -> int {
         if (spec.hold && !awaitGo(event_fd, spec)) return 0;
-        runInit(ctx, spec, event_fd);
+        runInit(ctx, spec, event_fd, &kit);
       });
       if (ch.netns_fd >= 0) close(ch.netns_fd);
     }
@@ -420,6 +422,17 @@ Result<UnitProcess> Spawner::spawn(const UnitSpec& spec) {
   }
   child->cgroup = std::move(cgroup);
   return adoptUnit(spec.isolation, std::move(child.value()), std::move(events));
+}
+
+bool Spawner::recycle(UnitProcess& done, const UnitSpec& spec) {
+  if (!ctx_ || !done.recyclable()) return false;
+  std::unique_ptr<UnitCgroupDirs> cgroup;
+  if (ctx_->cgroups()) {
+    auto made = ctx_->cgroups()->createUnit(spec.name, spec.policy);
+    if (!made) return false;
+    cgroup = std::move(*made);
+  }
+  return done.recycle(spec, std::move(cgroup));
 }
 
 }  // namespace mpexec::sandbox

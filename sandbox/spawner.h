@@ -65,6 +65,9 @@ class Spawner {
   /// sets up its sandbox on its own; if that fails, its first event is SetupFailed and it exits.
   /// Errors here (the spawner gone, a clone refused) mean the unit never started.
   Result<UnitProcess> spawn(const UnitSpec& spec);
+  /// Starts the unit in `done`'s sandbox (UnitProcess::recyclable()): makes its cgroup and hands both to
+  /// UnitProcess::recycle. False when that cannot be done; `done` is then to be dropped.
+  bool recycle(UnitProcess& done, const UnitSpec& spec);
 
   pid_t pid() const { return pid_; }
 

@@ -26,12 +26,17 @@ struct UnitProcess::State {
   UniqueFd pidfd;
   UniqueFd events;
   std::unique_ptr<UnitCgroup> cgroup;
+  /// A recycled init's last cgroups, until its Ready says it has moved to the new ones: then killed (nothing
+  /// is left in them) and removed.
+  std::unique_ptr<UnitCgroup> previous_cgroup;
   bool reaped = false;
   int exit_status = 0;
   int64_t setup_done_ns = 0;
   std::string setup_note;
   bool done = false;
   uint32_t leaked = 0;
+  bool clean = false;    ///< Done said the sandbox is clean for another unit
+  std::string refusal;   ///< else why not
 };
 
 namespace {
@@ -47,6 +52,7 @@ bool readable(int fd, int timeout_ms) {
 }
 
 void takeReady(UnitProcess::State& s, const Event& ev) {
+  s.previous_cgroup.reset();
   s.setup_done_ns = ev.mono_ns;
   s.setup_note.assign(ev.detail, strnlen(ev.detail, sizeof ev.detail));
 }
@@ -102,6 +108,8 @@ bool UnitProcess::readEvents(std::vector<Event>& out) {
     else if (ev.kind == Event::Kind::Done) {
       s_->done = true;
       s_->leaked = ev.leaked;
+      s_->clean = ev.err == 0;
+      s_->refusal = ev.err == 0 ? std::string() : setupError(ev).message();
     } else
       out.push_back(ev);
   }
@@ -137,25 +145,70 @@ bool UnitProcess::go(int slot) {
   return send(s_->events.get(), &m, sizeof m, MSG_NOSIGNAL) == ssize_t(sizeof m);
 }
 
-bool UnitProcess::runNext(const UnitSpec& spec) {
-  if (s_->isolation != Isolation::None || !s_->done || s_->reaped) return false;
-  const std::string bytes = encodeSpawnRequest(spec, {});
-  auto datagram = [&](const void* p, size_t n) {
+namespace {
+
+/// NextHeader (with `fd` as SCM_RIGHTS when it is not -1), then the request in kNextChunk datagrams.
+bool sendNext(int sock, const std::string& bytes, int fd) {
+  auto datagram = [&](const void* p, size_t n, int with_fd) {
+    iovec iov{const_cast<void*>(p), n};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    if (with_fd >= 0) {
+      mh.msg_control = control;
+      mh.msg_controllen = sizeof control;
+      cmsghdr* c = CMSG_FIRSTHDR(&mh);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      memcpy(CMSG_DATA(c), &with_fd, sizeof with_fd);
+    }
     ssize_t w;
-    while ((w = send(s_->events.get(), p, n, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+    while ((w = sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
     }
     return w == ssize_t(n);
   };
   NextHeader h;
   h.size = bytes.size();
-  if (!datagram(&h, sizeof h)) return false;
+  if (!datagram(&h, sizeof h, fd)) return false;
   for (size_t sent = 0; sent < bytes.size(); sent += kNextChunk)
-    if (!datagram(bytes.data() + sent, std::min(kNextChunk, bytes.size() - sent))) return false;
+    if (!datagram(bytes.data() + sent, std::min(kNextChunk, bytes.size() - sent), -1)) return false;
+  return true;
+}
+
+}  // namespace
+
+bool UnitProcess::runNext(const UnitSpec& spec) {
+  if (s_->isolation != Isolation::None || !s_->done || s_->reaped) return false;
+  if (!sendNext(s_->events.get(), encodeSpawnRequest(spec, {}), -1)) return false;
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   s_->done = false;
   s_->leaked = 0;
   s_->setup_done_ns = int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;  // nothing to set up
+  return true;
+}
+
+bool UnitProcess::recyclable() const {
+  return s_->isolation == Isolation::Namespaces && s_->done && s_->clean && !s_->reaped;
+}
+
+const std::string& UnitProcess::recycleRefusal() const { return s_->refusal; }
+
+bool UnitProcess::recycle(const UnitSpec& spec, std::unique_ptr<UnitCgroup> cgroup) {
+  if (!recyclable()) return false;
+  // Only the init is left of the last unit (it reaped every other process before Done); it moves itself into
+  // the new unit's cgroups (recycleSandbox), and the old ones go once its Ready says so.
+  const std::string bytes = encodeSpawnRequest(spec, cgroup ? cgroup->dirs() : std::vector<std::string>{});
+  if (!sendNext(s_->events.get(), bytes, spec.output_dir_fd)) return false;
+  s_->previous_cgroup = std::move(s_->cgroup);
+  s_->cgroup = std::move(cgroup);
+  s_->done = false;
+  s_->clean = false;
+  s_->leaked = 0;
+  s_->setup_done_ns = 0;  // until its Ready
+  s_->setup_note.clear();
   return true;
 }
 

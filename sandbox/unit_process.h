@@ -66,6 +66,10 @@ struct UnitSpec {
   /// Set up now, run later: once its sandbox is ready the init waits for UnitProcess::go(slot), which also
   /// sets MPEXEC_SLOT in every command's environment (an entry "MPEXEC_SLOT=" stands for it).
   bool hold = false;
+  /// The executor would hand the init another unit after this one (UnitProcess::recycle) if the sandbox is
+  /// left clean: the init keeps what it needs for that (sandbox/recycle.h) and checks for residue before
+  /// Done. Honoured only where recycling is possible (wantsRecycling); elsewhere Done says it is not.
+  bool recycle = false;
 };
 
 /// One message from the init. Fixed size, so one SOCK_SEQPACKET datagram each.
@@ -79,8 +83,10 @@ struct Event {
     Ready,        ///< the sandbox is set up (UnitProcess::readEvents keeps it: see setupDoneNs()); detail
                   ///< names what could not be done as asked but left the unit contained (setupNote())
     SetupFailed,  ///< the sandbox could not be set up; no command ran. setupError() (contain.h) says why
-    Done,         ///< every command ended and every other process of the unit is gone; the init exits next
-                  ///< (UnitProcess::readEvents keeps it: see done())
+    Done,         ///< every command ended and every other process of the unit is gone; the init exits next,
+                  ///< or waits for another unit (UnitProcess::readEvents keeps it: see done()). err is 0 when
+                  ///< the init checked its sandbox clean for another unit (checkResidue); otherwise the errno
+                  ///< of what stands against that, and detail says what (recycleRefusal())
   };
   Kind kind = Kind::Started;
   uint32_t index = 0;
@@ -97,6 +103,7 @@ static_assert(sizeof(Event) == 256);
 /// the compiled seccomp program. Defined in sandbox/context.h.
 class Context;
 struct ContainedChild;
+class UnitCgroup;
 
 /// A running unit. Move-only; the destructor kills the whole unit and reaps the init.
 class UnitProcess {
@@ -143,6 +150,18 @@ class UnitProcess {
   /// with the same event socket and pidfd (spec.log_dir_fd is ignored: the init keeps the first unit's).
   /// False if this init cannot take it (namespaces, not done, gone); the caller then drops it.
   bool runNext(const UnitSpec& spec);
+  /// Whether the init of a unit with namespaces reported Done with its sandbox checked clean for another
+  /// unit (UnitSpec::recycle, sandbox/recycle.h).
+  bool recyclable() const;
+  /// With done(): why the sandbox cannot take another unit, as Done said; empty when it can.
+  const std::string& recycleRefusal() const;
+  /// Hands a recyclable() init the next unit, with `cgroup` (the new unit's, made by the caller; null
+  /// without cgroups) and the output directory's fd. The init moves itself into the new cgroups, makes the
+  /// sandbox new where the unit could see or change anything (recycleSandbox), and reports Ready or
+  /// SetupFailed as a new init would; at Ready the old cgroups are killed (nothing is left in them) and
+  /// removed. False if the init cannot be reached; the caller then drops the process and spawns the unit
+  /// anew.
+  bool recycle(const UnitSpec& spec, std::unique_ptr<UnitCgroup> cgroup);
 
   struct State;
 

@@ -1,0 +1,52 @@
+#pragma once
+// A slot's sandbox taken over by the slot's next unit (docs/sandbox.md, "Recycled sandboxes"): what the
+// init checks once a unit is swept, and what it makes anew before the next one. The pid and network
+// namespaces are kept (a new network namespace costs about as much as the fork and exec of a trivial test);
+// everything else a unit could see or change is new, and what cannot be new is checked empty.
+
+#include <string>
+#include <vector>
+
+#include "sandbox/context.h"
+#include "sandbox/mount.h"
+#include "sandbox/result.h"
+#include "sandbox/unit_process.h"
+
+namespace mpexec::sandbox {
+
+/// What an init that may take further units keeps after its set-up, where a one-unit init closes it. Only
+/// for units of root with ids of their own (IdViews set), on the shared root, with network "none", outside
+/// a user namespace: there no process of the unit holds any capability in any of the unit's namespaces.
+struct RecycleKit {
+  bool enabled = false;
+  int host_mnt = -1;     ///< the host's mount namespace: the next unit's bind sources are copied there
+  int shared_root = -1;  ///< prepareSharedRoot()'s namespace, of which the next unit gets a new copy
+  std::string shared_root_note;
+  IdViews views;  ///< the unit id's views, which the next unit keeps with the id
+  std::vector<std::string> cgroup_mounts;
+  /// Checks turned off for the residue suite alone (MPEXEC_TEST_RECYCLE_SKIP, a comma-separated list of
+  /// names below): the suite shows that each one is needed.
+  std::vector<std::string> skip;
+  bool skips(const char* check) const;
+};
+
+/// Whether `spec` may be recycled (UnitSpec::recycle asked for it and the init got its kit): the spawner's
+/// side of the decision. Fills in `kit` from what the init was handed.
+bool wantsRecycling(const Context& ctx, const UnitSpec& spec, const IdViews& views, int shared_root);
+
+/// In the init, after its unit's last process is reaped: whether the kept namespaces hold anything of the
+/// unit that the next unit could see or feel. The network namespace must hold no socket in any state
+/// (sock_diag over TCP and UDP, IPv4 and IPv6, TIME_WAIT and SYN_RECV included, and Unix; every protocol's
+/// in-use count in /proc/net/protocols), no IP fragment queue and no IPv6 flow label; TCP's per-destination
+/// metrics are flushed. The error names the first residue found ("residue" EBUSY "a TCP socket in
+/// TIME_WAIT on 127.0.0.1:8080"), or the check that could not be made.
+Result<void> checkResidue(const RecycleKit& kit);
+
+/// In the init, for the next unit: the init moves itself into the unit's new cgroups (`cgroup_dirs`, made by
+/// the executor); new cgroup, IPC and UTS namespaces; pid numbering back to the start (the next process is pid 2); a new
+/// copy of the shared root with the unit's own mounts (a new /tmp, /dev/shm, /dev/pts, /proc, /run, its
+/// binds and output directory, its cgroups) made as for a new unit; its hostname. `note` as setupFilesystem's.
+Result<void> recycleSandbox(const Context& ctx, const RecycleKit& kit, const UnitSpec& spec,
+                            const std::vector<std::string>& cgroup_dirs, std::string* note);
+
+}  // namespace mpexec::sandbox
