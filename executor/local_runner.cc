@@ -179,6 +179,14 @@ struct LocalRunner::Running {
   bool synced = false;               ///< registered with the sync service (unit_ended is owed)
   uint64_t oom_seen = 0;
   std::string problem;
+  sandbox::Policy policy;  ///< as the sandbox applied it (writable paths resolved)
+};
+
+/// An init waiting for another unit.
+struct LocalRunner::Idle {
+  IdLease id;  ///< a recycled sandbox keeps its unit id (its owner view is that id's): given back last
+  sandbox::Policy policy;
+  std::unique_ptr<sandbox::UnitProcess> process;
 };
 
 LocalRunner::LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Context& ctx, sandbox::Spawner& spawner,
@@ -199,6 +207,8 @@ LocalRunner::LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Con
     out_dir_fd_.reset(openat(run.get(), "out", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   }
   ids_in_use_.assign(ctx_.unitIds(), false);
+  const char* fresh = getenv("MPEXEC_FRESH_SANDBOXES");
+  fresh_only_ = fresh && *fresh && std::string(fresh) != "0";
   // Before any unit runs: every path a unit gets bound (see bind_paths.h).
   if (ctx_.isolation() == sandbox::Isolation::Namespaces) {
     std::vector<std::string> dirs{m_.dir};
@@ -306,12 +316,6 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
   if (!output_dir) return "cannot make the output directory: " + output_dir.error().message();
   spec.output_dir_fd = output_dir->get();
   bool sandboxed = ctx_.isolation() == sandbox::Isolation::Namespaces;
-  if (sandboxed && !ids_in_use_.empty()) {
-    int id = freeId(ids_in_use_);
-    if (id < 0) return "sandbox: every unit id of the run is in use";
-    r->id = IdLease(&ids_in_use_, id);
-    spec.identity = id;
-  }
   if (sandboxed) {
     spec.hidden = hidden_;
     for (std::string& w : spec.policy.writable) {
@@ -319,6 +323,19 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
       if (!resolved) return "sandbox: " + resolved.error().message();
       w = *resolved;
     }
+  }
+  r->policy = spec.policy;
+  spec.recycle = sandboxed && recycles(spec.policy);
+  // A sandbox left clean by a unit of the same policy, with that unit's id, unless the unit is set up ahead.
+  std::unique_ptr<Idle> reuse = spec.recycle && !hold ? takeIdleSandbox(spec.policy) : nullptr;
+  if (reuse) {
+    spec.identity = reuse->id.id();
+    r->id = std::move(reuse->id);
+  } else if (sandboxed && !ids_in_use_.empty()) {
+    int id = freeId(ids_in_use_);
+    if (id < 0) return "sandbox: every unit id of the run is in use";
+    r->id = IdLease(&ids_in_use_, id);
+    spec.identity = id;
   }
   std::string tmp = "/tmp";
   if (!sandboxed) {
@@ -412,7 +429,7 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
     return visible_error;
   }
 
-  auto proc = startUnit(spec);
+  auto proc = startUnit(spec, std::move(reuse));
   if (!proc.ok()) {
     emptyDir(r->tmp_dir);
     if (!socket.empty() && opts_.sync.unit_ended) opts_.sync.unit_ended(unit.id);
@@ -423,15 +440,43 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
   return std::nullopt;
 }
 
-Result<sandbox::UnitProcess> LocalRunner::startUnit(const sandbox::UnitSpec& spec) {
+Result<sandbox::UnitProcess> LocalRunner::startUnit(const sandbox::UnitSpec& spec, std::unique_ptr<Idle> reuse) {
+  if (spec.isolation == sandbox::Isolation::Namespaces) {
+    ++sandboxes_;
+    if (reuse && spawner_.recycle(*reuse->process, spec)) {
+      ++recycled_;
+      return std::move(*reuse->process);
+    }
+    // Could not be handed on (gone meanwhile, or its cgroups): the destructor kills and reaps it, before a
+    // new sandbox takes its unit id.
+    reuse.reset();
+    return spawner_.spawn(spec);
+  }
   while (!spec.hold && !idle_.empty()) {
-    std::unique_ptr<sandbox::UnitProcess> p = std::move(idle_.back());
+    std::unique_ptr<Idle> idle = std::move(idle_.back());
     idle_.pop_back();
-    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, p->pidFd(), nullptr);
-    if (p->runNext(spec)) return std::move(*p);
+    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, idle->process->pidFd(), nullptr);
+    if (idle->process->runNext(spec)) return std::move(*idle->process);
     // Gone meanwhile: the destructor reaps it; try the next one.
   }
   return spawner_.spawn(spec);
+}
+
+std::unique_ptr<LocalRunner::Idle> LocalRunner::takeIdleSandbox(const sandbox::Policy& policy) {
+  for (size_t i = 0; i < idle_.size(); ++i) {
+    if (!(idle_[i]->policy == policy) || !idle_[i]->process->recyclable()) continue;
+    std::unique_ptr<Idle> idle = std::move(idle_[i]);
+    idle_.erase(idle_.begin() + ptrdiff_t(i));
+    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, idle->process->pidFd(), nullptr);
+    return idle;
+  }
+  return nullptr;
+}
+
+bool LocalRunner::recycles(const sandbox::Policy& policy) const {
+  return !fresh_only_ && ctx_.isolation() == sandbox::Isolation::Namespaces && ctx_.privileged() &&
+         !ids_in_use_.empty() && policy.network == sandbox::Network::None && !policy.nested &&
+         !ctx_.usesUserNamespace(policy);
 }
 
 void LocalRunner::start(const UnitJob& job) {
@@ -481,8 +526,13 @@ void LocalRunner::start(const UnitJob& job) {
 }
 
 void LocalRunner::prepare(const UnitJob& job) {
-  // Without namespaces there is nothing to set up ahead, and an idle init takes the unit at once.
+  // Without namespaces there is nothing to set up ahead, and an idle init takes the unit at once. A unit that
+  // may take the sandbox of the slot's last unit is not set up ahead either: most do take it.
   if (ctx_.isolation() != sandbox::Isolation::Namespaces) return;
+  const Unit& unit = plan_.units[job.unit];
+  const Settings& first = m_.tests[job.tests[0]].settings;
+  const Settings& unit_settings = unit.group.empty() ? first : m_.groups.at(unit.group).settings;
+  if (recycles(isSerial(unit.strategy) ? unit_settings.sandbox : first.sandbox)) return;
   if (prepared_.count(job.unit)) return;
   for (const UnitJob& j : to_prepare_)
     if (j.unit == job.unit) return;
@@ -630,8 +680,17 @@ void LocalRunner::finishUnit(size_t slot_index, std::vector<RunnerEvent>& out) {
     ev.events = EPOLLIN;
     ev.data.u64 = kRetiring;
     epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, retired->pidFd(), &ev);
-    bool reusable = ctx_.isolation() == sandbox::Isolation::None && idle_.size() < running_.size();
-    (reusable ? idle_ : retiring_).push_back(std::move(retired));
+    bool reusable = (ctx_.isolation() == sandbox::Isolation::None || retired->recyclable()) &&
+                    idle_.size() < running_.size();
+    if (reusable) {
+      auto idle = std::make_unique<Idle>();
+      idle->id = std::move(r->id);
+      idle->policy = r->policy;
+      idle->process = std::move(retired);
+      idle_.push_back(std::move(idle));
+    } else {
+      retiring_.push_back(std::move(retired));
+    }
   }
   r->process.reset();
   emptyDir(r->tmp_dir);
@@ -692,7 +751,7 @@ void LocalRunner::reapRetired() {
     return true;  // reaped; the destructor removes its cgroup
   };
   std::erase_if(retiring_, exited);
-  std::erase_if(idle_, exited);
+  std::erase_if(idle_, [&](const std::unique_ptr<Idle>& i) { return exited(i->process); });
 }
 
 void LocalRunner::killAll() {

@@ -109,13 +109,25 @@ class LocalRunner : public UnitRunner {
   std::deque<UnitJob> to_prepare_;  ///< hinted, to set up when wait() has a moment
   /// Units that reported Done and freed their slot, until their init has exited.
   std::vector<std::unique_ptr<sandbox::UnitProcess>> retiring_;
-  /// --no-sandbox: inits that reported Done and wait for another unit (UnitProcess::runNext), at most one
-  /// per slot. Their pidfds are watched too, in case one dies.
-  std::vector<std::unique_ptr<sandbox::UnitProcess>> idle_;
+  /// Inits that reported Done and wait for another unit, at most one per slot: --no-sandbox's
+  /// (UnitProcess::runNext), and sandboxes checked clean for another unit of the same policy
+  /// (UnitProcess::recycle, docs/sandbox.md "Recycled sandboxes"). Their pidfds are watched too, in case one
+  /// dies.
+  struct Idle;
+  std::vector<std::unique_ptr<Idle>> idle_;
+  /// Whether units of `policy` may take a sandbox another unit left clean: namespaces, root with unit ids,
+  /// network "none", not nested, and not turned off (MPEXEC_FRESH_SANDBOXES=1).
+  bool recycles(const sandbox::Policy& policy) const;
+  bool fresh_only_ = false;  ///< MPEXEC_FRESH_SANDBOXES
+  size_t recycled_ = 0;      ///< units that ran in a recycled sandbox
+  size_t sandboxes_ = 0;     ///< units that ran in a sandbox (new or recycled)
   static constexpr uint64_t kRetiring = ~uint64_t(0) - 1;  ///< epoll tag of their pidfds
   void reapRetired();
-  /// An idle init runs the unit when there is one; the spawner starts a new one otherwise.
-  Result<sandbox::UnitProcess> startUnit(const sandbox::UnitSpec& spec);
+  /// An idle init runs the unit when there is one (`reuse`, taken by launch() for a sandboxed unit); the
+  /// spawner starts a new one otherwise.
+  Result<sandbox::UnitProcess> startUnit(const sandbox::UnitSpec& spec, std::unique_ptr<Idle> reuse);
+  /// An idle sandbox for a unit of `policy`, taken out of idle_; null when there is none.
+  std::unique_ptr<Idle> takeIdleSandbox(const sandbox::Policy& policy);
   /// Units whose sandbox is being set up: running ones and prepared ones.
   int settingUp();
   std::vector<RunnerEvent> pending_;
@@ -125,6 +137,9 @@ class LocalRunner : public UnitRunner {
   /// What units' sandboxes could not do as asked but left them contained (a writable path that could not
   /// be idmapped, host mounts seen without idmapping), each once.
   const std::vector<std::string>& setupNotes() const { return setup_notes_; }
+  /// Of the units started in a sandbox, how many took one that an earlier unit left clean.
+  size_t recycledUnits() const { return recycled_; }
+  size_t sandboxedUnits() const { return sandboxes_; }
 };
 
 }  // namespace mpexec

@@ -523,6 +523,9 @@ int RunSession::finish() {
     notes.push_back(spawner_program_.empty() ? "spawner: a fork of mpexec (no mpexec-spawner beside it)"
                                              : "spawner: " + spawner_program_);
     notes.push_back(fmt::format("logs: {}", paths_.log_prefix));
+    if (runner_ && runner_->sandboxedUnits() > 0)
+      notes.push_back(fmt::format("sandboxes: {} of {} units ran in a sandbox an earlier unit left clean",
+                                  runner_->recycledUnits(), runner_->sandboxedUnits()));
   }
   SummaryHeadline headline;
   if (result.interrupted) headline.interrupt_signal = interrupt_->signal();
