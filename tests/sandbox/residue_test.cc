@@ -1,0 +1,141 @@
+// The residue suite (issue 22): at -j1 consecutive units share a slot, and a unit may take the sandbox the
+// slot's last unit left (docs/sandbox.md, "Recycled sandboxes"). Unit A leaves every kind of state a unit
+// can; unit B must see none of it and see what a unit in a new sandbox sees. Each check the init makes
+// before it hands its sandbox on is then turned off in turn (MPEXEC_TEST_RECYCLE_SKIP, for this suite
+// alone), and B must see the residue that check is there for.
+
+#include <map>
+#include <sstream>
+
+#include "tests/sandbox/escape_support.h"
+#include "tests/sandbox/residue_program.h"
+
+namespace mpexec::test::escape {
+namespace {
+
+/// "key: value" lines of a view, netns and pidns apart.
+struct View {
+  std::string netns, pidns;
+  std::vector<std::string> lines;     ///< the view proper, in order
+  std::vector<std::string> residues;  ///< its RESIDUE lines
+  std::string text;
+};
+
+View parseView(const std::string& log) {
+  View v;
+  v.text = log;
+  std::istringstream in(log);
+  for (std::string l; std::getline(in, l);) {
+    if (l.rfind("netns: ", 0) == 0) v.netns = l.substr(7);
+    else if (l.rfind("pidns: ", 0) == 0) v.pidns = l.substr(7);
+    else if (l.rfind("RESIDUE ", 0) == 0) v.residues.push_back(l.substr(8));
+    else if (!l.empty()) v.lines.push_back(l);
+  }
+  return v;
+}
+
+class Residue : public EscapeTest {
+ protected:
+  void SetUp() override {
+    EscapeTest::SetUp();
+    if (IsSkipped()) return;
+    std::string why;
+    prog_ = compile("residue", kResidueC, "-O1 -lrt", &why);
+    if (prog_.empty() && access("/usr/bin/cc", X_OK) != 0) GTEST_SKIP() << "no C compiler: " << why;
+    ASSERT_FALSE(prog_.empty()) << "cannot build the residue program: " << why;
+  }
+
+  json::object sandbox() const { return json::object{{"sandbox", sandboxWithTools()}}; }
+
+  /// Runs [A: residue `leave_mode`, B: residue view] at -j1 and returns A's and B's logs as views. `fresh`
+  /// turns recycling off for the run (a new sandbox per unit); `skip` turns one check off.
+  std::pair<View, View> runPair(const std::string& leave_mode, bool fresh = false, const std::string& skip = {}) {
+    json::array tests{argvTest("a", {prog_, leave_mode}), argvTest("b", {prog_, "view"})};
+    ScopedEnv f("MPEXEC_FRESH_SANDBOXES", fresh ? "1" : "");
+    ScopedEnv s("MPEXEC_TEST_RECYCLE_SKIP", skip);
+    auto r = run(tests, {"-j", "1", "-v"}, sandbox());
+    last_out_ = r.out;
+    auto rep = report();
+    EXPECT_EQ(outcome(rep, "a"), "PASS") << log(rep, "a") << r.out;
+    return {parseView(log(rep, "a")), parseView(log(rep, "b"))};
+  }
+
+  /// A unit's view in a new sandbox: B of a run without recycling, after the same A.
+  const View& freshView() {
+    if (fresh_.lines.empty()) fresh_ = runPair("leave", true).second;
+    return fresh_;
+  }
+
+  std::string prog_;
+  std::string last_out_;
+  View fresh_;
+};
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += x + "\n";
+  return s;
+}
+
+TEST_F(Residue, ANewSandboxSeesNothingOfTheLastUnit) {
+  auto [a, b] = runPair("leave", true);
+  EXPECT_NE(a.netns, b.netns) << "MPEXEC_FRESH_SANDBOXES=1 still recycled";
+  EXPECT_TRUE(b.residues.empty()) << joined(b.residues);
+}
+
+TEST_F(Residue, ARecycledSandboxSeesNothingOfTheLastUnitAndWhatANewOneSees) {
+  const View& fresh = freshView();
+  ASSERT_FALSE(fresh.lines.empty());
+  auto [a, b] = runPair("leave");
+  // The same network and pid namespaces: B took the sandbox A left (everything else in it is new).
+  EXPECT_EQ(a.netns, b.netns) << "not recycled:\n" << last_out_;
+  EXPECT_EQ(a.pidns, b.pidns);
+  EXPECT_TRUE(b.residues.empty()) << joined(b.residues) << "\nA:\n" << a.text;
+  EXPECT_EQ(joined(b.lines), joined(fresh.lines)) << "a recycled sandbox looks different from a new one";
+  EXPECT_NE(last_out_.find("sandboxes: 1 of 2 units ran in a sandbox an earlier unit left clean"), std::string::npos)
+      << last_out_;
+}
+
+TEST_F(Residue, ASocketInTimeWaitTakesANewSandbox) {
+  auto [a, b] = runPair("timewait");
+  ASSERT_NE(a.text.find("TIME_WAIT"), std::string::npos) << a.text;
+  EXPECT_NE(a.netns, b.netns) << "B shared the network namespace of a TIME_WAIT socket";
+  EXPECT_TRUE(b.residues.empty()) << joined(b.residues);
+  EXPECT_NE(last_out_.find("sandboxes: 0 of 2 units"), std::string::npos) << last_out_;
+}
+
+// Each check, turned off: B takes the sandbox and finds what the check is there for.
+TEST_F(Residue, WithoutTheSocketCheckTheNextUnitCannotBindThePort) {
+  auto [a, b] = runPair("timewait", false, "sockets");
+  EXPECT_EQ(a.netns, b.netns);
+  EXPECT_EQ(joined(b.residues), "bind 127.0.0.1:8080: Address already in use\n") << b.text;
+}
+
+TEST_F(Residue, WithoutANewIpcNamespaceTheNextUnitSeesSysvObjectsAndQueues) {
+  auto [a, b] = runPair("leave", false, "ipc");
+  EXPECT_EQ(a.netns, b.netns);
+  EXPECT_EQ(joined(b.residues),
+            "sysv shared memory\nsysv semaphore set\nsysv message queue\nposix message queue /mpexec-residue\n")
+      << b.text;
+}
+
+TEST_F(Residue, WithoutResettingPidsTheNextUnitsPidsGoOn) {
+  auto [a, b] = runPair("leave", false, "pids");
+  EXPECT_EQ(a.pidns, b.pidns);
+  EXPECT_EQ(joined(b.residues), "the first command's pid is not 2\n") << b.text;
+}
+
+TEST_F(Residue, WithoutANewUtsNamespaceTheNextUnitHasTheLastOnesHostname) {
+  auto [a, b] = runPair("leave", false, "hostname");
+  EXPECT_EQ(a.netns, b.netns);
+  EXPECT_EQ(joined(b.residues), "the hostname is not the unit's\n") << b.text;
+}
+
+TEST_F(Residue, WithoutNewMountsTheNextUnitSeesTheLastOnesFiles) {
+  auto [a, b] = runPair("leave", false, "mounts");
+  EXPECT_EQ(a.netns, b.netns);
+  EXPECT_EQ(joined(b.residues), "/tmp/residue-file\n/dev/shm/residue-shm\n") << b.text;
+}
+
+}  // namespace
+}  // namespace mpexec::test::escape
