@@ -21,6 +21,8 @@ enum class Kind {
   TrailStart,
   TrailFinish,
   TrailDone,
+  ResultStarted,
+  ResultFinished,
   Unknown
 };
 
@@ -37,6 +39,8 @@ Route route(std::string_view path) {
   if (path == "/v1/health") return {Kind::Health, "", "GET"};
   if (path == "/v1/run") return {Kind::Run, "", "GET"};
   if (path == "/v1/board") return {Kind::BoardList, "", "GET"};
+  if (path == "/v1/results/started") return {Kind::ResultStarted, "", "POST"};
+  if (path == "/v1/results/finished") return {Kind::ResultFinished, "", "POST"};
   if (startsWith(path, "/v1/board/"))
     return {Kind::BoardKey, std::string(path.substr(10)), "GET, PUT, DELETE"};
   bool lock = startsWith(path, "/v1/lock/");
@@ -141,6 +145,10 @@ const char* opName(Kind k, bool board_wait) {
       return "trail.finish";
     case Kind::TrailDone:
       return "trail.done";
+    case Kind::ResultStarted:
+      return "results.started";
+    case Kind::ResultFinished:
+      return "results.finished";
     default:
       return "";
   }
@@ -178,9 +186,10 @@ bool validName(std::string_view name) {
   return true;
 }
 
-Endpoints::Endpoints(const Limits& limits, std::string run_info_json)
+Endpoints::Endpoints(const Limits& limits, std::string run_info_json, ResultSink* results)
     : limits_(limits),
       run_info_json_(std::move(run_info_json)),
+      results_(results),
       board_(limits.board),
       locks_(limits.locks),
       trails_(limits.trails),
@@ -241,7 +250,8 @@ Reply Endpoints::handle(const Request& req, WaiterLimit* waiters) {
     e.allow = r.allow;
     return e;
   }
-  bool has_name = r.kind != Kind::Run && r.kind != Kind::BoardList;
+  bool has_name = r.kind != Kind::Run && r.kind != Kind::BoardList && r.kind != Kind::ResultStarted &&
+                  r.kind != Kind::ResultFinished;
   if (has_name && !validName(r.name)) {
     return errorReply(400, "invalid key or name (want [A-Za-z0-9._/-]{1,256}): " + r.name);
   }
@@ -389,6 +399,10 @@ Reply Endpoints::handle(const Request& req, WaiterLimit* waiters) {
       result = statusName(s);
       break;
     }
+    case Kind::ResultStarted:
+    case Kind::ResultFinished:
+      reply = handleResult(r.kind == Kind::ResultStarted, *unit, req.body, &op.key, &result);
+      break;
     default:
       reply = errorReply(404, "no such endpoint");
   }
@@ -398,6 +412,37 @@ Reply Endpoints::handle(const Request& req, WaiterLimit* waiters) {
   op.end_ns = monotonicNanos();
   log_.record(std::move(op));
   return reply;
+}
+
+Reply Endpoints::handleResult(bool started, const std::string& unit, const std::string& body, std::string* id,
+                              std::string* result) {
+  std::string error;
+  FinishedResult finished;
+  bool ok = started ? parseStartedBody(body, id, &error) : parseFinishedBody(body, &finished, &error);
+  if (!ok) return errorReply(400, error);
+  ResultStatus s = ResultStatus::NoBatch;
+  if (results_ && started) {
+    s = results_->started(unit, *id);
+  } else if (results_) {
+    *id = finished.id;
+    *result = resultOutcomeName(finished.outcome);
+    s = results_->finished(unit, std::move(finished));
+  }
+  switch (s) {
+    case ResultStatus::Ok:
+      if (started) *result = "ok";
+      return jsonReply(200, json::object{{"ok", true}});
+    case ResultStatus::NoBatch:
+      *result = "not_found";
+      return errorReply(404, "the unit runs no batch process now");
+    case ResultStatus::UnknownId:
+      *result = "not_found";
+      return errorReply(404, "not an id of this batch process: " + *id);
+    case ResultStatus::AlreadyFinished:
+      *result = "conflict";
+      return errorReply(409, "already finished in this batch process: " + *id);
+  }
+  return errorReply(500, "unknown result status");
 }
 
 }  // namespace mpexec::sync

@@ -12,6 +12,7 @@
 #include "sync-service/board.h"
 #include "sync-service/locks.h"
 #include "sync-service/oplog.h"
+#include "sync-service/results.h"
 #include "sync-service/tokens.h"
 #include "sync-service/trails.h"
 #include "sync-service/waiters.h"
@@ -46,8 +47,9 @@ bool validName(std::string_view name);
 /// Thread-safe. handle() may block in a wait for up to Limits::max_wait_seconds.
 class Endpoints {
  public:
-  /// `run_info_json` is answered verbatim by GET /v1/run.
-  Endpoints(const Limits& limits, std::string run_info_json);
+  /// `run_info_json` is answered verbatim by GET /v1/run. `results` takes what batch processes report on
+  /// /v1/results/* (null: those answer 404, no unit runs a batch).
+  Endpoints(const Limits& limits, std::string run_info_json, ResultSink* results = nullptr);
   Endpoints(const Endpoints&) = delete;
   Endpoints& operator=(const Endpoints&) = delete;
 
@@ -73,8 +75,13 @@ class Endpoints {
   Trails& trails() { return trails_; }
 
  private:
+  /// POST /v1/results/started or /finished for `unit`; sets the operation's key (the id) and result.
+  Reply handleResult(bool started, const std::string& unit, const std::string& body, std::string* id,
+                     std::string* result);
+
   const Limits limits_;
   const std::string run_info_json_;
+  ResultSink* const results_;
   Board board_;
   Locks locks_;
   Trails trails_;

@@ -288,7 +288,7 @@ std::unique_ptr<Service> Service::start(const ServiceOptions& options, std::stri
     s.listeners.push_back(std::move(tcp));
   }
   run_info.as_object()["sync_tcp"] = s.tcp_address.empty() ? boost::json::value(nullptr) : boost::json::value(s.tcp_address);
-  s.endpoints = std::make_unique<Endpoints>(options.limits, boost::json::serialize(run_info));
+  s.endpoints = std::make_unique<Endpoints>(options.limits, boost::json::serialize(run_info), options.results);
 
   if (pipe2(s.wake, O_CLOEXEC) != 0) {
     *error = std::string("pipe2: ") + std::strerror(errno);

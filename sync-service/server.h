@@ -43,6 +43,9 @@ struct ServiceOptions {
   /// does not notice.
   StartHttpFn start_http = nullptr;
   std::string http_library;
+  /// Takes what batch processes report on /v1/results/* (docs/executor.md, "Batch units"); must outlive
+  /// the service. Null: those endpoints answer 404.
+  ResultSink* results = nullptr;
 };
 
 /// A running service. stop() (or the destructor) ends it: waits answer 503, threads are joined, the socket
