@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "executor/batch_command.h"
 #include "executor/gtest_list.h"
 #include "executor/input_file.h"
 #include "executor/json_location.h"
@@ -59,14 +60,19 @@ constexpr uint64_t kMaxPids = 4194304;  // PID_MAX_LIMIT on 64-bit Linux
 using Keys = std::span<const std::string_view>;
 constexpr std::array<std::string_view, 5> kTopKeys{"version", "resources", "defaults", "groups", "tests"};
 constexpr std::array<std::string_view, 4> kDefaultsKeys{"timeout", "env", "cwd", "sandbox"};
-constexpr std::array<std::string_view, 8> kGroupKeys{"strategy", "setup", "teardown", "timeout",
-                                                     "env",      "cwd",   "sandbox",  "resources"};
-constexpr std::array<std::string_view, 15> kTestKeys{
-    "name",       "cmd",        "group",      "strategy",  "timeout",  "env",      "cwd",       "sandbox",
-    "labels", "skip_exit_code", "will_fail", "pass_regex", "fail_regex", "skip_regex", "resources"};
+constexpr std::array<std::string_view, 9> kGroupKeys{"strategy", "setup", "teardown", "timeout",
+                                                     "env",      "cwd",   "sandbox",  "resources", "batch"};
+constexpr std::array<std::string_view, 16> kTestKeys{
+    "name",    "id",     "cmd",            "group",     "strategy",   "timeout",    "env",       "cwd",
+    "sandbox", "labels", "skip_exit_code", "will_fail", "pass_regex", "fail_regex", "skip_regex", "resources"};
 constexpr std::array<std::string_view, 12> kGtestKeys{"gtest",      "group",      "strategy",   "timeout",
                                                       "env",        "cwd",        "sandbox",    "labels",
                                                       "pass_regex", "fail_regex", "skip_regex", "resources"};
+constexpr std::array<std::string_view, 2> kBatchKeys{"cmd", "lines"};
+constexpr std::array<std::string_view, 5> kLinesKeys{"started", "pass", "fail", "skip", "error"};
+// Keys a test of a batch group may not have: the tests share the group's process and its report.
+constexpr std::array<std::string_view, 8> kNotInBatch{"cmd",       "env",        "cwd",        "skip_exit_code",
+                                                      "will_fail", "pass_regex", "fail_regex", "skip_regex"};
 constexpr std::array<std::string_view, 7> kSandboxKeys{"network", "memory",  "pids",  "writable",
                                                        "user",    "seccomp", "nested"};
 
@@ -314,6 +320,12 @@ class Loader {
   // A "resources" of a group, a test or a gtest entry (what it needs), over `out`; each need must exist.
   Result<void> readNeeds(const json::object& o, const std::string& ptr, const Manifest& m, ResourceCounts& out);
   Result<void> resolveCmd(const std::string& ptr, std::vector<std::string>& cmd, const Settings& s);
+  Result<void> readBatch(const json::value& v, const std::string& ptr, const Settings& s, BatchSpec& out);
+  Result<void> readLines(const json::value& v, const std::string& ptr, BatchLines& out);
+  Result<void> checkBatchStrategies(const Manifest& m);
+  // A member of a batch group: none of kNotInBatch, and an id unique in the group.
+  Result<void> joinBatch(const json::object& o, const std::string& ptr, const GroupSpec& g, TestSpec& t);
+  Result<void> claimBatchId(const std::string& group, const std::string& id, const std::string& where);
   Result<void> declareStrategy(const std::string& group, Strategy s, const std::string& where);
 
   Result<void> readDefaults(const json::value& v);
@@ -338,6 +350,7 @@ class Loader {
   StringMap<Result<std::vector<std::string>>> gtest_listings_;
   StringMap<OutputPattern> patterns_;  // each distinct pattern compiled once
   std::map<std::string, std::string> capacity_from_;  // resource → where its count was declared
+  StringMap<StringMap<std::string>> batch_ids_;  // batch group → id → where it was declared
 };
 
 Result<void> Loader::checkKeys(const json::object& o, const std::string& ptr, Keys allowed) const {
@@ -619,6 +632,92 @@ Result<void> Loader::declareStrategy(const std::string& group, Strategy s, const
   return {};
 }
 
+Result<void> Loader::readBatch(const json::value& v, const std::string& ptr, const Settings& s, BatchSpec& out) {
+  const json::object* o = v.if_object();
+  if (o == nullptr) return expected(ptr, "an object with \"cmd\"", v);
+  MPEXEC_TRY(checkKeys(*o, ptr, kBatchKeys));
+  const json::value* cmd = o->if_contains("cmd");
+  if (cmd == nullptr) return at(ptr, "missing required key \"cmd\"");
+  MPEXEC_TRY(readStringArray(*cmd, ptr + "/cmd", out.cmd, true));
+  for (std::size_t i = 0; i < out.cmd.size(); ++i) {
+    if (std::string why = batchPlaceholderProblem(out.cmd[i]); !why.empty())
+      return at(fmt::format("{}/cmd/{}", ptr, i), fmt::format("{}, got {}", why, jsonQuoted(out.cmd[i])));
+  }
+  MPEXEC_TRY(resolveCmd(ptr + "/cmd", out.cmd, s));
+  if (const json::value* l = o->if_contains("lines")) MPEXEC_TRY(readLines(*l, ptr + "/lines", out.lines));
+  return {};
+}
+
+Result<void> Loader::readLines(const json::value& v, const std::string& ptr, BatchLines& out) {
+  const json::object* o = v.if_object();
+  if (o == nullptr || o->empty())
+    return expected(ptr, "an object with at least one of started, pass, fail, skip, error", v);
+  MPEXEC_TRY(checkKeys(*o, ptr, kLinesKeys));
+  std::optional<LinePattern>* slots[] = {&out.started, &out.pass, &out.fail, &out.skip, &out.error};
+  for (std::size_t k = 0; k < kLinesKeys.size(); ++k) {
+    const json::value* x = o->if_contains(kLinesKeys[k]);
+    if (x == nullptr) continue;
+    std::string kptr = ptr + "/" + std::string(kLinesKeys[k]);
+    LinePattern p;
+    MPEXEC_TRY(readString(*x, kptr, p.text));
+    try {
+      p.re = std::regex(p.text, std::regex::ECMAScript | std::regex::optimize);
+    } catch (const std::regex_error& e) {
+      return at(kptr, fmt::format("not a valid regular expression ({}): {}", e.what(), jsonQuoted(p.text)));
+    }
+    if (p.re.mark_count() < 1)
+      return at(kptr, fmt::format("needs a capture group for the id, such as \"^ok (.+)$\", got {}", jsonQuoted(p.text)));
+    *slots[k] = std::move(p);
+  }
+  return {};
+}
+
+// A group's strategy may be declared on its tests, after the group's "batch": checked once all are known.
+Result<void> Loader::checkBatchStrategies(const Manifest& m) {
+  for (const auto& [name, g] : m.groups) {
+    if (!g.batch) continue;
+    auto decl = strategies_.find(name);
+    Strategy st = decl != strategies_.end() ? decl->second.strategy : g.strategy;
+    if (!isSerial(st)) {
+      return at("/groups/" + jsonPointerToken(name) + "/batch",
+                fmt::format("a batch needs a serial strategy (\"serial\" or \"isolated_serial\"); group {} is {}",
+                            jsonQuoted(name), jsonQuoted(strategyName(st))));
+    }
+  }
+  return {};
+}
+
+Result<void> Loader::joinBatch(const json::object& o, const std::string& ptr, const GroupSpec& g, TestSpec& t) {
+  for (std::string_view key : kNotInBatch) {
+    if (!o.contains(key)) continue;
+    std::string kptr = ptr + "/" + std::string(key);
+    if (key == "cmd")
+      return at(kptr, fmt::format("a test of batch group {} has no \"cmd\": the group's batch command runs it "
+                                  "(give its \"id\" instead)", jsonQuoted(g.name)));
+    if (key == "env" || key == "cwd")
+      return at(kptr, fmt::format("a test of batch group {} shares the group's process: set {} on /groups/{}",
+                                  jsonQuoted(g.name), jsonQuoted(key), jsonPointerToken(g.name)));
+    return at(kptr, fmt::format("a test of batch group {} has the outcome its batch command reports, not one "
+                                "judged by an exit code or output", jsonQuoted(g.name)));
+  }
+  t.id = t.name;
+  if (const json::value* id = o.if_contains("id")) {
+    MPEXEC_TRY(readString(*id, ptr + "/id", t.id));
+    if (!isControlFree(t.id)) return expected(ptr + "/id", "an id without control characters", *id);
+  }
+  return claimBatchId(g.name, t.id, ptr + (o.contains("id") ? "/id" : "/name"));
+}
+
+Result<void> Loader::claimBatchId(const std::string& group, const std::string& id, const std::string& where) {
+  auto& ids = batch_ids_[group];
+  auto [it, fresh] = ids.try_emplace(id, where);
+  if (!fresh) {
+    return at(where, fmt::format("duplicate id {} in batch group {} (already at {})", jsonQuoted(id),
+                                 jsonQuoted(group), it->second));
+  }
+  return {};
+}
+
 Result<void> Loader::readDefaults(const json::value& v) {
   defaults_.timeout_s = opts_.default_timeout_s.value_or(kBuiltinTimeoutS);
   defaults_.cwd = dir_;
@@ -660,6 +759,10 @@ Result<void> Loader::readGroups(const json::value& v, Manifest& m) {
         MPEXEC_TRY(readStringArray(*c, cptr, *cmd, true));
         MPEXEC_TRY(resolveCmd(cptr, *cmd, g.settings));
       }
+    }
+    if (const json::value* b = o->if_contains("batch")) {
+      g.batch.emplace();
+      MPEXEC_TRY(readBatch(*b, ptr + "/batch", g.settings, *g.batch));
     }
     m.groups.emplace(name, std::move(g));
   }
@@ -732,25 +835,35 @@ Result<void> Loader::readTest(const json::object& o, const std::string& ptr, Man
   if (name == nullptr) return at(ptr, "missing required key \"name\"");
   MPEXEC_TRY(readString(*name, ptr + "/name", t.name));
   if (!isValidTestName(t.name)) return expected(ptr + "/name", "a name without control characters", *name);
-  const json::value* cmd = o.if_contains("cmd");
-  if (cmd == nullptr) return at(ptr, "missing required key \"cmd\"");
-  MPEXEC_TRY(readStringArray(*cmd, ptr + "/cmd", t.cmd, true));
 
   Layer l;
   MPEXEC_TRY(readLayer(o, ptr, l));
   const Settings* base = &defaults_;
+  const GroupSpec* group = nullptr;
   if (const json::value* g = o.if_contains("group")) {
     MPEXEC_TRY(readGroupName(*g, ptr + "/group", t.group));
     auto joined = joinGroup(t.group, ptr, l.has_sandbox, m);
     if (!joined) return joined.error();
-    t.strategy = (*joined)->strategy;
-    base = &(*joined)->settings;
-    t.resources = (*joined)->resources;
+    group = *joined;
+    t.strategy = group->strategy;
+    base = &group->settings;
+    t.resources = group->resources;
+  }
+  const bool batch = group != nullptr && group->batch;
+  if (batch) {
+    MPEXEC_TRY(joinBatch(o, ptr, *group, t));
+  } else if (o.contains("id")) {
+    return at(ptr + "/id", "\"id\" is only for a test of a batch group (a group with \"batch\")");
   }
   t.settings = *base;
   apply(t.settings, l);
   MPEXEC_TRY(readNeeds(o, ptr, m, t.resources));
-  MPEXEC_TRY(resolveCmd(ptr + "/cmd", t.cmd, t.settings));
+  if (!batch) {
+    const json::value* cmd = o.if_contains("cmd");
+    if (cmd == nullptr) return at(ptr, "missing required key \"cmd\"");
+    MPEXEC_TRY(readStringArray(*cmd, ptr + "/cmd", t.cmd, true));
+    MPEXEC_TRY(resolveCmd(ptr + "/cmd", t.cmd, t.settings));
+  }
 
   if (const json::value* v = o.if_contains("skip_exit_code")) {
     if (v->is_null()) {
@@ -782,13 +895,28 @@ Result<void> Loader::expandGtest(const json::object& o, const std::string& ptr, 
   TestSpec proto;
   proto.json_pointer = ptr;
   const Settings* base = &defaults_;
+  const GroupSpec* group = nullptr;
   if (const json::value* g = o.if_contains("group")) {
     MPEXEC_TRY(readGroupName(*g, ptr + "/group", proto.group));
     auto joined = joinGroup(proto.group, ptr, l.has_sandbox, m);
     if (!joined) return joined.error();
-    proto.strategy = (*joined)->strategy;
-    base = &(*joined)->settings;
-    proto.resources = (*joined)->resources;
+    group = *joined;
+    proto.strategy = group->strategy;
+    base = &group->settings;
+    proto.resources = group->resources;
+  }
+  const bool batch = group != nullptr && group->batch;
+  if (batch) {
+    for (std::string_view key : {"env", "cwd", "pass_regex", "fail_regex", "skip_regex"}) {
+      if (!o.contains(key)) continue;
+      if (key == "env" || key == "cwd")
+        return at(ptr + "/" + std::string(key),
+                  fmt::format("a test of batch group {} shares the group's process: set {} on /groups/{}",
+                              jsonQuoted(group->name), jsonQuoted(key), jsonPointerToken(group->name)));
+      return at(ptr + "/" + std::string(key),
+                fmt::format("a test of batch group {} has the outcome its batch command reports, not one judged "
+                            "by an exit code or output", jsonQuoted(group->name)));
+    }
   }
   proto.settings = *base;
   apply(proto.settings, l);
@@ -827,6 +955,13 @@ Result<void> Loader::expandGtest(const json::object& o, const std::string& ptr, 
     listed = gtest_listings_.emplace(resolved, std::move(cases)).first;
   }
 
+  if (!listed->second.ok() && batch) {
+    // The batch command gets the binary's name as an id: it fails to start, or does not report it.
+    TestSpec t = proto;
+    t.name = t.id = base_name;
+    MPEXEC_TRY(claimBatchId(proto.group, t.id, ptr + "/gtest"));
+    return addTest(std::move(t), true, m);
+  }
   if (!listed->second.ok()) {
     TestSpec t = proto;
     t.name = base_name;
@@ -838,8 +973,13 @@ Result<void> Loader::expandGtest(const json::object& o, const std::string& ptr, 
   for (const std::string& c : listed->second.value()) {
     TestSpec t = proto;
     t.name = base_name + "." + c;
-    t.cmd = {resolved, "--gtest_filter=" + c};
     t.gtest_suite = c.substr(0, c.find('.'));
+    if (batch) {
+      t.id = c;
+      MPEXEC_TRY(claimBatchId(proto.group, t.id, ptr + "/gtest"));
+    } else {
+      t.cmd = {resolved, "--gtest_filter=" + c};
+    }
     MPEXEC_TRY(addTest(std::move(t), true, m));
   }
   return {};
@@ -868,6 +1008,7 @@ Result<void> Loader::load(const json::value& root, Manifest& m) {
   const json::array* tests = tests_v->if_array();
   if (tests == nullptr) return expected("/tests", "an array of tests", *tests_v);
   MPEXEC_TRY(collectTestStrategies(*tests));
+  MPEXEC_TRY(checkBatchStrategies(m));
 
   m.tests.reserve(tests->size());
   from_gtest_.reserve(tests->size());

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,24 @@ struct Settings {
   sandbox::Policy sandbox;
 };
 
+/// One of batch.lines: a regular expression whose first capture group is a test's id.
+struct LinePattern {
+  std::string text;  ///< as written
+  std::regex re;
+};
+
+/// How a batch process's output lines report tests (docs/manifest.md, "Batch groups"); each optional.
+struct BatchLines {
+  std::optional<LinePattern> started, pass, fail, skip, error;
+  bool any() const { return started || pass || fail || skip || error; }
+};
+
+/// A group's batch command: one process runs several of its tests (docs/executor.md, "Batch units").
+struct BatchSpec {
+  std::vector<std::string> cmd;  ///< cmd[0] resolved; placeholders checked (executor/batch_command.h)
+  BatchLines lines;
+};
+
 struct GroupSpec {
   std::string name;
   Strategy strategy = Strategy::Free;
@@ -47,11 +66,14 @@ struct GroupSpec {
   std::vector<std::string> teardown;  ///< empty: none
   Settings settings;                  ///< defaults → group; setup and teardown run with these
   ResourceCounts resources;           ///< what its setup and teardown need, and its tests by default
+  std::optional<BatchSpec> batch;     ///< only on serial strategies
 };
 
 struct TestSpec {
   std::string name;
-  std::vector<std::string> cmd;  ///< cmd[0] resolved against the manifest directory when it has a '/'
+  std::vector<std::string> cmd;  ///< cmd[0] resolved against the manifest directory when it has a '/'; empty
+                                 ///< for a test of a batch group
+  std::string id;                ///< in a batch group: what its command is given (default: the name); else empty
   std::string group;             ///< empty: no group (free)
   Strategy strategy = Strategy::Free;
   Settings settings;             ///< defaults → group → test
