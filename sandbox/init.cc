@@ -46,6 +46,8 @@ void setDetail(Event& ev, const std::string& s) { snprintf(ev.detail, sizeof ev.
 /// How long a command may run before its Started event is sent (see runCommand).
 constexpr int64_t kStartedDelayNs = 2'000'000;
 
+void ignoreSignal(int) {}
+
 /// What the command's child reports through its close-on-exec pipe when it cannot exec.
 struct SpawnFailure {
   int err;
@@ -158,9 +160,18 @@ class Init {
   Init(const Context& ctx, const UnitSpec& spec, int event_fd, std::unique_ptr<char[]>& stack, const RecycleKit* kit)
       : ctx_(ctx), spec_(spec), event_fd_(event_fd), stack_(stack), kit_(kit) {
     sigemptyset(&waited_);
-    for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&waited_, sig);
+    for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGIO}) sigaddset(&waited_, sig);
     sigprocmask(SIG_BLOCK, &waited_, nullptr);
     signal(SIGPIPE, SIG_IGN);
+    bool batch = false;
+    for (const CommandSpec& c : spec.commands) batch |= c.role == Role::Batch;
+    if (batch) {
+      // The executor's messages about a batch process (BatchControl) arrive while the init waits for its
+      // children: SIGIO wakes it. A handler, so that even pid 1 of a namespace gets it when unblocked.
+      signal(SIGIO, ignoreSignal);
+      fcntl(event_fd_, F_SETOWN, getpid());
+      fcntl(event_fd_, F_SETFL, fcntl(event_fd_, F_GETFL) | O_ASYNC);
+    }
   }
 
   /// Runs the unit; true once it is swept clean and Done is sent.
@@ -168,14 +179,14 @@ class Init {
     bool setup_failed = false;
     for (uint32_t i = 0; i < spec_.commands.size(); ++i) {
       const CommandSpec& cmd = spec_.commands[i];
-      if (setup_failed && cmd.role == Role::Test) {
+      if (setup_failed && (cmd.role == Role::Test || cmd.role == Role::Batch)) {
         Event ev;
         ev.kind = Event::Kind::Skipped;
         ev.index = i;
         sendEvent(event_fd_, ev);
         continue;
       }
-      bool ok = runCommand(i, cmd);
+      bool ok = cmd.role == Role::Batch ? runBatch(i, cmd) : runCommand(i, cmd);
       if (!ok && cmd.role == Role::Setup) setup_failed = true;
     }
     uint32_t leaked = 0;
@@ -202,6 +213,76 @@ class Init {
   }
 
  private:
+  /// Runs a batch command's processes, one after another, as long as the executor sends Next.
+  bool runBatch(uint32_t index, const CommandSpec& first) {
+    CommandSpec current = first;
+    process_ = 1;
+    for (;;) {
+      batch_index_ = index;
+      runCommand(index, current);
+      batch_index_ = kNoBatch;
+      std::optional<CommandSpec> next = awaitBatchNext(index);
+      if (!next) return true;
+      current = std::move(*next);
+    }
+  }
+
+  /// After a batch process has exited: the executor's Next (the next process, its number in process_) or
+  /// End (none: go on). Reaps what the unit's processes leave meanwhile; exits on SIGTERM like waitFor.
+  std::optional<CommandSpec> awaitBatchNext(uint32_t index) {
+    for (;;) {
+      BatchControl c;
+      ssize_t n;
+      while ((n = recv(event_fd_, &c, sizeof c, MSG_DONTWAIT)) < 0 && errno == EINTR) {
+      }
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return std::nullopt;  // mpexec is gone
+      if (n == ssize_t(sizeof c) && c.magic == BatchControl{}.magic && c.index == index) {
+        if (c.kind == BatchControl::Kind::End) return std::nullopt;
+        if (c.kind == BatchControl::Kind::Next) {
+          if (c.size > (uint64_t(1) << 30)) return std::nullopt;
+          std::string bytes(c.size, '\0');
+          for (size_t got = 0; got < bytes.size();) {
+            size_t want = std::min(kNextChunk, bytes.size() - got);
+            while ((n = recv(event_fd_, bytes.data() + got, want, 0)) < 0 && errno == EINTR) {
+            }
+            if (n != ssize_t(want)) return std::nullopt;
+            got += want;
+          }
+          auto cmd = decodeCommand(bytes);
+          if (!cmd.ok()) return std::nullopt;
+          process_ = c.process;
+          return std::move(cmd.value());
+        }
+        continue;  // a Deadline for the process that has ended
+      }
+      if (n > 0) continue;  // not ours: ignored
+      int sig = sigwaitinfo(&waited_, nullptr);
+      if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+        sweep();
+        _exit(1);
+      }
+      int status;
+      if (sig == SIGCHLD)
+        while (waitpid(-1, &status, WNOHANG) > 0) {
+        }
+    }
+  }
+
+  /// Reads every pending BatchControl; true when the running batch process's deadline moved.
+  bool readControl() {
+    bool moved = false;
+    BatchControl c;
+    ssize_t n;
+    while ((n = recv(event_fd_, &c, sizeof c, MSG_DONTWAIT)) > 0 || (n < 0 && errno == EINTR)) {
+      if (n != ssize_t(sizeof c) || c.magic != BatchControl{}.magic) continue;
+      if (c.kind == BatchControl::Kind::Deadline && c.index == batch_index_ && c.process == process_) {
+        deadline_ = c.deadline_ns;
+        moved = true;
+      }
+    }
+    return moved;
+  }
+
   /// Runs one command to its end; returns whether it succeeded (exit 0, in time).
   bool runCommand(uint32_t index, const CommandSpec& cmd) {
     Event ev;
@@ -239,12 +320,13 @@ class Init {
 
     ev.kind = Event::Kind::Started;
     ev.mono_ns = start;  // when it started, whenever it is sent
-    int64_t deadline = start + cmd.timeout_ms * 1'000'000;
+    deadline_ = start + cmd.timeout_ms * 1'000'000;
     // A command that ends within a moment gets its Started sent together with its Exited (and the unit's
     // Done): one wake-up of mpexec instead of three, which is most of a trivial test's cost to mpexec.
-    std::optional<int> status = waitFor(pid, std::min(deadline, start + kStartedDelayNs));
+    std::optional<int> status = waitFor(pid, std::min(deadline_, start + kStartedDelayNs), Wake::OnControl);
     sendEvent(event_fd_, ev);
-    if (!status) status = waitFor(pid, deadline);
+    // A batch process's deadline moves while it runs (readControl): wait again for the one in force.
+    while (!status && monoNs() < deadline_) status = waitFor(pid, deadline_, Wake::OnControl);
     bool timed_out = false;
     if (!status) {
       // SIGCONT so that a stopped tree sees the SIGTERM; SIGKILL needs no such help.
@@ -276,9 +358,12 @@ class Init {
     return false;
   }
 
-  /// Reaps every child until `pid` ends or the deadline passes. A SIGTERM or SIGINT to the init kills the
-  /// command's session at once and marks the unit as stopping.
-  std::optional<int> waitFor(pid_t pid, int64_t deadline) {
+  enum class Wake { OnlyAtDeadline, OnControl };
+
+  /// Reaps every child until `pid` ends or the deadline passes, or (Wake::OnControl) a message moved the
+  /// batch process's deadline. A SIGTERM or SIGINT to the init kills the command's session at once and
+  /// marks the unit as stopping.
+  std::optional<int> waitFor(pid_t pid, int64_t deadline, Wake wake = Wake::OnlyAtDeadline) {
     for (;;) {
       int status;
       pid_t got;
@@ -302,6 +387,7 @@ class Init {
         sweep();
         _exit(1);
       }
+      if (sig == SIGIO && readControl() && wake == Wake::OnControl) return std::nullopt;
     }
   }
 
@@ -356,10 +442,15 @@ class Init {
     return out;
   }
 
+  static constexpr uint32_t kNoBatch = UINT32_MAX;
+
   const Context& ctx_;
   const UnitSpec& spec_;
   int event_fd_;
   sigset_t waited_;
+  int64_t deadline_ = 0;              ///< of the running command
+  uint32_t batch_index_ = kNoBatch;   ///< the Batch command running, if one is
+  uint32_t process_ = 0;              ///< its process number (BatchControl::process)
   std::unique_ptr<char[]>& stack_;  ///< for launchCommand; kept from one unit to the next
   const RecycleKit* kit_;
 };

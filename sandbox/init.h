@@ -55,4 +55,16 @@ struct NextHeader {
 };
 inline constexpr size_t kNextChunk = 32 * 1024;
 
+/// What UnitProcess::setBatchDeadline(), nextBatch() and endBatch() send while a Batch command runs or has
+/// just exited; for Next, the command's encodeCommand() bytes follow in datagrams of kNextChunk bytes.
+struct BatchControl {
+  enum class Kind : uint32_t { Deadline = 1, Next = 2, End = 3 };
+  uint32_t magic = 0x62746368;  // "btch"
+  Kind kind = Kind::End;
+  uint32_t index = 0;
+  uint32_t process = 0;
+  int64_t deadline_ns = 0;
+  uint64_t size = 0;
+};
+
 }  // namespace mpexec::sandbox

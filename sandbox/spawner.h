@@ -91,6 +91,10 @@ std::string encodeSpawnRequest(const UnitSpec& spec, const std::vector<std::stri
 /// Fails with a message that says which field is malformed.
 Result<SpawnRequest> decodeSpawnRequest(const std::string& bytes);
 
+/// One command's wire form, as a batch's next process travels to its init (UnitProcess::nextBatch).
+std::string encodeCommand(const CommandSpec& c);
+Result<CommandSpec> decodeCommand(const std::string& bytes);
+
 /// A file that comes with mpexec: `name` beside the running executable, or in ../lib/mpexec/ from it (the
 /// build tree; `make install` and the .deb). With `levels_up`, that many directories further up first. Empty
 /// when there is none.

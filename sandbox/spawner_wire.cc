@@ -192,6 +192,39 @@ bool decodeStart(const std::string& bytes, size_t& netns_ahead, std::string& con
   return true;
 }
 
+namespace {
+
+void writeCommand(Writer& w, const CommandSpec& c) {
+  w.u64(uint64_t(c.role));
+  w.strs(c.argv);
+  w.strs(c.env);
+  w.str(c.cwd);
+  w.u64(uint64_t(c.timeout_ms));
+  w.str(c.log_name);
+}
+
+bool readCommand(Reader& r, CommandSpec& c) {
+  return r.enumeration(c.role, 4, "command.role") && r.strs(c.argv, "command.argv") && r.strs(c.env, "command.env") &&
+         r.str(c.cwd, "command.cwd") && r.i64(c.timeout_ms, "command.timeout_ms") &&
+         r.str(c.log_name, "command.log_name");
+}
+
+}  // namespace
+
+std::string encodeCommand(const CommandSpec& c) {
+  Writer w;
+  writeCommand(w, c);
+  return w.take();
+}
+
+Result<CommandSpec> decodeCommand(const std::string& bytes) {
+  Reader r(bytes);
+  CommandSpec c;
+  if (!readCommand(r, c)) return Error{"init", EPROTO, "malformed command: field " + r.failed()};
+  if (!r.done()) return Error{"init", EPROTO, "trailing bytes after the command"};
+  return c;
+}
+
 std::string encodeSpawnRequest(const UnitSpec& spec, const std::vector<std::string>& cgroup_dirs) {
   Writer w;
   w.str(spec.name);
@@ -205,14 +238,7 @@ std::string encodeSpawnRequest(const UnitSpec& spec, const std::vector<std::stri
   w.u64(p.seccomp);
   w.u64(p.nested);
   w.u64(spec.commands.size());
-  for (const CommandSpec& c : spec.commands) {
-    w.u64(uint64_t(c.role));
-    w.strs(c.argv);
-    w.strs(c.env);
-    w.str(c.cwd);
-    w.u64(uint64_t(c.timeout_ms));
-    w.str(c.log_name);
-  }
+  for (const CommandSpec& c : spec.commands) writeCommand(w, c);
   w.u64(spec.log_dir_fd >= 0);
   w.str(spec.output_dir);
   w.u64(spec.output_dir_fd >= 0);
@@ -243,9 +269,7 @@ Result<SpawnRequest> decodeSpawnRequest(const std::string& bytes) {
   if (ok && commands > bytes.size() / 48) ok = r.fail("commands");
   for (uint64_t i = 0; ok && i < commands; ++i) {
     CommandSpec c;
-    ok = r.enumeration(c.role, 3, "command.role") && r.strs(c.argv, "command.argv") && r.strs(c.env, "command.env") &&
-         r.str(c.cwd, "command.cwd") && r.i64(c.timeout_ms, "command.timeout_ms") &&
-         r.str(c.log_name, "command.log_name");
+    ok = readCommand(r, c);
     s.commands.push_back(std::move(c));
   }
   ok = ok && r.flag(req.has_log_dir, "log_dir") && r.str(s.output_dir, "output_dir") &&

@@ -57,6 +57,37 @@ void takeReady(UnitProcess::State& s, const Event& ev) {
   s.setup_note.assign(ev.detail, strnlen(ev.detail, sizeof ev.detail));
 }
 
+/// One datagram of `n` bytes, with `with_fd` as SCM_RIGHTS when it is not -1.
+bool datagram(int sock, const void* p, size_t n, int with_fd = -1) {
+  iovec iov{const_cast<void*>(p), n};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  if (with_fd >= 0) {
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &with_fd, sizeof with_fd);
+  }
+  ssize_t w;
+  while ((w = sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+  }
+  return w == ssize_t(n);
+}
+
+/// A header datagram (with `fd` as SCM_RIGHTS when it is not -1), then `bytes` in datagrams of kNextChunk
+/// bytes.
+bool sendChunked(int sock, const void* header, size_t header_size, const std::string& bytes, int fd = -1) {
+  if (!datagram(sock, header, header_size, fd)) return false;
+  for (size_t sent = 0; sent < bytes.size(); sent += kNextChunk)
+    if (!datagram(sock, bytes.data() + sent, std::min(kNextChunk, bytes.size() - sent))) return false;
+  return true;
+}
+
 }  // namespace
 
 UnitProcess adoptUnit(Isolation isolation, ContainedChild child, UniqueFd events) {
@@ -145,43 +176,12 @@ bool UnitProcess::go(int slot) {
   return send(s_->events.get(), &m, sizeof m, MSG_NOSIGNAL) == ssize_t(sizeof m);
 }
 
-namespace {
-
-/// NextHeader (with `fd` as SCM_RIGHTS when it is not -1), then the request in kNextChunk datagrams.
-bool sendNext(int sock, const std::string& bytes, int fd) {
-  auto datagram = [&](const void* p, size_t n, int with_fd) {
-    iovec iov{const_cast<void*>(p), n};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr mh{};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    if (with_fd >= 0) {
-      mh.msg_control = control;
-      mh.msg_controllen = sizeof control;
-      cmsghdr* c = CMSG_FIRSTHDR(&mh);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      memcpy(CMSG_DATA(c), &with_fd, sizeof with_fd);
-    }
-    ssize_t w;
-    while ((w = sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-    }
-    return w == ssize_t(n);
-  };
-  NextHeader h;
-  h.size = bytes.size();
-  if (!datagram(&h, sizeof h, fd)) return false;
-  for (size_t sent = 0; sent < bytes.size(); sent += kNextChunk)
-    if (!datagram(bytes.data() + sent, std::min(kNextChunk, bytes.size() - sent), -1)) return false;
-  return true;
-}
-
-}  // namespace
-
 bool UnitProcess::runNext(const UnitSpec& spec) {
   if (s_->isolation != Isolation::None || !s_->done || s_->reaped) return false;
-  if (!sendNext(s_->events.get(), encodeSpawnRequest(spec, {}), -1)) return false;
+  const std::string bytes = encodeSpawnRequest(spec, {});
+  NextHeader h;
+  h.size = bytes.size();
+  if (!sendChunked(s_->events.get(), &h, sizeof h, bytes)) return false;
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   s_->done = false;
@@ -201,7 +201,9 @@ bool UnitProcess::recycle(const UnitSpec& spec, std::unique_ptr<UnitCgroup> cgro
   // Only the init is left of the last unit (it reaped every other process before Done); it moves itself into
   // the new unit's cgroups (recycleSandbox), and the old ones go once its Ready says so.
   const std::string bytes = encodeSpawnRequest(spec, cgroup ? cgroup->dirs() : std::vector<std::string>{});
-  if (!sendNext(s_->events.get(), bytes, spec.output_dir_fd)) return false;
+  NextHeader h;
+  h.size = bytes.size();
+  if (!sendChunked(s_->events.get(), &h, sizeof h, bytes, spec.output_dir_fd)) return false;
   s_->previous_cgroup = std::move(s_->cgroup);
   s_->cgroup = std::move(cgroup);
   s_->done = false;
@@ -210,6 +212,35 @@ bool UnitProcess::recycle(const UnitSpec& spec, std::unique_ptr<UnitCgroup> cgro
   s_->setup_done_ns = 0;  // until its Ready
   s_->setup_note.clear();
   return true;
+}
+
+bool UnitProcess::setBatchDeadline(uint32_t index, uint32_t process, int64_t deadline_ns) {
+  if (s_->reaped) return false;
+  BatchControl c;
+  c.kind = BatchControl::Kind::Deadline;
+  c.index = index;
+  c.process = process;
+  c.deadline_ns = deadline_ns;
+  return datagram(s_->events.get(), &c, sizeof c);
+}
+
+bool UnitProcess::nextBatch(uint32_t index, uint32_t process, const CommandSpec& cmd) {
+  if (s_->reaped) return false;
+  const std::string bytes = encodeCommand(cmd);
+  BatchControl c;
+  c.kind = BatchControl::Kind::Next;
+  c.index = index;
+  c.process = process;
+  c.size = bytes.size();
+  return sendChunked(s_->events.get(), &c, sizeof c, bytes);
+}
+
+bool UnitProcess::endBatch(uint32_t index) {
+  if (s_->reaped) return false;
+  BatchControl c;
+  c.kind = BatchControl::Kind::End;
+  c.index = index;
+  return datagram(s_->events.get(), &c, sizeof c);
 }
 
 void UnitProcess::kill() {

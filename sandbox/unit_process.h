@@ -25,7 +25,9 @@ inline constexpr const char* kExeInside = "/run/mpexec-bin/mpexec";
 /// Where a sandbox sees the sync service's socket (UnitSpec::sync_dir's sync.sock, bound on its own).
 inline constexpr const char* kSyncSocketInside = "/run/mpexec/sync.sock";
 
-enum class Role : uint8_t { Setup, Test, Teardown };
+/// Batch: a command that runs several tests in one process; the executor moves its deadline while it runs
+/// and, once it has exited, has the init run another process in its place or go on (UnitProcess::nextBatch).
+enum class Role : uint8_t { Setup, Test, Teardown, Batch };
 
 struct CommandSpec {
   Role role = Role::Test;
@@ -37,7 +39,7 @@ struct CommandSpec {
 };
 
 /// Everything the init needs. Commands run in order. Once a Setup command fails (non-zero exit, signal,
-/// timeout or spawn failure), the Test commands after it are skipped; Teardown commands always run.
+/// timeout or spawn failure), the Test and Batch commands after it are skipped; Teardown commands always run.
 struct UnitSpec {
   std::string name;
   Isolation isolation = Isolation::None;
@@ -146,6 +148,16 @@ class UnitProcess {
   uint32_t leakedProcesses() const;
   /// Whether the init has exited and been reaped (readEvents() returned false).
   bool reaped() const;
+  /// While the Batch command `index` runs its process number `process` (1 for the spec's own, then as
+  /// nextBatch() numbers them): its deadline is now `deadline_ns` (CLOCK_MONOTONIC), which the init enforces
+  /// like a timeout (SIGTERM to its session, SIGKILL after the grace; Exited says timed_out). A message for
+  /// a process that has ended is ignored. False if the init is gone.
+  bool setBatchDeadline(uint32_t index, uint32_t process, int64_t deadline_ns);
+  /// After the Batch command `index` reported Exited, the init waits for one of these: run `cmd` (its
+  /// process number `process`) as that command's next process, with the same index in its events; or go on
+  /// with the commands after it. False if the init is gone.
+  bool nextBatch(uint32_t index, uint32_t process, const CommandSpec& cmd);
+  bool endBatch(uint32_t index);
   /// Hands a unit without namespaces whose init reported Done the next unit to run, in the same init and
   /// with the same event socket and pidfd (spec.log_dir_fd is ignored: the init keeps the first unit's).
   /// False if this init cannot take it (namespaces, not done, gone); the caller then drops it.

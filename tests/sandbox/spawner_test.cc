@@ -41,7 +41,7 @@ UnitSpec fullSpec() {
   s.policy.user = Identity::Nobody;
   s.policy.seccomp = false;
   s.policy.nested = true;
-  for (Role role : {Role::Setup, Role::Test, Role::Teardown}) {
+  for (Role role : {Role::Setup, Role::Test, Role::Teardown, Role::Batch}) {
     CommandSpec c;
     c.role = role;
     c.argv = {"/bin/sh", "-c", std::string("echo \0x", 8)};
