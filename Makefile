@@ -42,10 +42,10 @@ LDFLAGS  ?=
 override LDFLAGS += -pthread $(LDFLAGS_$(MODE))
 # boost_json, libseccomp and RE2 (the output rules' patterns) are linked statically: fewer objects for the
 # loader at every start, and fewer mappings for the spawner to copy at every clone (docs/sandbox.md,
-# "Known limits").
+# "Known limits"). expat (batch units' JUnit files) is not: Debian wants it shared.
 # mpexec loads the sync service's HTTP front, libmpexec-http.so, when a test first calls the service
 # (sync-service/http.h). Tests and benchmarks link it directly.
-MPEXEC_LIBS := -Wl,-Bstatic -lboost_json -lseccomp -lre2 -Wl,-Bdynamic -lfmt
+MPEXEC_LIBS := -Wl,-Bstatic -lboost_json -lseccomp -lre2 -Wl,-Bdynamic -lfmt -lexpat
 LIBS        := $(MPEXEC_LIBS)
 HTTP_SO     := $(OUT)/libmpexec-http.so
 HTTP_SO_SRCS := sync-service/http.cc sync-service/http_request.cc
