@@ -359,6 +359,14 @@ void Console::testFinished(size_t test, const TestRecord& r) {
                  printable(shellQuote("^" + regexEscape(t.name) + "$")), opts_.rerun_manifest);
       if (t.cmd.size() >= 2 && t.cmd[1].rfind("--gtest_filter=", 0) == 0)
         fmt::print(out_, "  reproduce: {} {}\n", printable(shellQuote(t.cmd[0])), printable(shellQuote(t.cmd[1])));
+      if (!t.id.empty()) {
+        // A gtest batch's case reproduces alone like a gtest entry's.
+        const BatchSpec& batch = *m_.groups.at(t.group).batch;
+        for (const std::string& arg : batch.cmd)
+          if (arg.rfind("--gtest_filter=", 0) == 0)
+            fmt::print(out_, "  reproduce: {} {}\n", printable(shellQuote(batch.cmd[0])),
+                       printable(shellQuote("--gtest_filter=" + t.id)));
+      }
     }
   }
   drawStatus();

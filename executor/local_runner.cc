@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "executor/batch_command.h"
 #include "executor/output_rules.h"
 #include "sandbox/contain.h"
 #include "sandbox/spawner.h"
@@ -116,6 +117,8 @@ void emptyDir(const std::string& dir) {
   for (const auto& e : entries) std::filesystem::remove_all(e, ec);
 }
 
+constexpr int kLinesPollMs = 100;
+
 std::string describeStatus(int st) {
   if (WIFEXITED(st)) return fmt::format("exit {}", WEXITSTATUS(st));
   if (WIFSIGNALED(st)) return fmt::format("signal {}", WTERMSIG(st));
@@ -180,6 +183,19 @@ struct LocalRunner::Running {
   uint64_t oom_seen = 0;
   std::string problem;
   sandbox::Policy policy;  ///< as the sandbox applied it (writable paths resolved)
+
+  // A batch unit's (docs/executor.md, "Batch units"):
+  const BatchSpec* batch_spec = nullptr;
+  std::unique_ptr<BatchRun> batch;
+  uint32_t batch_index = 0;              ///< the Batch command's index
+  sandbox::CommandSpec batch_template;   ///< what each of its processes starts from (env, cwd)
+  UniqueFd out_dir;                      ///< the unit's output directory
+  UniqueFd batch_log;                    ///< the current process's log
+  std::string batch_log_name, junit_name;
+  std::unordered_map<std::string, size_t> batch_ids;  ///< the current process's: id → test
+  int64_t lines_read = 0;                ///< how much of its log was matched against batch.lines
+  std::string partial_line;
+  int64_t sent_deadline = -1;
 };
 
 /// An init waiting for another unit.
@@ -248,6 +264,12 @@ LocalRunner::LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Con
     ev.events = EPOLLIN;
     ev.data.u64 = ~uint64_t(0);
     epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, opts_.interrupt_fd, &ev);
+  }
+  if (opts_.batch_board) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kBoard;
+    epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, opts_.batch_board->wakeFd(), &ev);
   }
   for (char** e = environ; *e; ++e) {
     std::string kv = *e;
@@ -408,7 +430,26 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
     if (visible) spec.visible = std::move(*visible);
     else visible_error = "sandbox: " + visible.error().message();
   };
-  for (size_t t : job.tests) {
+  if (group && group->batch) {
+    r->batch_spec = &*group->batch;
+    r->batch = std::make_unique<BatchRun>(m_, job.tests, job.attempt > 1);
+    r->batch_template.role = sandbox::Role::Batch;
+    r->batch_template.env = env(group->settings, nullptr, unit.resources);  // runs all of the unit's tests
+    r->batch_template.cwd = group->settings.cwd;
+    r->out_dir.reset(open(spec.output_dir.c_str(), O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    r->batch->startNext(clock_.nowUs());
+    sandbox::CommandSpec c;
+    if (auto why = batchProcess(*r, c)) {
+      emptyDir(r->tmp_dir);
+      if (!socket.empty() && opts_.sync.unit_ended) opts_.sync.unit_ended(unit.id);
+      return why;
+    }
+    r->batch_index = uint32_t(spec.commands.size());
+    spec.commands.push_back(std::move(c));
+    r->roles.push_back(sandbox::Role::Batch);
+    r->tests.push_back(0);
+  }
+  for (size_t t : r->batch ? std::vector<size_t>{} : job.tests) {
     const TestSpec& test = m_.tests[t];
     sandbox::CommandSpec c;
     c.role = sandbox::Role::Test;
@@ -431,6 +472,7 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
 
   auto proc = startUnit(spec, std::move(reuse));
   if (!proc.ok()) {
+    if (r->batch && opts_.batch_board) opts_.batch_board->close(unit.id);
     emptyDir(r->tmp_dir);
     if (!socket.empty() && opts_.sync.unit_ended) opts_.sync.unit_ended(unit.id);
     return "sandbox: " + proc.error().message();
@@ -493,6 +535,8 @@ void LocalRunner::start(const UnitJob& job) {
     // its events in the socket, read as soon as the unit is watched.
     r->slot = job.slot;
     r->process->go(job.slot);
+    for (std::string& kv : r->batch_template.env)
+      if (kv == "MPEXEC_SLOT=") kv += std::to_string(job.slot);  // for its later processes
   } else {
     r = std::make_unique<Running>();
     if (auto why = launch(*r, job, false)) {
@@ -549,6 +593,7 @@ int LocalRunner::settingUp() {
 }
 
 void LocalRunner::drop(std::unique_ptr<Running> r) {
+  if (r->batch && opts_.batch_board) opts_.batch_board->close(plan_.units[r->unit].id);
   r->process.reset();  // kills and reaps
   emptyDir(r->tmp_dir);
   if (r->synced && opts_.sync.unit_ended) opts_.sync.unit_ended(plan_.units[r->unit].id);
@@ -570,6 +615,24 @@ void LocalRunner::translate(Running& r, const sandbox::Event& ev, std::vector<Ru
   sandbox::Role role = r.roles[ev.index];
   size_t t = r.tests[ev.index];
   using K = sandbox::Event::Kind;
+  if (role == sandbox::Role::Batch) {
+    if (ev.kind == K::Started) {
+      r.batch->processStarted(clock_.toUs(ev.mono_ns));
+      batchDeadline(r);
+    } else if (ev.kind == K::Denied) {
+      r.problem += fmt::format("{}seccomp denied {} to batch process {}", r.problem.empty() ? "" : "; ", ev.detail,
+                               r.batch->process());
+    } else if (ev.kind == K::Skipped) {
+      BatchEvents be;
+      r.batch->abandon(r.problem.empty() ? "group setup failed" : r.problem, be);
+      emitBatch(r, be, out);
+      if (opts_.batch_board) opts_.batch_board->close(plan_.units[r.unit].id);
+      r.finished[ev.index] = true;
+    } else if (ev.kind == K::Exited || ev.kind == K::SpawnFailed) {
+      batchEnded(r, ev, out);
+    }
+    return;
+  }
   if (role != sandbox::Role::Test) {
     // A fixture: its failure is the unit's problem; a failed setup also turns into the tests' ERROR.
     const char* what = role == sandbox::Role::Setup ? "setup" : "teardown";
@@ -656,6 +719,12 @@ void LocalRunner::finishUnit(size_t slot_index, std::vector<RunnerEvent>& out) {
     if (r->finished[i]) continue;
     std::string why = !r->setup_failed.empty() ? r->setup_failed
                                                 : fmt::format("the unit ended early (init {})", describeStatus(status));
+    if (r->roles[i] == sandbox::Role::Batch) {
+      BatchEvents be;
+      r->batch->abandon(why, be);
+      emitBatch(*r, be, out);
+      continue;
+    }
     if (r->roles[i] != sandbox::Role::Test) {
       if (r->setup_failed.empty()) r->problem += (r->problem.empty() ? "" : "; ") + why;
       continue;
@@ -694,6 +763,7 @@ void LocalRunner::finishUnit(size_t slot_index, std::vector<RunnerEvent>& out) {
   }
   r->process.reset();
   emptyDir(r->tmp_dir);
+  if (r->batch && opts_.batch_board) opts_.batch_board->close(unit.id);
   if (!opts_.sync.socket_path.empty() && opts_.sync.unit_ended) opts_.sync.unit_ended(unit.id);
   RunnerEvent end;
   end.kind = RunnerEvent::Kind::UnitFinished;
@@ -716,7 +786,12 @@ void LocalRunner::wait(std::vector<RunnerEvent>& out) {
     // Units to set up ahead wait for a moment with no event pending, and for fewer units setting up (running
     // or ahead) than there are slots: more would only compete for the CPU with the ones that will run first.
     bool spare = !to_prepare_.empty() && settingUp() < int(running_.size());
-    n = epoll_wait(epoll_.get(), ready, 64, spare ? 0 : opts_.tick_ms);
+    // Batch processes whose output lines report tests are read every 100 ms.
+    int timeout = opts_.tick_ms;
+    for (const auto& r : running_)
+      if (r && r->batch && r->batch_spec->lines.any() && r->batch_log)
+        timeout = timeout < 0 ? kLinesPollMs : std::min(timeout, kLinesPollMs);
+    n = epoll_wait(epoll_.get(), ready, 64, spare ? 0 : timeout);
     if (n != 0 || !spare) break;
     UnitJob job = std::move(to_prepare_.front());
     to_prepare_.pop_front();
@@ -725,6 +800,10 @@ void LocalRunner::wait(std::vector<RunnerEvent>& out) {
     if (!launch(*r, job, true)) prepared_.emplace(job.unit, std::move(r));
   }
   if (n < 0) return;  // EINTR: a signal, so the scheduler looks at the interrupt flag
+  // Live reports first: a process's reports all came before its exit.
+  batchReports(out);
+  for (auto& r : running_)
+    if (r && r->batch && r->batch_spec->lines.any() && r->batch_log) batchLines(*r, false, out);
   std::vector<sandbox::Event> events;
   std::vector<bool> seen(running_.size(), false);
   for (int i = 0; i < n; ++i) {
@@ -733,6 +812,7 @@ void LocalRunner::wait(std::vector<RunnerEvent>& out) {
       reapRetired();
       continue;
     }
+    if (slot == kBoard) continue;  // taken above
     if (slot >= running_.size() || seen[slot] || !running_[slot]) continue;
     seen[slot] = true;
     Running& r = *running_[slot];
@@ -741,6 +821,207 @@ void LocalRunner::wait(std::vector<RunnerEvent>& out) {
     for (const auto& ev : events) translate(r, ev, out);
     if (!alive || r.process->done()) finishUnit(slot, out);
   }
+}
+
+std::optional<std::string> LocalRunner::batchProcess(Running& r, sandbox::CommandSpec& c) {
+  const Unit& unit = plan_.units[r.unit];
+  const uint32_t k = r.batch->process();
+  const std::string suffix = r.attempt > 1 ? fmt::format("{}.attempt{}", k, r.attempt) : std::to_string(k);
+  const std::string out_dir = paths_.run_dir + "/out/" + unit.id;
+  const std::string ids_name = "batch." + suffix + ".ids";
+  r.junit_name = "batch." + suffix + ".junit.xml";
+  r.batch_log_name = unit.id + ".batch." + suffix + ".log";
+  if (!r.out_dir) return "cannot open the unit's output directory " + out_dir + ": " + strerror(errno);
+  std::vector<std::string> ids;
+  std::string listing;
+  r.batch_ids.clear();
+  for (size_t t : r.batch->current()) {
+    ids.push_back(m_.tests[t].id);
+    listing += m_.tests[t].id + "\n";
+    r.batch_ids.emplace(m_.tests[t].id, t);
+  }
+  // The output directory is the unit's to write: nothing there is followed or trusted (DESIGN §4).
+  unlinkat(r.out_dir.get(), ids_name.c_str(), 0);
+  UniqueFd ids_fd(openat(r.out_dir.get(), ids_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!ids_fd || write(ids_fd.get(), listing.data(), listing.size()) != ssize_t(listing.size()))
+    return fmt::format("cannot write {}/{}: {}", out_dir, ids_name, strerror(errno));
+  if (unlinkat(r.out_dir.get(), r.junit_name.c_str(), 0) < 0 && errno != ENOENT)
+    return fmt::format("cannot remove {}/{}: {}", out_dir, r.junit_name, strerror(errno));
+  r.batch_log.reset(openat(logs_dir_fd_.get(), r.batch_log_name.c_str(),
+                           O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!r.batch_log) return fmt::format("cannot create {}/{}: {}", paths_.log_prefix, r.batch_log_name, strerror(errno));
+  r.lines_read = 0;
+  r.partial_line.clear();
+  r.sent_deadline = -1;
+
+  c = r.batch_template;
+  c.argv = expandBatchCommand(r.batch_spec->cmd, ids, out_dir + "/" + r.junit_name);
+  c.env.push_back("MPEXEC_BATCH_IDS_FILE=" + out_dir + "/" + ids_name);
+  c.env.push_back("MPEXEC_BATCH_JUNIT=" + out_dir + "/" + r.junit_name);
+  c.env.push_back("MPEXEC_BATCH_PROCESS=" + std::to_string(k));
+  // The init's own deadline until mpexec moves it: the sum of the tests' timeouts.
+  int64_t sum_ms = 0;
+  for (size_t t : r.batch->current())
+    sum_ms = std::min<int64_t>(sum_ms + int64_t(m_.tests[t].settings.timeout_s * 1000), int64_t(365) * 24 * 3600 * 1000);
+  c.timeout_ms = std::max<int64_t>(1, sum_ms);
+  c.log_name = r.batch_log_name;
+  if (opts_.batch_board) opts_.batch_board->open(unit.id, k, r.batch_ids, r.batch_log.get());
+  return std::nullopt;
+}
+
+void LocalRunner::batchEnded(Running& r, const sandbox::Event& ev, std::vector<RunnerEvent>& out) {
+  const Unit& unit = plan_.units[r.unit];
+  batchReports(out);
+  batchLines(r, true, out);
+  BatchProcessEnd end;
+  if (ev.kind == sandbox::Event::Kind::SpawnFailed) {
+    end.how = BatchProcessEnd::How::SpawnFailed;
+    end.detail = fmt::format("{}: {}", ev.detail, strerror(ev.err));
+  } else {
+    end.wait_status = ev.wait_status;
+    end.timed_out = ev.timed_out;
+  }
+  std::optional<JunitFile> junit;
+  std::string junit_problem;
+  if (r.out_dir) {
+    auto read = readJunitFile(r.out_dir.get(), r.junit_name);
+    if (!read.ok()) {
+      junit_problem = read.error().message();
+    } else if (*read) {
+      junit = std::move(**read);
+      junit_problem = junit->problem;
+    }
+  }
+  BatchEvents be;
+  r.batch->ended(end, clock_.toUs(ev.mono_ns), junit ? &*junit : nullptr, junit_problem,
+                 paths_.log_prefix + "/" + r.batch_log_name, be);
+  if (opts_.batch_board) opts_.batch_board->close(unit.id);
+  emitBatch(r, be, out);
+  if (!r.batch->done()) {
+    r.batch->startNext(clock_.nowUs());
+    sandbox::CommandSpec c;
+    if (auto why = batchProcess(r, c)) {
+      BatchEvents left;
+      r.batch->abandon(*why, left);
+      emitBatch(r, left, out);
+    } else {
+      r.process->nextBatch(r.batch_index, r.batch->process(), c);
+      return;  // if the init is gone, finishUnit() abandons what is left
+    }
+  }
+  r.batch_log.reset();
+  r.process->endBatch(r.batch_index);
+  r.finished[r.batch_index] = true;
+}
+
+void LocalRunner::batchReports(std::vector<RunnerEvent>& out) {
+  if (!opts_.batch_board) return;
+  for (LiveReport& rep : opts_.batch_board->take()) {
+    Running* r = nullptr;
+    for (auto& candidate : running_)
+      if (candidate && plan_.units[candidate->unit].id == rep.unit) r = candidate.get();
+    if (!r || !r->batch || r->batch->process() != rep.process) continue;
+    BatchEvents be;
+    if (rep.started) {
+      r->batch->started(rep.test, rep.at_us, rep.log_offset, false, be);
+    } else {
+      r->batch->finished(rep.test, rep.result, rep.at_us, rep.log_offset, be);
+    }
+    emitBatch(*r, be, out);
+    batchDeadline(*r);
+  }
+}
+
+void LocalRunner::batchLines(Running& r, bool all, std::vector<RunnerEvent>& out) {
+  const BatchLines& lines = r.batch_spec->lines;
+  if (!lines.any() || !r.batch_log) return;
+  constexpr size_t kMaxLine = 64 * 1024;
+  BatchEvents be;
+  const int64_t now = clock_.nowUs();
+  auto match = [&](std::string_view line, int64_t from, int64_t to) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::match_results<std::string_view::const_iterator> mr;
+    auto test = [&](const std::optional<LinePattern>& p) -> std::optional<size_t> {
+      if (!p || !std::regex_search(line.begin(), line.end(), mr, p->re) || !mr[1].matched) return std::nullopt;
+      auto it = r.batch_ids.find(mr[1].str());
+      if (it == r.batch_ids.end()) return std::nullopt;
+      return it->second;
+    };
+    if (auto t = test(lines.started)) r.batch->started(*t, now, from, true, be);
+    const std::pair<const std::optional<LinePattern>*, Outcome> ends[] = {
+        {&lines.pass, Outcome::Pass}, {&lines.fail, Outcome::Fail}, {&lines.skip, Outcome::Skip},
+        {&lines.error, Outcome::Error}};
+    for (const auto& [p, o] : ends)
+      if (auto t = test(*p)) r.batch->lineFinished(*t, o, now, to);
+  };
+  char buf[64 * 1024];
+  for (;;) {
+    ssize_t n = pread(r.batch_log.get(), buf, sizeof buf, r.lines_read);
+    if (n <= 0) break;
+    int64_t base = r.lines_read - int64_t(r.partial_line.size());
+    r.lines_read += n;
+    r.partial_line.append(buf, size_t(n));
+    size_t pos = 0, nl;
+    while ((nl = r.partial_line.find('\n', pos)) != std::string::npos) {
+      match(std::string_view(r.partial_line).substr(pos, nl - pos), base + int64_t(pos), base + int64_t(nl) + 1);
+      pos = nl + 1;
+    }
+    r.partial_line.erase(0, pos);
+    if (r.partial_line.size() > kMaxLine) r.partial_line.clear();  // a line this long is not a test's
+  }
+  if (all && !r.partial_line.empty()) {
+    int64_t base = r.lines_read - int64_t(r.partial_line.size());
+    match(r.partial_line, base, r.lines_read);
+    r.partial_line.clear();
+  }
+  emitBatch(r, be, out);
+  batchDeadline(r);
+}
+
+void LocalRunner::emitBatch(Running& r, BatchEvents& ev, std::vector<RunnerEvent>& out) {
+  auto started = [&](size_t t, int64_t at) {
+    RunnerEvent s;
+    s.kind = RunnerEvent::Kind::TestStarted;
+    s.unit = r.unit;
+    s.test = t;
+    s.at_us = at;
+    out.push_back(std::move(s));
+  };
+  for (const auto& [t, at] : ev.started) started(t, at);
+  for (BatchResult& res : ev.finished) {
+    if (res.announce && res.record.start_us >= 0) started(res.test, res.record.start_us);
+    // The test's own log: its part of the process's output, then what the channel or mpexec says.
+    std::string name = logName(res.test, r.attempt);
+    UniqueFd fd(openat(logs_dir_fd_.get(), name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (fd && res.slice_from >= 0 && r.batch_log) {
+      char buf[64 * 1024];
+      for (int64_t at = res.slice_from; res.slice_to < 0 || at < res.slice_to;) {
+        size_t want = res.slice_to < 0 ? sizeof buf : size_t(std::min<int64_t>(int64_t(sizeof buf), res.slice_to - at));
+        ssize_t n = pread(r.batch_log.get(), buf, want, at);
+        if (n <= 0 || write(fd.get(), buf, size_t(n)) != n) break;
+        at += n;
+      }
+    }
+    if (fd && !res.text.empty()) (void)!write(fd.get(), res.text.data(), res.text.size());
+    RunnerEvent f;
+    f.kind = RunnerEvent::Kind::TestFinished;
+    f.unit = r.unit;
+    f.test = res.test;
+    f.record = std::move(res.record);
+    f.record.log = logPath(res.test, r.attempt);
+    f.record.attempts = r.attempt;
+    out.push_back(std::move(f));
+  }
+  ev.started.clear();
+  ev.finished.clear();
+}
+
+void LocalRunner::batchDeadline(Running& r) {
+  if (!r.process || r.batch->current().empty()) return;
+  int64_t d = r.batch->deadlineUs();
+  if (d == r.sent_deadline) return;
+  r.sent_deadline = d;
+  r.process->setBatchDeadline(r.batch_index, r.batch->process(), clock_.start_ns + d * 1000);
 }
 
 void LocalRunner::reapRetired() {
@@ -764,6 +1045,7 @@ void LocalRunner::killAll() {
     if (!r) continue;
     r->process.reset();  // reaps
     emptyDir(r->tmp_dir);
+    if (r->batch && opts_.batch_board) opts_.batch_board->close(plan_.units[r->unit].id);
     if (!opts_.sync.socket_path.empty() && opts_.sync.unit_ended) opts_.sync.unit_ended(plan_.units[r->unit].id);
     r.reset();
   }

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "executor/batch_board.h"
+#include "executor/batch_run.h"
 #include "executor/bind_paths.h"
 #include "executor/clock.h"
 #include "executor/manifest.h"
@@ -47,6 +49,8 @@ struct LocalRunnerOptions {
   int interrupt_fd = -1;  ///< wait() returns when this is readable
   int tick_ms = -1;       ///< wait() also returns after this long (-1: only on events)
   SyncHooks sync;
+  /// Where batch processes' live reports arrive (the sync service's ResultSink); null: none do.
+  BatchBoard* batch_board = nullptr;
 };
 
 class LocalRunner : public UnitRunner {
@@ -75,6 +79,20 @@ class LocalRunner : public UnitRunner {
   void drop(std::unique_ptr<Running> r);
   void finishUnit(size_t slot_index, std::vector<RunnerEvent>& out);
   void translate(Running& r, const struct sandbox::Event& ev, std::vector<RunnerEvent>& out);
+
+  // Batch units (docs/executor.md, "Batch units"). The next process of `r`'s batch as a command: its ids
+  // file, its JUnit file removed, its log made, the board told; on failure, why.
+  std::optional<std::string> batchProcess(Running& r, sandbox::CommandSpec& c);
+  /// The Batch command's process ended (Exited or SpawnFailed): outcomes, then the next process or none.
+  void batchEnded(Running& r, const struct sandbox::Event& ev, std::vector<RunnerEvent>& out);
+  /// Takes the live reports from the board and applies them to their units.
+  void batchReports(std::vector<RunnerEvent>& out);
+  /// Matches the new lines of `r`'s batch process output against batch.lines (`all`: the last one too).
+  void batchLines(Running& r, bool all, std::vector<RunnerEvent>& out);
+  /// Sends the scheduler what a batch report changed, writing the finished tests' logs.
+  void emitBatch(Running& r, BatchEvents& ev, std::vector<RunnerEvent>& out);
+  /// Tells the init the batch process's deadline when it moved.
+  void batchDeadline(Running& r);
 
   const Manifest& m_;
   const Plan& plan_;
@@ -122,6 +140,7 @@ class LocalRunner : public UnitRunner {
   size_t recycled_ = 0;      ///< units that ran in a recycled sandbox
   size_t sandboxes_ = 0;     ///< units that ran in a sandbox (new or recycled)
   static constexpr uint64_t kRetiring = ~uint64_t(0) - 1;  ///< epoll tag of their pidfds
+  static constexpr uint64_t kBoard = ~uint64_t(0) - 2;     ///< epoll tag of the batch board
   void reapRetired();
   /// An idle init runs the unit when there is one (`reuse`, taken by launch() for a sandboxed unit); the
   /// spawner starts a new one otherwise.

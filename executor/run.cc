@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "executor/batch_board.h"
 #include "executor/clock.h"
 #include "executor/config.h"
 #include "executor/console.h"
@@ -139,6 +140,7 @@ class RunSession {
   Plan plan_;
   int np_ = 1;
   RunPaths paths_;
+  std::unique_ptr<BatchBoard> batch_board_;  ///< before sync_, which holds it as its ResultSink
   std::unique_ptr<sync::Service> sync_;
   std::optional<InterruptWatch> interrupt_;
   std::unique_ptr<LocalRunner> runner_;
@@ -309,6 +311,8 @@ std::optional<int> RunSession::startServices() {
       fmt::format(R"({{"np": {}, "units": {}, "tests": {}, "run_id": "{}", "start": "{}.{:06}Z", "start_unix_us": {}}})",
                   np_, plan_.units.size(), plan_.tests.size(), paths_.run_id, start, start_unix_us % 1000000,
                   start_unix_us);
+  batch_board_ = std::make_unique<BatchBoard>(clock_);
+  sync_opts.results = batch_board_.get();
   std::string sync_error;
   sync_ = sync::Service::start(sync_opts, &sync_error);
   if (!sync_) {
@@ -340,6 +344,7 @@ void RunSession::dispatch() {
   if (!sync_->tcpAddress().empty()) ropts.sync.tcp_url = "http://" + sync_->tcpAddress();
   ropts.sync.unit_starting = [&](const std::string& unit) { return sync_->registerUnit(unit); };
   ropts.sync.unit_ended = [&](const std::string& unit) { sync_->unitEnded(unit); };
+  ropts.batch_board = batch_board_.get();
   const Manifest& m = *manifest_;
   runner_ = std::make_unique<LocalRunner>(m, plan_, *ctx_, *spawner_->value(), paths_, clock_, ropts);
 

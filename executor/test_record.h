@@ -23,6 +23,7 @@ struct TestRecord {
   int attempts = 0;
   std::string log;         ///< path of the captured output, relative to the manifest directory
   ResourceInstances resources = {};  ///< the resource instances its command was given (MPEXEC_RESOURCE_<NAME>)
+  std::string note;        ///< a batch test's word beside the outcome ("xfail"), from its live report
   std::vector<TestRecord> earlier;  ///< failed attempts before this one (--retries), oldest first
 };
 

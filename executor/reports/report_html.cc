@@ -330,7 +330,8 @@ class Page {
                           "<b>{3}</b> — {4}{5}{6}</summary>\n",
                           outcomeName(r.outcome), t, i < 20 ? " open" : "", htmlEscape(spec.name), htmlEscape(how),
                           how.empty() ? "" : " · ", took);
-      out_ += fmt::format("<div class=\"meta\">{}unit {}{}{}{}{}</div>\n",
+      out_ += fmt::format("<div class=\"meta\">{}{}unit {}{}{}{}{}</div>\n",
+                          r.note.empty() ? "" : "note " + htmlEscape(r.note) + " · ",
                           r.reason.empty() ? "" : htmlEscape(r.reason) + " · ", htmlEscape(r.unit),
                           spec.group.empty() ? "" : " · group " + htmlEscape(spec.group),
                           spec.labels.empty() ? "" : " · labels " + htmlEscape(labelList(spec)),

@@ -73,6 +73,7 @@ std::string jsonReport(const Manifest& m, const Plan& plan, const ScheduleResult
     o["end_us"] = r.end_us >= 0 ? json::value(r.end_us) : json::value(nullptr);
     o["attempts"] = r.attempts;
     o["log"] = r.log.empty() ? json::value(nullptr) : json::value(r.log);
+    o["note"] = r.note.empty() ? json::value(nullptr) : json::value(r.note);
     json::array labels;
     for (const auto& l : spec.labels) labels.emplace_back(l);
     o["labels"] = std::move(labels);

@@ -62,14 +62,17 @@ std::string classname(const json::object& t) {
   return "(unnamed)";
 }
 
-// One <property name="label"> per label, as pytest's record_property writes test case properties.
-std::string labelProperties(const json::object& t) {
+// One <property name="label"> per label, as pytest's record_property writes test case properties, and a
+// batch test's note ("xfail").
+std::string caseProperties(const json::object& t) {
+  std::string props;
   const json::value* labels = t.if_contains("labels");
-  if (labels == nullptr || !labels->is_array() || labels->as_array().empty()) return {};
-  std::string out = "      <properties>\n";
-  for (const json::value& l : labels->as_array())
-    if (l.is_string()) out += fmt::format("        <property name=\"label\" value=\"{}\"/>\n", xmlEscape(std::string_view(l.as_string().data(), l.as_string().size())));
-  return out + "      </properties>\n";
+  if (labels != nullptr && labels->is_array())
+    for (const json::value& l : labels->as_array())
+      if (l.is_string()) props += fmt::format("        <property name=\"label\" value=\"{}\"/>\n", xmlEscape(std::string_view(l.as_string().data(), l.as_string().size())));
+  if (std::string note = str(t, "note"); !note.empty())
+    props += fmt::format("        <property name=\"note\" value=\"{}\"/>\n", xmlEscape(note));
+  return props.empty() ? props : "      <properties>\n" + props + "      </properties>\n";
 }
 
 }  // namespace
@@ -192,7 +195,7 @@ std::string junitReport(const json::object& report, const LogReader& read_log) {
       c.time_us += us;
       cases += fmt::format("    <testcase name=\"{}\" classname=\"{}\" time=\"{}\">\n", name, xmlEscape(classname(*t)),
                            seconds(us));
-      cases += labelProperties(*t);
+      cases += caseProperties(*t);
       std::string msg = xmlEscape(messageOf(*t));
       if (outcome == "SKIP") {
         ++c.skipped;
