@@ -74,10 +74,13 @@ TEST_BINS     := $(TEST_SUITES:%=$(OUT)/tests/%_tests)
 BENCH_SRCS    := $(wildcard bench/*_bench.cc)
 BENCH_BINS    := $(BENCH_SRCS:bench/%.cc=$(OUT)/bench/%)
 NS_FLOOR      := $(OUT)/bench/ns-floor
+# Programs the integration tests run as batch commands (tests/fixtures/), and the batch benchmark's binary.
+FIXTURES      := $(OUT)/tests/fixtures/batch-live $(OUT)/tests/fixtures/batch-gtest
+GTEST_CASES   := $(OUT)/bench/gtest-cases
 
 ALL_SRCS := $(LIB_SRCS) executor/main.cc sandbox/spawner_main.cc $(wildcard tests/*/*.cc tests/*/*/*.cc) \
             $(BENCH_SRCS) \
-            bench/ns_floor.cc
+            bench/ns_floor.cc bench/gtest_cases.cc
 DEPS     := $(ALL_SRCS:%.cc=$(OUT)/obj/%.d) $(HTTP_SO_SRCS:%.cc=$(OUT)/pic/%.d)
 
 # The fuzz targets (tests/fuzz/*_fuzz.cc, docs/fuzzing.md), each run for FUZZ_SECONDS by `make fuzz`.
@@ -136,7 +139,19 @@ $(NS_FLOOR): $(OUT)/obj/bench/ns_floor.o
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $(SPAWNER_LDFLAGS_$(MODE)) $^ -o $@
 
-test: deps $(OUT)/mpexec $(OUT)/mpexec-spawner $(HTTP_SO) $(NS_FLOOR) $(TEST_BINS)
+$(OUT)/tests/fixtures/batch-live: $(OUT)/obj/tests/fixtures/batch_live_runner.o $(LIB_sync)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $^ $(MPEXEC_LIBS) -o $@
+
+$(OUT)/tests/fixtures/batch-gtest: $(OUT)/obj/tests/fixtures/batch_gtest_cases.o
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $^ -lgtest -lgtest_main -o $@
+
+$(GTEST_CASES): $(OUT)/obj/bench/gtest_cases.o
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $^ -lgtest -lgtest_main -o $@
+
+test: deps $(OUT)/mpexec $(OUT)/mpexec-spawner $(HTTP_SO) $(NS_FLOOR) $(FIXTURES) $(TEST_BINS)
 	@packaging/install-deps.sh --browser || echo "make test: chromium is not installed; the browser test will skip"
 	MPEXEC_BIN=$(abspath $(OUT)/mpexec) tests/python/run.sh $(PYTHON3)
 	MPEXEC_BIN=$(abspath $(OUT)/mpexec) NS_FLOOR_BIN=$(abspath $(NS_FLOOR)) tests/run-all.sh $(TEST_BINS)

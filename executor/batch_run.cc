@@ -245,6 +245,7 @@ void BatchRun::ended(const BatchProcessEnd& end, int64_t at_us, const JunitFile*
     rec.end_us = at_us;
     if (ran) {
       rec.start_us = s.start_us >= 0 ? s.start_us : start_us_;
+      rec.end_us = std::max(rec.end_us, rec.start_us);  // a line read after the exit has a later stamp
       res.announce = s.start_us < 0;
       res.slice_from = s.start_off >= 0 ? s.start_off : 0;
     }

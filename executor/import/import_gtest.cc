@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -41,11 +42,33 @@ std::string absoluteProgram(const std::string& bin) {
   return ec ? bin : abs.lexically_normal().string();
 }
 
+/// A group name for `key` ([A-Za-z0-9._-]{1,128}, unique among `used`).
+std::string groupName(const std::string& key, std::map<std::string, int>& used) {
+  std::string name;
+  for (char c : key) name += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ? c : '_';
+  name = name.substr(0, 120);
+  if (name.empty() || name == "." || name == "..") name = "_" + name;
+  std::string unique = name;
+  for (int k = 2; used.count(unique); ++k) unique = fmt::format("{}-{}", name, k);
+  used[unique] = 1;
+  return unique;
+}
+
+/// How a gtest batch's output says that a case starts and ends (docs/manifest.md, "Batch groups").
+json::object gtestLines() {
+  return {{"started", "^\\[ RUN      \\] (\\S+)$"},
+          {"pass", "^\\[       OK \\] (\\S+) \\(\\d+ ms\\)$"},
+          {"fail", "^\\[  FAILED  \\] ([^ ,]+)(, where .*)? \\(\\d+ ms\\)$"},
+          {"skip", "^\\[  SKIPPED \\] (\\S+) \\(\\d+ ms\\)$"}};
+}
+
 }  // namespace
 
-Result<GtestImport> importGtest(const std::vector<std::string>& bins, const GtestListOptions& opts) {
+Result<GtestImport> importGtest(const std::vector<std::string>& bins, const GtestListOptions& opts, GtestLayout layout) {
   GtestImport out;
   json::array tests;
+  json::object groups;
+  std::map<std::string, int> used_groups;
   std::map<std::string, std::string> by_basename;  // basename → the binary that claimed it
   for (const std::string& given : bins) {
     std::string bin = absoluteProgram(given);
@@ -72,21 +95,46 @@ Result<GtestImport> importGtest(const std::vector<std::string>& bins, const Gtes
       continue;
     }
     if (cases->empty()) out.warnings.push_back(fmt::format("warning: {} lists no enabled test", bin));
-    for (const std::string& c : *cases)
-      tests.push_back(json::object{{"name", base + "." + c}, {"cmd", json::array{bin, "--gtest_filter=" + c}}});
+    if (layout == GtestLayout::OneProcessPerCase) {
+      for (const std::string& c : *cases)
+        tests.push_back(json::object{{"name", base + "." + c}, {"cmd", json::array{bin, "--gtest_filter=" + c}}});
+      continue;
+    }
+    // A batch group per suite: its cases run in one process, selected by --gtest_filter.
+    std::map<std::string, std::string> group_of;  // suite → group
+    for (const std::string& c : *cases) {
+      std::string suite = c.substr(0, c.find('.'));
+      auto [it, fresh] = group_of.try_emplace(suite);
+      if (fresh) {
+        it->second = groupName(base + "." + suite, used_groups);
+        json::object batch{{"cmd", json::array{bin, "--gtest_filter={ids::}", "--gtest_output=xml:{junit}"}},
+                           {"lines", gtestLines()}};
+        groups[it->second] = json::object{{"strategy", "serial"}, {"batch", std::move(batch)}};
+      }
+      tests.push_back(json::object{{"name", base + "." + c}, {"group", it->second}, {"id", c}});
+    }
   }
-  out.manifest = json::serialize(json::object{{"version", 1}, {"tests", std::move(tests)}}) + "\n";
+  json::object manifest{{"version", 1}};
+  if (!groups.empty()) manifest["groups"] = std::move(groups);
+  manifest["tests"] = std::move(tests);
+  out.manifest = json::serialize(manifest) + "\n";
   return out;
 }
 
 int importGtestMain(int argc, char** argv) {
   std::vector<std::string> bins;
+  GtestLayout layout = GtestLayout::OneProcessPerCase;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "-h" || a == "--help") {
-      fmt::print("usage: mpexec import gtest BIN...\n"
-                 "  writes a manifest with one test per enabled GoogleTest case of each BIN to stdout\n");
+      fmt::print("usage: mpexec import gtest [--batch] BIN...\n"
+                 "  writes a manifest with one test per enabled GoogleTest case of each BIN to stdout\n"
+                 "  --batch  each suite is a batch group: its cases run in one process (docs/manifest.md)\n");
       return 0;
+    }
+    if (a == "--batch") {
+      layout = GtestLayout::BatchPerSuite;
+      continue;
     }
     if (a.starts_with("-")) {
       fmt::print(stderr, "mpexec import gtest: unknown option '{}'\n", a);
@@ -95,10 +143,10 @@ int importGtestMain(int argc, char** argv) {
     bins.emplace_back(a);
   }
   if (bins.empty()) {
-    fmt::print(stderr, "usage: mpexec import gtest BIN...\n");
+    fmt::print(stderr, "usage: mpexec import gtest [--batch] BIN...\n");
     return 2;
   }
-  auto imported = importGtest(bins);
+  auto imported = importGtest(bins, {}, layout);
   if (!imported.ok()) {
     fmt::print(stderr, "mpexec import gtest: {}\n", printable(imported.error().message()));
     return 2;
