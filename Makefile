@@ -75,12 +75,13 @@ BENCH_SRCS    := $(wildcard bench/*_bench.cc)
 BENCH_BINS    := $(BENCH_SRCS:bench/%.cc=$(OUT)/bench/%)
 NS_FLOOR      := $(OUT)/bench/ns-floor
 # Programs the integration tests run as batch commands (tests/fixtures/), and the batch benchmark's binary.
-FIXTURES      := $(OUT)/tests/fixtures/batch-live $(OUT)/tests/fixtures/batch-gtest
+FIXTURES      := $(OUT)/tests/fixtures/batch-live $(OUT)/tests/fixtures/batch-gtest \
+                 $(OUT)/tests/fixtures/batch-doctest
 GTEST_CASES   := $(OUT)/bench/gtest-cases
 
 ALL_SRCS := $(LIB_SRCS) executor/main.cc sandbox/spawner_main.cc $(wildcard tests/*/*.cc tests/*/*/*.cc) \
             $(BENCH_SRCS) \
-            bench/ns_floor.cc bench/gtest_cases.cc
+            bench/ns_floor.cc bench/gtest_cases.cc examples/batch-doctest/tests.cc
 DEPS     := $(ALL_SRCS:%.cc=$(OUT)/obj/%.d) $(HTTP_SO_SRCS:%.cc=$(OUT)/pic/%.d)
 
 # The fuzz targets (tests/fuzz/*_fuzz.cc, docs/fuzzing.md), each run for FUZZ_SECONDS by `make fuzz`.
@@ -147,6 +148,11 @@ $(OUT)/tests/fixtures/batch-gtest: $(OUT)/obj/tests/fixtures/batch_gtest_cases.o
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $^ -lgtest -lgtest_main -o $@
 
+# examples/batch-doctest, built for the test that runs its manifest.
+$(OUT)/tests/fixtures/batch-doctest: $(OUT)/obj/examples/batch-doctest/tests.o
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $^ -o $@
+
 $(GTEST_CASES): $(OUT)/obj/bench/gtest_cases.o
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $^ -lgtest -lgtest_main -o $@
@@ -174,8 +180,8 @@ $(OUT)/fuzz/%: $(OUT)/obj/tests/fuzz/%_fuzz.o $(FUZZ_OBJS) $(ALL_LIBS)
 demo: all
 	$(BUILD)/mpexec --np 4 examples/demo/manifest.json
 
-bench: deps $(OUT)/mpexec $(OUT)/mpexec-spawner $(HTTP_SO) $(BENCH_BINS)
-	MPEXEC_BIN=$(abspath $(OUT)/mpexec) bench/run-all.sh $(BENCH_BINS)
+bench: deps $(OUT)/mpexec $(OUT)/mpexec-spawner $(HTTP_SO) $(BENCH_BINS) $(GTEST_CASES)
+	MPEXEC_BIN=$(abspath $(OUT)/mpexec) GTEST_CASES=$(abspath $(GTEST_CASES)) bench/run-all.sh $(BENCH_BINS)
 
 # COMPARE_ARGS=--write also writes bench/RESULTS.md; RUNS, LARGE, WORKLOADS: see bench/compare.sh.
 bench-compare: all $(NS_FLOOR)

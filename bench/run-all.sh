@@ -19,7 +19,7 @@ for bin in "$@"; do
   rm -f "$out"
   echo
 done
-for script in "$here"/trivial_tests.sh; do
+for script in "$here"/trivial_tests.sh "$here"/batch_gtest.sh; do
   [ -x "$script" ] || continue
   echo "== $(basename "$script")"
   "$script" || status=1

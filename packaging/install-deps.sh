@@ -6,9 +6,9 @@
 #   packaging/install-deps.sh --fuzz     also clang 14 and its libFuzzer and sanitizer runtimes, for `make fuzz`
 set -eu
 
-pkgs="g++ make pkg-config libseccomp-dev libboost-json1.81-dev libbenchmark-dev
-libgtest-dev libfmt-dev libcli11-dev libexpat1-dev libre2-dev zlib1g-dev curl jq libxml2-utils python3 python3-pytest
-python3-pytest-xdist python3-nose2 iproute2 util-linux tmux"
+pkgs="g++ make pkg-config libseccomp-dev libboost-json1.81-dev libbenchmark-dev libgtest-dev libfmt-dev
+libcli11-dev doctest-dev libexpat1-dev libre2-dev zlib1g-dev curl jq libxml2-utils python3
+python3-pytest python3-pytest-xdist python3-nose2 iproute2 util-linux tmux"
 for arg in "$@"; do
   case "$arg" in
     --bench) pkgs="$pkgs parallel bubblewrap hyperfine cmake" ;;

@@ -115,7 +115,7 @@ TEST_F(ManifestTest, UnknownTopLevelKey) {
 }
 
 TEST_F(ManifestTest, UnknownTestKey) {
-  expectError(oneTest(R"(, "timout": 5)"), {": /tests/0: unknown key \"timout\"", "allowed: name, cmd, group"});
+  expectError(oneTest(R"(, "timout": 5)"), {": /tests/0: unknown key \"timout\"", "allowed: name, id, cmd, group"});
 }
 
 TEST_F(ManifestTest, UnknownGroupKey) {

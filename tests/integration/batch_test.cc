@@ -291,5 +291,27 @@ echo "$out</testsuite>" > "$1"
   EXPECT_EQ(lineCounts(dir_.path() + "/ran"), (std::map<std::string, int>{{"a", 2}, {"crash", 2}, {"sh.fail", 1}, {"sh.d", 1}}));
 }
 
+// examples/batch-doctest, as its README runs it: the manifest as it is, beside its built program.
+TEST_P(BatchTest, TheDoctestExampleRunsFromItsManifest) {
+  std::filesystem::path src = std::filesystem::read_symlink("/proc/self/exe").parent_path();
+  while (!src.empty() && src != src.root_path() && !std::filesystem::exists(src / "examples/batch-doctest/manifest.json"))
+    src = src.parent_path();
+  ASSERT_TRUE(std::filesystem::exists(src / "examples/batch-doctest/manifest.json")) << "no source tree above the tests";
+  std::filesystem::copy_file(src / "examples/batch-doctest/manifest.json", dir_.path() + "/manifest.json");
+  std::filesystem::create_symlink(fixture("batch-doctest"), dir_.path() + "/tests");
+  std::string json_path = dir_.path() + "/r.json";
+  auto r = run({"--json", json_path, dir_.path() + "/manifest.json"});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  auto rep = readJson(json_path);
+  for (const char* t : {"doctest.adds", "doctest.fixture-once", "doctest.concatenates"})
+    EXPECT_EQ(str(testEntry(rep, t), "outcome"), "PASS") << t << ": " << str(testEntry(rep, t), "reason");
+  EXPECT_EQ(str(testEntry(rep, "doctest.fails"), "outcome"), "FAIL");
+  EXPECT_NE(test::readFile(dir_.path() + "/" + str(testEntry(rep, "doctest.fails"), "log")).find("is NOT correct"),
+            std::string::npos);
+  r = run({"--json", json_path, "--filter", "adds", dir_.path() + "/manifest.json"});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(readJson(json_path).at("tests").as_array().size(), 1u);
+}
+
 }  // namespace
 }  // namespace mpexec
