@@ -436,7 +436,7 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
     r->batch_template.role = sandbox::Role::Batch;
     r->batch_template.env = env(group->settings, nullptr, unit.resources);  // runs all of the unit's tests
     r->batch_template.cwd = group->settings.cwd;
-    r->out_dir.reset(open(spec.output_dir.c_str(), O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    r->out_dir.reset(openat(output_dir->get(), ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));  // the unit's, by fd
     r->batch->startNext(clock_.nowUs());
     sandbox::CommandSpec c;
     if (auto why = batchProcess(*r, c)) {
