@@ -3,17 +3,19 @@
 #include <boost/json.hpp>
 #include <cmath>
 
+#include "sync-service/strict_json.h"
+
 namespace mpexec::sync {
 namespace json = boost::json;
 
 namespace {
 constexpr const char* kNames[] = {"pass", "fail", "skip", "error"};
 
+// Strict, as every sync body is (sync-service/strict_json.h): no duplicate key, valid UTF-8.
 bool parseObject(const std::string& body, json::object* out, std::string* error) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (ec) {
-    *error = "malformed JSON body: " + ec.message();
+  json::value v;
+  if (!parseStrictJson(body, &v, error)) {
+    *error = "malformed JSON body: " + *error;
     return false;
   }
   if (!v.is_object()) {

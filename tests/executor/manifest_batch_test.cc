@@ -108,6 +108,8 @@ TEST_F(ManifestTest, BatchTestsShareTheGroupsProcess) {
   expectError(batchManifest(R"({"name": "a", "group": "g", "skip_exit_code": 3})"),
               {": /tests/0/skip_exit_code: a test of batch group \"g\" has the outcome its batch command reports"});
   expectError(batchManifest(R"({"name": "a", "group": "g", "will_fail": true})"), {": /tests/0/will_fail: "});
+  expectError(batchManifest(R"({"name": "a", "group": "g", "pass_regex": ["ok"]})"),
+              {": /tests/0/pass_regex: a test of batch group \"g\" has the outcome its batch command reports"});
   expectError(batchManifest(R"({"name": "a", "group": "g", "sandbox": {"network": "host"}})"),
               {": /tests/0/sandbox: group \"g\" is serial"});
 }

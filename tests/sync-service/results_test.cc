@@ -80,7 +80,8 @@ TEST_F(ResultsTest, AnswersWhatTheSinkSays) {
 }
 
 TEST_F(ResultsTest, BadBodiesAre400) {
-  for (const char* body : {"", "[]", "{", R"({"id": ""})", R"({"id": 3})", R"({"outcome": "pass"})"}) {
+  for (const char* body : {"", "[]", "{", R"({"id": ""})", R"({"id": 3})", R"({"outcome": "pass"})",
+                           R"({"id": "a", "id": "b"})", "{\"id\": \"\xff\"}"}) {
     EXPECT_EQ(post("started", body, u1_).status, 400) << body;
   }
   for (const char* body :
