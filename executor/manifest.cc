@@ -322,7 +322,6 @@ class Loader {
   Result<void> resolveCmd(const std::string& ptr, std::vector<std::string>& cmd, const Settings& s);
   Result<void> readBatch(const json::value& v, const std::string& ptr, const Settings& s, BatchSpec& out);
   Result<void> readLines(const json::value& v, const std::string& ptr, BatchLines& out);
-  Result<void> checkBatchStrategies(const Manifest& m);
   // A member of a batch group: none of kNotInBatch, and an id unique in the group.
   Result<void> joinBatch(const json::object& o, const std::string& ptr, const GroupSpec& g, TestSpec& t);
   Result<void> claimBatchId(const std::string& group, const std::string& id, const std::string& where);
@@ -672,21 +671,6 @@ Result<void> Loader::readLines(const json::value& v, const std::string& ptr, Bat
   return {};
 }
 
-// A group's strategy may be declared on its tests, after the group's "batch": checked once all are known.
-Result<void> Loader::checkBatchStrategies(const Manifest& m) {
-  for (const auto& [name, g] : m.groups) {
-    if (!g.batch) continue;
-    auto decl = strategies_.find(name);
-    Strategy st = decl != strategies_.end() ? decl->second.strategy : g.strategy;
-    if (!isSerial(st)) {
-      return at("/groups/" + jsonPointerToken(name) + "/batch",
-                fmt::format("a batch needs a serial strategy (\"serial\" or \"isolated_serial\"); group {} is {}",
-                            jsonQuoted(name), jsonQuoted(strategyName(st))));
-    }
-  }
-  return {};
-}
-
 Result<void> Loader::joinBatch(const json::object& o, const std::string& ptr, const GroupSpec& g, TestSpec& t) {
   for (std::string_view key : kNotInBatch) {
     if (!o.contains(key)) continue;
@@ -695,7 +679,7 @@ Result<void> Loader::joinBatch(const json::object& o, const std::string& ptr, co
       return at(kptr, fmt::format("a test of batch group {} has no \"cmd\": the group's batch command runs it "
                                   "(give its \"id\" instead)", jsonQuoted(g.name)));
     if (key == "env" || key == "cwd")
-      return at(kptr, fmt::format("a test of batch group {} shares the group's process: set {} on /groups/{}",
+      return at(kptr, fmt::format("a test of batch group {} runs in the group's batch command: set {} on /groups/{}",
                                   jsonQuoted(g.name), jsonQuoted(key), jsonPointerToken(g.name)));
     return at(kptr, fmt::format("a test of batch group {} has the outcome its batch command reports, not one "
                                 "judged by an exit code or output", jsonQuoted(g.name)));
@@ -911,7 +895,7 @@ Result<void> Loader::expandGtest(const json::object& o, const std::string& ptr, 
       if (!o.contains(key)) continue;
       if (key == "env" || key == "cwd")
         return at(ptr + "/" + std::string(key),
-                  fmt::format("a test of batch group {} shares the group's process: set {} on /groups/{}",
+                  fmt::format("a test of batch group {} runs in the group's batch command: set {} on /groups/{}",
                               jsonQuoted(group->name), jsonQuoted(key), jsonPointerToken(group->name)));
       return at(ptr + "/" + std::string(key),
                 fmt::format("a test of batch group {} has the outcome its batch command reports, not one judged "
@@ -1008,7 +992,6 @@ Result<void> Loader::load(const json::value& root, Manifest& m) {
   const json::array* tests = tests_v->if_array();
   if (tests == nullptr) return expected("/tests", "an array of tests", *tests_v);
   MPEXEC_TRY(collectTestStrategies(*tests));
-  MPEXEC_TRY(checkBatchStrategies(m));
 
   m.tests.reserve(tests->size());
   from_gtest_.reserve(tests->size());

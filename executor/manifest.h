@@ -66,7 +66,7 @@ struct GroupSpec {
   std::vector<std::string> teardown;  ///< empty: none
   Settings settings;                  ///< defaults → group; setup and teardown run with these
   ResourceCounts resources;           ///< what its setup and teardown need, and its tests by default
-  std::optional<BatchSpec> batch;     ///< only on serial strategies
+  std::optional<BatchSpec> batch;     ///< any strategy; a free group's units hold one test each
 };
 
 struct TestSpec {

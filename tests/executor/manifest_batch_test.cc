@@ -49,12 +49,22 @@ TEST_F(ManifestTest, BatchStrategyMayBeDeclaredOnATest) {
   EXPECT_EQ(m.tests[0].id, "a");
 }
 
-TEST_F(ManifestTest, BatchNeedsASerialStrategy) {
-  expectError(R"({"version": 1, "groups": {"g": {"batch": {"cmd": ["./t.sh"]}}}, "tests": []})",
-              {": /groups/g/batch: a batch needs a serial strategy", R"(group "g" is "free")"});
-  expectError(R"({"version": 1, "groups": {"g": {"batch": {"cmd": ["./t.sh"]}}},
-      "tests": [{"name": "a", "group": "g", "strategy": "isolated_free"}]})",
-              {": /groups/g/batch: a batch needs a serial strategy", R"("isolated_free")"});
+TEST_F(ManifestTest, BatchInAFreeGroupKeepsEachTestItsOwnUnitAndSandbox) {
+  Manifest m = loadOk(batchManifest(R"({"name": "a", "group": "g", "sandbox": {"network": "host"}, "timeout": 4},
+      {"name": "b", "group": "g", "id": "B.b"})", R"("strategy": "free")"));
+  ASSERT_EQ(m.tests.size(), 2u);
+  EXPECT_EQ(m.tests[0].strategy, Strategy::Free);
+  EXPECT_EQ(m.tests[0].id, "a");
+  EXPECT_TRUE(m.tests[0].cmd.empty());
+  EXPECT_EQ(m.tests[0].settings.sandbox.network, sandbox::Network::Host) << "a free test has its own sandbox";
+  EXPECT_EQ(m.tests[0].settings.timeout_s, 4);
+  EXPECT_EQ(m.tests[1].id, "B.b");
+  // However the strategy is declared; the group's env is still the batch command's.
+  m = loadOk(R"({"version": 1, "groups": {"g": {"batch": {"cmd": ["./t.sh"]}}},
+      "tests": [{"name": "a", "group": "g", "strategy": "isolated_free"}]})");
+  EXPECT_EQ(m.tests[0].strategy, Strategy::IsolatedFree);
+  expectError(batchManifest(R"({"name": "a", "group": "g", "env": {"A": "1"}})", R"("strategy": "free")"),
+              {": /tests/0/env: a test of batch group \"g\" runs in the group's batch command"});
 }
 
 TEST_F(ManifestTest, BatchObjectIsChecked) {
@@ -103,7 +113,7 @@ TEST_F(ManifestTest, BatchTestsShareTheGroupsProcess) {
   expectError(batchManifest(R"({"name": "a", "group": "g", "cmd": ["./t.sh"]})"),
               {": /tests/0/cmd: a test of batch group \"g\" has no \"cmd\""});
   expectError(batchManifest(R"({"name": "a", "group": "g", "env": {"A": "1"}})"),
-              {": /tests/0/env: a test of batch group \"g\" shares the group's process: set \"env\" on /groups/g"});
+              {": /tests/0/env: a test of batch group \"g\" runs in the group's batch command: set \"env\" on /groups/g"});
   expectError(batchManifest(R"({"name": "a", "group": "g", "cwd": "sub"})"), {": /tests/0/cwd: "});
   expectError(batchManifest(R"({"name": "a", "group": "g", "skip_exit_code": 3})"),
               {": /tests/0/skip_exit_code: a test of batch group \"g\" has the outcome its batch command reports"});
@@ -142,7 +152,7 @@ TEST_F(ManifestTest, GtestEntryInABatchGroup) {
   expectError(R"({"version": 1,
       "groups": {"unit": {"strategy": "serial", "batch": {"cmd": ["build/fake_gtest"]}}},
       "tests": [{"gtest": "build/fake_gtest", "group": "unit", "env": {"A": "b"}}]})",
-              {": /tests/0/env: a test of batch group \"unit\" shares the group's process"});
+              {": /tests/0/env: a test of batch group \"unit\" runs in the group's batch command"});
 }
 
 TEST(BatchCommandTest, Expands) {

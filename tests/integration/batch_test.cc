@@ -74,11 +74,12 @@ class BatchTest : public ::testing::TestWithParam<bool> {
   }
 
   /// A manifest with batch groups of the live runner: group name → ids (each test named "<group>.<id>").
-  std::string liveManifest(const std::vector<std::pair<std::string, std::vector<std::string>>>& groups) {
+  std::string liveManifest(const std::vector<std::pair<std::string, std::vector<std::string>>>& groups,
+                           const std::string& strategy = "serial") {
     json::object gs;
     json::array tests;
     for (const auto& [g, ids] : groups) {
-      gs[g] = json::object{{"strategy", "serial"},
+      gs[g] = json::object{{"strategy", strategy},
                            {"env", json::object{{"BATCH_RUNNER_APPEND", dir_.path() + "/ran"}}},
                            {"sandbox", json::object{{"writable", json::array{dir_.path()}}}},
                            {"batch", json::object{{"cmd", json::array{fixture("batch-live")}}}}};
@@ -256,6 +257,52 @@ TEST_P(BatchTest, WhatIsNeverReportedIsNotRunOrAnError) {
   for (const char* t : {"a", "b"}) {
     EXPECT_EQ(str(testEntry(rep, t), "outcome"), "ERROR");
     EXPECT_NE(str(testEntry(rep, t), "reason").find("exited (status 4) without reporting any test"), std::string::npos);
+  }
+}
+
+// A free group with a batch command: each test is its own unit (its own sandbox), and its process is
+// given its one id, so a runner reports exact outcomes (an xfail, a skip's reason, a setup ERROR) where
+// an exit code could only say pass or fail.
+TEST_P(BatchTest, AFreeGroupRunsEachTestAloneInItsOwnUnit) {
+  const std::vector<std::string> ids = {"pass_a", "fail_b", "skip_c", "xfail_d", "error_e", "sleep_f",
+                                        "segv_g", "exit_h", "quiet_i", "flaky_j"};
+  for (const char* strategy : {"free", "isolated_free"}) {
+    SCOPED_TRACE(strategy);
+    std::filesystem::remove(dir_.path() + "/ran");
+    for (const auto& e : std::filesystem::directory_iterator(dir_.path()))
+      if (e.path().filename().string().find(".flaky.") != std::string::npos) std::filesystem::remove(e.path());
+    auto m = liveManifest({{"f", ids}}, strategy);
+    std::string json_path = dir_.path() + "/r.json";
+    auto r = run({"-j", "2", "--retries", "1", "--json", json_path, m});
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    auto rep = readJson(json_path);
+    std::map<std::string, std::string> want = {
+        {"pass_a", "PASS"},  {"fail_b", "FAIL"},  {"skip_c", "SKIP"},  {"xfail_d", "PASS"},    {"error_e", "ERROR"},
+        {"sleep_f", "TIMEOUT"}, {"segv_g", "CRASH"}, {"exit_h", "FAIL"}, {"quiet_i", "NOT_RUN"}, {"flaky_j", "FLAKY"}};
+    std::set<std::string> units;
+    for (const auto& id : ids) {
+      const auto& t = testEntry(rep, "f." + id);
+      EXPECT_EQ(str(t, "outcome"), want[id]) << id << ": " << str(t, "reason");
+      units.insert(str(t, "unit"));
+      // Its process was given its one id, and nothing else.
+      std::string logs = std::filesystem::path(dir_.path() + "/" + str(t, "log")).parent_path().string();
+      EXPECT_EQ(test::readFile(logs + "/" + str(t, "unit") + ".batch.1.log").rfind("process 1: 1 ids\n", 0), 0u) << id;
+    }
+    EXPECT_EQ(units.size(), ids.size()) << "each test is a unit of its own";
+    EXPECT_EQ(str(testEntry(rep, "f.skip_c"), "reason"), "not on this host");
+    EXPECT_EQ(str(testEntry(rep, "f.xfail_d"), "note"), "xfail");
+    EXPECT_EQ(str(testEntry(rep, "f.error_e"), "reason"), "fixture broke");
+    EXPECT_EQ(testEntry(rep, "f.segv_g").at("signal").to_number<int>(), 11);
+    EXPECT_NE(str(testEntry(rep, "f.sleep_f"), "reason").find("timeout after 1s"), std::string::npos);
+    EXPECT_NE(str(testEntry(rep, "f.quiet_i"), "reason").find("not reported by batch process 1"), std::string::npos);
+    EXPECT_EQ(testEntry(rep, "f.flaky_j").at("attempts").to_number<int>(), 2);
+    // Each ran once, but the failures (not NOT_RUN), retried alone: a retry is a unit of its own too.
+    auto ran = lineCounts(dir_.path() + "/ran");
+    EXPECT_EQ(ran.size(), ids.size());
+    for (const auto& [id, n] : ran) {
+      bool retried = want[id] != "PASS" && want[id] != "SKIP" && want[id] != "NOT_RUN";
+      EXPECT_EQ(n, retried ? 2 : 1) << id;
+    }
   }
 }
 
