@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -281,10 +282,7 @@ struct Bind {
 };
 
 constexpr const char* kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
-// "1" is the unit's init: where a command runs as the uid that owns the init's files (uid 0 of mpexec's
-// user namespace, for root without unit ids or a root of a user namespace), nothing of it may be written,
-// such as oom_score_adj (raised, the OOM killer would take the init before the test that fills the memory).
-constexpr const char* kProcReadOnly[] = {"sys", "sysrq-trigger", "irq", "bus", "1"};
+constexpr const char* kProcReadOnly[] = {"sys", "sysrq-trigger", "irq", "bus"};
 constexpr const char* kCgroupRoot = "/sys/fs/cgroup";
 
 // What every unit's /dev has in common: a tmpfs with the devices bound from the host, the mount points of
@@ -333,9 +331,15 @@ Result<void> setupOwnDev(int root) {
   return mountFresh(root, "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "/dev/shm");
 }
 
-Result<void> setupProc(int root) {
+Result<void> setupProc(int root, bool guard_init) {
   MPEXEC_TRY(mountFresh(root, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, "/proc"));
-  for (const char* name : kProcReadOnly) {
+  // /proc/1 is the unit's init. Where a command runs as the uid that owns the init's files (uid 0 of
+  // mpexec's user namespace: root without unit ids, or a root of a user namespace), nothing of it may be
+  // written, such as oom_score_adj (raised, the OOM killer would take the init before the test that
+  // fills the memory). A unit of its own uid is refused by the files' owner already.
+  std::vector<const char*> names(std::begin(kProcReadOnly), std::end(kProcReadOnly));
+  if (guard_init) names.push_back("1");
+  for (const char* name : names) {
     std::string rel = std::string("proc/") + name;
     std::string what = "/" + rel;
     Kind kind = std::string(name) == "sysrq-trigger" ? Kind::File : Kind::Dir;
@@ -563,7 +567,7 @@ Result<std::vector<Bind>> unitBinds(const UnitSpec& spec, const UnitMounts& m, b
 Result<void> mountOwn(int root, std::vector<Bind>& binds, const UnitSpec& spec, const IdViews& views) {
   MPEXEC_TRY(mountFresh(root, "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "/tmp"));
   MPEXEC_TRY(setupOwnDev(root));
-  MPEXEC_TRY(setupProc(root));
+  MPEXEC_TRY(setupProc(root, views.uid == 0));
   // A tmpfs /run hides the host's sockets (docker.sock, dbus) and gives /run/mpexec a place to exist.
   MPEXEC_TRY(mountFresh(root, "run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", "/run"));
   std::vector<std::string> covered;

@@ -36,7 +36,7 @@ struct UnitMounts {
 /// In the unit's init, inside its new pid namespace (for /proc): the host's view, read-only (nosuid, nodev)
 /// with every submount, idmapped through views.stranger where it exists (a unit then reads the host as a
 /// stranger: no root-only file, no socket); a fresh tmpfs /tmp; a minimal /dev; a new /proc with sys,
-/// sysrq-trigger, irq and bus read-only; a tmpfs /run holding the sync socket at /run/mpexec/sync.sock; an
+/// sysrq-trigger, irq and bus read-only (and /proc/1, the init, where the unit has no uid of its own); a tmpfs /run holding the sync socket at /run/mpexec/sync.sock; an
 /// empty /sys/fs/cgroup but for the unit's own cgroups (read-only); the project directories (spec.visible,
 /// read-only) and the writable paths and the output directory (read-write, nosuid, nodev) at their real
 /// paths, idmapped through views.owner where it exists (the unit owns them; what it leaves there is the
