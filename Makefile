@@ -48,7 +48,7 @@ override LDFLAGS += -pthread $(LDFLAGS_$(MODE))
 MPEXEC_LIBS := -Wl,-Bstatic -lboost_json -lseccomp -lre2 -Wl,-Bdynamic -lfmt -lexpat
 LIBS        := $(MPEXEC_LIBS)
 HTTP_SO     := $(OUT)/libmpexec-http.so
-HTTP_SO_SRCS := sync-service/http.cc sync-service/http_request.cc
+HTTP_SO_SRCS := sync-service/http.cc sync-service/http_answer.cc sync-service/http_request.cc
 
 # One static library per directory (DESIGN §1): executor -> sync-service, sandbox.
 EXECUTOR_SRCS := $(filter-out executor/main.cc,$(wildcard executor/*.cc executor/*/*.cc))

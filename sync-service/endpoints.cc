@@ -1,10 +1,12 @@
 #include "sync-service/endpoints.h"
 
 #include <boost/json.hpp>
-#include "sync-service/strict_json.h"
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+
+#include "sync-service/strict_json.h"
 
 namespace mpexec::sync {
 namespace json = boost::json;
@@ -74,6 +76,12 @@ bool allowed(const Route& r, std::string_view method) {
 
 Reply jsonReply(int status, const json::value& v) { return {status, json::serialize(v), ""}; }
 
+// What a message echoes of a client's path or name: enough to recognise it, never kilobytes of it.
+std::string shown(std::string_view text) {
+  constexpr size_t kShown = 200;
+  return text.size() <= kShown ? std::string(text) : std::string(text.substr(0, kShown)) + "...";
+}
+
 // Messages echo keys and paths as sent, which need not be UTF-8.
 Reply errorReply(int status, std::string_view message) {
   return jsonReply(status, json::object{{"error", utf8Safe(message)}});
@@ -95,6 +103,8 @@ std::string_view statusMessage(Status s) {
       return "the unit has ended";
     case Status::Stopping:
       return "the sync service is stopping";
+    case Status::Busy:
+      return "busy";
   }
   return "unknown";
 }
@@ -154,24 +164,43 @@ const char* opName(Kind k, bool board_wait) {
   }
 }
 
-json::object entryJson(const BoardEntry& e) { return {{"value", e.value}, {"version", e.version}}; }
-
-// An optional JSON object body: empty means {}. Returns false (with a message) when it is not an object.
-// A body nests one level less than any answer may: GET /v1/board puts a value two objects deep, where the
-// body held it one deep.
-bool parseObjectBody(const std::string& body, json::object* out, std::string* message) {
+// An optional JSON object body, compacted into `*text` with where each of its values is in it: empty means
+// {}. Returns false (with a message) when it is not an object. A body nests one level less than any answer
+// may: GET /v1/board puts a value two objects deep, where the body held it one deep.
+bool parseObjectBody(const std::string& body, std::string* text, std::vector<JsonMember>* members,
+                     std::string* message) {
   if (body.find_first_not_of(" \t\r\n") == std::string::npos) return true;
-  json::value v;
-  if (!parseStrictJson(body, &v, message, kMaxJsonDepth - 1)) {
+  if (!compactStrictJson(body, text, members, message, kMaxJsonDepth - 1)) {
     *message = "malformed JSON body: " + *message;
     return false;
   }
-  if (!v.is_object()) {
+  if (text->front() != '{') {
     *message = "the body must be a JSON object";
     return false;
   }
-  *out = std::move(v.as_object());
   return true;
+}
+
+// A version number as JSON writes it: a non-negative integer (-0 included).
+bool parseVersion(std::string_view text, uint64_t* out) {
+  if (text == "-0") text = "0";
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+// A large answer takes its bytes from the unit's budget until it has been sent (HEAD sends no body); when
+// they do not fit, it becomes a 429 that says so. False then.
+bool charge(AnswerBudget* answers, const Request& req, Reply* reply) {
+  if (answers == nullptr || req.method == "HEAD") return true;
+  size_t bytes = reply->shared ? reply->shared->size() : reply->body.size();
+  if (answers->take(bytes, &reply->charged)) return true;
+  char held[64];
+  std::snprintf(held, sizeof held, "%.1f MiB of %.1f", double(answers->held()) / (1 << 20),
+                double(answers->max()) / (1 << 20));
+  *reply = errorReply(429, "this answer (" + std::to_string(bytes) + " bytes) does not fit beside the " +
+                               held + " MiB of answers that the unit has not read yet; read them, then ask again");
+  reply->retry_after = 1;
+  return false;
 }
 
 }  // namespace
@@ -209,10 +238,17 @@ void Endpoints::unitEnded(const std::string& unit) {
   std::vector<std::string> locks = locks_.unitEnded(unit);
   std::vector<std::string> trails = trails_.unitEnded(unit);
   std::string result = "ok";
+  // A unit may hold thousands of locks with long names: the log says which, up to a few KiB.
   auto join = [&](const char* label, const std::vector<std::string>& names) {
     if (names.empty()) return;
     result += std::string(" ") + label + "=";
-    for (size_t i = 0; i < names.size(); ++i) result += (i ? "," : "") + names[i];
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (result.size() > 4096) {
+        result += ",... (" + std::to_string(names.size() - i) + " more)";
+        break;
+      }
+      result += (i ? "," : "") + names[i];
+    }
   };
   join("released_locks", locks);
   join("left_trails", trails);
@@ -230,7 +266,7 @@ std::optional<std::string> Endpoints::unitOf(std::string_view authorization) con
   return token ? tokens_.unitOf(*token) : std::nullopt;
 }
 
-Reply Endpoints::handle(const Request& req, WaiterLimit* waiters) {
+Reply Endpoints::handle(const Request& req, WaiterLimit* waiters, AnswerBudget* answers) {
   int64_t t0 = monotonicNanos();
   Route r = route(req.path);
   // Liveness needs no token, so that probes and tests can always ask.
@@ -244,16 +280,16 @@ Reply Endpoints::handle(const Request& req, WaiterLimit* waiters) {
   }
   std::optional<std::string> unit = unitOf(req.authorization);
   if (!unit) return errorReply(401, "missing or invalid bearer token");
-  if (r.kind == Kind::Unknown) return errorReply(404, "no such endpoint: " + req.path);
+  if (r.kind == Kind::Unknown) return errorReply(404, "no such endpoint: " + shown(req.path));
   if (!allowed(r, req.method)) {
-    Reply e = errorReply(405, "method " + req.method + " not allowed on " + req.path);
+    Reply e = errorReply(405, "method " + shown(req.method) + " not allowed on " + shown(req.path));
     e.allow = r.allow;
     return e;
   }
   bool has_name = r.kind != Kind::Run && r.kind != Kind::BoardList && r.kind != Kind::ResultStarted &&
                   r.kind != Kind::ResultFinished;
   if (has_name && !validName(r.name)) {
-    return errorReply(400, "invalid key or name (want [A-Za-z0-9._/-]{1,256}): " + r.name);
+    return errorReply(400, "invalid key or name (want [A-Za-z0-9._/-]{1,256}): " + shown(r.name));
   }
 
   // Query parameters shared by the waiting endpoints.
@@ -285,40 +321,51 @@ Reply Endpoints::handle(const Request& req, WaiterLimit* waiters) {
       reply = {200, run_info_json_, ""};
       break;
     case Kind::BoardList: {
-      json::object all;
-      for (const auto& [key, e] : board_.list()) all[key] = entryJson(e);
-      reply = jsonReply(200, all);
+      std::shared_ptr<const BoardListing> listing;
+      Status s = board_.list(&listing);
+      if (s == Status::Ok) {
+        reply = {200, "", "", listing};
+        result = charge(answers, req, &reply) ? "ok" : "too_many";
+      } else {
+        reply = statusReply(s, "listings of the board being sent take all the memory they may; ask again shortly");
+        reply.retry_after = 1;
+        result = statusName(s);
+      }
       break;
     }
     case Kind::BoardKey:
       if (req.method == "PUT") {
         op.op = "board.put";
-        json::object body;
+        std::string text;
+        std::vector<JsonMember> members;
         std::string message;
-        if (!parseObjectBody(req.body, &body, &message)) {
+        if (!parseObjectBody(req.body, &text, &members, &message)) {
           reply = errorReply(400, message);
           break;
         }
         PutCondition cond;
-        bool bad = !body.contains("value");
-        for (const auto& [k, v] : body) {
-          if (k == "value") continue;
-          if (k == "if_absent" && v.is_bool()) {
-            cond.if_absent = v.as_bool();
-          } else if (k == "if_version" && v.is_uint64()) {
-            cond.if_version = v.as_uint64();
-          } else if (k == "if_version" && v.is_int64() && v.as_int64() >= 0) {
-            cond.if_version = static_cast<uint64_t>(v.as_int64());
+        std::string_view value;
+        bool bad = false;
+        for (const JsonMember& m : members) {
+          std::string_view v = std::string_view(text).substr(m.begin, m.end - m.begin);
+          if (m.key == "value") {
+            value = v;
+          } else if (m.key == "if_absent" && (v == "true" || v == "false")) {
+            cond.if_absent = v == "true";
+          } else if (m.key == "if_version") {
+            uint64_t version = 0;
+            bad = bad || !parseVersion(v, &version);
+            cond.if_version = version;
           } else {
             bad = true;
           }
         }
-        if (bad || (cond.if_absent && cond.if_version)) {
+        if (bad || value.empty() || (cond.if_absent && cond.if_version)) {
           reply = errorReply(
               400, "want {\"value\": JSON} with at most one of \"if_version\": N, \"if_absent\": true");
           break;
         }
-        PutResult put = board_.put(r.name, body.at("value"), cond);
+        PutResult put = board_.put(r.name, value, cond);
         if (put.status == Status::Ok) {
           reply = jsonReply(200, json::object{{"version", put.version}});
         } else if (put.status == Status::Conflict) {
@@ -334,14 +381,14 @@ Reply Endpoints::handle(const Request& req, WaiterLimit* waiters) {
         reply = s == Status::Ok ? jsonReply(200, json::object{{"deleted", true}}) : statusReply(s);
         result = statusName(s);
       } else if (board_wait) {
-        BoardEntry e;
+        std::shared_ptr<const BoardEntry> e;
         Status s = board_.wait(*unit, r.name, after, deadline, waiters, &e);
-        reply = s == Status::Ok ? jsonReply(200, entryJson(e)) : statusReply(s);
-        result = statusName(s);
+        reply = s == Status::Ok ? Reply{200, "", "", e} : statusReply(s);
+        result = s == Status::Ok && !charge(answers, req, &reply) ? "too_many" : statusName(s);
       } else {
-        auto e = board_.get(r.name);
-        reply = e ? jsonReply(200, entryJson(*e)) : statusReply(Status::NotFound);
-        result = e ? "ok" : "not_found";
+        std::shared_ptr<const BoardEntry> e = board_.get(r.name);
+        reply = e ? Reply{200, "", "", e} : statusReply(Status::NotFound);
+        result = !e ? "not_found" : charge(answers, req, &reply) ? "ok" : "too_many";
       }
       break;
     case Kind::LockAcquire: {
@@ -376,23 +423,22 @@ Reply Endpoints::handle(const Request& req, WaiterLimit* waiters) {
       break;
     }
     case Kind::TrailDone: {
-      json::object body;
+      std::string text;
+      std::vector<JsonMember> members;
       std::string message;
-      if (!parseObjectBody(req.body, &body, &message)) {
+      if (!parseObjectBody(req.body, &text, &members, &message)) {
         reply = errorReply(400, message);
         break;
       }
       bool succeeded = true;
-      if (auto* ok = body.if_contains("ok")) {
-        if (!ok->is_bool() || body.size() != 1) {
-          reply = errorReply(400, "want an empty body or {\"ok\": bool}");
-          break;
-        }
-        succeeded = ok->as_bool();
-      } else if (!body.empty()) {
+      std::string_view ok = members.size() == 1 && members[0].key == "ok"
+                                ? std::string_view(text).substr(members[0].begin, members[0].end - members[0].begin)
+                                : "";
+      if (!members.empty() && ok != "true" && ok != "false") {
         reply = errorReply(400, "want an empty body or {\"ok\": bool}");
         break;
       }
+      if (!members.empty()) succeeded = ok == "true";
       Status s = trails_.done(*unit, r.name, succeeded);
       reply = s == Status::Ok ? jsonReply(200, json::object{{"ok", true}})
                               : statusReply(s, "the unit is not inside this trail's block");

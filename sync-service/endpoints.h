@@ -4,11 +4,14 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+#include <utility>
 
+#include "sync-service/answer_budget.h"
 #include "sync-service/board.h"
 #include "sync-service/locks.h"
 #include "sync-service/oplog.h"
@@ -28,9 +31,27 @@ struct Request {
 };
 
 struct Reply {
+  Reply() = default;
+  Reply(int status, std::string body, std::string allow = "", std::shared_ptr<const SharedBody> shared = nullptr)
+      : status(status), body(std::move(body)), allow(std::move(allow)), shared(std::move(shared)) {}
+
   int status = 200;
   std::string body;   ///< JSON; errors are {"error": "..."}
   std::string allow;  ///< for 405: the methods the path accepts
+  /// When set, the body is this instead of `body`: text the service holds anyway (a board entry, a
+  /// listing), sent without a copy.
+  std::shared_ptr<const SharedBody> shared;
+  int retry_after = 0;  ///< seconds, for a Retry-After field (a 429 or 503 that will pass); 0: none
+  size_t charged = 0;   ///< bytes taken from the unit's AnswerBudget, to give back once the answer is sent
+
+  /// The body as it is sent, `shared` or `body`: a copy, for tests and callers without a socket.
+  std::string text() const {
+    if (!shared) return body;
+    std::string out;
+    out.reserve(shared->size());
+    for (size_t i = 0; i < shared->pieces(); ++i) out += shared->piece(i);
+    return out;
+  }
 };
 
 struct Limits {
@@ -53,8 +74,10 @@ class Endpoints {
   Endpoints(const Endpoints&) = delete;
   Endpoints& operator=(const Endpoints&) = delete;
 
-  /// Answers one request. `waiters` bounds the requests blocked at once (null: unlimited).
-  Reply handle(const Request& req, WaiterLimit* waiters);
+  /// Answers one request. `waiters` bounds the requests blocked at once (null: unlimited); `answers` is the
+  /// calling unit's budget for large answers (null: unlimited), which the caller gives `Reply::charged` back
+  /// to once the answer has been sent.
+  Reply handle(const Request& req, WaiterLimit* waiters, AnswerBudget* answers = nullptr);
   /// The unit whose live token an Authorization header carries ("Bearer TOKEN", the scheme in any case).
   std::optional<std::string> unitOf(std::string_view authorization) const;
 

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "sandbox/unique_fd.h"
+#include "sync-service/http_answer.h"
 
 namespace mpexec::sync {
 
@@ -41,6 +42,7 @@ namespace {
 // epoll data for the front's own descriptors; connections carry their Conn pointer.
 constexpr uint64_t kListener = 1, kTimer = 2, kWake = 3;
 constexpr size_t kKeptBuffer = 4096;
+constexpr size_t kCopiedBody = 16u << 10;  // a larger body is sent from its own string, not copied after the head
 constexpr size_t kReadPerEvent = 256u << 10;  // then others get their turn
 constexpr int kIdleThreadMs = 30000;
 constexpr int kLingerMs = 2;
@@ -123,8 +125,9 @@ struct Conn {
   size_t scanned = 0;
   std::optional<RequestHead> head;
   std::optional<BodyReader> body;
-  std::string out;
-  size_t sent = 0;
+  OutgoingAnswer out;
+  size_t charged = 0;                ///< of its unit's AnswerBudget, given back once `out` is sent
+  AnswerBudget* charged_to = nullptr;
   bool close_after = false;   ///< close once `out` is sent
   bool linger_after = false;  ///< ... draining first
   size_t drained = 0;         ///< bytes dropped since the connection started draining
@@ -135,16 +138,21 @@ struct Conn {
   Clock::time_point last_used;
   UnitState* unit = nullptr;  ///< the unit it counts for; null: anonymous (no valid token yet)
   bool holds_place = false;   ///< one of its unit's max_unit_requests places
+  size_t body_bytes = 0;      ///< what its request's body counts against max_unit_body_bytes
+  bool body_held = false;     ///< ... and whether the unit counts it now
   bool evicting = false;      ///< shut down by a cap or a deadline: its owner closes it without a word
   std::atomic<bool> timed_out{false};  ///< its request is late: its owner answers 408
 };
 
 struct UnitState {
-  UnitState(size_t waits, std::function<void(bool)> blocking) : waits(waits, std::move(blocking)) {}
+  UnitState(size_t waits, std::function<void(bool)> blocking, size_t answer_bytes, size_t small_answer)
+      : waits(waits, std::move(blocking)), answers(answer_bytes, small_answer) {}
   size_t connections = 0;
   size_t requests = 0;
+  size_t body_bytes = 0;  ///< of the requests with a place
   std::deque<Conn*> parked;
   WaiterLimit waits;
+  AnswerBudget answers;
 };
 
 using Resume = std::vector<Conn*>;
@@ -445,9 +453,11 @@ class Front final : public HttpFront {
 
   void closeConn(Conn* c, Resume& resume) {
     std::unique_ptr<Conn> owned;
+    giveBack(c);
     {
       std::lock_guard lock(mu_);
-      if (c->holds_place) handOver(c, resume);
+      if (c->body_held) releaseBody(c, resume);
+      if (c->holds_place) releasePlace(c, resume);
       if (c->evicting) --evicting_;
       detach(c);
       auto it = conns_.find(c);
@@ -470,7 +480,7 @@ class Front final : public HttpFront {
   }
 
   void forgetIfUnused(UnitState* u) {
-    if (u->connections > 0 || u->requests > 0 || !u->parked.empty()) return;
+    if (u->connections > 0 || u->requests > 0 || !u->parked.empty() || u->body_bytes > 0) return;
     for (auto it = units_.begin(); it != units_.end(); ++it) {
       if (it->second.get() == u) {
         units_.erase(it);
@@ -479,18 +489,50 @@ class Front final : public HttpFront {
     }
   }
 
-  // Under mu_: c gives back its place; the unit's first parked request takes it.
-  void handOver(Conn* c, Resume& resume) {
-    c->holds_place = false;
-    UnitState* u = c->unit;
-    if (!u->parked.empty()) {
+  // Under mu_: whether a request whose body counts `body_bytes` can take a place of `u` now.
+  bool fits(const UnitState* u, size_t body_bytes) const {
+    return u->requests < limits_.max_unit_requests &&
+           (body_bytes == 0 || u->body_bytes == 0 || u->body_bytes + body_bytes <= limits_.max_unit_body_bytes);
+  }
+
+  // Under mu_: c's request takes a place of its unit, and its body's bytes.
+  void takePlace(Conn* c) {
+    ++c->unit->requests;
+    c->unit->body_bytes += c->body_bytes;
+    c->holds_place = true;
+    c->body_held = true;
+  }
+
+  // Under mu_: the unit's parked requests take the places and bytes that are free now, first come first.
+  void admitParked(UnitState* u, Resume& resume) {
+    while (!u->parked.empty() && fits(u, u->parked.front()->body_bytes)) {
       Conn* next = u->parked.front();
       u->parked.pop_front();
-      next->holds_place = true;
+      takePlace(next);
       resume.push_back(next);
-    } else {
-      --u->requests;
     }
+  }
+
+  // Under mu_: c gives back its place.
+  void releasePlace(Conn* c, Resume& resume) {
+    c->holds_place = false;
+    --c->unit->requests;
+    admitParked(c->unit, resume);
+  }
+
+  // Under mu_: c's request body has been handled (or will never be): its bytes go back to the unit.
+  void releaseBody(Conn* c, Resume& resume) {
+    c->body_held = false;
+    c->unit->body_bytes -= c->body_bytes;
+    c->body_bytes = 0;
+    admitParked(c->unit, resume);
+  }
+
+  // The bytes of c's answer go back to its unit's AnswerBudget.
+  static void giveBack(Conn* c) {
+    if (c->charged > 0) c->charged_to->give(c->charged);
+    c->charged = 0;
+    c->charged_to = nullptr;
   }
 
   enum class Admission { Go, Parked, TooManyConnections };
@@ -499,7 +541,9 @@ class Front final : public HttpFront {
   // its places or parks.
   Admission admitRequest(Conn* c, const std::string& unit) {
     auto& slot = units_[unit];
-    if (!slot) slot = std::make_unique<UnitState>(limits_.max_unit_waits, [this](bool blocked) { blocking(blocked); });
+    if (!slot)
+      slot = std::make_unique<UnitState>(limits_.max_unit_waits, [this](bool blocked) { blocking(blocked); },
+                                         limits_.max_unit_answer_bytes, limits_.small_answer);
     UnitState* u = slot.get();
     if (c->unit != u) {
       detach(c);
@@ -512,9 +556,9 @@ class Front final : public HttpFront {
       }
     }
     c->last_used = Clock::now();
-    if (u->requests < limits_.max_unit_requests) {
-      ++u->requests;
-      c->holds_place = true;
+    c->body_bytes = c->head->chunked ? limits_.request.max_body : size_t(c->head->content_length);
+    if (u->parked.empty() && fits(u, c->body_bytes)) {
+      takePlace(c);
       return Admission::Go;
     }
     c->phase = Phase::Parked;
@@ -533,10 +577,10 @@ class Front final : public HttpFront {
     }
     if (phase == Phase::Draining) return drain(c, resume);
     if (phase == Phase::Writing) {
-      size_t before = c->sent;
-      if (!sendSome(c->fd, c->out, &c->sent)) return closeConn(c, resume);
-      if (c->sent < c->out.size()) {
-        if (c->sent > before) setPhase(c, Phase::Writing, Clock::now() + limits_.write_timeout);
+      size_t before = c->out.sent();
+      if (!c->out.send(c->fd)) return closeConn(c, resume);
+      if (!c->out.done()) {
+        if (c->out.sent() > before) setPhase(c, Phase::Writing, Clock::now() + limits_.write_timeout);
         return arm(c, EPOLLOUT);
       }
       if (!answered(c, resume)) return;
@@ -597,7 +641,6 @@ class Front final : public HttpFront {
         if (c->in.empty()) {
           // An idle connection keeps no buffer: hundreds of them cost little more than their descriptors.
           if (c->in.capacity() > kKeptBuffer) std::string().swap(c->in);
-          if (c->out.capacity() > kKeptBuffer) std::string().swap(c->out);
           setPhase(c, Phase::Idle, Clock::now() + limits_.idle_timeout);
           if (answered_one && lingerForNext(c)) {
             if (evicted(c) || !readSome(c)) return closeConn(c, resume);
@@ -660,6 +703,10 @@ class Front final : public HttpFront {
       if (evicted(c)) return closeConn(c, resume);
       setPhase(c, Phase::Handling);
       respond(c, handle(c), CloseAfter::IfAsked);
+      {
+        std::lock_guard lock(mu_);
+        if (c->body_held) releaseBody(c, resume);
+      }
       if (!flushAnswer(c, resume)) return;
       answered_one = true;
     }
@@ -692,10 +739,15 @@ class Front final : public HttpFront {
     WaiterLimit* waits = nullptr;
     {
       std::lock_guard lock(mu_);
-      if (c->unit) waits = &c->unit->waits;
+      if (c->unit) {
+        waits = &c->unit->waits;
+        c->charged_to = &c->unit->answers;
+      }
     }
     try {
-      return config_.handler(r, waits);
+      Reply reply = config_.handler(r, waits, c->charged_to);
+      c->charged = reply.charged;
+      return reply;
     } catch (const std::exception& e) {
       return {500, errorBody(std::string("internal error: ") + e.what()), ""};
     } catch (...) {
@@ -705,23 +757,29 @@ class Front final : public HttpFront {
 
   enum class CloseAfter { IfAsked, Yes };
 
-  // Writes the answer's head and body into c->out. The connection closes after it when the client asked,
-  // on HTTP/1.0 without keep-alive, after a 401, when the service stops, and when `close` says so.
-  void respond(Conn* c, const Reply& reply, CloseAfter close) {
+  // Starts c's answer: head, then body. The connection closes after it when the client asked, on HTTP/1.0
+  // without keep-alive, after a 401, when the service stops, and when `close` says so.
+  void respond(Conn* c, Reply reply, CloseAfter close) {
     bool keep = close == CloseAfter::IfAsked && c->head && c->head->keep_alive && reply.status != 401 && !stopping();
     c->close_after = !keep;
-    c->out.clear();
-    c->sent = 0;
-    c->out += "HTTP/1.1 " + std::to_string(reply.status) + " " + reason(reply.status) + "\r\n";
-    c->out += "Content-Type: application/json\r\nContent-Length: " + std::to_string(reply.body.size()) + "\r\n";
-    if (!reply.allow.empty()) c->out += "Allow: " + reply.allow + "\r\n";
+    size_t length = reply.shared ? reply.shared->size() : reply.body.size();
+    std::string head = "HTTP/1.1 " + std::to_string(reply.status) + " " + reason(reply.status) + "\r\n";
+    head += "Content-Type: application/json\r\nContent-Length: " + std::to_string(length) + "\r\n";
+    if (!reply.allow.empty()) head += "Allow: " + reply.allow + "\r\n";
+    if (reply.retry_after > 0) head += "Retry-After: " + std::to_string(reply.retry_after) + "\r\n";
     if (!keep) {
-      c->out += "Connection: close\r\n";
+      head += "Connection: close\r\n";
     } else if (c->head->minor_version == 0) {
-      c->out += "Connection: keep-alive\r\n";
+      head += "Connection: keep-alive\r\n";
     }
-    c->out += "\r\n";
-    if (!c->head || c->head->method != "HEAD") c->out += reply.body;
+    head += "\r\n";
+    if (c->head && c->head->method == "HEAD") {
+      c->out.start(std::move(head), {}, nullptr);
+    } else if (!reply.shared && reply.body.size() <= kCopiedBody) {
+      c->out.start(std::move(head += reply.body), {}, nullptr);
+    } else {
+      c->out.start(std::move(head), std::move(reply.body), std::move(reply.shared));
+    }
   }
 
   bool stopping() {
@@ -731,11 +789,11 @@ class Front final : public HttpFront {
 
   // Sends c->out; true when it went and c can read its next request.
   bool flushAnswer(Conn* c, Resume& resume) {
-    if (!sendSome(c->fd, c->out, &c->sent)) {
+    if (!c->out.send(c->fd)) {
       closeConn(c, resume);
       return false;
     }
-    if (c->sent < c->out.size()) {
+    if (!c->out.done()) {
       setPhase(c, Phase::Writing, Clock::now() + limits_.write_timeout);
       arm(c, EPOLLOUT);
       return false;
@@ -746,15 +804,16 @@ class Front final : public HttpFront {
   // The answer is out: the place goes to the next request of the unit, and c reads its next request, or
   // closes. True when c goes on.
   bool answered(Conn* c, Resume& resume) {
+    giveBack(c);
     {
       std::lock_guard lock(mu_);
-      if (c->holds_place) handOver(c, resume);
+      if (c->body_held) releaseBody(c, resume);
+      if (c->holds_place) releasePlace(c, resume);
       c->last_used = Clock::now();
     }
     c->head.reset();
     c->body.reset();
     c->out.clear();
-    c->sent = 0;
     if (!c->close_after) return true;
     if (c->linger_after || !c->in.empty()) {  // closing with unread bytes would reset the answer away
       startDrain(c);

@@ -22,9 +22,10 @@
 
 namespace mpexec::sync {
 
-/// Answers one complete request; `waits` is the calling unit's budget of blocked requests (null for a
-/// request without a valid token).
-using HttpHandler = std::function<Reply(const Request&, WaiterLimit* waits)>;
+/// Answers one complete request; `waits` is the calling unit's budget of blocked requests and `answers` its
+/// budget for large answers, whose Reply::charged the front gives back once the answer is sent (both null
+/// for a request without a valid token).
+using HttpHandler = std::function<Reply(const Request&, WaiterLimit* waits, AnswerBudget* answers)>;
 /// The unit that an Authorization header's token belongs to, if it is live.
 using HttpAuthorizer = std::function<std::optional<std::string>(std::string_view authorization)>;
 
@@ -43,6 +44,13 @@ struct HttpLimits {
   size_t max_unit_requests = 32;
   /// Requests of one unit blocked in a wait at once; more get 429.
   size_t max_unit_waits = 16;
+  /// Bytes of request bodies of one unit being read or handled at once, as their Content-Length says (a
+  /// chunked body counts as max_body); a request over it waits its turn, unread, unless the unit has none.
+  size_t max_unit_body_bytes = 4u << 20;
+  /// Bytes of answers over `small_answer` that one unit has not yet read (AnswerBudget); an answer over it
+  /// is 429 with Retry-After, unless the unit holds none.
+  size_t max_unit_answer_bytes = 4u << 20;
+  size_t small_answer = 64u << 10;
   /// Threads: one per request blocked in a wait, plus as many as there are CPUs for the rest. The
   /// per-unit caps keep them far below this.
   size_t max_threads = 4096;

@@ -207,7 +207,9 @@ struct Service::Impl {
         HttpConfig config;
         config.listen_fd = l->fd;
         config.limits = options.http;
-        config.handler = [this](const Request& r, WaiterLimit* waits) { return endpoints->handle(r, waits); };
+        config.handler = [this](const Request& r, WaiterLimit* waits, AnswerBudget* answers) {
+          return endpoints->handle(r, waits, answers);
+        };
         config.authorize = [this](std::string_view authorization) { return endpoints->unitOf(authorization); };
         front = start(config, &error);
         if (!front) problem(error);

@@ -18,6 +18,8 @@ const char* statusName(Status s) {
       return "ended";
     case Status::Stopping:
       return "stopping";
+    case Status::Busy:
+      return "busy";
   }
   return "unknown";
 }
@@ -37,6 +39,7 @@ int httpStatus(Status s) {
     case Status::Ended:
       return 401;
     case Status::Stopping:
+    case Status::Busy:
       return 503;
   }
   return 500;

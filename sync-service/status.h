@@ -11,6 +11,7 @@ enum class Status {
   TooMany,   ///< over a key, lock, trail or waiter limit (429)
   Ended,     ///< the calling unit has ended: its waits are cancelled and it may take nothing new (401)
   Stopping,  ///< the service is stopping: every wait returns this (503)
+  Busy,      ///< what was asked for would take memory that others hold now; ask again shortly (503)
 };
 
 /// A short lowercase word for the status ("ok", "not_found", ...), used in the operation log.

@@ -524,8 +524,59 @@ TEST(HttpFrontTest, AFullListenerClosesIdleConnectionsFirstThenTurnsNewOnesAway)
   RawAnswer a = RawConnection(s->socketPath()).read();
   EXPECT_EQ(a.status, 503) << a.head;
   expectJsonAnswer(a, "turned away");
-  s->endpoints().board().put("go", json::value(1));
+  s->endpoints().board().put("go", "1");
   for (auto& b : busy) EXPECT_EQ(b->read().status, 200);
+}
+
+// Listing a full board (64 MiB) on many connections of several units that do not read the answers: every
+// listing of one board version is the same shared text, a unit holds at most one large answer unread (the
+// next is 429 with Retry-After), and memory grows by far less than one copy of the board.
+TEST(HttpFrontTest, ListingsOfAFullBoardAreSharedAndEachUnitHoldsOneUnread) {
+  TestService s;
+  ASSERT_TRUE(s.ok());
+  std::string value = "\"" + std::string((1u << 20) - 64, 'x') + "\"";
+  for (int i = 0; i < 64; ++i) ASSERT_EQ(s->endpoints().board().put("fill/" + std::to_string(i), value).status, Status::Ok);
+  std::vector<std::string> tokens;
+  for (int u = 0; u < 4; ++u) tokens.push_back(s->registerUnit("lister" + std::to_string(u)));
+  PeakRss peak;
+  // Each unit's first listing is answered (and left unread); its next three are 429.
+  std::vector<std::unique_ptr<RawConnection>> unread;
+  int refused = 0;
+  for (int round = 0; round < 4; ++round) {
+    for (const std::string& token : tokens) {
+      unread.push_back(std::make_unique<RawConnection>(s->socketPath()));
+      ASSERT_TRUE(unread.back()->send(rawRequest("GET", "/v1/board", token)));
+      if (round == 0) {  // answered before the board changes: the four share one listing
+        RawAnswer a = unread.back()->read(true);
+        EXPECT_EQ(a.status, 200) << a.head;
+      } else {
+        RawAnswer a = unread.back()->read();
+        EXPECT_EQ(a.status, 429) << a.head;
+        EXPECT_NE(a.head.find("Retry-After: 1\r\n"), std::string::npos) << a.head;
+        expectJsonAnswer(a, "a second listing of the same unit");
+        ++refused;
+      }
+    }
+    // A changed board: the next listings are of another version, and the first ones keep theirs.
+    ASSERT_EQ(s->endpoints().board().put("fill/" + std::to_string(round), value).status, Status::Ok);
+  }
+  EXPECT_EQ(refused, 12);
+  std::this_thread::sleep_for(200ms);
+  double growth = peak.growthMb();
+  EXPECT_LT(growth, 32) << "four listings of a 64 MiB board, sixteen requests";
+  RecordProperty("rss_growth_kb", std::to_string(int(growth * 1024)));
+  // The unit whose unread listing's connection closes may list again, and a listing read in full is the
+  // whole board as JSON.
+  unread[0].reset();
+  RawAnswer again;
+  for (int i = 0; i < 50 && again.status != 200; ++i) {
+    if (i > 0) std::this_thread::sleep_for(100ms);
+    again = RawConnection(s->socketPath()).exchange(rawRequest("GET", "/v1/board", tokens[0]));
+  }
+  ASSERT_EQ(again.status, 200) << again.head;
+  json::value listed = json::parse(again.body);
+  EXPECT_EQ(listed.as_object().size(), 64u);
+  EXPECT_EQ(listed.at("fill/7").at("value").as_string().size(), value.size() - 2);
 }
 
 }  // namespace

@@ -311,7 +311,7 @@ TEST(ServiceTest, ThreadsFollowRequestsNotConnections) {
   }
   std::this_thread::sleep_for(200ms);
   EXPECT_LE(threadCount(), before + 10 + 6) << "more threads than max_threads (beside the ten clients')";
-  s->endpoints().board().put("go", boost::json::value(1));
+  s->endpoints().board().put("go", "1");
   for (auto& t : clients) t.join();
   EXPECT_EQ(served, 10);
   expectHealthy(s);

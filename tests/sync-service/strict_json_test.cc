@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <string>
+#include <vector>
 
 namespace mpexec::sync {
 namespace {
@@ -49,6 +50,27 @@ TEST(StrictJsonTest, RefusesDuplicateKeysDeepNestingAndInvalidUtf8) {
   EXPECT_EQ(refusal("{\"value\": 1"), "incomplete JSON at byte 11");
   EXPECT_EQ(refusal("{\"value\": NaN}").find("syntax error"), 0u);
   EXPECT_EQ(refusal("1 2"), "extra data at byte 2");
+}
+
+// What the board stores: the text without insignificant whitespace, numbers with their own digits, strings
+// with JSON's escapes only where JSON needs them, and where each value of the top-level object is.
+TEST(StrictJsonTest, CompactTextIsTheSameJsonWithoutWhitespace) {
+  std::string text = " {\n \"value\" : [ 1.50 , -0, 1E3, \"\\u00e9\\n\\\"\\/\", {\"a\" : null} ] ,\t\"ok\": true } ";
+  std::string out, error;
+  std::vector<JsonMember> members;
+  ASSERT_TRUE(compactStrictJson(text, &out, &members, &error)) << error;
+  EXPECT_EQ(out, "{\"value\":[1.50,-0,1E3,\"\u00e9\\n\\\"/\",{\"a\":null}],\"ok\":true}");
+  ASSERT_EQ(members.size(), 2u);
+  EXPECT_EQ(members[0].key, "value");
+  EXPECT_EQ(out.substr(members[0].begin, members[0].end - members[0].begin), "[1.50,-0,1E3,\"\u00e9\\n\\\"/\",{\"a\":null}]");
+  EXPECT_EQ(members[1].key, "ok");
+  EXPECT_EQ(out.substr(members[1].begin, members[1].end - members[1].begin), "true");
+  EXPECT_EQ(json::parse(out), json::parse(text));
+  std::string control;
+  ASSERT_TRUE(compactStrictJson("\"\\u0001\\t\"", &control, nullptr, &error)) << error;
+  EXPECT_EQ(control, "\"\\u0001\\t\"");
+  EXPECT_FALSE(compactStrictJson(R"({"value": 1e400})", &out, &members, &error));
+  EXPECT_EQ(error, "at value: the number 1e400 is beyond the range of a double");
 }
 
 TEST(StrictJsonTest, Utf8SafeKeepsUtf8AndEscapesTheRest) {

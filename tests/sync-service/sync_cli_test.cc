@@ -157,7 +157,7 @@ TEST_F(SyncCliTest, ReadsTheEndpointFromTheEnvironment) {
   EXPECT_EQ(code, 0);
   auto entry = service_->endpoints().board().get("from-env");
   ASSERT_TRUE(entry);
-  EXPECT_TRUE(entry->value.as_bool());
+  EXPECT_EQ(entry->value(), "true");
 }
 
 }  // namespace

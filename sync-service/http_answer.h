@@ -1,0 +1,43 @@
+#pragma once
+// An answer on its way to a client (sync-service/http.cc): its head, then its body, written without blocking
+// from where the socket last stopped taking it. A large body is the answer's own string, moved in, or a
+// SharedBody that many connections send at once (a listing of the board): neither is copied.
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "sync-service/shared_body.h"
+
+namespace mpexec::sync {
+
+class OutgoingAnswer {
+ public:
+  /// Starts a new answer: `head` (status line and fields, and a small body after them), then `body`, then
+  /// `shared` (either may be empty).
+  void start(std::string head, std::string body, std::shared_ptr<const SharedBody> shared);
+  /// Writes what the socket takes now. False when the connection failed; true when all went, or the rest
+  /// must wait for the socket to drain.
+  bool send(int fd);
+  bool done() const { return item_ >= items(); }
+  /// Bytes written so far: progress, for the write deadline.
+  size_t sent() const { return sent_; }
+  /// Drops the answer, keeping a small buffer for the next.
+  void clear();
+
+ private:
+  size_t items() const { return 2 + (shared_ ? shared_->pieces() : 0); }
+  std::string_view item(size_t i) const;
+  /// Moves past written and empty items.
+  void skip();
+
+  std::string head_;
+  std::string body_;
+  std::shared_ptr<const SharedBody> shared_;
+  size_t item_ = 2;  ///< 0: head_, 1: body_, 2 + i: piece i of shared_; done when past the last
+  size_t offset_ = 0;
+  size_t sent_ = 0;
+};
+
+}  // namespace mpexec::sync
