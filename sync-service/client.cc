@@ -16,7 +16,8 @@
 namespace mpexec::sync {
 namespace {
 
-constexpr size_t kMaxResponse = 64u << 20;
+// A listing of a full board (64 MiB of values, 10,000 keys) is the largest answer; a little more is room.
+constexpr size_t kMaxResponse = 80u << 20;
 
 std::string errnoText(const std::string& what) { return what + ": " + std::strerror(errno); }
 
@@ -200,6 +201,7 @@ ClientResult SyncClient::request(std::string_view method, std::string_view targe
         if (iequals(name, "Content-Length"))
           content_length = std::strtoull(std::string(value).c_str(), nullptr, 10);
         if (iequals(name, "Connection") && iequals(value, "close")) close_after = true;
+        if (iequals(name, "Retry-After")) response.retry_after = std::atoi(std::string(value).c_str());
         if (iequals(name, "Transfer-Encoding")) return fail("chunked responses are not supported");
       }
       pos = next;

@@ -11,6 +11,7 @@ namespace mpexec::sync {
 struct HttpResponse {
   int status = 0;
   std::string body;
+  int retry_after = 0;  ///< seconds, from a Retry-After field (a 429 or 503 that will pass); 0: none
 };
 
 /// A response, or why there is none (a connection or protocol error).

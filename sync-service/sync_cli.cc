@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sync-service/endpoints.h"
@@ -69,6 +71,9 @@ class Cli {
   /// (forever without one). `target` gets "wait=S" appended.
   ClientResult waitLoop(const std::string& method, const std::string& target, const std::string& body,
                         std::optional<double> timeout);
+  /// A read (GET), asked again after the Retry-After of a 429 or 503 that says it will pass (the service is
+  /// sending large answers: docs/sync.md, "Memory"), for up to a minute.
+  ClientResult readRetrying(const std::string& target);
   int runCommand(const std::vector<std::string>& command, const std::string& env_name, bool flag);
 
   int board(int argc, char** argv);
@@ -168,6 +173,18 @@ ClientResult Cli::waitLoop(const std::string& method, const std::string& target,
   }
 }
 
+ClientResult Cli::readRetrying(const std::string& target) {
+  constexpr int kMaxRetrySeconds = 60;
+  int waited = 0;
+  while (true) {
+    ClientResult r = client_.request("GET", target);
+    int pause = r.ok() ? std::min(r.response.retry_after, 5) : 0;
+    if (pause <= 0 || waited >= kMaxRetrySeconds || (r.response.status != 429 && r.response.status != 503)) return r;
+    std::this_thread::sleep_for(std::chrono::seconds(pause));
+    waited += pause;
+  }
+}
+
 int Cli::runCommand(const std::vector<std::string>& command, const std::string& env_name, bool flag) {
   // Everything the child needs is built before fork: only async-signal-safe calls may follow it.
   std::vector<std::string> env_strings;
@@ -217,7 +234,7 @@ int Cli::board(int argc, char** argv) {
   bool bad = false;
   if (cmd == "list") {
     if (args.positional.size() != 1) return usage("board list takes no arguments");
-    ClientResult r = client_.request("GET", "/v1/board");
+    ClientResult r = readRetrying("/v1/board");
     int code = outcome(r, "board list");
     if (code == kOk) out_ << r.response.body << "\n";
     return code;
@@ -239,7 +256,7 @@ int Cli::board(int argc, char** argv) {
   };
   if (cmd == "get") {
     if (args.positional.size() != 2) return usage("board get takes one KEY");
-    ClientResult r = client_.request("GET", target);
+    ClientResult r = readRetrying(target);
     int code = outcome(r, "board get " + key);
     return code == kOk ? printEntry(r.response.body) : code;
   }

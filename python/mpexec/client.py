@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import socket
+import time
 from urllib.parse import quote
 
 DEFAULT_SOCKET = "/run/mpexec/sync.sock"
@@ -76,17 +77,27 @@ class Client:
         if body is not None:
             data = json.dumps(body).encode("utf-8")
             headers["Content-Type"] = "application/json"
-        conn = self._connect(timeout)
-        try:
-            conn.request(method, path, body=data, headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read()
-            status = resp.status
-        except (OSError, http.client.HTTPException) as e:
-            where = "{}:{}".format(*self.tcp) if self.tcp else self.socket_path
-            raise SyncError(0, "cannot reach {}: {}".format(where, e)) from None
-        finally:
-            conn.close()
+        waited = 0
+        while True:
+            conn = self._connect(timeout)
+            try:
+                conn.request(method, path, body=data, headers=headers)
+                resp = conn.getresponse()
+                raw = resp.read()
+                status = resp.status
+                retry_after = resp.getheader("Retry-After", "")
+            except (OSError, http.client.HTTPException) as e:
+                where = "{}:{}".format(*self.tcp) if self.tcp else self.socket_path
+                raise SyncError(0, "cannot reach {}: {}".format(where, e)) from None
+            finally:
+                conn.close()
+            # A read refused while the service sends large answers (docs/sync.md, "Memory") is asked again
+            # after the Retry-After it names, for up to a minute.
+            pause = min(int(retry_after), 5) if retry_after.isdigit() else 0
+            if method != "GET" or status not in (429, 503) or pause <= 0 or waited >= 60:
+                break
+            time.sleep(pause)
+            waited += pause
         try:
             decoded = json.loads(raw.decode("utf-8")) if raw else {}
         except ValueError:
