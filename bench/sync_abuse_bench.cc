@@ -8,6 +8,9 @@
 //   chunked     bodies sent with Transfer-Encoding: chunked, with the hostile unit's token, without end
 //   notoken     100 MiB bodies over TCP without a token
 //   all         all of the above at once
+//   listing     the board filled to its 64 MiB, then listed on 16 connections of 4 units that read the
+//               answers 4 KiB every 100 ms, a value of the board changed every 100 ms so that the listings
+//               are of different boards (not part of "all": it leaves the board as it found it, empty)
 // The hostile clients are threads of this process, paced (none spins), so what is measured is the service's
 // fairness rather than the share of two cores that a busy loop would take. The witness speaks HTTP itself
 // (a kept-alive connection with a receive timeout) so that the benchmark ends on a service that starves it.
@@ -22,6 +25,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -157,12 +161,17 @@ class Flood {
       for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { chunked(); });
     if (all || kind == "notoken")
       for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { noToken(); });
+    if (kind == "listing") {
+      fill();
+      threads_.emplace_back([this] { listing(16, 4); });
+    }
     // Let the connections pile up before the witness starts.
     std::this_thread::sleep_for(kind == "alone" ? 0ms : 1500ms);
   }
   ~Flood() {
     stop_ = true;
     for (auto& t : threads_) t.join();
+    if (filled_) empty();
   }
 
  private:
@@ -250,12 +259,105 @@ class Flood {
     }
   }
 
+  // 64 values of 1 MiB less a little: the board's 64 MiB.
+  static std::string fillKey(size_t i) { return "/v1/board/fill/" + std::to_string(i); }
+  static std::string fillPut(const std::string& token, size_t i) {
+    static const std::string body = R"({"value": ")" + std::string((1u << 20) - 64, 'x') + R"("})";
+    return request("PUT", fillKey(i), token, body);
+  }
+
+  void fill() {
+    int fd = connectUnix();
+    std::string buffer;
+    int status = 200;
+    for (size_t i = 0; i < 64 && status == 200; ++i) {
+      if (!sendAll(fd, fillPut(token_, i)) || !readAnswer(fd, &buffer, &status)) break;
+      filled_ = i + 1;
+    }
+    close(fd);
+  }
+
+  void empty() {
+    int fd = connectUnix();
+    std::string buffer;
+    int status = 0;
+    for (size_t i = 0; i < filled_; ++i) {
+      if (!sendAll(fd, request("DELETE", fillKey(i), token_)) || !readAnswer(fd, &buffer, &status)) break;
+    }
+    close(fd);
+  }
+
+  // `n` connections of `units` units (the hostile one and others) that each ask for the whole board, read
+  // the answer 4 KiB every 100 ms, and ask again once it is in; meanwhile a value changes every 100 ms.
+  void listing(size_t n, size_t units) {
+    std::vector<std::string> tokens = {token_};
+    for (size_t u = 1; u < units; ++u) tokens.push_back(service().registerUnit("lister" + std::to_string(u)));
+    struct Lister {
+      int fd = -1;
+      std::string token;
+      size_t want = 0;  // bytes of the answer still to read; 0: ask again
+      std::string head;
+    };
+    std::vector<Lister> listers(n);
+    for (size_t i = 0; i < n; ++i) listers[i].token = tokens[i % tokens.size()];
+    int writer = connectUnix();
+    std::string writer_buffer;
+    for (size_t tick = 0; !stop_; ++tick) {
+      for (Lister& l : listers) {
+        if (l.fd < 0) {
+          l.fd = connectUnix();
+          l.want = 0;
+          l.head.clear();
+        }
+        if (l.fd < 0) continue;
+        if (l.want == 0 && l.head.empty()) {
+          sendAll(l.fd, request("GET", "/v1/board", l.token));
+          l.head = " ";  // asked; the head is read below
+          continue;
+        }
+        char chunk[4096];
+        ssize_t got = recv(l.fd, chunk, l.want > 0 ? std::min(sizeof chunk, l.want) : sizeof chunk, MSG_DONTWAIT);
+        if (got == 0 || (got < 0 && errno != EAGAIN)) {
+          close(l.fd);
+          l.fd = -1;
+          continue;
+        }
+        if (got < 0) continue;
+        if (l.want > 0) {
+          l.want -= size_t(got);
+          if (l.want == 0) l.head.clear();
+          continue;
+        }
+        l.head.append(chunk, size_t(got));
+        size_t end = l.head.find("\r\n\r\n");
+        if (end == std::string::npos) continue;
+        size_t at = l.head.find("Content-Length: ");
+        size_t length = at < end ? std::strtoul(l.head.c_str() + at + 16, nullptr, 10) : 0;
+        size_t have = l.head.size() - end - 4;
+        l.want = length > have ? length - have : 0;
+        if (l.want == 0) l.head.clear();  // a small answer (a 429 or 503): ask again next time
+      }
+      if (writer >= 0) {
+        int status = 0;
+        if (!sendAll(writer, fillPut(token_, tick % std::max<size_t>(filled_, 1))) || !readAnswer(writer, &writer_buffer, &status)) {
+          close(writer);
+          writer = -1;
+        }
+      }
+      sleepFor(100ms);
+    }
+    for (Lister& l : listers)
+      if (l.fd >= 0) close(l.fd);
+    if (writer >= 0) close(writer);
+  }
+
   std::string token_;
+  size_t filled_ = 0;
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;
 };
 
-const char* const kFloods[] = {"alone", "idle", "trickle", "keepalive", "chunked", "notoken", "all"};
+const char* const kFloods[] = {"alone", "idle", "trickle", "keepalive", "chunked", "notoken", "all", "listing"};
 
 // The witness's board read on a kept-alive connection, opened again when the service closed it.
 class Witness {
@@ -344,7 +446,7 @@ void BM_WitnessBoardGet(benchmark::State& state) {
   state.SetLabel(flood_kind);
 }
 
-BENCHMARK(BM_WitnessBoardGet)->DenseRange(0, 6)->Iterations(40000)->Repetitions(3)->ReportAggregatesOnly(true)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_WitnessBoardGet)->DenseRange(0, 7)->Iterations(40000)->Repetitions(3)->ReportAggregatesOnly(true)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace mpexec::sync
