@@ -50,6 +50,9 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "mp_group(group, strategy='free'): the test (or class, module) is in the named group, "
                    "run by mpexec with the strategy free, serial, isolated_free or isolated_serial")
+    config.addinivalue_line(
+        "markers", "mp_group_info(group, strategy): set on each test, as pytest-mp does: its group as settled "
+                   "('ungrouped', 'free' without mp_group)")
     ids = None
     if config.getoption("mpexec_single"):
         ids = [config.getoption("mpexec_single")]
@@ -93,11 +96,21 @@ def mp_num_processes():
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items):
-    # pytest-mp checks the groups of every run, with or without --mp: so does this plugin.
+    # pytest-mp checks the groups of every run, with or without --mp: so does this plugin. It also marks each
+    # test with mp_group_info, which suites read.
     try:
-        assign_groups(items)
+        assigned = assign_groups(items)
     except GroupError as e:
         raise pytest.UsageError("mp_group: {}".format(e)) from None
+    # In a unit, the strategy is the unit's: the test that settled the group may be in a module this
+    # process does not collect.
+    in_unit = config.pluginmanager.has_plugin("mpexec-selection")
+    unit_strategy = os.environ.get("MPEXEC_STRATEGY") if in_unit else None
+    for item, group, strategy in assigned:
+        if group is None:
+            item.add_marker(pytest.mark.mp_group_info.with_args(group="ungrouped", strategy="free"))
+        else:
+            item.add_marker(pytest.mark.mp_group_info.with_args(group=group, strategy=unit_strategy or strategy))
 
 
 # One batch's tests ------------------------------------------------------------------------------------

@@ -225,6 +225,15 @@ class PlainRunnersTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.assertRegex(proc.stdout, r"12 passed, 1 skipped, 1 xfailed|1[0-9] passed")
 
+    def test_pytest_mp_group_info_under_plain_pytest(self):
+        work = tempfile.mkdtemp(prefix="mpexec-info-")
+        self.addCleanup(shutil.rmtree, work)
+        suite = copy_suite("group_info", work)
+        proc = run([PYTHON, "-m", "pytest", "-p", "mpexec.pytest_plugin", "-p", "no:cacheprovider", "-q",
+                    "--strict-markers"], suite)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertIn("7 passed", proc.stdout)
+
     def test_pytest_mp_options_in_a_suites_ini_are_accepted(self):
         work = tempfile.mkdtemp(prefix="mpexec-mpini-")
         self.addCleanup(shutil.rmtree, work)
