@@ -107,9 +107,9 @@ def main(argv=None):
         # A module that fails to import is a test that reproduces the error at run time, so nothing is lost.
         print("mpexec import pytest: warning: cannot collect {}: {}".format(
             nodeid or "(session)", (text.strip().splitlines() or [""])[-1]), file=sys.stderr)
-        tests.append(manifest.Collected(nodeid or SESSION_ID, nodeid or SESSION_ID, None, None, "free"))
+        tests.append(manifest.Collected(nodeid or SESSION_ID, nodeid or SESSION_ID, stand_in=True))
     if not tests:
-        tests.append(manifest.Collected(SESSION_ID, SESSION_ID, None, None, "free"))
+        tests.append(manifest.Collected(SESSION_ID, SESSION_ID, stand_in=True))
         print("mpexec import pytest: warning: no tests collected; the manifest has one test, {}, which is "
               "ERROR until there are".format(SESSION_ID), file=sys.stderr)
     base = [sys.executable, "-m", "pytest", *PLUGIN_ARGS]

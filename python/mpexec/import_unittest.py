@@ -63,7 +63,7 @@ def discover_unittest(start, pattern, top):
             # unittest.loader._FailedTest.<module>: a module that does not import stays, as a test that
             # fails with the import error at run time.
             module = test_id.rsplit(".", 1)[-1] if test_id.startswith("unittest.loader.") else test_id
-            tests.append(manifest.Collected(module, module))
+            tests.append(manifest.Collected(module, module, stand_in=True))
             continue
         module = cls.__module__
         modules.add(module)
@@ -122,7 +122,7 @@ def discover_nose2(start, top):
         if test_id.startswith("nose2.loader."):
             module = test_id.rsplit(".", 1)[-1]
             print("mpexec import unittest: warning: cannot load {}".format(module), file=sys.stderr)
-            tests.append(manifest.Collected(module, module))
+            tests.append(manifest.Collected(module, module, stand_in=True))
             continue
         owner = test.obj if type(test).__name__ == "_MethodTestCase" else test
         cls = type(owner)

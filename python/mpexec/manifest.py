@@ -19,12 +19,13 @@ class Collected:
     """One collected test: its id (what the runner selects it by), where it lives, its group and strategy
     as the suite declares them (group None: unmarked)."""
 
-    def __init__(self, test_id, module, klass=None, group=None, strategy="free"):
+    def __init__(self, test_id, module, klass=None, group=None, strategy="free", stand_in=False):
         self.id = test_id
         self.module = module
         self.klass = klass
         self.group = group
         self.strategy = strategy
+        self.stand_in = stand_in  # stands for a module that does not import, or for an empty collection
 
 
 class Names:
@@ -55,9 +56,10 @@ class Names:
 
 
 def unmarked_key(test, group_by, chunk_of):
-    """The batch group an unmarked test joins, or None for a unit of its own."""
+    """The batch group an unmarked test joins, or None for a unit of its own. A stand-in for a collection
+    is always in a batch, whose process reports it ERROR with the reason (a unit's exit code cannot)."""
     if group_by == "test":
-        return None
+        return "collection" if test.stand_in else None
     if group_by == "module":
         return test.module
     if group_by == "class":

@@ -208,8 +208,8 @@ class Selection:
         if errors:
             self.reporter.finished(test_id, "error", message=_error_line(errors), output=errors)
         elif not getattr(self, "collected_count", 0):
-            self.reporter.finished(test_id, "error", message="no tests collected (pytest {})".format(
-                " ".join(self.config.invocation_params.args)))
+            self.reporter.finished(test_id, "error", message="no tests collected ({})".format(
+                " ".join(["pytest"] + _user_args(self.config.invocation_params.args))))
         else:
             self.reporter.finished(test_id, "error", message="{} tests are collected now; run `mpexec import "
                                    "pytest` again to import them".format(self.collected_count))
@@ -234,6 +234,26 @@ class Selection:
             session.exitstatus = 0
         else:
             session.exitstatus = 1
+
+
+# What the commands of `mpexec import pytest` put before the user's pytest arguments (import_pytest).
+_OUR_PLUGINS = ("no:pytest-mp", "mpexec.pytest_plugin", "no:cacheprovider")
+_OUR_FLAGS = ("--continue-on-collection-errors", "--mpexec-batch")
+
+
+def _user_args(args):
+    """The pytest arguments a user gave `mpexec import pytest`: `args` without what its commands add."""
+    args, i = list(args), 0
+    while i < len(args):
+        if args[i] == "-p" and i + 1 < len(args) and args[i + 1] in _OUR_PLUGINS:
+            i += 2
+        elif args[i] == "--mpexec-single" and i + 1 < len(args):
+            i += 2
+        elif args[i] in _OUR_FLAGS:
+            i += 1
+        else:
+            break
+    return args[i:]
 
 
 def _error_line(text):

@@ -121,14 +121,35 @@ class EndToEnd(unittest.TestCase):
         state = [tests["test_nose2_kinds.WithState.test_a"], tests["test_nose2_kinds.WithState.test_b"]]
         self.assertEqual(state[0]["unit"], state[1]["unit"])
 
-    def test_no_tests_collected_is_an_error(self):
+    def test_no_tests_collected_is_an_error_with_the_reason_in_every_grouping(self):
         if not mpexec_runs_batches():
             self.skipTest("this mpexec does not run batch groups (issue 19)")
         empty = os.path.join(self.work, "empty")
         os.mkdir(empty)
         proc, tests = self.import_and_run("pytest", empty)
-        self.assertEqual([t["outcome"] for t in tests.values()], ["ERROR"])
+        self.assertEqual([(t["outcome"], t.get("reason")) for t in tests.values()],
+                         [("ERROR", "no tests collected (pytest)")])
         self.assertEqual(proc.returncode, 1)
+        with open(os.path.join(empty, "test_one.py"), "w") as f:
+            f.write("def test_one():\n    pass\n")
+        proc, tests = self.import_and_run("pytest", empty, "--group-by", "test", "-k", "no_such_test")
+        self.assertEqual([(t["outcome"], t.get("reason")) for t in tests.values()],
+                         [("ERROR", "no tests collected (pytest -k no_such_test)")])
+        self.assertEqual(proc.returncode, 1)
+
+    def test_a_module_that_does_not_import_is_an_error_in_every_grouping(self):
+        if not mpexec_runs_batches():
+            self.skipTest("this mpexec does not run batch groups (issue 19)")
+        with open(os.path.join(self.work, "test_broken.py"), "w") as f:
+            f.write("import unittest\nimport no_such_module\n")
+        with open(os.path.join(self.work, "test_ok.py"), "w") as f:
+            f.write("import unittest\nclass T(unittest.TestCase):\n    def test_ok(self): pass\n")
+        for kind, extra, broken in (("pytest", [], "test_broken.py"), ("unittest", ["."], "test_broken")):
+            for group_by in ("test", "chunks"):
+                proc, tests = self.import_and_run(kind, self.work, "--group-by", group_by, *extra)
+                self.assertEqual(tests[broken]["outcome"], "ERROR", (kind, group_by, tests[broken]))
+                self.assertIn("no_such_module", tests[broken]["reason"], (kind, group_by))
+                self.assertEqual({t["outcome"] for n, t in tests.items() if n != broken}, {"PASS"})
 
 
 if __name__ == "__main__":
