@@ -4,25 +4,10 @@ checked in the JSON report. Needs MPEXEC_BIN (make test sets it) or build/releas
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import unittest
 
 from support import MPEXEC, NOSE2, PYTHON, copy_suite, run
-
-
-def mpexec_runs_batches():
-    """Whether this mpexec reads a group's `batch` (the batch protocol); the serial strategies need it."""
-    work = tempfile.mkdtemp(prefix="mpexec-probe-")
-    try:
-        path = os.path.join(work, "m.json")
-        with open(path, "w") as f:
-            json.dump({"version": 1, "groups": {"g": {"strategy": "serial", "batch": {"cmd": ["/bin/true"]}}},
-                       "tests": [{"name": "t", "group": "g"}]}, f)
-        return subprocess.run([MPEXEC, "--list", path], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL).returncode == 0
-    finally:
-        shutil.rmtree(work)
 
 
 NEEDS_MPEXEC = unittest.skipUnless(os.access(MPEXEC, os.X_OK), "no mpexec at {} (set MPEXEC_BIN)".format(MPEXEC))
@@ -70,8 +55,6 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(proc.returncode, 1)
 
     def test_pytest_mp_readme(self):
-        if not mpexec_runs_batches():
-            self.skipTest("this mpexec does not run batch groups (issue 19), which serial groups need")
         suite = copy_suite("pytest_mp_readme", self.work)
         proc, tests = self.import_and_run("pytest", suite, np=3)
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
@@ -99,8 +82,6 @@ class EndToEnd(unittest.TestCase):
                                     (t["name"], other["name"]))
 
     def test_unittest_state(self):
-        if not mpexec_runs_batches():
-            self.skipTest("this mpexec does not run batch groups (issue 19), which setUpClass state needs")
         suite = copy_suite("unittest_state", self.work)
         proc, tests = self.import_and_run("unittest", suite, ".")
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
@@ -111,8 +92,6 @@ class EndToEnd(unittest.TestCase):
 
     @unittest.skipUnless(NOSE2, "nose2 is not installed (packaging/install-deps.sh installs python3-nose2)")
     def test_nose2_suite(self):
-        if not mpexec_runs_batches():
-            self.skipTest("this mpexec does not run batch groups (issue 19), which nose2's fixtures need")
         suite = copy_suite("nose2_mp", self.work)
         proc, tests = self.import_and_run("unittest", suite, ".")
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
@@ -122,8 +101,6 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(state[0]["unit"], state[1]["unit"])
 
     def test_no_tests_collected_is_an_error_with_the_reason_in_every_grouping(self):
-        if not mpexec_runs_batches():
-            self.skipTest("this mpexec does not run batch groups (issue 19)")
         empty = os.path.join(self.work, "empty")
         os.mkdir(empty)
         proc, tests = self.import_and_run("pytest", empty)
@@ -138,8 +115,6 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(proc.returncode, 1)
 
     def test_a_module_that_does_not_import_is_an_error_in_every_grouping(self):
-        if not mpexec_runs_batches():
-            self.skipTest("this mpexec does not run batch groups (issue 19)")
         with open(os.path.join(self.work, "test_broken.py"), "w") as f:
             f.write("import unittest\nimport no_such_module\n")
         with open(os.path.join(self.work, "test_ok.py"), "w") as f:
