@@ -81,6 +81,14 @@ class EndToEnd(unittest.TestCase):
                     self.assertTrue(other["end_us"] <= t["start_us"] or other["start_us"] >= t["end_us"],
                                     (t["name"], other["name"]))
 
+    def test_pytest_mp_group_info_in_every_unit(self):
+        suite = copy_suite("group_info", self.work)
+        for group_by in ("chunks", "test"):
+            proc, tests = self.import_and_run("pytest", suite, "--group-by", group_by)
+            self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+            self.assertEqual(len(tests), 7)
+            self.assertEqual({t["outcome"] for t in tests.values()}, {"PASS"})
+
     def test_unittest_state(self):
         suite = copy_suite("unittest_state", self.work)
         proc, tests = self.import_and_run("unittest", suite, ".")
