@@ -116,7 +116,6 @@ def main(argv=None):
     result = manifest.build(
         tests,
         batch_cmd=lambda: base + ["--continue-on-collection-errors", "--mpexec-batch", *pytest_args],
-        single_cmd=lambda t: base + ["--mpexec-single", t.id, *pytest_args],
         group_by=args.group_by, chunk_count=args.chunks or os.cpu_count() or 1, cwd=os.getcwd(),
         env=manifest.package_env(), timeout=args.timeout, prefix="pytest.")
     return result

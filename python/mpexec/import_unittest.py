@@ -185,7 +185,7 @@ def main(argv=None):
     else:
         base = [sys.executable, "-m", "mpexec.unittest_batch", "--top", top]
     result = manifest.build(
-        tests, batch_cmd=lambda: list(base), single_cmd=lambda t: base + ["--single", t.id],
+        tests, batch_cmd=lambda: list(base),
         group_by=args.group_by, chunk_count=args.chunks or os.cpu_count() or 1, cwd=os.getcwd(),
         env=manifest.package_env(), timeout=args.timeout, prefix=loader + ".")
     return result

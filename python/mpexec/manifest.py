@@ -85,8 +85,11 @@ def chunks(tests, count):
     return out
 
 
-def build(tests, batch_cmd, single_cmd, group_by, chunk_count, cwd, env=None, timeout=None, prefix=""):
-    """The manifest (a dict). `batch_cmd()` is a group's batch command, `single_cmd(test)` a free test's."""
+def build(tests, batch_cmd, group_by, chunk_count, cwd, env=None, timeout=None, prefix=""):
+    """The manifest (a dict). `batch_cmd()` is a group's batch command. Every group has one, free groups
+    too (each of their tests its own unit, its process given its one id), so every test's outcome is what
+    the runner reports through the batch protocol; tests that are a unit each and in no group of the suite
+    are in the free group `<prefix>ungrouped`."""
     if group_by not in GROUP_BY:
         raise ValueError("group-by must be one of {}".format(", ".join(GROUP_BY)))
     names = Names()
@@ -96,22 +99,15 @@ def build(tests, batch_cmd, single_cmd, group_by, chunk_count, cwd, env=None, ti
             names("suite", t.group)  # the suite's own groups keep their names when they can
     groups, out = {}, []
     for t in tests:
-        entry = {"name": t.id}
         if t.group is not None:
             group = names("suite", t.group)
             strategy = t.strategy
         else:
             key = unmarked_key(t, group_by, chunk_of)
-            group = names("unmarked", prefix + key) if key is not None else None
+            group = names("unmarked", prefix + (key if key is not None else "ungrouped"))
             strategy = "serial" if key is not None else "free"
-        if group is not None:
-            entry["group"] = group
-            decl = groups.setdefault(group, {"strategy": strategy})
-            if strategy in ("serial", "isolated_serial"):
-                decl["batch"] = {"cmd": batch_cmd()}
-        if group is None or strategy in ("free", "isolated_free"):
-            entry["cmd"] = single_cmd(t)
-        out.append(entry)
+        groups.setdefault(group, {"strategy": strategy, "batch": {"cmd": batch_cmd()}})
+        out.append({"name": t.id, "group": group})
     manifest = {"version": 1, "defaults": {"cwd": cwd}}
     if env:
         manifest["defaults"]["env"] = env

@@ -89,6 +89,20 @@ class EndToEnd(unittest.TestCase):
             self.assertEqual(len(tests), 7)
             self.assertEqual({t["outcome"] for t in tests.values()}, {"PASS"})
 
+    def test_outcomes_in_every_strategy_and_grouping(self):
+        suite = copy_suite("outcomes", self.work)
+        expected = {"test_pass": ("PASS", None, ""), "test_fail": ("FAIL", None, "assert 1 == 2"),
+                    "test_skip": ("SKIP", None, "not today"), "test_xfail": ("PASS", "xfail", "known bug"),
+                    "test_xpass_strict": ("FAIL", "xpass", "[XPASS(strict)] fixed?"),
+                    "test_setup_error": ("ERROR", None, "error in setup: RuntimeError: fixture exploded")}
+        for group_by in ("test", "chunks"):
+            proc, tests = self.import_and_run("pytest", suite, "--group-by", group_by)
+            self.assertEqual(proc.returncode, 1)
+            self.assertEqual(len(tests), 18)
+            for name, t in tests.items():
+                got = (t["outcome"], t.get("note"), t.get("reason"))
+                self.assertEqual(got, expected[name.rsplit("::", 1)[1]], (group_by, name))
+
     def test_unittest_state(self):
         suite = copy_suite("unittest_state", self.work)
         proc, tests = self.import_and_run("unittest", suite, ".")

@@ -30,15 +30,16 @@ class ImportTest(unittest.TestCase):
         groups = m["groups"]
         self.assertEqual(groups["SomeOtherGroupName"]["strategy"], "isolated_serial")
         self.assertEqual(groups["Ordered"]["strategy"], "serial")
-        self.assertEqual(groups["Quiet"], {"strategy": "isolated_free"})
-        self.assertEqual(groups["SomeGroupName"], {"strategy": "free"})
-        self.assertEqual(groups["SomeAdditionalGroupName"], {"strategy": "free"})
+        self.assertEqual(groups["Quiet"]["strategy"], "isolated_free")
+        self.assertEqual(groups["SomeGroupName"]["strategy"], "free")
+        self.assertEqual(groups["SomeAdditionalGroupName"]["strategy"], "free")
         batch = groups["Ordered"]["batch"]["cmd"]
         self.assertEqual(batch[:3], [PYTHON, "-m", "pytest"])
         self.assertIn("--mpexec-batch", batch)
         self.assertNotIn("cmd", tests["test_four"])
         self.assertEqual(tests["test_five"]["group"], "SomeOtherGroupName")
-        self.assertIn("--mpexec-single", tests["TestSomething::test_one"]["cmd"])
+        self.assertEqual(groups["SomeGroupName"]["batch"], groups["Ordered"]["batch"])  # a free group's too
+        self.assertEqual([t for t in tests.values() if "cmd" in t], [])
         self.assertEqual(tests["test_unmarked"]["group"], "pytest.test_readme.py")
         self.assertEqual(m["defaults"]["cwd"], os.path.realpath(suite))
         # mpexec from a build tree puts its own source tree's package first.
@@ -52,7 +53,7 @@ class ImportTest(unittest.TestCase):
         m, _ = self.imported("pytest", suite, "--group-by", "test", "--", "-k", "test_three or test_unmarked")
         self.assertEqual(sorted(t["name"] for t in m["tests"]),
                          ["test_readme.py::test_three", "test_readme.py::test_unmarked"])
-        self.assertEqual(m["tests"][0]["cmd"][-2:], ["-k", "test_three or test_unmarked"])
+        self.assertEqual(m["groups"][m["tests"][0]["group"]]["batch"]["cmd"][-2:], ["-k", "test_three or test_unmarked"])
 
     def test_a_module_that_does_not_import_stays_as_a_test(self):
         with open(os.path.join(self.work, "test_broken.py"), "w") as f:
@@ -90,7 +91,8 @@ class ImportTest(unittest.TestCase):
         self.assertEqual(groups["test_class_state.Counter.test_1_first"], "test_class_state.Counter")
         self.assertEqual(groups["test_module_state.First.test_a"], "test_module_state")
         self.assertEqual(groups["test_module_state.Second.test_b"], "test_module_state")
-        self.assertIsNone(groups["test_class_state.Independent.test_plain"])
+        self.assertEqual(groups["test_class_state.Independent.test_plain"], "unittest.ungrouped")
+        self.assertEqual(m["groups"]["unittest.ungrouped"]["strategy"], "free")
         self.assertEqual(m["groups"]["test_class_state.Counter"]["strategy"], "serial")
         self.assertIn("mpexec.unittest_batch", m["groups"]["test_module_state"]["batch"]["cmd"])
 

@@ -14,25 +14,27 @@ def suite():
 
 
 def units(m):
-    """{group or test name: [test names]} of a manifest."""
+    """{serial group or test name: [test names]} of a manifest: a free group's tests are units of their own."""
     out = {}
     for t in m["tests"]:
-        out.setdefault(t.get("group") or t["name"], []).append(t["name"])
+        serial = m["groups"][t["group"]]["strategy"] in ("serial", "isolated_serial")
+        out.setdefault(t["group"] if serial else t["name"], []).append(t["name"])
     return out
 
 
 class BuildTest(unittest.TestCase):
     def make(self, group_by, n=2):
-        return build(suite(), lambda: ["batch"], lambda t: ["single", t.id], group_by, n, "/w", prefix="p.")
+        return build(suite(), lambda: ["batch"], group_by, n, "/w", prefix="p.")
 
     def test_by_test(self):
         m = self.make("test")
         self.assertEqual(units(m)["a.py::C::t2"], ["a.py::C::t2"])
-        self.assertEqual(m["tests"][0], {"name": "a.py::t1", "cmd": ["single", "a.py::t1"]})
+        self.assertEqual(m["tests"][0], {"name": "a.py::t1", "group": "p.ungrouped"})
+        self.assertEqual(m["groups"]["p.ungrouped"], {"strategy": "free", "batch": {"cmd": ["batch"]}})
         self.assertEqual(m["groups"]["G"], {"strategy": "serial", "batch": {"cmd": ["batch"]}})
         quiet = [g for g in m["groups"] if g.startswith("my_group-")]
         self.assertEqual(len(quiet), 1)
-        self.assertEqual(m["groups"][quiet[0]], {"strategy": "isolated_free"})
+        self.assertEqual(m["groups"][quiet[0]], {"strategy": "isolated_free", "batch": {"cmd": ["batch"]}})
 
     def test_by_module_and_class(self):
         self.assertEqual(units(self.make("module"))["p.a.py"], ["a.py::t1", "a.py::C::t2", "a.py::C::t3"])
@@ -41,11 +43,10 @@ class BuildTest(unittest.TestCase):
         classes = [g for g in by_class if g.startswith("p.a.py_C-")]
         self.assertEqual([by_class[g] for g in classes], [["a.py::C::t2", "a.py::C::t3"]])
 
-    def test_suite_groups_keep_their_strategy_and_free_members_have_commands(self):
+    def test_every_test_runs_through_its_groups_batch_command(self):
         m = self.make("module")
-        quiet = [t for t in m["tests"] if t["name"] == "c.py::t6"][0]
-        self.assertEqual(quiet["cmd"], ["single", "c.py::t6"])
-        self.assertNotIn("cmd", [t for t in m["tests"] if t["name"] == "b.py::t5"][0])
+        self.assertEqual([t for t in m["tests"] if "cmd" in t], [])
+        self.assertEqual({g["batch"]["cmd"][0] for g in m["groups"].values()}, {"batch"})
 
     def test_chunks_keep_modules_whole_and_balance_counts(self):
         tests = [Collected("m{}::t{}".format(m, i), "m{}".format(m)) for m in range(6) for i in range(m % 2 + 1)]
