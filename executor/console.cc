@@ -106,6 +106,22 @@ std::string detailOf(const TestRecord& r, const std::string& log_root) {
   }
 }
 
+/// " (5ms)": the duration of the attempt `r` is; with `attempt`, " (5ms, attempt 3)" after retries. Empty
+/// when it never ran.
+std::string durationOf(const TestRecord& r, bool attempt) {
+  if (r.start_us < 0 || r.end_us < r.start_us) return "";
+  if (attempt && r.attempts > 1) return fmt::format(" ({}, attempt {})", formatDuration(r.end_us - r.start_us), r.attempts);
+  return " (" + formatDuration(r.end_us - r.start_us) + ")";
+}
+
+/// Every attempt's time together: what a retried test cost the run.
+int64_t allAttemptsUs(const TestRecord& r) {
+  int64_t us = r.start_us >= 0 && r.end_us >= r.start_us ? r.end_us - r.start_us : 0;
+  for (const TestRecord& e : r.earlier)
+    if (e.start_us >= 0 && e.end_us >= e.start_us) us += e.end_us - e.start_us;
+  return us;
+}
+
 }  // namespace
 
 std::string formatDuration(int64_t us) {
@@ -336,12 +352,14 @@ void Console::testFinished(size_t test, const TestRecord& r) {
   ++counts_[r.outcome];
   const bool failed = isFailure(r.outcome);
   const TestSpec& t = m_.tests[test];
-  bool show_line = failed || (opts_.verbosity > 0 && (!opts_.status_line || opts_.output == OutputMode::All));
+  // A flaky test ends the RETRY lines printed for it: its line shows on a terminal too, as nextest's TRY does.
+  bool show_line = failed || (opts_.verbosity > 0 && (!opts_.status_line || opts_.output == OutputMode::All ||
+                                                      r.outcome == Outcome::Flaky));
   bool show_output = failed ? opts_.output != OutputMode::None
                             : opts_.verbosity > 0 && (opts_.output == OutputMode::All || opts_.output == OutputMode::Streamed);
   if (show_line || show_output) {
     clearStatus();
-    std::string dur = r.start_us >= 0 && r.end_us >= r.start_us ? " (" + formatDuration(r.end_us - r.start_us) + ")" : "";
+    std::string dur = durationOf(r, true);
     std::string detail = detailOf(r, opts_.log_root);
     fmt::print(out_, "{}{}{}{}\n", linePrefix(outcomeWord(r.outcome), strlen(outcomeName(r.outcome))), printable(t.name),
                dur, detail.empty() ? "" : "  " + printable(detail));
@@ -381,7 +399,7 @@ void Console::testRetried(size_t test, const TestRecord& r) {
   }
   if (opts_.verbosity > 0) {
     clearStatus();
-    std::string dur = r.start_us >= 0 && r.end_us >= r.start_us ? " (" + formatDuration(r.end_us - r.start_us) + ")" : "";
+    std::string dur = durationOf(r, false);
     std::string detail = detailOf(r, opts_.log_root);
     fmt::print(out_, "{}{}{}  attempt {} {}{}, retrying\n", linePrefix(paint("RETRY", "35"), 5), printable(m_.tests[test].name),
                dur, r.attempts, outcomeWord(r.outcome), detail.empty() ? "" : ": " + printable(detail));
@@ -395,19 +413,16 @@ void Console::summary(const Manifest& m, const std::vector<size_t>& planned, con
   clearStatus();
   std::map<Outcome, size_t> counts;
   int64_t sum_us = 0;
-  std::vector<size_t> timed, failures, skipped;
+  std::vector<size_t> timed, failures, skipped, flaky;
   for (size_t t : planned) {
     const TestRecord& r = result.records[t];
     ++counts[r.outcome];
-    if (r.start_us >= 0 && r.end_us >= r.start_us) {
-      sum_us += r.end_us - r.start_us;
-      timed.push_back(t);
-    }
-    for (const TestRecord& e : r.earlier)  // failed attempts before a retry ran too
-      if (e.start_us >= 0 && e.end_us >= e.start_us) sum_us += e.end_us - e.start_us;
+    if (r.start_us >= 0 && r.end_us >= r.start_us) timed.push_back(t);
+    sum_us += allAttemptsUs(r);  // failed attempts before a retry ran too
     // What did not run did not fail: it is counted, and the headline says why, but it is no failure to read.
     if (isFailure(r.outcome) && r.outcome != Outcome::NotRun) failures.push_back(t);
     if (r.outcome == Outcome::Skip) skipped.push_back(t);
+    if (r.outcome == Outcome::Flaky) flaky.push_back(t);
   }
   const size_t not_run = counts.count(Outcome::NotRun) ? counts[Outcome::NotRun] : 0;
 
@@ -434,6 +449,23 @@ void Console::summary(const Manifest& m, const std::vector<size_t>& planned, con
                  printable(m.tests[failures[i]].name), detail.empty() ? "" : "  " + printable(detail));
     }
   }
+  // Not failures, but a test that failed before it passed is worth a look: listed even with -q.
+  if (!flaky.empty()) {
+    fmt::print(out_, "\n{}\n", paint("Flaky:", "1"));
+    for (size_t i = 0; i < flaky.size(); ++i) {
+      if (i == kFailuresListed) {
+        fmt::print(out_, "  ... and {} more (see the JSON report)\n", flaky.size() - kFailuresListed);
+        break;
+      }
+      const TestRecord& r = result.records[flaky[i]];
+      std::string before;
+      for (const TestRecord& e : r.earlier) {
+        std::string d = detailOf(e, opts_.log_root);
+        before += fmt::format("; attempt {} {}{}", e.attempts, outcomeWord(e.outcome), d.empty() ? "" : ": " + printable(d));
+      }
+      fmt::print(out_, "  {}  passed on attempt {}{}\n", printable(m.tests[flaky[i]].name), r.attempts, before);
+    }
+  }
   if (opts_.verbosity > 0 && !skipped.empty()) {
     fmt::print(out_, "\n{}\n", paint("Skipped:", "1"));
     for (size_t i = 0; i < skipped.size(); ++i) {
@@ -454,8 +486,12 @@ void Console::summary(const Manifest& m, const std::vector<size_t>& planned, con
     });
     fmt::print(out_, "\n{}\n", paint("Slowest:", "1"));
     for (size_t i = 0; i < k; ++i) {
+      // Ranked by the last attempt, as the reports time a test; a retried one says what all its attempts took.
       const TestRecord& r = result.records[timed[i]];
-      fmt::print(out_, "  {:>9}  {}\n", formatDuration(r.end_us - r.start_us), printable(m.tests[timed[i]].name));
+      std::string retried = r.earlier.empty() ? ""
+                            : fmt::format(" (attempt {}; {} over {} attempts)", r.attempts, formatDuration(allAttemptsUs(r)),
+                                          r.earlier.size() + 1);
+      fmt::print(out_, "  {:>9}  {}{}\n", formatDuration(r.end_us - r.start_us), printable(m.tests[timed[i]].name), retried);
     }
   }
   if (!notes.empty()) fmt::print(out_, "\n");

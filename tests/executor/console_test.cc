@@ -191,8 +191,56 @@ TEST_F(ConsoleTest, RetriesKeepDurationsAndTheSumCountsEveryAttempt) {
   result.records[0] = flaky;
   c.summary(m_, {0}, result, 600'000, {}, {});
   std::string out = text();
-  EXPECT_TRUE(has(out, "Slowest:\n      200ms  alpha\n")) << out;
+  // Ranked by its last attempt, as the reports time it, and saying what every attempt took.
+  EXPECT_TRUE(has(out, "Slowest:\n      200ms  alpha (attempt 2; 450ms over 2 attempts)\n")) << out;
   EXPECT_TRUE(has(out, "sum of test times 450ms")) << out;
+}
+
+TEST_F(ConsoleTest, AFlakyTestEndsItsRetryLinesOnATerminal) {
+  opts_.status_line = true;
+  Console& c = console();
+  c.testStarted(0, "u0", 0);
+  TestRecord first = finished(Outcome::Fail, 0, 250'000, 1);
+  c.testRetried(0, first);
+  c.testStarted(0, "u0", 0);
+  TestRecord flaky = finished(Outcome::Flaky, 300'000, 500'000);
+  flaky.attempts = 2;
+  flaky.earlier.push_back(first);
+  c.testFinished(0, flaky);
+  std::string out = text();
+  EXPECT_TRUE(has(out, "[0/4] RETRY   alpha (250ms)  attempt 1 FAIL: exit 1, retrying\n")) << out;
+  EXPECT_TRUE(has(out, "[1/4] FLAKY   alpha (200ms, attempt 2)  passed on attempt 2\n")) << out;
+}
+
+TEST_F(ConsoleTest, AFailureAfterRetriesSaysWhichAttemptItsTimeIs) {
+  Console& c = console();
+  TestRecord last = finished(Outcome::Fail, 300'000, 305'000, 3);
+  last.attempts = 3;
+  last.earlier.push_back(finished(Outcome::Fail, 0, 31'000, 3));
+  last.earlier.push_back(finished(Outcome::Fail, 100'000, 118'000, 3));
+  c.testFinished(0, last);
+  EXPECT_TRUE(has(text(), "[1/4] FAIL    alpha (5ms, attempt 3)  exit 3\n")) << text();
+}
+
+TEST_F(ConsoleTest, TheSummaryListsFlakyTestsAndTheirFailedAttemptsEvenWithQuiet) {
+  opts_.verbosity = 0;
+  Console& c = console();
+  ScheduleResult result;
+  result.records.resize(4);
+  TestRecord flaky = finished(Outcome::Flaky, 300'000, 500'000);
+  flaky.attempts = 3;
+  TestRecord a1 = finished(Outcome::Fail, 0, 100'000, 1);
+  TestRecord a2 = finished(Outcome::Timeout, 100'000, 200'000);
+  a2.attempts = 2;
+  a2.reason = "timed out after 0.1s";
+  flaky.earlier = {a1, a2};
+  result.records[0] = flaky;
+  result.records[1] = finished(Outcome::Pass, 0, 10);
+  c.summary(m_, {0, 1}, result, 600'000, {}, {});
+  std::string out = text();
+  EXPECT_TRUE(has(out, "Flaky:\n  alpha  passed on attempt 3; attempt 1 FAIL: exit 1; attempt 2 TIMEOUT: timed out after 0.1s\n"))
+      << out;
+  EXPECT_TRUE(has(out, "2 tests: 1 PASS, 1 FLAKY\n")) << out;
 }
 
 TEST_F(ConsoleTest, NamesAndOutputAreShownEscaped) {
