@@ -119,17 +119,38 @@ TEST_F(TerminalTest, StatusLineColourCountsAndSlowWarningOnATerminal) {
 }
 
 TEST_F(TerminalTest, CtrlCSummaryLeadsWithInterruptedAndListsNoNotRunTestAsAFailure) {
+  // Each held test leaves a process in a session of its own that ignores SIGINT and SIGTERM: Ctrl-C on
+  // the terminal reaches neither, and mpexec must still leave nothing behind.
+  const std::string marker = "mpexec-ctrl-c-" + std::to_string(getpid());
+  auto held = [&](const std::string& name) {
+    return R"({"name": ")" + name + R"(", "cmd": ["/bin/bash", "-c", "setsid bash -c 'trap \"\" INT TERM; exec -a )" +
+           marker + R"( sleep 600' & exec -a )" + marker + R"( sleep 600"]})";
+  };
   dir_.write("m.json", R"({"version": 1, "tests": [
     {"name": "early.fail", "cmd": ["/bin/sh", "-c", "exit 1"]},)" +
-                           waiting("held.a") + "," + waiting("held.b") + "," + waiting("held.c") + "]}");
-  Tmux tmux(dir_.path(), paneCommand("-j 2 m.json"));
+                           held("held.a") + "," + held("held.b") + "," + held("held.c") + "]}");
+  Tmux tmux(dir_.path(), paneCommand("-j 2 --json r.json --junit r.xml --html r.html m.json"));
   ASSERT_TRUE(tmux.started()) << tmux.error();
   // Two held tests run, one waits for a slot: Ctrl-C then.
   ASSERT_TRUE(tmux.waitFor([](const std::string& s) { return std::regex_search(s, std::regex(R"(1 FAIL\] 2 running: held)")); }))
       << tmux.capture();
+  for (int i = 0; i < 600 && test::processesWith(marker).size() < 4; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(test::processesWith(marker).size(), 4u) << tmux.capture();
   tmux.sendKeys("C-c");
   ASSERT_TRUE(tmux.waitFor([](const std::string& s) { return has(s, "EXIT="); })) << tmux.capture();
-  release();
+  // Nothing is lost: no process is left, and every report is written with what did not run as NOT_RUN.
+  EXPECT_TRUE(test::processesWith(marker).empty()) << "processes outlived Ctrl-C";
+  std::string json = test::readFile(dir_.path() + "/r.json");
+  EXPECT_TRUE(has(json, R"("exit_code":130)")) << json;
+  EXPECT_EQ(std::regex_search(json, std::regex(R"("name":"held\.[abc]"[^}]*"outcome":"NOT_RUN")")), true) << json;
+  size_t not_run = 0;
+  for (size_t at = json.find(R"("outcome":"NOT_RUN")"); at != std::string::npos; at = json.find(R"("outcome":"NOT_RUN")", at + 1))
+    ++not_run;
+  EXPECT_EQ(not_run, 3u) << json;
+  std::string junit = test::readFile(dir_.path() + "/r.xml");
+  EXPECT_TRUE(has(junit, R"(tests="4" failures="1" errors="3")")) << junit;
+  EXPECT_TRUE(has(test::readFile(dir_.path() + "/r.html"), "held.c")) << "no HTML report";
   std::string screen = tmux.capture();
   EXPECT_TRUE(has(screen, "EXIT=130")) << screen;
   size_t interrupted = screen.find("INTERRUPTED by signal 2 (SIGINT): every running unit was killed; 3 tests not run");
@@ -141,6 +162,25 @@ TEST_F(TerminalTest, CtrlCSummaryLeadsWithInterruptedAndListsNoNotRunTestAsAFail
   EXPECT_TRUE(has(after, "FAIL    early.fail")) << screen;
   EXPECT_FALSE(has(after, "held.")) << "a test that did not run is listed as a failure:\n" << screen;
   EXPECT_TRUE(has(after, "4 tests: 1 FAIL, 3 NOT_RUN")) << screen;
+}
+
+TEST_F(TerminalTest, RetriesShowEachAttemptAndTheFlakyTestsOnATerminal) {
+  release();
+  dir_.write("m.json", R"({"version": 1, "tests": [
+    {"name": "flaky", "cmd": ["/bin/sh", "-c", "if [ -e tried ]; then exit 0; fi; touch tried; echo first; exit 1"]},
+    {"name": "broken", "cmd": ["/bin/sh", "-c", "echo always; exit 3"]}]})");
+  Tmux tmux(dir_.path(), paneCommand("-j 2 --retries 2 m.json"));
+  ASSERT_TRUE(tmux.started()) << tmux.error();
+  ASSERT_TRUE(tmux.waitFor([](const std::string& s) { return has(s, "EXIT="); })) << tmux.capture();
+  std::string screen = tmux.capture();
+  EXPECT_TRUE(std::regex_search(screen, std::regex(R"(RETRY   flaky \(\d+ms\)  attempt 1 FAIL: exit 1, retrying\n)"))) << screen;
+  EXPECT_TRUE(std::regex_search(screen, std::regex(R"(FLAKY   flaky \(\d+ms, attempt 2\)  passed on attempt 2\n)"))) << screen;
+  EXPECT_TRUE(std::regex_search(screen, std::regex(R"(FAIL    broken \(\d+ms, attempt 3\)  exit 3\n)"))) << screen;
+  EXPECT_TRUE(has(screen, "Flaky:\n  flaky  passed on attempt 2; attempt 1 FAIL: exit 1\n")) << screen;
+  EXPECT_TRUE(std::regex_search(screen, std::regex(R"(Slowest:\n(.*\n)*.*broken \(attempt 3; \d+ms over 3 attempts\)\n)"))) << screen;
+  EXPECT_FALSE(has(screen, "sum of test times 0ms")) << screen;
+  EXPECT_TRUE(has(screen, "2 tests: 1 FLAKY, 1 FAIL")) << screen;
+  EXPECT_TRUE(has(screen, "EXIT=1")) << screen;
 }
 
 TEST_F(TerminalTest, TheSameRunPipedToAFileHasNoEscapeCodes) {
