@@ -113,7 +113,7 @@ int parseCommandLine(int argc, char** argv, Config& c) {
   app.add_option("--exclude-label", c.exclude_labels,
                  "leave out tests with a label matching this regular expression (repeated: a match for each)")
       ->allow_extra_args(false);
-  app.add_flag("--list", c.list, "print the plan (phases, units, tests) and exit; --list=json: as JSON");
+  app.add_flag("--list", c.list, "print the plan (phases, units, tests) and exit; --list=json: as JSON (--list --json F: also to F)");
   app.add_flag("--shuffle", c.shuffle, "seeded random order inside the pool and isolated_free windows");
   app.add_option("--seed", c.seed, "the seed for --shuffle (printed when chosen at random)");
   bool fail_fast = false;
@@ -185,8 +185,16 @@ int parseCommandLine(int argc, char** argv, Config& c) {
     return kExitUsage;
   }
   if (c.list && c.manifest.empty() && !c.json.empty()) {
-    fmt::print(stderr, "mpexec: --json takes the report's file (here '{}'); for the plan as JSON use --list=json\n", c.json);
+    fmt::print(stderr, "mpexec: --json takes the report's file (here '{}'); for the plan as JSON use --list=json or --list --json -\n",
+               c.json);
     return kExitUsage;
+  }
+  if (c.list) {
+    // --list --json F writes the plan as JSON to F, as a run writes its report there ('-': stdout, instead
+    // of the text). The other reports are a run's, which --list does not make: said, not silently skipped
+    // (wrappers that always pass them keep working).
+    for (auto [flag, value] : {std::pair{"--junit", &c.junit}, {"--html", &c.html}, {"--trace", &c.trace}, {"--report-dir", &c.report_dir}})
+      if (!value->empty()) fmt::print(stderr, "mpexec: warning: --list runs nothing, so {} writes no report (--list --json F writes the plan)\n", flag);
   }
   if (std::string err = unexpectedArguments(app, app.remaining(), c.manifest); !err.empty()) {
     fmt::print(stderr, "mpexec: {}\n", err);

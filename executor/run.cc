@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "executor/atomic_file.h"
 #include "executor/batch_board.h"
 #include "executor/clock.h"
 #include "executor/config.h"
@@ -226,7 +227,15 @@ std::optional<int> RunSession::selectTests() {
   plan_ = makePlan(*manifest_, *history_, sel_);
   if (config_.list) {
     std::string why_empty = plan_.tests.empty() ? whyNoTests() : "";
-    if (config_.list_format == ListFormat::Json) {
+    // --list --json F: the plan as JSON in F, as a run's report goes there; '-' prints it instead of the text.
+    if (!config_.json.empty() && config_.json != "-") {
+      if (auto written = writeFileAtomic(config_.json, planJson(*manifest_, plan_, config_, sel_, why_empty), Survives::ProcessCrash);
+          !written.ok()) {
+        fmt::print(stderr, "mpexec: cannot write the plan: {}\n", written.error().message());
+        return kExitInfra;
+      }
+    }
+    if (config_.list_format == ListFormat::Json || config_.json == "-") {
       fmt::print("{}", planJson(*manifest_, plan_, config_, sel_, why_empty));
     } else {
       fmt::print("{}", planText(*manifest_, plan_));

@@ -156,7 +156,34 @@ TEST_F(CommandLineTest, ListAsJsonGivesThePlanAndRunsNothing) {
   EXPECT_TRUE(has(spaced.out, "--list takes its format after '=': --list=json")) << spaced.out;
   auto json_flag = runMpexec({"--list", "--json", m});
   EXPECT_EQ(json_flag.exit_code, 2);
-  EXPECT_TRUE(has(json_flag.out, "for the plan as JSON use --list=json")) << json_flag.out;
+  EXPECT_TRUE(has(json_flag.out, "for the plan as JSON use --list=json or --list --json -")) << json_flag.out;
+}
+
+// `--list --json F` (the spelling nextest and ctest users try) writes the plan as JSON to F, as a run writes
+// its report there, and still shows the plan as text; `-` prints the JSON instead. The reports of a run,
+// which --list does not make, are warned about rather than silently not written.
+TEST_F(CommandLineTest, ListWithJsonWritesThePlanAndSaysTheOtherReportsAreNotWritten) {
+  auto m = dir_.write("m.json", R"({"version": 1, "tests": [{"name": "a", "cmd": ["/bin/true"]}, {"name": "b", "cmd": ["/bin/true"]}]})");
+  auto to_stdout = runMpexec({"--list", "--json", "-", "--filter", "b", m});
+  ASSERT_EQ(to_stdout.exit_code, 0) << to_stdout.out;
+  boost::json::object plan = boost::json::parse(to_stdout.out).as_object();
+  EXPECT_EQ(plan.at("format").as_string(), "mpexec-plan");
+  EXPECT_EQ(plan.at("counts").as_object().at("tests").as_int64(), 1);
+
+  std::string file = dir_.path() + "/plan.json";
+  auto to_file = runMpexec({"--list", "--json", file, m});
+  ASSERT_EQ(to_file.exit_code, 0) << to_file.out;
+  EXPECT_TRUE(has(to_file.out, "pool (2 units)")) << to_file.out;
+  ASSERT_TRUE(std::filesystem::exists(file)) << "--list --json FILE wrote no file";
+  EXPECT_EQ(boost::json::parse(test::readFile(file)).as_object().at("counts").as_object().at("tests").as_int64(), 2);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/.mpexec/runs")) << "--list ran something";
+
+  for (const char* report : {"--junit", "--html", "--trace", "--report-dir"}) {
+    auto warned = runMpexec({"--list", report, dir_.path() + "/r", m});
+    EXPECT_EQ(warned.exit_code, 0) << report << ": " << warned.out;
+    EXPECT_TRUE(has(warned.out, std::string("warning: --list runs nothing, so ") + report + " writes no report")) << warned.out;
+    EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/r")) << report;
+  }
 }
 
 std::vector<std::string> runDirectories(const std::string& state) {
