@@ -223,6 +223,10 @@ int parseCommandLine(int argc, char** argv, Config& c) {
     fmt::print(stderr, "mpexec: {}\n", err);
     return kExitUsage;
   }
+  if (quiet && verbose) {
+    fmt::print(stderr, "mpexec: -q and -v exclude each other\n");
+    return kExitUsage;
+  }
   if (c.seed && !c.shuffle) {
     fmt::print(stderr, "mpexec: --seed goes with --shuffle\n");
     return kExitUsage;

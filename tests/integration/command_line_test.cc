@@ -53,6 +53,14 @@ TEST_F(CommandLineTest, ASecondManifestOrNoneIsNamed) {
   EXPECT_TRUE(has(typo.out, "did you mean 'mpexec import'?")) << typo.out;
 }
 
+// -q and -v say opposite things: which one was meant is the user's to say, not a silent precedence.
+TEST_F(CommandLineTest, QuietAndVerboseTogetherAreRefused) {
+  auto m = manifest();
+  auto r = runMpexec({"--no-sandbox", "-q", "-v", m});
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_TRUE(has(r.out, "-q and -v exclude each other")) << r.out;
+}
+
 TEST_F(CommandLineTest, HelpNamesTheSubtoolsAndTheExitCodes) {
   auto r = runMpexec({"--help"});
   EXPECT_EQ(r.exit_code, 0);
@@ -108,6 +116,26 @@ TEST_F(CommandLineTest, HelpManPageReadmeAndCompletionNameTheSameOptions) {
     std::set<std::string> there = options(*text);
     for (const std::string& o : from_help) EXPECT_TRUE(there.count(o)) << o << " is in --help but not in " << name;
     for (const std::string& o : there) EXPECT_TRUE(from_help.count(o)) << o << " is in " << name << " but not in --help";
+  }
+}
+
+// The subtools' options too: every option `mpexec sync --help` and `mpexec merge --help` name is one the
+// completion offers for that subtool.
+TEST_F(CommandLineTest, TheCompletionOffersEverySubtoolOptionItsHelpNames) {
+  std::string root = sourceDir();
+  if (root.empty()) GTEST_SKIP() << "not run from the source tree (set MPEXEC_SOURCE_DIR)";
+  std::string completion = test::readFile(root + "/packaging/bash-completion/mpexec");
+  for (const char* subtool : {"sync", "merge"}) {
+    auto help = runMpexec({subtool, "--help"});
+    ASSERT_EQ(help.exit_code, 0) << help.out;
+    size_t from = completion.find(std::string("\n        ") + subtool + ")\n");
+    ASSERT_NE(from, std::string::npos) << "no case for " << subtool << " in the completion";
+    std::string section = completion.substr(from, completion.find("\n            ;;\n", from) - from);
+    std::regex opt(R"((--[a-z][a-z-]*[a-z]))");
+    size_t named = 0;
+    for (std::sregex_iterator it(help.out.begin(), help.out.end(), opt), end; it != end; ++it, ++named)
+      EXPECT_TRUE(has(section, (*it)[1].str())) << (*it)[1] << " is in mpexec " << subtool << " --help but not completed";
+    EXPECT_GT(named, 1u) << help.out;
   }
 }
 
