@@ -209,23 +209,34 @@ void Console::clearStatus() {
 std::string Console::statusText() const {
   const int64_t now = opts_.now_us();
   // [12/400 1m02s 10 PASS 1 FAIL] 3 running: oldest, next, +1
+  // Never wider than the terminal: a wrapped status line is left behind by every redraw. What does not
+  // fit goes, last first: running names become +N, then counts become "...".
+  const size_t width = size_t(std::max(1, columns() - 1));
   std::string plain = fmt::format("[{}/{} {}", finished_, planned_, formatElapsed(now));
   std::string painted = plain;
+  size_t shown = 0;
   for (auto [o, n] : counts_) {
-    plain += fmt::format(" {} {}", n, outcomeName(o));
+    std::string count = fmt::format(" {} {}", n, outcomeName(o));
+    const bool last = ++shown == counts_.size();
+    if (columnsOf(plain) + columnsOf(count) + (last ? 1 : 5) > width) {  // 1: "]"; 5: " ...]"
+      plain += " ...";
+      painted += " ...";
+      break;
+    }
+    plain += count;
     painted += fmt::format(" {} {}", n, outcomeWord(o));
   }
   plain += "]";
   painted += "]";
+  if (columnsOf(plain) > width) return std::string(fitColumns(plain, width));  // a very narrow terminal
   if (running_.empty()) return painted;
+  std::string count = fmt::format(" {} running", running_.size());
+  if (columnsOf(plain) + columnsOf(count) > width) return painted;
   std::vector<std::pair<int64_t, size_t>> by_start;
   for (const auto& [test, r] : running_) by_start.emplace_back(r.start_us, test);
   std::sort(by_start.begin(), by_start.end());
-  std::string head = fmt::format(" {} running: ", running_.size());
-  plain += head;
-  painted += head;
-  const size_t width = size_t(std::max(20, columns() - 1));
-  size_t used = columnsOf(plain);
+  std::string names;
+  size_t used = columnsOf(plain) + columnsOf(count) + 2;  // ": "
   for (size_t i = 0; i < by_start.size(); ++i) {
     auto [start, test] = by_start[i];
     std::string name = printable(m_.tests[test].name);
@@ -237,15 +248,15 @@ std::string Console::statusText() const {
       if (i == 0) {
         // Not even the first name fits: as much of it as does.
         size_t room = width > used + columnsOf(more) + 3 ? width - used - columnsOf(more) - 3 : 0;
-        rest = std::string(fitColumns(name, room)) + "..." + more;
+        rest = room > 0 ? std::string(fitColumns(name, room)) + "..." + more : "";
       }
-      if (used + columnsOf(rest) <= width) painted += rest;
+      if (used + columnsOf(rest) <= width) names += rest;
       break;
     }
-    painted += sep + name;
+    names += sep + name;
     used += columnsOf(sep + name);
   }
-  return painted;
+  return painted + count + (names.empty() ? "" : ": " + names);
 }
 
 void Console::drawStatus() {

@@ -1,6 +1,7 @@
 #include "executor/console.h"
 
 #include <cstdio>
+#include <regex>
 
 #include <gtest/gtest.h>
 
@@ -91,6 +92,38 @@ TEST_F(ConsoleTest, StatusLineFitsTheTerminalAndSaysHowManyMoreRun) {
   status.resize(status.size() - 3);  // the erase-line sequence
   EXPECT_LE(status.size(), 39u) << status;
   EXPECT_EQ(status, "[0/4 0s] 4 running: alpha, beta, +2") << status;
+}
+
+// A status line wider than the terminal wraps, and each redraw (carriage return, erase line) then leaves
+// the wrapped part behind: whatever the counts and the names, it never takes more than the width.
+TEST_F(ConsoleTest, StatusLineNeverWrapsEvenWithManyOutcomesOnANarrowTerminal) {
+  for (const char* n : {"e1", "e2", "e3", "e4"}) addTest(m_, n);
+  for (int columns : {20, 30, 40, 60}) {
+    opts_.status_line = true;
+    opts_.color = true;  // the escapes take no columns
+    opts_.columns = columns;
+    Console& c = console(8);
+    c.testFinished(0, finished(Outcome::Pass, 0, 10));
+    c.testFinished(1, finished(Outcome::Fail, 0, 10, 1));
+    c.testFinished(2, finished(Outcome::Skip, 0, 10, 77));
+    c.testFinished(3, finished(Outcome::Timeout, 0, 10));
+    c.testFinished(4, finished(Outcome::Crash, 0, 10));
+    c.testStarted(5, "u5", 0);
+    c.testStarted(6, "u6", 1);
+    now_us_ = 3'725'000'000;  // 1h02m
+    c.tick();
+    std::string out = text();
+    std::string status = out.substr(out.rfind('\r') + 1);
+    status = std::regex_replace(status, std::regex("\x1b\\[[0-9;]*[mK]"), "");
+    EXPECT_LE(status.size(), size_t(columns - 1)) << columns << " columns: " << status;
+    EXPECT_EQ(status.rfind("[5/8 1h02m", 0), 0u) << columns << " columns: " << status;
+    TearDown();
+    console_.reset();
+    out_ = nullptr;
+    buf_ = nullptr;
+    size_ = 0;
+    now_us_ = 0;
+  }
 }
 
 TEST_F(ConsoleTest, ColourPaintsOutcomesOnlyWhenAskedFor) {
