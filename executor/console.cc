@@ -447,47 +447,37 @@ void Console::summary(const Manifest& m, const std::vector<size_t>& planned, con
                plural(size_t(headline.max_fail), "failure", "failures"), headline.max_fail, plural(not_run, "test", "tests"));
   }
 
-  if (!failures.empty()) {
-    fmt::print(out_, "\n{}\n", paint("Failures:", "1"));
-    for (size_t i = 0; i < failures.size(); ++i) {
-      if (i == kFailuresListed) {
-        fmt::print(out_, "  ... and {} more (see the JSON report)\n", failures.size() - kFailuresListed);
+  // A titled list of tests, one line each, the first `cap` of them and then how many more.
+  auto section = [&](const char* title, const std::vector<size_t>& tests, size_t cap, const char* rest,
+                     const std::function<std::string(size_t test, const TestRecord&)>& line) {
+    if (tests.empty()) return;
+    fmt::print(out_, "\n{}\n", paint(title, "1"));
+    for (size_t i = 0; i < tests.size(); ++i) {
+      if (i == cap) {
+        fmt::print(out_, "  ... and {} more{}\n", tests.size() - cap, rest);
         break;
       }
-      const TestRecord& r = result.records[failures[i]];
-      std::string detail = detailOf(r, opts_.log_root);
-      fmt::print(out_, "  {}{} {}{}\n", outcomeWord(r.outcome), std::string(kWordWidth - strlen(outcomeName(r.outcome)), ' '),
-                 printable(m.tests[failures[i]].name), detail.empty() ? "" : "  " + printable(detail));
+      fmt::print(out_, "  {}\n", line(tests[i], result.records[tests[i]]));
     }
-  }
+  };
+  section("Failures:", failures, kFailuresListed, " (see the JSON report)", [&](size_t t, const TestRecord& r) {
+    std::string detail = detailOf(r, opts_.log_root);
+    return fmt::format("{}{} {}{}", outcomeWord(r.outcome), std::string(kWordWidth - strlen(outcomeName(r.outcome)), ' '),
+                       printable(m.tests[t].name), detail.empty() ? "" : "  " + printable(detail));
+  });
   // Not failures, but a test that failed before it passed is worth a look: listed even with -q.
-  if (!flaky.empty()) {
-    fmt::print(out_, "\n{}\n", paint("Flaky:", "1"));
-    for (size_t i = 0; i < flaky.size(); ++i) {
-      if (i == kFailuresListed) {
-        fmt::print(out_, "  ... and {} more (see the JSON report)\n", flaky.size() - kFailuresListed);
-        break;
-      }
-      const TestRecord& r = result.records[flaky[i]];
-      std::string before;
-      for (const TestRecord& e : r.earlier) {
-        std::string d = detailOf(e, opts_.log_root);
-        before += fmt::format("; attempt {} {}{}", e.attempts, outcomeWord(e.outcome), d.empty() ? "" : ": " + printable(d));
-      }
-      fmt::print(out_, "  {}  passed on attempt {}{}\n", printable(m.tests[flaky[i]].name), r.attempts, before);
+  section("Flaky:", flaky, kFailuresListed, " (see the JSON report)", [&](size_t t, const TestRecord& r) {
+    std::string before;
+    for (const TestRecord& e : r.earlier) {
+      std::string d = detailOf(e, opts_.log_root);
+      before += fmt::format("; attempt {} {}{}", e.attempts, outcomeWord(e.outcome), d.empty() ? "" : ": " + printable(d));
     }
-  }
-  if (opts_.verbosity > 0 && !skipped.empty()) {
-    fmt::print(out_, "\n{}\n", paint("Skipped:", "1"));
-    for (size_t i = 0; i < skipped.size(); ++i) {
-      if (i == kSkipsListed) {
-        fmt::print(out_, "  ... and {} more\n", skipped.size() - kSkipsListed);
-        break;
-      }
-      const TestRecord& r = result.records[skipped[i]];
-      fmt::print(out_, "  {}  {}\n", printable(m.tests[skipped[i]].name), printable(skipReason(r, opts_.log_root)));
-    }
-  }
+    return fmt::format("{}  passed on attempt {}{}", printable(m.tests[t].name), r.attempts, before);
+  });
+  if (opts_.verbosity > 0)
+    section("Skipped:", skipped, kSkipsListed, "", [&](size_t t, const TestRecord& r) {
+      return fmt::format("{}  {}", printable(m.tests[t].name), printable(skipReason(r, opts_.log_root)));
+    });
   if (opts_.verbosity > 0 && !timed.empty()) {
     size_t k = std::min<size_t>(5, timed.size());
     std::partial_sort(timed.begin(), timed.begin() + long(k), timed.end(), [&](size_t a, size_t b) {
