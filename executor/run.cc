@@ -398,6 +398,20 @@ void RunSession::dispatch() {
       break;
     }
   }
+  // --repeat N planned N iterations: those an interrupt or --max-fail kept from starting are NOT_RUN, as
+  // a started iteration's unstarted tests are (nothing planned disappears from a report). --until-fail
+  // plans "up to N" and stops by design.
+  const bool interrupted = results_.back().interrupted, stopped = results_.back().stopped_early;
+  while (config_.until_fail == 0 && (interrupted || stopped) && int(results_.size()) < iterations) {
+    ScheduleResult none;
+    none.records.resize(m.tests.size());
+    for (size_t t : plan_.tests) none.records[t].reason = interrupted ? "interrupted" : "not started: --max-fail reached";
+    none.unit_problems.resize(plan_.units.size());
+    none.unit_leaks.resize(plan_.units.size());
+    none.interrupted = interrupted;
+    none.stopped_early = stopped;
+    results_.push_back(std::move(none));
+  }
   wall_us_ = clock_.nowUs();
 }
 

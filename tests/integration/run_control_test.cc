@@ -125,6 +125,24 @@ TEST_F(RunControlTest, RepeatRunsTheSelectionNTimes) {
   EXPECT_LE(testEntry(rep, "a#1").at("end_us").to_number<int64_t>(), testEntry(rep, "a#2").at("start_us").to_number<int64_t>());
 }
 
+// --repeat N plans N iterations: when --max-fail (or an interrupt) stops the run, the iterations that never
+// started are in the report as NOT_RUN, as the unstarted tests of a started one are; nothing planned
+// disappears (DESIGN §6).
+TEST_F(RunControlTest, RepeatStoppedEarlyReportsTheIterationsThatDidNotStartAsNotRun) {
+  auto m = dir_.write("m.json", R"({"version": 1, "tests": [{"name": "a", "cmd": ["/bin/false"]},
+                                                             {"name": "b", "cmd": ["/bin/true"]}]})");
+  auto r = run({"--no-sandbox", "-j", "1", "--repeat", "3", "--max-fail", "1", m});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  auto rep = readJson(report());
+  ASSERT_EQ(rep.at("tests").as_array().size(), 6u) << r.out;
+  for (const char* name : {"a#2", "b#2", "a#3", "b#3"}) {
+    EXPECT_EQ(str(testEntry(rep, name), "outcome"), "NOT_RUN") << name;
+    EXPECT_EQ(str(testEntry(rep, name), "reason"), "not started: --max-fail reached") << name;
+  }
+  EXPECT_EQ(str(testEntry(rep, "a#1"), "outcome"), "FAIL");
+  EXPECT_NE(r.out.find("6 tests: "), std::string::npos) << r.out;
+}
+
 TEST_F(RunControlTest, UntilFailStopsAfterTheFailingIteration) {
   auto m = dir_.write("m.json", R"({"version": 1, "tests": [
     {"name": "third", "cmd": ["/bin/sh", "-c", "n=$(cat \"$0\" 2>/dev/null || echo 0); echo $((n+1)) > \"$0\"; test $n -lt 2", ")" +
