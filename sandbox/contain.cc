@@ -109,7 +109,8 @@ Result<void> containInit(const Context& ctx, const UnitSpec& spec, const InitCha
   if (kit) {
     // Still in the host's mount namespace (the shared root is entered by setupFilesystem).
     kit->host_mnt = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-    if (kit->host_mnt < 0) kit = nullptr;
+    kit->last_pid = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+    if (kit->host_mnt < 0 || kit->last_pid < 0) kit = nullptr;
   }
   UnitMounts mounts{ctx.exe(), ch.shared_root_fd, ch.views, ch.cgroup_dirs, ch.cgroup_mounts};
   if (ch.shared_root_fd >= 0) *note = ch.shared_root_note;

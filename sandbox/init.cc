@@ -526,7 +526,7 @@ std::optional<NextUnit> awaitNext(int event_fd) {
 void runInit(const Context& ctx, const UnitSpec& first, int event_fd, const RecycleKit* kit) {
   std::vector<int> keep{event_fd, first.log_dir_fd};
   if (kit && kit->enabled)
-    keep.insert(keep.end(), {kit->host_mnt, kit->shared_root, kit->views.stranger, kit->views.owner});
+    keep.insert(keep.end(), {kit->host_mnt, kit->last_pid, kit->shared_root, kit->views.stranger, kit->views.owner});
   closeInheritedFds(keep);
   const bool reusable = first.isolation == Isolation::None;
   if (reusable) prctl(PR_SET_CHILD_SUBREAPER, 1);

@@ -281,11 +281,10 @@ Result<void> recycleSandbox(const Context& ctx, const RecycleKit& kit, const Uni
   if (!kit.skips("hostname")) flags |= CLONE_NEWUTS;
   if (unshare(flags) != 0) return sysError("unshare", "cgroup, IPC and UTS namespaces");
   if (!kit.skips("pids")) {
-    // ns_last_pid acts on the writer's own pid namespace, whichever procfs it is written through; it needs
+    // ns_last_pid acts on the writer's own pid namespace, whichever procfs it was opened in; it needs
     // CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE) over that namespace, which the init has. With no process
     // left but the init, the next one is pid 2, as in a new namespace.
-    UniqueFd f(open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC));
-    if (!f || write(f.get(), "1", 1) != 1) return sysError("recycle", "write /proc/sys/kernel/ns_last_pid");
+    if (pwrite(kit.last_pid, "1", 1, 0) != 1) return sysError("recycle", "write /proc/sys/kernel/ns_last_pid");
   }
   if (kept) {
     if (setns(kept.get(), CLONE_NEWNS) != 0) return sysError("setns", "the unit's old mount namespace");

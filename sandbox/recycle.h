@@ -20,6 +20,9 @@ namespace mpexec::sandbox {
 struct RecycleKit {
   bool enabled = false;
   int host_mnt = -1;     ///< the host's mount namespace: the next unit's bind sources are copied there
+  /// /proc/sys/kernel/ns_last_pid, opened for writing at the first set-up (a host whose /proc/sys is
+  /// read-only never recycles, rather than failing the next unit's set-up)
+  int last_pid = -1;
   int shared_root = -1;  ///< prepareSharedRoot()'s namespace, of which the next unit gets a new copy
   std::string shared_root_note;
   IdViews views;  ///< the unit id's views, which the next unit keeps with the id
