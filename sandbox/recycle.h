@@ -31,6 +31,8 @@ struct RecycleKit {
   /// names below): the suite shows that each one is needed.
   std::vector<std::string> skip;
   bool skips(const char* check) const;
+  /// The network namespace's TCP and UDP counters at the last clean check (checkResidue); empty before.
+  mutable std::string traffic;
 };
 
 /// Whether `spec` may be recycled (UnitSpec::recycle asked for it and the init got its kit): the spawner's
@@ -38,10 +40,11 @@ struct RecycleKit {
 bool wantsRecycling(const Context& ctx, const UnitSpec& spec, const IdViews& views, int shared_root);
 
 /// In the init, after its unit's last process is reaped: whether the kept namespaces hold anything of the
-/// unit that the next unit could see or feel. The network namespace must hold no socket in any state
-/// (sock_diag over TCP and UDP, IPv4 and IPv6, TIME_WAIT and SYN_RECV included, and Unix; every protocol's
-/// in-use count in /proc/net/protocols), no IP fragment queue and no IPv6 flow label; TCP's per-destination
-/// metrics are flushed. The error names the first residue found ("residue" EBUSY "a TCP socket in
+/// unit that the next unit could see or feel. The network namespace must hold no socket in any state (every
+/// protocol's in-use count in /proc/net/protocols, TIME_WAIT's in sockstat; sock_diag over Unix sockets,
+/// and over TCP and UDP, IPv4 and IPv6, TIME_WAIT and SYN_RECV included, when the unit had TCP or UDP
+/// traffic), no IP fragment queue and no IPv6 flow label; after traffic, TCP's per-destination metrics are
+/// flushed. The error names the first residue found ("residue" EBUSY "a TCP socket in
 /// TIME_WAIT on 127.0.0.1:8080"), or the check that could not be made.
 Result<void> checkResidue(const RecycleKit& kit);
 
