@@ -71,6 +71,22 @@ std::string sizeText(size_t bytes) {
   return std::to_string(bytes) + " bytes";
 }
 
+// Bytes a client sent, for an error message (which reaches logs and terminals): printable ASCII as it is,
+// any other byte as \xNN.
+std::string visibleBytes(std::string_view bytes) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char c : bytes) {
+    auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f) {
+      out += c;
+    } else {
+      out += {'\\', 'x', kHex[u >> 4], kHex[u & 15]};
+    }
+  }
+  return out;
+}
+
 // A header's name for an error message: it is a token already, only its length is bounded.
 std::string fieldName(std::string_view name) { return std::string(name.substr(0, 64)); }
 
@@ -345,7 +361,7 @@ size_t BodyReader::feed(std::string_view buffer) {
     }
     std::string_view rest = trim(line.substr(digits));
     if (digits == 0 || (digits < line.size() && hexValue(line[digits]) >= 0) || (!rest.empty() && rest[0] != ';')) {
-      fail(400, "bad chunk size '" + std::string(line.substr(0, 32)) + "': want hexadecimal digits");
+      fail(400, "bad chunk size '" + visibleBytes(line.substr(0, 32)) + "': want hexadecimal digits");
       continue;
     }
     line_.clear();

@@ -217,5 +217,17 @@ TEST(HttpRequestTest, ChunkedBodies) {
   EXPECT_EQ(used, 3u);
 }
 
+// A refusal's message quotes what the client sent: every byte of it printable ASCII, whatever was sent.
+TEST(HttpRequestTest, ABadChunkSizeIsQuotedPrintable) {
+  Parsed p = parse("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+  ASSERT_TRUE(p.ok) << p.error.message;
+  BodyReader reader(p.head, 1 << 20);
+  reader.feed("5\xff\xfe\x1b[2J\x7f%\r\n");
+  ASSERT_EQ(reader.state(), Parse::Failed);
+  const std::string& m = reader.error().message;
+  for (char c : m) EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "byte " << int(static_cast<unsigned char>(c)) << " in " << m;
+  EXPECT_NE(m.find("5\\xff\\xfe\\x1b[2J\\x7f%"), std::string::npos) << m;
+}
+
 }  // namespace
 }  // namespace mpexec::sync
