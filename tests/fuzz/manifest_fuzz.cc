@@ -1,7 +1,7 @@
 // The manifest parser and validator (executor/manifest.cc) on arbitrary text. A manifest that loads holds
 // only what mpexec can run: named tests with unique names free of NUL and control characters, strings
-// without NUL, timeouts in range, and it repeated no key. One that does not gives a message that starts
-// with the file and that a terminal can show as it is.
+// without NUL, timeouts in range, resources declared and never needed beyond what exists, and it repeated
+// no key. One that does not gives a message that starts with the file and that a terminal can show as it is.
 
 #include <cmath>
 #include <set>
@@ -69,6 +69,15 @@ void checkSettings(const Settings& s, const std::string& who) {
   FUZZ_CHECK(s.sandbox.pids <= 4194304, "{}: pids {}, more than the kernel takes", who, s.sandbox.pids);
 }
 
+// What a test or a group needs: declared resources, never more than exist (docs/manifest.md, "Resources").
+void checkNeeds(const ResourceCounts& need, const ResourceCounts& exist, const std::string& who) {
+  for (const auto& [name, n] : need) {
+    auto e = exist.find(name);
+    FUZZ_CHECK(e != exist.end(), "{} needs {}, which is not declared", printable(who), printable(name));
+    FUZZ_CHECK(n >= 0 && n <= e->second, "{} needs {} {}, {} exist", printable(who), n, printable(name), e->second);
+  }
+}
+
 }  // namespace
 }  // namespace mpexec::fuzz
 
@@ -87,6 +96,8 @@ MPEXEC_FUZZ_TARGET(manifest) {
     return;
   }
   const Manifest& m = *loaded;
+  for (const auto& [name, n] : m.resources)
+    FUZZ_CHECK(validResourceName(name) && n >= 0 && n <= kMaxResourceCount, "resource {}: {}", printable(name), n);
   std::string_view text = input.starts_with("\xEF\xBB\xBF") ? input.substr(3) : input;
   if (auto key = repeatedKey(text)) FUZZ_CHECK(false, "loaded with the key {} twice in one object", printable(*key));
   std::set<std::string_view> names;
@@ -99,6 +110,7 @@ MPEXEC_FUZZ_TARGET(manifest) {
     for (const auto* rules : {&t.output_rules.pass, &t.output_rules.fail, &t.output_rules.skip})
       for (const OutputPattern& p : *rules) FUZZ_CHECK(!p.text.empty() && !hasNul(p.text), "pattern {}", printable(p.text));
     checkSettings(t.settings, t.name);
+    checkNeeds(t.resources, m.resources, t.name);
     FUZZ_CHECK(!t.skip_exit_code || (*t.skip_exit_code >= 0 && *t.skip_exit_code <= 255), "{}: skip_exit_code {}",
                t.name, t.skip_exit_code.value_or(-1));
     if (!t.group.empty()) {
@@ -117,5 +129,6 @@ MPEXEC_FUZZ_TARGET(manifest) {
     FUZZ_CHECK(g.setup.empty() || !g.setup[0].empty(), "group {}: empty setup program", name);
     FUZZ_CHECK(g.teardown.empty() || !g.teardown[0].empty(), "group {}: empty teardown program", name);
     checkSettings(g.settings, name);
+    checkNeeds(g.resources, m.resources, name);
   }
 }
