@@ -15,6 +15,7 @@
 #include "executor/reports/report_junit.h"
 #include "executor/reports/shard_logs.h"
 #include "executor/utf8.h"
+#include "sync-service/strict_json.h"
 
 namespace mpexec {
 
@@ -242,10 +243,13 @@ Result<Merged> mergeReports(const std::vector<ShardReport>& reports) {
 }
 
 Result<ShardReport> readShardReport(const std::string& path, std::string_view text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object())
-    return Error{{}, 0, fmt::format("{}: not JSON: {}", printable(path), ec ? ec.message() : "expected an object")};
+  // Strictly, as the sync service reads bodies: what merge writes back must be JSON again, and Boost.JSON
+  // reads 1e400 as infinity (0e+775808 as NaN), which it would write back as no JSON. A key given twice
+  // and an integer beyond 64 bits are refused as well; mpexec writes neither.
+  json::value v;
+  std::string error;
+  if (!sync::parseStrictJson(text, &v, &error, 64)) return Error{{}, 0, fmt::format("{}: not JSON: {}", printable(path), printable(error))};
+  if (!v.is_object()) return Error{{}, 0, fmt::format("{}: not JSON: expected an object", printable(path))};
   return ShardReport{path, std::move(v.as_object())};
 }
 

@@ -141,6 +141,21 @@ TEST(MergeTest, MalformedReportsAreErrorsNotCrashes) {
   EXPECT_EQ(message(nameless), "shard1.json: a test entry without a name");
 }
 
+// What merge writes must be JSON again: a number that is no finite double (Boost.JSON reads 1e400 as
+// infinity and 0e+775808 as NaN, and would write them back as no JSON reader takes them), a key given twice
+// and an integer beyond 64 bits are refused where the report is read, saying where.
+TEST(MergeTest, NumbersJsonCannotWriteBackAreRefused) {
+  for (const char* text : {R"({"version": 1, "run": {"wall_us": 1e400}, "tests": []})",
+                           R"({"version": 1, "run": {}, "tests": [{"name": "a", "outcome": 0e+775808}]})",
+                           R"({"version": 1, "run": {}, "run": {}, "tests": []})",
+                           R"({"version": 1, "run": {"wall_us": 18446744073709551616}, "tests": []})"}) {
+    auto r = readShardReport("r.json", text);
+    ASSERT_FALSE(r.ok()) << text << " read as " << json::serialize(r->report);
+    EXPECT_EQ(r.error().message().rfind("r.json: not JSON: at ", 0), 0u) << r.error().message();
+  }
+  EXPECT_TRUE(readShardReport("r.json", R"({"version": 1, "run": {"wall_us": 1.5e300}, "tests": []})").ok());
+}
+
 TEST(MergeTest, AHugeShardCountNamesAFewMissingShards) {
   for (int64_t n : {int64_t(4000000000), INT64_MAX}) {
     ShardReport r = shard(1, 1, {{"a", "PASS"}}, kPlan);
