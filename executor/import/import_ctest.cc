@@ -525,6 +525,9 @@ Result<CtestImport> importCtestJson(std::string_view json_text, const CtestImpor
   if (!groups.empty()) manifest["groups"] = std::move(groups);
   manifest["tests"] = std::move(out_tests);
   out.manifest = json::serialize(manifest) + "\n";
+  // Warnings quote names, commands and patterns, which CTest takes as they are: shown as the console shows
+  // names, so that none rearranges a terminal's line (U+202B) or carries a control character.
+  for (std::string& w : out.warnings) w = printable(w);
   return out;
 }
 

@@ -270,6 +270,16 @@ TEST(ImportCtestTest, CommandsAndDirectoriesTheManifestRejectsFailSayingWhy) {
   EXPECT_EQ(m->tests.size(), 8u);
 }
 
+// A name may hold what is no control character but still rearranges a terminal's line (U+202B, right to
+// left): the manifest keeps it, and every warning shows it escaped, as the console shows names.
+TEST(ImportCtestTest, WarningsShowNamesPrintable) {
+  auto r = import({test("red\u202b1", "", R"(["/nonexistent/t"])"),
+                   test("red\u202b2", "", R"(["sh"])") + R"(, {"name": "x", "command": ["/bin/true"], "properties": [{"name": "PASS_REGULAR_EXPRESSION", "value": ["(\u202b"]}]})"});
+  ASSERT_GE(r.import.warnings.size(), 2u);
+  for (const std::string& w : r.import.warnings) EXPECT_EQ(w.find("\xe2\x80\xab"), std::string::npos) << w;
+  EXPECT_EQ(r.names(), (std::vector<std::string>{"red\u202b1", "red\u202b2", "x"}));
+}
+
 TEST(ImportCtestTest, EnvironmentEntriesAndLabelsWithNulAreLeftOut) {
   auto r = import({test("t", R"({"name": "ENVIRONMENT", "value": ["A=1\u0000", "B=2"]},
                                  {"name": "LABELS", "value": ["x\u0000", "y"]})")});
