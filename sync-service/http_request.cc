@@ -11,9 +11,10 @@ namespace {
 constexpr size_t kMaxChunkLine = 1024;  // a chunk size and its extensions
 constexpr size_t kMaxTrailer = 16u << 10;
 
+// RFC 9110's tchar. (strchr() alone would take a NUL: it finds the one that ends the string.)
 bool isTchar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+         (c != '\0' && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr);
 }
 
 bool isToken(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), isTchar); }

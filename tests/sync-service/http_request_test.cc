@@ -217,6 +217,17 @@ TEST(HttpRequestTest, ChunkedBodies) {
   EXPECT_EQ(used, 3u);
 }
 
+// A token (a method, a header's name) is RFC 9110's tchar only: a NUL byte is none, though strchr() finds
+// one at the end of every C string.
+TEST(HttpRequestTest, ANulIsNoTokenCharacter) {
+  using namespace std::string_literals;
+  EXPECT_EQ(statusOf("GET\0 /v1/health HTTP/1.1\r\n\r\n"s), 400);
+  Parsed p = parse("PUT /v1/board/c HTTP/1.1\r\nAuthori\0zation: Bearer x\0\r\n\r\n"s);
+  EXPECT_FALSE(p.ok);
+  EXPECT_EQ(p.error.status, 400);
+  EXPECT_EQ(p.error.message, "malformed header field (want NAME: VALUE, no space before the colon) on line 2");
+}
+
 // A refusal's message quotes what the client sent: every byte of it printable ASCII, whatever was sent.
 TEST(HttpRequestTest, ABadChunkSizeIsQuotedPrintable) {
   Parsed p = parse("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
