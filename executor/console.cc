@@ -133,7 +133,7 @@ std::string formatDuration(int64_t us) {
 
 std::string shellQuote(std::string_view text) {
   bool safe = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
-    return isalnum(static_cast<unsigned char>(c)) || strchr("@%_+=:,./-", c) != nullptr;
+    return isalnum(static_cast<unsigned char>(c)) || (c != '\0' && strchr("@%_+=:,./-", c) != nullptr);
   });
   if (safe) return std::string(text);
   std::string out = "'";

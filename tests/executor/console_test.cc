@@ -302,6 +302,7 @@ TEST(ShellQuote, QuotesOnlyWhatNeedsIt) {
   EXPECT_EQ(shellQuote("a b"), "'a b'");
   EXPECT_EQ(shellQuote("it's"), "'it'\\''s'");
   EXPECT_EQ(shellQuote(""), "''");
+  EXPECT_EQ(shellQuote(std::string("a\0b", 3)), std::string("'a\0b'", 5)) << "a NUL is no safe character";
   EXPECT_EQ(regexEscape("a.b[c]*(d)|e^$\\"), "a\\.b\\[c\\]\\*\\(d\\)\\|e\\^\\$\\\\");
 }
 
