@@ -242,7 +242,7 @@ bool parseHead(std::string_view head, const RequestLimits& limits, RequestHead* 
       has_length = true;
       if (value.empty() || !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
         return fail(error, 400, "Content-Length must be one decimal number of bytes, got '" +
-                                    std::string(value.substr(0, 32)) + "'");
+                                    visibleBytes(value.substr(0, 32)) + "'");
       uint64_t n = 0;
       for (char c : value) {
         if (n > (UINT64_MAX - 9) / 10) {
@@ -283,7 +283,7 @@ bool parseHead(std::string_view head, const RequestLimits& limits, RequestHead* 
     if (!iequals(codings.back(), "chunked")) return fail(error, 400, "the last transfer coding must be chunked");
     if (codings.size() > 1) {
       return fail(error, iequals(codings[0], "chunked") ? 400 : 501,
-                  "transfer coding '" + std::string(codings[0].substr(0, 32)) + "' is not supported: send the body "
+                  "transfer coding '" + visibleBytes(codings[0].substr(0, 32)) + "' is not supported: send the body "
                   "as it is, with Content-Length or Transfer-Encoding: chunked");
     }
     out->chunked = true;

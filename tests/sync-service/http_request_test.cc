@@ -240,5 +240,18 @@ TEST(HttpRequestTest, ABadChunkSizeIsQuotedPrintable) {
   EXPECT_NE(m.find("5\\xff\\xfe\\x1b[2J\\x7f%"), std::string::npos) << m;
 }
 
+// The same for what a header's value holds: bytes from 0x80 up are no control characters, and reach the
+// message of a refused Content-Length or Transfer-Encoding.
+TEST(HttpRequestTest, ARefusedHeaderValueIsQuotedPrintable) {
+  for (const char* head : {"PUT / HTTP/1.1\r\nContent-Length: \xff\xfe" "1\r\n\r\n",
+                           "PUT / HTTP/1.1\r\nTransfer-Encoding: \xff\xfezip, chunked\r\n\r\n"}) {
+    Parsed p = parse(head);
+    ASSERT_FALSE(p.ok) << head;
+    for (char c : p.error.message)
+      EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "byte " << int(static_cast<unsigned char>(c)) << " in " << p.error.message;
+    EXPECT_NE(p.error.message.find("\\xff\\xfe"), std::string::npos) << p.error.message;
+  }
+}
+
 }  // namespace
 }  // namespace mpexec::sync
