@@ -69,8 +69,14 @@ MPEXEC_FUZZ_TARGET(import_ctest) {
   FUZZ_CHECK(isValidUtf8(text) && isJsonDocument(text), "not valid UTF-8 JSON: {}", printable(text));
   auto m = parseManifest(text, buildDir().path() + "/imported.json");
   FUZZ_CHECK(m.ok(), "the imported manifest does not load: {}\n{}", m.ok() ? "" : m.error().message(), text);
-  // importCtestJson accepted it, so it is an object with a "tests" array of objects, each with a name.
-  const json::value root = json::parse(input);
+  // importCtestJson accepted it, so from its first line that starts with '{' (ctest's messages come before
+  // the JSON) it is an object with a "tests" array of objects, each with a name.
+  std::string_view json_text = input;
+  while (!json_text.empty() && json_text.front() != '{') {
+    std::size_t eol = json_text.find('\n');
+    json_text.remove_prefix(eol == std::string_view::npos ? json_text.size() : eol + 1);
+  }
+  const json::value root = json::parse(json_text);
   const json::array& listed = root.as_object().at("tests").as_array();
   FUZZ_CHECK(m->tests.size() + imported->disabled.size() == listed.size(), "{} tests listed, {} imported, {} disabled",
              listed.size(), m->tests.size(), imported->disabled.size());
