@@ -296,8 +296,9 @@ class Loader {
   Result<void> load(const json::value& root, Manifest& m);
 
  private:
+  // The place holds the manifest's keys as they are: printable(), as the values are quoted.
   Error at(std::string_view ptr, std::string what) const {
-    return Error{path_, 0, fmt::format("{}: {}", ptr.empty() ? "/" : ptr, what)};
+    return Error{path_, 0, fmt::format("{}: {}", ptr.empty() ? "/" : printable(ptr), what)};
   }
   Error expected(std::string_view ptr, std::string_view what, const json::value& got) const {
     return at(ptr, fmt::format("expected {}, got {}", what, jsonSnippet(got)));

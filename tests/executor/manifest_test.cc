@@ -363,6 +363,9 @@ TEST_F(ManifestTest, BadGroupNames) {
   expectError(oneTest(R"(, "group": "")"), {": /tests/0/group: expected a group name"});
   expectError(R"({"version": 1, "groups": {"a/b": {}}, "tests": []})",
               {": /groups/a~1b: group name \"a/b\" must be 1 to 128 characters from [A-Za-z0-9._-]"});
+  // The place is printable too: a key's control characters are escaped in it as in the value.
+  expectError(R"({"version": 1, "groups": {"a\u001b[2Jb": {}}, "tests": []})",
+              {": /groups/a\\x1b[2Jb: group name \"a\\u001b[2Jb\" must be"});
 }
 
 TEST_F(ManifestTest, GroupNotAnObject) {
