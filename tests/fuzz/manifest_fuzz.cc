@@ -104,7 +104,10 @@ MPEXEC_FUZZ_TARGET(manifest) {
   for (const TestSpec& t : m.tests) {
     FUZZ_CHECK(!t.name.empty() && !hasControl(t.name) && isValidUtf8(t.name), "test name {}", printable(t.name));
     FUZZ_CHECK(names.insert(t.name).second, "duplicate test name {}", printable(t.name));
-    FUZZ_CHECK(!t.cmd.empty() && !t.cmd[0].empty(), "{}: empty cmd", t.name);
+    // A test of a batch group has no command of its own: its group's batch command runs it.
+    auto bg = m.groups.find(t.group);
+    const bool batched = bg != m.groups.end() && bg->second.batch.has_value();
+    FUZZ_CHECK(batched ? t.cmd.empty() && !t.id.empty() : !t.cmd.empty() && !t.cmd[0].empty(), "{}: cmd or id", t.name);
     checkStrings(t.cmd, "cmd");
     checkStrings(t.labels, "labels");
     for (const auto* rules : {&t.output_rules.pass, &t.output_rules.fail, &t.output_rules.skip})
@@ -126,6 +129,10 @@ MPEXEC_FUZZ_TARGET(manifest) {
                printable(name));
     checkStrings(g.setup, "setup");
     checkStrings(g.teardown, "teardown");
+    if (g.batch) {
+      FUZZ_CHECK(!g.batch->cmd.empty() && !g.batch->cmd[0].empty(), "group {}: empty batch command", name);
+      checkStrings(g.batch->cmd, "batch.cmd");
+    }
     FUZZ_CHECK(g.setup.empty() || !g.setup[0].empty(), "group {}: empty setup program", name);
     FUZZ_CHECK(g.teardown.empty() || !g.teardown[0].empty(), "group {}: empty teardown program", name);
     checkSettings(g.settings, name);

@@ -3,9 +3,12 @@
 // percent-decoded path; query as k=v&k=v; Authorization, where TOKEN and TOKEN2 stand for the tokens of two
 // units) and then the body. Every reply has a status the service documents and a body that is one UTF-8
 // JSON object, with "error" when it is not 200 and Allow on a 405; a value a PUT accepted comes back from
-// a GET as the same JSON; what the operation log records (the run report prints it) is UTF-8.
+// a GET as the same JSON; what the operation log records (the run report prints it) is UTF-8; what the
+// results endpoints hand a batch's ResultSink is checked as their bodies' rules say.
 
+#include <cmath>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -14,6 +17,7 @@
 #include "executor/printable.h"
 #include "executor/utf8.h"
 #include "sync-service/endpoints.h"
+#include "sync-service/results.h"
 #include "sync-service/strict_json.h"
 #include "tests/fuzz/fuzz_target.h"
 #include "tests/fuzz/oracle.h"
@@ -75,6 +79,31 @@ void checkReply(const sync::Request& req, const sync::Reply& reply) {
   if (reply.status == 405) FUZZ_CHECK(!reply.allow.empty(), "405 without Allow");
 }
 
+// Takes what batch processes report on /v1/results/*, as the executor would: an id starting with "x" is
+// none of the process's; an id finishes once. Checks what the service hands over.
+class Sink : public sync::ResultSink {
+ public:
+  sync::ResultStatus started(const std::string&, const std::string& id) override {
+    FUZZ_CHECK(!id.empty() && isValidUtf8(id), "started: id {}", printable(id));
+    return id.starts_with("x") ? sync::ResultStatus::UnknownId : sync::ResultStatus::Ok;
+  }
+  sync::ResultStatus finished(const std::string& unit, sync::FinishedResult r) override {
+    FUZZ_CHECK(!r.id.empty() && isValidUtf8(r.id), "finished: id {}", printable(r.id));
+    FUZZ_CHECK(r.message.size() <= sync::kMaxResultMessage && isValidUtf8(r.message) &&
+                   r.message.find('\n') == std::string::npos,
+               "message {}", printable(r.message));
+    FUZZ_CHECK(r.note.size() <= sync::kMaxResultNote && isValidUtf8(r.note), "note {}", printable(r.note));
+    FUZZ_CHECK(isValidUtf8(r.output), "output not UTF-8");
+    FUZZ_CHECK(!r.duration_s || (std::isfinite(*r.duration_s) && *r.duration_s >= 0), "duration {}",
+               r.duration_s.value_or(-1));
+    if (r.id.starts_with("x")) return sync::ResultStatus::UnknownId;
+    return finished_.insert(unit + "\n" + r.id).second ? sync::ResultStatus::Ok : sync::ResultStatus::AlreadyFinished;
+  }
+
+ private:
+  std::set<std::string> finished_;
+};
+
 }  // namespace
 }  // namespace mpexec::fuzz
 
@@ -85,7 +114,8 @@ namespace json = boost::json;
 MPEXEC_FUZZ_TARGET(sync_endpoints) {
   sync::Limits limits;
   limits.max_wait_seconds = 0.005;  // waits end at once: a fuzz input must not sleep
-  sync::Endpoints endpoints(limits, R"({"np": 2, "units": 2, "tests": 2, "run_id": "fuzz"})");
+  Sink sink;
+  sync::Endpoints endpoints(limits, R"({"np": 2, "units": 2, "tests": 2, "run_id": "fuzz"})", &sink);
   const std::string token = endpoints.registerUnit("u0"), token2 = endpoints.registerUnit("u1");
   for (std::string_view text : splitOn(input, "\n===\n", 8)) {
     sync::Request req = requestFrom(text, token, token2);
