@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include <fmt/format.h>
+#include <re2/re2.h>
 
 #include "executor/batch_command.h"
 #include "executor/output_rules.h"
@@ -940,10 +941,12 @@ void LocalRunner::batchLines(Running& r, bool all, std::vector<RunnerEvent>& out
   const int64_t now = clock_.nowUs();
   auto match = [&](std::string_view line, int64_t from, int64_t to) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    std::match_results<std::string_view::const_iterator> mr;
+    re2::StringPiece m[2];
     auto test = [&](const std::optional<LinePattern>& p) -> std::optional<size_t> {
-      if (!p || !std::regex_search(line.begin(), line.end(), mr, p->re) || !mr[1].matched) return std::nullopt;
-      auto it = r.batch_ids.find(mr[1].str());
+      if (!p || !p->re->Match(re2::StringPiece(line.data(), line.size()), 0, line.size(), RE2::UNANCHORED, m, 2) ||
+          m[1].data() == nullptr)
+        return std::nullopt;
+      auto it = r.batch_ids.find(std::string(m[1].data(), m[1].size()));
       if (it == r.batch_ids.end()) return std::nullopt;
       return it->second;
     };

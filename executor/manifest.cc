@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <re2/re2.h>
 
 #include <array>
 #include <cmath>
@@ -658,16 +659,15 @@ Result<void> Loader::readLines(const json::value& v, const std::string& ptr, Bat
     const json::value* x = o->if_contains(kLinesKeys[k]);
     if (x == nullptr) continue;
     std::string kptr = ptr + "/" + std::string(kLinesKeys[k]);
-    LinePattern p;
-    MPEXEC_TRY(readString(*x, kptr, p.text));
-    try {
-      p.re = std::regex(p.text, std::regex::ECMAScript | std::regex::optimize);
-    } catch (const std::regex_error& e) {
-      return at(kptr, fmt::format("not a valid regular expression ({}): {}", e.what(), jsonQuoted(p.text)));
-    }
-    if (p.re.mark_count() < 1)
-      return at(kptr, fmt::format("needs a capture group for the id, such as \"^ok (.+)$\", got {}", jsonQuoted(p.text)));
-    *slots[k] = std::move(p);
+    std::string text;
+    MPEXEC_TRY(readString(*x, kptr, text));
+    Result<OutputPattern> p = compileOutputPattern(text);
+    if (!p.ok())
+      return at(kptr, fmt::format("not a valid regular expression (RE2 syntax: {}): {}", printable(p.error().detail),
+                                  jsonQuoted(text)));
+    if (p.value().re->NumberOfCapturingGroups() < 1)
+      return at(kptr, fmt::format("needs a capture group for the id, such as \"^ok (.+)$\", got {}", jsonQuoted(text)));
+    *slots[k] = std::move(p.value());
   }
   return {};
 }

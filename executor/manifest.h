@@ -5,7 +5,6 @@
 #include <functional>
 #include <map>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,11 +40,9 @@ struct Settings {
   sandbox::Policy sandbox;
 };
 
-/// One of batch.lines: a regular expression whose first capture group is a test's id.
-struct LinePattern {
-  std::string text;  ///< as written
-  std::regex re;
-};
+/// One of batch.lines: a regular expression in RE2's syntax (linear in the line, whatever a test prints)
+/// whose first capture group is a test's id.
+using LinePattern = OutputPattern;
 
 /// How a batch process's output lines report tests (docs/manifest.md, "Batch groups"); each optional.
 struct BatchLines {

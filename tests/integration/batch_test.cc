@@ -360,5 +360,22 @@ TEST_P(BatchTest, TheDoctestExampleRunsFromItsManifest) {
   EXPECT_EQ(readJson(json_path).at("tests").as_array().size(), 1u);
 }
 
+// A test's output is the test's to choose: a line of 60,000 characters that the patterns read must not
+// take mpexec down (a backtracking matcher recursed once per character and overflowed the stack).
+TEST_P(BatchTest, ALongOutputLineIsMatchedWithoutHarm) {
+  const char* script = "printf 'ok '; head -c 60000 /dev/zero | tr '\\000' x; echo; echo 'ok a'";
+  json::object g{{"strategy", "serial"},
+                 {"batch", json::object{{"cmd", json::array{"/bin/sh", "-c", script}},
+                                        {"lines", json::object{{"pass", "^ok (.+)$"}}}}}};
+  std::string m = dir_.write(
+      "m.json", json::serialize(json::object{{"version", 1},
+                                             {"groups", json::object{{"long", g}}},
+                                             {"tests", json::array{json::object{{"name", "a"}, {"group", "long"}}}}}));
+  std::string json_path = dir_.path() + "/r.json";
+  auto r = run({"--json", json_path, m});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(str(testEntry(readJson(json_path), "a"), "outcome"), "PASS");
+}
+
 }  // namespace
 }  // namespace mpexec
