@@ -9,6 +9,8 @@
 #include "executor/closest.h"
 #include "executor/config.h"
 #include "executor/exit_code.h"
+#include "executor/input_file.h"
+#include "executor/printable.h"
 #include "executor/shard_env.h"
 
 namespace mpexec {
@@ -135,7 +137,9 @@ int parseCommandLine(int argc, char** argv, Config& c) {
       ->check(between(1, 1e6));
   app.add_option("--shard-by-durations", c.shard_by_durations,
                  "balance the shards by the durations in this state file or JSON report (the same for every shard)");
-  std::string resources;
+  std::string resources, resource_spec;
+  app.add_option("--resource-spec-file", resource_spec,
+                 "how many of each resource exist, from ctest's resource specification file (JSON)");
   app.add_option("--resources", resources,
                  "how many of each resource exist, e.g. gpu=2,db=1 (over the manifest's \"resources\")");
   std::string output = "errors";
@@ -207,13 +211,29 @@ int parseCommandLine(int argc, char** argv, Config& c) {
       return kExitUsage;
     }
   }
+  if (!resource_spec.empty()) {
+    auto text = readInputFile(resource_spec);
+    auto counts = text.ok() ? parseResourceSpec(*text) : Result<ResourceCounts>(text.error());
+    if (!counts.ok()) {
+      fmt::print(stderr, "mpexec: --resource-spec-file: {}\n",
+                 printable(text.ok() ? resource_spec + ": " + counts.error().detail : counts.error().message()));
+      return kExitUsage;
+    }
+    for (const auto& [name, n] : *counts) {
+      c.resources[name] = n;
+      c.resource_origins[name] = "--resource-spec-file " + resource_spec;
+    }
+  }
   if (!resources.empty()) {
     auto counts = parseResourceCounts(resources);
     if (!counts.ok()) {
       fmt::print(stderr, "mpexec: --resources: {}\n", counts.error().detail);
       return kExitUsage;
     }
-    c.resources = std::move(counts.value());
+    for (const auto& [name, n] : *counts) {
+      c.resources[name] = n;
+      c.resource_origins[name] = "--resources";
+    }
   }
   if (c.repeat > 1 && c.until_fail > 0) {
     fmt::print(stderr, "mpexec: --repeat and --until-fail exclude each other\n");

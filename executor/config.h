@@ -47,7 +47,8 @@ struct Config {
   int keep_runs = 10;     ///< run directories kept in <state>/runs, this run's included; 0: all
   bool no_sandbox = false;
   std::string sync_bind;
-  ResourceCounts resources;  ///< --resources: how many of each exist, over the manifest's counts
+  ResourceCounts resources;  ///< --resource-spec-file, then --resources: how many of each exist, over the manifest's
+  std::map<std::string, std::string> resource_origins;  ///< per name in `resources`: the option that set it
   int verbosity = 1;  ///< 0 -q, 1 default, 2 -v
   ColorMode color = ColorMode::Auto;
   double slow_s = 60;  ///< --slow: a SLOW line each time a test has run this long again; 0: none

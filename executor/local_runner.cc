@@ -376,13 +376,16 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
     if (opts_.sync.unit_starting) token = opts_.sync.unit_starting(unit.id);
   }
 
-  // `need`: the command's own resource needs; it is told its share of what the unit holds.
+  // `need`: the command's own resource needs; it is told its share of what the unit holds. A test with
+  // CTest's resource groups is told them as ctest would, over any CTEST_RESOURCE_GROUP_* mpexec inherited.
   auto env = [&](const Settings& s, const TestSpec* test, const ResourceCounts& need) {
+    const bool ctest_groups = test && !test->resource_groups.empty();
     std::vector<std::string> e;
     e.reserve(base_env_.size() + s.env.size() + 14);
     for (const auto& kv : base_env_) {
       auto eq = kv.find('=');
       if (s.env.count(kv.substr(0, eq)) || (sandboxed && kv.rfind("MPEXEC_EXE=", 0) == 0)) continue;
+      if (ctest_groups && kv.starts_with("CTEST_RESOURCE_GROUP_")) continue;
       e.push_back(kv);
     }
     for (const auto& [k, v] : s.env) e.push_back(k + "=" + v);
@@ -404,8 +407,10 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
       if (!opts_.sync.tcp_url.empty() && (!sandboxed || spec.policy.network == sandbox::Network::Host))
         e.push_back("MPEXEC_SYNC_URL=" + opts_.sync.tcp_url);
     }
-    for (const auto& [name, instances] : shareOf(job.resources, need))
-      e.push_back(resourceVariable(name) + "=" + instanceList(instances));
+    const ResourceInstances share = shareOf(job.resources, need);
+    for (const auto& [name, instances] : share) e.push_back(resourceVariable(name) + "=" + instanceList(instances));
+    if (ctest_groups)
+      for (std::string& v : ctestGroupVariables(test->resource_groups, share)) e.push_back(std::move(v));
     return e;
   };
   auto fixture = [&](sandbox::Role role, const std::vector<std::string>& argv, const char* what) {

@@ -63,17 +63,21 @@ constexpr std::array<std::string_view, 5> kTopKeys{"version", "resources", "defa
 constexpr std::array<std::string_view, 4> kDefaultsKeys{"timeout", "env", "cwd", "sandbox"};
 constexpr std::array<std::string_view, 9> kGroupKeys{"strategy", "setup", "teardown", "timeout",
                                                      "env",      "cwd",   "sandbox",  "resources", "batch"};
-constexpr std::array<std::string_view, 16> kTestKeys{
+constexpr std::array<std::string_view, 17> kTestKeys{
     "name",    "id",     "cmd",            "group",     "strategy",   "timeout",    "env",       "cwd",
-    "sandbox", "labels", "skip_exit_code", "will_fail", "pass_regex", "fail_regex", "skip_regex", "resources"};
-constexpr std::array<std::string_view, 12> kGtestKeys{"gtest",      "group",      "strategy",   "timeout",
+    "sandbox", "labels", "skip_exit_code", "will_fail", "pass_regex", "fail_regex", "skip_regex", "resources",
+    "resource_groups"};
+constexpr std::array<std::string_view, 13> kGtestKeys{"gtest",      "group",      "strategy",   "timeout",
                                                       "env",        "cwd",        "sandbox",    "labels",
-                                                      "pass_regex", "fail_regex", "skip_regex", "resources"};
+                                                      "pass_regex", "fail_regex", "skip_regex", "resources",
+                                                      "resource_groups"};
 constexpr std::array<std::string_view, 2> kBatchKeys{"cmd", "lines"};
 constexpr std::array<std::string_view, 5> kLinesKeys{"started", "pass", "fail", "skip", "error"};
-// Keys a test of a batch group may not have: the tests share the group's process and its report.
-constexpr std::array<std::string_view, 8> kNotInBatch{"cmd",       "env",        "cwd",        "skip_exit_code",
-                                                      "will_fail", "pass_regex", "fail_regex", "skip_regex"};
+// Keys a test of a batch group may not have: the tests share the group's process and its report (and
+// CTest's resource groups are told to a test's own process).
+constexpr std::array<std::string_view, 9> kNotInBatch{"cmd",        "env",        "cwd",        "skip_exit_code",
+                                                      "will_fail",  "pass_regex", "fail_regex", "skip_regex",
+                                                      "resource_groups"};
 constexpr std::array<std::string_view, 7> kSandboxKeys{"network", "memory",  "pids",  "writable",
                                                        "user",    "seccomp", "nested"};
 
@@ -320,7 +324,11 @@ class Loader {
   // The top-level "resources" (how many of each exist), then --resources over it.
   Result<void> readCapacity(const json::object& top, Manifest& m);
   // A "resources" of a group, a test or a gtest entry (what it needs), over `out`; each need must exist.
-  Result<void> readNeeds(const json::object& o, const std::string& ptr, const Manifest& m, ResourceCounts& out);
+  // With `groups` (a test or a gtest entry), its "resource_groups" too, whose needs go over `out` as well.
+  Result<void> readNeeds(const json::object& o, const std::string& ptr, const Manifest& m, ResourceCounts& out,
+                         ResourceGroups* groups = nullptr);
+  // That `count` of `name` may be asked for: the resource is declared and has that many.
+  Result<void> checkNeed(const std::string& ptr, const std::string& name, int64_t count, const Manifest& m) const;
   Result<void> resolveCmd(const std::string& ptr, std::vector<std::string>& cmd, const Settings& s);
   Result<void> readBatch(const json::value& v, const std::string& ptr, const Settings& s, BatchSpec& out);
   Result<void> readLines(const json::value& v, const std::string& ptr, BatchLines& out);
@@ -574,34 +582,71 @@ Result<void> Loader::readCapacity(const json::object& top, Manifest& m) {
   }
   for (const auto& [name, count] : opts_.resources) {
     m.resources[name] = count;
-    capacity_from_[name] = "--resources";
+    auto origin = opts_.resource_origins.find(name);
+    capacity_from_[name] = origin == opts_.resource_origins.end() ? "--resources" : origin->second;
   }
   return {};
 }
 
-Result<void> Loader::readNeeds(const json::object& o, const std::string& ptr, const Manifest& m, ResourceCounts& out) {
-  const json::value* v = o.if_contains("resources");
-  if (v == nullptr) return {};
-  std::string rptr = ptr + "/resources";
-  const json::object* needs = v->if_object();
-  if (needs == nullptr) return expected(rptr, "an object of resource names and counts", *v);
-  for (const auto& kv : *needs) {
-    std::string name(kv.key());
-    std::string nptr = rptr + "/" + jsonPointerToken(name);
-    auto exists = m.resources.find(name);
-    if (exists == m.resources.end()) {
-      return at(nptr, fmt::format("resource {} is not declared: say how many exist in /resources, or with "
-                                  "--resources {}=N",
-                                  jsonQuoted(name), validResourceName(name) ? name : "NAME"));
-    }
-    const json::value& n = kv.value();
-    if (!n.is_int64() || n.get_int64() < 0) return expected(nptr, "how many it needs, an integer >= 0", n);
-    if (n.get_int64() > exists->second) {
-      return at(nptr, fmt::format("needs {} {}, but {} exist ({}), so it could never run", n.get_int64(), name,
-                                  exists->second, capacity_from_.at(name)));
-    }
-    out[name] = int(n.get_int64());
+Result<void> Loader::checkNeed(const std::string& ptr, const std::string& name, int64_t count,
+                               const Manifest& m) const {
+  auto exists = m.resources.find(name);
+  if (exists == m.resources.end()) {
+    return at(ptr, fmt::format("resource {} is not declared: say how many exist in /resources, or with "
+                               "--resources {}=N",
+                               jsonQuoted(name), validResourceName(name) ? name : "NAME"));
   }
+  if (count > exists->second) {
+    return at(ptr, fmt::format("needs {} {}, but {} exist ({}), so it could never run", count, name,
+                               exists->second, capacity_from_.at(name)));
+  }
+  return {};
+}
+
+Result<void> Loader::readNeeds(const json::object& o, const std::string& ptr, const Manifest& m, ResourceCounts& out,
+                               ResourceGroups* groups) {
+  if (const json::value* v = o.if_contains("resources")) {
+    std::string rptr = ptr + "/resources";
+    const json::object* needs = v->if_object();
+    if (needs == nullptr) return expected(rptr, "an object of resource names and counts", *v);
+    for (const auto& kv : *needs) {
+      std::string name(kv.key());
+      std::string nptr = rptr + "/" + jsonPointerToken(name);
+      MPEXEC_TRY(checkNeed(nptr, name, 0, m));
+      const json::value& n = kv.value();
+      if (!n.is_int64() || n.get_int64() < 0) return expected(nptr, "how many it needs, an integer >= 0", n);
+      MPEXEC_TRY(checkNeed(nptr, name, n.get_int64(), m));
+      out[name] = int(n.get_int64());
+    }
+  }
+  const json::value* v = groups ? o.if_contains("resource_groups") : nullptr;
+  if (v == nullptr) return {};
+  std::string gptr = ptr + "/resource_groups";
+  if (o.contains("resources")) return at(gptr, "give \"resources\" or \"resource_groups\", not both");
+  const json::array* list = v->if_array();
+  if (list == nullptr || list->empty() || list->size() > std::size_t(kMaxResourceCount)) {
+    return expected(gptr, fmt::format("an array of 1 to {} groups, each an object of resource names and slots",
+                                      kMaxResourceCount), *v);
+  }
+  ResourceCounts counted;  // per resource: how many groups ask for it so far
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    std::string iptr = fmt::format("{}/{}", gptr, i);
+    const json::object* group = (*list)[i].if_object();
+    if (group == nullptr || group->empty())
+      return expected(iptr, "a group: an object of resource names and slots, e.g. {\"gpu\": 1}", (*list)[i]);
+    ResourceCounts& slots = groups->emplace_back();
+    for (const auto& kv : *group) {
+      std::string name(kv.key());
+      std::string nptr = iptr + "/" + jsonPointerToken(name);
+      MPEXEC_TRY(checkNeed(nptr, name, 0, m));
+      const json::value& n = kv.value();
+      if (!n.is_int64() || n.get_int64() < 1 || n.get_int64() > kMaxResourceCount)
+        return expected(nptr, fmt::format("the slots it asks of one {}, an integer 1..{}", name, kMaxResourceCount), n);
+      MPEXEC_TRY(checkNeed(nptr, name, ++counted[name], m));
+      slots[name] = int(n.get_int64());
+    }
+  }
+  for (const auto& [name, count] : counted) out[name] = count;
   return {};
 }
 
@@ -679,6 +724,9 @@ Result<void> Loader::joinBatch(const json::object& o, const std::string& ptr, co
     if (key == "cmd")
       return at(kptr, fmt::format("a test of batch group {} has no \"cmd\": the group's batch command runs it "
                                   "(give its \"id\" instead)", jsonQuoted(g.name)));
+    if (key == "resource_groups")
+      return at(kptr, fmt::format("a test of batch group {} shares the group's process, which cannot be told "
+                                  "each test's groups: give \"resources\" instead", jsonQuoted(g.name)));
     if (key == "env" || key == "cwd")
       return at(kptr, fmt::format("a test of batch group {} runs in the group's batch command: set {} on /groups/{}",
                                   jsonQuoted(g.name), jsonQuoted(key), jsonPointerToken(g.name)));
@@ -842,7 +890,7 @@ Result<void> Loader::readTest(const json::object& o, const std::string& ptr, Man
   }
   t.settings = *base;
   apply(t.settings, l);
-  MPEXEC_TRY(readNeeds(o, ptr, m, t.resources));
+  MPEXEC_TRY(readNeeds(o, ptr, m, t.resources, &t.resource_groups));
   if (!batch) {
     const json::value* cmd = o.if_contains("cmd");
     if (cmd == nullptr) return at(ptr, "missing required key \"cmd\"");
@@ -905,7 +953,7 @@ Result<void> Loader::expandGtest(const json::object& o, const std::string& ptr, 
   }
   proto.settings = *base;
   apply(proto.settings, l);
-  MPEXEC_TRY(readNeeds(o, ptr, m, proto.resources));
+  MPEXEC_TRY(readNeeds(o, ptr, m, proto.resources, &proto.resource_groups));
   if (const json::value* v = o.if_contains("labels")) {
     MPEXEC_TRY(readStringArray(*v, ptr + "/labels", proto.labels, false));
   }

@@ -78,6 +78,9 @@ struct TestSpec {
   bool will_fail = false;        ///< inverted outcome (CTest WILL_FAIL)
   OutputRules output_rules;      ///< pass_regex, fail_regex, skip_regex (CTest's *_REGULAR_EXPRESSION)
   ResourceCounts resources;      ///< what it needs: its group's, overridden key by key by its own
+  /// CTest's RESOURCE_GROUPS ("resource_groups"), which also set `resources` (one instance per group
+  /// and resource); its command is told them in CTEST_RESOURCE_GROUP_* too. Empty: none given.
+  ResourceGroups resource_groups;
   std::vector<std::string> labels;
   std::string gtest_suite;       ///< GoogleTest suite of a test running one case (gtestSuiteOf), or ""
   std::string json_pointer;      ///< where it was declared, e.g. "/tests/3"
@@ -102,6 +105,8 @@ struct ManifestOptions {
   std::function<Result<std::vector<std::string>>(const std::string& bin, const GtestListOptions& opts)> list_gtest;
   /// --resources: how many of each exist, replacing the manifest's count of the same name.
   ResourceCounts resources;
+  /// Per name in `resources`, the option that set it, for messages; "--resources" when not given.
+  std::map<std::string, std::string> resource_origins;
 };
 
 /// Reads, parses and validates the whole manifest. The Error's message says file, line:column or JSON

@@ -2,21 +2,33 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "executor/printable.h"
+
 namespace mpexec {
+
+namespace json = boost::json;
 
 bool validResourceName(std::string_view name) {
   if (name.empty() || name.size() > 64 || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
   return std::all_of(name.begin(), name.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
 }
 
-std::string resourceVariable(std::string_view name) {
-  std::string v = "MPEXEC_RESOURCE_";
-  for (char c : name) v += char(std::toupper(static_cast<unsigned char>(c)));
-  return v;
+namespace {
+
+std::string upper(std::string_view name) {
+  std::string out;
+  for (char c : name) out += char(std::toupper(static_cast<unsigned char>(c)));
+  return out;
 }
+
+}  // namespace
+
+std::string resourceVariable(std::string_view name) { return "MPEXEC_RESOURCE_" + upper(name); }
 
 std::string instanceList(const std::vector<int>& instances) {
   std::string out;
@@ -59,6 +71,61 @@ ResourceInstances shareOf(const ResourceInstances& held, const ResourceCounts& n
     auto it = held.find(name);
     if (it == held.end()) continue;
     out[name].assign(it->second.begin(), it->second.begin() + std::min<std::ptrdiff_t>(count, std::ptrdiff_t(it->second.size())));
+  }
+  return out;
+}
+
+Result<ResourceCounts> parseResourceSpec(std::string_view text) {
+  boost::system::error_code ec;
+  json::value root = json::parse(text, ec);
+  if (ec) return Error{{}, 0, fmt::format("not JSON: {}", ec.message())};
+  const json::object* top = root.if_object();
+  const json::value* version = top ? top->if_contains("version") : nullptr;
+  const json::object* vo = version ? version->if_object() : nullptr;
+  const json::value* major = vo ? vo->if_contains("major") : nullptr;
+  if (major == nullptr || !major->is_int64() || major->get_int64() != 1)
+    return Error{{}, 0, "expected CTest's resource specification, version 1.0: {\"version\": {\"major\": 1, \"minor\": 0}, \"local\": [{...}]}"};
+  const json::value* local = top->if_contains("local");
+  const json::array* machines = local ? local->if_array() : nullptr;
+  if (machines == nullptr || machines->size() != 1 || !(*machines)[0].is_object())
+    return Error{{}, 0, "/local: expected an array of one object (resource name → its instances)"};
+  ResourceCounts out;
+  for (const auto& kv : (*machines)[0].as_object()) {
+    std::string ptr = "/local/0/" + printable(kv.key());
+    if (!validResourceName(kv.key()))
+      return Error{{}, 0, fmt::format("{}: a resource name is 1 to 64 characters from [a-z0-9_], not starting with a digit", printable(ptr))};
+    const json::array* list = kv.value().if_array();
+    if (list == nullptr) return Error{{}, 0, fmt::format("{}: expected an array of {{\"id\": ..., \"slots\": N}}", ptr)};
+    int n = 0;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const json::object* inst = (*list)[i].if_object();
+      const json::value* slots = inst ? inst->if_contains("slots") : nullptr;
+      const json::value* id = inst ? inst->if_contains("id") : nullptr;
+      if (id == nullptr || !id->is_string() || slots == nullptr || !slots->is_int64() || slots->get_int64() < 0)
+        return Error{{}, 0, fmt::format("{}/{}: expected {{\"id\": STRING, \"slots\": N >= 0}}", ptr, i)};
+      if (slots->get_int64() > 0) ++n;
+    }
+    if (n > kMaxResourceCount) return Error{{}, 0, fmt::format("{}: more than {} instances", ptr, kMaxResourceCount)};
+    out[std::string(kv.key())] = n;
+  }
+  return out;
+}
+
+std::vector<std::string> ctestGroupVariables(const ResourceGroups& groups, const ResourceInstances& held) {
+  std::vector<std::string> out;
+  if (groups.empty()) return out;
+  out.push_back(fmt::format("CTEST_RESOURCE_GROUP_COUNT={}", groups.size()));
+  std::map<std::string, std::size_t> next;  // per resource: the next of `held` to hand out
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    std::string names;
+    for (const auto& [name, slots] : groups[i]) {
+      names += (names.empty() ? "" : ",") + name;
+      auto it = held.find(name);
+      std::size_t k = next[name]++;
+      if (it == held.end() || k >= it->second.size()) continue;  // not held: the scheduler never does this
+      out.push_back(fmt::format("CTEST_RESOURCE_GROUP_{}_{}=id:{},slots:{}", i, upper(name), it->second[k], slots));
+    }
+    out.push_back(fmt::format("CTEST_RESOURCE_GROUP_{}={}", i, names));
   }
   return out;
 }

@@ -20,6 +20,11 @@ using ResourceCounts = std::map<std::string, int>;
 /// Which instances (0 .. count-1) of each resource a unit or a command holds, each list ascending.
 using ResourceInstances = std::map<std::string, std::vector<int>>;
 
+/// CTest's RESOURCE_GROUPS of a test: its groups in order, each resource name → the slots it asks of one
+/// instance. Each group holds a whole instance of each resource it names (instances have one slot here),
+/// so a test needs, of each resource, as many instances as it has groups naming it.
+using ResourceGroups = std::vector<ResourceCounts>;
+
 /// The most of one resource that may be declared: instance numbers go into one environment variable.
 constexpr int kMaxResourceCount = 1024;
 
@@ -39,6 +44,17 @@ Result<ResourceCounts> parseResourceCounts(std::string_view text);
 /// The first need[r] instances of held[r] for each resource `need` names (with a count above 0): what one
 /// command of a unit is given of what the unit holds.
 ResourceInstances shareOf(const ResourceInstances& held, const ResourceCounts& need);
+
+/// CTest's resource specification (`ctest --resource-spec-file`), version 1.0: {"version": {"major": 1,
+/// "minor": 0}, "local": [{"gpus": [{"id": "0", "slots": 2}, ...], ...}]} → how many of each exist: one
+/// instance per entry with slots, used whole whatever its slots. The Error's detail says where and what.
+Result<ResourceCounts> parseResourceSpec(std::string_view json_text);
+
+/// CTest's variables for a command with `groups`, given its instances (`held`, at least one per group
+/// naming a resource), handed out in group order: CTEST_RESOURCE_GROUP_COUNT, CTEST_RESOURCE_GROUP_<i>
+/// (its resource names, sorted, comma-separated) and CTEST_RESOURCE_GROUP_<i>_<NAME> ("id:<instance>,
+/// slots:<slots>"), each as "VARIABLE=VALUE". Empty for no groups.
+std::vector<std::string> ctestGroupVariables(const ResourceGroups& groups, const ResourceInstances& held);
 
 /// `a` with each count raised to `b`'s where `b`'s is larger: a unit needs the most any command needs.
 void raiseTo(ResourceCounts& a, const ResourceCounts& b);

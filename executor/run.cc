@@ -166,6 +166,7 @@ std::optional<int> RunSession::loadInputs() {
   ManifestOptions mopts;
   mopts.default_timeout_s = config_.timeout_s;
   mopts.resources = config_.resources;
+  mopts.resource_origins = config_.resource_origins;
   auto loaded = loadManifest(config_.manifest, mopts);
   if (!loaded.ok()) {
     fmt::print(stderr, "mpexec: {}\n", printable(loaded.error().message()));

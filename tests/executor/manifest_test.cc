@@ -312,6 +312,35 @@ TEST_F(ManifestTest, BadResources) {
       << r.error().message();
 }
 
+TEST_F(ManifestTest, CtestsResourceGroupsNeedAnInstancePerGroup) {
+  tmp_.write("m.json", R"({"version": 1, "resources": {"gpus": 3, "crypto": 1},
+    "groups": {"g": {"strategy": "serial", "resources": {"gpus": 1, "crypto": 1}}},
+    "tests": [{"name": "a", "cmd": ["./t.sh"], "resource_groups": [{"gpus": 1}, {"gpus": 2, "crypto": 4}]},
+              {"name": "b", "cmd": ["./t.sh"], "group": "g", "resource_groups": [{"gpus": 1}, {"gpus": 1}]}]})");
+  auto r = loadManifest(path());
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->tests[0].resources, (ResourceCounts{{"crypto", 1}, {"gpus", 2}}));
+  EXPECT_EQ(r->tests[0].resource_groups, (ResourceGroups{{{"gpus", 1}}, {{"crypto", 4}, {"gpus", 2}}}));
+  // Over its group's needs, name by name.
+  EXPECT_EQ(r->tests[1].resources, (ResourceCounts{{"crypto", 1}, {"gpus", 2}}));
+
+  auto with = [](const std::string& test) {
+    return R"({"version": 1, "resources": {"gpus": 2}, "tests": [{"name": "a", "cmd": ["./t.sh"])" + test + "}]}";
+  };
+  expectError(with(R"(, "resource_groups": [{"gpus": 1}, {"gpus": 1}, {"gpus": 1}])"),
+              {": /tests/0/resource_groups/2/gpus: needs 3 gpus, but 2 exist (/resources/gpus), so it could never run"});
+  expectError(with(R"(, "resource_groups": [{"tpu": 1}])"),
+              {": /tests/0/resource_groups/0/tpu: resource \"tpu\" is not declared"});
+  expectError(with(R"(, "resource_groups": [{"gpus": 0}])"),
+              {": /tests/0/resource_groups/0/gpus: expected the slots it asks of one gpus, an integer 1..1024, got 0"});
+  expectError(with(R"(, "resource_groups": [])"), {": /tests/0/resource_groups: expected an array of 1 to 1024 groups"});
+  expectError(with(R"(, "resource_groups": [{}])"), {": /tests/0/resource_groups/0: expected a group"});
+  expectError(with(R"(, "resources": {"gpus": 1}, "resource_groups": [{"gpus": 1}])"),
+              {": /tests/0/resource_groups: give \"resources\" or \"resource_groups\", not both"});
+  expectError(R"({"version": 1, "resources": {"gpus": 2}, "groups": {"g": {"resource_groups": [{"gpus": 1}]}}, "tests": []})",
+              {": /groups/g: unknown key \"resource_groups\""});
+}
+
 TEST_F(ManifestTest, BadOutputRules) {
   expectError(oneTest(R"(, "pass_regex": 1)"), {": /tests/0/pass_regex: expected a regular expression or an array of them, got 1"});
   expectError(oneTest(R"(, "fail_regex": {"a": 1})"), {": /tests/0/fail_regex: expected a regular expression or an array"});

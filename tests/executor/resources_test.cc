@@ -2,6 +2,8 @@
 
 #include "executor/resources.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 namespace mpexec {
@@ -57,6 +59,41 @@ TEST(ResourcesTest, ACommandGetsItsShareOfWhatItsUnitHolds) {
   ResourceCounts unit{{"gpu", 1}};
   raiseTo(unit, {{"gpu", 2}, {"db", 1}, {"tpu", 0}});
   EXPECT_EQ(unit, (ResourceCounts{{"db", 1}, {"gpu", 2}}));
+}
+
+TEST(ResourcesTest, CtestsVariablesNameEachGroupsInstancesAsCtestDoes) {
+  // RESOURCE_GROUPS "2,gpus:1;crypto:2,gpus:1": what ctest printed for it, with ids 0, 1, 2 and c0 → 0.
+  ResourceGroups groups{{{"gpus", 1}}, {{"gpus", 1}}, {{"crypto", 2}, {"gpus", 1}}};
+  std::vector<std::string> vars = ctestGroupVariables(groups, {{"gpus", {0, 1, 2}}, {"crypto", {0}}});
+  std::sort(vars.begin(), vars.end());
+  EXPECT_EQ(vars, (std::vector<std::string>{"CTEST_RESOURCE_GROUP_0=gpus", "CTEST_RESOURCE_GROUP_0_GPUS=id:0,slots:1",
+                                            "CTEST_RESOURCE_GROUP_1=gpus", "CTEST_RESOURCE_GROUP_1_GPUS=id:1,slots:1",
+                                            "CTEST_RESOURCE_GROUP_2=crypto,gpus",
+                                            "CTEST_RESOURCE_GROUP_2_CRYPTO=id:0,slots:2",
+                                            "CTEST_RESOURCE_GROUP_2_GPUS=id:2,slots:1", "CTEST_RESOURCE_GROUP_COUNT=3"}));
+  // Instances handed out in group order, whichever the unit holds.
+  vars = ctestGroupVariables({{{"gpu", 1}}, {{"gpu", 3}}}, {{"gpu", {3, 1}}});
+  EXPECT_EQ(vars, (std::vector<std::string>{"CTEST_RESOURCE_GROUP_COUNT=2", "CTEST_RESOURCE_GROUP_0_GPU=id:3,slots:1",
+                                            "CTEST_RESOURCE_GROUP_0=gpu", "CTEST_RESOURCE_GROUP_1_GPU=id:1,slots:3",
+                                            "CTEST_RESOURCE_GROUP_1=gpu"}));
+  EXPECT_TRUE(ctestGroupVariables({}, {{"gpu", {0}}}).empty());
+}
+
+TEST(ResourcesTest, CtestsResourceSpecFileCountsTheInstancesOfEachResource) {
+  auto r = parseResourceSpec(R"({"version": {"major": 1, "minor": 0}, "local": [{
+      "gpus": [{"id": "0", "slots": 2}, {"id": "1", "slots": 1}, {"id": "2", "slots": 0}],
+      "crypto_chips": [{"id": "card0", "slots": 4}], "none": []}]})");
+  ASSERT_TRUE(r.ok()) << r.error().detail;
+  EXPECT_EQ(r.value(), (ResourceCounts{{"crypto_chips", 1}, {"gpus", 2}, {"none", 0}}));
+  auto error = [](const std::string& text) { return parseResourceSpec(text).error().detail; };
+  EXPECT_NE(error("{").find("not JSON"), std::string::npos);
+  EXPECT_NE(error(R"({"version": {"major": 2, "minor": 0}, "local": [{}]})").find("version 1.0"), std::string::npos);
+  EXPECT_EQ(error(R"({"version": {"major": 1, "minor": 0}, "local": [{}, {}]})"),
+            "/local: expected an array of one object (resource name → its instances)");
+  EXPECT_EQ(error(R"({"version": {"major": 1, "minor": 0}, "local": [{"GPUs": []}]})"),
+            "/local/0/GPUs: a resource name is 1 to 64 characters from [a-z0-9_], not starting with a digit");
+  EXPECT_EQ(error(R"({"version": {"major": 1, "minor": 0}, "local": [{"gpus": [{"id": "0"}]}]})"),
+            "/local/0/gpus/0: expected {\"id\": STRING, \"slots\": N >= 0}");
 }
 
 }  // namespace

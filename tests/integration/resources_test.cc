@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -198,6 +199,78 @@ TEST_P(ResourcesTest, ANeedThatCanNeverBeMetIsRefusedBeforeAnythingRuns) {
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.out.find("mpexec: --resources: expected a count from 0 to 1024 for gpu, got 'two'"), std::string::npos)
       << bad.out;
+}
+
+TEST_P(ResourcesTest, TwoTestsNeedingTheOneGpuNeverOverlap) {
+  std::string m = dir_.write("m.json", R"({"version": 1, "resources": {"gpu": 1}, "tests": [
+    {"name": "a", "cmd": ["/bin/sh", "-c", "echo $MPEXEC_RESOURCE_GPU; sleep 0.3"], "resources": {"gpu": 1}},
+    {"name": "b", "cmd": ["/bin/sh", "-c", "echo $MPEXEC_RESOURCE_GPU; sleep 0.3"], "resources": {"gpu": 1}}]})");
+  auto r = run({"-q", "-j", "2", "--json", path("r.json"), m});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto rep = readJson(path("r.json"));
+  std::vector<Span> spans = gpuSpans(rep);
+  ASSERT_EQ(spans.size(), 2u);
+  std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) { return x.start < y.start; });
+  EXPECT_LE(spans[0].end, spans[1].start) << json::serialize(rep.at("tests"));
+  for (const Span& s : spans) EXPECT_EQ(s.gpus, std::vector<int>{0}) << s.name;
+}
+
+TEST_P(ResourcesTest, TwoTestsRunningTogetherOnTwoGpusGetOneEach) {
+  // Each waits for the other to have started, so they must run at the same time to pass.
+  std::string wait = "touch \"$D/$MPEXEC_TEST_NAME\"; i=0; until [ -e \"$D/$0\" ]; do i=$((i+1)); "
+                     "[ $i -gt 400 ] && exit 9; sleep 0.05; done; echo $MPEXEC_RESOURCE_GPU";
+  json::object manifest{
+      {"version", 1},
+      {"resources", {{"gpu", 2}}},
+      {"defaults", {{"env", {{"D", dir_.path()}}}, {"sandbox", {{"writable", json::array{dir_.path()}}}}}},
+      {"tests", json::array{json::object{{"name", "a"}, {"cmd", json::array{"/bin/sh", "-c", wait, "b"}}, {"resources", {{"gpu", 1}}}},
+                            json::object{{"name", "b"}, {"cmd", json::array{"/bin/sh", "-c", wait, "a"}}, {"resources", {{"gpu", 1}}}}}}};
+  std::string m = dir_.write("m.json", json::serialize(manifest));
+  auto r = run({"-q", "-j", "2", "--json", path("r.json"), m});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto rep = readJson(path("r.json"));
+  auto log = [&](const char* name) {
+    return readFile(dir_.path() + "/" + std::string(test::testEntry(rep, name).at("log").as_string()));
+  };
+  std::set<std::string> ids{log("a"), log("b")};
+  EXPECT_EQ(ids, (std::set<std::string>{"0\n", "1\n"}));
+}
+
+TEST_P(ResourcesTest, CtestsResourceGroupsAreToldAsCtestTellsThem) {
+  std::string spec = dir_.write("spec.json", R"({"version": {"major": 1, "minor": 0}, "local": [
+    {"gpus": [{"id": "0", "slots": 1}, {"id": "1", "slots": 1}, {"id": "2", "slots": 1}], "crypto": [{"id": "c0", "slots": 4}]}]})");
+  std::string m = dir_.write("m.json", R"({"version": 1, "tests": [
+    {"name": "groups", "cmd": ["/bin/sh", "-c", "env | grep ^CTEST_RESOURCE | sort"],
+     "resource_groups": [{"gpus": 1}, {"gpus": 1}, {"gpus": 1, "crypto": 2}]},
+    {"name": "plain", "cmd": ["/bin/sh", "-c", "env | grep -c ^CTEST_RESOURCE; true"], "resources": {"gpus": 1}}]})");
+  auto r = run({"-q", "-j", "2", "--resource-spec-file", spec, "--json", path("r.json"), m});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto rep = readJson(path("r.json"));
+  EXPECT_EQ(json::serialize(rep.at("run").at("resources")), R"({"crypto":1,"gpus":3})");
+  auto log = [&](const char* name) {
+    return readFile(dir_.path() + "/" + std::string(test::testEntry(rep, name).at("log").as_string()));
+  };
+  // What ctest -V printed for the same test and specification (ids 0, 1, 2; "c0" is mpexec's instance 0).
+  EXPECT_EQ(log("groups"),
+            "CTEST_RESOURCE_GROUP_0=gpus\nCTEST_RESOURCE_GROUP_0_GPUS=id:0,slots:1\n"
+            "CTEST_RESOURCE_GROUP_1=gpus\nCTEST_RESOURCE_GROUP_1_GPUS=id:1,slots:1\n"
+            "CTEST_RESOURCE_GROUP_2=crypto,gpus\nCTEST_RESOURCE_GROUP_2_CRYPTO=id:0,slots:2\n"
+            "CTEST_RESOURCE_GROUP_2_GPUS=id:2,slots:1\nCTEST_RESOURCE_GROUP_COUNT=3\n");
+  EXPECT_EQ(log("plain"), "0\n");
+
+  // Without the specification the need has nothing to come from; a broken one is named.
+  auto none = run({"-q", m});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.out.find("/tests/0/resource_groups/0/gpus: resource \"gpus\" is not declared"), std::string::npos) << none.out;
+  auto small = run({"-q", "--resources", "gpus=2,crypto=1", m});
+  EXPECT_EQ(small.exit_code, 2);
+  EXPECT_NE(small.out.find("/tests/0/resource_groups/2/gpus: needs 3 gpus, but 2 exist (--resources)"), std::string::npos)
+      << small.out;
+  std::string bad = dir_.write("bad.json", R"({"version": {"major": 1, "minor": 0}, "local": [{"gpus": [{"slots": 1}]}]})");
+  auto broken = run({"-q", "--resource-spec-file", bad, m});
+  EXPECT_EQ(broken.exit_code, 2);
+  EXPECT_NE(broken.out.find("mpexec: --resource-spec-file: " + bad + ": /local/0/gpus/0: expected {\"id\": STRING"),
+            std::string::npos) << broken.out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, ResourcesTest, ::testing::Values(false, true),
