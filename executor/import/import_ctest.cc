@@ -47,7 +47,6 @@ const std::map<std::string, std::string, std::less<>> kUnhonoured = {
     {"REQUIRED_FILES", "not checked before the test runs"},
     {"ENVIRONMENT_MODIFICATION", "not applied; use ENVIRONMENT"},
     {"PROCESSORS", "every test takes one slot"},
-    {"RESOURCE_GROUPS", "declare \"resources\" instead; a test is told its instances in MPEXEC_RESOURCE_<NAME>"},
     {"PROCESSOR_AFFINITY", "not applied"},
     {"TIMEOUT_AFTER_MATCH", "output is not matched"},
     {"TIMEOUT_SIGNAL_NAME", "a timeout sends SIGTERM, then SIGKILL after --kill-grace"},
@@ -81,6 +80,35 @@ std::vector<std::string> strings(const json::value& v) {
   return out;
 }
 
+// RESOURCE_GROUPS as json-v1 lists it: [{"requirements": [{".type": "gpus", "slots": 1}, ...]}, ...], a
+// group per element ("2,gpus:1" comes as two). Two requirements of one resource in a group are one.
+Result<ResourceGroups> resourceGroups(const json::value& v) {
+  ResourceGroups out;
+  const json::array* groups = v.if_array();
+  if (groups == nullptr) return Error{{}, 0, "is not a list of groups"};
+  for (const json::value& g : *groups) {
+    const json::object* go = g.if_object();
+    const json::value* reqs = go ? go->if_contains("requirements") : nullptr;
+    if (reqs == nullptr || !reqs->is_array()) return Error{{}, 0, "has a group without \"requirements\""};
+    ResourceCounts& group = out.emplace_back();
+    for (const json::value& r : reqs->as_array()) {
+      const json::object* ro = r.if_object();
+      const json::value* type = ro ? ro->if_contains(".type") : nullptr;
+      const json::value* slots = ro ? ro->if_contains("slots") : nullptr;
+      if (type == nullptr || !type->is_string() || slots == nullptr || !slots->is_int64())
+        return Error{{}, 0, "has a requirement without \".type\" and \"slots\""};
+      std::string name = text(type->as_string());
+      if (!validResourceName(name)) return Error{{}, 0, fmt::format("names a resource mpexec cannot ({})", printable(name))};
+      if (slots->get_int64() < 1 || slots->get_int64() > kMaxResourceCount)
+        return Error{{}, 0, fmt::format("asks for {} slots of {}", slots->get_int64(), name)};
+      int& mine = group[name];
+      mine = std::max(mine, int(slots->get_int64()));
+    }
+    if (group.empty()) out.pop_back();
+  }
+  return out;
+}
+
 bool hasNul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
 
 // A name with its control characters shown, tabs too ("\t"), so that the result is a valid test name.
@@ -103,6 +131,7 @@ struct CtestTest {
   std::optional<int> skip_exit_code;
   std::vector<std::string> pass_re, fail_re, skip_re;  ///< CTest's syntax, as listed
   std::vector<std::string> locks, fixtures_setup, fixtures_required, fixtures_cleanup, depends;
+  ResourceGroups resource_groups;  ///< RESOURCE_GROUPS: per group, resource → slots
   std::map<std::string, json::value> unhandled;  ///< property → value, for warnings
 };
 
@@ -200,6 +229,13 @@ Result<CtestTest> readTest(const json::object& o, std::size_t index, CtestImport
       t.fail_re = strings(v);
     } else if (key == "SKIP_REGULAR_EXPRESSION") {
       t.skip_re = strings(v);
+    } else if (key == "RESOURCE_GROUPS") {
+      if (auto groups = resourceGroups(v); groups.ok()) {
+        t.resource_groups = std::move(groups.value());
+      } else {
+        out.warnings.push_back(fmt::format("warning: {}: RESOURCE_GROUPS {} {}; left out", shown,
+                                           printable(json::serialize(v)), groups.error().detail));
+      }
     } else if (key == "RESOURCE_LOCK") {
       t.locks = strings(v);
     } else if (key == "FIXTURES_SETUP") {
@@ -456,6 +492,22 @@ Result<CtestImport> importCtestJson(std::string_view json_text, const CtestImpor
                                        joinNames(names)));
   }
 
+  // ctest learns how many of each resource exist from --resource-spec-file when it runs; so does mpexec.
+  std::set<std::string> needed;
+  for (const CtestTest& t : tests)
+    for (const ResourceCounts& g : t.resource_groups)
+      for (const auto& [name, slots] : g) needed.insert(name);
+  if (!needed.empty()) {
+    std::string names, example;
+    for (const std::string& n : needed) {
+      names += (names.empty() ? "" : ", ") + n;
+      example += (example.empty() ? "" : ",") + n + "=N";
+    }
+    out.warnings.push_back(fmt::format("warning: RESOURCE_GROUPS need {}: say how many exist when you run it, "
+                                       "mpexec --resource-spec-file FILE (ctest's) or --resources {}",
+                                       names, example));
+  }
+
   auto toJson = [&](const CtestTest& t, const std::string& group) {
     json::object o;
     o["name"] = t.name;
@@ -479,6 +531,15 @@ Result<CtestImport> importCtestJson(std::string_view json_text, const CtestImpor
     // Without SKIP_RETURN_CODE no exit code means skip in CTest, 77 included.
     o["skip_exit_code"] = t.skip_exit_code ? json::value(*t.skip_exit_code) : json::value(nullptr);
     if (t.will_fail) o["will_fail"] = true;
+    if (!t.resource_groups.empty()) {
+      json::array groups;
+      for (const ResourceCounts& g : t.resource_groups) {
+        json::object slots;
+        for (const auto& [name, n] : g) slots[name] = n;
+        groups.push_back(std::move(slots));
+      }
+      o["resource_groups"] = std::move(groups);
+    }
     for (auto [key, property, given] : {std::tuple{"pass_regex", "PASS_REGULAR_EXPRESSION", &t.pass_re},
                                         std::tuple{"fail_regex", "FAIL_REGULAR_EXPRESSION", &t.fail_re},
                                         std::tuple{"skip_regex", "SKIP_REGULAR_EXPRESSION", &t.skip_re}}) {

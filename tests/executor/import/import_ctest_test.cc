@@ -155,6 +155,26 @@ TEST(ImportCtestTest, WarnsAboutEveryPropertyItCannotHonourNamingTheTests) {
   EXPECT_EQ(r.import.warnings.size(), 3u) << all;
 }
 
+TEST(ImportCtestTest, ResourceGroupsCarryOverAndTheCountsAreLeftToTheRun) {
+  // json-v1 as ctest lists RESOURCE_GROUPS "2,gpus:1;gpus:1,crypto:2".
+  auto r = import({test("gpu", R"({"name": "RESOURCE_GROUPS", "value": [
+                       {"requirements": [{".type": "gpus", "slots": 1}]}, {"requirements": [{".type": "gpus", "slots": 1}]},
+                       {"requirements": [{".type": "gpus", "slots": 1}, {".type": "crypto", "slots": 2}]}]})"),
+                   test("bad", R"({"name": "RESOURCE_GROUPS", "value": [{"requirements": [{".type": "GPU", "slots": 1}]}]})"),
+                   test("cpu")});
+  EXPECT_EQ(json::serialize(r.entry("gpu").at("resource_groups")), R"([{"gpus":1},{"gpus":1},{"crypto":2,"gpus":1}])");
+  EXPECT_FALSE(r.entry("bad").contains("resource_groups"));
+  EXPECT_FALSE(r.entry("cpu").contains("resource_groups"));
+  EXPECT_FALSE(r.manifest.contains("resources"));
+  std::string all;
+  for (const auto& w : r.import.warnings) all += w + "\n";
+  EXPECT_EQ(all.find("RESOURCE_GROUPS is not honoured"), std::string::npos) << all;
+  EXPECT_NE(all.find("bad: RESOURCE_GROUPS [{\"requirements\":[{\".type\":\"GPU\",\"slots\":1}]}] names a resource mpexec "
+                     "cannot (GPU); left out"), std::string::npos) << all;
+  EXPECT_NE(all.find("RESOURCE_GROUPS need crypto, gpus: say how many exist when you run it, mpexec "
+                     "--resource-spec-file FILE (ctest's) or --resources crypto=N,gpus=N"), std::string::npos) << all;
+}
+
 TEST(ImportCtestTest, RegularExpressionsAreRewrittenAndHonoured) {
   auto r = import({test("re", R"({"name": "PASS_REGULAR_EXPRESSION", "value": ["All tests passed", "x{2}"]},
                                  {"name": "FAIL_REGULAR_EXPRESSION", "value": ["Segm.*fault"]},
