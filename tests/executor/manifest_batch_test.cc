@@ -115,6 +115,9 @@ TEST_F(ManifestTest, BatchTestsShareTheGroupsProcess) {
   expectError(batchManifest(R"({"name": "a", "group": "g", "env": {"A": "1"}})"),
               {": /tests/0/env: a test of batch group \"g\" runs in the group's batch command: set \"env\" on /groups/g"});
   expectError(batchManifest(R"({"name": "a", "group": "g", "cwd": "sub"})"), {": /tests/0/cwd: "});
+  expectError(batchManifest(R"({"name": "a", "group": "g", "resource_groups": [{"gpu": 1}]})"),
+              {": /tests/0/resource_groups: a test of batch group \"g\" shares the group's process, which cannot be "
+               "told each test's groups"});
   expectError(batchManifest(R"({"name": "a", "group": "g", "skip_exit_code": 3})"),
               {": /tests/0/skip_exit_code: a test of batch group \"g\" has the outcome its batch command reports"});
   expectError(batchManifest(R"({"name": "a", "group": "g", "will_fail": true})"), {": /tests/0/will_fail: "});
