@@ -101,7 +101,8 @@ INSTANTIATE_TEST_SUITE_P(Both, BatchTest, ::testing::Bool(),
 TEST_P(BatchTest, TwentyLiveTestsEachGetTheOutcomeTheyEarned) {
   auto m = liveManifest({{"live", std::vector<std::string>(std::begin(kTwenty), std::end(kTwenty))}});
   std::string json_path = dir_.path() + "/r.json", junit_path = dir_.path() + "/j.xml", html_path = dir_.path() + "/r.html";
-  auto r = run({"--json", json_path, "--junit", junit_path, "--html", html_path, m});
+  std::string trace_path = dir_.path() + "/t.json";
+  auto r = run({"--json", json_path, "--junit", junit_path, "--html", html_path, "--trace", trace_path, m});
   EXPECT_EQ(r.exit_code, 1) << r.out;
   auto rep = readJson(json_path);
   std::map<std::string, std::string> want = {{"fail_03", "FAIL"}, {"skip_04", "SKIP"}, {"sleep_06", "TIMEOUT"},
@@ -145,6 +146,19 @@ TEST_P(BatchTest, TwentyLiveTestsEachGetTheOutcomeTheyEarned) {
   std::string html = test::readFile(html_path);
   for (auto [o, n] : counts)
     EXPECT_NE(html.find(fmt::format("data-outcome=\"{}\" data-count=\"{}\"", o, n)), std::string::npos) << o;
+  // The trace has each test as a span of its own, with its outcome.
+  std::map<std::string, std::string> spans;
+  json::object trace = readJson(trace_path);
+  for (const auto& e : trace.at("traceEvents").as_array()) {
+    const json::object* o = e.if_object();
+    const json::object* args = o && o->contains("args") ? o->at("args").if_object() : nullptr;
+    if (!args || o->at("ph") != "X" || !args->contains("outcome")) continue;
+    spans[std::string(o->at("name").as_string())] = std::string(args->at("outcome").as_string());
+  }
+  for (const char* id : kTwenty) {
+    std::string expected = want.count(id) ? want[id] : "PASS";
+    EXPECT_EQ(spans[std::string("live.") + id], expected) << id;
+  }
 }
 
 TEST_P(BatchTest, GtestBinaryImportedWithBatch) {
