@@ -30,6 +30,7 @@ def _package_for_units():
     if not any(real == d or real.startswith(d + "/") for d in ("/tmp", "/run")):
         return None
     dest = tempfile.mkdtemp(prefix="mpexec-python-", dir="/var/tmp")
+    os.chmod(dest, 0o755)  # mkdtemp's 0700 shuts out units of root, which run as uids of their own
     sources = [os.path.join(PACKAGE_DIR, "mpexec", f) for f in os.listdir(os.path.join(PACKAGE_DIR, "mpexec"))
                if f.endswith(".py")]
     subprocess.run([os.path.join(ROOT, "packaging", "python-install.sh"), "0", dest, *sources], check=True)
