@@ -149,6 +149,12 @@ void BatchRun::lineFinished(size_t test, Outcome o, int64_t at_us, int64_t end_o
   reportAt(at_us, end_offset);
 }
 
+std::vector<std::string> BatchRun::currentIds() const {
+  std::vector<std::string> ids;
+  for (size_t t : current_) ids.push_back(m_.tests[t].id);
+  return ids;
+}
+
 int64_t BatchRun::deadlineUs() const {
   constexpr int64_t kYearUs = int64_t(365) * 24 * 3600 * 1'000'000;
   int64_t earliest = std::numeric_limits<int64_t>::max();
@@ -173,10 +179,12 @@ void BatchRun::ended(const BatchProcessEnd& end, int64_t at_us, const JunitFile*
   // "batch process 2", and where its output is, for the reasons below.
   const std::string process = fmt::format("batch process {}", process_);
   const std::string output = "its output: " + log;
-  std::vector<std::string> ids;
-  for (size_t t : current_) ids.push_back(m_.tests[t].id);
-  std::unordered_map<std::string, const JunitCase*> by_id;
-  if (junit) by_id = matchJunit(*junit, ids);
+
+  auto junitCase = [&](size_t test) -> const JunitCase* {
+    if (!junit) return nullptr;
+    auto j = junit->by_id.find(m_.tests[test].id);
+    return j == junit->by_id.end() ? nullptr : &j->second;
+  };
 
   // What each test of the process is now: reported by a channel, the culprit, or not reached.
   struct Settled {
@@ -191,9 +199,8 @@ void BatchRun::ended(const BatchProcessEnd& end, int64_t at_us, const JunitFile*
       any_report = true;
       continue;
     }
-    auto j = by_id.find(m_.tests[s.test].id);
-    if (j != by_id.end()) {
-      reported.push_back({&s, j->second});
+    if (const JunitCase* j = junitCase(s.test)) {
+      reported.push_back({&s, j});
     } else if (s.line_outcome) {
       reported.push_back({&s, nullptr});
     } else if (s.start_us >= 0 && s.end_us < 0) {
@@ -258,6 +265,10 @@ void BatchRun::ended(const BatchProcessEnd& end, int64_t at_us, const JunitFile*
   };
   const bool one = slots_.size() == 1;
   std::string junit_note = junit_problem.empty() ? "" : "; the JUnit file: " + junit_problem;
+  // A runner whose names are not its ids reports nothing: say what it wrote instead.
+  if (junit && junit->ignored > 0)
+    junit_note += fmt::format("; the JUnit file: {} testcase{} for none of the process's ids", junit->ignored,
+                              junit->ignored == 1 ? "" : "s");
 
   if (end.how == BatchProcessEnd::How::SpawnFailed) {
     // The same command would fail again for the rest, too.

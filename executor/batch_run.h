@@ -54,6 +54,8 @@ class BatchRun {
   /// The current process's number (1, 2, ...) and tests.
   uint32_t process() const { return process_; }
   const std::vector<size_t>& current() const { return current_; }
+  /// The current process's ids, in order (what its JUnit file is read for).
+  std::vector<std::string> currentIds() const;
   /// Whether every test has its outcome (no process runs or is to come).
   bool done() const { return current_.empty() && pending_.empty() && alone_.empty(); }
 

@@ -890,7 +890,7 @@ void LocalRunner::batchEnded(Running& r, const sandbox::Event& ev, std::vector<R
   std::optional<JunitFile> junit;
   std::string junit_problem;
   if (r.out_dir) {
-    auto read = readJunitFile(r.out_dir.get(), r.junit_name);
+    auto read = readJunitFile(r.out_dir.get(), r.junit_name, r.batch->currentIds());
     if (!read.ok()) {
       junit_problem = read.error().message();
     } else if (*read) {

@@ -139,9 +139,25 @@ TEST_F(BatchRunTest, JunitWinsOverLinesAndLiveOverJunit) {
   run.lineFinished(1, Outcome::Pass, 20, 0);
   run.lineFinished(2, Outcome::Pass, 30, 0);
   JunitFile j = parseJunit(R"(<testsuite><testcase name="a"><failure message="x"/></testcase>
-      <testcase name="b"><failure message="from junit"/></testcase></testsuite>)");
+      <testcase name="b"><failure message="from junit"/></testcase></testsuite>)",
+                           run.currentIds(), "j.xml");
   run.ended(exited(1), 40, &j, "", "log", ev);
   EXPECT_EQ(outcomes(ev), (std::map<size_t, Outcome>{{0, Outcome::Pass}, {1, Outcome::Fail}, {2, Outcome::Pass}}));
+}
+
+TEST_F(BatchRunTest, TestsNotReportedSayHowManyTestcasesNamedOtherIds) {
+  BatchRun run(m_, {0, 1}, false);
+  EXPECT_EQ(run.startNext(0), (std::vector<size_t>{0, 1}));
+  EXPECT_EQ(run.currentIds(), (std::vector<std::string>{"a", "b"}));
+  JunitFile j = parseJunit(R"(<testsuite><testcase classname="S" name="x"/><testcase classname="S" name="y"/>
+      <testcase name="a"/></testsuite>)",
+                           run.currentIds(), "j.xml");
+  BatchEvents ev;
+  run.ended(exited(0), 40, &j, "", "log", ev);
+  EXPECT_EQ(outcomes(ev), (std::map<size_t, Outcome>{{0, Outcome::Pass}, {1, Outcome::NotRun}}));
+  EXPECT_NE(ev.finished[1].record.reason.find("the JUnit file: 2 testcases for none of the process's ids"),
+            std::string::npos)
+      << ev.finished[1].record.reason;
 }
 
 TEST_F(BatchRunTest, ARetryRunsEachTestAlone) {
