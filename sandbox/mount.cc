@@ -324,10 +324,12 @@ Result<void> coverCgroups(int root, const std::vector<std::string>& cgroup_mount
 }
 
 // What is the unit's own in /dev: a devpts instance (ptys opened here are not the host's, nor another
-// unit's) and a tmpfs shm.
+// unit's) and a tmpfs shm. Every devpts instance but the host's first draws its ptys from one pool
+// (kernel.pty.max less kernel.pty.reserve, 3072 by default), so the unit's takes at most 64 of them: one
+// unit cannot leave its neighbours, or a host whose /dev/pts is not the first instance, without a pty.
 Result<void> setupOwnDev(int root) {
-  MPEXEC_TRY(mountFresh(root, "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620",
-                        "/dev/pts"));
+  MPEXEC_TRY(mountFresh(root, "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+                        "newinstance,ptmxmode=0666,mode=0620,max=64", "/dev/pts"));
   return mountFresh(root, "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "/dev/shm");
 }
 

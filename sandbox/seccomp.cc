@@ -149,6 +149,10 @@ Result<SeccompProgram> compileSeccomp(SeccompProfile profile) {
   if (profile == SeccompProfile::Guard) return exportProgram(f.get());
   for (const char* name : kKernelGlobal) MPEXEC_TRY(deny(f.get(), name, EPERM));
   MPEXEC_TRY(deny(f.get(), "clone3", ENOSYS));
+  // Legacy AIO contexts count against one host-wide limit (fs.aio-max-nr), not a per-user one: sixteen
+  // io_setup calls would leave the host none. ENOSYS, as for a kernel without AIO, so that libaio's users
+  // fall back to threads where they can; the other io_* calls need a context.
+  MPEXEC_TRY(deny(f.get(), "io_setup", ENOSYS));
   MPEXEC_TRY(deny(f.get(), "ioctl", EPERM, {low32(1, TIOCSTI)}));
   MPEXEC_TRY(deny(f.get(), "ioctl", EPERM, {low32(1, TIOCLINUX)}));
   MPEXEC_TRY(deny(f.get(), "socket", EPERM, {low32(0, AF_VSOCK)}));
