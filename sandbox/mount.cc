@@ -560,8 +560,32 @@ Result<std::vector<Bind>> unitBinds(const UnitSpec& spec, const UnitMounts& m, b
   return binds;
 }
 
+// Binds each directory on the way down to `hidden` that lies inside a read-write bind (not its mount point)
+// onto itself, outermost first. Such a directory is the host's and the unit may write it: renamed away, it
+// would take the cover along, and the unit could plant a tree of its own at the hidden directory's path,
+// which mpexec, outside, still opens by that path (a log turned into a link to a root-only file, printed
+// and put in the reports as root). A mount point cannot be renamed or removed (EBUSY) by a process whose
+// mount namespace holds it as one, nested ones included (copied and locked).
+Result<void> pinWayTo(int root, const std::vector<Bind>& binds, const std::string& hidden) {
+  for (size_t slash = hidden.find('/', 1); slash != std::string::npos; slash = hidden.find('/', slash + 1)) {
+    std::string dir = hidden.substr(0, slash);
+    bool inside_writable = false, mount_point = false;
+    for (const Bind& b : binds) {
+      mount_point |= b.target == dir;
+      inside_writable |= b.access == Access::ReadWrite && within(dir, b.target) && !within(b.target, hidden);
+    }
+    if (!inside_writable || mount_point) continue;
+    auto fd = openTarget(root, relative(dir), Kind::Dir, Create::No, hidden);
+    if (!fd && (fd.error().err == ENOENT || fd.error().err == EACCES)) return {};  // not in view
+    if (!fd) return fd.error();
+    if (mount(fdPath(fd->get()).c_str(), fdPath(fd->get()).c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+      return mountError(hidden, "bind " + dir + " onto itself");
+  }
+  return {};
+}
+
 // What is the unit's own on top of the shared part of its root: /tmp, /dev/pts and /dev/shm, /proc, /run,
-// the binds, and the hidden directories (spec.hidden) covered.
+// the binds, and the hidden directories (spec.hidden) covered, the way down to each pinned (pinWayTo).
 //
 // A hidden directory is covered by an empty tmpfs after the binds that contain it (a writable project
 // holding the state directory) and before the binds inside it (the output directory), whose mount points
@@ -591,6 +615,7 @@ Result<void> mountOwn(int root, std::vector<Bind>& binds, const UnitSpec& spec, 
     return {};
   };
   MPEXEC_TRY(place(false));
+  for (const std::string& h : spec.hidden) MPEXEC_TRY(pinWayTo(root, binds, h));
   for (const std::string& h : spec.hidden) {
     auto target = openTarget(root, relative(h), Kind::Dir, Create::No, h);
     if (!target && (target.error().err == ENOENT || target.error().err == EACCES)) continue;  // not in view

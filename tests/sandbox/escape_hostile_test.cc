@@ -22,30 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// A directory outside /tmp standing for the host's own files (a unit's /tmp is its own, so the host's /tmp
-/// would prove nothing), removed afterwards.
-class HostDir {
- public:
-  HostDir() {
-    char tmpl[] = "/var/tmp/mpexec-hostile-XXXXXX";
-    if (mkdtemp(tmpl)) path_ = tmpl;
-    chmod(path_.c_str(), 0755);
-  }
-  ~HostDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string write(const std::string& name, const std::string& content) const {
-    std::string p = path_ + "/" + name;
-    std::ofstream(p) << content;
-    return p;
-  }
-
- private:
-  std::string path_;
-};
-
 class Hostile : public EscapeTest {
  protected:
   /// The manifest's directory, writable by every unit (`"writable": ["."]`, common in real manifests): its

@@ -5,11 +5,13 @@
 
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -86,6 +88,30 @@ class HostProcess {
 
  private:
   pid_t pid_ = -1;
+};
+
+/// A directory outside /tmp standing for the host's own files (a unit's /tmp is its own, so the host's /tmp
+/// would prove nothing), removed afterwards.
+class HostDir {
+ public:
+  HostDir() {
+    char tmpl[] = "/var/tmp/mpexec-hostile-XXXXXX";
+    if (mkdtemp(tmpl)) path_ = tmpl;
+    chmod(path_.c_str(), 0755);
+  }
+  ~HostDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string write(const std::string& name, const std::string& content) const {
+    std::string p = path_ + "/" + name;
+    std::ofstream(p) << content;
+    return p;
+  }
+
+ private:
+  std::string path_;
 };
 
 /// What the probe run learned about this host, once per test binary.
