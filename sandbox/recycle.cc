@@ -146,23 +146,34 @@ const char* tcpState(uint8_t s) {
   return s < sizeof names / sizeof *names ? names[s] : "?";
 }
 
-/// sock_diag of every socket of (family, protocol) in the namespace, in any state: TCP's dump includes
-/// TIME_WAIT and request sockets, which /proc/net/protocols does not count.
-Result<void> noInetSockets(int fd, uint8_t family, uint8_t protocol) {
+/// Asks sock_diag for every socket that `filter` (a request of its family's kind) selects, and hands each
+/// answer's message to `each`.
+template <typename Request, typename Each>
+Result<void> sockDiagDump(int fd, const Request& filter, const char* what, Each each) {
   struct {
     nlmsghdr h;
-    inet_diag_req_v2 r;
+    Request r;
   } req{};
   req.h.nlmsg_len = sizeof req;
   req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
   req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  req.r.sdiag_family = family;
-  req.r.sdiag_protocol = protocol;
-  req.r.idiag_states = ~0u;
-  const char* proto = protocol == IPPROTO_TCP ? "TCP" : "UDP";
-  return netlinkExchange(fd, &req, sizeof req, true, "sock_diag", [&](const nlmsghdr* h) -> Result<void> {
+  req.r = filter;
+  return netlinkExchange(fd, &req, sizeof req, true, what, [&](const nlmsghdr* h) -> Result<void> {
     if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) return {};
-    const auto* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+    return each(NLMSG_DATA(h));
+  });
+}
+
+/// sock_diag of every socket of (family, protocol) in the namespace, in any state: TCP's dump includes
+/// TIME_WAIT and request sockets, which /proc/net/protocols does not count.
+Result<void> noInetSockets(int fd, uint8_t family, uint8_t protocol) {
+  inet_diag_req_v2 filter{};
+  filter.sdiag_family = family;
+  filter.sdiag_protocol = protocol;
+  filter.idiag_states = ~0u;
+  const char* proto = protocol == IPPROTO_TCP ? "TCP" : "UDP";
+  return sockDiagDump(fd, filter, "sock_diag", [&](const void* data) -> Result<void> {
+    const auto* m = static_cast<const inet_diag_msg*>(data);
     std::string state = protocol == IPPROTO_TCP ? std::string(" in ") + tcpState(m->idiag_state) : "";
     return residue(std::string("a ") + proto + " socket" + state + " on " +
                    endpoint(m->idiag_family, m->id.idiag_src, m->id.idiag_sport));
@@ -170,18 +181,11 @@ Result<void> noInetSockets(int fd, uint8_t family, uint8_t protocol) {
 }
 
 Result<void> noUnixSockets(int fd) {
-  struct {
-    nlmsghdr h;
-    unix_diag_req r;
-  } req{};
-  req.h.nlmsg_len = sizeof req;
-  req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  req.r.sdiag_family = AF_UNIX;
-  req.r.udiag_states = ~0u;
-  return netlinkExchange(fd, &req, sizeof req, true, "unix sock_diag", [&](const nlmsghdr* h) -> Result<void> {
-    if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) return {};
-    const auto* m = static_cast<const unix_diag_msg*>(NLMSG_DATA(h));
+  unix_diag_req filter{};
+  filter.sdiag_family = AF_UNIX;
+  filter.udiag_states = ~0u;
+  return sockDiagDump(fd, filter, "unix sock_diag", [&](const void* data) -> Result<void> {
+    const auto* m = static_cast<const unix_diag_msg*>(data);
     return residue("a Unix socket (inode " + std::to_string(m->udiag_ino) + ")");
   });
 }
