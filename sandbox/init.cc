@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "sandbox/contain.h"
+#include "sandbox/fd_passing.h"
 #include "sandbox/spawner.h"
 #include "sandbox/unique_fd.h"
 
@@ -488,23 +489,14 @@ bool awaitGo(int event_fd, UnitSpec& spec) {
 
 std::optional<NextUnit> awaitNext(int event_fd) {
   NextHeader h;
-  iovec iov{&h, sizeof h};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  ssize_t n;
-  while ((n = recvmsg(event_fd, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-  }
+  int fds[kMaxPassedFds];
+  size_t nfds = 0;
+  ssize_t n = receiveWithFds(event_fd, &h, sizeof h, 0, fds, &nfds);
   NextUnit next;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(c), sizeof fd);
-      next.output_dir.reset(fd);
-    }
+  for (size_t i = 0; i < nfds; ++i) {  // one: the unit's output directory
+    if (i == 0) next.output_dir.reset(fds[i]);
+    else close(fds[i]);
+  }
   if (n != ssize_t(sizeof h) || h.magic != NextHeader{}.magic || h.size > (uint64_t(1) << 30)) return std::nullopt;
   std::string bytes(h.size, '\0');
   for (size_t got = 0; got < bytes.size();) {

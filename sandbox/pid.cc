@@ -10,6 +10,8 @@
 
 #include <cstring>
 
+#include "sandbox/fd_passing.h"
+
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
 #endif
@@ -67,26 +69,7 @@ SpawnMessage failedMessage(const Error& error) {
   return m;
 }
 
-bool sendSpawnMessage(int sock, const SpawnMessage& msg, int fd) {
-  iovec iov{const_cast<SpawnMessage*>(&msg), sizeof msg};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  if (fd >= 0) {
-    mh.msg_control = control;
-    mh.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
-  ssize_t n;
-  do n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n == static_cast<ssize_t>(sizeof msg);
-}
+bool sendSpawnMessage(int sock, const SpawnMessage& msg, int fd) { return sendWithFd(sock, &msg, sizeof msg, fd); }
 
 Result<SpawnMessage> receiveSpawnMessage(int sock, int timeout_ms, int* fd) {
   if (fd) *fd = -1;
@@ -97,24 +80,13 @@ Result<SpawnMessage> receiveSpawnMessage(int sock, int timeout_ms, int* fd) {
   if (r < 0) return sysError("poll", "sandbox handshake");
   if (r == 0) return Error{"sandbox handshake", ETIMEDOUT, "the unit's init did not report in time"};
   SpawnMessage msg;
-  iovec iov{&msg, sizeof msg};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
+  int fds[kMaxPassedFds];
+  size_t nfds = 0;
+  ssize_t n = receiveWithFds(sock, &msg, sizeof msg, 0, fds, &nfds);
   if (n < 0) return sysError("recvmsg", "sandbox handshake");
-  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      int got;
-      std::memcpy(&got, CMSG_DATA(c), sizeof got);
-      if (fd) *fd = got;
-      else close(got);
-    }
+  for (size_t i = 0; i < nfds; ++i) {
+    if (fd && i == 0) *fd = fds[i];
+    else close(fds[i]);
   }
   if (n == 0) return Error{"sandbox handshake", EPIPE, "the other side exited during set-up"};
   // On a stream socket (the spawner's) the rest of the message may come in a later read.

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "sandbox/context.h"
+#include "sandbox/fd_passing.h"
 #include "sandbox/seccomp.h"
 #include "sandbox/spawner.h"
 
@@ -15,7 +16,6 @@ namespace {
 
 constexpr uint32_t kMagic = 0x6d707831;  // "mpx1"
 constexpr size_t kMaxRequest = size_t(1) << 30;
-constexpr size_t kMaxFds = 4;
 constexpr uint64_t kContextVersion = 2;
 
 // ---- the request's bytes: little more than length-prefixed strings ----
@@ -129,49 +129,17 @@ bool readAll(int fd, char* p, size_t n) {
 }  // namespace
 
 bool sendRequest(int sock, const std::string& bytes, const std::vector<int>& fds) {
-  if (fds.size() > kMaxFds) return false;
+  if (fds.size() > kMaxPassedFds) return false;
   Header h{kMagic, uint32_t(fds.size()), bytes.size()};
-  iovec iov{&h, sizeof h};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  if (!fds.empty()) {
-    mh.msg_control = control;
-    mh.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
-  ssize_t n;
-  do n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n == ssize_t(sizeof h) && writeAll(sock, bytes.data(), bytes.size());
+  return sendWithFds(sock, &h, sizeof h, fds.data(), fds.size()) && writeAll(sock, bytes.data(), bytes.size());
 }
 
 bool receiveRequest(int sock, std::string& bytes, std::vector<int>& fds) {
   Header h{};
-  iovec iov{&h, sizeof h};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-  while (n < 0 && errno == EINTR);
-  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      fds.push_back(fd);
-    }
-  }
+  int got[kMaxPassedFds];
+  size_t ngot = 0;
+  ssize_t n = receiveWithFds(sock, &h, sizeof h, MSG_WAITALL, got, &ngot);
+  fds.insert(fds.end(), got, got + ngot);
   if (n != ssize_t(sizeof h) || h.magic != kMagic || h.fds != fds.size() || h.size > kMaxRequest) return false;
   bytes.resize(h.size);
   return readAll(sock, bytes.data(), bytes.size());

@@ -15,6 +15,7 @@
 #include <ctime>
 
 #include "sandbox/contain.h"
+#include "sandbox/fd_passing.h"
 #include "sandbox/init.h"
 #include "sandbox/spawner.h"
 
@@ -57,34 +58,12 @@ void takeReady(UnitProcess::State& s, const Event& ev) {
   s.setup_note.assign(ev.detail, strnlen(ev.detail, sizeof ev.detail));
 }
 
-/// One datagram of `n` bytes, with `with_fd` as SCM_RIGHTS when it is not -1.
-bool datagram(int sock, const void* p, size_t n, int with_fd = -1) {
-  iovec iov{const_cast<void*>(p), n};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  if (with_fd >= 0) {
-    mh.msg_control = control;
-    mh.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &with_fd, sizeof with_fd);
-  }
-  ssize_t w;
-  while ((w = sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-  }
-  return w == ssize_t(n);
-}
-
 /// A header datagram (with `fd` as SCM_RIGHTS when it is not -1), then `bytes` in datagrams of kNextChunk
 /// bytes.
 bool sendChunked(int sock, const void* header, size_t header_size, const std::string& bytes, int fd = -1) {
-  if (!datagram(sock, header, header_size, fd)) return false;
+  if (!sendWithFd(sock, header, header_size, fd)) return false;
   for (size_t sent = 0; sent < bytes.size(); sent += kNextChunk)
-    if (!datagram(sock, bytes.data() + sent, std::min(kNextChunk, bytes.size() - sent))) return false;
+    if (!sendWithFd(sock, bytes.data() + sent, std::min(kNextChunk, bytes.size() - sent))) return false;
   return true;
 }
 
@@ -221,7 +200,7 @@ bool UnitProcess::setBatchDeadline(uint32_t index, uint32_t process, int64_t dea
   c.index = index;
   c.process = process;
   c.deadline_ns = deadline_ns;
-  return datagram(s_->events.get(), &c, sizeof c);
+  return sendWithFd(s_->events.get(), &c, sizeof c);
 }
 
 bool UnitProcess::nextBatch(uint32_t index, uint32_t process, const CommandSpec& cmd) {
@@ -240,7 +219,7 @@ bool UnitProcess::endBatch(uint32_t index) {
   BatchControl c;
   c.kind = BatchControl::Kind::End;
   c.index = index;
-  return datagram(s_->events.get(), &c, sizeof c);
+  return sendWithFd(s_->events.get(), &c, sizeof c);
 }
 
 void UnitProcess::kill() {
