@@ -216,13 +216,17 @@ Result<std::vector<std::string>> listGtestCases(const std::string& bin, const Gt
       killed_leftovers = true;
     }
   }
-  int st = child.reap();
-  if (WIFSIGNALED(st)) {
-    return Error{{}, 0, fmt::format("killed by signal {} ({})", WTERMSIG(st), strsignal(WTERMSIG(st)))};
+  return gtestListingResult(child.reap(), out, err);
+}
+
+Result<std::vector<std::string>> gtestListingResult(int wait_status, std::string_view out, const std::string& err) {
+  if (WIFSIGNALED(wait_status)) {
+    int sig = WTERMSIG(wait_status);
+    return Error{{}, 0, fmt::format("killed by signal {} ({})", sig, strsignal(sig))};
   }
-  if (WEXITSTATUS(st) != 0) {
+  if (WEXITSTATUS(wait_status) != 0) {
     std::string why = firstLine(err);
-    return Error{{}, 0, fmt::format("exited with status {}{}{}", WEXITSTATUS(st), why.empty() ? "" : ": ", why)};
+    return Error{{}, 0, fmt::format("exited with status {}{}{}", WEXITSTATUS(wait_status), why.empty() ? "" : ": ", why)};
   }
   return parseGtestListing(out);
 }

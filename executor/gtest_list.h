@@ -1,6 +1,7 @@
 #pragma once
 // Discovery of GoogleTest cases: `BIN --gtest_list_tests`, run with a bounded wait, and its listing
-// parsed into "Suite.Case" names. Used by the manifest's {"gtest": BIN} entries and `mpexec import gtest`.
+// parsed into "Suite.Case" names. Used by the manifest's {"gtest": BIN} entries (in a sandbox unit when the
+// run has one: executor/listing_units.h) and `mpexec import gtest`.
 
 #include <chrono>
 #include <optional>
@@ -32,6 +33,11 @@ Result<std::vector<std::string>> parseGtestListing(std::string_view listing);
 /// message says why without repeating `bin`, e.g. "exited with status 1: <first line of its stderr>".
 Result<std::vector<std::string>> listGtestCases(const std::string& bin, const GtestListOptions& opts);
 Result<std::vector<std::string>> listGtestCases(const std::string& bin);
+
+/// What a `--gtest_list_tests` that ended with `wait_status` gave: the enabled cases of `out` when it
+/// exited 0, else why not ("killed by signal 11 (Segmentation fault)", "exited with status 1: <the first
+/// line of `err`>"). listGtestCases() and the listing in a sandbox unit (executor/listing_units.h) say the same.
+Result<std::vector<std::string>> gtestListingResult(int wait_status, std::string_view out, const std::string& err);
 
 /// The GoogleTest suite a command runs one case of: "Suite" (or "Inst/Suite") when one argument is
 /// `--gtest_filter=Suite.Case` naming a single case (no '*', '?', ':' or negative part); empty otherwise.
