@@ -984,7 +984,7 @@ Result<void> Loader::expandGtest(const json::object& o, const std::string& ptr, 
     }
     for (const auto& [k, v] : proto.settings.env) env.push_back(k + "=" + v);
     lo.env = std::move(env);
-    auto cases = opts_.list_gtest ? opts_.list_gtest(resolved, lo) : listGtestCases(resolved, lo);
+    auto cases = opts_.list_gtest ? opts_.list_gtest(resolved, lo, proto.settings) : listGtestCases(resolved, lo);
     listed = gtest_listings_.emplace(resolved, std::move(cases)).first;
   }
 
@@ -998,7 +998,8 @@ Result<void> Loader::expandGtest(const json::object& o, const std::string& ptr, 
   if (!listed->second.ok()) {
     TestSpec t = proto;
     t.name = base_name;
-    std::string why = fmt::format("mpexec: cannot list gtest {}: {}", resolved, listed->second.error().message());
+    std::string why =
+        fmt::format("mpexec: {}: cannot list gtest {}: {}", ptr, resolved, listed->second.error().message());
     // The message travels as an argument, so no quoting of `why` is needed.
     t.cmd = {"/bin/sh", "-c", "printf '%s\\n' \"$1\" >&2; exit 1", "mpexec", std::move(why)};
     return addTest(std::move(t), true, m);

@@ -101,8 +101,13 @@ struct ManifestOptions {
   /// How long one `BIN --gtest_list_tests` of a {"gtest": BIN} entry may take before it is killed and
   /// the entry becomes one failing test.
   std::chrono::milliseconds gtest_list_timeout{30000};
-  /// Lists the cases of a {"gtest": BIN} entry; empty: listGtestCases (tests and fuzzers pass a fake).
-  std::function<Result<std::vector<std::string>>(const std::string& bin, const GtestListOptions& opts)> list_gtest;
+  /// Lists the cases of a {"gtest": BIN} entry (`bin` resolved) whose tests get `settings`; `opts` holds
+  /// their cwd, their complete environment (mpexec's with theirs over it) and gtest_list_timeout. Empty:
+  /// listGtestCases on this host, as the invoking user. A sandboxed run lists in sandbox units
+  /// (executor/listing_units.h); tests and fuzzers pass a fake.
+  std::function<Result<std::vector<std::string>>(const std::string& bin, const GtestListOptions& opts,
+                                                 const Settings& settings)>
+      list_gtest;
   /// --resources: how many of each exist, replacing the manifest's count of the same name.
   ResourceCounts resources;
   /// Per name in `resources`, the option that set it, for messages; "--resources" when not given.

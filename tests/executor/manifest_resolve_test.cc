@@ -334,14 +334,14 @@ TEST_F(ManifestTest, UnlistableGtestBinaryBecomesOneFailingTest) {
   EXPECT_EQ(m.tests[2].name, "plain.txt");
   auto [status, err] = runCapturingStderr(m.tests[0].cmd);
   EXPECT_EQ(status, 1);
-  EXPECT_EQ(err, "mpexec: cannot list gtest " + dir() + "/broken_gtest: exited with status 1: cannot load libfoo.so\n");
+  EXPECT_EQ(err, "mpexec: /tests/0: cannot list gtest " + dir() + "/broken_gtest: exited with status 1: cannot load libfoo.so\n");
   auto [status2, err2] = runCapturingStderr(m.tests[1].cmd);
   EXPECT_EQ(status2, 1);
-  EXPECT_NE(err2.find("cannot list gtest " + dir() + "/never_built: posix_spawn: No such file"), std::string::npos)
+  EXPECT_NE(err2.find("/tests/1: cannot list gtest " + dir() + "/never_built: posix_spawn: No such file"), std::string::npos)
       << err2;
   auto [status3, err3] = runCapturingStderr(m.tests[2].cmd);
   EXPECT_EQ(status3, 1);
-  EXPECT_NE(err3.find("cannot list gtest plain.txt: posix_spawn"), std::string::npos) << err3;
+  EXPECT_NE(err3.find("/tests/2: cannot list gtest plain.txt: posix_spawn"), std::string::npos) << err3;
 }
 
 // Test names reach terminals and reports: a binary's file name or a listed case with a control character
@@ -356,7 +356,7 @@ TEST_F(ManifestTest, GtestNamesWithControlCharactersAreRefused) {
   EXPECT_EQ(m.tests[0].name, "bell_gtest");
   auto [status, err] = runCapturingStderr(m.tests[0].cmd);
   EXPECT_EQ(status, 1);
-  EXPECT_EQ(err, "mpexec: cannot list gtest " + dir() +
+  EXPECT_EQ(err, "mpexec: /tests/0: cannot list gtest " + dir() +
                      "/bell_gtest: line 2 of the listing names S.a\\x07b, with a control character or invalid UTF-8\n");
 }
 

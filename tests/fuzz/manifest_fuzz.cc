@@ -34,7 +34,7 @@ const test::TempDir& project() {
 
 // {"gtest": BIN} without running anything: BIN's text after its last '#' is its listing (so inputs can
 // reach any listing), a BIN with "missing" in it cannot be listed, any other lists a fixed set of cases.
-Result<std::vector<std::string>> fakeLister(const std::string& bin, const GtestListOptions&) {
+Result<std::vector<std::string>> fakeLister(const std::string& bin, const GtestListOptions&, const Settings&) {
   if (bin.find("missing") != std::string::npos) return Error{{}, 0, "cannot start it: No such file or directory"};
   std::size_t hash = bin.rfind('#');
   if (hash != std::string::npos) return parseGtestListing(std::string_view(bin).substr(hash + 1));
