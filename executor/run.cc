@@ -25,7 +25,9 @@
 #include "executor/console.h"
 #include "executor/exit_code.h"
 #include "executor/history.h"
+#include "executor/input_file.h"
 #include "executor/interrupt.h"
+#include "executor/listing_units.h"
 #include "executor/local_runner.h"
 #include "executor/manifest.h"
 #include "executor/plan.h"
@@ -100,6 +102,7 @@ class RunSession {
   ~RunSession();
 
   void startEarly();
+  std::optional<int> readySandbox(int netns_ahead);
   std::optional<int> loadInputs();
   std::optional<int> selectTests();
   std::optional<int> startServices();
@@ -161,13 +164,69 @@ void RunSession::startEarly() {
   pending_ctx_.emplace(sandbox::Context::begin(sandboxed ? isolation : sandbox::Isolation::None));
 }
 
+// The Context and the spawner, once: the listings of gtest entries need them while the manifest loads, the
+// units after it.
+std::optional<int> RunSession::readySandbox(int netns_ahead) {
+  if (ctx_) return std::nullopt;
+  auto ctx = sandbox::Context::finish(std::move(*pending_ctx_));
+  pending_ctx_.reset();
+  if (!ctx.ok()) {
+    fmt::print(stderr, "mpexec: {}\n", ctx.error().message());
+    return kExitInfra;
+  }
+  ctx_ = std::move(ctx.value());
+  // Before any thread starts: without mpexec-spawner, the spawner is a fork of this process as it is now.
+  auto& spawner = *spawner_;
+  Result<void> serving = spawner.ok() ? spawner.value()->serve(*ctx_, netns_ahead) : Result<void>(spawner.error());
+  if (!serving.ok()) {
+    fmt::print(stderr, "mpexec: cannot start the spawner process: {}\n", serving.error().message());
+    return kExitInfra;
+  }
+  return std::nullopt;
+}
+
 // The manifest and the state directory's history.
 std::optional<int> RunSession::loadInputs() {
   ManifestOptions mopts;
   mopts.default_timeout_s = config_.timeout_s;
   mopts.resources = config_.resources;
   mopts.resource_origins = config_.resource_origins;
-  auto loaded = loadManifest(config_.manifest, mopts);
+  auto text = readInputFile(config_.manifest);  // once: a pipe cannot be read twice
+  if (!text.ok()) {
+    fmt::print(stderr, "mpexec: {}\n", printable(text.error().message()));
+    return kExitUsage;
+  }
+  // With the sandbox, nothing the manifest names runs outside one: its gtest entries are listed in sandbox
+  // units (executor/listing_units.h). The first load only collects them (each listed as no case), and a
+  // manifest with an error runs nothing; the second takes the listings.
+  std::vector<ListingRequest> requests;
+  if (!config_.no_sandbox) {
+    mopts.list_gtest = [&](const std::string& bin, const GtestListOptions& lo, const Settings& settings) {
+      requests.push_back({bin, lo, settings});
+      return Result<std::vector<std::string>>(std::vector<std::string>{});
+    };
+  }
+  auto loaded = parseManifest(*text, config_.manifest, mopts);
+  if (loaded.ok() && !requests.empty()) {
+    const int np = config_.np > 0 ? config_.np : cpuCount();
+    if (config_.list) {  // nothing was started ahead for --list
+      spawner_program_ = sandbox::Spawner::findProgram();
+      spawner_.emplace(sandbox::Spawner::launch(spawner_program_, true));
+      pending_ctx_.emplace(sandbox::Context::begin(sandbox::Isolation::Namespaces));
+    }
+    if (auto rc = readySandbox(np)) return rc;
+    ListingUnitsOptions lopts;
+    lopts.slots = np;
+    lopts.kill_grace_ms = int64_t(config_.kill_grace_s * 1000);
+    lopts.state_dir = config_.state_dir.empty() ? loaded->dir + "/.mpexec" : config_.state_dir;
+    auto listings = listInSandboxUnits(std::move(*loaded), requests, *ctx_, *spawner_->value(), lopts);
+    mopts.list_gtest = [&](const std::string& bin, const GtestListOptions&, const Settings&) {
+      for (size_t i = 0; i < requests.size(); ++i)
+        if (requests[i].bin == bin) return listings[i];
+      return Result<std::vector<std::string>>(Error{{}, 0, "not listed"});  // the loads differ: cannot happen
+    };
+    loaded = parseManifest(*text, config_.manifest, mopts);
+  }
   if (!loaded.ok()) {
     fmt::print(stderr, "mpexec: {}\n", printable(loaded.error().message()));
     return kExitUsage;
@@ -253,20 +312,7 @@ std::optional<int> RunSession::selectTests() {
 
 // The sandbox context, the spawner, the run directory and the sync service.
 std::optional<int> RunSession::startServices() {
-  auto ctx = sandbox::Context::finish(std::move(*pending_ctx_));
-  pending_ctx_.reset();
-  if (!ctx.ok()) {
-    fmt::print(stderr, "mpexec: {}\n", ctx.error().message());
-    return kExitInfra;
-  }
-  ctx_ = std::move(ctx.value());
-  // Before any thread starts: without mpexec-spawner, the spawner is a fork of this process as it is now.
-  auto& spawner = *spawner_;
-  Result<void> serving = spawner.ok() ? spawner.value()->serve(*ctx_, np_) : Result<void>(spawner.error());
-  if (!serving.ok()) {
-    fmt::print(stderr, "mpexec: cannot start the spawner process: {}\n", serving.error().message());
-    return kExitInfra;
-  }
+  if (auto rc = readySandbox(np_)) return rc;
 
   paths_.logs_dir = paths_.run_dir + "/logs";
   std::error_code ec;
