@@ -60,7 +60,7 @@ class Reporter:
 
     @classmethod
     def from_env(cls, ids):
-        client = Client.from_env() if os.environ.get("MPEXEC_SYNC_TOKEN") else None
+        client = Client.from_env(keep_alive=True) if os.environ.get("MPEXEC_SYNC_TOKEN") else None
         return cls(ids, client, os.environ.get("MPEXEC_BATCH_JUNIT"))
 
     def _send(self, path, body):
