@@ -50,7 +50,8 @@ def parse_args(argv):
                    help="units for tests without mp_group: one per test, class, module, or --chunks runs of "
                         "whole modules (default: chunks)")
     p.add_argument("--chunks", type=int, default=None, metavar="N",
-                   help="how many units --group-by chunks makes (default: the number of CPUs)")
+                   help="how many units --group-by chunks makes (default: the share of the CPUs that the "
+                        "suite's serial and free groups leave, docs/python.md)")
     p.add_argument("--timeout", type=float, default=None, metavar="S",
                    help="defaults.timeout of the manifest (mpexec's default is 60 s per test)")
     ours, rest = [], list(argv)
@@ -116,7 +117,7 @@ def main(argv=None):
     result = manifest.build(
         tests,
         batch_cmd=lambda: base + ["--continue-on-collection-errors", "--mpexec-batch", *pytest_args],
-        group_by=args.group_by, chunk_count=args.chunks or os.cpu_count() or 1, cwd=os.getcwd(),
+        group_by=args.group_by, chunk_count=args.chunks, cwd=os.getcwd(),
         env=manifest.package_env(), timeout=args.timeout, prefix="pytest.")
     return result
 

@@ -143,7 +143,8 @@ def main(argv=None):
     p.add_argument("--group-by", choices=manifest.GROUP_BY, default="chunks",
                    help="units for tests without class or module fixtures (default: chunks)")
     p.add_argument("--chunks", type=int, default=None, metavar="N",
-                   help="how many units --group-by chunks makes (default: the number of CPUs)")
+                   help="how many units --group-by chunks makes (default: the share of the CPUs that the "
+                        "suite's serial and free groups leave, docs/python.md)")
     p.add_argument("--timeout", type=float, default=None, metavar="S", help="defaults.timeout of the manifest")
     p.add_argument("--loader", choices=("auto", "unittest", "nose2"), default="auto",
                    help="who collects and runs: unittest's loader, nose2's (test functions, generators, params, "
@@ -186,7 +187,7 @@ def main(argv=None):
         base = [sys.executable, "-m", "mpexec.unittest_batch", "--top", top]
     result = manifest.build(
         tests, batch_cmd=lambda: list(base),
-        group_by=args.group_by, chunk_count=args.chunks or os.cpu_count() or 1, cwd=os.getcwd(),
+        group_by=args.group_by, chunk_count=args.chunks, cwd=os.getcwd(),
         env=manifest.package_env(), timeout=args.timeout, prefix=loader + ".")
     return result
 

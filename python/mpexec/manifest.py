@@ -85,14 +85,44 @@ def chunks(tests, count):
     return out
 
 
+# What starting a unit's interpreter and test runner costs, counted in tests of a suite of quick tests: a
+# pytest start is about 0.3 s, a test of ~1 ms about 2 to 3 ms with pytest's own work and its report
+# (docs/python.md, "How many chunks").
+UNIT_START_IN_TESTS = 100
+
+
+def default_chunk_count(tests, slots):
+    """How many chunks the unmarked tests make when --chunks is not given: their share of `slots`, by what the
+    pool's units cost (each its tests plus UNIT_START_IN_TESTS), rounded up. A suite without groups gets
+    `slots` chunks; one whose serial and free groups are enough to keep the other slots busy gets fewer, as
+    every chunk more is one start more. Isolated groups run in windows of their own, outside the pool, and do
+    not count."""
+    unmarked = sum(1 for t in tests if t.group is None)
+    if not unmarked:
+        return 1
+    serial, free = {}, 0
+    for t in tests:
+        if t.group is None:
+            continue
+        if t.strategy == "serial":
+            serial[t.group] = serial.get(t.group, 0) + 1
+        elif t.strategy == "free":
+            free += 1
+    ours = unmarked + UNIT_START_IN_TESTS
+    pool = ours + sum(n + UNIT_START_IN_TESTS for n in serial.values()) + free * (1 + UNIT_START_IN_TESTS)
+    return max(1, min(slots, -(-slots * ours // pool)))
+
+
 def build(tests, batch_cmd, group_by, chunk_count, cwd, env=None, timeout=None, prefix=""):
     """The manifest (a dict). `batch_cmd()` is a group's batch command. Every group has one, free groups
     too (each of their tests its own unit, its process given its one id), so every test's outcome is what
     the runner reports through the batch protocol; tests that are a unit each and in no group of the suite
-    are in the free group `<prefix>ungrouped`."""
+    are in the free group `<prefix>ungrouped`. `chunk_count` None: default_chunk_count for the CPU count."""
     if group_by not in GROUP_BY:
         raise ValueError("group-by must be one of {}".format(", ".join(GROUP_BY)))
     names = Names()
+    if group_by == "chunks" and chunk_count is None:
+        chunk_count = default_chunk_count(tests, os.cpu_count() or 1)
     chunk_of = chunks(tests, chunk_count) if group_by == "chunks" else {}
     for t in tests:
         if t.group is not None:

@@ -4,7 +4,7 @@ import unittest
 
 import support  # noqa: F401
 
-from mpexec.manifest import Collected, Names, build, chunks
+from mpexec.manifest import UNIT_START_IN_TESTS, Collected, Names, build, chunks, default_chunk_count
 
 
 def suite():
@@ -57,6 +57,36 @@ class BuildTest(unittest.TestCase):
             sizes[c[t.module]] = sizes.get(c[t.module], 0) + 1
         self.assertEqual(sorted(sizes.values()), [3, 3, 3])
         self.assertEqual(set(chunks(tests, 100).values()), {"chunk{}".format(i) for i in range(1, 7)})
+
+    def test_default_chunk_count_is_the_unmarked_tests_share_of_the_slots(self):
+        def module(m, n, group=None, strategy="free", klass_group=False):
+            return [Collected("m{}.py::t{}".format(m, i), "m{}.py".format(m), None,
+                              group if (not klass_group or i < 3) else None, strategy) for i in range(n)]
+        # No groups: a chunk per slot.
+        plain = [t for m in range(30) for t in module(m, 10)]
+        self.assertEqual(default_chunk_count(plain, 2), 2)
+        self.assertEqual(default_chunk_count(plain, 8), 8)
+        # bench/python_suite.py: 270 unmarked tests and 10 serial groups of 3, at 2 slots. The groups keep
+        # one slot busy as long as the unmarked tests the other: one chunk, one pytest start fewer.
+        bench = [t for m in range(30) for t in module(m, 10, "serial{}".format(m) if m < 10 else None, "serial",
+                                                        klass_group=True)]
+        self.assertEqual(sum(1 for t in bench if t.group is None), 270)
+        self.assertEqual(default_chunk_count(bench, 2), 1)
+        # The same groups beside many unmarked tests leave them most of the slots (at 8: the groups' 10 units
+        # are about one slot's share).
+        big = bench + [t for m in range(30, 530) for t in module(m, 10)]
+        self.assertEqual(default_chunk_count(big, 2), 2)
+        self.assertEqual(default_chunk_count(big, 8), 7)
+        # Free groups are a unit per test; isolated groups run in windows of their own and do not count.
+        free = module(0, 50) + module(1, 2 * UNIT_START_IN_TESTS, "f", "free")
+        self.assertEqual(default_chunk_count(free, 4), 1)
+        isolated = module(0, 50) + module(1, 200, "i", "isolated_free") + module(2, 30, "s", "isolated_serial")
+        self.assertEqual(default_chunk_count(isolated, 4), 4)
+        self.assertEqual(default_chunk_count(module(0, 5, "g", "serial"), 4), 1)  # nothing unmarked
+
+    def test_build_without_a_chunk_count_takes_the_default_for_the_cpus(self):
+        m = build(suite(), lambda: ["batch"], "chunks", None, "/w", prefix="p.")
+        self.assertIn("p.chunk1", m["groups"])
 
     def test_unknown_group_by(self):
         with self.assertRaises(ValueError):
