@@ -13,8 +13,10 @@ from mpexec.groups import GroupError, assign_groups
 
 # pytest-mp's own scheduler out of the way (first, so that the plugin sees it blocked), the plugin that
 # reports results (loaded by name, so an installed copy found by its entry point is the same plugin), no
-# cache in a read-only sandbox.
-PLUGIN_ARGS = ["-p", "no:pytest-mp", "-p", "mpexec.pytest_plugin", "-p", "no:cacheprovider"]
+# cache in a read-only sandbox, and no pytest-xdist looponfail (`-f` would rerun a unit's tests forever; its
+# module imports execnet, a twentieth of a unit's start).
+PLUGIN_ARGS = ["-p", "no:pytest-mp", "-p", "mpexec.pytest_plugin", "-p", "no:cacheprovider",
+               "-p", "no:xdist.looponfail"]
 
 
 class Collector:

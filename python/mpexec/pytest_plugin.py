@@ -237,7 +237,7 @@ class Selection:
 
 
 # What the commands of `mpexec import pytest` put before the user's pytest arguments (import_pytest).
-_OUR_PLUGINS = ("no:pytest-mp", "mpexec.pytest_plugin", "no:cacheprovider")
+_OUR_PLUGINS = ("no:pytest-mp", "mpexec.pytest_plugin", "no:cacheprovider", "no:xdist.looponfail")
 _OUR_FLAGS = ("--continue-on-collection-errors", "--mpexec-batch")
 
 

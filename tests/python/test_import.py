@@ -55,6 +55,27 @@ class ImportTest(unittest.TestCase):
                          ["test_readme.py::test_three", "test_readme.py::test_unmarked"])
         self.assertEqual(m["groups"][m["tests"][0]["group"]]["batch"]["cmd"][-2:], ["-k", "test_three or test_unmarked"])
 
+    @unittest.skipUnless(subprocess.run([PYTHON, "-c", "import xdist"], stderr=subprocess.DEVNULL).returncode == 0,
+                         "pytest-xdist is not installed (packaging/install-deps.sh installs python3-pytest-xdist)")
+    def test_a_units_pytest_keeps_installed_plugins_but_not_xdist_looponfail(self):
+        # The suite may use what an installed plugin gives (xdist's worker_id fixture); looponfail's -f has
+        # no meaning in a unit, and its module imports execnet, so the commands block it.
+        with open(os.path.join(self.work, "test_p.py"), "w") as f:
+            f.write("import sys\n"
+                    "def test_p(worker_id, pytestconfig):\n"
+                    "    pm = pytestconfig.pluginmanager\n"
+                    "    assert worker_id == 'master'\n"
+                    "    assert pm.has_plugin('xdist') and not pm.has_plugin('xdist.looponfail')\n"
+                    "    assert 'execnet' not in sys.modules\n")
+        m, _ = self.imported("pytest", self.work)
+        cmd = m["groups"][m["tests"][0]["group"]]["batch"]["cmd"]
+        ids = os.path.join(self.work, "ids")
+        with open(ids, "w") as f:
+            f.write("test_p.py::test_p\n")
+        proc = run(cmd, self.work, MPEXEC_BATCH_IDS_FILE=ids)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertIn("1 passed", proc.stdout)
+
     def test_a_module_that_does_not_import_stays_as_a_test(self):
         with open(os.path.join(self.work, "test_broken.py"), "w") as f:
             f.write("import no_such_module\n")
