@@ -6,6 +6,10 @@ functions and two classes of 3 tests; in 10 modules the first class is a serial 
 Markdown table of medians with their ratio to `pytest -n 2`, and checks that every run passed all 300.
 
 Usage: MPEXEC_BIN=build/release/mpexec bench/python_suite.py [--runs N] [--python /usr/bin/python3]
+         [--group-by MODE]... [--mpexec LABEL=PATH]...
+MODE is test, class, module or chunks (the importer's default chunk count), or chunks=K (--chunks K).
+--mpexec runs every MODE with each of several mpexec builds (old beside new), each importing with the Python
+package of its own tree (../python or ../../python from the binary, as mpexec itself finds it).
 (a benchmark, not a test: the machine is shared, so read the ratios, not the seconds)."""
 
 import argparse
@@ -20,6 +24,15 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE_DIR = os.path.join(os.path.dirname(HERE), "python")
+
+
+def package_of(mpexec):
+    """The Python package beside an mpexec build, as `mpexec import` finds it (build/mpexec, build/MODE/mpexec)."""
+    d = os.path.dirname(mpexec)
+    for candidate in (os.path.join(d, "..", "python"), os.path.join(d, "..", "..", "python")):
+        if os.path.isfile(os.path.join(candidate, "mpexec", "__init__.py")):
+            return os.path.normpath(candidate)
+    sys.exit("python_suite.py: no python/mpexec beside {}".format(mpexec))
 MODULES, SERIAL_GROUPS = 30, 10
 
 
@@ -51,11 +64,20 @@ def main():
     p.add_argument("--python", default="/usr/bin/python3")
     p.add_argument("--np", type=int, default=2)
     p.add_argument("--group-by", action="append", default=None,
-                   help="the --group-by values to measure (default: test, class, module, chunks)")
+                   help="the --group-by values to measure: test, class, module, chunks, chunks=K "
+                        "(default: test, class, module, chunks)")
+    p.add_argument("--mpexec", action="append", default=None, metavar="LABEL=PATH",
+                   help="an mpexec build to measure (repeatable; default: mpexec=$MPEXEC_BIN)")
     args = p.parse_args()
-    mpexec = os.path.abspath(os.environ.get("MPEXEC_BIN", "build/release/mpexec"))
-    if not os.access(mpexec, os.X_OK):
-        sys.exit("python_suite.py: no mpexec at {} (set MPEXEC_BIN)".format(mpexec))
+    builds = []
+    for spec in args.mpexec or ["mpexec=" + os.environ.get("MPEXEC_BIN", "build/release/mpexec")]:
+        label, sep, path = spec.partition("=")
+        if not sep:
+            label, path = "mpexec", spec
+        path = os.path.abspath(path)
+        if not os.access(path, os.X_OK):
+            sys.exit("python_suite.py: no mpexec at {} (set MPEXEC_BIN or --mpexec)".format(path))
+        builds.append((label, path))
     work = tempfile.mkdtemp(prefix="mpexec-pybench-")
     try:
         suite = os.path.join(work, "suite")
@@ -64,33 +86,40 @@ def main():
         env = dict(os.environ, PYTHONPATH=PACKAGE_DIR)
         env.pop("PYTEST_ADDOPTS", None)
         plugin = ["-p", "mpexec.pytest_plugin", "-p", "no:cacheprovider"]
-        runners = [("pytest", [args.python, "-m", "pytest", "-q", *plugin], None),
+        runners = [("pytest", [args.python, "-m", "pytest", "-q", *plugin], None, env),
                    ("pytest -n {}".format(args.np), [args.python, "-m", "pytest", "-q", "-n", str(args.np), *plugin],
-                    None)]
-        for mode in args.group_by or ["test", "class", "module", "chunks"]:
-            manifest = os.path.join(work, "{}.json".format(mode))
-            proc = subprocess.run([mpexec, "import", "pytest", "--python", args.python, "--group-by", mode,
-                                   "--chunks", str(args.np)], cwd=suite, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-            if proc.returncode != 0:
-                sys.exit("import --group-by {} failed: {}".format(mode, proc.stderr))
-            with open(manifest, "w") as f:
-                f.write(proc.stdout)
-            units = len({t.get("group") or t["name"] for t in json.loads(proc.stdout)["tests"]})
-            report = os.path.join(work, "{}.report.json".format(mode))
-            runners.append(("mpexec --group-by {} ({} units)".format(mode, units),
-                            [mpexec, "--np", str(args.np), "-q", "--json", report, "--state-dir",
-                             os.path.join(work, "state-" + mode), manifest], report))
-        times = {name: [] for name, _, _ in runners}
-        failures = {}
+                    None, env)]
+        for label, mpexec in builds:
+            build_env = dict(env, PYTHONPATH=package_of(mpexec))
+            for mode in args.group_by or ["test", "class", "module", "chunks"]:
+                group_by, _, count = mode.partition("=")
+                tag = "{}-{}".format(len(runners), mode.replace("=", ""))
+                manifest = os.path.join(work, "{}.json".format(tag))
+                proc = subprocess.run([mpexec, "import", "pytest", "--python", args.python, "--group-by", group_by,
+                                       *(["--chunks", count] if count else [])], cwd=suite, env=build_env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                if proc.returncode != 0:
+                    sys.exit("{} import --group-by {} failed: {}".format(label, mode, proc.stderr))
+                with open(manifest, "w") as f:
+                    f.write(proc.stdout)
+                units = len({t.get("group") or t["name"] for t in json.loads(proc.stdout)["tests"]})
+                report = os.path.join(work, "{}.report.json".format(tag))
+                runners.append(("{} --group-by {} ({} units)".format(label, mode, units),
+                                [mpexec, "--np", str(args.np), "-q", "--json", report, "--state-dir",
+                                 os.path.join(work, "state-" + tag), manifest], report, build_env))
+        times = {name: [] for name, _, _, _ in runners}
+        failures, warnings = {}, {}
         for _ in range(args.runs):
-            for name, cmd, report in runners:
-                seconds, proc = timed(cmd, suite, env)
+            for name, cmd, report, run_env in runners:
+                seconds, proc = timed(cmd, suite, run_env)
                 ok = proc.returncode == 0
                 if ok and report:
                     with open(report) as f:
-                        outcomes = [t["outcome"] for t in json.load(f)["tests"]]
+                        data = json.load(f)
+                    outcomes = [t["outcome"] for t in data["tests"]]
                     ok = outcomes.count("PASS") == total
+                    for w in data["run"].get("warnings") or []:
+                        warnings.setdefault(name, set()).add(w)
                 elif ok:
                     ok = "{} passed".format(total) in proc.stdout
                 if not ok:
@@ -100,9 +129,11 @@ def main():
         print("| runner (-j{}, {} tests, {} runs) | median s | vs pytest -n {} |".format(args.np, total, args.runs,
                                                                                   args.np))
         print("|---|---:|---:|")
-        for name, _, _ in runners:
+        for name, _, _, _ in runners:
             med = statistics.median(times[name])
             print("| {}{} | {:.2f} | {:.2f}x |".format(name, " (FAILED)" if name in failures else "", med, med / base))
+        for name, said in warnings.items():
+            print("\n{}: {}".format(name, "; ".join(sorted(said))), file=sys.stderr)
         for name, tail in failures.items():
             print("\n{} failed:\n{}".format(name, tail), file=sys.stderr)
         return 1 if failures else 0
