@@ -104,8 +104,12 @@ Result<void> containInit(const Context& ctx, const UnitSpec& spec, const InitCha
   // The v1 directories (and a v2 one that CLONE_INTO_CGROUP did not cover) are joined before the cgroup
   // namespace is made, so that the unit sees its own cgroup as "/".
   MPEXEC_TRY(UnitCgroupDirs::joinDirs(ch.cgroup_dirs, cloned_into_v2));
-  if (unshare(unshareFlags(spec.policy, ch)) != 0) return sysError("unshare", "cgroup, mount and network namespaces");
+  const int flags = unshareFlags(spec.policy, ch);
+  if (unshare(flags) != 0) return sysError("unshare", "cgroup, mount and network namespaces");
   RecycleKit* kit = ch.kit && wantsRecycling(ctx, spec, ch.views, ch.shared_root_fd) ? ch.kit : nullptr;
+  // A namespace of the init's own is made quiet here, while /proc/sys is still writable (the pool's are
+  // made so by the spawner). One that could not be is never handed on.
+  if ((flags & CLONE_NEWNET) && !quietMulticast() && kit) kit = nullptr;
   if (kit) {
     // Still in the host's mount namespace (the shared root is entered by setupFilesystem).
     kit->host_mnt = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
@@ -135,6 +139,12 @@ Result<void> containInit(const Context& ctx, const UnitSpec& spec, const InitCha
       if (fd >= 0) close(fd);
   }
   MPEXEC_TRY(networkStep(spec, ch));
+  if (kit) {
+    // The statistics of the namespace as new, which a later unit may find only unmoved (checkResidue).
+    auto statistics = readNetworkStatistics();
+    if (statistics) kit->statistics = std::move(*statistics);
+    else kit->enabled = false;
+  }
   MPEXEC_TRY(setUnitHostname(spec.name));
   MPEXEC_TRY(restrictUnit(ctx));
   MPEXEC_TRY(scopeUnit(ctx.landlockAbi()));

@@ -334,7 +334,10 @@ Result<void> setupOwnDev(int root) {
 }
 
 Result<void> setupProc(int root, bool guard_init) {
-  MPEXEC_TRY(mountFresh(root, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, "/proc"));
+  // hidepid=2: a command sees only the processes it may trace, so not /proc/1, the init (not dumpable,
+  // root's): its start time and CPU times, its children's summed up among them, would tell a unit in a
+  // recycled sandbox what ran there before it (docs/sandbox.md, "What a unit can still tell").
+  MPEXEC_TRY(mountFresh(root, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2", "/proc"));
   // /proc/1 is the unit's init. Where a command runs as the uid that owns the init's files (uid 0 of
   // mpexec's user namespace: root without unit ids, or a root of a user namespace), nothing of it may be
   // written, such as oom_score_adj (raised, the OOM killer would take the init before the test that

@@ -8,4 +8,11 @@ namespace mpexec::sandbox {
 /// Sets IFF_UP on "lo" with SIOCSIFFLAGS (no netlink, no `ip` binary).
 Result<void> bringUpLoopback();
 
+/// Makes the calling process's network namespace (new, made by the caller) use IGMPv2 and MLDv1 on all its
+/// devices (`force_igmp_version` 2, `force_mld_version` 1 under /proc/sys/net/.../conf/all): leaving a
+/// multicast group then sends its report at once or not at all, and no report is left to a timer once the
+/// last member is gone (IGMPv3 and MLDv2 resend state-change reports for up to a second after a leave).
+/// Without IPv6 only the first. False where /proc/sys cannot be written.
+bool quietMulticast();
+
 }  // namespace mpexec::sandbox

@@ -1,14 +1,9 @@
 #include "sandbox/recycle.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <linux/genetlink.h>
-#include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
-#include <linux/tcp_metrics.h>
 #include <linux/unix_diag.h>
-#include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "sandbox/cgroup.h"
 #include "sandbox/unique_fd.h"
@@ -80,19 +76,6 @@ Result<void> noSocketsInUse() {
   return {};
 }
 
-/// "FRAG: inuse 0 memory 0" in sockstat, "FRAG6: ..." in sockstat6: IP fragments waiting for the rest of
-/// their datagram, which count against the namespace's reassembly memory for up to 30 s.
-Result<void> noFragments(const char* path, const char* key) {
-  auto text = readProc(path);
-  if (!text) return text.error();
-  for (const std::string& line : lines(*text)) {
-    auto w = words(line);
-    if (w.size() >= 5 && w[0] == key && (w[2] != "0" || w[4] != "0"))
-      return residue(std::string("IP fragments waiting for reassembly (") + line + ")");
-  }
-  return {};
-}
-
 /// IPv6 flow labels outlive their socket by their linger time (at least 6 s).
 Result<void> noFlowLabels() {
   auto text = readProc("/proc/net/ip6_flowlabel");
@@ -132,149 +115,50 @@ Result<void> netlinkExchange(int fd, const void* req, size_t len, bool dump, con
   }
 }
 
-std::string endpoint(uint8_t family, const uint32_t* addr, uint16_t port_be) {
-  char text[INET6_ADDRSTRLEN] = "?";
-  inet_ntop(family, addr, text, sizeof text);
-  return (family == AF_INET6 ? "[" + std::string(text) + "]" : std::string(text)) + ":" +
-         std::to_string(ntohs(port_be));
-}
-
-const char* tcpState(uint8_t s) {
-  static const char* const names[] = {"?",         "ESTABLISHED", "SYN_SENT", "SYN_RECV",  "FIN_WAIT1",
-                                      "FIN_WAIT2", "TIME_WAIT",   "CLOSE",    "CLOSE_WAIT", "LAST_ACK",
-                                      "LISTEN",    "CLOSING",     "NEW_SYN_RECV"};
-  return s < sizeof names / sizeof *names ? names[s] : "?";
-}
-
-/// Asks sock_diag for every socket that `filter` (a request of its family's kind) selects, and hands each
-/// answer's message to `each`.
-template <typename Request, typename Each>
-Result<void> sockDiagDump(int fd, const Request& filter, const char* what, Each each) {
+Result<void> noUnixSockets(int fd) {
   struct {
     nlmsghdr h;
-    Request r;
+    unix_diag_req r;
   } req{};
   req.h.nlmsg_len = sizeof req;
   req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
   req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  req.r = filter;
-  return netlinkExchange(fd, &req, sizeof req, true, what, [&](const nlmsghdr* h) -> Result<void> {
+  req.r.sdiag_family = AF_UNIX;
+  req.r.udiag_states = ~0u;
+  return netlinkExchange(fd, &req, sizeof req, true, "unix sock_diag", [&](const nlmsghdr* h) -> Result<void> {
     if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) return {};
-    return each(NLMSG_DATA(h));
-  });
-}
-
-/// sock_diag of every socket of (family, protocol) in the namespace, in any state: TCP's dump includes
-/// TIME_WAIT and request sockets, which /proc/net/protocols does not count.
-Result<void> noInetSockets(int fd, uint8_t family, uint8_t protocol) {
-  inet_diag_req_v2 filter{};
-  filter.sdiag_family = family;
-  filter.sdiag_protocol = protocol;
-  filter.idiag_states = ~0u;
-  const char* proto = protocol == IPPROTO_TCP ? "TCP" : "UDP";
-  return sockDiagDump(fd, filter, "sock_diag", [&](const void* data) -> Result<void> {
-    const auto* m = static_cast<const inet_diag_msg*>(data);
-    std::string state = protocol == IPPROTO_TCP ? std::string(" in ") + tcpState(m->idiag_state) : "";
-    return residue(std::string("a ") + proto + " socket" + state + " on " +
-                   endpoint(m->idiag_family, m->id.idiag_src, m->id.idiag_sport));
-  });
-}
-
-Result<void> noUnixSockets(int fd) {
-  unix_diag_req filter{};
-  filter.sdiag_family = AF_UNIX;
-  filter.udiag_states = ~0u;
-  return sockDiagDump(fd, filter, "unix sock_diag", [&](const void* data) -> Result<void> {
-    const auto* m = static_cast<const unix_diag_msg*>(data);
+    const auto* m = static_cast<const unix_diag_msg*>(NLMSG_DATA(h));
     return residue("a Unix socket (inode " + std::to_string(m->udiag_ino) + ")");
   });
 }
 
-/// TCP sockets in TIME_WAIT, which /proc/net/protocols does not count: "TCP: ... tw N" in sockstat counts
-/// those of this namespace (its own tcp_death_row), IPv6 ones included.
-Result<void> noTimeWait() {
-  auto text = readProc("/proc/net/sockstat");
-  if (!text) return text.error();
-  for (const std::string& line : lines(*text)) {
-    auto w = words(line);
-    for (size_t i = 1; w.size() > 1 && w[0] == "TCP:" && i + 1 < w.size(); ++i)
-      if (w[i] == "tw" && w[i + 1] != "0") return residue(w[i + 1] + " TCP socket(s) in TIME_WAIT");
+/// The first value that differs between two readings of `path`, named by the line above it where that line
+/// holds the names (/proc/net/snmp and netstat); otherwise by the line's first word.
+std::string describeMove(const std::string& path, const std::string& was, const std::string& is) {
+  auto a = lines(was), b = lines(is);
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    if (a[i] == b[i]) continue;
+    auto wa = words(a[i]), wb = words(b[i]);
+    // "Tcp: RtoAlgorithm ... OutSegs ..." above "Tcp: 1 ... 12 ...": name the first value that moved.
+    auto names = i > 0 ? words(a[i - 1]) : std::vector<std::string>{};
+    for (size_t j = 0; j < std::min(wa.size(), wb.size()); ++j) {
+      if (wa[j] == wb[j]) continue;
+      std::string name = names.size() == wa.size() && !names.empty() && names[0] == wa[0]
+                             ? wa[0] + " " + names[j]
+                             : wa[0] + (j > 0 ? " (field " + std::to_string(j) + ")" : "");
+      return path + ": " + name + " " + wa[j] + " -> " + wb[j];
+    }
+    return path + ": " + b[i];
   }
-  return {};
+  return path + " changed";
 }
 
-/// The namespace's TCP and UDP traffic counters (/proc/net/snmp and snmp6), as one string: while they stand
-/// still, no socket of either protocol has changed state.
-Result<std::string> trafficCounters() {
-  std::string out;
-  auto snmp = readProc("/proc/net/snmp");
-  if (!snmp) return snmp.error();
-  for (const std::string& line : lines(*snmp))
-    if (line.rfind("Tcp: ", 0) == 0 || line.rfind("Udp: ", 0) == 0 || line.rfind("UdpLite: ", 0) == 0) out += line + "\n";
-  auto snmp6 = readProc("/proc/net/snmp6");
-  if (snmp6) {
-    for (const std::string& line : lines(*snmp6))
-      if (line.rfind("Udp", 0) == 0) out += line + "\n";
-  } else if (snmp6.error().err != ENOENT) {
-    return snmp6.error();
-  }
-  return out;
-}
-
-Result<void> noSockets(bool inet) {
-  UniqueFd fd(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
-  if (!fd) return sysError("residue check", "sock_diag socket");
-  for (uint8_t family : {uint8_t(AF_INET), uint8_t(AF_INET6)})
-    for (uint8_t protocol : {uint8_t(IPPROTO_TCP), uint8_t(IPPROTO_UDP)})
-      if (inet) MPEXEC_TRY(noInetSockets(fd.get(), family, protocol));
-  return noUnixSockets(fd.get());
-}
-
-/// One netlink attribute appended to `buf` at `len`.
-void putAttr(char* buf, size_t& len, uint16_t type, const void* data, size_t size) {
-  auto* a = reinterpret_cast<nlattr*>(buf + len);
-  a->nla_type = type;
-  a->nla_len = uint16_t(NLA_HDRLEN + size);
-  memcpy(buf + len + NLA_HDRLEN, data, size);
-  len += NLA_ALIGN(a->nla_len);
-}
-
-/// TCP keeps what it learnt of each peer (RTT, congestion window, Fast Open cookies) per namespace after the
-/// connection is gone, and uses it for the next connection to that address; anyone may read it
-/// (TCP_METRICS_CMD_GET). Flushed with TCP_METRICS_CMD_DEL without an address, which needs CAP_NET_ADMIN
-/// over the namespace: the init's (the namespace is the host's user namespace's).
-Result<void> flushTcpMetrics() {
-  UniqueFd fd(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC));
-  if (!fd) return sysError("residue check", "generic netlink socket");
-  alignas(nlmsghdr) char req[128] = {};
-  auto* h = reinterpret_cast<nlmsghdr*>(req);
-  auto* g = static_cast<genlmsghdr*>(NLMSG_DATA(h));
-  h->nlmsg_type = GENL_ID_CTRL;
-  h->nlmsg_flags = NLM_F_REQUEST;
-  g->cmd = CTRL_CMD_GETFAMILY;
-  g->version = 1;
-  size_t len = NLMSG_HDRLEN + GENL_HDRLEN;
-  putAttr(req, len, CTRL_ATTR_FAMILY_NAME, TCP_METRICS_GENL_NAME, sizeof TCP_METRICS_GENL_NAME);
-  h->nlmsg_len = uint32_t(len);
-  uint16_t family = 0;
-  MPEXEC_TRY(netlinkExchange(fd.get(), req, len, false, "tcp_metrics family", [&](const nlmsghdr* m) -> Result<void> {
-    int left = int(m->nlmsg_len) - int(NLMSG_HDRLEN + GENL_HDRLEN);
-    auto* a = reinterpret_cast<const nlattr*>(static_cast<const char*>(NLMSG_DATA(m)) + GENL_HDRLEN);
-    for (; left >= int(NLA_HDRLEN) && a->nla_len >= NLA_HDRLEN && int(a->nla_len) <= left;
-         left -= NLA_ALIGN(a->nla_len), a = reinterpret_cast<const nlattr*>(reinterpret_cast<const char*>(a) + NLA_ALIGN(a->nla_len)))
-      if ((a->nla_type & NLA_TYPE_MASK) == CTRL_ATTR_FAMILY_ID)
-        memcpy(&family, reinterpret_cast<const char*>(a) + NLA_HDRLEN, sizeof family);
-    return {};
-  }));
-  if (family == 0) return Error{"residue check", ENOENT, "no tcp_metrics family"};
-  memset(req, 0, sizeof req);
-  h->nlmsg_type = family;
-  h->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-  g->cmd = TCP_METRICS_CMD_DEL;
-  g->version = TCP_METRICS_GENL_VERSION;
-  h->nlmsg_len = NLMSG_HDRLEN + GENL_HDRLEN;
-  return netlinkExchange(fd.get(), req, h->nlmsg_len, false, "tcp_metrics flush",
-                         [](const nlmsghdr*) -> Result<void> { return {}; });
+/// What moved between two readings, or nothing.
+std::optional<std::string> firstMoved(const NetworkStatistics& was, const NetworkStatistics& is) {
+  if (was.size() != is.size()) return std::string("the statistics files changed");
+  for (size_t i = 0; i < was.size(); ++i)
+    if (was[i].second != is[i].second) return describeMove(was[i].first, was[i].second, is[i].second);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -291,25 +175,33 @@ bool wantsRecycling(const Context& ctx, const UnitSpec& spec, const IdViews& vie
          !ctx.usesUserNamespace(spec.policy);
 }
 
+Result<NetworkStatistics> readNetworkStatistics() {
+  NetworkStatistics out;
+  for (const char* path : kStatisticsFiles) {
+    auto text = readProc(path);
+    if (!text && text.error().err == ENOENT) continue;  // no IPv6
+    if (!text) return text.error();
+    out.push_back({path, std::move(*text)});
+  }
+  return out;
+}
+
 Result<void> checkResidue(const RecycleKit& kit) {
+  // First the statistics: while none has moved since the namespace was new, no packet went through it and
+  // no socket of it changed state (docs/sandbox.md, "The argument"), so no TCP socket can be in a state
+  // that the in-use counts below miss (TIME_WAIT, a request socket), no fragment waits for reassembly and
+  // TCP learnt no metrics; and the next unit reads the statistics of a new namespace.
+  if (!kit.skips("counters")) {
+    auto now = readNetworkStatistics();
+    if (!now) return now.error();
+    if (auto moved = firstMoved(kit.statistics, *now)) return residue("the unit used the network: " + *moved);
+  }
   if (kit.skips("sockets")) return {};
   MPEXEC_TRY(noSocketsInUse());
-  MPEXEC_TRY(noTimeWait());
-  // sock_diag's TCP and UDP dumps walk the kernel's global hash tables, every bucket, whatever the
-  // namespace: on W1 they were 28% of all samples. They are made when the unit sent or received TCP or UDP
-  // (its counters moved since the last check); without traffic no TCP socket can have reached a state
-  // that the counts above miss (a request socket, an orphan), and TCP learnt no metrics. Unix sockets live
-  // in a table of the namespace's own, and are always dumped.
-  auto traffic = trafficCounters();
-  if (!traffic) return traffic.error();
-  const bool moved = *traffic != kit.traffic;
-  MPEXEC_TRY(noSockets(moved));
-  MPEXEC_TRY(noFragments("/proc/net/sockstat", "FRAG:"));
-  MPEXEC_TRY(noFragments("/proc/net/sockstat6", "FRAG6:"));
-  MPEXEC_TRY(noFlowLabels());
-  if (moved) MPEXEC_TRY(flushTcpMetrics());
-  kit.traffic = *traffic;
-  return {};
+  UniqueFd diag(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  if (!diag) return sysError("residue check", "sock_diag socket");
+  MPEXEC_TRY(noUnixSockets(diag.get()));
+  return noFlowLabels();
 }
 
 Result<void> recycleSandbox(const Context& ctx, const RecycleKit& kit, const UnitSpec& spec,

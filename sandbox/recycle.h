@@ -5,6 +5,7 @@
 // everything else a unit could see or change is new, and what cannot be new is checked empty.
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sandbox/context.h"
@@ -13,6 +14,12 @@
 #include "sandbox/unit_process.h"
 
 namespace mpexec::sandbox {
+
+/// The network namespace's statistics, file by file (kStatisticsFiles, in order): what a process of the
+/// namespace can read of its past, every counter (packets, segments, errors) and the multicast groups.
+using NetworkStatistics = std::vector<std::pair<std::string, std::string>>;
+inline constexpr const char* kStatisticsFiles[] = {"/proc/net/snmp", "/proc/net/snmp6", "/proc/net/netstat",
+                                                   "/proc/net/dev",  "/proc/net/igmp",  "/proc/net/igmp6"};
 
 /// What an init that may take further units keeps after its set-up, where a one-unit init closes it. Only
 /// for units of root with ids of their own (IdViews set), on the shared root, with network "none", outside
@@ -31,21 +38,26 @@ struct RecycleKit {
   /// names below): the suite shows that each one is needed.
   std::vector<std::string> skip;
   bool skips(const char* check) const;
-  /// The network namespace's TCP and UDP counters at the last clean check (checkResidue); empty before.
-  mutable std::string traffic;
+  /// The statistics of the network namespace as the kit's first unit found it, new (readNetworkStatistics):
+  /// a unit after it is given the sandbox only while they have not moved.
+  NetworkStatistics statistics;
 };
+
+/// readNetworkStatistics() of the calling process's network namespace (files missing without IPv6 left
+/// out), or the error of the first file that could not be read.
+Result<NetworkStatistics> readNetworkStatistics();
 
 /// Whether `spec` may be recycled (UnitSpec::recycle asked for it and the init got its kit): the spawner's
 /// side of the decision. Fills in `kit` from what the init was handed.
 bool wantsRecycling(const Context& ctx, const UnitSpec& spec, const IdViews& views, int shared_root);
 
 /// In the init, after its unit's last process is reaped: whether the kept namespaces hold anything of the
-/// unit that the next unit could see or feel. The network namespace must hold no socket in any state (every
-/// protocol's in-use count in /proc/net/protocols, TIME_WAIT's in sockstat; sock_diag over Unix sockets,
-/// and over TCP and UDP, IPv4 and IPv6, TIME_WAIT and SYN_RECV included, when the unit had TCP or UDP
-/// traffic), no IP fragment queue and no IPv6 flow label; after traffic, TCP's per-destination metrics are
-/// flushed. The error names the first residue found ("residue" EBUSY "a TCP socket in
-/// TIME_WAIT on 127.0.0.1:8080"), or the check that could not be made.
+/// unit that the next unit could see or feel. The network namespace's statistics must not have moved since
+/// it was new (kit.statistics: no packet, no socket that changed state; the next unit reads what a new
+/// namespace shows), and it must hold no socket (every protocol's in-use count in /proc/net/protocols;
+/// sock_diag over Unix sockets) and no IPv6 flow label. The error names the first residue found
+/// ("residue" EBUSY "the unit used the network: /proc/net/snmp: Tcp ActiveOpens 0 -> 1"), or the check
+/// that could not be made.
 Result<void> checkResidue(const RecycleKit& kit);
 
 /// In the init, for the next unit: the init moves itself into the unit's new cgroups (`cgroup_dirs`, made by

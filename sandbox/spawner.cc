@@ -61,7 +61,7 @@ class NetnsPool {
   void fill() {
     if (!host_ || failed_) return;
     if (unshare(CLONE_NEWNET) != 0) return off();
-    bool ok = bringUpLoopback().ok();
+    bool ok = bringUpLoopback().ok() && quietMulticast();
     int fd = ok ? open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC) : -1;
     if (setns(host_.get(), CLONE_NEWNET) != 0) _exit(1);  // units with network "host" need ours back
     if (fd < 0) return off();

@@ -6,10 +6,17 @@
 //                      stopped process, SysV shared memory, a semaphore set and a message queue (with a
 //                      message), a POSIX message queue, a changed environment, umask, rlimit and cwd
 //   residue timewait   leaves a TCP socket in TIME_WAIT on 127.0.0.1:8080 (the listener closes first)
+//   residue traffic    sends a UDP datagram to itself over 127.0.0.1 (the namespace's statistics move)
+//   residue mcast      joins 239.1.2.3 on lo and exits at once (IGMPv3 would send its report from a timer)
+//   residue cpu        spends ~0.6 s of CPU (the init, its parent, sums up its children's CPU time)
 //   residue view       prints what a unit sees, one "key: value" per line, with the unit's own names
 //                      replaced (its output directory by OUT, its unit id by UNIT), so that the view of a unit
 //                      in a recycled sandbox can be compared with a new sandbox's; then every residue it
 //                      finds, one "RESIDUE ..." line each, and exits 1 if there was any
+//
+//                      The view includes the network namespace's statistics (/proc/net/snmp, snmp6, netstat,
+//                      dev, igmp, igmp6, read 150 ms after the start so that reports due from timers are in),
+//                      and whether /proc/1 can be read.
 //
 // Every mode first prints "netns: <inode>" and "pidns: <inode>", which are not part of the view: the suite
 // tells by them whether two units shared a sandbox.
@@ -39,6 +46,7 @@ inline constexpr const char* kResidueC = R"C(
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define KEY 0x5e51d0e
@@ -138,6 +146,57 @@ static int timewait(void) {
   return 0;
 }
 
+static int traffic(void) {
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (bind(s, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(s, (struct sockaddr *)&a, &len) != 0) return 1;
+  if (sendto(s, "x", 1, 0, (struct sockaddr *)&a, sizeof a) != 1) { perror("sendto"); return 1; }
+  char b;
+  if (recv(s, &b, 1, 0) != 1) return 1;
+  printf("left: a UDP datagram through lo\n");
+  return 0;
+}
+
+static int mcast(void) {
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  struct ip_mreq m;
+  m.imr_multiaddr.s_addr = inet_addr("239.1.2.3");
+  m.imr_interface.s_addr = htonl(INADDR_LOOPBACK);
+  if (setsockopt(s, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) != 0) { perror("IP_ADD_MEMBERSHIP"); return 1; }
+  printf("left: a membership of 239.1.2.3 on lo, just dropped\n");
+  return 0;
+}
+
+static int cpu(void) {
+  struct timespec t0, t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+  volatile unsigned long n = 0;
+  do {
+    for (int i = 0; i < 1000000; i++) n++;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 600);
+  printf("left: 0.6 s of CPU time\n");
+  return 0;
+}
+
+/* Field `n` (1-based) of /proc/<pid>/stat, after the command name. */
+static long long stat_field(const char *path, int n) {
+  char buf[1024] = {0};
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  size_t len = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[len] = 0;
+  char *p = strrchr(buf, ')');
+  if (!p) return -1;
+  p += 2;
+  for (int i = 3; i < n && p; i++) p = strchr(p, ' ') ? strchr(p, ' ') + 1 : NULL;
+  return p ? atoll(p) : -1;
+}
+
 static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static void list_dir(const char *key, const char *path) {
@@ -173,6 +232,24 @@ static int view(void) {
   const char *unit = getenv("MPEXEC_UNIT");
   const char *out = getenv("MPEXEC_OUTPUT_DIR");
   printf("pid: %d\n", (int)getpid());
+  usleep(150 * 1000);
+  static const char *const stats[] = {"/proc/net/snmp", "/proc/net/snmp6", "/proc/net/netstat",
+                                      "/proc/net/dev", "/proc/net/igmp", "/proc/net/igmp6"};
+  char line[8192];
+  int lo_moved = 0;
+  for (size_t i = 0; i < sizeof stats / sizeof *stats; i++) {
+    FILE *f = fopen(stats[i], "r");
+    while (f && fgets(line, sizeof line, f)) {
+      printf("%s: %s", stats[i], line);
+      unsigned long long rx = 0, tx = 0;
+      if (i == 3 && sscanf(line, " lo: %*u %llu %*u %*u %*u %*u %*u %*u %*u %llu", &rx, &tx) == 2 && (rx || tx))
+        lo_moved = 1;
+    }
+    if (f) fclose(f);
+  }
+  long long cutime = stat_field("/proc/1/stat", 16), cstime = stat_field("/proc/1/stat", 17);
+  long long init_start = stat_field("/proc/1/stat", 22), own_start = stat_field("/proc/self/stat", 22);
+  printf("/proc/1/stat: %s\n", init_start < 0 ? "hidden" : "readable");
   char host[128] = {0};
   gethostname(host, sizeof host - 1);
   char expect[160];
@@ -192,7 +269,6 @@ static int view(void) {
   /* processes: every pid in /proc */
   list_dir("/proc pids", "/proc");
   FILE *f = fopen("/proc/self/cgroup", "r");
-  char line[8192];
   while (f && fgets(line, sizeof line, f)) printf("cgroup: %s", line);
   if (f) fclose(f);
   f = fopen("/sys/fs/cgroup/unified/cgroup.procs", "r");
@@ -232,6 +308,9 @@ static int view(void) {
   mqd_t q = mq_open("/mpexec-residue", O_RDONLY);
   if (q != (mqd_t)-1) residue("posix message queue /mpexec-residue");
   if (getpid() != 2) residue("the first command's pid is not 2");
+  if (lo_moved) residue("lo's packet counts are not a new namespace's");
+  if (cutime > 0 || cstime > 0) residue("pid 1's children used CPU time before this unit");
+  if (init_start >= 0 && own_start - init_start >= 50) residue("pid 1 started 0.5 s or more before this unit");
   if (strcmp(host, expect) != 0) residue("the hostname is not the unit's");
   return residues ? 1 : 0;
 }
@@ -241,8 +320,11 @@ int main(int argc, char **argv) {
   ids();
   if (argc > 1 && strcmp(argv[1], "leave") == 0) return leave();
   if (argc > 1 && strcmp(argv[1], "timewait") == 0) return timewait();
+  if (argc > 1 && strcmp(argv[1], "traffic") == 0) return traffic();
+  if (argc > 1 && strcmp(argv[1], "mcast") == 0) return mcast();
+  if (argc > 1 && strcmp(argv[1], "cpu") == 0) return cpu();
   if (argc > 1 && strcmp(argv[1], "view") == 0) return view();
-  fprintf(stderr, "usage: residue leave|timewait|view\n");
+  fprintf(stderr, "usage: residue leave|timewait|traffic|mcast|cpu|view\n");
   return 2;
 }
 )C";
