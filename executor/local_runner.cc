@@ -184,6 +184,9 @@ struct LocalRunner::Running {
   uint64_t oom_seen = 0;
   std::string problem;
   sandbox::Policy policy;  ///< as the sandbox applied it (writable paths resolved)
+  /// The spec of a unit handed a recycled sandbox, until its set-up is through: should that set-up fail, the
+  /// unit starts again in a new sandbox (restartInNewSandbox).
+  std::unique_ptr<sandbox::UnitSpec> recycled_spec;
 
   // A batch unit's (docs/executor.md, "Batch units"):
   const BatchSpec* batch_spec = nullptr;
@@ -476,6 +479,7 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
     return visible_error;
   }
 
+  const size_t recycled_before = recycled_;
   auto proc = startUnit(spec, std::move(reuse));
   if (!proc.ok()) {
     if (r->batch && opts_.batch_board) opts_.batch_board->close(unit.id);
@@ -485,7 +489,39 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
   }
   r->process.emplace(std::move(proc.value()));
   r->synced = !socket.empty();
+  if (recycled_ > recycled_before) {
+    spec.output_dir_fd = -1;  // closed on return: opened again if the spec is used
+    r->recycled_spec = std::make_unique<sandbox::UnitSpec>(std::move(spec));
+  }
   return std::nullopt;
+}
+
+bool LocalRunner::restartInNewSandbox(Running& r) {
+  std::unique_ptr<sandbox::UnitSpec> spec = std::move(r.recycled_spec);
+  // A unit id of its own, so that the recycled init, gone or going, is reaped only once the new one runs.
+  const int id = freeId(ids_in_use_);
+  auto dir = outputDir(plan_.units[r.unit].id);
+  if (id < 0 || !dir) return false;
+  IdLease lease(&ids_in_use_, id);
+  spec->identity = id;
+  spec->output_dir_fd = dir->get();
+  auto proc = spawner_.spawn(*spec);
+  if (!proc.ok()) {
+    r.setup_failed += "; nor could a new sandbox be made: " + proc.error().message();
+    return false;
+  }
+  for (int fd : {r.process->eventFd(), r.process->pidFd()}) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  r.process.emplace(std::move(proc.value()));  // the recycled init is killed and reaped, its cgroups removed
+  r.id = std::move(lease);
+  r.setup_failed.clear();
+  --recycled_;
+  for (int fd : {r.process->eventFd(), r.process->pidFd()}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = uint64_t(r.slot);
+    epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+  }
+  return true;
 }
 
 Result<sandbox::UnitProcess> LocalRunner::startUnit(const sandbox::UnitSpec& spec, std::unique_ptr<Idle> reuse) {
@@ -825,6 +861,8 @@ void LocalRunner::wait(std::vector<RunnerEvent>& out) {
     events.clear();
     bool alive = r.process->readEvents(events);
     for (const auto& ev : events) translate(r, ev, out);
+    // A recycled sandbox that could not be set up for the unit: no command ran, and the unit runs in a new one.
+    if (!r.setup_failed.empty() && r.recycled_spec && restartInNewSandbox(r)) continue;
     if (!alive || r.process->done()) finishUnit(slot, out);
   }
 }

@@ -145,6 +145,10 @@ class LocalRunner : public UnitRunner {
   /// An idle init runs the unit when there is one (`reuse`, taken by launch() for a sandboxed unit); the
   /// spawner starts a new one otherwise.
   Result<sandbox::UnitProcess> startUnit(const sandbox::UnitSpec& spec, std::unique_ptr<Idle> reuse);
+  /// For a unit whose recycled sandbox reported SetupFailed: starts it again in a new sandbox, with a unit id
+  /// of its own, and drops the recycled one. False when that cannot be done (the unit then ends as the
+  /// set-up's error says).
+  bool restartInNewSandbox(Running& r);
   /// An idle sandbox for a unit of `policy`, taken out of idle_; null when there is none.
   std::unique_ptr<Idle> takeIdleSandbox(const sandbox::Policy& policy);
   /// Units whose sandbox is being set up: running ones and prepared ones.

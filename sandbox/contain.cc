@@ -125,6 +125,8 @@ Result<void> containInit(const Context& ctx, const UnitSpec& spec, const InitCha
     kit->shared_root_note = ch.shared_root_note;
     kit->views = ch.views;
     kit->cgroup_mounts = ch.cgroup_mounts;
+    const char* fail = getenv("MPEXEC_TEST_RECYCLE_FAIL");
+    kit->fail_setup = fail && *fail;
     if (const char* skip = getenv("MPEXEC_TEST_RECYCLE_SKIP")) {
       std::string list = skip;
       for (size_t pos = 0; pos <= list.size();) {

@@ -218,6 +218,7 @@ Result<void> recycleSandbox(const Context& ctx, const RecycleKit& kit, const Uni
   if (!kit.skips("ipc")) flags |= CLONE_NEWIPC;
   if (!kit.skips("hostname")) flags |= CLONE_NEWUTS;
   if (unshare(flags) != 0) return sysError("unshare", "cgroup, IPC and UTS namespaces");
+  if (kit.fail_setup) return Error{"recycle", EIO, "MPEXEC_TEST_RECYCLE_FAIL"};
   if (!kit.skips("pids")) {
     // ns_last_pid acts on the writer's own pid namespace, whichever procfs it was opened in; it needs
     // CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE) over that namespace, which the init has. With no process

@@ -41,6 +41,8 @@ struct RecycleKit {
   /// The statistics of the network namespace as the kit's first unit found it, new (readNetworkStatistics):
   /// a unit after it is given the sandbox only while they have not moved.
   NetworkStatistics statistics;
+  /// For the executor's tests alone (MPEXEC_TEST_RECYCLE_FAIL): every recycled set-up fails.
+  bool fail_setup = false;
 };
 
 /// readNetworkStatistics() of the calling process's network namespace (files missing without IPv6 left

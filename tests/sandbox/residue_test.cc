@@ -148,6 +148,17 @@ TEST_F(Residue, TheInitsTimesTellNothingOfTheLastUnit) {
   EXPECT_EQ(firstDifference(b.lines, fresh.lines), "");
 }
 
+// A recycled sandbox whose set-up for B fails: B runs in a new sandbox, and passes.
+TEST_F(Residue, ARecycledSetUpThatFailsIsMadeAgainInANewSandbox) {
+  ScopedEnv fail("MPEXEC_TEST_RECYCLE_FAIL", "1");
+  auto [a, b] = runPair("leave");
+  auto rep = report();
+  EXPECT_EQ(outcome(rep, "b"), "PASS") << str(testEntry(rep, "b"), "reason") << "\n" << b.text << last_out_;
+  EXPECT_NE(a.netns, b.netns);
+  EXPECT_TRUE(b.residues.empty()) << joined(b.residues);
+  EXPECT_NE(last_out_.find("sandboxes: 0 of 2 units"), std::string::npos) << last_out_;
+}
+
 // Each check, turned off: B takes the sandbox and finds what the check is there for.
 TEST_F(Residue, WithoutTheStatisticsCheckTheNextUnitCannotBindThePort) {
   auto [a, b] = runPair("timewait", false, "counters");
