@@ -18,6 +18,7 @@
 
 #include "executor/batch_command.h"
 #include "executor/output_rules.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/contain.h"
 #include "sandbox/spawner.h"
 #include "sandbox/unit_process.h"
@@ -287,6 +288,7 @@ LocalRunner::LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Con
   if (!ec) base_env_.push_back("MPEXEC_EXE=" + exe.string());
   log_names_ = makeLogNames(m);
   running_.resize(size_t(std::max(1, opts_.slots)));
+  task_share_ = sandbox::taskShare(opts_.slots);
 }
 
 LocalRunner::~LocalRunner() {
@@ -363,6 +365,7 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
     r->id = IdLease(&ids_in_use_, id);
     spec.identity = id;
   }
+  if (spec.identity >= 0) spec.task_limit = task_share_;
   std::string tmp = "/tmp";
   if (!sandboxed) {
     // One per slot, emptied between its units: a directory made and removed per unit costs more than a

@@ -105,6 +105,7 @@ class LocalRunner : public UnitRunner {
   /// Which unit ids (Context::unitIds()) units alive now hold; each takes the lowest free one at its launch
   /// and gives it back once none of its processes is left. Declared before every unit it outlives.
   std::vector<bool> ids_in_use_;
+  uint64_t task_share_ = 0;  ///< each unit's RLIMIT_NPROC where no pids cgroup limits it (sandbox::taskShare)
   UniqueFd logs_dir_fd_;
   UniqueFd out_dir_fd_;  ///< <run>/out, where each unit's output directory is made without following symlinks
   /// Every host path bound into a unit, resolved before the first unit starts (see bind_paths.h).

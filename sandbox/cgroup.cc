@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -16,6 +18,17 @@
 #include "sandbox/unique_fd.h"
 
 namespace mpexec::sandbox {
+
+uint64_t taskShare(int slots) {
+  uint64_t least = 0;
+  for (const char* path : {"/proc/sys/kernel/pid_max", "/proc/sys/kernel/threads-max"}) {
+    FILE* f = fopen(path, "re");
+    unsigned long long v = 0;
+    if (f && fscanf(f, "%llu", &v) == 1 && v > 0 && (least == 0 || v < least)) least = v;
+    if (f) fclose(f);
+  }
+  return least / uint64_t(std::max(1, slots) + 1);
+}
 namespace {
 
 Result<void> writeFile(const std::string& path, const std::string& content) {

@@ -17,6 +17,12 @@ namespace mpexec::sandbox {
 
 enum class CgroupVersion { V1, V2 };
 
+/// What one of `slots` units running at once may take of the host's task table (every process and thread
+/// of every uid draws a pid below kernel.pid_max and counts against kernel.threads-max): the smaller of the
+/// two, divided by slots + 1, so that units that all fork until refused leave the host a share of its own.
+/// 0 when neither can be read.
+uint64_t taskShare(int slots);
+
 /// The per-run directories under mpexec's own cgroup(s). Move-only in spirit: owned by the Context.
 class CgroupRoot {
  public:

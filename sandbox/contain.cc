@@ -399,8 +399,17 @@ Result<void> restrictUnit(const Context& ctx) { return dropCapabilityBounds(ctx.
 Result<void> becomeCommandUser(const Context& ctx, const UnitSpec& spec) {
   // Before the user namespace: a new one takes its limits from its creator's.
   MPEXEC_TRY(applyRlimitFallback(ctx, spec.policy));
-  if (ctx.unitIds() > 0 && spec.identity >= 0 && unsigned(spec.identity) < ctx.unitIds())
+  if (ctx.unitIds() > 0 && spec.identity >= 0 && unsigned(spec.identity) < ctx.unitIds()) {
+    // The unit's uid is its own, so RLIMIT_NPROC counts the unit's tasks alone (each command's user
+    // namespace records the limit its creator had, and the unit cannot raise it in the host's).
+    rlimit r{};
+    bool pids_cgroup = spec.policy.pids > 0 && ctx.cgroupLimitsPids();
+    if (spec.task_limit > 0 && !pids_cgroup && getrlimit(RLIMIT_NPROC, &r) == 0 && r.rlim_max > spec.task_limit) {
+      r.rlim_cur = r.rlim_max = spec.task_limit;
+      if (setrlimit(RLIMIT_NPROC, &r) != 0) return sysError("setrlimit", "RLIMIT_NPROC");
+    }
     return becomeUnitUser(ctx, spec.policy, uint32_t(spec.identity));
+  }
   // Root without a unit id for this unit: uid 0 without capabilities, or nobody.
   if (ctx.privileged() && spec.policy.user == Identity::Nobody) MPEXEC_TRY(switchToNobody());
   return {};

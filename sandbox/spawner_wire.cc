@@ -215,6 +215,7 @@ std::string encodeSpawnRequest(const UnitSpec& spec, const std::vector<std::stri
   w.str(spec.sync_dir);
   w.u64(uint64_t(spec.kill_grace_ms));
   w.u64(uint64_t(int64_t(spec.identity)));
+  w.u64(spec.task_limit);
   w.u64(spec.hold);
   w.u64(spec.recycle);
   w.strs(cgroup_dirs);
@@ -244,7 +245,8 @@ Result<SpawnRequest> decodeSpawnRequest(const std::string& bytes) {
        r.flag(req.has_output_dir, "output_dir_fd") && r.strs(s.visible, "visible") && r.strs(s.hidden, "hidden") &&
        r.str(s.sync_dir, "sync_dir") &&
        r.i64(s.kill_grace_ms, "kill_grace_ms") && r.i64(identity, "identity") &&
-       (identity >= -1 && identity < (int64_t(1) << 31) ? true : r.fail("identity")) && r.flag(s.hold, "hold") && r.flag(s.recycle, "recycle") && r.strs(req.cgroup_dirs, "cgroup_dirs");
+       (identity >= -1 && identity < (int64_t(1) << 31) ? true : r.fail("identity")) &&
+       r.u64(s.task_limit, "task_limit") && r.flag(s.hold, "hold") && r.flag(s.recycle, "recycle") && r.strs(req.cgroup_dirs, "cgroup_dirs");
   if (ok && !r.done()) return Error{"spawner", EPROTO, "trailing bytes after the request"};
   if (!ok) return Error{"spawner", EPROTO, "malformed request: field " + r.failed()};
   s.identity = int32_t(identity);

@@ -65,6 +65,9 @@ struct UnitSpec {
   /// unitIdBase() + identity), unique among the units alive at the same time; -1: none (the commands run as
   /// the init's uid).
   int32_t identity = -1;
+  /// RLIMIT_NPROC of every command of a unit with an id of its own whose processes no pids cgroup limits
+  /// (taskShare()): a unit's share of the host's task table, which is one for all uids. 0: inherited.
+  uint64_t task_limit = 0;
   /// Set up now, run later: once its sandbox is ready the init waits for UnitProcess::go(slot), which also
   /// sets MPEXEC_SLOT in every command's environment (an entry "MPEXEC_SLOT=" stands for it).
   bool hold = false;

@@ -58,6 +58,35 @@ int main(int argc, char** argv) {
 }
 )C";
 
+/// Forks until the kernel refuses or argv[1] children run; each child waits to be killed. Prints "forked N
+/// (why it stopped)"; the children die with the unit.
+constexpr const char* kForkAll = R"C(
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int main(int argc, char** argv) {
+  if (argc < 2) return 2;
+  int max = atoi(argv[1]), n = 0, err = 0;
+  while (n < max) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      for (;;) pause();
+    }
+    if (pid < 0) {
+      err = errno;
+      break;
+    }
+    ++n;
+  }
+  printf("forked %d (%s)\n", n, err ? strerrorname_np(err) : "stopped");
+  return 0;
+}
+)C";
+
 class Shared : public EscapeTest {
  protected:
   std::string takeAll(std::string* why) { return compile("take_all", kTakeAll, "-O1 -Werror=implicit-function-declaration", why); }
@@ -124,6 +153,33 @@ TEST_F(Shared, AUnitCannotTakeEveryPty) {
   EXPECT_TRUE(contains(a, "holding ")) << a;
   EXPECT_TRUE(contains(b, "holding 1 pty")) << "a unit could not open a pty while its neighbour held its own:\n"
                                            << b << "\nthe neighbour: " << a;
+}
+
+// The pid and task tables are one for the whole host (kernel.pid_max, 32768 here, and kernel.threads-max),
+// and a unit without a "pids" limit inherited mpexec's RLIMIT_NPROC (root's: half of threads-max, 96367
+// here), so one fork bomb left the host no pid for the rest of its timeout. A unit with a uid of its own
+// may take its share: the smaller table divided by the slots plus one. Run at -j N with N units, for a
+// share small enough to reach without loading the machine.
+TEST_F(Shared, AUnitTakesNoMoreThanItsShareOfTheHostsTasks) {
+  if (geteuid() != 0) GTEST_SKIP() << "the share is for units of root's run, each a uid of its own; this test runs as uid "
+                                   << geteuid();
+  long pid_max = readLong("/proc/sys/kernel/pid_max"), threads_max = readLong("/proc/sys/kernel/threads-max");
+  if (pid_max <= 0 || threads_max <= 0) GTEST_SKIP() << "no kernel.pid_max or kernel.threads-max here";
+  long least = std::min(pid_max, threads_max);
+  long slots = std::min(64L, least / 1000 + 1), share = least / (slots + 1);
+  std::string why;
+  std::string bin = compile("fork_all", kForkAll, "-O1 -Werror=implicit-function-declaration", &why);
+  if (bin.empty()) GTEST_SKIP() << why;
+  long tries = std::min(2 * share + 50, 3000L);
+  // mpexec runs at most as many slots as there are units.
+  json::array tests{argvTest("bomb", {bin, std::to_string(tries)}, {{"sandbox", sandboxWithTools()}})};
+  for (long i = 1; i < slots; ++i) tests.push_back(argvTest("beside" + std::to_string(i), {"/bin/true"}));
+  auto r = run(tests, {"-j", std::to_string(slots)});
+  std::string l = log(report(), "bomb");
+  std::smatch got;
+  ASSERT_TRUE(std::regex_search(l, got, std::regex("forked ([0-9]+)"))) << l << r.out;
+  EXPECT_LT(std::stol(got[1]), share) << "one unit of " << slots << " took more than its share (" << share
+                                      << ") of the host's " << least << " tasks:\n" << l;
 }
 
 }  // namespace
