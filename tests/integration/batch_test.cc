@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "tests/integration/sandbox_modes.h"
 #include "tests/support/mpexec_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -55,22 +56,16 @@ const char* const kTwenty[] = {"pass_01", "pass_02", "fail_03",  "skip_04",  "pa
                                "pass_08", "segv_09", "pass_10", "pass_11",  "exit_12",  "pass_13", "xfail_14",
                                "finishonly_15", "pass_16", "pass_17", "pass_18", "pass_19", "pass_20"};
 
-class BatchTest : public ::testing::TestWithParam<bool> {
+class BatchTest : public test::SandboxModesTest {
  protected:
   void SetUp() override {
     if (access(fixture("batch-live").c_str(), X_OK) != 0) GTEST_FAIL() << "not built: " << fixture("batch-live");
-    if (sandboxed()) {
-      dir_.write("probe.json", R"({"version": 1, "tests": [{"name": "p", "cmd": ["/bin/true"]}]})");
-      auto probe = runMpexec({"-q", dir_.path() + "/probe.json"});
-      if (probe.exit_code == 3) GTEST_SKIP() << "no sandbox on this host: " << probe.out;
-    }
+    SandboxModesTest::SetUp();
   }
-  bool sandboxed() const { return GetParam(); }
 
   test::Finished run(std::vector<std::string> args) {
-    if (!sandboxed()) args.insert(args.begin(), "--no-sandbox");
     args.insert(args.begin(), {"--kill-grace", "0.5"});
-    return runMpexec(args);
+    return runMpexec(inMode(std::move(args)));
   }
 
   /// A manifest with batch groups of the live runner: group name → ids (each test named "<group>.<id>").
@@ -91,8 +86,6 @@ class BatchTest : public ::testing::TestWithParam<bool> {
     }
     return dir_.write("m.json", json::serialize(json::object{{"version", 1}, {"groups", gs}, {"tests", tests}}));
   }
-
-  test::TempDir dir_;
 };
 
 INSTANTIATE_TEST_SUITE_P(Both, BatchTest, ::testing::Bool(),

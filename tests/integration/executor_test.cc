@@ -14,6 +14,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "tests/integration/sandbox_modes.h"
 #include "tests/support/mpexec_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -25,27 +26,15 @@ using test::readJson;
 using test::runMpexec;
 using test::testEntry;
 
-class ExecutorTest : public ::testing::TestWithParam<bool> {
+class ExecutorTest : public test::SandboxModesTest {
  protected:
-  void SetUp() override {
-    if (sandboxed()) {
-      dir_.write("probe.json", R"({"version": 1, "tests": [{"name": "p", "cmd": ["/bin/true"]}]})");
-      auto probe = runMpexec({"-q", dir_.path() + "/probe.json"});
-      if (probe.exit_code == 3) GTEST_SKIP() << "no sandbox on this host: " << probe.out;
-    }
-  }
-  bool sandboxed() const { return GetParam(); }
-
   /// mpexec [--no-sandbox] args... with the JSON report in the temp dir.
   test::Finished run(std::vector<std::string> args) {
-    if (!sandboxed()) args.insert(args.begin(), "--no-sandbox");
     args.insert(args.begin(), {"--json", report()});
-    return runMpexec(args);
+    return runMpexec(inMode(std::move(args)));
   }
   std::string report() const { return dir_.path() + "/report.json"; }
   std::string manifest(const std::string& text) { return dir_.write("m.json", text); }
-
-  test::TempDir dir_;
 };
 
 int64_t i64(const json::object& o, const char* key) { return o.at(key).to_number<int64_t>(); }

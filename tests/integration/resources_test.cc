@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "tests/integration/sandbox_modes.h"
 #include "tests/support/mpexec_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -68,22 +69,10 @@ std::pair<size_t, bool> mostAtOnce(const std::vector<Span>& spans) {
   return {most, shared};
 }
 
-class ResourcesTest : public ::testing::TestWithParam<bool> {
+class ResourcesTest : public test::SandboxModesTest {
  protected:
-  void SetUp() override {
-    if (sandboxed()) {
-      dir_.write("probe.json", R"({"version": 1, "tests": [{"name": "p", "cmd": ["/bin/true"]}]})");
-      auto probe = runMpexec({"-q", dir_.path() + "/probe.json"});
-      if (probe.exit_code == 3) GTEST_SKIP() << "no sandbox on this host: " << probe.out;
-    }
-  }
-  bool sandboxed() const { return GetParam(); }
-  test::Finished run(std::vector<std::string> args) {
-    if (!sandboxed()) args.insert(args.begin(), "--no-sandbox");
-    return runMpexec(args);
-  }
+  test::Finished run(std::vector<std::string> args) { return runMpexec(inMode(std::move(args))); }
   std::string path(const std::string& name) const { return dir_.path() + "/" + name; }
-  test::TempDir dir_;
 };
 
 TEST_P(ResourcesTest, ThreeGpuTestsOnTwoGpusAtJ4NeverOverlapBeyondTwo) {

@@ -17,6 +17,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "tests/integration/sandbox_modes.h"
 #include "tests/support/mpexec_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -30,9 +31,8 @@ using test::testEntry;
 class SyncTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_.write("probe.json", R"({"version": 1, "tests": [{"name": "p", "cmd": ["/bin/true"]}]})");
-    auto probe = runMpexec({"-q", dir_.path() + "/probe.json"});
-    if (probe.exit_code == 3) GTEST_SKIP() << "no sandbox on this host: " << probe.out;
+    std::string why;
+    if (!test::hostHasSandbox(dir_, &why)) GTEST_SKIP() << "no sandbox on this host: " << why;
   }
   /// A manifest whose tests may write to the temp dir, with `tests` as the "tests" array's contents.
   std::string manifest(const std::string& tests) {
