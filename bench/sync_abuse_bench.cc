@@ -38,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_service.h"
 #include "sync-service/server.h"
 
 namespace mpexec::sync {
@@ -47,23 +48,14 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 Service& service() {
-  static std::unique_ptr<Service> s = [] {
+  static Service& s = []() -> Service& {
     rlimit r{};
     getrlimit(RLIMIT_NOFILE, &r);
     r.rlim_cur = r.rlim_max;  // both ends of every connection live in this process
     setrlimit(RLIMIT_NOFILE, &r);
-    ServiceOptions o;
-    o.tcp_bind = "127.0.0.1:0";
-    o.start_http = &startHttp;
-    std::string error;
-    auto started = Service::start(o, &error);
-    if (!started) {
-      std::fprintf(stderr, "sync service: %s\n", error.c_str());
-      std::exit(1);
-    }
-    return started;
+    return benchService();
   }();
-  return *s;
+  return s;
 }
 
 int connectUnix() {

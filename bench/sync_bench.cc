@@ -6,30 +6,15 @@
 #include <memory>
 #include <string>
 
+#include "bench/bench_service.h"
 #include "sync-service/client.h"
-#include "sync-service/server.h"
 
 namespace mpexec::sync {
 namespace {
 
 enum Transport { kUnix = 0, kTcp = 1 };
 
-// One service for the whole program: starting one per benchmark would only measure set-up noise.
-Service& service() {
-  static std::unique_ptr<Service> s = [] {
-    ServiceOptions o;
-    o.tcp_bind = "127.0.0.1:0";
-    o.start_http = &startHttp;
-    std::string error;
-    auto started = Service::start(o, &error);
-    if (!started) {
-      std::fprintf(stderr, "sync service: %s\n", error.c_str());
-      std::exit(1);
-    }
-    return started;
-  }();
-  return *s;
-}
+Service& service() { return benchService(); }
 
 SyncClient client(Transport t, const std::string& unit) {
   Endpoint e;
