@@ -1,31 +1,24 @@
 #include "executor/import/import_ctest.h"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
-#include <numeric>
 #include <optional>
-#include <queue>
 #include <set>
 #include <tuple>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "executor/import/ctest_groups.h"
+#include "executor/import/ctest_program.h"
 #include "executor/import/ctest_regex.h"
+#include "executor/import/ctest_test.h"
 #include "executor/manifest.h"
 #include "executor/printable.h"
 #include "executor/program_lookup.h"
 #include "executor/utf8.h"
-#include "sandbox/unique_fd.h"
-
-extern char** environ;
 
 namespace mpexec {
 
@@ -35,7 +28,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr double kNoTimeoutS = 365.0 * 24 * 3600;  // the manifest's largest timeout: CTest's TIMEOUT 0
-constexpr std::size_t kMaxGroupName = 128;
 
 // Properties that need no counterpart: reporting extras, and COST, an ordering hint that mpexec replaces
 // with the durations it records itself.
@@ -116,52 +108,6 @@ std::string visibleName(std::string_view name) {
   std::string out;
   for (char c : printable(name)) c == '\t' ? out += "\\t" : out += c;
   return out;
-}
-
-struct CtestTest {
-  std::string ctest_name;  ///< as CTest lists it: what DEPENDS refers to
-  std::string name;        ///< in the manifest: ctest_name, or renamed where it cannot be (nameTests())
-  std::vector<std::string> cmd;
-  std::string missing_cmd;  ///< why there is no usable command; empty when there is one
-  std::string cwd;
-  std::map<std::string, std::string> env;
-  std::optional<double> timeout_s;
-  std::vector<std::string> labels;
-  bool will_fail = false, run_serial = false, disabled = false;
-  std::optional<int> skip_exit_code;
-  std::vector<std::string> pass_re, fail_re, skip_re;  ///< CTest's syntax, as listed
-  std::vector<std::string> locks, fixtures_setup, fixtures_required, fixtures_cleanup, depends;
-  ResourceGroups resource_groups;  ///< RESOURCE_GROUPS: per group, resource → slots
-  std::map<std::string, json::value> unhandled;  ///< property → value, for warnings
-};
-
-class UnionFind {
- public:
-  explicit UnionFind(std::size_t n) : parent_(n) { std::iota(parent_.begin(), parent_.end(), 0); }
-  std::size_t find(std::size_t i) {
-    while (parent_[i] != i) i = parent_[i] = parent_[parent_[i]];
-    return i;
-  }
-  // The smaller index stays the root, so a group is named after its first test in CTest's order.
-  void unite(std::size_t a, std::size_t b) {
-    a = find(a), b = find(b);
-    if (a != b) parent_[std::max(a, b)] = std::min(a, b);
-  }
-
- private:
-  std::vector<std::size_t> parent_;
-};
-
-std::string groupNameFrom(std::string_view kind, std::string_view what) {
-  std::string g = "ctest.";
-  g.append(kind).append(".");
-  for (char c : what) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-';
-    g.push_back(ok ? c : '_');
-  }
-  if (g.size() > kMaxGroupName) g.resize(kMaxGroupName);
-  return g;
 }
 
 std::string joinNames(const std::vector<std::string>& names) {
@@ -325,48 +271,6 @@ void nameTests(std::vector<CtestTest>& tests, CtestImport& out) {
   }
 }
 
-// The order inside one group: setup tests before the tests that require their fixture, those before the
-// cleanup tests, and DEPENDS kept between members; otherwise CTest's order. Returns false on a cycle.
-bool orderGroup(std::vector<std::size_t>& members, const std::vector<CtestTest>& tests,
-                const std::map<std::string, std::size_t>& by_name) {
-  std::map<std::size_t, std::size_t> pos;  // test index → position in members
-  for (std::size_t i = 0; i < members.size(); ++i) pos[members[i]] = i;
-  std::vector<std::set<std::size_t>> after(members.size());  // edges a → b: a runs before b
-  std::vector<std::size_t> indegree(members.size(), 0);
-  auto edge = [&](std::size_t a, std::size_t b) {
-    if (a != b && after[a].insert(b).second) ++indegree[b];
-  };
-  for (std::size_t a = 0; a < members.size(); ++a) {
-    const CtestTest& ta = tests[members[a]];
-    for (std::size_t b = 0; b < members.size(); ++b) {
-      const CtestTest& tb = tests[members[b]];
-      auto shares = [](const std::vector<std::string>& x, const std::vector<std::string>& y) {
-        return std::any_of(x.begin(), x.end(), [&](const std::string& f) { return std::find(y.begin(), y.end(), f) != y.end(); });
-      };
-      bool b_uses = shares(ta.fixtures_setup, tb.fixtures_required) || shares(ta.fixtures_setup, tb.fixtures_cleanup);
-      if (b_uses || shares(ta.fixtures_required, tb.fixtures_cleanup)) edge(a, b);
-    }
-    for (const std::string& d : ta.depends) {
-      auto it = by_name.find(d);
-      if (it != by_name.end() && pos.contains(it->second)) edge(pos[it->second], a);
-    }
-  }
-  std::priority_queue<std::size_t, std::vector<std::size_t>, std::greater<>> ready;
-  for (std::size_t i = 0; i < members.size(); ++i)
-    if (indegree[i] == 0) ready.push(i);
-  std::vector<std::size_t> ordered;
-  while (!ready.empty()) {
-    std::size_t i = ready.top();
-    ready.pop();
-    ordered.push_back(members[i]);
-    for (std::size_t j : after[i])
-      if (--indegree[j] == 0) ready.push(j);
-  }
-  if (ordered.size() != members.size()) return false;
-  members = std::move(ordered);
-  return true;
-}
-
 }  // namespace
 
 Result<CtestImport> importCtestJson(std::string_view json_text, const CtestImportOptions& opts) {
@@ -402,75 +306,13 @@ Result<CtestImport> importCtestJson(std::string_view json_text, const CtestImpor
   // Tests that must not overlap, or must run in order, share a unit: one serial group per component.
   std::map<std::string, std::size_t> by_name;
   for (std::size_t i = 0; i < tests.size(); ++i) by_name.emplace(tests[i].ctest_name, i);
-  UnionFind uf(tests.size());
-  std::map<std::string, std::size_t> first_lock, first_fixture;
-  std::set<std::string> provided;  // fixtures that have a setup or cleanup test
-  for (const CtestTest& t : tests) {
-    provided.insert(t.fixtures_setup.begin(), t.fixtures_setup.end());
-    provided.insert(t.fixtures_cleanup.begin(), t.fixtures_cleanup.end());
-  }
-  std::vector<bool> grouped(tests.size(), false);
-  for (std::size_t i = 0; i < tests.size(); ++i) {
-    const CtestTest& t = tests[i];
-    for (const std::string& l : t.locks) {
-      auto [it, fresh] = first_lock.emplace(l, i);
-      uf.unite(it->second, i);
-      grouped[i] = true;
-    }
-    for (const auto* list : {&t.fixtures_setup, &t.fixtures_required, &t.fixtures_cleanup}) {
-      for (const std::string& f : *list) {
-        if (!provided.contains(f)) continue;  // nothing to set up: CTest ignores it too
-        auto [it, fresh] = first_fixture.emplace(f, i);
-        uf.unite(it->second, i);
-        grouped[i] = true;
-      }
-    }
-    if (t.run_serial) grouped[i] = true;
-  }
-
-  std::map<std::size_t, std::vector<std::size_t>> members;  // root → members in CTest order
-  for (std::size_t i = 0; i < tests.size(); ++i)
-    if (grouped[i]) members[uf.find(i)].push_back(i);
-  std::map<std::size_t, std::string> group_of;  // root → group name
-  std::map<std::string, std::string> strategy_of;
-  std::set<std::string> taken;
-  for (auto& [root, list] : members) {
-    std::string name = groupNameFrom("serial", tests[root].name);
-    for (std::size_t i : list) {
-      if (!tests[i].locks.empty()) {
-        name = groupNameFrom("lock", tests[i].locks.front());
-        break;
-      }
-    }
-    if (name.starts_with("ctest.serial.") && list.size() > 1) {
-      // Linked by a fixture: name the group after the first fixture that has a setup or cleanup test.
-      auto fixture = [&](const CtestTest& t) -> const std::string* {
-        for (const auto* fl : {&t.fixtures_setup, &t.fixtures_required, &t.fixtures_cleanup})
-          for (const std::string& f : *fl)
-            if (provided.contains(f)) return &f;
-        return nullptr;
-      };
-      for (std::size_t i : list) {
-        if (const std::string* f = fixture(tests[i])) {
-          name = groupNameFrom("fixture", *f);
-          break;
-        }
-      }
-    }
-    std::string unique = name;
-    for (int k = 2; !taken.insert(unique).second; ++k) {
-      std::string suffix = fmt::format("-{}", k);
-      unique = name.substr(0, kMaxGroupName - suffix.size()) + suffix;
-    }
-    group_of[root] = unique;
-    bool isolated = std::any_of(list.begin(), list.end(), [&](std::size_t i) { return tests[i].run_serial; });
-    strategy_of[unique] = isolated ? "isolated_serial" : "serial";
-    if (!orderGroup(list, tests, by_name)) {
-      std::vector<std::string> names;
-      for (std::size_t i : list) names.push_back(tests[i].name);
-      out.warnings.push_back(fmt::format("warning: group {}: fixtures or DEPENDS form a cycle; CTest's order kept: {}",
-                                         unique, joinNames(names)));
-    }
+  const CtestGroups grouped = groupCtestTests(tests);
+  for (const CtestGroup& g : grouped.groups) {
+    if (!g.cycle) continue;
+    std::vector<std::string> names;
+    for (std::size_t i : g.members) names.push_back(tests[i].name);
+    out.warnings.push_back(fmt::format("warning: group {}: fixtures or DEPENDS form a cycle; CTest's order kept: {}",
+                                       g.name, joinNames(names)));
   }
 
   // Warnings per property, each naming its tests. DEPENDS is honoured when both tests share a group and
@@ -481,7 +323,7 @@ Result<CtestImport> importCtestJson(std::string_view json_text, const CtestImpor
     for (const auto& [key, value] : t.unhandled) unhonoured[key].push_back(t.name);
     for (const std::string& d : t.depends) {
       auto it = by_name.find(d);
-      bool kept = it != by_name.end() && grouped[i] && grouped[it->second] && uf.find(i) == uf.find(it->second);
+      bool kept = it != by_name.end() && grouped.of_test[i] && grouped.of_test[i] == grouped.of_test[it->second];
       if (!kept && it != by_name.end()) unhonoured["DEPENDS"].push_back(t.name + " (on " + tests[it->second].name + ")");
     }
   }
@@ -566,17 +408,18 @@ Result<CtestImport> importCtestJson(std::string_view json_text, const CtestImpor
 
   json::array out_tests;
   json::object groups;
-  std::set<std::size_t> emitted_roots;
+  std::vector<bool> emitted(grouped.groups.size(), false);
   for (std::size_t i = 0; i < tests.size(); ++i) {
-    if (!grouped[i]) {
+    if (!grouped.of_test[i]) {
       out_tests.push_back(toJson(tests[i], {}));
       continue;
     }
-    std::size_t root = uf.find(i);
-    if (!emitted_roots.insert(root).second) continue;
-    const std::string& g = group_of[root];
-    groups[g] = json::object{{"strategy", strategy_of[g]}};
-    for (std::size_t m : members[root]) out_tests.push_back(toJson(tests[m], g));
+    std::size_t k = *grouped.of_test[i];
+    if (emitted[k]) continue;
+    emitted[k] = true;
+    const CtestGroup& g = grouped.groups[k];
+    groups[g.name] = json::object{{"strategy", g.isolated ? "isolated_serial" : "serial"}};
+    for (std::size_t m : g.members) out_tests.push_back(toJson(tests[m], g.name));
   }
 
   json::object defaults{{"timeout", opts.default_timeout_s}};
@@ -590,67 +433,6 @@ Result<CtestImport> importCtestJson(std::string_view json_text, const CtestImpor
   // names, so that none rearranges a terminal's line (U+202B) or carries a control character.
   for (std::string& w : out.warnings) w = printable(w);
   return out;
-}
-
-namespace {
-
-struct CtestRun {
-  std::string out;
-  int status = 0;  ///< waitpid's
-};
-
-// Runs `ctest ARGS...` in `dir` with stdin on /dev/null and stderr ours, and collects its stdout.
-Result<CtestRun> runCtest(const std::string& dir, std::vector<std::string> args) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) < 0) return sysError("pipe2");
-  UniqueFd out_r(fds[0]), out_w(fds[1]);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
-  posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
-  args.insert(args.begin(), "ctest");
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, "ctest", &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return Error{"cannot run ctest", rc, {}};
-  out_w.reset();
-  CtestRun run;
-  char buf[65536];
-  while (true) {
-    ssize_t n = read(out_r.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    run.out.append(buf, std::size_t(n));
-  }
-  while (waitpid(pid, &run.status, 0) < 0 && errno == EINTR) {
-  }
-  return run;
-}
-
-}  // namespace
-
-Result<std::string> ctestShowOnly(const std::string& build_dir, const std::string& config) {
-  std::vector<std::string> args = {"--show-only=json-v1"};
-  if (!config.empty()) args.insert(args.end(), {"-C", config});
-  auto run = runCtest(build_dir, std::move(args));
-  if (!run.ok()) return run.error();
-  int st = run->status;
-  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-    return Error{{}, 0, fmt::format("ctest --show-only=json-v1 failed in {} (status {:#x}); is it a CMake build directory?", build_dir, st)};
-  return std::move(run->out);
-}
-
-int ctestMaxRegexGroups(const std::string& build_dir) {
-  auto run = runCtest(build_dir, {"--version"});
-  int major = 0, minor = 0;
-  if (run.ok() && sscanf(run->out.c_str(), "ctest version %d.%d", &major, &minor) == 2 &&
-      (major < 3 || (major == 3 && minor < 26)))
-    return kCtestMaxGroupsBefore326;
-  return kCtestMaxGroups;
 }
 
 int importCtestMain(int argc, char** argv) {

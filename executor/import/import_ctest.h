@@ -45,14 +45,6 @@ struct CtestImport {
 /// CTest's json-v1.
 Result<CtestImport> importCtestJson(std::string_view json_text, const CtestImportOptions& opts);
 
-/// Runs `ctest --show-only=json-v1 [-C config]` in `build_dir` (ctest's stderr goes to ours) and returns
-/// its stdout. Fails when ctest cannot be started or exits non-zero.
-Result<std::string> ctestShowOnly(const std::string& build_dir, const std::string& config);
-
-/// How many groups the regular expressions of the ctest in PATH may hold, from `ctest --version` (run in
-/// `build_dir`): kCtestMaxGroupsBefore326 before CMake 3.26, kCtestMaxGroups otherwise or when unknown.
-int ctestMaxRegexGroups(const std::string& build_dir);
-
 /// The subtool's command line: `import ctest BUILD_DIR [-C CONFIG] [--timeout S]` (argv[0] is "ctest").
 int importCtestMain(int argc, char** argv);
 
