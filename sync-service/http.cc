@@ -47,46 +47,6 @@ constexpr size_t kReadPerEvent = 256u << 10;  // then others get their turn
 constexpr int kIdleThreadMs = 30000;
 constexpr int kLingerMs = 2;
 
-const char* reason(int status) {
-  switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 417: return "Expectation Failed";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Status";
-  }
-}
-
-// {"error": message}. Messages may quote what a client sent (a field's value, a chunk size): bytes outside
-// printable ASCII are written %XX, so that the body is UTF-8 JSON whatever came in.
-std::string errorBody(std::string_view message) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string body = "{\"error\":\"";
-  for (char c : message) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f) {
-      body += {'%', kHex[u >> 4], kHex[u & 15]};
-      continue;
-    }
-    if (c == '"' || c == '\\') body += '\\';
-    body += c;
-  }
-  return body + "\"}";
-}
-
 // Sends what is left of `out` after `*sent` without blocking. False when the connection failed; true when
 // all went, or the rest must wait for the socket to drain.
 bool sendSome(int fd, const std::string& out, size_t* sent) {
@@ -335,9 +295,8 @@ class Front final : public HttpFront {
 
   // A new connection is turned away: 503, closed.
   static void turnAway(int fd) {
-    std::string body = errorBody("the sync service has too many connections open; try again");
-    std::string answer = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " +
-                         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    Reply refusal{503, errorBody("the sync service has too many connections open; try again")};
+    std::string answer = answerHead(refusal, Connection::Close) + refusal.body;
     size_t sent = 0;
     sendSome(fd, answer, &sent);
     close(fd);
@@ -762,17 +721,10 @@ class Front final : public HttpFront {
   void respond(Conn* c, Reply reply, CloseAfter close) {
     bool keep = close == CloseAfter::IfAsked && c->head && c->head->keep_alive && reply.status != 401 && !stopping();
     c->close_after = !keep;
-    size_t length = reply.shared ? reply.shared->size() : reply.body.size();
-    std::string head = "HTTP/1.1 " + std::to_string(reply.status) + " " + reason(reply.status) + "\r\n";
-    head += "Content-Type: application/json\r\nContent-Length: " + std::to_string(length) + "\r\n";
-    if (!reply.allow.empty()) head += "Allow: " + reply.allow + "\r\n";
-    if (reply.retry_after > 0) head += "Retry-After: " + std::to_string(reply.retry_after) + "\r\n";
-    if (!keep) {
-      head += "Connection: close\r\n";
-    } else if (c->head->minor_version == 0) {
-      head += "Connection: keep-alive\r\n";
-    }
-    head += "\r\n";
+    const Connection connection = !keep                         ? Connection::Close
+                                  : c->head->minor_version == 0 ? Connection::KeepAliveHttp10
+                                                                : Connection::KeepAlive;
+    std::string head = answerHead(reply, connection);
     if (c->head && c->head->method == "HEAD") {
       c->out.start(std::move(head), {}, nullptr);
     } else if (!reply.shared && reply.body.size() <= kCopiedBody) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <string>
 
 namespace mpexec::sync {
 
@@ -14,6 +15,55 @@ constexpr size_t kKeptBuffer = 4096;
 constexpr int kIovecs = 64;
 
 }  // namespace
+
+const char* reasonPhrase(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Status";
+  }
+}
+
+std::string errorBody(std::string_view message) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string body = "{\"error\":\"";
+  for (char c : message) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f) {
+      body += {'%', kHex[u >> 4], kHex[u & 15]};
+      continue;
+    }
+    if (c == '"' || c == '\\') body += '\\';
+    body += c;
+  }
+  return body + "\"}";
+}
+
+std::string answerHead(const Reply& reply, Connection connection) {
+  size_t length = reply.shared ? reply.shared->size() : reply.body.size();
+  std::string head = "HTTP/1.1 " + std::to_string(reply.status) + " " + reasonPhrase(reply.status) + "\r\n";
+  head += "Content-Type: application/json\r\nContent-Length: " + std::to_string(length) + "\r\n";
+  if (!reply.allow.empty()) head += "Allow: " + reply.allow + "\r\n";
+  if (reply.retry_after > 0) head += "Retry-After: " + std::to_string(reply.retry_after) + "\r\n";
+  if (connection == Connection::Close) head += "Connection: close\r\n";
+  if (connection == Connection::KeepAliveHttp10) head += "Connection: keep-alive\r\n";
+  return head + "\r\n";
+}
 
 void OutgoingAnswer::start(std::string head, std::string body, std::shared_ptr<const SharedBody> shared) {
   head_ = std::move(head);

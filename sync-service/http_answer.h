@@ -1,16 +1,33 @@
 #pragma once
-// An answer on its way to a client (sync-service/http.cc): its head, then its body, written without blocking
-// from where the socket last stopped taking it. A large body is the answer's own string, moved in, or a
-// SharedBody that many connections send at once (a listing of the board): neither is copied.
+// An answer of the sync service's HTTP front (sync-service/http.cc): its head as the front writes it, and
+// the answer on its way to a client: its head, then its body, written without blocking from where the
+// socket last stopped taking it. A large body is the answer's own string, moved in, or a SharedBody that
+// many connections send at once (a listing of the board): neither is copied.
 
 #include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "sync-service/endpoints.h"
 #include "sync-service/shared_body.h"
 
 namespace mpexec::sync {
+
+/// The reason phrase of `status` ("Not Found"); "Status" for one the front never sends.
+const char* reasonPhrase(int status);
+
+/// {"error": message}. A message may quote what a client sent (a field's value, a chunk size): bytes outside
+/// printable ASCII are written %XX, so that the body is UTF-8 JSON whatever came in.
+std::string errorBody(std::string_view message);
+
+/// What the head says of the connection: nothing (HTTP/1.1 keeps it), "keep-alive" (to an HTTP/1.0 client
+/// that asked for it), or "close".
+enum class Connection { KeepAlive, KeepAliveHttp10, Close };
+
+/// The head of `reply`'s answer: status line, Content-Type (JSON), Content-Length (of `shared` when set,
+/// else of `body`), Allow, Retry-After and Connection when they apply, and the empty line.
+std::string answerHead(const Reply& reply, Connection connection);
 
 class OutgoingAnswer {
  public:
