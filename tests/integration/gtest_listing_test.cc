@@ -13,6 +13,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "tests/integration/sandbox_modes.h"
 #include "tests/support/mpexec_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -53,9 +54,8 @@ std::string hostMountNamespace() {
 class GtestListing : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_.write("probe.json", R"({"version": 1, "tests": [{"name": "p", "cmd": ["/bin/true"]}]})");
-    auto probe = runMpexec({"-q", dir_.path() + "/probe.json"});
-    if (probe.exit_code == 3) GTEST_SKIP() << "no sandbox on this host: " << probe.out;
+    std::string why;
+    if (!test::hostHasSandbox(dir_, &why)) GTEST_SKIP() << "no sandbox on this host: " << why;
   }
 
   /// bin/fake_gtest: a gtest binary that lists Suite.Case; its test (run 1's) replaces the binary with
