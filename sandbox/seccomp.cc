@@ -1,5 +1,6 @@
 #include "sandbox/seccomp.h"
 
+#include <linux/netlink.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -157,6 +158,9 @@ Result<SeccompProgram> compileSeccomp(SeccompProfile profile) {
   MPEXEC_TRY(deny(f.get(), "ioctl", EPERM, {low32(1, TIOCLINUX)}));
   MPEXEC_TRY(deny(f.get(), "socket", EPERM, {low32(0, AF_VSOCK)}));
   MPEXEC_TRY(deny(f.get(), "socket", EPERM, {low32(0, AF_ALG)}));
+  // The kernel broadcasts the host's device events to the uevent sockets of every network namespace that
+  // its initial user namespace owns, a unit's new one included: what is plugged into or changes on the host.
+  MPEXEC_TRY(deny(f.get(), "socket", EPERM, {low32(0, AF_NETLINK), low32(2, NETLINK_KOBJECT_UEVENT)}));
   if (profile == SeccompProfile::Default) {
     for (const char* name : kNamespaceCalls) MPEXEC_TRY(deny(f.get(), name, EPERM));
     for (uint64_t flag : kCloneNamespaceFlags)

@@ -182,5 +182,46 @@ TEST_F(Shared, AUnitTakesNoMoreThanItsShareOfTheHostsTasks) {
                                       << ") of the host's " << least << " tasks:\n" << l;
 }
 
+// The kernel broadcasts device events (uevents: a disk or a USB device plugged, a device changed) to every
+// NETLINK_KOBJECT_UEVENT socket of each network namespace its root user namespace owns, the units' new ones
+// included: a unit with network "none" heard what happens to the host's hardware. The host makes /dev/null
+// announce itself ("change", harmless) while a unit listens.
+TEST_F(Shared, NoUnitHearsTheHostsDeviceEvents) {
+  if (geteuid() != 0) GTEST_SKIP() << "the host's event is made by root; this test runs as uid " << geteuid();
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  const char* trigger = "/sys/class/mem/null/uevent";
+  if (access(trigger, W_OK) != 0) GTEST_SKIP() << "no writable " << trigger;
+  std::string bar = tools() + "/bar";
+  fs::create_directories(bar);
+  std::string listen = tools_.write("uevent_listen.py",
+                                    "import socket, sys\n"
+                                    "try:\n"
+                                    "    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 15)\n"
+                                    "    s.bind((0, 1))\n"
+                                    "    s.settimeout(5)\n"
+                                    "except OSError as e:\n"
+                                    "    print('no uevent socket:', e)\n"
+                                    "    open(sys.argv[1], 'w').close()\n"
+                                    "    sys.exit(0)\n"
+                                    "open(sys.argv[1], 'w').close()\n"
+                                    "try:\n"
+                                    "    print('heard:', s.recv(4096)[:100])\n"
+                                    "except OSError as e:\n"
+                                    "    print('heard nothing:', e)\n");
+  std::string m = writeManifest(json::array{
+      argvTest("listen", {"/usr/bin/python3", listen, bar + "/listening"}, {{"sandbox", sandboxWithTools()}})});
+  std::string out = dir_.path() + "/out.txt";
+  pid_t pid = startMpexec({"--json", reportPath(), m}, out);
+  bool listening = eventually([&] { return fs::exists(bar + "/listening"); }, 30);
+  for (int i = 0; i < 3 && listening; ++i) {
+    std::ofstream(trigger) << "change";
+    usleep(100 * 1000);
+  }
+  auto r = waitMpexec(pid, out, 60);
+  ASSERT_TRUE(listening) << r.out;
+  std::string l = log(report(), "listen");
+  EXPECT_FALSE(contains(l, "heard:")) << "a unit heard the host's device events:\n" << l;
+}
+
 }  // namespace
 }  // namespace mpexec::test::escape
