@@ -102,7 +102,11 @@ def main():
                     sys.exit("{} import --group-by {} failed: {}".format(label, mode, proc.stderr))
                 with open(manifest, "w") as f:
                     f.write(proc.stdout)
-                units = len({t.get("group") or t["name"] for t in json.loads(proc.stdout)["tests"]})
+                imported = json.loads(proc.stdout)
+                serial = {g for g, v in imported.get("groups", {}).items()
+                          if v["strategy"] in ("serial", "isolated_serial")}
+                # A serial group is one unit; a test of a free group (or of none) is a unit of its own.
+                units = len({t["group"] if t.get("group") in serial else t["name"] for t in imported["tests"]})
                 report = os.path.join(work, "{}.report.json".format(tag))
                 runners.append(("{} --group-by {} ({} units)".format(label, mode, units),
                                 [mpexec, "--np", str(args.np), "-q", "--json", report, "--state-dir",
