@@ -39,36 +39,6 @@ class Hostile : public EscapeTest {
   }
 };
 
-/// A listening Unix socket of the host's (a path, or "@name" in the abstract namespace), closed on
-/// destruction. accepted() tells whether anybody connected.
-class HostSocket {
- public:
-  HostSocket(const std::string& name, mode_t mode) {
-    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    socklen_t len = sizeof a;
-    if (name[0] == '@') {
-      memcpy(a.sun_path + 1, name.data() + 1, name.size() - 1);
-      len = socklen_t(offsetof(sockaddr_un, sun_path) + name.size());
-    } else {
-      snprintf(a.sun_path, sizeof a.sun_path, "%s", name.c_str());
-    }
-    ok_ = bind(fd_, reinterpret_cast<sockaddr*>(&a), len) == 0 && listen(fd_, 8) == 0;
-    if (ok_ && name[0] != '@') ok_ = chmod(name.c_str(), mode) == 0;
-  }
-  ~HostSocket() { close(fd_); }
-  bool ok() const { return ok_; }
-  bool accepted() const {
-    pollfd p{fd_, POLLIN, 0};
-    return poll(&p, 1, 0) > 0;
-  }
-
- private:
-  int fd_ = -1;
-  bool ok_ = false;
-};
-
 // 1. A test replaces a later test's log (and its group's teardown log) with a symlink to a host file. The
 //    init opens logs on the host, as root: the later output must go to its log, never through the link.
 TEST_F(Hostile, Item01_LogSymlinkWritesNoHostFile) {

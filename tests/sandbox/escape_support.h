@@ -3,13 +3,18 @@
 // reads back the JSON report and the logs. Attack programs are written and compiled at test time into a
 // directory that the units get as a `writable` bind, so they can run inside the sandbox.
 
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -112,6 +117,36 @@ class HostDir {
 
  private:
   std::string path_;
+};
+
+/// A listening Unix socket of the host's (a path, or "@name" in the abstract namespace), closed on
+/// destruction. accepted() tells whether anybody connected.
+class HostSocket {
+ public:
+  HostSocket(const std::string& name, mode_t mode) {
+    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    socklen_t len = sizeof a;
+    if (name[0] == '@') {
+      memcpy(a.sun_path + 1, name.data() + 1, name.size() - 1);
+      len = socklen_t(offsetof(sockaddr_un, sun_path) + name.size());
+    } else {
+      snprintf(a.sun_path, sizeof a.sun_path, "%s", name.c_str());
+    }
+    ok_ = bind(fd_, reinterpret_cast<sockaddr*>(&a), len) == 0 && listen(fd_, 8) == 0;
+    if (ok_ && name[0] != '@') ok_ = chmod(name.c_str(), mode) == 0;
+  }
+  ~HostSocket() { close(fd_); }
+  bool ok() const { return ok_; }
+  bool accepted() const {
+    pollfd p{fd_, POLLIN, 0};
+    return poll(&p, 1, 0) > 0;
+  }
+
+ private:
+  int fd_ = -1;
+  bool ok_ = false;
 };
 
 /// What the probe run learned about this host, once per test binary.
