@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <string_view>
 #include <utility>
 
 #include "sandbox/cgroup.h"
@@ -265,6 +267,11 @@ Result<std::unique_ptr<Context>> Context::finish(Pending pending) {
 
   long abi = syscall(SYS_landlock_create_ruleset, nullptr, 0, 1 /* LANDLOCK_CREATE_RULESET_VERSION */);
   ctx->landlock_abi_ = abi > 0 ? int(abi) : 0;
+  // As on a kernel without Landlock, so that the fallback can be run (and tested) on one that has it.
+  if (const char* off = getenv("MPEXEC_NO_LANDLOCK"); off && *off && std::string_view(off) != "0") {
+    ctx->landlock_abi_ = 0;
+    ctx->landlock_off_ = true;
+  }
   Result<void> probed = pending.probe_pid_ > 0
                             ? finishProbe(std::exchange(pending.probe_pid_, -1), pending.probe_verdict_,
                                           &ctx->idmapped_mounts_)
@@ -327,8 +334,11 @@ std::string Context::describe() const {
   if (!cgroupLimitsMemory() || !cgroupLimitsPids()) s += ", rlimits";
   s += ", seccomp";
   s += landlock_abi_ >= 6 ? ", landlock (ABI " + std::to_string(landlock_abi_) + ": abstract sockets, signals)"
-                          : ", no landlock scoping (" + (landlock_abi_ ? "ABI " + std::to_string(landlock_abi_) + " < 6"
-                                                                        : std::string("not in this kernel")) + ")";
+                          : ", no landlock scoping (" +
+                                (landlock_off_ ? std::string("MPEXEC_NO_LANDLOCK=1")
+                                 : landlock_abi_ ? "ABI " + std::to_string(landlock_abi_) + " < 6"
+                                                 : std::string("not in this kernel")) +
+                                ")";
   return s;
 }
 

@@ -75,8 +75,8 @@ class Context {
   /// Whether host filesystems can be idmapped here (root, Linux 5.12+ and a root filesystem that allows
   /// it): the unit's view of the host then maps none of the host's ids, and what the unit owns is mapped.
   bool idmappedMounts() const { return idmapped_mounts_; }
-  /// The Landlock ABI the kernel offers (0: none); from 6 on, each unit's init scopes abstract Unix sockets
-  /// and signals to the unit.
+  /// The Landlock ABI the kernel offers (0: none, also with MPEXEC_NO_LANDLOCK=1 in mpexec's environment);
+  /// from 6 on, each unit's init scopes abstract Unix sockets and signals to the unit.
   int landlockAbi() const { return landlock_abi_; }
   /// Whether a unit set up ahead may wait at SCHED_IDLE: only when mpexec can put it back to SCHED_OTHER
   /// (CAP_SYS_NICE in the initial user namespace, or an RLIMIT_NICE of 20), or its command would run idle.
@@ -117,6 +117,7 @@ class Context {
   uid_t unit_id_base_ = 0;
   UniqueFd unit_id_lock_;  ///< held for the run: no other mpexec of this host takes the same ids
   int landlock_abi_ = 0;
+  bool landlock_off_ = false;  ///< MPEXEC_NO_LANDLOCK=1 in mpexec's environment: landlock_abi_ 0 whatever the kernel
   std::unique_ptr<SeccompProgram> seccomp_default_;
   std::unique_ptr<SeccompProgram> seccomp_nested_;
   std::unique_ptr<SeccompProgram> seccomp_guard_;
