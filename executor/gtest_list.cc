@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -175,6 +176,8 @@ Result<std::vector<std::string>> listGtestCases(const std::string& bin, const Gt
   int rc = posix_spawnp(&pid, bin.c_str(), &s.actions, &s.attr, argv, opts.env ? envp.data() : environ);
   if (rc != 0) return Error{"posix_spawn", rc, {}};
   ListerProcess child(pid);
+  // Readable once the lister has exited, so that the wait below ends then rather than at its next tick.
+  UniqueFd exit_fd(int(syscall(SYS_pidfd_open, pid, 0)));
   out_w.reset();
   err_w.reset();
 
@@ -182,21 +185,27 @@ Result<std::vector<std::string>> listGtestCases(const std::string& bin, const Gt
   const auto deadline = std::chrono::steady_clock::now() + opts.timeout;
   bool killed_leftovers = false;
   char buf[65536];
-  // Until both pipes are at EOF and the lister has exited; with no pipe left, poll() is just a short sleep.
+  // Until both pipes are at EOF and the lister has exited (its pidfd turns readable; without one, as
+  // before Linux 5.3, the poll() below is a short sleep once no pipe is left).
   while (out_r || err_r || !child.exited()) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       return Error{{}, 0, fmt::format("did not finish within {} ms", opts.timeout.count())};
     }
-    pollfd pfds[2];
+    pollfd pfds[3];
     nfds_t n = 0;
     if (out_r) pfds[n++] = {out_r.get(), POLLIN, 0};
     if (err_r) pfds[n++] = {err_r.get(), POLLIN, 0};
+    if (exit_fd) pfds[n++] = {exit_fd.get(), POLLIN, 0};
     // Wake up now and then: once the lister itself is gone, whatever it left holding our pipes is killed.
     int pr = poll(pfds, n, static_cast<int>(std::min<long>(left.count(), 100)));
     if (pr < 0 && errno != EINTR) return sysError("poll");
     for (nfds_t i = 0; pr > 0 && i < n; ++i) {
       if (pfds[i].revents == 0) continue;
+      if (pfds[i].fd == exit_fd.get()) {
+        exit_fd.reset();  // exited: child.exited() says so from now on
+        continue;
+      }
       bool is_out = out_r && pfds[i].fd == out_r.get();
       ssize_t got = read(pfds[i].fd, buf, sizeof buf);
       if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
