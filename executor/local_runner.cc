@@ -349,6 +349,11 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
     for (std::string& w : spec.policy.writable) {
       auto resolved = bind_paths_.get(w);
       if (!resolved) return "sandbox: " + resolved.error().message();
+      // The state directory is never a unit's to write (DESIGN §4): a bind there would go on top of its
+      // cover and show every unit's logs and output directories.
+      if (*resolved == paths_.state_dir || under(*resolved, paths_.state_dir))
+        return fmt::format("sandbox: the writable path {} is in mpexec's state directory {}, which no unit may "
+                           "see; give --state-dir a directory outside it", *resolved, paths_.state_dir);
       w = *resolved;
     }
   }

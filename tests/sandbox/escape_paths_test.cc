@@ -66,5 +66,30 @@ TEST_F(Paths, ARenamedWayToTheStateDirectoryLeadsToNoHostFile) {
   }
 }
 
+// A writable path that is the state directory, or lies in it (`--state-dir out` with `"writable": ["out"]`,
+// a CI job that keeps mpexec's records with its artifacts): the unit's bind went on top of the cover, and
+// every unit read the other units' logs and output directories. Such a unit is an ERROR that names the
+// state directory, and reads nothing of it.
+TEST_F(Paths, AWritablePathInTheStateDirectoryIsRefused) {
+  HostDir host;
+  ASSERT_FALSE(host.path().empty());
+  std::string state = host.path() + "/out";
+  fs::create_directories(state + "/runs");
+  for (const std::string& writable : {state, state + "/runs"}) {
+    std::string look = "sleep 0.3; cat " + state + "/runs/*/logs/victim.log " + state + "/runs/*/out/*/f 2>&1; exit 0";
+    json::array tests{shTest("victim", "echo log-secret-3b1d; echo out-secret-8e2f > \"$MPEXEC_OUTPUT_DIR/f\""),
+                      shTest("look", look, {{"sandbox", {{"writable", json::array{writable}}}}})};
+    auto r = run(tests, {"-j", "1", "--state-dir", state});
+    auto rep = report();
+    std::string l = log(rep, "look");
+    EXPECT_FALSE(contains(l, "log-secret-3b1d") || contains(l, "out-secret-8e2f"))
+        << writable << ": a unit read another unit's records:\n" << l;
+    EXPECT_EQ(outcome(rep, "look"), "ERROR") << writable << ":\n" << l << r.out;
+    EXPECT_TRUE(contains(str(testEntry(rep, "look"), "reason"), "state directory"))
+        << writable << ": " << str(testEntry(rep, "look"), "reason");
+    EXPECT_EQ(outcome(rep, "victim"), "PASS") << writable;
+  }
+}
+
 }  // namespace
 }  // namespace mpexec::test::escape
