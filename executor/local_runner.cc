@@ -263,6 +263,10 @@ LocalRunner::LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Con
     auto project = bind_paths_.get(m_.dir);
     bool holds_home = project && !home.empty() && (home == *project || under(home, *project) || *project == "/");
     if (project && !holds_home) project_dir_ = *project;
+    // A state directory that is the project itself (--state-dir .) cannot be covered whole: the units need
+    // the project, whose bind would go on top of the cover (read-only, noexec) and show every run's records.
+    // What no unit may see is its runs.
+    if (project && *project == paths_.state_dir) hidden_[0] = paths_.state_dir + "/runs";
   }
   if (opts_.interrupt_fd >= 0) {
     epoll_event ev{};

@@ -91,5 +91,31 @@ TEST_F(Paths, AWritablePathInTheStateDirectoryIsRefused) {
   }
 }
 
+// The state directory may be the project itself (`--state-dir .`): the project's bind then went on top of
+// the state directory's cover, and every unit read the other units' logs and output directories. The
+// units must still see the project (they run its scripts), and none of the run's records.
+TEST_F(Paths, AStateDirectoryThatIsTheProjectShowsNoUnitTheOthersRecords) {
+  HostDir host;
+  ASSERT_FALSE(host.path().empty());
+  std::string project = host.path() + "/project";
+  fs::create_directories(project);
+  std::string script = host.write("project/look.sh", "#!/bin/sh\necho project script ran\n");
+  chmod(script.c_str(), 0755);
+  json::array tests{shTest("victim", "echo log-secret-5c7a; echo out-secret-1d9e > \"$MPEXEC_OUTPUT_DIR/f\""),
+                    shTest("look", "sleep 0.3; " + script + "; cat " + project + "/runs/*/logs/victim.log " + project +
+                                       "/runs/*/out/*/f 2>/dev/null; ls " + project + "/runs/*/logs 2>/dev/null; exit 0")};
+  json::object m{{"version", 1}, {"tests", tests}};
+  std::string path = project + "/m.json";
+  std::ofstream(path) << json::serialize(m);
+  auto r = runMpexec({"--json", reportPath(), "-j", "1", "--state-dir", project, path});
+  auto rep = report();
+  std::string l = log(rep, "look", project);
+  EXPECT_EQ(outcome(rep, "look"), "PASS") << l << r.out;
+  EXPECT_TRUE(contains(l, "project script ran")) << l;
+  EXPECT_FALSE(contains(l, "log-secret-5c7a") || contains(l, "out-secret-1d9e"))
+      << "a unit read another unit's records:\n" << l;
+  EXPECT_FALSE(contains(l, "victim.log")) << "a unit listed the run's logs:\n" << l;
+}
+
 }  // namespace
 }  // namespace mpexec::test::escape
