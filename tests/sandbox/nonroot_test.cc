@@ -170,5 +170,42 @@ TEST_F(NonRoot, AUnitOfAUserCannotReachItsInitOrLeaveASetidFile) {
   expectInitAndSetidContained(readJson(rep_path), dir_);
 }
 
+// A user's run lists its gtest entries in sandbox units too (user namespaces): the binary, listed, cannot
+// write the user's own files outside its writable paths, and runs in a mount namespace of its own.
+TEST_F(NonRoot, AGtestEntryOfAUserIsListedInASandbox) {
+  std::error_code ec;
+  std::string host_dir = "/var/tmp/mpexec-nonroot-list-" + std::to_string(getpid());
+  fs::create_directory(host_dir, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  ASSERT_EQ(chown(host_dir.c_str(), kNobody, kNobody), 0);
+  const std::string mine = host_dir + "/mine";
+  std::ofstream(mine) << "kept\n";
+  ASSERT_EQ(chown(mine.c_str(), kNobody, kNobody), 0);
+  dir_.write("bin/lister",
+             "#!/bin/sh\n"
+             "if [ \"$1\" = --gtest_list_tests ]; then\n"
+             "  readlink /proc/self/ns/mnt > \"$(dirname \"$0\")/seen\"\n"
+             "  { echo changed > '" + mine + "'; } 2>/dev/null\n"
+             "  printf 'Suite.\\n  Case\\n'\n"
+             "fi\n",
+             true);
+  std::string m = dir_.write("m.json", R"({"version": 1, "tests": [
+    {"gtest": "bin/lister", "sandbox": {"writable": ["bin"]}}]})");
+  handOver();
+  std::string rep_path = dir_.path() + "/report.json";
+  auto r = asNobody({"--json", rep_path, m});
+  if (r.exit_code == 3 && r.out.find("namespaces") != std::string::npos) {
+    fs::remove_all(host_dir, ec);
+    GTEST_SKIP() << "no unprivileged user namespaces here: " << r.out;
+  }
+  EXPECT_EQ(readFile(mine), "kept\n") << "the listing wrote the user's file outside the sandbox";
+  fs::remove_all(host_dir, ec);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(testEntry(readJson(rep_path), "lister.Suite.Case").at("outcome").as_string(), "PASS") << r.out;
+  std::string seen = readFile(dir_.path() + "/bin/seen");
+  EXPECT_NE(seen, "");
+  EXPECT_NE(seen, fs::read_symlink("/proc/self/ns/mnt", ec).string() + "\n") << seen;
+}
+
 }  // namespace
 }  // namespace mpexec::test
