@@ -16,10 +16,13 @@
 namespace mpexec::sandbox {
 
 /// The network namespace's statistics, file by file (kStatisticsFiles, in order): what a process of the
-/// namespace can read of its past, every counter (packets, segments, errors) and the multicast groups.
+/// namespace can read of its past, every counter (packets, segments, errors), the multicast groups, and
+/// IPv6's route statistics and route reference counts, which a route lookup alone moves (a connect() of a
+/// UDP socket to ::1 caches a route per CPU, without a packet).
 using NetworkStatistics = std::vector<std::pair<std::string, std::string>>;
-inline constexpr const char* kStatisticsFiles[] = {"/proc/net/snmp", "/proc/net/snmp6", "/proc/net/netstat",
-                                                   "/proc/net/dev",  "/proc/net/igmp",  "/proc/net/igmp6"};
+inline constexpr const char* kStatisticsFiles[] = {
+    "/proc/net/snmp", "/proc/net/snmp6",  "/proc/net/netstat",  "/proc/net/dev",
+    "/proc/net/igmp", "/proc/net/igmp6", "/proc/net/rt6_stats", "/proc/net/ipv6_route"};
 
 /// What an init that may take further units keeps after its set-up, where a one-unit init closes it. Only
 /// for units of root with ids of their own (IdViews set), on the shared root, with network "none", outside

@@ -8,6 +8,7 @@
 //   residue timewait   leaves a TCP socket in TIME_WAIT on 127.0.0.1:8080 (the listener closes first)
 //   residue traffic    sends a UDP datagram to itself over 127.0.0.1 (the namespace's statistics move)
 //   residue mcast      joins 239.1.2.3 on lo and exits at once (IGMPv3 would send its report from a timer)
+//   residue lookup6    connects a UDP socket to [::1]:9 and sends nothing (IPv6 caches the route per CPU)
 //   residue cpu        spends ~0.6 s of CPU (the init, its parent, sums up its children's CPU time)
 //   residue view       prints what a unit sees, one "key: value" per line, with the unit's own names
 //                      replaced (its output directory by OUT, its unit id by UNIT), so that the view of a unit
@@ -15,7 +16,8 @@
 //                      finds, one "RESIDUE ..." line each, and exits 1 if there was any
 //
 //                      The view includes the network namespace's statistics (/proc/net/snmp, snmp6, netstat,
-//                      dev, igmp, igmp6, read 150 ms after the start so that reports due from timers are in),
+//                      dev, igmp, igmp6, rt6_stats, ipv6_route, read 150 ms after the start so that reports
+//                      due from timers are in),
 //                      and whether /proc/1 can be read.
 //
 // Every mode first prints "netns: <inode>" and "pidns: <inode>", which are not part of the view: the suite
@@ -170,6 +172,17 @@ static int mcast(void) {
   return 0;
 }
 
+static int lookup6(void) {
+  int s = socket(AF_INET6, SOCK_DGRAM, 0);
+  struct sockaddr_in6 a = {0};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(9);
+  a.sin6_addr = in6addr_loopback;
+  if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) != 0) { perror("connect [::1]:9"); return 1; }
+  printf("left: a route to ::1 looked up, no packet\n");
+  return 0;
+}
+
 static int cpu(void) {
   struct timespec t0, t;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
@@ -234,7 +247,8 @@ static int view(void) {
   printf("pid: %d\n", (int)getpid());
   usleep(150 * 1000);
   static const char *const stats[] = {"/proc/net/snmp", "/proc/net/snmp6", "/proc/net/netstat",
-                                      "/proc/net/dev", "/proc/net/igmp", "/proc/net/igmp6"};
+                                      "/proc/net/dev", "/proc/net/igmp", "/proc/net/igmp6",
+                                      "/proc/net/rt6_stats", "/proc/net/ipv6_route"};
   char line[8192];
   int lo_moved = 0;
   for (size_t i = 0; i < sizeof stats / sizeof *stats; i++) {
@@ -323,8 +337,9 @@ int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "traffic") == 0) return traffic();
   if (argc > 1 && strcmp(argv[1], "mcast") == 0) return mcast();
   if (argc > 1 && strcmp(argv[1], "cpu") == 0) return cpu();
+  if (argc > 1 && strcmp(argv[1], "lookup6") == 0) return lookup6();
   if (argc > 1 && strcmp(argv[1], "view") == 0) return view();
-  fprintf(stderr, "usage: residue leave|timewait|traffic|mcast|cpu|view\n");
+  fprintf(stderr, "usage: residue leave|timewait|traffic|mcast|lookup6|cpu|view\n");
   return 2;
 }
 )C";

@@ -138,6 +138,16 @@ TEST_F(Residue, AMulticastGroupJustLeftSendsNoReportIntoTheNextUnit) {
   EXPECT_EQ(firstDifference(b.lines, fresh.lines), "") << "B read other statistics than a new namespace's";
 }
 
+TEST_F(Residue, ARouteLookupWithoutAPacketLeavesNoCachedRouteToTheNextUnit) {
+  const View& fresh = freshView();
+  ASSERT_FALSE(fresh.lines.empty());
+  if (access("/proc/net/ipv6_route", F_OK) != 0) GTEST_SKIP() << "no IPv6 here";
+  auto [a, b] = runPair("lookup6");
+  ASSERT_NE(a.text.find("left: a route to ::1"), std::string::npos) << a.text;
+  EXPECT_TRUE(b.residues.empty()) << joined(b.residues);
+  EXPECT_EQ(firstDifference(b.lines, fresh.lines), "") << "B read other route statistics than a new namespace's";
+}
+
 TEST_F(Residue, TheInitsTimesTellNothingOfTheLastUnit) {
   const View& fresh = freshView();
   ASSERT_FALSE(fresh.lines.empty());
