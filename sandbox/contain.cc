@@ -108,8 +108,8 @@ Result<void> containInit(const Context& ctx, const UnitSpec& spec, const InitCha
   if (unshare(flags) != 0) return sysError("unshare", "cgroup, mount and network namespaces");
   RecycleKit* kit = ch.kit && wantsRecycling(ctx, spec, ch.views, ch.shared_root_fd) ? ch.kit : nullptr;
   // A namespace of the init's own is made quiet here, while /proc/sys is still writable (the pool's are
-  // made so by the spawner). One that could not be is never handed on.
-  if ((flags & CLONE_NEWNET) && !quietMulticast() && kit) kit = nullptr;
+  // made so by the spawner). One that is not is never handed on (checked below).
+  if (flags & CLONE_NEWNET) quietMulticast();
   if (kit) {
     // Still in the host's mount namespace (the shared root is entered by setupFilesystem).
     kit->host_mnt = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
@@ -144,7 +144,7 @@ Result<void> containInit(const Context& ctx, const UnitSpec& spec, const InitCha
   if (kit) {
     // The statistics of the namespace as new, which a later unit may find only unmoved (checkResidue).
     auto statistics = readNetworkStatistics();
-    if (statistics) kit->statistics = std::move(*statistics);
+    if (statistics && multicastIsQuiet()) kit->statistics = std::move(*statistics);
     else kit->enabled = false;
   }
   MPEXEC_TRY(setUnitHostname(spec.name));

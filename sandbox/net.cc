@@ -26,13 +26,28 @@ Result<void> bringUpLoopback() {
   return {};
 }
 
+namespace {
+
+constexpr std::pair<const char*, char> kQuietMulticast[] = {{"/proc/sys/net/ipv4/conf/all/force_igmp_version", '2'},
+                                                            {"/proc/sys/net/ipv6/conf/all/force_mld_version", '1'}};
+
+}  // namespace
+
 bool quietMulticast() {
-  const std::pair<const char*, char> settings[] = {{"/proc/sys/net/ipv4/conf/all/force_igmp_version", '2'},
-                                                   {"/proc/sys/net/ipv6/conf/all/force_mld_version", '1'}};
-  for (size_t i = 0; i < std::size(settings); ++i) {
-    UniqueFd fd(open(settings[i].first, O_WRONLY | O_CLOEXEC));
+  for (size_t i = 0; i < std::size(kQuietMulticast); ++i) {
+    UniqueFd fd(open(kQuietMulticast[i].first, O_WRONLY | O_CLOEXEC));
     if (!fd && errno == ENOENT && i == 1) continue;  // no IPv6
-    if (!fd || write(fd.get(), &settings[i].second, 1) != 1) return false;
+    if (!fd || write(fd.get(), &kQuietMulticast[i].second, 1) != 1) return false;
+  }
+  return true;
+}
+
+bool multicastIsQuiet() {
+  for (size_t i = 0; i < std::size(kQuietMulticast); ++i) {
+    UniqueFd fd(open(kQuietMulticast[i].first, O_RDONLY | O_CLOEXEC));
+    if (!fd && errno == ENOENT && i == 1) continue;  // no IPv6
+    char c = 0;
+    if (!fd || read(fd.get(), &c, 1) != 1 || c != kQuietMulticast[i].second) return false;
   }
   return true;
 }

@@ -15,4 +15,8 @@ Result<void> bringUpLoopback();
 /// Without IPv6 only the first. False where /proc/sys cannot be written.
 bool quietMulticast();
 
+/// Whether the calling process's network namespace is as quietMulticast() leaves it (read back, so that it
+/// also holds for a namespace made by another process).
+bool multicastIsQuiet();
+
 }  // namespace mpexec::sandbox

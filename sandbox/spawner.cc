@@ -61,7 +61,10 @@ class NetnsPool {
   void fill() {
     if (!host_ || failed_) return;
     if (unshare(CLONE_NEWNET) != 0) return off();
-    bool ok = bringUpLoopback().ok() && quietMulticast();
+    // Where /proc/sys cannot be written the pool still serves; such a namespace is never recycled (the init
+    // reads back multicastIsQuiet()).
+    bool ok = bringUpLoopback().ok();
+    if (ok) quietMulticast();
     int fd = ok ? open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC) : -1;
     if (setns(host_.get(), CLONE_NEWNET) != 0) _exit(1);  // units with network "host" need ours back
     if (fd < 0) return off();
