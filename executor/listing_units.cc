@@ -132,11 +132,13 @@ std::vector<Result<std::vector<std::string>>> listInSandboxUnits(Manifest m,
   LocalRunnerOptions ropts;
   ropts.slots = std::max(1, std::min<int>(opts.slots, int(plan.units.size())));
   ropts.kill_grace_ms = opts.kill_grace_ms;
+  ropts.interrupt_fd = opts.interrupt_fd;
   ScheduleResult result;
   {
     LocalRunner runner(m, plan, ctx, spawner, paths, clock, ropts);
     SchedulerOptions sopts;
     sopts.slots = ropts.slots;
+    sopts.interrupted = opts.interrupted;
     Scheduler scheduler(plan, m.tests.size(), runner, sopts);
     result = scheduler.run([&] { return clock.nowUs(); });
   }  // every listing unit killed and reaped, idle sandboxes too

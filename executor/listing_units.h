@@ -6,6 +6,7 @@
 // scheduler as those tests; its output is read back from its log.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,10 @@ struct ListingUnitsOptions {
   /// The run's state directory (as given, or the default beside the manifest): hidden from the units, as
   /// from every unit of the run.
   std::string state_dir;
+  /// Readable once the run must stop (InterruptWatch::fd()); -1: never. The listings still running are then
+  /// killed, and the ones not started are not run (their result says so).
+  int interrupt_fd = -1;
+  std::function<bool()> interrupted = [] { return false; };
 };
 
 /// Runs each request's listing in a sandbox unit of its own (at most `opts.slots` at once) and returns, per

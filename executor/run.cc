@@ -219,7 +219,16 @@ std::optional<int> RunSession::loadInputs() {
     lopts.slots = np;
     lopts.kill_grace_ms = int64_t(config_.kill_grace_s * 1000);
     lopts.state_dir = config_.state_dir.empty() ? loaded->dir + "/.mpexec" : config_.state_dir;
+    // Ctrl-C while listing stops the listings as it stops a run: their units killed, their directory removed.
+    interrupt_.emplace();
+    lopts.interrupt_fd = interrupt_->fd();
+    lopts.interrupted = [&] { return interrupt_->triggered(); };
     auto listings = listInSandboxUnits(std::move(*loaded), requests, *ctx_, *spawner_->value(), lopts);
+    if (interrupt_->triggered()) {
+      fmt::print(stderr, "mpexec: interrupted by signal {} while listing the manifest's gtest entries\n",
+                 interrupt_->signal());
+      return kExitInterrupted;
+    }
     mopts.list_gtest = [&](const std::string& bin, const GtestListOptions&, const Settings&) {
       for (size_t i = 0; i < requests.size(); ++i)
         if (requests[i].bin == bin) return listings[i];
@@ -389,7 +398,7 @@ std::optional<int> RunSession::startServices() {
 
 // Runs the plan once, or as often as --repeat and --until-fail say, keeping the history up to date.
 void RunSession::dispatch() {
-  interrupt_.emplace();
+  if (!interrupt_) interrupt_.emplace();  // already there when gtest entries were listed
   LocalRunnerOptions ropts;
   ropts.slots = np_;
   ropts.kill_grace_ms = int64_t(config_.kill_grace_s * 1000);

@@ -3,12 +3,16 @@
 // earlier run replaced (through a writable path) gets no more than those tests get. With --no-sandbox it
 // runs as the invoking user, as the tests do.
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <chrono>
 
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -167,6 +171,29 @@ TEST_F(GtestListing, AListingThatFailsNamesTheEntryAndWhy) {
   EXPECT_NE(fails.find("exited with status 3: no such flag"), std::string::npos) << fails;
   EXPECT_NE(garbage.find("/tests/4: cannot list gtest"), std::string::npos) << garbage;
   EXPECT_NE(garbage.find("control character"), std::string::npos) << garbage;
+}
+
+// Ctrl-C while a gtest entry is being listed: mpexec stops as it does in a run (exit 130, a word on what
+// it was doing), the listing's processes are killed and its private directory under $TMPDIR is removed.
+TEST_F(GtestListing, AnInterruptDuringTheListingLeavesNothingBehind) {
+  const std::string marker = "mpexec-listing-interrupt-" + std::to_string(getpid());
+  dir_.write("bin/slow", "#!/bin/bash\nexec -a " + marker + " sleep 1000\n", true);
+  std::string m = dir_.write("m.json", R"({"version": 1, "tests": [{"gtest": "bin/slow"}]})");
+  test::TempDir tmp;
+  test::ScopedEnv tmpdir("TMPDIR", tmp.path());
+  const std::string out = dir_.path() + "/out.txt";
+  pid_t pid = test::startMpexec({m}, out);
+  for (int i = 0; i < 1000 && test::processesWith(marker).empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_FALSE(test::processesWith(marker).empty()) << "the listing never started: " << readFile(out);
+  kill(pid, SIGINT);
+  auto r = test::waitMpexec(pid, out, 60);
+  EXPECT_EQ(r.exit_code, 130) << r.out;
+  EXPECT_NE(r.out.find("interrupted"), std::string::npos) << r.out;
+  EXPECT_TRUE(test::processesWith(marker).empty()) << "the listing outlived mpexec";
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(tmp.path())) left.push_back(e.path().filename());
+  EXPECT_TRUE(left.empty()) << "left in $TMPDIR: " << (left.empty() ? "" : left[0]);
 }
 
 }  // namespace
