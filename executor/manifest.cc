@@ -1,23 +1,17 @@
 #include "executor/manifest.h"
 
-#include <sys/stat.h>
-
 #include <boost/json.hpp>
 #include <fmt/format.h>
-#include <re2/re2.h>
 
 #include <array>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
-#include <span>
-#include <unordered_map>
 #include <utility>
 
-#include "executor/batch_command.h"
 #include "executor/gtest_list.h"
 #include "executor/input_file.h"
 #include "executor/json_location.h"
+#include "executor/manifest_loader.h"
 #include "executor/program_lookup.h"
 #include "executor/printable.h"
 #include "executor/utf8.h"
@@ -51,14 +45,22 @@ bool isValidTestName(std::string_view name) { return !name.empty() && isControlF
 bool isIsolated(Strategy s) { return s == Strategy::IsolatedFree || s == Strategy::IsolatedSerial; }
 bool isSerial(Strategy s) { return s == Strategy::Serial || s == Strategy::IsolatedSerial; }
 
+namespace manifest_loader {
+
 namespace {
 
-constexpr double kBuiltinTimeoutS = 60;
-constexpr double kMaxTimeoutS = 365.0 * 24 * 3600;  // keeps timeout_ms far from int64 overflow
-constexpr std::size_t kMaxGroupName = 128;
-constexpr uint64_t kMaxPids = 4194304;  // PID_MAX_LIMIT on 64-bit Linux
+std::string joinKeys(Keys keys) {
+  std::string out;
+  for (std::string_view k : keys) {
+    if (!out.empty()) out += ", ";
+    out += k;
+  }
+  return out;
+}
 
-using Keys = std::span<const std::string_view>;
+constexpr double kBuiltinTimeoutS = 60;
+constexpr std::size_t kMaxGroupName = 128;
+
 constexpr std::array<std::string_view, 5> kTopKeys{"version", "resources", "defaults", "groups", "tests"};
 constexpr std::array<std::string_view, 4> kDefaultsKeys{"timeout", "env", "cwd", "sandbox"};
 constexpr std::array<std::string_view, 9> kGroupKeys{"strategy", "setup", "teardown", "timeout",
@@ -71,68 +73,6 @@ constexpr std::array<std::string_view, 13> kGtestKeys{"gtest",      "group",    
                                                       "env",        "cwd",        "sandbox",    "labels",
                                                       "pass_regex", "fail_regex", "skip_regex", "resources",
                                                       "resource_groups"};
-constexpr std::array<std::string_view, 2> kBatchKeys{"cmd", "lines"};
-constexpr std::array<std::string_view, 5> kLinesKeys{"started", "pass", "fail", "skip", "error"};
-// Keys a test of a batch group may not have: the tests share the group's process and its report (and
-// CTest's resource groups are told to a test's own process).
-constexpr std::array<std::string_view, 9> kNotInBatch{"cmd",        "env",        "cwd",        "skip_exit_code",
-                                                      "will_fail",  "pass_regex", "fail_regex", "skip_regex",
-                                                      "resource_groups"};
-constexpr std::array<std::string_view, 7> kSandboxKeys{"network", "memory",  "pids",  "writable",
-                                                       "user",    "seccomp", "nested"};
-
-// The sandbox object of one cascade level, as written: an absent key inherits.
-struct SandboxLayer {
-  std::optional<sandbox::Network> network;
-  std::optional<uint64_t> memory_bytes;
-  std::optional<uint64_t> pids;
-  std::optional<std::vector<std::string>> writable;
-  std::optional<sandbox::Identity> user;
-  std::optional<bool> seccomp;
-  std::optional<bool> nested;
-};
-
-// One cascade level (defaults, a group or a test), as written.
-struct Layer {
-  std::optional<double> timeout_s;
-  std::vector<std::pair<std::string, std::optional<std::string>>> env;  // nullopt: remove the key
-  std::optional<std::string> cwd;                                       // absolute, checked
-  SandboxLayer sandbox;
-  bool has_sandbox = false;
-};
-
-void apply(Settings& s, const Layer& l) {
-  if (l.timeout_s) s.timeout_s = *l.timeout_s;
-  for (const auto& [k, v] : l.env) {
-    if (v) {
-      s.env[k] = *v;
-    } else {
-      s.env.erase(k);
-    }
-  }
-  if (l.cwd) s.cwd = *l.cwd;
-  const SandboxLayer& b = l.sandbox;
-  sandbox::Policy& p = s.sandbox;
-  if (b.network) p.network = *b.network;
-  if (b.memory_bytes) p.memory_bytes = *b.memory_bytes;
-  if (b.pids) p.pids = *b.pids;
-  if (b.writable) p.writable = *b.writable;
-  if (b.user) p.user = *b.user;
-  if (b.seccomp) p.seccomp = *b.seccomp;
-  if (b.nested) p.nested = *b.nested;
-}
-
-std::string joinKeys(Keys keys) {
-  std::string out;
-  for (std::string_view k : keys) {
-    if (!out.empty()) out += ", ";
-    out += k;
-  }
-  return out;
-}
-
-// A string for a message: JSON-quoted, and printable() for the C1 controls JSON leaves raw.
-std::string jsonQuoted(std::string_view s) { return printable(json::serialize(json::string_view(s.data(), s.size()))); }
 
 bool validGroupName(std::string_view g) {
   if (g.empty() || g.size() > kMaxGroupName || g == "." || g == "..") return false;
@@ -142,28 +82,6 @@ bool validGroupName(std::string_view g) {
     if (!ok) return false;
   }
   return true;
-}
-
-// "512M", "1G", "64K", "2T" (powers of 1024, either case) or a plain byte count; 0 on a bad text.
-uint64_t parseSize(std::string_view s) {
-  if (s.empty()) return 0;
-  uint64_t mult = 1;
-  switch (s.back()) {
-    case 'K': case 'k': mult = 1ull << 10; break;
-    case 'M': case 'm': mult = 1ull << 20; break;
-    case 'G': case 'g': mult = 1ull << 30; break;
-    case 'T': case 't': mult = 1ull << 40; break;
-    default: break;
-  }
-  if (mult != 1) s.remove_suffix(1);
-  if (s.empty() || s.size() > 19) return 0;
-  uint64_t n = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return 0;
-    n = n * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (n > UINT64_MAX / mult) return 0;
-  return n * mult;
 }
 
 std::string fnv1a64Hex(std::string_view bytes) {
@@ -180,187 +98,17 @@ std::string baseName(const std::string& p) {
   return slash == std::string::npos ? p : p.substr(slash + 1);
 }
 
-// Hash maps keyed by std::string that are searched with a string_view, without building a string.
-struct StringHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-template <class V>
-using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
-
-// Returns the entry for `key`, computing it with `make()` the first time only.
-template <class V, class Make>
-const V& memo(StringMap<V>& map, std::string_view key, Make make) {
-  auto it = map.find(key);
-  if (it == map.end()) it = map.emplace(std::string(key), make()).first;
-  return it->second;
+std::string manifestDir(const std::string& path) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(path.empty() ? fs::path(".") / "manifest.json" : fs::path(path), ec);
+  std::string dir = abs.parent_path().lexically_normal().string();
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
 }
 
-// File-system facts and path resolutions, each computed once per distinct text: 100k tests usually share
-// a handful of cmd[0]s, cwds and writable paths.
-class FileFacts {
- public:
-  explicit FileFacts(std::string dir) : dir_(std::move(dir)) {}
+}  // namespace
 
-  // `p` made absolute against the manifest directory and normalized, without a trailing '/'.
-  const std::string& resolve(std::string_view p) {
-    return memo(resolved_, p, [&] {
-      fs::path abs = p.starts_with('/') ? fs::path(p) : fs::path(dir_) / p;
-      std::string out = abs.lexically_normal().string();
-      while (out.size() > 1 && out.back() == '/') out.pop_back();
-      return out;
-    });
-  }
-
-  // Empty when `abs` is an executable regular file, else why not.
-  const std::string& executableProblem(std::string_view abs) {
-    return memo(executables_, abs, [&] { return mpexec::executableProblem(std::string(abs)); });
-  }
-
-  // The executable `name` (no '/') resolves to in the search path `path_var`; empty when none.
-  const std::string& lookInPath(std::string_view name, std::string_view path_var) {
-    auto outer = path_lookups_.find(path_var);
-    if (outer == path_lookups_.end()) outer = path_lookups_.emplace(std::string(path_var), StringMap<std::string>()).first;
-    return memo(outer->second, name, [&] {
-      return findInPath(name, path_var, [&](const std::string& p) { return executableProblem(p).empty(); });
-    });
-  }
-
-  // Empty when `abs` is a directory, else why not.
-  const std::string& directoryProblem(std::string_view abs) {
-    return memo(directories_, abs, [&] { return mpexec::directoryProblem(std::string(abs)); });
-  }
-
-  bool exists(std::string_view abs) {
-    return memo(existing_, abs, [&] {
-      struct stat st;
-      return stat(std::string(abs).c_str(), &st) == 0;
-    });
-  }
-
- private:
-  std::string dir_;
-  StringMap<std::string> resolved_;
-  StringMap<std::string> executables_;
-  StringMap<StringMap<std::string>> path_lookups_;  // PATH value → program name → where found
-  StringMap<std::string> directories_;
-  StringMap<bool> existing_;
-};
-
-// Test names → their index in Manifest::tests: an open-addressing table of (hash, index) pairs, so 100k
-// names cost no allocation per name and no copy of any name.
-class NameIndex {
- public:
-  // The index of the test already named like tests[i], or none after recording tests[i].
-  std::optional<std::size_t> insert(const std::vector<TestSpec>& tests, std::size_t i) {
-    if ((used_ + 1) * 2 > slots_.size()) grow();
-    uint32_t h = hashOf(tests[i].name);
-    for (std::size_t s = h & mask(); ; s = (s + 1) & mask()) {
-      Slot& slot = slots_[s];
-      if (slot.index == kEmpty) {
-        slot = {h, static_cast<uint32_t>(i)};
-        ++used_;
-        return std::nullopt;
-      }
-      if (slot.hash == h && tests[slot.index].name == tests[i].name) return slot.index;
-    }
-  }
-
- private:
-  static constexpr uint32_t kEmpty = UINT32_MAX;
-  struct Slot {
-    uint32_t hash = 0;
-    uint32_t index = kEmpty;
-  };
-  static uint32_t hashOf(std::string_view s) { return static_cast<uint32_t>(std::hash<std::string_view>{}(s)); }
-  std::size_t mask() const { return slots_.size() - 1; }
-  void grow() {
-    std::vector<Slot> old = std::exchange(slots_, std::vector<Slot>(std::max<std::size_t>(64, slots_.size() * 2)));
-    for (const Slot& o : old) {
-      if (o.index == kEmpty) continue;
-      std::size_t s = o.hash & mask();
-      while (slots_[s].index != kEmpty) s = (s + 1) & mask();
-      slots_[s] = o;
-    }
-  }
-  std::vector<Slot> slots_;
-  std::size_t used_ = 0;
-};
-
-// Where a group's strategy was declared, for conflict messages.
-struct StrategyDecl {
-  Strategy strategy;
-  std::string where;  // JSON pointer of the "strategy" key
-};
-
-class Loader {
- public:
-  Loader(std::string path, std::string dir, const ManifestOptions& opts)
-      : path_(std::move(path)), dir_(std::move(dir)), opts_(opts), facts_(dir_) {}
-
-  Result<void> load(const json::value& root, Manifest& m);
-
- private:
-  // The place holds the manifest's keys as they are: printable(), as the values are quoted.
-  Error at(std::string_view ptr, std::string what) const {
-    return Error{path_, 0, fmt::format("{}: {}", ptr.empty() ? "/" : printable(ptr), what)};
-  }
-  Error expected(std::string_view ptr, std::string_view what, const json::value& got) const {
-    return at(ptr, fmt::format("expected {}, got {}", what, jsonSnippet(got)));
-  }
-
-  Result<void> checkKeys(const json::object& o, const std::string& ptr, Keys allowed) const;
-  // Every string the manifest holds is read by these two, which refuse NUL characters.
-  Result<void> readString(const json::value& v, const std::string& ptr, std::string& out) const;
-  Result<void> noNul(const json::string& s, const std::string& ptr) const;
-  Result<void> readStringArray(const json::value& v, const std::string& ptr, std::vector<std::string>& out,
-                               bool non_empty) const;
-  Result<void> readStrategy(const json::value& v, const std::string& ptr, Strategy& out) const;
-  Result<void> readGroupName(const json::value& v, const std::string& ptr, std::string& out) const;
-  Result<void> readLayer(const json::object& o, const std::string& ptr, Layer& out);
-  Result<void> readSandbox(const json::value& v, const std::string& ptr, SandboxLayer& out);
-  // pass_regex, fail_regex and skip_regex of a test or a gtest entry.
-  Result<void> readOutputRules(const json::object& o, const std::string& ptr, OutputRules& out);
-  // The top-level "resources" (how many of each exist), then --resources over it.
-  Result<void> readCapacity(const json::object& top, Manifest& m);
-  // A "resources" of a group, a test or a gtest entry (what it needs), over `out`; each need must exist.
-  // With `groups` (a test or a gtest entry), its "resource_groups" too, whose needs go over `out` as well.
-  Result<void> readNeeds(const json::object& o, const std::string& ptr, const Manifest& m, ResourceCounts& out,
-                         ResourceGroups* groups = nullptr);
-  // That `count` of `name` may be asked for: the resource is declared and has that many.
-  Result<void> checkNeed(const std::string& ptr, const std::string& name, int64_t count, const Manifest& m) const;
-  Result<void> resolveCmd(const std::string& ptr, std::vector<std::string>& cmd, const Settings& s);
-  Result<void> readBatch(const json::value& v, const std::string& ptr, const Settings& s, BatchSpec& out);
-  Result<void> readLines(const json::value& v, const std::string& ptr, BatchLines& out);
-  // A member of a batch group: none of kNotInBatch, and an id unique in the group.
-  Result<void> joinBatch(const json::object& o, const std::string& ptr, const GroupSpec& g, TestSpec& t);
-  Result<void> claimBatchId(const std::string& group, const std::string& id, const std::string& where);
-  Result<void> declareStrategy(const std::string& group, Strategy s, const std::string& where);
-
-  Result<void> readDefaults(const json::value& v);
-  Result<void> readGroups(const json::value& v, Manifest& m);
-  Result<void> collectTestStrategies(const json::array& tests);
-  Result<void> readTest(const json::object& o, const std::string& ptr, Manifest& m);
-  Result<void> expandGtest(const json::object& o, const std::string& ptr, Manifest& m);
-  // Appends `t`; an error when its name is taken.
-  Result<void> addTest(TestSpec t, bool from_gtest, Manifest& m);
-  // The group named at `ptr` (registered in m.groups on first use) and the checks a member must pass.
-  Result<const GroupSpec*> joinGroup(const std::string& group, const std::string& ptr, bool has_sandbox,
-                                     Manifest& m);
-
-  std::string path_;
-  std::string dir_;
-  const ManifestOptions& opts_;
-  FileFacts facts_;
-  Settings defaults_;
-  StringMap<StrategyDecl> strategies_;
-  NameIndex names_;
-  std::vector<bool> from_gtest_;             // per Manifest::tests entry: expanded from a gtest entry
-  StringMap<Result<std::vector<std::string>>> gtest_listings_;
-  StringMap<OutputPattern> patterns_;  // each distinct pattern compiled once
-  std::map<std::string, std::string> capacity_from_;  // resource → where its count was declared
-  StringMap<StringMap<std::string>> batch_ids_;  // batch group → id → where it was declared
-};
+std::string jsonQuoted(std::string_view s) { return printable(json::serialize(json::string_view(s.data(), s.size()))); }
 
 Result<void> Loader::checkKeys(const json::object& o, const std::string& ptr, Keys allowed) const {
   for (const auto& kv : o) {
@@ -421,235 +169,6 @@ Result<void> Loader::readGroupName(const json::value& v, const std::string& ptr,
   return {};
 }
 
-Result<void> Loader::readLayer(const json::object& o, const std::string& ptr, Layer& out) {
-  if (const json::value* v = o.if_contains("timeout")) {
-    std::optional<double> t;
-    if (v->is_number()) t = v->to_number<double>();
-    if (!t || !std::isfinite(*t) || *t <= 0 || *t > kMaxTimeoutS) {
-      return expected(ptr + "/timeout", "a number of seconds > 0 (at most one year)", *v);
-    }
-    out.timeout_s = t;
-  }
-  if (const json::value* v = o.if_contains("env")) {
-    const json::object* env = v->if_object();
-    if (env == nullptr) return expected(ptr + "/env", "an object of strings", *v);
-    out.env.reserve(env->size());
-    for (const auto& kv : *env) {
-      std::string_view key = kv.key();
-      if (key.empty() || key.find('=') != std::string_view::npos || key.find('\0') != std::string_view::npos) {
-        return at(ptr + "/env", fmt::format("invalid variable name {}: expected a non-empty name without '='",
-                                            jsonQuoted(key)));
-      }
-      std::string vptr = ptr + "/env/" + jsonPointerToken(key);
-      if (kv.value().is_null()) {
-        out.env.emplace_back(std::string(key), std::nullopt);
-        continue;
-      }
-      const json::string* s = kv.value().if_string();
-      if (s == nullptr) return expected(vptr, "a string (or null to remove an inherited variable)", kv.value());
-      MPEXEC_TRY(noNul(*s, vptr));
-      out.env.emplace_back(std::string(key), std::string(s->data(), s->size()));
-    }
-  }
-  if (const json::value* v = o.if_contains("cwd")) {
-    std::string cwd;
-    MPEXEC_TRY(readString(*v, ptr + "/cwd", cwd));
-    cwd = facts_.resolve(cwd);
-    if (const std::string& why = facts_.directoryProblem(cwd); !why.empty()) return at(ptr + "/cwd", why);
-    out.cwd = std::move(cwd);
-  }
-  if (const json::value* v = o.if_contains("sandbox")) {
-    out.has_sandbox = true;
-    MPEXEC_TRY(readSandbox(*v, ptr + "/sandbox", out.sandbox));
-  }
-  return {};
-}
-
-Result<void> Loader::readSandbox(const json::value& v, const std::string& ptr, SandboxLayer& out) {
-  const json::object* o = v.if_object();
-  if (o == nullptr) return expected(ptr, "an object", v);
-  MPEXEC_TRY(checkKeys(*o, ptr, kSandboxKeys));
-  auto oneOf = [&](const char* key, std::string_view a, std::string_view b) -> Result<bool> {
-    const json::value& x = o->at(key);
-    const json::string* s = x.if_string();
-    if (s != nullptr && *s == a) return true;
-    if (s != nullptr && *s == b) return false;
-    return expected(ptr + "/" + key, fmt::format("{} or {}", jsonQuoted(a), jsonQuoted(b)), x);
-  };
-  if (o->contains("network")) {
-    auto r = oneOf("network", "none", "host");
-    if (!r) return r.error();
-    out.network = *r ? sandbox::Network::None : sandbox::Network::Host;
-  }
-  if (o->contains("user")) {
-    auto r = oneOf("user", "self", "nobody");
-    if (!r) return r.error();
-    out.user = *r ? sandbox::Identity::Self : sandbox::Identity::Nobody;
-  }
-  if (o->contains("seccomp")) {
-    auto r = oneOf("seccomp", "default", "off");
-    if (!r) return r.error();
-    out.seccomp = *r;
-  }
-  if (const json::value* x = o->if_contains("nested")) {
-    if (!x->is_bool()) return expected(ptr + "/nested", "a boolean", *x);
-    out.nested = x->get_bool();
-  }
-  if (const json::value* x = o->if_contains("memory")) {
-    uint64_t bytes = 0;
-    if (x->is_int64() && x->get_int64() > 0) bytes = static_cast<uint64_t>(x->get_int64());
-    if (x->is_uint64()) bytes = x->get_uint64();
-    if (const json::string* s = x->if_string()) bytes = parseSize(std::string_view(s->data(), s->size()));
-    if (bytes == 0) {
-      return expected(ptr + "/memory", "a size such as \"512M\", \"1G\", \"64K\" or a byte count > 0", *x);
-    }
-    out.memory_bytes = bytes;
-  }
-  if (const json::value* x = o->if_contains("pids")) {
-    uint64_t n = 0;
-    if (x->is_int64() && x->get_int64() > 0) n = static_cast<uint64_t>(x->get_int64());
-    if (x->is_uint64()) n = x->get_uint64();
-    // The kernel's pids controller refuses more than PID_MAX_LIMIT, which no system exceeds: a larger limit
-    // would fail every unit when the run starts, so it fails here.
-    if (n == 0 || n > kMaxPids) return expected(ptr + "/pids", "an integer from 1 to 4194304", *x);
-    out.pids = n;
-  }
-  if (const json::value* x = o->if_contains("writable")) {
-    std::vector<std::string> paths;
-    MPEXEC_TRY(readStringArray(*x, ptr + "/writable", paths, false));
-    for (std::size_t i = 0; i < paths.size(); ++i) {
-      std::string wptr = fmt::format("{}/writable/{}", ptr, i);
-      if (paths[i].empty()) return expected(wptr, "a non-empty path", x->as_array()[i]);
-      paths[i] = facts_.resolve(paths[i]);
-      if (!facts_.exists(paths[i])) return at(wptr, fmt::format("writable path {} does not exist", printable(paths[i])));
-    }
-    out.writable = std::move(paths);
-  }
-  return {};
-}
-
-Result<void> Loader::readOutputRules(const json::object& o, const std::string& ptr, OutputRules& out) {
-  for (auto [key, into] : {std::pair{"pass_regex", &out.pass}, std::pair{"fail_regex", &out.fail},
-                           std::pair{"skip_regex", &out.skip}}) {
-    const json::value* v = o.if_contains(key);
-    if (v == nullptr) continue;
-    std::string kptr = ptr + "/" + key;
-    std::vector<std::string> texts;
-    if (const json::string* s = v->if_string()) {
-      MPEXEC_TRY(noNul(*s, kptr));
-      texts.emplace_back(s->data(), s->size());
-    } else if (v->is_array()) {
-      MPEXEC_TRY(readStringArray(*v, kptr, texts, false));
-    } else {
-      return expected(kptr, "a regular expression or an array of them", *v);
-    }
-    for (std::size_t i = 0; i < texts.size(); ++i) {
-      std::string eptr = v->is_array() ? fmt::format("{}/{}", kptr, i) : kptr;
-      const json::value& given = v->is_array() ? v->as_array()[i] : *v;
-      if (texts[i].empty()) return expected(eptr, "a non-empty regular expression", given);
-      auto it = patterns_.find(texts[i]);
-      if (it == patterns_.end()) {
-        auto compiled = compileOutputPattern(texts[i]);
-        if (!compiled.ok()) {
-          return at(eptr, fmt::format("{} is not a valid regular expression (RE2 syntax): {}", jsonSnippet(given),
-                                      printable(compiled.error().detail)));
-        }
-        it = patterns_.emplace(texts[i], std::move(compiled.value())).first;
-      }
-      into->push_back(it->second);
-    }
-  }
-  return {};
-}
-
-Result<void> Loader::readCapacity(const json::object& top, Manifest& m) {
-  if (const json::value* v = top.if_contains("resources")) {
-    const json::object* o = v->if_object();
-    if (o == nullptr) return expected("/resources", "an object of resource names and counts", *v);
-    for (const auto& kv : *o) {
-      std::string ptr = "/resources/" + jsonPointerToken(kv.key());
-      if (!validResourceName(kv.key())) {
-        return at(ptr, fmt::format("resource name {} must be 1 to 64 characters from [a-z0-9_], not starting with a "
-                                   "digit", jsonQuoted(kv.key())));
-      }
-      const json::value& n = kv.value();
-      if (!n.is_int64() || n.get_int64() < 0 || n.get_int64() > kMaxResourceCount) {
-        return expected(ptr, fmt::format("how many exist, an integer 0..{}", kMaxResourceCount), n);
-      }
-      m.resources[std::string(kv.key())] = int(n.get_int64());
-      capacity_from_[std::string(kv.key())] = ptr;
-    }
-  }
-  for (const auto& [name, count] : opts_.resources) {
-    m.resources[name] = count;
-    auto origin = opts_.resource_origins.find(name);
-    capacity_from_[name] = origin == opts_.resource_origins.end() ? "--resources" : origin->second;
-  }
-  return {};
-}
-
-Result<void> Loader::checkNeed(const std::string& ptr, const std::string& name, int64_t count,
-                               const Manifest& m) const {
-  auto exists = m.resources.find(name);
-  if (exists == m.resources.end()) {
-    return at(ptr, fmt::format("resource {} is not declared: say how many exist in /resources, or with "
-                               "--resources {}=N",
-                               jsonQuoted(name), validResourceName(name) ? name : "NAME"));
-  }
-  if (count > exists->second) {
-    return at(ptr, fmt::format("needs {} {}, but {} exist ({}), so it could never run", count, name,
-                               exists->second, capacity_from_.at(name)));
-  }
-  return {};
-}
-
-Result<void> Loader::readNeeds(const json::object& o, const std::string& ptr, const Manifest& m, ResourceCounts& out,
-                               ResourceGroups* groups) {
-  if (const json::value* v = o.if_contains("resources")) {
-    std::string rptr = ptr + "/resources";
-    const json::object* needs = v->if_object();
-    if (needs == nullptr) return expected(rptr, "an object of resource names and counts", *v);
-    for (const auto& kv : *needs) {
-      std::string name(kv.key());
-      std::string nptr = rptr + "/" + jsonPointerToken(name);
-      MPEXEC_TRY(checkNeed(nptr, name, 0, m));
-      const json::value& n = kv.value();
-      if (!n.is_int64() || n.get_int64() < 0) return expected(nptr, "how many it needs, an integer >= 0", n);
-      MPEXEC_TRY(checkNeed(nptr, name, n.get_int64(), m));
-      out[name] = int(n.get_int64());
-    }
-  }
-  const json::value* v = groups ? o.if_contains("resource_groups") : nullptr;
-  if (v == nullptr) return {};
-  std::string gptr = ptr + "/resource_groups";
-  if (o.contains("resources")) return at(gptr, "give \"resources\" or \"resource_groups\", not both");
-  const json::array* list = v->if_array();
-  if (list == nullptr || list->empty() || list->size() > std::size_t(kMaxResourceCount)) {
-    return expected(gptr, fmt::format("an array of 1 to {} groups, each an object of resource names and slots",
-                                      kMaxResourceCount), *v);
-  }
-  ResourceCounts counted;  // per resource: how many groups ask for it so far
-  for (std::size_t i = 0; i < list->size(); ++i) {
-    std::string iptr = fmt::format("{}/{}", gptr, i);
-    const json::object* group = (*list)[i].if_object();
-    if (group == nullptr || group->empty())
-      return expected(iptr, "a group: an object of resource names and slots, e.g. {\"gpu\": 1}", (*list)[i]);
-    ResourceCounts& slots = groups->emplace_back();
-    for (const auto& kv : *group) {
-      std::string name(kv.key());
-      std::string nptr = iptr + "/" + jsonPointerToken(name);
-      MPEXEC_TRY(checkNeed(nptr, name, 0, m));
-      const json::value& n = kv.value();
-      if (!n.is_int64() || n.get_int64() < 1 || n.get_int64() > kMaxResourceCount)
-        return expected(nptr, fmt::format("the slots it asks of one {}, an integer 1..{}", name, kMaxResourceCount), n);
-      MPEXEC_TRY(checkNeed(nptr, name, ++counted[name], m));
-      slots[name] = int(n.get_int64());
-    }
-  }
-  for (const auto& [name, count] : counted) out[name] = count;
-  return {};
-}
-
 Result<void> Loader::resolveCmd(const std::string& ptr, std::vector<std::string>& cmd, const Settings& s) {
   std::string& exe = cmd[0];
   std::string exe_ptr = ptr + "/0";
@@ -674,79 +193,6 @@ Result<void> Loader::declareStrategy(const std::string& group, Strategy s, const
     return at(where, fmt::format("strategy {} for group {} conflicts with {} declared at {}",
                                  jsonQuoted(strategyName(s)), jsonQuoted(group), jsonQuoted(strategyName(it->second.strategy)),
                                  it->second.where));
-  }
-  return {};
-}
-
-Result<void> Loader::readBatch(const json::value& v, const std::string& ptr, const Settings& s, BatchSpec& out) {
-  const json::object* o = v.if_object();
-  if (o == nullptr) return expected(ptr, "an object with \"cmd\"", v);
-  MPEXEC_TRY(checkKeys(*o, ptr, kBatchKeys));
-  const json::value* cmd = o->if_contains("cmd");
-  if (cmd == nullptr) return at(ptr, "missing required key \"cmd\"");
-  MPEXEC_TRY(readStringArray(*cmd, ptr + "/cmd", out.cmd, true));
-  for (std::size_t i = 0; i < out.cmd.size(); ++i) {
-    if (std::string why = batchPlaceholderProblem(out.cmd[i]); !why.empty())
-      return at(fmt::format("{}/cmd/{}", ptr, i), fmt::format("{}, got {}", why, jsonQuoted(out.cmd[i])));
-  }
-  MPEXEC_TRY(resolveCmd(ptr + "/cmd", out.cmd, s));
-  if (const json::value* l = o->if_contains("lines")) MPEXEC_TRY(readLines(*l, ptr + "/lines", out.lines));
-  return {};
-}
-
-Result<void> Loader::readLines(const json::value& v, const std::string& ptr, BatchLines& out) {
-  const json::object* o = v.if_object();
-  if (o == nullptr || o->empty())
-    return expected(ptr, "an object with at least one of started, pass, fail, skip, error", v);
-  MPEXEC_TRY(checkKeys(*o, ptr, kLinesKeys));
-  std::optional<LinePattern>* slots[] = {&out.started, &out.pass, &out.fail, &out.skip, &out.error};
-  for (std::size_t k = 0; k < kLinesKeys.size(); ++k) {
-    const json::value* x = o->if_contains(kLinesKeys[k]);
-    if (x == nullptr) continue;
-    std::string kptr = ptr + "/" + std::string(kLinesKeys[k]);
-    std::string text;
-    MPEXEC_TRY(readString(*x, kptr, text));
-    Result<OutputPattern> p = compileOutputPattern(text);
-    if (!p.ok())
-      return at(kptr, fmt::format("not a valid regular expression (RE2 syntax: {}): {}", printable(p.error().detail),
-                                  jsonQuoted(text)));
-    if (p.value().re->NumberOfCapturingGroups() < 1)
-      return at(kptr, fmt::format("needs a capture group for the id, such as \"^ok (.+)$\", got {}", jsonQuoted(text)));
-    *slots[k] = std::move(p.value());
-  }
-  return {};
-}
-
-Result<void> Loader::joinBatch(const json::object& o, const std::string& ptr, const GroupSpec& g, TestSpec& t) {
-  for (std::string_view key : kNotInBatch) {
-    if (!o.contains(key)) continue;
-    std::string kptr = ptr + "/" + std::string(key);
-    if (key == "cmd")
-      return at(kptr, fmt::format("a test of batch group {} has no \"cmd\": the group's batch command runs it "
-                                  "(give its \"id\" instead)", jsonQuoted(g.name)));
-    if (key == "resource_groups")
-      return at(kptr, fmt::format("a test of batch group {} shares the group's process, which cannot be told "
-                                  "each test's groups: give \"resources\" instead", jsonQuoted(g.name)));
-    if (key == "env" || key == "cwd")
-      return at(kptr, fmt::format("a test of batch group {} runs in the group's batch command: set {} on /groups/{}",
-                                  jsonQuoted(g.name), jsonQuoted(key), jsonPointerToken(g.name)));
-    return at(kptr, fmt::format("a test of batch group {} has the outcome its batch command reports, not one "
-                                "judged by an exit code or output", jsonQuoted(g.name)));
-  }
-  t.id = t.name;
-  if (const json::value* id = o.if_contains("id")) {
-    MPEXEC_TRY(readString(*id, ptr + "/id", t.id));
-    if (!isControlFree(t.id)) return expected(ptr + "/id", "an id without control characters", *id);
-  }
-  return claimBatchId(g.name, t.id, ptr + (o.contains("id") ? "/id" : "/name"));
-}
-
-Result<void> Loader::claimBatchId(const std::string& group, const std::string& id, const std::string& where) {
-  auto& ids = batch_ids_[group];
-  auto [it, fresh] = ids.try_emplace(id, where);
-  if (!fresh) {
-    return at(where, fmt::format("duplicate id {} in batch group {} (already at {})", jsonQuoted(id),
-                                 jsonQuoted(group), it->second));
   }
   return {};
 }
@@ -1058,15 +504,11 @@ Result<void> Loader::load(const json::value& root, Manifest& m) {
   return {};
 }
 
-std::string manifestDir(const std::string& path) {
-  std::error_code ec;
-  fs::path abs = fs::absolute(path.empty() ? fs::path(".") / "manifest.json" : fs::path(path), ec);
-  std::string dir = abs.parent_path().lexically_normal().string();
-  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-  return dir;
-}
+}  // namespace manifest_loader
 
-}  // namespace
+using manifest_loader::fnv1a64Hex;
+using manifest_loader::Loader;
+using manifest_loader::manifestDir;
 
 Result<Manifest> parseManifest(const std::string& text, const std::string& path, const ManifestOptions& opts) {
   auto root = parseJsonText(text, path);
