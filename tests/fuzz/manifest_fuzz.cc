@@ -1,4 +1,4 @@
-// The manifest parser and validator (executor/manifest.cc) on arbitrary text. A manifest that loads holds
+// The manifest parser and validator (executor/manifest*.cc) on arbitrary text. A manifest that loads holds
 // only what mpexec can run: named tests with unique names free of NUL and control characters, strings
 // without NUL, timeouts in range, resources declared and never needed beyond what exists, and it repeated
 // no key. One that does not gives a message that starts with the file and that a terminal can show as it is.
