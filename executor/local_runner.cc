@@ -14,9 +14,7 @@
 #include <unordered_set>
 
 #include <fmt/format.h>
-#include <re2/re2.h>
 
-#include "executor/batch_command.h"
 #include "executor/output_rules.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/contain.h"
@@ -190,17 +188,8 @@ struct LocalRunner::Running {
   std::unique_ptr<sandbox::UnitSpec> recycled_spec;
 
   // A batch unit's (docs/executor.md, "Batch units"):
-  const BatchSpec* batch_spec = nullptr;
-  std::unique_ptr<BatchRun> batch;
-  uint32_t batch_index = 0;              ///< the Batch command's index
-  sandbox::CommandSpec batch_template;   ///< what each of its processes starts from (env, cwd)
-  UniqueFd out_dir;                      ///< the unit's output directory
-  UniqueFd batch_log;                    ///< the current process's log
-  std::string batch_log_name, junit_name;
-  std::unordered_map<std::string, size_t> batch_ids;  ///< the current process's: id → test
-  int64_t lines_read = 0;                ///< how much of its log was matched against batch.lines
-  std::string partial_line;
-  int64_t sent_deadline = -1;
+  std::unique_ptr<BatchUnit> batch;
+  uint32_t batch_index = 0;  ///< the Batch command's index
 };
 
 /// An init waiting for another unit.
@@ -223,6 +212,8 @@ LocalRunner::LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Con
       bind_paths_(unsafeDirs(m, paths.state_dir)) {
   epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
   logs_dir_fd_.reset(open(paths_.logs_dir.c_str(), O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  batch_site_ = std::make_unique<BatchSite>(BatchSite{m_, paths_, logs_dir_fd_.get(), clock_, opts_.batch_board,
+                                                      [this](size_t t, int attempt) { return logName(t, attempt); }});
   if (UniqueFd run(open(paths_.run_dir.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)); run) {
     mkdirat(run.get(), "out", 0755);
     out_dir_fd_.reset(openat(run.get(), "out", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -452,15 +443,15 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
     else visible_error = "sandbox: " + visible.error().message();
   };
   if (group && group->batch) {
-    r->batch_spec = &*group->batch;
-    r->batch = std::make_unique<BatchRun>(m_, job.tests, job.attempt > 1);
-    r->batch_template.role = sandbox::Role::Batch;
-    r->batch_template.env = env(group->settings, nullptr, unit.resources);  // runs all of the unit's tests
-    r->batch_template.cwd = group->settings.cwd;
-    r->out_dir.reset(openat(output_dir->get(), ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));  // the unit's, by fd
-    r->batch->startNext(clock_.nowUs());
+    sandbox::CommandSpec base;
+    base.role = sandbox::Role::Batch;
+    base.env = env(group->settings, nullptr, unit.resources);  // runs all of the unit's tests
+    base.cwd = group->settings.cwd;
+    UniqueFd out_dir(openat(output_dir->get(), ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));  // the unit's, by fd
+    r->batch = std::make_unique<BatchUnit>(*batch_site_, *group->batch, unit_index, unit.id, job.tests, job.attempt,
+                                           std::move(base), std::move(out_dir));
     sandbox::CommandSpec c;
-    if (auto why = batchProcess(*r, c)) {
+    if (auto why = r->batch->startFirst(c)) {
       emptyDir(r->tmp_dir);
       if (!socket.empty() && opts_.sync.unit_ended) opts_.sync.unit_ended(unit.id);
       return why;
@@ -589,8 +580,7 @@ void LocalRunner::start(const UnitJob& job) {
     // its events in the socket, read as soon as the unit is watched.
     r->slot = job.slot;
     r->process->go(job.slot);
-    for (std::string& kv : r->batch_template.env)
-      if (kv == "MPEXEC_SLOT=") kv += std::to_string(job.slot);  // for its later processes
+    if (r->batch) r->batch->slotKnown(job.slot);  // for its later processes
   } else {
     r = std::make_unique<Running>();
     if (auto why = launch(*r, job, false)) {
@@ -677,9 +667,7 @@ void LocalRunner::translate(Running& r, const sandbox::Event& ev, std::vector<Ru
       r.problem += fmt::format("{}seccomp denied {} to batch process {}", r.problem.empty() ? "" : "; ", ev.detail,
                                r.batch->process());
     } else if (ev.kind == K::Skipped) {
-      BatchEvents be;
-      r.batch->abandon(r.problem.empty() ? "group setup failed" : r.problem, be);
-      emitBatch(r, be, out);
+      r.batch->abandon(r.problem.empty() ? "group setup failed" : r.problem, out);
       if (opts_.batch_board) opts_.batch_board->close(plan_.units[r.unit].id);
       r.finished[ev.index] = true;
     } else if (ev.kind == K::Exited || ev.kind == K::SpawnFailed) {
@@ -774,9 +762,7 @@ void LocalRunner::finishUnit(size_t slot_index, std::vector<RunnerEvent>& out) {
     std::string why = !r->setup_failed.empty() ? r->setup_failed
                                                 : fmt::format("the unit ended early (init {})", describeStatus(status));
     if (r->roles[i] == sandbox::Role::Batch) {
-      BatchEvents be;
-      r->batch->abandon(why, be);
-      emitBatch(*r, be, out);
+      r->batch->abandon(why, out);
       continue;
     }
     if (r->roles[i] != sandbox::Role::Test) {
@@ -843,7 +829,7 @@ void LocalRunner::wait(std::vector<RunnerEvent>& out) {
     // Batch processes whose output lines report tests are read every 100 ms.
     int timeout = opts_.tick_ms;
     for (const auto& r : running_)
-      if (r && r->batch && r->batch_spec->lines.any() && r->batch_log)
+      if (r && r->batch && r->batch->readsLines())
         timeout = timeout < 0 ? kLinesPollMs : std::min(timeout, kLinesPollMs);
     n = epoll_wait(epoll_.get(), ready, 64, spare ? 0 : timeout);
     if (n != 0 || !spare) break;
@@ -857,7 +843,7 @@ void LocalRunner::wait(std::vector<RunnerEvent>& out) {
   // Live reports first: a process's reports all came before its exit.
   batchReports(out);
   for (auto& r : running_)
-    if (r && r->batch && r->batch_spec->lines.any() && r->batch_log) batchLines(*r, false, out);
+    if (r && r->batch && r->batch->readsLines()) batchLines(*r, false, out);
   std::vector<sandbox::Event> events;
   std::vector<bool> seen(running_.size(), false);
   for (int i = 0; i < n; ++i) {
@@ -879,93 +865,13 @@ void LocalRunner::wait(std::vector<RunnerEvent>& out) {
   }
 }
 
-std::optional<std::string> LocalRunner::batchProcess(Running& r, sandbox::CommandSpec& c) {
-  const Unit& unit = plan_.units[r.unit];
-  const uint32_t k = r.batch->process();
-  const std::string suffix = r.attempt > 1 ? fmt::format("{}.attempt{}", k, r.attempt) : std::to_string(k);
-  const std::string out_dir = paths_.run_dir + "/out/" + unit.id;
-  const std::string ids_name = "batch." + suffix + ".ids";
-  r.junit_name = "batch." + suffix + ".junit.xml";
-  r.batch_log_name = unit.id + ".batch." + suffix + ".log";
-  if (!r.out_dir) return "cannot open the unit's output directory " + out_dir + ": " + strerror(errno);
-  std::vector<std::string> ids;
-  std::string listing;
-  r.batch_ids.clear();
-  for (size_t t : r.batch->current()) {
-    ids.push_back(m_.tests[t].id);
-    listing += m_.tests[t].id + "\n";
-    r.batch_ids.emplace(m_.tests[t].id, t);
-  }
-  // The output directory is the unit's to write: nothing there is followed or trusted (DESIGN §4).
-  unlinkat(r.out_dir.get(), ids_name.c_str(), 0);
-  UniqueFd ids_fd(openat(r.out_dir.get(), ids_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
-  if (!ids_fd || write(ids_fd.get(), listing.data(), listing.size()) != ssize_t(listing.size()))
-    return fmt::format("cannot write {}/{}: {}", out_dir, ids_name, strerror(errno));
-  if (unlinkat(r.out_dir.get(), r.junit_name.c_str(), 0) < 0 && errno != ENOENT)
-    return fmt::format("cannot remove {}/{}: {}", out_dir, r.junit_name, strerror(errno));
-  r.batch_log.reset(openat(logs_dir_fd_.get(), r.batch_log_name.c_str(),
-                           O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
-  if (!r.batch_log) return fmt::format("cannot create {}/{}: {}", paths_.log_prefix, r.batch_log_name, strerror(errno));
-  r.lines_read = 0;
-  r.partial_line.clear();
-  r.sent_deadline = -1;
-
-  c = r.batch_template;
-  c.argv = expandBatchCommand(r.batch_spec->cmd, ids, out_dir + "/" + r.junit_name);
-  c.env.push_back("MPEXEC_BATCH_IDS_FILE=" + out_dir + "/" + ids_name);
-  c.env.push_back("MPEXEC_BATCH_JUNIT=" + out_dir + "/" + r.junit_name);
-  c.env.push_back("MPEXEC_BATCH_PROCESS=" + std::to_string(k));
-  // The init's own deadline until mpexec moves it: the sum of the tests' timeouts.
-  int64_t sum_ms = 0;
-  for (size_t t : r.batch->current())
-    sum_ms = std::min<int64_t>(sum_ms + int64_t(m_.tests[t].settings.timeout_s * 1000), int64_t(365) * 24 * 3600 * 1000);
-  c.timeout_ms = std::max<int64_t>(1, sum_ms);
-  c.log_name = r.batch_log_name;
-  if (opts_.batch_board) opts_.batch_board->open(unit.id, k, r.batch_ids, r.batch_log.get());
-  return std::nullopt;
-}
-
 void LocalRunner::batchEnded(Running& r, const sandbox::Event& ev, std::vector<RunnerEvent>& out) {
-  const Unit& unit = plan_.units[r.unit];
   batchReports(out);
   batchLines(r, true, out);
-  BatchProcessEnd end;
-  if (ev.kind == sandbox::Event::Kind::SpawnFailed) {
-    end.how = BatchProcessEnd::How::SpawnFailed;
-    end.detail = fmt::format("{}: {}", ev.detail, strerror(ev.err));
-  } else {
-    end.wait_status = ev.wait_status;
-    end.timed_out = ev.timed_out;
+  if (auto next = r.batch->ended(ev, out)) {
+    r.process->nextBatch(r.batch_index, r.batch->process(), *next);
+    return;  // if the init is gone, finishUnit() abandons what is left
   }
-  std::optional<JunitFile> junit;
-  std::string junit_problem;
-  if (r.out_dir) {
-    auto read = readJunitFile(r.out_dir.get(), r.junit_name, r.batch->currentIds());
-    if (!read.ok()) {
-      junit_problem = read.error().message();
-    } else if (*read) {
-      junit = std::move(**read);
-      junit_problem = junit->problem;
-    }
-  }
-  BatchEvents be;
-  r.batch->ended(end, clock_.toUs(ev.mono_ns), junit ? &*junit : nullptr, junit_problem,
-                 paths_.log_prefix + "/" + r.batch_log_name, be);
-  if (opts_.batch_board) opts_.batch_board->close(unit.id);
-  emitBatch(r, be, out);
-  if (!r.batch->done()) {
-    r.batch->startNext(clock_.nowUs());
-    sandbox::CommandSpec c;
-    if (auto why = batchProcess(r, c)) {
-      BatchEvents left;
-      r.batch->abandon(*why, left);
-      emitBatch(r, left, out);
-    } else {
-      r.process->nextBatch(r.batch_index, r.batch->process(), c);
-      return;  // if the init is gone, finishUnit() abandons what is left
-    }
-  }
-  r.batch_log.reset();
   r.process->endBatch(r.batch_index);
   r.finished[r.batch_index] = true;
 }
@@ -977,109 +883,20 @@ void LocalRunner::batchReports(std::vector<RunnerEvent>& out) {
     for (auto& candidate : running_)
       if (candidate && plan_.units[candidate->unit].id == rep.unit) r = candidate.get();
     if (!r || !r->batch || r->batch->process() != rep.process) continue;
-    BatchEvents be;
-    if (rep.started) {
-      r->batch->started(rep.test, rep.at_us, rep.log_offset, false, be);
-    } else {
-      r->batch->finished(rep.test, rep.result, rep.at_us, rep.log_offset, be);
-    }
-    emitBatch(*r, be, out);
+    r->batch->report(rep, out);
     batchDeadline(*r);
   }
 }
 
 void LocalRunner::batchLines(Running& r, bool all, std::vector<RunnerEvent>& out) {
-  const BatchLines& lines = r.batch_spec->lines;
-  if (!lines.any() || !r.batch_log) return;
-  constexpr size_t kMaxLine = 64 * 1024;
-  BatchEvents be;
-  const int64_t now = clock_.nowUs();
-  auto match = [&](std::string_view line, int64_t from, int64_t to) {
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    re2::StringPiece m[2];
-    auto test = [&](const std::optional<LinePattern>& p) -> std::optional<size_t> {
-      if (!p || !p->re->Match(re2::StringPiece(line.data(), line.size()), 0, line.size(), RE2::UNANCHORED, m, 2) ||
-          m[1].data() == nullptr)
-        return std::nullopt;
-      auto it = r.batch_ids.find(std::string(m[1].data(), m[1].size()));
-      if (it == r.batch_ids.end()) return std::nullopt;
-      return it->second;
-    };
-    if (auto t = test(lines.started)) r.batch->started(*t, now, from, true, be);
-    const std::pair<const std::optional<LinePattern>*, Outcome> ends[] = {
-        {&lines.pass, Outcome::Pass}, {&lines.fail, Outcome::Fail}, {&lines.skip, Outcome::Skip},
-        {&lines.error, Outcome::Error}};
-    for (const auto& [p, o] : ends)
-      if (auto t = test(*p)) r.batch->lineFinished(*t, o, now, to);
-  };
-  char buf[64 * 1024];
-  for (;;) {
-    ssize_t n = pread(r.batch_log.get(), buf, sizeof buf, r.lines_read);
-    if (n <= 0) break;
-    int64_t base = r.lines_read - int64_t(r.partial_line.size());
-    r.lines_read += n;
-    r.partial_line.append(buf, size_t(n));
-    size_t pos = 0, nl;
-    while ((nl = r.partial_line.find('\n', pos)) != std::string::npos) {
-      match(std::string_view(r.partial_line).substr(pos, nl - pos), base + int64_t(pos), base + int64_t(nl) + 1);
-      pos = nl + 1;
-    }
-    r.partial_line.erase(0, pos);
-    if (r.partial_line.size() > kMaxLine) r.partial_line.clear();  // a line this long is not a test's
-  }
-  if (all && !r.partial_line.empty()) {
-    int64_t base = r.lines_read - int64_t(r.partial_line.size());
-    match(r.partial_line, base, r.lines_read);
-    r.partial_line.clear();
-  }
-  emitBatch(r, be, out);
+  if (!r.batch->readsLines()) return;
+  r.batch->lines(all, out);
   batchDeadline(r);
 }
 
-void LocalRunner::emitBatch(Running& r, BatchEvents& ev, std::vector<RunnerEvent>& out) {
-  auto started = [&](size_t t, int64_t at) {
-    RunnerEvent s;
-    s.kind = RunnerEvent::Kind::TestStarted;
-    s.unit = r.unit;
-    s.test = t;
-    s.at_us = at;
-    out.push_back(std::move(s));
-  };
-  for (const auto& [t, at] : ev.started) started(t, at);
-  for (BatchResult& res : ev.finished) {
-    if (res.announce && res.record.start_us >= 0) started(res.test, res.record.start_us);
-    // The test's own log: its part of the process's output, then what the channel or mpexec says.
-    std::string name = logName(res.test, r.attempt);
-    UniqueFd fd(openat(logs_dir_fd_.get(), name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
-    if (fd && res.slice_from >= 0 && r.batch_log) {
-      char buf[64 * 1024];
-      for (int64_t at = res.slice_from; res.slice_to < 0 || at < res.slice_to;) {
-        size_t want = res.slice_to < 0 ? sizeof buf : size_t(std::min<int64_t>(int64_t(sizeof buf), res.slice_to - at));
-        ssize_t n = pread(r.batch_log.get(), buf, want, at);
-        if (n <= 0 || write(fd.get(), buf, size_t(n)) != n) break;
-        at += n;
-      }
-    }
-    if (fd && !res.text.empty()) (void)!write(fd.get(), res.text.data(), res.text.size());
-    RunnerEvent f;
-    f.kind = RunnerEvent::Kind::TestFinished;
-    f.unit = r.unit;
-    f.test = res.test;
-    f.record = std::move(res.record);
-    f.record.log = logPath(res.test, r.attempt);
-    f.record.attempts = r.attempt;
-    out.push_back(std::move(f));
-  }
-  ev.started.clear();
-  ev.finished.clear();
-}
-
 void LocalRunner::batchDeadline(Running& r) {
-  if (!r.process || r.batch->current().empty()) return;
-  int64_t d = r.batch->deadlineUs();
-  if (d == r.sent_deadline) return;
-  r.sent_deadline = d;
-  r.process->setBatchDeadline(r.batch_index, r.batch->process(), clock_.start_ns + d * 1000);
+  if (!r.process) return;
+  if (auto d = r.batch->movedDeadlineNs()) r.process->setBatchDeadline(r.batch_index, r.batch->process(), *d);
 }
 
 void LocalRunner::reapRetired() {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "executor/batch_board.h"
-#include "executor/batch_run.h"
+#include "executor/batch_unit.h"
 #include "executor/bind_paths.h"
 #include "executor/clock.h"
 #include "executor/manifest.h"
@@ -80,17 +80,13 @@ class LocalRunner : public UnitRunner {
   void finishUnit(size_t slot_index, std::vector<RunnerEvent>& out);
   void translate(Running& r, const struct sandbox::Event& ev, std::vector<RunnerEvent>& out);
 
-  // Batch units (docs/executor.md, "Batch units"). The next process of `r`'s batch as a command: its ids
-  // file, its JUnit file removed, its log made, the board told; on failure, why.
-  std::optional<std::string> batchProcess(Running& r, sandbox::CommandSpec& c);
+  // Batch units (docs/executor.md, "Batch units"; executor/batch_unit.h does their IO).
   /// The Batch command's process ended (Exited or SpawnFailed): outcomes, then the next process or none.
   void batchEnded(Running& r, const struct sandbox::Event& ev, std::vector<RunnerEvent>& out);
   /// Takes the live reports from the board and applies them to their units.
   void batchReports(std::vector<RunnerEvent>& out);
   /// Matches the new lines of `r`'s batch process output against batch.lines (`all`: the last one too).
   void batchLines(Running& r, bool all, std::vector<RunnerEvent>& out);
-  /// Sends the scheduler what a batch report changed, writing the finished tests' logs.
-  void emitBatch(Running& r, BatchEvents& ev, std::vector<RunnerEvent>& out);
   /// Tells the init the batch process's deadline when it moved.
   void batchDeadline(Running& r);
 
@@ -107,6 +103,7 @@ class LocalRunner : public UnitRunner {
   std::vector<bool> ids_in_use_;
   uint64_t task_share_ = 0;  ///< each unit's RLIMIT_NPROC where no pids cgroup limits it (sandbox::taskShare)
   UniqueFd logs_dir_fd_;
+  std::unique_ptr<BatchSite> batch_site_;  ///< what every batch unit shares with the runner
   UniqueFd out_dir_fd_;  ///< <run>/out, where each unit's output directory is made without following symlinks
   /// Every host path bound into a unit, resolved before the first unit starts (see bind_paths.h).
   BindPaths bind_paths_;
