@@ -37,8 +37,29 @@ Description: mpexec's sync client, pytest plugin and Python importers
  and mp_trail fixtures, and the runners behind "mpexec import pytest" and
  "mpexec import unittest", which run pytest-mp and nose2 suites under mpexec.
 CONTROL
+# Debian's Python policy: the modules are byte-compiled where they are installed, for the interpreters
+# installed there, and their bytecode goes with them, as dh_python3's maintainer scripts do. The package
+# ships no bytecode of its own.
+cat >"$root/DEBIAN/postinst" <<'POSTINST'
+#!/bin/sh
+set -e
+if command -v py3compile >/dev/null 2>&1; then
+	py3compile -p python3-mpexec
+fi
+POSTINST
+cat >"$root/DEBIAN/prerm" <<'PRERM'
+#!/bin/sh
+set -e
+if command -v py3clean >/dev/null 2>&1; then
+	py3clean -p python3-mpexec
+else
+	# No py3clean (python3 went first): the package's own directory holds only its modules' bytecode.
+	rm -rf /usr/lib/python3/dist-packages/mpexec/__pycache__
+fi
+PRERM
 (cd "$root" && find usr -type f -exec md5sum {} + | sort -k2) >"$root/DEBIAN/md5sums"
 chmod 644 "$root/DEBIAN/control" "$root/DEBIAN/md5sums"
+chmod 755 "$root/DEBIAN/postinst" "$root/DEBIAN/prerm"
 
 mkdir -p "$out"
 deb="$out/python3-mpexec_${version}_all.deb"

@@ -1,6 +1,6 @@
 // mpexec where C++ projects and CI live: a CMake + GoogleTest project imported from CTest gives CTest's
 // verdicts; four shards (each chosen a different CI way) merge into one report that covers every test
-// once; a merge without one shard names its tests; JUnit passes xmllint; the Debian package installs.
+// once; a merge without one shard names its tests; JUnit passes xmllint; the Debian packages install.
 // Every run here uses --no-sandbox: this suite is about the CI plumbing, not the containment.
 
 #include <sys/wait.h>
@@ -327,16 +327,19 @@ TEST_F(CiTest, ImportGtestRunsEveryCaseAndTheReproduceLineReproduces) {
   EXPECT_EQ(again.find("Math.Add"), std::string::npos) << again;
 }
 
+/// packaging/`name` of the source tree (the working directory, or MPEXEC_SOURCE_DIR), absolute; empty when
+/// there is none.
+std::string packagingScript(const std::string& name) {
+  for (std::string root : {std::string(getenv("MPEXEC_SOURCE_DIR") ? getenv("MPEXEC_SOURCE_DIR") : ""), std::string(".")}) {
+    if (!root.empty() && fs::exists(root + "/packaging/" + name)) return fs::absolute(root + "/packaging/" + name).string();
+  }
+  return "";
+}
+
 // The Debian package: built by packaging/deb.sh from the binary under test, unpacked into a temporary
 // root, it holds a working /usr/bin/mpexec, the man page and completion, and depends on its libraries.
 TEST(CiPackageTest, DebHoldsAWorkingBinaryManPageAndDepends) {
-  std::string script;
-  for (std::string root : {std::string(getenv("MPEXEC_SOURCE_DIR") ? getenv("MPEXEC_SOURCE_DIR") : ""), std::string(".")}) {
-    if (!root.empty() && fs::exists(root + "/packaging/deb.sh")) {
-      script = fs::absolute(root + "/packaging/deb.sh").string();
-      break;
-    }
-  }
+  std::string script = packagingScript("deb.sh");
   if (script.empty()) GTEST_SKIP() << "packaging/deb.sh not found (run from the source tree or set MPEXEC_SOURCE_DIR)";
   for (const char* tool : {"dpkg-deb", "dpkg-shlibdeps", "man"})
     if (!have(tool)) GTEST_SKIP() << tool << " is not installed";
@@ -384,6 +387,64 @@ TEST(CiPackageTest, DebHoldsAWorkingBinaryManPageAndDepends) {
   std::string lint;
   shell("lintian --tag-display-limit 0 " + shq(deb), &lint);
   EXPECT_EQ(lint.find("E: "), std::string::npos) << lint;
+}
+
+// python3-mpexec, as dh_python3 would make it (Debian's Python policy): it ships no bytecode; its postinst
+// byte-compiles the modules where they are installed (py3compile) and its prerm removes that bytecode
+// (py3clean), so that removing the package leaves no directory behind. Installed and removed with dpkg
+// for real, in a mount namespace of the test's own where /usr and dpkg's database are overlays: nothing
+// of the host changes.
+TEST(CiPackageTest, PythonDebByteCompilesAtInstallAndCleansAtRemoval) {
+  std::string script = packagingScript("deb-python.sh");
+  if (script.empty()) GTEST_SKIP() << "packaging/deb-python.sh not found (run from the source tree or set MPEXEC_SOURCE_DIR)";
+  if (!have("dpkg-deb")) GTEST_SKIP() << "dpkg-deb is not installed";
+  test::TempDir dir;
+  std::string out;
+  ASSERT_EQ(shell(shq(script) + " 9.9.9 " + shq(dir.path()), &out), 0) << out;
+  const std::string deb = dir.path() + "/python3-mpexec_9.9.9_all.deb";
+  ASSERT_TRUE(fs::exists(deb)) << out;
+
+  std::string contents;
+  ASSERT_EQ(shell("dpkg-deb -c " + shq(deb), &contents), 0) << contents;
+  EXPECT_NE(contents.find("dist-packages/mpexec/client.py"), std::string::npos) << contents;
+  EXPECT_EQ(contents.find("__pycache__"), std::string::npos) << "bytecode is made at install:\n" << contents;
+  const std::string control = dir.path() + "/control";
+  ASSERT_EQ(shell("dpkg-deb -e " + shq(deb) + " " + shq(control), &out), 0) << out;
+  for (const auto& [name, call] : {std::pair{"postinst", "py3compile -p python3-mpexec"},
+                                   std::pair{"prerm", "py3clean -p python3-mpexec"}}) {
+    const std::string path = control + "/" + name;
+    ASSERT_TRUE(fs::exists(path)) << name << " missing";
+    EXPECT_EQ(access(path.c_str(), X_OK), 0) << name << " is not executable";
+    EXPECT_NE(readFile(path).find(call), std::string::npos) << name << ":\n" << readFile(path);
+  }
+
+  if (geteuid() != 0) GTEST_SKIP() << "installing the package with dpkg needs root";
+  for (const char* tool : {"dpkg", "unshare", "findmnt", "py3compile", "py3clean"})
+    if (!have(tool)) GTEST_SKIP() << tool << " is not installed";
+  // Exits 77 before dpkg runs unless both overlays are in place.
+  const std::string install = R"sh(set -eu
+d=$1 deb=$2
+mkdir -p "$d/usr.up" "$d/usr.work" "$d/dpkg.up" "$d/dpkg.work"
+mount -t overlay overlay -o "lowerdir=/usr,upperdir=$d/usr.up,workdir=$d/usr.work" /usr || exit 77
+mount -t overlay overlay -o "lowerdir=/var/lib/dpkg,upperdir=$d/dpkg.up,workdir=$d/dpkg.work" /var/lib/dpkg || exit 77
+[ "$(findmnt -n -o FSTYPE /usr)" = overlay ] && [ "$(findmnt -n -o FSTYPE /var/lib/dpkg)" = overlay ] || exit 77
+site=/usr/lib/python3/dist-packages/mpexec
+dpkg --log=/dev/null --force-unsafe-io -i "$deb"
+echo "installed: $(ls "$site/__pycache__" | grep -c '^client\.cpython-.*\.pyc$')"
+/usr/bin/python3 -B -c 'import mpexec.client, os; print("cached:", os.path.exists(mpexec.client.__cached__))'
+dpkg --log=/dev/null --force-unsafe-io -r python3-mpexec
+[ -e "$site" ] && echo "left: $(find "$site")" || echo "removed"
+)sh";
+  std::string log;
+  int rc = shell("unshare --mount --propagation private sh -c " + shq(install) + " sh " +
+                     shq(dir.path() + "/overlay") + " " + shq(deb),
+                 &log);
+  if (rc == 77) GTEST_SKIP() << "no overlay mount here: " << log;
+  ASSERT_EQ(rc, 0) << log;
+  EXPECT_NE(log.find("installed: 1"), std::string::npos) << "no bytecode after dpkg -i:\n" << log;
+  EXPECT_NE(log.find("cached: True"), std::string::npos) << "python3 does not find the bytecode:\n" << log;
+  EXPECT_NE(log.find("removed"), std::string::npos) << "dpkg -r left the package's directory:\n" << log;
+  EXPECT_EQ(log.find("not empty so not removed"), std::string::npos) << log;
 }
 
 }  // namespace
