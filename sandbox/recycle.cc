@@ -171,7 +171,7 @@ bool RecycleKit::skips(const char* check) const {
 
 bool wantsRecycling(const Context& ctx, const UnitSpec& spec, const IdViews& views, int shared_root) {
   return spec.recycle && spec.isolation == Isolation::Namespaces && ctx.privileged() && views.owner >= 0 &&
-         shared_root >= 0 && spec.policy.network == Network::None && !spec.policy.nested &&
+         shared_root >= 0 && spec.policy.network == Network::None && !spec.policy.nested && spec.policy.seccomp &&
          !ctx.usesUserNamespace(spec.policy);
 }
 

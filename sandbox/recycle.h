@@ -52,8 +52,8 @@ struct RecycleKit {
 /// out), or the error of the first file that could not be read.
 Result<NetworkStatistics> readNetworkStatistics();
 
-/// Whether `spec` may be recycled (UnitSpec::recycle asked for it and the init got its kit): the spawner's
-/// side of the decision. Fills in `kit` from what the init was handed.
+/// Whether `spec` may be recycled (UnitSpec::recycle asked for it and the init got its kit; with seccomp,
+/// whose identity rules keep the kept namespaces unnamed): the spawner's side of the decision. Fills in `kit` from what the init was handed.
 bool wantsRecycling(const Context& ctx, const UnitSpec& spec, const IdViews& views, int shared_root);
 
 /// In the init, after its unit's last process is reaped: whether the kept namespaces hold anything of the

@@ -114,6 +114,29 @@ Result<void> denyGuarded(scmp_filter_ctx f) {
   return {};
 }
 
+// What would let a unit name its namespaces or its init (docs/sandbox.md, "What a unit can tell"): the ids the
+// kernel gives every namespace from one counter (NS_GET_ID and the other nsfs ioctls that return an id or
+// walk the mount namespaces, SO_NETNS_COOKIE), file handles (an nsfs handle holds the namespace's id, a pidfs
+// handle the process's 64-bit id), and a pidfd of pid 1, whose pidfs inode is that id. The nsfs ioctls are
+// matched by type and number, not by their size and direction bits (the kernel matches its extensible ones,
+// NS_MNT_GET_INFO and the like, by number), and every number nsfs does not use today is refused too, so a
+// newer kernel's next id ioctl is refused before it exists. Allowed: NS_GET_USERNS, NS_GET_PARENT,
+// NS_GET_NSTYPE, NS_GET_OWNER_UID (1-4) and the pid translations (6-9), which name nothing.
+constexpr uint64_t kNsfsType = 0xb700;
+constexpr uint64_t kNsfsRefusedNumbers[] = {0x00, 0x05, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f};
+constexpr int kSoNetnsCookie = 71;  // Linux 5.14
+
+Result<void> denyIdentity(scmp_filter_ctx f) {
+  for (uint64_t nr : kNsfsRefusedNumbers)
+    MPEXEC_TRY(deny(f, "ioctl", EPERM, {scmp_arg_cmp{1, SCMP_CMP_MASKED_EQ, 0xffff, kNsfsType | nr}}));
+  for (uint64_t high = 0x10; high <= 0xf0; high += 0x10)
+    MPEXEC_TRY(deny(f, "ioctl", EPERM, {scmp_arg_cmp{1, SCMP_CMP_MASKED_EQ, 0xfff0, kNsfsType | high}}));
+  MPEXEC_TRY(deny(f, "getsockopt", EPERM, {low32(1, SOL_SOCKET), low32(2, kSoNetnsCookie)}));
+  // EOPNOTSUPP, as for a filesystem that gives no handles: callers (systemd's mount-id lookup) fall back.
+  MPEXEC_TRY(deny(f, "name_to_handle_at", EOPNOTSUPP));
+  return denyNr(f, "pidfd_open", 434, EPERM, {low32(0, 1)});
+}
+
 Result<SeccompProgram> exportProgram(scmp_filter_ctx f) {
   UniqueFd mem(memfd_create("mpexec-seccomp", MFD_CLOEXEC));
   if (!mem) return sysError("memfd_create");
@@ -161,6 +184,7 @@ Result<SeccompProgram> compileSeccomp(SeccompProfile profile) {
   // The kernel broadcasts the host's device events to the uevent sockets of every network namespace that
   // its initial user namespace owns, a unit's new one included: what is plugged into or changes on the host.
   MPEXEC_TRY(deny(f.get(), "socket", EPERM, {low32(0, AF_NETLINK), low32(2, NETLINK_KOBJECT_UEVENT)}));
+  MPEXEC_TRY(denyIdentity(f.get()));
   if (profile == SeccompProfile::Default) {
     for (const char* name : kNamespaceCalls) MPEXEC_TRY(deny(f.get(), name, EPERM));
     for (uint64_t flag : kCloneNamespaceFlags)

@@ -28,6 +28,10 @@ struct SeccompProgram {
 /// a filter cannot read, fails with ENOSYS (libc falls back to openat); no prlimit64 that sets a limit of
 /// pid 1 (the unit's init). Nested adds no xattr writes: in a user namespace of its own a command holds
 /// CAP_SETFCAP, and a file capability set through an idmapped mount would be stored as the host's.
+///
+/// Default and Nested also refuse what names a namespace or the init (ids, cookies, file handles, a pidfd
+/// of pid 1: docs/sandbox.md, "What a unit can tell"): nsfs ioctls but the owner, parent, type and pid
+/// translations; getsockopt SO_NETNS_COOKIE; pidfd_open(1); name_to_handle_at (EOPNOTSUPP).
 Result<SeccompProgram> compileSeccomp(SeccompProfile profile);
 
 /// Installs `program` on the calling thread. Async-signal-safe (no allocation), so it may run between fork

@@ -10,6 +10,7 @@ namespace mpexec::test::escape {
 inline constexpr const char* kSeccompProbe = R"C(
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/sched.h>
 #include <pthread.h>
 #include <sched.h>
@@ -48,6 +49,21 @@ int main(void) {
   expect("ioctl(TIOCSTI)", ioctl(0, TIOCSTI, &c), EPERM);
   expect("socket(AF_VSOCK)", socket(40, SOCK_STREAM, 0), EPERM);
   expect("socket(AF_ALG)", socket(38, SOCK_SEQPACKET, 0), EPERM);
+  // What names a namespace or the init: NS_GET_ID, SO_NETNS_COOKIE, file handles, a pidfd of pid 1.
+  int ns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+  unsigned long long id = 0;
+  expect("ioctl(NS_GET_ID)", ioctl(ns, 0x8008b70dUL, &id), EPERM);
+  close(ns);
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  socklen_t len = sizeof id;
+  expect("getsockopt(SO_NETNS_COOKIE)", getsockopt(s, SOL_SOCKET, 71, &id, &len), EPERM);
+  close(s);
+  struct { struct file_handle h; unsigned char bytes[128]; } fh;
+  fh.h.handle_bytes = sizeof fh.bytes;
+  int mnt;
+  expect("name_to_handle_at", name_to_handle_at(AT_FDCWD, "/proc/self/ns/net", &fh.h, &mnt, AT_SYMLINK_FOLLOW),
+         EOPNOTSUPP);
+  expect("pidfd_open(1)", syscall(SYS_pidfd_open, 1, 0), EPERM);
   struct clone_args ca;
   memset(&ca, 0, sizeof ca);
   ca.exit_signal = SIGCHLD;

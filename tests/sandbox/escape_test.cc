@@ -295,7 +295,8 @@ TEST_F(Escape, Case07_MemoryLimitGivesAnOomOutcome) {
   EXPECT_EQ(outcome(rep, "next"), "PASS");
 }
 
-// 8. The seccomp policy: namespace, mount, io_uring, TIOCSTI, AF_VSOCK/AF_ALG are EPERM; clone3 is ENOSYS
+// 8. The seccomp policy: namespace, mount, io_uring, TIOCSTI, AF_VSOCK/AF_ALG, NS_GET_ID, SO_NETNS_COOKIE and
+//    pidfd_open(1) are EPERM, name_to_handle_at EOPNOTSUPP; clone3 is ENOSYS
 //    while threads work; LeakSanitizer (ptrace) still works.
 TEST_F(Escape, Case08_SeccompPolicyHolds) {
   std::string why;
@@ -319,12 +320,16 @@ TEST_F(Escape, Case08_SeccompPolicyHolds) {
   EXPECT_EQ(outcome(rep, "seccomp"), "PASS") << sl;
   for (const char* line : {"unshare(CLONE_NEWUSER): EPERM", "unshare(CLONE_NEWNS): EPERM", "mount(tmpfs): EPERM",
                            "io_uring_setup: EPERM", "ioctl(TIOCSTI): EPERM", "socket(AF_VSOCK): EPERM",
-                           "socket(AF_ALG): EPERM", "clone3: ENOSYS", "pthread_create: ok", "fork: ok"})
+                           "socket(AF_ALG): EPERM", "ioctl(NS_GET_ID): EPERM", "getsockopt(SO_NETNS_COOKIE): EPERM",
+                           "name_to_handle_at: EOPNOTSUPP", "pidfd_open(1): EPERM", "clone3: ENOSYS",
+                           "pthread_create: ok", "fork: ok"})
     EXPECT_TRUE(contains(sl, line)) << line << " missing from:\n" << sl;
   // The control: without the filter the same probe gets other answers, so the filter is what says no.
   std::string off = log(rep, "seccomp-off");
   EXPECT_FALSE(contains(off, "clone3: ENOSYS")) << off;
   EXPECT_FALSE(contains(off, "socket(AF_ALG): EPERM")) << off;
+  EXPECT_FALSE(contains(off, "ioctl(NS_GET_ID): EPERM")) << off;
+  EXPECT_FALSE(contains(off, "pidfd_open(1): EPERM")) << off;
   if (clean.empty()) GTEST_SKIP() << "seccomp checked; no ASan toolchain: " << asan_why;
   EXPECT_EQ(outcome(rep, "asan-clean"), "PASS") << log(rep, "asan-clean");
   std::string leak = log(rep, "asan-leak");

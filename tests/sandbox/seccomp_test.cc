@@ -102,6 +102,58 @@ TEST(SeccompTest, DefaultPolicyDeniesWithErrnoAndKeepsThreads) {
   });
 }
 
+// Nothing that names a namespace or the init (docs/sandbox.md, "What a unit can tell"), whatever the ioctl's
+// size and direction bits; what tools use of namespaces and pidfds stays.
+TEST(SeccompTest, DefaultPolicyRefusesNamespaceIdsHandlesAndAPidfdOfTheInit) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  expectContainedPasses(*ctx, unitSpec("seccomp-identity"), [ctx](int fd) {
+    return asCommand(*ctx, Policy{}, fd, [fd] {
+      int ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+      bool ok = check(fd, ns >= 0, "open /proc/self/ns/net");
+      uint64_t id = 0;
+      constexpr unsigned long kNsGetId = 0x8008b70d, kNsGetMntnsId = 0x8008b705, kNsMntGetInfo = 0x8010b70a;
+      ok &= check(fd, fails(ioctl(ns, kNsGetId, &id), EPERM), "NS_GET_ID");
+      ok &= check(fd, fails(ioctl(ns, 0xc008b70d, &id), EPERM), "NS_GET_ID with other direction bits");
+      ok &= check(fd, fails(syscall(SYS_ioctl, ns, kNsGetId | (1ul << 32), &id), EPERM), "NS_GET_ID with high bits");
+      ok &= check(fd, fails(ioctl(ns, kNsGetMntnsId, &id), EPERM), "NS_GET_MNTNS_ID");
+      ok &= check(fd, fails(ioctl(ns, kNsMntGetInfo, &id), EPERM), "NS_MNT_GET_INFO");
+      ok &= check(fd, fails(ioctl(ns, 0x8008b742, &id), EPERM), "a future nsfs ioctl");
+      ok &= check(fd, ioctl(ns, 0xb703) == CLONE_NEWNET, "NS_GET_NSTYPE still answers");
+      char link[64];
+      ok &= check(fd, readlink("/proc/self/ns/net", link, sizeof link) > 0, "readlink /proc/self/ns/net");
+      close(ns);
+      int s = socket(AF_INET, SOCK_DGRAM, 0);
+      socklen_t len = sizeof id;
+      ok &= check(fd, fails(getsockopt(s, SOL_SOCKET, 71, &id, &len), EPERM), "SO_NETNS_COOKIE");
+      int type = 0;
+      len = sizeof type;
+      ok &= check(fd, getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_DGRAM, "SO_TYPE");
+      close(s);
+      struct {
+        file_handle h;
+        unsigned char bytes[128];
+      } fh{};
+      fh.h.handle_bytes = sizeof fh.bytes;
+      int mnt = 0;
+      ok &= check(fd, fails(name_to_handle_at(AT_FDCWD, "/proc/self/ns/pid", &fh.h, &mnt, AT_SYMLINK_FOLLOW), EOPNOTSUPP),
+                  "name_to_handle_at");
+      ok &= check(fd, fails(syscall(SYS_pidfd_open, 1, 0), EPERM), "pidfd_open(1)");
+      ok &= check(fd, fails(syscall(SYS_pidfd_open, 1 | (1l << 32), 0), EPERM), "pidfd_open(1) with high bits");
+      pid_t child = fork();
+      if (child == 0) {
+        pause();
+        _exit(0);
+      }
+      int pidfd = int(syscall(SYS_pidfd_open, child, 0));
+      ok &= check(fd, pidfd >= 0, "pidfd_open of a child");
+      ok &= check(fd, syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0) == 0, "pidfd_send_signal");
+      waitpid(child, nullptr, 0);
+      close(pidfd);
+      return ok ? 0 : 1;
+    });
+  });
+}
+
 TEST(SeccompTest, CapabilitiesAreEmptyAndStayEmptyAcrossExec) {
   MPEXEC_NEED_NAMESPACES(ctx);
   expectContainedPasses(*ctx, unitSpec("caps"), [ctx](int fd) {
