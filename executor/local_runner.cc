@@ -219,8 +219,13 @@ LocalRunner::LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Con
     out_dir_fd_.reset(openat(run.get(), "out", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   }
   ids_in_use_.assign(ctx_.unitIds(), false);
-  const char* fresh = getenv("MPEXEC_FRESH_SANDBOXES");
-  fresh_only_ = fresh && *fresh && std::string(fresh) != "0";
+  // A recycled sandbox is opt-in (docs/sandbox.md, "Recycled sandboxes"): a unit can tell that it kept the
+  // last unit's network and pid namespaces (their inode numbers, lo's address times).
+  auto set = [](const char* name) {
+    const char* v = getenv(name);
+    return v && *v && std::string(v) != "0";
+  };
+  fresh_only_ = !set("MPEXEC_RECYCLE_SANDBOXES") || set("MPEXEC_FRESH_SANDBOXES");
   // Before any unit runs: every path a unit gets bound (see bind_paths.h).
   if (ctx_.isolation() == sandbox::Isolation::Namespaces) {
     std::vector<std::string> dirs{m_.dir};
@@ -562,7 +567,7 @@ std::unique_ptr<LocalRunner::Idle> LocalRunner::takeIdleSandbox(const sandbox::P
 
 bool LocalRunner::recycles(const sandbox::Policy& policy) const {
   return !fresh_only_ && ctx_.isolation() == sandbox::Isolation::Namespaces && ctx_.privileged() &&
-         !ids_in_use_.empty() && policy.network == sandbox::Network::None && !policy.nested &&
+         !ids_in_use_.empty() && policy.network == sandbox::Network::None && !policy.nested && policy.seccomp &&
          !ctx_.usesUserNamespace(policy);
 }
 

@@ -131,10 +131,11 @@ class LocalRunner : public UnitRunner {
   /// dies.
   struct Idle;
   std::vector<std::unique_ptr<Idle>> idle_;
-  /// Whether units of `policy` may take a sandbox another unit left clean: namespaces, root with unit ids,
-  /// network "none", not nested, and not turned off (MPEXEC_FRESH_SANDBOXES=1).
+  /// Whether units of `policy` may take a sandbox another unit left clean: asked for
+  /// (MPEXEC_RECYCLE_SANDBOXES=1, without MPEXEC_FRESH_SANDBOXES=1), namespaces, root with unit ids,
+  /// network "none", not nested, seccomp on.
   bool recycles(const sandbox::Policy& policy) const;
-  bool fresh_only_ = false;  ///< MPEXEC_FRESH_SANDBOXES
+  bool fresh_only_ = true;  ///< not MPEXEC_RECYCLE_SANDBOXES=1, or MPEXEC_FRESH_SANDBOXES=1
   size_t recycled_ = 0;      ///< units that ran in a recycled sandbox
   size_t sandboxes_ = 0;     ///< units that ran in a sandbox (new or recycled)
   static constexpr uint64_t kRetiring = ~uint64_t(0) - 1;  ///< epoll tag of their pidfds

@@ -48,11 +48,13 @@ class Residue : public EscapeTest {
 
   json::object sandbox() const { return json::object{{"sandbox", sandboxWithTools()}}; }
 
-  /// Runs [A: residue `leave_mode`, B: residue view] at -j1 and returns A's and B's logs as views. `fresh`
-  /// turns recycling off for the run (a new sandbox per unit); `skip` turns one check off.
+  /// Runs [A: residue `leave_mode`, B: residue view] at -j1 and returns A's and B's logs as views, with
+  /// recycling asked for (MPEXEC_RECYCLE_SANDBOXES=1) unless `fresh` (a new sandbox per unit); `skip` turns
+  /// one check off.
   std::pair<View, View> runPair(const std::string& leave_mode, bool fresh = false, const std::string& skip = {}) {
     json::array tests{argvTest("a", {prog_, leave_mode}), argvTest("b", {prog_, "view"})};
     ScopedEnv f("MPEXEC_FRESH_SANDBOXES", fresh ? "1" : "");
+    ScopedEnv recycle("MPEXEC_RECYCLE_SANDBOXES", fresh ? "" : "1");
     ScopedEnv s("MPEXEC_TEST_RECYCLE_SKIP", skip);
     // No durations from an earlier run, which would put the slower B first.
     std::filesystem::remove_all(dir_.path() + "/.mpexec");
