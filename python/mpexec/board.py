@@ -2,6 +2,7 @@
 dict in this process otherwise. Values go through JSON both ways, so a suite that runs in-process behaves as
 it will under mpexec: what is read is a copy, and a value JSON cannot hold is refused when it is written."""
 
+import hashlib
 import json
 import re
 import threading
@@ -12,6 +13,8 @@ from .client import SyncError, path_segment
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
 _ESCAPE = "_mpx."
+_HASHED = "_mpx.sha256."  # a key too long for the hex escape: its hash ('s' is no hex digit)
+_NAME_OF = "_mpx.name."  # beside a hashed key: the key itself, for listings
 _MAX_KEY = 256
 _MAX_WAIT = 300  # the service cuts every wait to 300 s
 
@@ -24,7 +27,9 @@ def _encode(value):
 
 
 def encode_key(key):
-    """The service accepts [A-Za-z0-9._/-]{1,256}; any other str is stored as _mpx.<hex of its UTF-8>."""
+    """The service accepts [A-Za-z0-9._/-]{1,256}; any other str is stored as _mpx.<hex of its UTF-8>, and
+    one whose hex would be longer than that as _mpx.sha256.<hex of its SHA-256> (pytest-mp takes names of
+    any length). Trails and locks are named the same way."""
     if not isinstance(key, str):
         raise TypeError("board keys are str, got {}".format(type(key).__name__))
     if (len(key) <= _MAX_KEY and _PLAIN_KEY.fullmatch(key) and not key.startswith(_ESCAPE)
@@ -32,13 +37,13 @@ def encode_key(key):
         return key
     encoded = _ESCAPE + key.encode("utf-8").hex()
     if len(encoded) > _MAX_KEY:
-        raise KeyError("board key too long once escaped ({} characters, at most {}): {!r}".format(
-            len(encoded), _MAX_KEY, key[:60]))
+        return _HASHED + hashlib.sha256(key.encode("utf-8")).hexdigest()
     return encoded
 
 
 def decode_key(stored):
-    if stored.startswith(_ESCAPE):
+    """The key stored as `stored`; a hashed key stays as it is (Board's listings look its name up)."""
+    if stored.startswith(_ESCAPE) and not stored.startswith(_HASHED):
         try:
             return bytes.fromhex(stored[len(_ESCAPE):]).decode("utf-8")
         except ValueError:
@@ -72,7 +77,8 @@ class Board(MutableMapping):
 
     def _all(self):
         _, body = self._client.request("GET", "/v1/board")
-        return {decode_key(k): v["value"] for k, v in body.items()}
+        names = {_HASHED + k[len(_NAME_OF):]: v["value"] for k, v in body.items() if k.startswith(_NAME_OF)}
+        return {names.get(k, decode_key(k)): v["value"] for k, v in body.items() if not k.startswith(_NAME_OF)}
 
     def __iter__(self):
         return iter(list(self._all()))
@@ -109,6 +115,10 @@ class Board(MutableMapping):
     def put(self, key, value, if_version=None, if_absent=False):
         """Writes `value`; returns its version, or None when the precondition failed."""
         body = {"value": json.loads(_encode(value))}
+        stored = encode_key(key)
+        if stored.startswith(_HASHED):  # its name first, so that a listing that sees the key can name it
+            self._client.request("PUT", "/v1/board/" + _NAME_OF + stored[len(_HASHED):],
+                                 {"value": key, "if_absent": True}, expect=(200, 409))
         if if_version is not None:
             body["if_version"] = if_version
         if if_absent:

@@ -81,6 +81,14 @@ class EndToEnd(unittest.TestCase):
                     self.assertTrue(other["end_us"] <= t["start_us"] or other["start_us"] >= t["end_us"],
                                     (t["name"], other["name"]))
 
+    def test_trail_names_and_board_keys_of_any_length(self):
+        suite = copy_suite("long_names", self.work)
+        proc, tests = self.import_and_run("pytest", suite)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(len(tests), 3)
+        self.assertEqual({t["outcome"] for t in tests.values()}, {"PASS"}, tests)
+        self.assertEqual(len({t["unit"] for t in tests.values()}), 3)
+
     def test_pytest_mp_group_info_in_every_unit(self):
         suite = copy_suite("group_info", self.work)
         for group_by in ("chunks", "test"):
