@@ -46,6 +46,7 @@ def _loads(module, name, pluginmanager):
     return not os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") or pluginmanager.has_plugin(name)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "mp_group(group, strategy='free'): the test (or class, module) is in the named group, "
@@ -61,7 +62,18 @@ def pytest_configure(config):
         if ids is None:
             raise pytest.UsageError("--mpexec-batch: MPEXEC_BATCH_IDS_FILE is not set (run by mpexec)")
     if ids is not None:
+        _run_here(config)
         config.pluginmanager.register(Selection(config, ids), "mpexec-selection")
+
+
+def _run_here(config):
+    """A unit runs its tests in its own process: pytest-xdist's -n, --dist and --tx (a suite's addopts, as
+    pytest-xdist users have them) are turned off before pytest-xdist's pytest_configure would start workers,
+    which would run the unit's tests outside the reports of this process. mpexec is the one that
+    distributes; pytest-xdist's fixtures stay (worker_id is "master", as under plain pytest)."""
+    option = config.option
+    if getattr(option, "dist", "no") != "no" or getattr(option, "tx", None) or getattr(option, "numprocesses", None):
+        option.dist, option.tx, option.numprocesses = "no", [], None
 
 
 # Fixtures (pytest-mp's names and scopes) ----------------------------------------------------------------

@@ -89,6 +89,13 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual({t["outcome"] for t in tests.values()}, {"PASS"}, tests)
         self.assertEqual(len({t["unit"] for t in tests.values()}), 3)
 
+    def test_pytest_xdist_in_addopts_does_not_distribute_inside_a_unit(self):
+        suite = copy_suite("xdist_addopts", self.work)
+        proc, tests = self.import_and_run("pytest", suite)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(len(tests), 10)
+        self.assertEqual({t["outcome"] for t in tests.values()}, {"PASS"}, tests)
+
     def test_pytest_mp_group_info_in_every_unit(self):
         suite = copy_suite("group_info", self.work)
         for group_by in ("chunks", "test"):
