@@ -96,14 +96,20 @@ def nose2_available():
 
 def has_nose2_config(start):
     """nose2 reads unittest.cfg and nose2.cfg in the current directory (and setup.cfg, tox.ini sections)."""
-    return any(os.path.isfile(os.path.join(d, f)) for d in (".", start) for f in ("unittest.cfg", "nose2.cfg"))
+    return any(os.path.isfile(os.path.join(d, f)) for d in (".", start or ".") for f in ("unittest.cfg", "nose2.cfg"))
+
+
+def nose2_dirs(start, top):
+    """nose2's -s and -t: only those given, so that without START_DIR nose2 starts where its configuration
+    says (start-dir), as `nose2` does."""
+    return (["-s", os.path.abspath(start)] if start else []) + (["-t", os.path.abspath(top)] if top else [])
 
 
 def discover_nose2(start, top):
     """The tests as nose2 collects them, grouped as its mp plugin groups them (nose2.util)."""
     from nose2.main import PluggableTestProgram
     from nose2 import util
-    from mpexec.nose2_batch import MP_PLUGIN
+    from mpexec.nose2_batch import EXCLUDED_PLUGINS
 
     found = []
 
@@ -111,10 +117,10 @@ def discover_nose2(start, top):
         def startTestRun(self, event):
             event.executeTests = lambda suite, result: found.extend(flatten(suite))
 
-    argv = ["nose2", "-s", start] + (["-t", top] if top else [])
+    argv = ["nose2"] + nose2_dirs(start, top)
     said = io.StringIO()
     with redirect_stdout(said), redirect_stderr(said):  # nose2's "Ran 0 tests": not for the manifest's stdout
-        PluggableTestProgram(module=None, argv=argv, exit=False, excludePlugins=[MP_PLUGIN],
+        PluggableTestProgram(module=None, argv=argv, exit=False, excludePlugins=EXCLUDED_PLUGINS,
                              extraHooks=[("startTestRun", Collect())])
     tests = []
     for test in found:
@@ -136,7 +142,8 @@ def discover_nose2(start, top):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="mpexec import unittest",
                                 description="Discover a unittest suite and write an mpexec manifest to stdout.")
-    p.add_argument("start", nargs="?", default=".", metavar="START_DIR", help="where discovery starts (.)")
+    p.add_argument("start", nargs="?", default=None, metavar="START_DIR",
+                   help="where discovery starts (.; for nose2, its configuration's start-dir)")
     p.add_argument("-p", "--pattern", default="test*.py", help="test file pattern (test*.py)")
     p.add_argument("-t", "--top-level-directory", dest="top", default=None,
                    help="the top-level directory of the project (START_DIR)")
@@ -151,10 +158,11 @@ def main(argv=None):
                         "plugins of the suite's nose2 config), or nose2 when it is installed and the suite has "
                         "a nose2 config or tests unittest's loader misses (default)")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
-    if not os.path.isdir(args.start):
+    if args.start is not None and not os.path.isdir(args.start):
         p.error("START_DIR {} is not a directory".format(args.start))
-    top = os.path.abspath(args.top or args.start)
-    tests, missed = discover_unittest(args.start, args.pattern, args.top)
+    start = args.start or "."
+    top = os.path.abspath(args.top or start)
+    tests, missed = discover_unittest(start, args.pattern, args.top)
     manifest.go_on()
     loader = args.loader
     if loader == "auto":
@@ -177,12 +185,11 @@ def main(argv=None):
     if tests is None:
         return 2
     if not tests:
-        print("mpexec import unittest: no tests found in {} (pattern {})".format(args.start, args.pattern),
+        print("mpexec import unittest: no tests found in {} (pattern {})".format(start, args.pattern),
               file=sys.stderr)
         return 2
     if loader == "nose2":
-        base = [sys.executable, "-m", "mpexec.nose2_batch", "-s", os.path.abspath(args.start)]
-        base += ["-t", top] if args.top else []
+        base = [sys.executable, "-m", "mpexec.nose2_batch"] + nose2_dirs(args.start, args.top)
     else:
         base = [sys.executable, "-m", "mpexec.unittest_batch", "--top", top]
     result = manifest.build(

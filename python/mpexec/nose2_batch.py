@@ -1,6 +1,6 @@
-"""Runs nose2 tests by id for mpexec (`python3 -m mpexec.nose2_batch -s START [-t TOP] [--single ID]`):
+"""Runs nose2 tests by id for mpexec (`python3 -m mpexec.nose2_batch [-s START] [-t TOP] [--single ID]`):
 the ids in $MPEXEC_BATCH_IDS_FILE, in one nose2 session with the suite's own configuration and plugins
-(but not the mp plugin: mpexec is the one that distributes), each result sent to mpexec as with
+(but not the mp plugin, mpexec is the one that distributes, nor the JUnit XML one), each result sent to mpexec as with
 mpexec.unittest_batch. Used by `mpexec import unittest` when nose2 collects the suite (docs/python.md)."""
 
 import argparse
@@ -11,6 +11,9 @@ from mpexec.results import Ledger, Reporter, batch_ids
 from mpexec.unittest_batch import _fixture_of, exit_status
 
 MP_PLUGIN = "nose2.plugins.mp"
+# Not run by mpexec's nose2 sessions: the mp plugin (mpexec distributes), and the JUnit XML plugin, which
+# would write its file into the tree, read-only in a unit (mpexec --junit writes one for the whole run).
+EXCLUDED_PLUGINS = [MP_PLUGIN, "nose2.plugins.junitxml"]
 
 
 def test_id(test):
@@ -65,16 +68,17 @@ def run(start, top, ids, ledger, extra=()):
     """One nose2 session over `ids`; returns the Report plugin."""
     from nose2.main import PluggableTestProgram
     report = Report(ledger)
-    argv = ["nose2", "-s", start] + (["-t", top] if top else []) + list(extra) + list(ids)
+    argv = ["nose2"] + (["-s", start] if start else []) + (["-t", top] if top else []) + list(extra) + list(ids)
     PluggableTestProgram(
-        module=None, argv=argv, exit=False, excludePlugins=[MP_PLUGIN],
+        module=None, argv=argv, exit=False, excludePlugins=EXCLUDED_PLUGINS,
         extraHooks=[(h, report) for h in ("startTest", "testOutcome", "stopTest", "stopTestRun")])
     return report
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python3 -m mpexec.nose2_batch")
-    p.add_argument("-s", "--start-dir", dest="start", default=".")
+    p.add_argument("-s", "--start-dir", dest="start", default=None,
+                   help="as nose2's (default: the configuration's start-dir, else .)")
     p.add_argument("-t", "--top-level-directory", dest="top", default=None)
     p.add_argument("--single", default=None, metavar="ID", help="run one test; the exit code is its outcome")
     args = p.parse_args(argv)

@@ -137,6 +137,19 @@ class EndToEnd(unittest.TestCase):
         state = [tests["test_nose2_kinds.WithState.test_a"], tests["test_nose2_kinds.WithState.test_b"]]
         self.assertEqual(state[0]["unit"], state[1]["unit"])
 
+    @unittest.skipUnless(NOSE2, "nose2 is not installed (packaging/install-deps.sh installs python3-nose2)")
+    def test_nose2_suite_found_through_its_configuration(self):
+        # No START_DIR: nose2's start-dir, code-directories and always-on plugins, as `nose2 -N 2` reads them.
+        suite = copy_suite("nose2_config", self.work)
+        proc, tests = self.import_and_run("unittest", suite)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(sorted(tests), ["test_calc.TestCalc.test_add", "test_calc.TestCalc.test_add_negative",
+                                         "test_calc.test_function", "test_calc.test_generator:1",
+                                         "test_calc.test_generator:2"])
+        self.assertEqual({t["outcome"] for t in tests.values()}, {"PASS"}, tests)
+        # nose2's JUnit XML plugin writes its file neither at the import nor in the (read-only) units.
+        self.assertFalse(os.path.exists(os.path.join(suite, "nose2-junit.xml")))
+
     def test_no_tests_collected_is_an_error_with_the_reason_in_every_grouping(self):
         empty = os.path.join(self.work, "empty")
         os.mkdir(empty)
