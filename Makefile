@@ -49,10 +49,13 @@ MPEXEC_LIBS := -Wl,-Bstatic -lboost_json -lseccomp -lre2 -Wl,-Bdynamic -lfmt -le
 LIBS        := $(MPEXEC_LIBS)
 HTTP_SO     := $(OUT)/libmpexec-http.so
 HTTP_SO_SRCS := sync-service/http.cc sync-service/http_answer.cc sync-service/http_request.cc
+# The spawner as a library, for a preloaded interpreter (python/mpexec/_preload.py, docs/sandbox.md): the
+# sandbox's objects built position-independent, exporting mpexec_spawner_serve() alone.
+SPAWNER_SO  := $(OUT)/libmpexec-spawner.so
 
 # One static library per directory (DESIGN §1): executor -> sync-service, sandbox.
 EXECUTOR_SRCS := $(filter-out executor/main.cc,$(wildcard executor/*.cc executor/*/*.cc))
-SANDBOX_SRCS  := $(filter-out sandbox/spawner_main.cc,$(wildcard sandbox/*.cc))
+SANDBOX_SRCS  := $(filter-out sandbox/spawner_main.cc sandbox/spawner_library.cc,$(wildcard sandbox/*.cc))
 SYNC_SRCS     := $(wildcard sync-service/*.cc)
 LIB_SRCS      := $(EXECUTOR_SRCS) $(SANDBOX_SRCS) $(SYNC_SRCS)
 objs = $(patsubst %.cc,$(OUT)/obj/%.o,$(1))
@@ -79,10 +82,11 @@ FIXTURES      := $(OUT)/tests/fixtures/batch-live $(OUT)/tests/fixtures/batch-gt
                  $(OUT)/tests/fixtures/batch-doctest
 GTEST_CASES   := $(OUT)/bench/gtest-cases
 
-ALL_SRCS := $(LIB_SRCS) executor/main.cc sandbox/spawner_main.cc $(wildcard tests/*/*.cc tests/*/*/*.cc) \
+ALL_SRCS := $(LIB_SRCS) executor/main.cc sandbox/spawner_main.cc sandbox/spawner_library.cc $(wildcard tests/*/*.cc tests/*/*/*.cc) \
             $(BENCH_SRCS) \
             bench/ns_floor.cc bench/gtest_cases.cc examples/batch-doctest/tests.cc
-DEPS     := $(ALL_SRCS:%.cc=$(OUT)/obj/%.d) $(HTTP_SO_SRCS:%.cc=$(OUT)/pic/%.d)
+DEPS     := $(ALL_SRCS:%.cc=$(OUT)/obj/%.d) $(HTTP_SO_SRCS:%.cc=$(OUT)/pic/%.d) \
+            $(SANDBOX_SRCS:%.cc=$(OUT)/pic/%.d) $(OUT)/pic/sandbox/spawner_library.d
 
 # The fuzz targets (tests/fuzz/*_fuzz.cc, docs/fuzzing.md), each run for FUZZ_SECONDS by `make fuzz`.
 FUZZ_CXX      ?= clang++-14
@@ -91,7 +95,7 @@ FUZZ_TARGETS  ?= $(patsubst tests/fuzz/%_fuzz.cc,%,$(wildcard tests/fuzz/*_fuzz.
 FUZZ_OBJS     := $(call objs,tests/fuzz/boost_json_src.cc tests/fuzz/oracle.cc tests/support/temp_dir.cc)
 
 .PHONY: all deps test demo bench bench-compare asan fuzz fuzz-build install uninstall deb clean format
-all: deps $(BUILD)/mpexec $(BUILD)/mpexec-spawner $(BUILD)/libmpexec-http.so
+all: deps $(BUILD)/mpexec $(BUILD)/mpexec-spawner $(BUILD)/libmpexec-http.so $(BUILD)/libmpexec-spawner.so
 
 deps:
 	@packaging/install-deps.sh
@@ -121,7 +125,13 @@ $(HTTP_SO): $(HTTP_SO_SRCS:%.cc=$(OUT)/pic/%.o)
 $(OUT)/mpexec-spawner: $(OUT)/obj/sandbox/spawner_main.o $(LIB_sandbox)
 	$(CXX) $(LDFLAGS) $(SPAWNER_LDFLAGS_$(MODE)) $^ -lseccomp -o $@
 
-$(BUILD)/mpexec $(BUILD)/mpexec-spawner $(BUILD)/libmpexec-http.so: $(BUILD)/%: $(OUT)/%
+# C++ and libseccomp linked in statically: the interpreter that loads it need not have them.
+$(SPAWNER_SO): $(SANDBOX_SRCS:%.cc=$(OUT)/pic/%.o) $(OUT)/pic/sandbox/spawner_library.o sandbox/spawner_library.map
+	$(CXX) $(LDFLAGS) -shared -Wl,--no-undefined -Wl,--version-script=sandbox/spawner_library.map \
+	  -Wl,-soname,libmpexec-spawner.so -static-libstdc++ -static-libgcc $(filter %.o,$^) \
+	  -Wl,-Bstatic -lseccomp -Wl,-Bdynamic -o $@
+
+$(BUILD)/mpexec $(BUILD)/mpexec-spawner $(BUILD)/libmpexec-http.so $(BUILD)/libmpexec-spawner.so: $(BUILD)/%: $(OUT)/%
 	cp $< $@
 
 # One gtest binary per source directory, so a broken directory does not stop the others' tests.
@@ -157,7 +167,7 @@ $(GTEST_CASES): $(OUT)/obj/bench/gtest_cases.o
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $^ -lgtest -lgtest_main -o $@
 
-test: deps $(OUT)/mpexec $(OUT)/mpexec-spawner $(HTTP_SO) $(NS_FLOOR) $(FIXTURES) $(TEST_BINS)
+test: deps $(OUT)/mpexec $(OUT)/mpexec-spawner $(HTTP_SO) $(SPAWNER_SO) $(NS_FLOOR) $(FIXTURES) $(TEST_BINS)
 	@packaging/install-deps.sh --browser || echo "make test: chromium is not installed; the browser test will skip"
 	MPEXEC_BIN=$(abspath $(OUT)/mpexec) tests/python/run.sh $(PYTHON3)
 	MPEXEC_BIN=$(abspath $(OUT)/mpexec) NS_FLOOR_BIN=$(abspath $(NS_FLOOR)) tests/run-all.sh $(TEST_BINS)
@@ -180,7 +190,7 @@ $(OUT)/fuzz/%: $(OUT)/obj/tests/fuzz/%_fuzz.o $(FUZZ_OBJS) $(ALL_LIBS)
 demo: all
 	$(BUILD)/mpexec --np 4 examples/demo/manifest.json
 
-bench: deps $(OUT)/mpexec $(OUT)/mpexec-spawner $(HTTP_SO) $(BENCH_BINS) $(GTEST_CASES)
+bench: deps $(OUT)/mpexec $(OUT)/mpexec-spawner $(HTTP_SO) $(SPAWNER_SO) $(BENCH_BINS) $(GTEST_CASES)
 	MPEXEC_BIN=$(abspath $(OUT)/mpexec) GTEST_CASES=$(abspath $(GTEST_CASES)) bench/run-all.sh $(BENCH_BINS)
 
 # COMPARE_ARGS=--write also writes bench/RESULTS.md; RUNS, LARGE, WORKLOADS: see bench/compare.sh.
@@ -192,13 +202,14 @@ install: all
 	install -Dm755 $(BUILD)/mpexec $(DESTDIR)$(PREFIX)/bin/mpexec
 	install -Dm755 $(BUILD)/mpexec-spawner $(DESTDIR)$(PREFIX)/lib/mpexec/mpexec-spawner
 	install -Dm644 $(BUILD)/libmpexec-http.so $(DESTDIR)$(PREFIX)/lib/mpexec/libmpexec-http.so
+	install -Dm644 $(BUILD)/libmpexec-spawner.so $(DESTDIR)$(PREFIX)/lib/mpexec/libmpexec-spawner.so
 	install -Dm644 packaging/mpexec.1 $(DESTDIR)$(PREFIX)/share/man/man1/mpexec.1
 	install -Dm644 packaging/bash-completion/mpexec $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mpexec
 	packaging/python-install.sh $(VERSION) $(DESTDIR)$(PYTHON_SITE) $(PY_SRCS)
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/mpexec $(DESTDIR)$(PREFIX)/lib/mpexec/mpexec-spawner \
-	  $(DESTDIR)$(PREFIX)/lib/mpexec/libmpexec-http.so
+	  $(DESTDIR)$(PREFIX)/lib/mpexec/libmpexec-http.so $(DESTDIR)$(PREFIX)/lib/mpexec/libmpexec-spawner.so
 	-rmdir $(DESTDIR)$(PREFIX)/lib/mpexec 2>/dev/null
 	rm -f $(DESTDIR)$(PREFIX)/share/man/man1/mpexec.1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mpexec
 	rm -rf $(DESTDIR)$(PYTHON_SITE)/mpexec $(DESTDIR)$(PYTHON_SITE)/mpexec-$(VERSION).dist-info

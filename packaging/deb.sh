@@ -1,6 +1,6 @@
 #!/bin/sh
-# Builds the Debian package of mpexec with dpkg-deb: the binary, mpexec-spawner and libmpexec-http.so (taken
-# from beside it), the man page, bash completion and the documentation lintian expects. Depends comes from dpkg-shlibdeps, so it names the runtime libraries the
+# Builds the Debian package of mpexec with dpkg-deb: the binary, mpexec-spawner, libmpexec-http.so and
+# libmpexec-spawner.so (taken from beside it), the man page, bash completion and the documentation lintian expects. Depends comes from dpkg-shlibdeps, so it names the runtime libraries the
 # binary really links.
 #   packaging/deb.sh BIN VERSION OUTDIR    → OUTDIR/mpexec_VERSION_ARCH.deb (its path on stdout)
 set -eu
@@ -9,7 +9,8 @@ set -eu
 bin=$1 version=$2 out=$3
 spawner=$(dirname "$bin")/mpexec-spawner
 http=$(dirname "$bin")/libmpexec-http.so
-for f in "$spawner" "$http"; do
+preload=$(dirname "$bin")/libmpexec-spawner.so
+for f in "$spawner" "$http" "$preload"; do
   [ -f "$f" ] || { echo "deb.sh: $f not found (make builds it beside mpexec)" >&2; exit 1; }
 done
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,8 +25,10 @@ install -d "$root/DEBIAN" "$root/usr/bin" "$root/usr/lib/mpexec" "$root/usr/shar
 install -m755 "$bin" "$root/usr/bin/mpexec"
 install -m755 "$spawner" "$root/usr/lib/mpexec/mpexec-spawner"
 install -m644 "$http" "$root/usr/lib/mpexec/libmpexec-http.so"
+install -m644 "$preload" "$root/usr/lib/mpexec/libmpexec-spawner.so"
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/bin/mpexec" \
-  "$root/usr/lib/mpexec/mpexec-spawner" "$root/usr/lib/mpexec/libmpexec-http.so"
+  "$root/usr/lib/mpexec/mpexec-spawner" "$root/usr/lib/mpexec/libmpexec-http.so" \
+  "$root/usr/lib/mpexec/libmpexec-spawner.so"
 # Static on purpose: every unit's clone copies its mappings (docs/sandbox.md).
 echo "mpexec: statically-linked-binary" >"$root/usr/share/lintian/overrides/mpexec"
 gzip -9n <"$here/mpexec.1" >"$root/usr/share/man/man1/mpexec.1.gz"
@@ -36,7 +39,8 @@ chmod 644 "$root/usr/share/man/man1/mpexec.1.gz" "$root/usr/share/lintian/overri
 # dpkg-shlibdeps reads debian/control of a source package; a minimal one is enough.
 mkdir -p "$work/debian"
 printf 'Source: mpexec\n\nPackage: mpexec\nArchitecture: any\n' >"$work/debian/control"
-depends=$(cd "$work" && dpkg-shlibdeps -O -e root/usr/bin/mpexec -e root/usr/lib/mpexec/libmpexec-http.so 2>/dev/null |
+depends=$(cd "$work" && dpkg-shlibdeps -O -e root/usr/bin/mpexec -e root/usr/lib/mpexec/libmpexec-http.so \
+  -e root/usr/lib/mpexec/libmpexec-spawner.so 2>/dev/null |
   sed -n 's/^shlibs:Depends=//p')
 [ -n "$depends" ] || { echo "deb.sh: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 

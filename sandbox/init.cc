@@ -100,6 +100,8 @@ UniqueFd openLog(int dir, const char* name) {
   _exit(127);
 }
 
+PreloadedRun preloaded_run = nullptr;
+
 /// Everything the command's process needs, prepared by the init before the clone: the child shares the
 /// init's memory until it execs, so it builds nothing it would have to free.
 struct CommandLaunch {
@@ -111,7 +113,26 @@ struct CommandLaunch {
   char* const* envp;
   int log_fd;
   int report_fd;
+  bool preloaded;  ///< run through preloaded_run rather than exec'd
 };
+
+/// In the command's own process, where an execve would come: what the exec would do to the process short
+/// of replacing its memory (every fd but 0-2 closed, caught signals back to their default, dumpable again,
+/// as an exec of a readable program makes it), then the preloaded interpreter runs the command. Returns
+/// only when the interpreter declined it, the report pipe still open: the command is then exec'd.
+void runPreloaded(const CommandLaunch& l) {
+  unsigned report = unsigned(l.report_fd);
+  if (report > 3) syscall(SYS_close_range, 3, report - 1, 0);
+  syscall(SYS_close_range, report + 1, ~0U, 0);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction sa {};
+    if (sigaction(sig, nullptr, &sa) == 0 && sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN)
+      signal(sig, SIG_DFL);
+  }
+  prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+  int status = preloaded_run(l.argv, l.envp, l.report_fd);
+  if (status >= 0) _exit(status & 0xff);
+}
 
 /// In the command's own process: session, log, cwd, restrictions, exec.
 int execCommand(void* arg) {
@@ -134,6 +155,7 @@ int execCommand(void* arg) {
   // As the user the command runs as: a directory it may not enter is its error, not the init's.
   if (chdir(l.cmd->cwd.c_str()) < 0) failChild(l.report_fd, ("chdir " + l.cmd->cwd).c_str());
   if (contained) step(restrictCommand(*l.ctx, l.spec->policy));
+  if (l.preloaded) runPreloaded(l);
   execve(l.program, l.argv, l.envp);
   failChild(l.report_fd, (std::string("execve ") + l.program).c_str());
 }
@@ -141,6 +163,12 @@ int execCommand(void* arg) {
 /// Starts the command like posix_spawn does: a child that shares the init's memory and runs on its own
 /// stack, with the init suspended until it has exec'd or failed. No page tables are copied.
 pid_t launchCommand(CommandLaunch& launch, std::unique_ptr<char[]>& stack) {
+  if (launch.preloaded) {
+    // The interpreter runs in the child's own copy of this memory: a fork, not a child sharing it.
+    pid_t pid = fork();
+    if (pid == 0) _exit(execCommand(&launch));
+    return pid;
+  }
 #if defined(__SANITIZE_ADDRESS__)
   // AddressSanitizer keeps shadow state per stack and cannot follow a child that runs instrumented code on
   // a stack of its own in our memory: a plain fork there.
@@ -300,7 +328,9 @@ class Init {
     argv.push_back(nullptr);
     for (const auto& e : cmd.env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
-    CommandLaunch launch{&ctx_, &spec_, &cmd, program.c_str(), argv.data(), envp.data(), log.get(), report_w.get()};
+    CommandLaunch launch{&ctx_,        &spec_,      &cmd,          program.c_str(),
+                         argv.data(), envp.data(), log.get(),     report_w.get(),
+                         cmd.preload && preloaded_run != nullptr && spec_.isolation == Isolation::Namespaces};
 
     int64_t start = monoNs();
     pid_t pid = launchCommand(launch, stack_);
@@ -471,6 +501,9 @@ void closeInheritedFds(std::vector<int> keep) {
 }
 
 }  // namespace
+
+void setPreloadedRun(PreloadedRun run) { preloaded_run = run; }
+PreloadedRun preloadedRun() { return preloaded_run; }
 
 bool awaitGo(int event_fd, UnitSpec& spec) {
   GoMessage go;

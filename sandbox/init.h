@@ -24,6 +24,18 @@ namespace mpexec::sandbox {
 /// see or change anything (recycleSandbox), sends Ready or SetupFailed, and runs it.
 [[noreturn]] void runInit(const Context& ctx, const UnitSpec& spec, int event_fd, const RecycleKit* kit = nullptr);
 
+/// How a command's process runs a CommandSpec::preload command in a preloaded interpreter: called after
+/// every restriction of the command is in place, with every fd above 2 closed but `commit_fd` (the pipe that
+/// tells the init the command started, as an execve would close it). It returns the command's exit status
+/// (0..255), having closed `commit_fd` once it ran the command, or -1 with `commit_fd` still open to have the
+/// command exec'd instead. See python/mpexec/_preload.py.
+using PreloadedRun = int (*)(char* const* argv, char* const* envp, int commit_fd);
+
+/// Makes every init cloned from this process run CommandSpec::preload commands through `run`. Set once,
+/// before serving, by the preloaded spawner (Spawner::servePreloaded) only.
+void setPreloadedRun(PreloadedRun run);
+PreloadedRun preloadedRun();
+
 /// For a unit spawned with UnitSpec::hold: waits for UnitProcess::go() on `event_fd` and puts its slot into
 /// the commands' MPEXEC_SLOT. False when the executor closed the socket instead (the unit is not wanted).
 bool awaitGo(int event_fd, UnitSpec& spec);

@@ -162,6 +162,15 @@ class OwnerViews {
   std::map<int32_t, UniqueFd> views_;
 };
 
+/// In a preloaded spawner's init: the unit's commands, sent by UnitProcess::sendCommands. False when mpexec
+/// closed the socket or sent another unit.
+bool receiveCommands(int event_fd, UnitSpec& spec) {
+  auto full = awaitNext(event_fd);
+  if (!full || full->spec.name != spec.name) return false;
+  spec.commands = std::move(full->spec.commands);
+  return true;
+}
+
 [[noreturn]] void serveRequests(const Context& ctx, int sock, size_t netns_ahead, MadeAhead made) {
   bool privileged = ctx.isolation() == Isolation::Namespaces && ctx.privileged();
   // Once here rather than 41 credential commits in every init (caps.h). A failure leaves it to the inits.
@@ -188,9 +197,15 @@ class OwnerViews {
     std::vector<int> fds;
     if (!receiveRequest(sock, bytes, fds)) _exit(0);  // mpexec closed its end (or broke the protocol)
     auto request = decodeSpawnRequest(bytes);
+    const bool preloaded = preloadedRun() != nullptr;
     if (!request.ok() || fds.empty()) {
       Error e = request.ok() ? Error{"spawner", EPROTO, "request without an event socket"} : request.error();
       sendSpawnMessage(sock, failedMessage(e));
+    } else if (preloaded && (request->spec.isolation != Isolation::Namespaces || !request->spec.commands.empty())) {
+      // An init without namespaces is handed later units (runNext), and commands would stay in this memory:
+      // either would let one unit's processes inherit another's.
+      sendSpawnMessage(sock, failedMessage(Error{"spawner", EPROTO, "a preloaded spawner takes sandboxed units "
+                                                                    "without their commands only"}));
     } else {
       UnitSpec& spec = request->spec;
       size_t next = 1;
@@ -214,8 +229,12 @@ class OwnerViews {
       }
       int event_fd = fds[0];
       RecycleKit kit;  // filled in by the init, in its own copy of this memory
-      ch.kit = &kit;
+      // An init of a preloaded spawner is never handed another unit: it has held this one's commands.
+      spec.recycle = spec.recycle && !preloaded;
+      ch.kit = preloaded ? nullptr : &kit;
       serveSpawn(ctx, spec, ch, sock, [&]() -> int {
+        // Its commands come from mpexec to the init itself, never through this process.
+        if (preloaded && !receiveCommands(event_fd, spec)) return 0;
         if (spec.hold && !awaitGo(event_fd, spec)) return 0;
         runInit(ctx, spec, event_fd, &kit);
       });
@@ -224,6 +243,49 @@ class OwnerViews {
     for (int fd : fds) close(fd);
   }
 }
+
+/// What mpexec-spawner and a preloaded spawner do once started: wait for the Context, then serve.
+int serveProgram(const char* name, int sock, long parent, bool make_ahead) {
+  // Dies with mpexec. Set here rather than between fork and exec (posix_spawn has no such step); if mpexec
+  // died before, our parent is no longer it.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != pid_t(parent)) return 0;
+  // mpexec starts us before it reads its manifest. Until the Context comes, root makes what its units will
+  // want: the shared root, then one network namespace unless the Context is already there. A Context that
+  // wants neither drops them.
+  scrubCommandLine();
+  MadeAhead made;
+  if (make_ahead && geteuid() == 0) {
+    makeSharedRoot(made, true, cgroupMountPoints());
+    made.pool.retarget(1);
+    if (!requestWaiting(sock, 0)) made.pool.fill();
+  }
+  char first;
+  ssize_t peeked;
+  while ((peeked = recv(sock, &first, 1, MSG_PEEK)) < 0 && errno == EINTR) {
+  }
+  if (peeked == 0) return 0;  // mpexec stopped before it had a Context (a bad manifest)
+  std::string bytes;
+  std::vector<int> fds;
+  if (!receiveRequest(sock, bytes, fds) || !fds.empty()) {
+    fprintf(stderr, "%s: no context from mpexec\n", name);
+    return 2;
+  }
+  size_t ahead = 0;
+  std::string context;
+  if (!decodeStart(bytes, ahead, context)) {
+    fprintf(stderr, "%s: malformed first frame from mpexec\n", name);
+    return 2;
+  }
+  auto ctx = decodeContext(context);
+  if (!ctx) {
+    fprintf(stderr, "%s: %s\n", name, ctx.error().message().c_str());
+    return 2;
+  }
+  serveRequests(**ctx, sock, ahead, std::move(made));
+}
+
+constexpr char kReady = 'R';  ///< a preloaded spawner's first byte
 
 }  // namespace
 
@@ -263,48 +325,27 @@ int Spawner::programMain(int argc, char** argv) {
   int type = 0;
   socklen_t len = sizeof type;
   if (getsockopt(kProgramSocket, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return usage();
-  // Dies with mpexec. Set here rather than between fork and exec (posix_spawn has no such step); if mpexec
-  // died before, our parent is no longer it.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != pid_t(parent)) return 0;
-  // mpexec starts us before it reads its manifest. Until the Context comes, root makes what its units will
-  // want: the shared root, then one network namespace unless the Context is already there. A Context that
-  // wants neither drops them.
-  scrubCommandLine();
-  MadeAhead made;
-  if (make_ahead == "1" && geteuid() == 0) {
-    makeSharedRoot(made, true, cgroupMountPoints());
-    made.pool.retarget(1);
-    if (!requestWaiting(kProgramSocket, 0)) made.pool.fill();
-  }
-  char first;
-  ssize_t peeked;
-  while ((peeked = recv(kProgramSocket, &first, 1, MSG_PEEK)) < 0 && errno == EINTR) {
-  }
-  if (peeked == 0) return 0;  // mpexec stopped before it had a Context (a bad manifest)
-  std::string bytes;
-  std::vector<int> fds;
-  if (!receiveRequest(kProgramSocket, bytes, fds) || !fds.empty()) {
-    fprintf(stderr, "%s: no context from mpexec\n", name);
-    return 2;
-  }
-  size_t ahead = 0;
-  std::string context;
-  if (!decodeStart(bytes, ahead, context)) {
-    fprintf(stderr, "%s: malformed first frame from mpexec\n", name);
-    return 2;
-  }
-  auto ctx = decodeContext(context);
-  if (!ctx) {
-    fprintf(stderr, "%s: %s\n", name, ctx.error().message().c_str());
-    return 2;
-  }
-  serveRequests(**ctx, kProgramSocket, ahead, std::move(made));
+  return serveProgram(name, kProgramSocket, parent, make_ahead == "1");
 }
 
-Result<std::unique_ptr<Spawner>> Spawner::launch(const std::string& program, bool make_ahead) {
-  pid_t parent = getpid();
-  if (program.empty()) return std::unique_ptr<Spawner>(new Spawner(-1, UniqueFd()));
+int Spawner::servePreloaded(int sock, long parent, bool make_ahead, PreloadedRun run) {
+  int type = 0;
+  socklen_t len = sizeof type;
+  if (run == nullptr || getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return 2;
+  setPreloadedRun(run);
+  while (send(sock, &kReady, 1, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+  }
+  return serveProgram("mpexec preloaded spawner", sock, parent, make_ahead);
+}
+
+namespace {
+
+/// Starts `path` as `argv` with mpexec's pid and make_ahead appended, the socket as fd 3 and
+/// `env` (null: mpexec's); with `quiet`, stdin and stdout on /dev/null.
+Result<std::pair<pid_t, UniqueFd>> startProgram(const std::string& path, std::vector<std::string> argv, bool make_ahead, char* const* env,
+                                                bool quiet) {
+  argv.push_back(std::to_string(getpid()));
+  argv.push_back(make_ahead ? "1" : "0");
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return sysError("socketpair", "spawner");
   UniqueFd mine(sv[0]), theirs(sv[1]);
@@ -314,29 +355,68 @@ Result<std::unique_ptr<Spawner>> Spawner::launch(const std::string& program, boo
   // It sets PDEATHSIG itself.
   int fd = theirs.get();
   UniqueFd moved;
-  if (fd == kProgramSocket) {  // dup2 onto itself would keep close-on-exec
-    moved.reset(fcntl(fd, F_DUPFD_CLOEXEC, kProgramSocket + 1));
+  if (fd == Spawner::kProgramSocket) {  // dup2 onto itself would keep close-on-exec
+    moved.reset(fcntl(fd, F_DUPFD_CLOEXEC, Spawner::kProgramSocket + 1));
     fd = moved.get();
   }
-  std::string parent_arg = std::to_string(parent);
-  char* argv[] = {const_cast<char*>(kProgramName), parent_arg.data(), const_cast<char*>(make_ahead ? "1" : "0"),
-                  nullptr};
+  std::vector<char*> args;
+  for (std::string& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&actions);
   posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_adddup2(&actions, fd, kProgramSocket);
-  posix_spawn_file_actions_addclosefrom_np(&actions, kProgramSocket + 1);
+  if (quiet) {
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  }
+  posix_spawn_file_actions_adddup2(&actions, fd, Spawner::kProgramSocket);
+  posix_spawn_file_actions_addclosefrom_np(&actions, Spawner::kProgramSocket + 1);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
   posix_spawnattr_setpgroup(&attr, 0);
   pid_t pid = -1;
-  int err = fd < 0 ? errno : posix_spawn(&pid, program.c_str(), &actions, &attr, argv, environ);
+  int err = fd < 0 ? errno : posix_spawn(&pid, path.c_str(), &actions, &attr, args.data(), env ? env : environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  if (err != 0) return Error{"spawner", err, "cannot start " + program};
-  auto s = std::unique_ptr<Spawner>(new Spawner(pid, std::move(mine)));
+  if (err != 0) return Error{"spawner", err, "cannot start " + path};
+  return std::make_pair(pid, std::move(mine));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Spawner>> Spawner::launch(const std::string& program, bool make_ahead) {
+  if (program.empty()) return std::unique_ptr<Spawner>(new Spawner(-1, UniqueFd()));
+  // argv[0] is the name: /proc/1/cmdline of every unit shows it (scrubCommandLine).
+  auto started = startProgram(program, {kProgramName}, make_ahead, nullptr, false);
+  if (!started) return started.error();
+  auto s = std::unique_ptr<Spawner>(new Spawner(started->first, std::move(started->second)));
   s->program_ = program;
   return s;
+}
+
+Result<std::unique_ptr<Spawner>> Spawner::launchPreloaded(const std::vector<std::string>& argv,
+                                                          const std::vector<std::string>& env) {
+  if (argv.empty()) return Error{"spawner", EINVAL, "no preloaded interpreter"};
+  std::vector<char*> envp;
+  for (const std::string& kv : env) envp.push_back(const_cast<char*>(kv.c_str()));
+  envp.push_back(nullptr);
+  auto started = startProgram(argv[0], argv, geteuid() == 0, envp.data(), true);
+  if (!started) return started.error();
+  auto s = std::unique_ptr<Spawner>(new Spawner(started->first, std::move(started->second)));
+  s->program_ = argv[0];
+  s->preloaded_ = true;
+  return s;
+}
+
+bool Spawner::awaitReady(int timeout_ms) {
+  if (ready_ || !preloaded_) return ready_ || !preloaded_;
+  if (!sock_ || !requestWaiting(sock_.get(), timeout_ms)) return false;
+  char byte = 0;
+  ssize_t n;
+  while ((n = recv(sock_.get(), &byte, 1, MSG_DONTWAIT)) < 0 && errno == EINTR) {
+  }
+  ready_ = n == 1 && byte == kReady;
+  return ready_;
 }
 
 Result<void> Spawner::serve(const Context& ctx, int netns_ahead) {
@@ -406,7 +486,18 @@ Result<UnitProcess> Spawner::spawn(const UnitSpec& spec) {
   std::vector<int> fds{child_end.get()};
   if (spec.log_dir_fd >= 0) fds.push_back(spec.log_dir_fd);
   if (spec.output_dir_fd >= 0) fds.push_back(spec.output_dir_fd);
-  std::string bytes = encodeSpawnRequest(spec, cgroup ? cgroup->dirs() : std::vector<std::string>{});
+  std::string bytes;
+  if (preloaded_) {
+    if (spec.isolation != Isolation::Namespaces) return Error{"spawner", EINVAL, "a preloaded spawner runs sandboxed units only"};
+    // Without its commands: what they are given (the environment with the unit's token) goes to the init
+    // alone (sendCommands below), never into the memory of the process every later init is cloned from.
+    UnitSpec skeleton = spec;
+    skeleton.commands.clear();
+    skeleton.recycle = false;
+    bytes = encodeSpawnRequest(skeleton, cgroup ? cgroup->dirs() : std::vector<std::string>{});
+  } else {
+    bytes = encodeSpawnRequest(spec, cgroup ? cgroup->dirs() : std::vector<std::string>{});
+  }
   auto lost = [&](int err, const char* what) {
     // Out of step with the spawner from here on: end it, so that every later unit fails clearly too.
     sock_.reset();
@@ -424,11 +515,14 @@ Result<UnitProcess> Spawner::spawn(const UnitSpec& spec) {
     return child.error();
   }
   child->cgroup = std::move(cgroup);
-  return adoptUnit(spec.isolation, std::move(child.value()), std::move(events));
+  UnitProcess unit = adoptUnit(spec.isolation, std::move(child.value()), std::move(events));
+  // An init that is gone already (its set-up failed) has its SetupFailed in the socket: nothing to add.
+  if (preloaded_) (void)unit.sendCommands(spec);
+  return unit;
 }
 
 bool Spawner::recycle(UnitProcess& done, const UnitSpec& spec) {
-  if (!ctx_ || !done.recyclable()) return false;
+  if (!ctx_ || preloaded_ || !done.recyclable()) return false;
   std::unique_ptr<UnitCgroupDirs> cgroup;
   if (ctx_->cgroups()) {
     auto made = ctx_->cgroups()->createUnit(spec.name, spec.policy);

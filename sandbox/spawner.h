@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "sandbox/init.h"
 #include "sandbox/result.h"
 #include "sandbox/unique_fd.h"
 #include "sandbox/unit_process.h"
@@ -44,6 +45,23 @@ class Spawner {
   /// a program, nothing starts until serve(). A Spawner dropped before serve() ends as one dropped after:
   /// the program exits once it sees its socket closed, and the destructor reaps it.
   static Result<std::unique_ptr<Spawner>> launch(const std::string& program, bool make_ahead = true);
+  /// A preloaded spawner (docs/sandbox.md, "Preloaded interpreters"): starts `argv` (argv[0] the program,
+  /// with mpexec's pid and "0"|"1" for make_ahead appended, as for mpexec-spawner) with exactly `env`, stdin
+  /// and stdout on /dev/null and the socket as fd 3. The program is an interpreter that loads
+  /// libmpexec-spawner.so and calls mpexec_spawner_serve() (servePreloaded). Such a spawner is given each
+  /// unit without its commands, which go to the unit's init itself (UnitProcess::sendCommands), so it never
+  /// holds what one unit's commands are given (their environment, the sync token) in memory the next
+  /// unit's processes inherit; it serves sandboxed units only, never recycled.
+  static Result<std::unique_ptr<Spawner>> launchPreloaded(const std::vector<std::string>& argv,
+                                                          const std::vector<std::string>& env);
+  /// Waits up to `timeout_ms` for a preloaded spawner to say it is ready (its interpreter has loaded what it
+  /// preloads); once true, stays true. False when it exited or did not say so in time: then close() it.
+  bool awaitReady(int timeout_ms);
+  bool preloaded() const { return preloaded_; }
+  /// The body of mpexec_spawner_serve(), the library's entry point: serves as mpexec-spawner does, on
+  /// `sock`, for mpexec (`parent`), with `run` running CommandSpec::preload commands. Returns only on a
+  /// usage error (2).
+  static int servePreloaded(int sock, long parent, bool make_ahead, PreloadedRun run);
   /// The second half: sends the program `ctx` and `netns_ahead`, or forks the spawner.
   Result<void> serve(const Context& ctx, int netns_ahead);
   /// mpexec-spawner beside the running executable, or in ../lib/mpexec/ from it; empty when there is none.
@@ -77,6 +95,8 @@ class Spawner {
   pid_t pid_;                     ///< -1 until a program or fork runs
   UniqueFd sock_;
   std::string program_;
+  bool preloaded_ = false;
+  bool ready_ = false;
 };
 
 /// The request's wire form, for the spawner and its tests: the spec (without log_dir_fd and output_dir_fd,

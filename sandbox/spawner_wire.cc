@@ -169,12 +169,13 @@ void writeCommand(Writer& w, const CommandSpec& c) {
   w.str(c.cwd);
   w.u64(uint64_t(c.timeout_ms));
   w.str(c.log_name);
+  w.u64(c.preload);
 }
 
 bool readCommand(Reader& r, CommandSpec& c) {
   return r.enumeration(c.role, 4, "command.role") && r.strs(c.argv, "command.argv") && r.strs(c.env, "command.env") &&
          r.str(c.cwd, "command.cwd") && r.i64(c.timeout_ms, "command.timeout_ms") &&
-         r.str(c.log_name, "command.log_name");
+         r.str(c.log_name, "command.log_name") && r.flag(c.preload, "command.preload");
 }
 
 }  // namespace
@@ -234,8 +235,8 @@ Result<SpawnRequest> decodeSpawnRequest(const std::string& bytes) {
             r.u64(p.pids, "policy.pids") && r.strs(p.writable, "policy.writable") &&
             r.enumeration(p.user, 2, "policy.user") && r.flag(p.seccomp, "policy.seccomp") &&
             r.flag(p.nested, "policy.nested") && r.u64(commands, "commands");
-  // A command takes at least 6 fields of 8 bytes.
-  if (ok && commands > bytes.size() / 48) ok = r.fail("commands");
+  // A command takes at least 7 fields of 8 bytes.
+  if (ok && commands > bytes.size() / 56) ok = r.fail("commands");
   for (uint64_t i = 0; ok && i < commands; ++i) {
     CommandSpec c;
     ok = readCommand(r, c);

@@ -169,6 +169,14 @@ bool UnitProcess::runNext(const UnitSpec& spec) {
   return true;
 }
 
+bool UnitProcess::sendCommands(const UnitSpec& spec) {
+  if (s_->reaped) return false;
+  const std::string bytes = encodeSpawnRequest(spec, {});
+  NextHeader h;
+  h.size = bytes.size();
+  return sendChunked(s_->events.get(), &h, sizeof h, bytes);
+}
+
 bool UnitProcess::recyclable() const {
   return s_->isolation == Isolation::Namespaces && s_->done && s_->clean && !s_->reaped;
 }

@@ -36,6 +36,10 @@ struct CommandSpec {
   std::string cwd;                ///< absolute
   int64_t timeout_ms = 60000;     ///< > 0
   std::string log_name;           ///< created in UnitSpec::log_dir_fd; gets stdout and stderr
+  /// `PY -m pytest ...` that a unit spawned from a preloaded interpreter (Spawner::launchPreloaded) runs in a
+  /// fork of that interpreter instead of an execve of PY (docs/sandbox.md, "Preloaded interpreters").
+  /// Elsewhere, and when the interpreter declines it, the command is exec'd as usual.
+  bool preload = false;
 };
 
 /// Everything the init needs. Commands run in order. Once a Setup command fails (non-zero exit, signal,
@@ -165,6 +169,9 @@ class UnitProcess {
   /// with the same event socket and pidfd (spec.log_dir_fd is ignored: the init keeps the first unit's).
   /// False if this init cannot take it (namespaces, not done, gone); the caller then drops it.
   bool runNext(const UnitSpec& spec);
+  /// Sends an init cloned by a preloaded spawner (which is given each unit without its commands) the
+  /// unit's commands; the init reads them once its sandbox is set up. False if the init is gone.
+  bool sendCommands(const UnitSpec& spec);
   /// Whether the init of a unit with namespaces reported Done with its sandbox checked clean for another
   /// unit (UnitSpec::recycle, sandbox/recycle.h).
   bool recyclable() const;

@@ -49,6 +49,7 @@ UnitSpec fullSpec() {
     c.cwd = "/work";
     c.timeout_ms = 1234 + int64_t(role);
     c.log_name = "log" + std::to_string(int(role));
+    c.preload = role == Role::Batch;
     s.commands.push_back(c);
   }
   s.log_dir_fd = 5;
@@ -78,6 +79,7 @@ TEST(SpawnRequest, RoundTripsEveryField) {
     EXPECT_EQ(d.commands[i].cwd, s.commands[i].cwd);
     EXPECT_EQ(d.commands[i].timeout_ms, s.commands[i].timeout_ms);
     EXPECT_EQ(d.commands[i].log_name, s.commands[i].log_name);
+    EXPECT_EQ(d.commands[i].preload, s.commands[i].preload);
   }
   EXPECT_TRUE(decoded->has_log_dir);
   EXPECT_EQ(d.log_dir_fd, -1) << "the fd travels beside the bytes";
