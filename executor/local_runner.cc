@@ -358,7 +358,10 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
     }
   }
   r->policy = spec.policy;
-  spec.recycle = sandboxed && recycles(spec.policy);
+  // A unit forked from a preloaded interpreter neither takes nor leaves a sandbox for another: its init
+  // has held its commands, with their environment (docs/sandbox.md, "Preloaded interpreters").
+  const bool preload = sandboxed && opts_.preloads && group && group->batch && !group->batch->preload.empty();
+  spec.recycle = sandboxed && !preload && recycles(spec.policy);
   // A sandbox left clean by a unit of the same policy, with that unit's id, unless the unit is set up ahead.
   std::unique_ptr<Idle> reuse = spec.recycle && !hold ? takeIdleSandbox(spec.policy) : nullptr;
   if (reuse) {
@@ -452,6 +455,7 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
     base.role = sandbox::Role::Batch;
     base.env = env(group->settings, nullptr, unit.resources);  // runs all of the unit's tests
     base.cwd = group->settings.cwd;
+    base.preload = !group->batch->preload.empty();
     UniqueFd out_dir(openat(output_dir->get(), ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));  // the unit's, by fd
     r->batch = std::make_unique<BatchUnit>(*batch_site_, *group->batch, unit_index, unit.id, job.tests, job.attempt,
                                            std::move(base), std::move(out_dir));
@@ -488,7 +492,10 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
   }
 
   const size_t recycled_before = recycled_;
-  auto proc = startUnit(spec, std::move(reuse));
+  sandbox::Spawner* spawner = &spawner_;
+  if (preload)
+    if (sandbox::Spawner* preloaded = opts_.preloads->spawnerFor(spec.commands[r->batch_index])) spawner = preloaded;
+  auto proc = startUnit(spec, std::move(reuse), *spawner);
   if (!proc.ok()) {
     if (r->batch && opts_.batch_board) opts_.batch_board->close(unit.id);
     emptyDir(r->tmp_dir);
@@ -532,7 +539,8 @@ bool LocalRunner::restartInNewSandbox(Running& r) {
   return true;
 }
 
-Result<sandbox::UnitProcess> LocalRunner::startUnit(const sandbox::UnitSpec& spec, std::unique_ptr<Idle> reuse) {
+Result<sandbox::UnitProcess> LocalRunner::startUnit(const sandbox::UnitSpec& spec, std::unique_ptr<Idle> reuse,
+                                                    sandbox::Spawner& spawner) {
   if (spec.isolation == sandbox::Isolation::Namespaces) {
     ++sandboxes_;
     if (reuse && spawner_.recycle(*reuse->process, spec)) {
@@ -542,7 +550,7 @@ Result<sandbox::UnitProcess> LocalRunner::startUnit(const sandbox::UnitSpec& spe
     // Could not be handed on (gone meanwhile, or its cgroups): the destructor kills and reaps it, before a
     // new sandbox takes its unit id.
     reuse.reset();
-    return spawner_.spawn(spec);
+    return spawner.spawn(spec);
   }
   while (!spec.hold && !idle_.empty()) {
     std::unique_ptr<Idle> idle = std::move(idle_.back());

@@ -16,6 +16,7 @@
 #include "executor/clock.h"
 #include "executor/manifest.h"
 #include "executor/plan.h"
+#include "executor/preload.h"
 #include "executor/unit_runner.h"
 #include "sandbox/context.h"
 #include "sandbox/spawner.h"
@@ -51,6 +52,8 @@ struct LocalRunnerOptions {
   SyncHooks sync;
   /// Where batch processes' live reports arrive (the sync service's ResultSink); null: none do.
   BatchBoard* batch_board = nullptr;
+  /// The preloaded interpreters for batch groups with "preload" (executor/preload.h); null: none.
+  Preloads* preloads = nullptr;
 };
 
 class LocalRunner : public UnitRunner {
@@ -142,8 +145,9 @@ class LocalRunner : public UnitRunner {
   static constexpr uint64_t kBoard = ~uint64_t(0) - 2;     ///< epoll tag of the batch board
   void reapRetired();
   /// An idle init runs the unit when there is one (`reuse`, taken by launch() for a sandboxed unit); the
-  /// spawner starts a new one otherwise.
-  Result<sandbox::UnitProcess> startUnit(const sandbox::UnitSpec& spec, std::unique_ptr<Idle> reuse);
+  /// spawner (`spawner_`, or a unit's preloaded one) starts a new one otherwise.
+  Result<sandbox::UnitProcess> startUnit(const sandbox::UnitSpec& spec, std::unique_ptr<Idle> reuse,
+                                         sandbox::Spawner& spawner);
   /// For a unit whose recycled sandbox reported SetupFailed: starts it again in a new sandbox, with a unit id
   /// of its own, and drops the recycled one. False when that cannot be done (the unit then ends as the
   /// set-up's error says).

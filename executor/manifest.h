@@ -54,6 +54,9 @@ struct BatchLines {
 struct BatchSpec {
   std::vector<std::string> cmd;  ///< cmd[0] resolved; placeholders checked (executor/batch_command.h)
   BatchLines lines;
+  /// "pytest": cmd is `PYTHON -m pytest ...`, run in a fork of a preloaded interpreter where one can be
+  /// (executor/preload.h); empty: exec'd.
+  std::string preload;
 };
 
 struct GroupSpec {

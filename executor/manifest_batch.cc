@@ -16,7 +16,7 @@ namespace mpexec::manifest_loader {
 
 namespace {
 
-constexpr std::array<std::string_view, 2> kBatchKeys{"cmd", "lines"};
+constexpr std::array<std::string_view, 3> kBatchKeys{"cmd", "lines", "preload"};
 constexpr std::array<std::string_view, 5> kLinesKeys{"started", "pass", "fail", "skip", "error"};
 // Keys a test of a batch group may not have: the tests share the group's process and its report (and
 // CTest's resource groups are told to a test's own process).
@@ -39,6 +39,14 @@ Result<void> Loader::readBatch(const json::value& v, const std::string& ptr, con
   }
   MPEXEC_TRY(resolveCmd(ptr + "/cmd", out.cmd, s));
   if (const json::value* l = o->if_contains("lines")) MPEXEC_TRY(readLines(*l, ptr + "/lines", out.lines));
+  if (const json::value* p = o->if_contains("preload")) {
+    MPEXEC_TRY(readString(*p, ptr + "/preload", out.preload));
+    if (out.preload != "pytest")
+      return at(ptr + "/preload", fmt::format("the one interpreter mpexec preloads is \"pytest\", got {}",
+                                              jsonQuoted(out.preload)));
+    if (out.cmd.size() < 3 || out.cmd[1] != "-m" || out.cmd[2] != "pytest")
+      return at(ptr + "/preload", "\"preload\": \"pytest\" needs a cmd of the form [PYTHON, \"-m\", \"pytest\", ...]");
+  }
   return {};
 }
 

@@ -32,6 +32,7 @@
 #include "executor/manifest.h"
 #include "executor/plan.h"
 #include "executor/plan_listing.h"
+#include "executor/preload.h"
 #include "executor/printable.h"
 #include "executor/repeat.h"
 #include "executor/reports/reports.h"
@@ -130,6 +131,9 @@ class RunSession {
   std::optional<Result<std::unique_ptr<sandbox::Spawner>>> spawner_;
   std::optional<sandbox::Context::Pending> pending_ctx_;
   std::unique_ptr<sandbox::Context> ctx_;
+  int netns_ahead_ = 0;
+  /// Before runner_, which uses them: destroyed after it.
+  std::unique_ptr<Preloads> preloads_;
   std::optional<Manifest> manifest_;
   std::string state_dir_;  ///< as given (or the default beside the manifest)
   UniqueFd state_fd_;      ///< the state directory, once it exists
@@ -175,6 +179,7 @@ std::optional<int> RunSession::readySandbox(int netns_ahead) {
     return kExitInfra;
   }
   ctx_ = std::move(ctx.value());
+  netns_ahead_ = netns_ahead;
   // Before any thread starts: without mpexec-spawner, the spawner is a fork of this process as it is now.
   auto& spawner = *spawner_;
   Result<void> serving = spawner.ok() ? spawner.value()->serve(*ctx_, netns_ahead) : Result<void>(spawner.error());
@@ -411,6 +416,14 @@ void RunSession::dispatch() {
   ropts.sync.unit_ended = [&](const std::string& unit) { sync_->unitEnded(unit); };
   ropts.batch_board = batch_board_.get();
   const Manifest& m = *manifest_;
+  bool wants_preload = false;
+  for (const auto& [name, group] : m.groups) wants_preload |= group.batch && !group.batch->preload.empty();
+  if (wants_preload && ctx_->isolation() == sandbox::Isolation::Namespaces) {
+    std::error_code ec;
+    std::string exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+    preloads_ = std::make_unique<Preloads>(*ctx_, netns_ahead_, exe);
+    ropts.preloads = preloads_.get();
+  }
   runner_ = std::make_unique<LocalRunner>(m, plan_, *ctx_, *spawner_->value(), paths_, clock_, ropts);
 
   const int iterations = config_.until_fail > 0 ? config_.until_fail : config_.repeat;
@@ -566,6 +579,7 @@ int RunSession::finish() {
   // No unit starts from here: the spawner exits (with the shared root and the namespaces it made ahead)
   // while the state and the reports are written.
   spawner_->value()->close();
+  if (preloads_) preloads_->close();
   sync_->stop();
   Combined combined = combineIterations(*manifest_, plan_, std::move(results_));
   const ScheduleResult& result = combined.result;
@@ -606,6 +620,8 @@ int RunSession::finish() {
     notes.push_back(fmt::format("np {}, sandbox: {}", np_, ctx_->describe()));
     notes.push_back(spawner_program_.empty() ? "spawner: a fork of mpexec (no mpexec-spawner beside it)"
                                              : "spawner: " + spawner_program_);
+    if (preloads_)
+      for (std::string& note : preloads_->notes()) notes.push_back(std::move(note));
     notes.push_back(fmt::format("logs: {}", paths_.log_prefix));
     if (runner_ && runner_->sandboxedUnits() > 0)
       notes.push_back(fmt::format("sandboxes: {} of {} units ran in a sandbox an earlier unit left clean",

@@ -71,11 +71,24 @@ TEST_F(ManifestTest, BatchObjectIsChecked) {
   expectError(batchManifest("", R"("strategy": "serial")", "[]"), {": /groups/g/batch: expected an object"});
   expectError(batchManifest("", R"("strategy": "serial")", "{}"), {": /groups/g/batch: missing required key \"cmd\""});
   expectError(batchManifest("", R"("strategy": "serial")", R"({"cmd": ["./t.sh"], "cwd": "."})"),
-              {": /groups/g/batch: unknown key \"cwd\" (allowed: cmd, lines)"});
+              {": /groups/g/batch: unknown key \"cwd\" (allowed: cmd, lines, preload)"});
   expectError(batchManifest("", R"("strategy": "serial")", R"({"cmd": []})"),
               {": /groups/g/batch/cmd: expected a non-empty array of strings"});
   expectError(batchManifest("", R"("strategy": "serial")", R"({"cmd": ["./plain.txt"]})"),
               {": /groups/g/batch/cmd/0: ", "plain.txt is not executable"});
+}
+
+TEST_F(ManifestTest, BatchPreloadIsPytestsAndNeedsItsCommand) {
+  Manifest m = loadOk(batchManifest("", R"("strategy": "serial")",
+                                    R"({"cmd": ["/usr/bin/python3", "-m", "pytest", "-q"], "preload": "pytest"})"));
+  EXPECT_EQ(m.groups.at("g").batch->preload, "pytest");
+  EXPECT_EQ(loadOk(batchManifest("", R"("strategy": "serial")")).groups.at("g").batch->preload, "");
+  expectError(batchManifest("", R"("strategy": "serial")", R"({"cmd": ["/usr/bin/python3", "-m", "pytest"], "preload": "nose"})"),
+              {": /groups/g/batch/preload: the one interpreter mpexec preloads is \"pytest\", got \"nose\""});
+  expectError(batchManifest("", R"("strategy": "serial")", R"({"cmd": ["/usr/bin/python3", "-m", "pytest"], "preload": 1})"),
+              {": /groups/g/batch/preload: expected a non-empty string, got 1"});
+  expectError(batchManifest("", R"("strategy": "serial")", R"({"cmd": ["./t.sh", "{ids}"], "preload": "pytest"})"),
+              {": /groups/g/batch/preload: \"preload\": \"pytest\" needs a cmd of the form [PYTHON, \"-m\", \"pytest\", ...]"});
 }
 
 TEST_F(ManifestTest, BatchPlaceholdersAreChecked) {

@@ -1,0 +1,71 @@
+#pragma once
+// Preloaded interpreters: the spawners that run a batch group's `"preload": "pytest"` command in a fork of
+// an interpreter that has already imported pytest (docs/sandbox.md, "Preloaded interpreters"; the Python
+// side is python/mpexec/_preload.py). One per interpreter and startup environment, started the first time a
+// unit asks for it; a unit whose interpreter cannot be preloaded safely runs its command with an execve, as
+// every other command does.
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sandbox/context.h"
+#include "sandbox/spawner.h"
+#include "sandbox/unit_process.h"
+
+namespace mpexec {
+
+/// Why mpexec, whatever its privileges, must not run code from `path`, or empty when it may: the path and
+/// every directory above it (symlinks resolved) belong to root or the invoking user, and no one else may
+/// write them (a directory above it may be writable by all if it is sticky, as /tmp is). With
+/// `whole_directory`, every file and directory in it is held to the same rule.
+std::string untrustedPath(const std::string& path, bool whole_directory = false);
+
+/// The interpreter and the environment its preloaded spawner starts with, for a CommandSpec::preload
+/// command: argv[0] (absolute), and the command's environment variables that a Python interpreter reads only
+/// at its start (PYTHON* but those python/mpexec/_preload.py applies per command, and the locale's).
+/// Nothing when the command cannot run in a preloaded interpreter, with the reason in `why`.
+struct PreloadKey {
+  std::string interpreter;
+  std::vector<std::string> startup_env;  ///< sorted KEY=VALUE
+  bool operator<(const PreloadKey& o) const {
+    return interpreter != o.interpreter ? interpreter < o.interpreter : startup_env < o.startup_env;
+  }
+};
+std::optional<PreloadKey> preloadKey(const sandbox::CommandSpec& cmd, std::string* why);
+
+class Preloads {
+ public:
+  /// `exe`: the running mpexec, beside which libmpexec-spawner.so is looked for (and the source tree's
+  /// python/ when it runs from its build tree).
+  Preloads(const sandbox::Context& ctx, int netns_ahead, std::string exe);
+  ~Preloads();
+  Preloads(const Preloads&) = delete;
+  Preloads& operator=(const Preloads&) = delete;
+
+  /// The preloaded spawner for `cmd`, started (and waited for) the first time its key is asked for; null
+  /// when there is none (the unit goes to the ordinary spawner and the command is exec'd).
+  sandbox::Spawner* spawnerFor(const sandbox::CommandSpec& cmd);
+  /// No unit starts from here: every preloaded spawner exits (units already started go on).
+  void close();
+  /// For `mpexec -v`: per interpreter, how many units it served, or why it did not.
+  std::vector<std::string> notes() const;
+
+ private:
+  struct Entry {
+    std::unique_ptr<sandbox::Spawner> spawner;  ///< null: refused
+    std::string refusal;
+    size_t units = 0;
+  };
+  Entry start(const PreloadKey& key);
+
+  const sandbox::Context& ctx_;
+  int netns_ahead_;
+  std::string exe_;
+  std::map<PreloadKey, Entry> entries_;
+  std::map<std::string, size_t> refused_;  ///< commands that could not be preloaded, by reason
+};
+
+}  // namespace mpexec
