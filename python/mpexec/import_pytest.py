@@ -120,7 +120,7 @@ def main(argv=None):
         tests,
         batch_cmd=lambda: base + ["--continue-on-collection-errors", "--mpexec-batch", *pytest_args],
         group_by=args.group_by, chunk_count=args.chunks, cwd=os.getcwd(),
-        env=manifest.package_env(), timeout=args.timeout, prefix="pytest.")
+        env=manifest.package_env(), timeout=args.timeout, prefix="pytest.", preload="pytest")
     return result
 
 

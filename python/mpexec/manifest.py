@@ -113,11 +113,12 @@ def default_chunk_count(tests, slots):
     return max(1, min(slots, -(-slots * ours // pool)))
 
 
-def build(tests, batch_cmd, group_by, chunk_count, cwd, env=None, timeout=None, prefix=""):
+def build(tests, batch_cmd, group_by, chunk_count, cwd, env=None, timeout=None, prefix="", preload=None):
     """The manifest (a dict). `batch_cmd()` is a group's batch command. Every group has one, free groups
     too (each of their tests its own unit, its process given its one id), so every test's outcome is what
     the runner reports through the batch protocol; tests that are a unit each and in no group of the suite
-    are in the free group `<prefix>ungrouped`. `chunk_count` None: default_chunk_count for the CPU count."""
+    are in the free group `<prefix>ungrouped`. `chunk_count` None: default_chunk_count for the CPU count.
+    `preload`: every batch's "preload" (docs/manifest.md), or None."""
     if group_by not in GROUP_BY:
         raise ValueError("group-by must be one of {}".format(", ".join(GROUP_BY)))
     names = Names()
@@ -136,7 +137,11 @@ def build(tests, batch_cmd, group_by, chunk_count, cwd, env=None, timeout=None, 
             key = unmarked_key(t, group_by, chunk_of)
             group = names("unmarked", prefix + (key if key is not None else "ungrouped"))
             strategy = "serial" if key is not None else "free"
-        groups.setdefault(group, {"strategy": strategy, "batch": {"cmd": batch_cmd()}})
+        if group not in groups:
+            batch = {"cmd": batch_cmd()}
+            if preload:
+                batch["preload"] = preload
+            groups[group] = {"strategy": strategy, "batch": batch}
         out.append({"name": t.id, "group": group})
     manifest = {"version": 1, "defaults": {"cwd": cwd}}
     if env:

@@ -1,0 +1,230 @@
+"""Batch units forked from a preloaded interpreter (docs/sandbox.md, "Preloaded interpreters"): that they
+are, and that each of DESIGN §4's guarantees holds for such a unit as for an exec'd one. The units write
+what they see into their output directories; the assertions are here. Needs MPEXEC_BIN, as
+test_end_to_end.py."""
+
+import glob
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import unittest
+
+from support import MPEXEC, PYTHON, run
+
+NEEDS_MPEXEC = unittest.skipUnless(os.access(MPEXEC, os.X_OK), "no mpexec at {} (set MPEXEC_BIN)".format(MPEXEC))
+
+SUITE = r'''
+import ctypes, json, os, random, socket, subprocess, sys, time
+import pytest
+
+
+def scan(needles):
+    """Which of `needles` ((prefix, suffix) pairs) this process's memory holds as prefix+suffix. The pair
+    is never joined here, so only memory that held the whole string finds it."""
+    found = set()
+    mem = os.open("/proc/self/mem", os.O_RDONLY)
+    with open("/proc/self/maps") as f:
+        maps = f.read().splitlines()
+    for line in maps:
+        parts = line.split()
+        if not parts[1].startswith("r") or (len(parts) > 5 and parts[5].startswith("[v")):
+            continue
+        lo, hi = (int(x, 16) for x in parts[0].split("-"))
+        try:
+            data = os.pread(mem, hi - lo, lo)
+        except OSError:
+            continue
+        for i, (p, s) in enumerate(needles):
+            k = data.find(p)
+            while k >= 0:
+                if data[k + len(p):k + len(p) + len(s)] == s:
+                    found.add(i)
+                k = data.find(p, k + 1)
+    os.close(mem)
+    return sorted(found)
+
+
+def facts(board=None):
+    group = os.environ["MPEXEC_GROUP"]
+    f = {"preloaded": "mpexec._preload" in sys.modules, "pid": os.getpid(), "ppid": os.getppid()}
+    uid = os.getuid()
+    with open("/proc/self/uid_map") as m:
+        for line in m:
+            inside, outside, count = map(int, line.split())
+            if inside <= uid < inside + count:
+                f["host_uid"] = outside + uid - inside
+    with open("/proc/self/status") as s:
+        status = dict(l.split(":", 1) for l in s.read().splitlines() if ":" in l)
+    f["seccomp"] = status["Seccomp"].strip()
+    f["no_new_privs"] = status["NoNewPrivs"].strip()
+    libc = ctypes.CDLL(None, use_errno=True)
+    f["unshare"] = [libc.unshare(0x00020000), ctypes.get_errno()]  # CLONE_NEWNS
+    f["tmp"] = sorted(n for n in os.listdir("/tmp") if n.startswith("zyg-marker-"))
+    with open("/tmp/zyg-marker-" + group, "w"):
+        pass
+    f["random"] = random.random()
+    f["hash"] = hash("mpexec preload")
+    f["subprocess"] = subprocess.run([sys.executable, "-c", "print(6 * 7)"], capture_output=True,
+                                     text=True).stdout.strip()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(7)
+    f["fork"] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    if os.environ.get("ZYG_ABSTRACT"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect("\0" + os.environ["ZYG_ABSTRACT"])
+            f["abstract"] = "connected"
+        except OSError as e:
+            f["abstract"] = e.errno
+    if board is not None:
+        token = os.environ["MPEXEC_SYNC_TOKEN"]
+        board["tok1." + group] = token[:len(token) // 2]
+        board["tok2." + group] = token[len(token) // 2:]
+        other = os.environ["ZYG_OTHER"]
+        needles = [(os.environ["ZYG_NEEDLE1"].encode(), os.environ["ZYG_NEEDLE2"].encode())]
+        if "tok1." + other in board:
+            needles.append((board["tok1." + other].encode(), board["tok2." + other].encode()))
+        f["scanned"] = len(needles)
+        f["found"] = scan(needles)
+    with open(os.path.join(os.environ["MPEXEC_OUTPUT_DIR"], group + ".json"), "w") as out:
+        json.dump(f, out)
+
+
+@pytest.mark.mp_group("alpha", "serial")
+def test_alpha(mp_message_board):
+    facts(mp_message_board)
+
+
+@pytest.mark.mp_group("beta", "serial")
+def test_beta(mp_message_board):
+    facts(mp_message_board)
+
+
+@pytest.mark.mp_group("hashed", "serial")
+def test_hashed():
+    facts()
+
+
+@pytest.mark.mp_group("hostnet", "serial")
+def test_hostnet():
+    facts()
+
+
+@pytest.mark.mp_group("exec", "serial")
+def test_exec():
+    facts()
+
+
+@pytest.mark.mp_group("crash", "serial")
+def test_crash():
+    os.abort()
+
+
+@pytest.mark.mp_group("slow", "serial")
+def test_slow():
+    time.sleep(60)
+'''
+
+
+@NEEDS_MPEXEC
+class Preloaded(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.work = tempfile.mkdtemp(prefix="mpexec-preload-")
+        suite = os.path.join(cls.work, "suite")
+        os.mkdir(suite)
+        with open(os.path.join(suite, "test_units.py"), "w") as f:
+            f.write(SUITE)
+        proc = run([MPEXEC, "import", "pytest", "--python", PYTHON], suite)
+        assert proc.returncode == 0, proc.stderr
+        m = json.loads(proc.stdout)
+        cls.secrets = {g: secrets.token_hex(16) for g in ("alpha", "beta")}
+        for g, other in (("alpha", "beta"), ("beta", "alpha")):
+            s = cls.secrets[other]
+            m["groups"][g]["env"] = {"ZYG_OTHER": other, "ZYG_NEEDLE1": s[:16], "ZYG_NEEDLE2": s[16:]}
+        # The secret at the end of a long value: a freed copy keeps its tail (malloc reuses a chunk's head).
+        # alpha's environment is much larger than beta's, so that no request of beta's lands on its copies.
+        m["groups"]["alpha"]["env"]["ZYG_SECRET"] = "x" * 1000 + cls.secrets["alpha"]
+        m["groups"]["beta"]["env"]["ZYG_SECRET"] = "y" * 200 + cls.secrets["beta"]
+        cls.seed_hash = subprocess.run([PYTHON, "-c", "print(hash('mpexec preload'))"], capture_output=True,
+                                       text=True, env=dict(os.environ, PYTHONHASHSEED="123")).stdout.strip()
+        m["groups"]["hashed"]["env"] = {"PYTHONHASHSEED": "123"}
+        cls.abstract = "mpexec-preload-test-" + secrets.token_hex(8)
+        cls.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        cls.listener.bind("\0" + cls.abstract)
+        cls.listener.listen(4)
+        m["groups"]["hostnet"]["env"] = {"ZYG_ABSTRACT": cls.abstract}
+        m["groups"]["hostnet"]["sandbox"] = {"network": "host"}
+        m["groups"]["exec"]["env"] = {"PYTHONINSPECT": "1"}  # a variable that keeps the command exec'd
+        m["groups"]["slow"]["timeout"] = 2
+        manifest = os.path.join(cls.work, "manifest.json")
+        with open(manifest, "w") as f:
+            json.dump(m, f)
+        report = os.path.join(cls.work, "report.json")
+        state = os.path.join(cls.work, "state")
+        # One slot: alpha and beta run one after the other, so the second one's process is cloned after the
+        # first one's commands went to its init.
+        cls.proc = run([MPEXEC, "-v", "--np", "1", "--json", report, "--state-dir", state, manifest], suite)
+        with open(report) as f:
+            cls.tests = {t["name"].split("::")[1]: t for t in json.load(f)["tests"]}
+        cls.facts = {}
+        for path in glob.glob(os.path.join(state, "runs", "*", "out", "*", "*.json")):
+            with open(path) as f:
+                cls.facts[os.path.basename(path)[:-5]] = json.load(f)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.listener.close()
+        shutil.rmtree(cls.work, True)
+
+    def fact(self, group, key):
+        self.assertIn(group, self.facts, self.proc.stdout + self.proc.stderr)
+        return self.facts[group][key]
+
+    def test_the_units_ran_in_the_preloaded_interpreter(self):
+        for group in ("alpha", "beta", "hashed", "hostnet"):
+            self.assertTrue(self.fact(group, "preloaded"), group)
+            self.assertEqual(self.tests["test_" + group]["outcome"], "PASS", self.tests["test_" + group])
+        self.assertRegex(self.proc.stdout, r"preloaded interpreter \S+python\S* \(.*\): \d+ units")
+
+    def test_a_command_it_cannot_run_as_its_interpreter_would_is_execd(self):
+        self.assertFalse(self.fact("exec", "preloaded"))
+        self.assertEqual(self.tests["test_exec"]["outcome"], "PASS", self.tests["test_exec"])
+        self.assertIn("exec'd: PYTHONINSPECT is set", self.proc.stdout)
+
+    def test_each_unit_is_contained(self):
+        for group in ("alpha", "beta", "hashed", "hostnet", "exec"):
+            self.assertNotEqual(self.fact(group, "host_uid"), 0, group)
+            self.assertEqual(self.fact(group, "seccomp"), "2", group)
+            self.assertEqual(self.fact(group, "no_new_privs"), "1", group)
+            self.assertEqual(self.fact(group, "unshare")[0], -1, group)
+            self.assertEqual(self.fact(group, "ppid"), 1, group)  # mpexec's init, pid 1 of its own namespace
+            self.assertEqual(self.fact(group, "tmp"), [], group)  # no other unit's /tmp
+            self.assertEqual(self.fact(group, "subprocess"), "42", group)
+            self.assertEqual(self.fact(group, "fork"), 7, group)
+
+    def test_landlock_keeps_a_unit_with_the_host_network_from_abstract_sockets(self):
+        self.assertNotEqual(self.fact("hostnet", "abstract"), "connected")
+
+    def test_no_unit_holds_another_units_token_or_environment(self):
+        scans = [self.fact(g, "scanned") for g in ("alpha", "beta")]
+        self.assertIn(2, scans, "neither unit saw the other's token on the board")
+        self.assertEqual(self.fact("alpha", "found"), [])
+        self.assertEqual(self.fact("beta", "found"), [])
+
+    def test_pythonhashseed_is_honoured_and_random_is_reseeded(self):
+        self.assertEqual(str(self.fact("hashed", "hash")), self.seed_hash)
+        self.assertIn("PYTHONHASHSEED=123", self.proc.stdout)
+        values = {self.fact(g, "random") for g in ("alpha", "beta", "hashed", "hostnet")}
+        self.assertEqual(len(values), 4)
+
+    def test_a_crash_is_a_crash_and_a_timeout_kills(self):
+        crash = self.tests["test_crash"]
+        self.assertEqual(crash["outcome"], "CRASH", crash)
+        self.assertRegex(json.dumps(crash), "SIGABRT|signal 6|abort")
+        self.assertEqual(self.tests["test_slow"]["outcome"], "TIMEOUT", self.tests["test_slow"])
