@@ -5,32 +5,14 @@
 // refused, in the run as a user runs it. Colluding units could post these values to the sync board, so the
 // suite compares them directly.
 
-#include <map>
-#include <set>
-#include <sstream>
+#include <memory>
 
 #include "tests/sandbox/escape_support.h"
+#include "tests/sandbox/identity_compare.h"
 #include "tests/sandbox/identity_program.h"
 
 namespace mpexec::test::escape {
 namespace {
-
-using Observations = std::map<std::string, std::string>;
-
-Observations parse(const std::string& log) {
-  Observations out;
-  std::istringstream in(log);
-  for (std::string l; std::getline(in, l);)
-    if (auto eq = l.find('='); eq != std::string::npos) out[l.substr(0, eq)] = l.substr(eq + 1);
-  return out;
-}
-
-bool refused(const std::string& v) { return v.rfind("refused:", 0) == 0; }
-
-struct Pair {
-  Observations a, b;
-  std::string out;  ///< mpexec's output (-v)
-};
 
 class Identity : public EscapeTest {
  protected:
@@ -56,38 +38,6 @@ class Identity : public EscapeTest {
     EXPECT_EQ(outcome(rep, "a"), "PASS") << r.out;
     EXPECT_EQ(outcome(rep, "b"), "PASS") << r.out;
     return {parse(log(rep, "a")), parse(log(rep, "b")), r.out};
-  }
-
-  /// Every observation that tells A from B in `fresh` (they differ, or either is refused) but not in `run`
-  /// (equal and readable); and every "shape." observation of B that differs from B's in `fresh`. One line
-  /// each, with the values.
-  static std::vector<std::string> tells(const Pair& fresh, const Pair& run) {
-    std::vector<std::string> out;
-    for (const auto& [key, fa] : fresh.a) {
-      auto fb = fresh.b.count(key) ? fresh.b.at(key) : "(none)";
-      auto ra = run.a.count(key) ? run.a.at(key) : "(none)";
-      auto rb = run.b.count(key) ? run.b.at(key) : "(none)";
-      // Equal in two new sandboxes too: times made within the same 10 ms, inode numbers given lowest free first.
-      if (key.rfind("coarse.", 0) == 0 || key.rfind("reused.", 0) == 0) continue;
-      if (key.rfind("shape.", 0) == 0) {
-        if (rb != fb) out.push_back(key + ": B reads " + rb + ", in a new sandbox " + fb);
-        continue;
-      }
-      bool apart_fresh = fa != fb || refused(fa) || refused(fb);
-      bool apart_run = ra != rb || refused(ra) || refused(rb);
-      if (apart_fresh && !apart_run)
-        out.push_back(key + ": A and B both read " + ra + " (in new sandboxes " + fa + " and " + fb + ")");
-    }
-    for (const auto& [key, rb] : run.b)
-      if (key.rfind("shape.", 0) == 0 && !fresh.b.count(key))
-        out.push_back(key + ": B reads " + rb + ", unreadable in a new sandbox");
-    return out;
-  }
-
-  static std::string joined(const std::vector<std::string>& v) {
-    std::string s;
-    for (const auto& x : v) s += "  " + x + "\n";
-    return s;
   }
 
   std::string prog_;

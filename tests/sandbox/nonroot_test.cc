@@ -13,6 +13,8 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "tests/sandbox/identity_compare.h"
+#include "tests/sandbox/identity_program.h"
 #include "tests/sandbox/init_setid_run.h"
 #include "tests/support/mpexec_process.h"
 #include "tests/support/temp_dir.h"
@@ -168,6 +170,51 @@ TEST_F(NonRoot, AUnitOfAUserCannotReachItsInitOrLeaveASetidFile) {
     GTEST_SKIP() << "no unprivileged user namespaces here: " << r.out;
   EXPECT_EQ(r.exit_code, 0) << r.out;
   expectInitAndSetidContained(readJson(rep_path), dir_);
+}
+
+// The identity suite (identity_test.cc) as a user: two consecutive units at -j1 cannot tell that they
+// shared a sandbox, with and without asking for recycling (a user's units never take one) and without
+// Landlock.
+TEST_F(NonRoot, ConsecutiveUnitsOfAUserCannotTellThatTheySharedASandbox) {
+  std::string prog = dir_.path() + "/identity";
+  std::string src = dir_.write("identity.c", escape::kIdentityC);
+  ASSERT_EQ(system(("cc -O1 -o '" + prog + "' '" + src + "'").c_str()), 0) << "cc failed on the identity program";
+  std::string m = dir_.write("m.json", R"({"version": 1, "tests": [
+    {"name": "a", "cmd": [")" + prog + R"("]}, {"name": "b", "cmd": [")" + prog + R"("]}]})");
+  handOver();
+  std::string rep_path = dir_.path() + "/report.json";
+  auto pair = [&](bool fresh, bool recycle, const char* no_landlock) {
+    ScopedEnv f("MPEXEC_FRESH_SANDBOXES", fresh ? "1" : "");
+    ScopedEnv r("MPEXEC_RECYCLE_SANDBOXES", recycle ? "1" : "");
+    ScopedEnv l("MPEXEC_NO_LANDLOCK", no_landlock);
+    std::error_code ec;
+    fs::remove_all(dir_.path() + "/.mpexec", ec);
+    auto run = asNobody({"--json", rep_path, "-j", "1", "-v", m});
+    escape::Pair p;
+    p.out = run.out;
+    if (run.exit_code != 0) return p;
+    auto rep = readJson(rep_path);
+    auto logOf = [&](const char* t) {
+      return readFile(dir_.path() + "/" + std::string(testEntry(rep, t).at("log").as_string()));
+    };
+    p.a = escape::parse(logOf("a"));
+    p.b = escape::parse(logOf("b"));
+    return p;
+  };
+  for (const char* no_landlock : {"", "1"}) {
+    SCOPED_TRACE(std::string("MPEXEC_NO_LANDLOCK=") + no_landlock);
+    escape::Pair fresh = pair(true, false, no_landlock);
+    if (fresh.a.empty() && fresh.out.find("namespaces") != std::string::npos)
+      GTEST_SKIP() << "no unprivileged user namespaces here: " << fresh.out;
+    ASSERT_FALSE(fresh.a.empty()) << fresh.out;
+    for (bool recycle : {false, true}) {
+      escape::Pair run = pair(false, recycle, no_landlock);
+      ASSERT_FALSE(run.a.empty()) << run.out;
+      EXPECT_NE(run.out.find("sandboxes: 0 of 2 units"), std::string::npos) << run.out;
+      auto found = escape::tells(fresh, run);
+      EXPECT_TRUE(found.empty()) << "B can tell it ran in A's sandbox by:\n" << escape::joined(found) << run.out;
+    }
+  }
 }
 
 // A user's run lists its gtest entries in sandbox units too (user namespaces): the binary, listed, cannot
