@@ -29,10 +29,21 @@ def has_class_fixtures(test):
 
 def flatten(suite):
     for t in suite:
-        if isinstance(t, unittest.TestSuite):
+        if isinstance(t, unittest.BaseTestSuite):
             yield from flatten(t)
         else:
             yield t
+
+
+def flatten_layers(suite, layer=None):
+    """(test, the outermost nose2 layer it runs in, or None), in order. nose2's layers plugin (and such,
+    which builds on it) wraps the tests of each layer in a LayerSuite, whose setUp runs around them."""
+    for t in suite:
+        if isinstance(t, unittest.BaseTestSuite):
+            inner = layer or (getattr(t, "layer", None) if type(t).__name__ == "LayerSuite" else None)
+            yield from flatten_layers(t, inner)
+        else:
+            yield t, layer
 
 
 def not_collected(modules):
@@ -109,13 +120,13 @@ def discover_nose2(start, top):
     """The tests as nose2 collects them, grouped as its mp plugin groups them (nose2.util)."""
     from nose2.main import PluggableTestProgram
     from nose2 import util
-    from mpexec.nose2_batch import EXCLUDED_PLUGINS
+    from mpexec.nose2_batch import EXCLUDED_PLUGINS, test_id as nose2_id
 
     found = []
 
     class Collect:
         def startTestRun(self, event):
-            event.executeTests = lambda suite, result: found.extend(flatten(suite))
+            event.executeTests = lambda suite, result: found.extend(flatten_layers(suite))
 
     argv = ["nose2"] + nose2_dirs(start, top)
     said = io.StringIO()
@@ -123,8 +134,8 @@ def discover_nose2(start, top):
         PluggableTestProgram(module=None, argv=argv, exit=False, excludePlugins=EXCLUDED_PLUGINS,
                              extraHooks=[("startTestRun", Collect())])
     tests = []
-    for test in found:
-        test_id = util.test_name(test)
+    for test, layer in found:
+        test_id = nose2_id(test)
         if test_id.startswith("nose2.loader."):
             module = test_id.rsplit(".", 1)[-1]
             print("mpexec import unittest: warning: cannot load {}".format(module), file=sys.stderr)
@@ -133,8 +144,10 @@ def discover_nose2(start, top):
         owner = test.obj if type(test).__name__ == "_MethodTestCase" else test
         cls = type(owner)
         module = cls.__module__ if not hasattr(test, "_testFunc") else test._testFunc.__module__
+        # A module's tests in layers run in one process, as its tests with module fixtures do: a layer's
+        # setUp runs once around all of them (such specs: one layer per `with it.having(...)`).
         tests.append(_grouped(test_id, test, module, "{}.{}".format(cls.__module__, cls.__name__),
-                              util.has_module_fixtures(test), util.has_class_fixtures(test)))
+                              util.has_module_fixtures(test) or layer is not None, util.has_class_fixtures(test)))
     return tests
 
 

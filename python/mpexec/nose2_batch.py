@@ -17,8 +17,16 @@ EXCLUDED_PLUGINS = [MP_PLUGIN, "nose2.plugins.junitxml"]
 
 
 def test_id(test):
+    """nose2's name of a test (util.test_name), except for a test in a layer (a such spec's), whose name
+    nose2 cuts at the first space (`mod.A`, the same for every spec of the module): its whole id."""
     from nose2 import util
-    return util.test_name(test)
+    name = util.test_name(test)
+    whole = test.id().split("\n", 1)[0] if callable(getattr(test, "id", None)) else name
+    return whole if whole != name and _in_layer(test) else name
+
+
+def _in_layer(test):
+    return getattr(type(test), "layer", None) is not None
 
 
 class Report:
@@ -64,11 +72,26 @@ class Report:
         self.stopped = bool(getattr(event.result, "shouldStop", False))
 
 
+def names(ids):
+    """What to give nose2 for `ids`: each id, except that a test of a such spec (its id names the spec's
+    description, `mod.A calculator.test 0000: should add`, which no dotted name can load) is run through
+    its module, once: the layers plugin runs the module's layers around its tests, and the report picks
+    the ids it was given."""
+    out = []
+    for test_id in ids:
+        name = test_id
+        if any(c.isspace() for c in test_id):
+            name = test_id.split(None, 1)[0].rpartition(".")[0] or test_id
+        if name not in out:
+            out.append(name)
+    return out
+
+
 def run(start, top, ids, ledger, extra=()):
     """One nose2 session over `ids`; returns the Report plugin."""
     from nose2.main import PluggableTestProgram
     report = Report(ledger)
-    argv = ["nose2"] + (["-s", start] if start else []) + (["-t", top] if top else []) + list(extra) + list(ids)
+    argv = ["nose2"] + (["-s", start] if start else []) + (["-t", top] if top else []) + list(extra) + names(ids)
     PluggableTestProgram(
         module=None, argv=argv, exit=False, excludePlugins=EXCLUDED_PLUGINS,
         extraHooks=[(h, report) for h in ("startTest", "testOutcome", "stopTest", "stopTestRun")])

@@ -150,6 +150,20 @@ class EndToEnd(unittest.TestCase):
         # nose2's JUnit XML plugin writes its file neither at the import nor in the (read-only) units.
         self.assertFalse(os.path.exists(os.path.join(suite, "nose2-junit.xml")))
 
+    @unittest.skipUnless(NOSE2, "nose2 is not installed (packaging/install-deps.sh installs python3-nose2)")
+    def test_nose2_such_specs_on_layers(self):
+        suite = copy_suite("nose2_such", self.work)
+        for group_by in ("chunks", "test"):
+            proc, tests = self.import_and_run("unittest", suite, "--group-by", group_by)
+            self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+            self.assertEqual(sorted(tests), [
+                "test_calculator.A calculator.test 0000: should add",
+                "test_calculator.having a negative number.test 0000: should subtract, after adding",
+                "test_calculator.test_plain"])
+            self.assertEqual({t["outcome"] for t in tests.values()}, {"PASS"}, tests)
+            such = [t for n, t in tests.items() if "0000" in n]
+            self.assertEqual(such[0]["unit"], such[1]["unit"])  # the layers' setup runs once, in one process
+
     def test_no_tests_collected_is_an_error_with_the_reason_in_every_grouping(self):
         empty = os.path.join(self.work, "empty")
         os.mkdir(empty)
