@@ -15,6 +15,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from mpexec import manifest
 
 _BASES = ("unittest.case", "unittest2.case")
+DEFAULT_PATTERN = "test*.py"
 
 
 def has_module_fixtures(test):
@@ -80,6 +81,7 @@ def discover_unittest(start, pattern, top):
         modules.add(module)
         tests.append(_grouped(test_id, test, module, "{}.{}".format(module, cls.__qualname__),
                               has_module_fixtures(test), has_class_fixtures(test)))
+    tests = number_repeats(tests)
     # Modules discovery imported that hold no TestCase are candidates too.
     root = os.path.abspath(start) + os.sep
     for name, module in list(sys.modules.items()):
@@ -87,6 +89,20 @@ def discover_unittest(start, pattern, top):
         if path.startswith(root):
             modules.add(name)
     return tests, not_collected(modules)
+
+
+def number_repeats(tests):
+    """Tests that share an id (a load_tests that makes an instance per parameter) are named ID#1, ID#2, ...
+    in order; mpexec.unittest_batch finds the Nth of them in its module's load_tests."""
+    counts = {}
+    for t in tests:
+        counts[t.id] = counts.get(t.id, 0) + 1
+    seen = {}
+    for t in tests:
+        if counts[t.id] > 1:
+            seen[t.id] = seen.get(t.id, 0) + 1
+            t.id = "{}#{}".format(t.id, seen[t.id])
+    return tests
 
 
 def _grouped(test_id, test, module, klass, module_fixtures, class_fixtures):
@@ -148,7 +164,7 @@ def discover_nose2(start, top):
         # setUp runs once around all of them (such specs: one layer per `with it.having(...)`).
         tests.append(_grouped(test_id, test, module, "{}.{}".format(cls.__module__, cls.__name__),
                               util.has_module_fixtures(test) or layer is not None, util.has_class_fixtures(test)))
-    return tests
+    return number_repeats(tests)
 
 
 @manifest.command("unittest")
@@ -157,7 +173,7 @@ def main(argv=None):
                                 description="Discover a unittest suite and write an mpexec manifest to stdout.")
     p.add_argument("start", nargs="?", default=None, metavar="START_DIR",
                    help="where discovery starts (.; for nose2, its configuration's start-dir)")
-    p.add_argument("-p", "--pattern", default="test*.py", help="test file pattern (test*.py)")
+    p.add_argument("-p", "--pattern", default=DEFAULT_PATTERN, help="test file pattern (test*.py)")
     p.add_argument("-t", "--top-level-directory", dest="top", default=None,
                    help="the top-level directory of the project (START_DIR)")
     p.add_argument("--group-by", choices=manifest.GROUP_BY, default="chunks",
@@ -205,6 +221,7 @@ def main(argv=None):
         base = [sys.executable, "-m", "mpexec.nose2_batch"] + nose2_dirs(args.start, args.top)
     else:
         base = [sys.executable, "-m", "mpexec.unittest_batch", "--top", top]
+        base += ["-p", args.pattern] if args.pattern != DEFAULT_PATTERN else []
     result = manifest.build(
         tests, batch_cmd=lambda: list(base),
         group_by=args.group_by, chunk_count=args.chunks, cwd=os.getcwd(),

@@ -4,12 +4,14 @@ the ids in $MPEXEC_BATCH_IDS_FILE, in one nose2 session with the suite's own con
 mpexec.unittest_batch. Used by `mpexec import unittest` when nose2 collects the suite (docs/python.md)."""
 
 import argparse
+import re
 import sys
 import traceback
 
 from mpexec.results import Ledger, Reporter, batch_ids
 from mpexec.unittest_batch import _fixture_of, exit_status
 
+_REPEAT = re.compile(r"#[0-9]+$")
 MP_PLUGIN = "nose2.plugins.mp"
 # Not run by mpexec's nose2 sessions: the mp plugin (mpexec distributes), and the JUnit XML plugin, which
 # would write its file into the tree, read-only in a unit (mpexec --junit writes one for the whole run).
@@ -35,9 +37,15 @@ class Report:
     def __init__(self, ledger):
         self.ledger = ledger
         self.stopped = False
+        self.starts = {}  # id -> how many tests with it started (ids that repeat are ID#1, ID#2, ...)
 
     def startTest(self, event):
-        self.ledger.start(test_id(event.test))
+        name = test_id(event.test)
+        if not self.ledger.reporter.wanted(name):
+            n = self.starts[name] = self.starts.get(name, 0) + 1
+            if self.ledger.reporter.wanted("{}#{}".format(name, n)):
+                name = "{}#{}".format(name, n)
+        self.ledger.start(name)
 
     def testOutcome(self, event):
         from nose2 import result
@@ -73,14 +81,18 @@ class Report:
 
 
 def names(ids):
-    """What to give nose2 for `ids`: each id, except that a test of a such spec (its id names the spec's
-    description, `mod.A calculator.test 0000: should add`, which no dotted name can load) is run through
-    its module, once: the layers plugin runs the module's layers around its tests, and the report picks
-    the ids it was given."""
+    """What to give nose2 for `ids`: each id, except that two kinds of tests are run through their module,
+    once, and the report picks the ids it was given: a test of a such spec (its id names the spec's
+    description, `mod.A calculator.test 0000: should add`, which no dotted name loads; the layers plugin
+    runs the module's layers around its tests), and one of the tests of a load_tests that share an id."""
     out = []
     for test_id in ids:
         name = test_id
-        if any(c.isspace() for c in test_id):
+        if _REPEAT.search(test_id):
+            # ID#N: tests that share an id (module.Class.method) come from the module's load_tests, which
+            # only running the module calls; no name loads the Nth.
+            name = _REPEAT.sub("", test_id).rsplit(".", 2)[0]
+        elif any(c.isspace() for c in test_id):
             name = test_id.split(None, 1)[0].rpartition(".")[0] or test_id
         if name not in out:
             out.append(name)

@@ -111,6 +111,10 @@ class Reporter:
         """The body sent for `test_id`, or None."""
         return self._results.get(test_id)
 
+    def wanted(self, test_id):
+        """Whether `test_id` is one of this batch's."""
+        return test_id in self._wanted
+
     def reported(self, test_id):
         return test_id in self._results
 

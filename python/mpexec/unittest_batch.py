@@ -1,10 +1,12 @@
-"""Runs unittest tests by id for mpexec (`python3 -m mpexec.unittest_batch [--top DIR] [--single ID]`):
+"""Runs unittest tests by id for mpexec (`python3 -m mpexec.unittest_batch [--top DIR] [-p PATTERN] [--single ID]`):
 the ids in $MPEXEC_BATCH_IDS_FILE, in that order, in one process, with unittest's own suite so that each
 class's setUpClass and each module's setUpModule run once around their tests; each result goes to mpexec
 as the test ends (mpexec.results). With --single, one test, and the exit code says its outcome (0 pass,
 77 skip, 1 otherwise)."""
 
 import argparse
+import importlib
+import re
 import sys
 import unittest
 
@@ -26,13 +28,14 @@ def _fixture_of(test):
 class Result(unittest.TextTestResult):
     """unittest's text result (to stderr, for the unit's log), which also keeps mpexec's ledger."""
 
-    def __init__(self, ledger, stream, descriptions, verbosity):
+    def __init__(self, ledger, stream, descriptions, verbosity, names=None):
         super().__init__(stream, descriptions, verbosity)
         self.ledger = ledger
+        self.names = names or {}  # id(test) -> its name in the manifest, where that is not test.id()
         self.buffer = True
 
     def startTest(self, test):
-        self.ledger.start(test.id())
+        self.ledger.start(self.names.get(id(test), test.id()))
         super().startTest(test)
 
     def _summary(self, err):
@@ -86,10 +89,49 @@ class Result(unittest.TextTestResult):
         super().stopTest(test)
 
 
-def load(ids, loader):
-    """A flat suite of the ids in order; an id that does not load is an error result, kept by id."""
-    suite, failed = unittest.TestSuite(), {}
+_REPEAT = re.compile(r"(.+)#([0-9]+)")
+
+
+def _module_with_load_tests(test_id):
+    """The module of `test_id` (its longest prefix that imports) when it has load_tests, else None."""
+    parts = test_id.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        name = ".".join(parts[:i])
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:
+                continue  # not a module: a class or a test of the one above
+            return None
+        except Exception:  # noqa: BLE001 -- loading by name reports the module's import error
+            return None
+        return module if callable(getattr(module, "load_tests", None)) else None
+    return None
+
+
+def load(ids, loader, pattern=None):
+    """A flat suite of the ids in order, and {id(test): name} for the tests whose name is not their id();
+    an id that does not load is an error result, kept by id. A test of a module with load_tests is found in
+    what its load_tests returns (as discovery found it, with `pattern`): the Nth with its id for ID#N."""
+    suite, failed, names, by_module = unittest.TestSuite(), {}, {}, {}
     for test_id in ids:
+        repeat = _REPEAT.fullmatch(test_id)
+        base, nth = (repeat.group(1), int(repeat.group(2))) if repeat else (test_id, 1)
+        module = _module_with_load_tests(base)
+        if module is not None:
+            if module.__name__ not in by_module:
+                index = {}
+                for t in _flatten(loader.loadTestsFromModule(module, pattern=pattern)):
+                    index.setdefault(t.id(), []).append(t)
+                by_module[module.__name__] = index
+            found = by_module[module.__name__].get(base, [])
+            if len(found) >= nth:
+                suite.addTest(found[nth - 1])
+                names[id(found[nth - 1])] = test_id
+            else:
+                failed[test_id] = ("{}'s load_tests gives {} test{} named {} now; run `mpexec import unittest` "
+                                   "again".format(module.__name__, len(found), "" if len(found) == 1 else "s", base))
+            continue
         try:
             loaded = loader.loadTestsFromName(test_id)
         except Exception as e:  # noqa: BLE001 -- any import error is the test's result
@@ -104,7 +146,7 @@ def load(ids, loader):
         else:
             failed[test_id] = ("{} loads {} tests now, not one; run `mpexec import unittest` again".format(
                 test_id, len(flat)))
-    return suite, failed
+    return suite, failed, names
 
 
 def _flatten(suite):
@@ -129,6 +171,8 @@ def _first_error(failed_test):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python3 -m mpexec.unittest_batch")
     p.add_argument("--top", default=None, help="the top-level directory of the discovery (put first in sys.path)")
+    p.add_argument("-p", "--pattern", default="test*.py",
+                   help="the discovery's pattern, which a module's load_tests is given (test*.py)")
     p.add_argument("--single", default=None, metavar="ID", help="run one test; the exit code is its outcome")
     args = p.parse_args(argv)
     if args.top:
@@ -138,8 +182,8 @@ def main(argv=None):
         p.error("no ids: run by mpexec (MPEXEC_BATCH_IDS_FILE) or give --single ID")
     reporter = Reporter(ids) if args.single else Reporter.from_env(ids)
     ledger = Ledger(reporter)
-    suite, failed = load(ids, unittest.TestLoader())
-    result = Result(ledger, unittest.runner._WritelnDecorator(sys.stderr), True, 2)
+    suite, failed, names = load(ids, unittest.TestLoader(), args.pattern)
+    result = Result(ledger, unittest.runner._WritelnDecorator(sys.stderr), True, 2, names)
     unittest.registerResult(result)
     result.startTestRun()
     try:

@@ -127,6 +127,16 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(counter[0]["unit"], counter[1]["unit"])
         self.assertEqual({t["outcome"] for n, t in tests.items() if "skipped" not in n}, {"PASS"})
 
+    def test_unittest_load_tests_with_parameters(self):
+        suite = copy_suite("unittest_load_tests", self.work)
+        runs = [("unittest", "chunks"), ("unittest", "test")] + ([("nose2", "chunks")] if NOSE2 else [])
+        for loader, group_by in runs:
+            proc, tests = self.import_and_run("unittest", suite, "--loader", loader, "--group-by", group_by)
+            self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+            self.assertEqual(sorted(tests), ["test_params.Plain.test_plain"] + [
+                "test_params.Port.test_port_is_valid#{}".format(n) for n in (1, 2, 3)])
+            self.assertEqual({t["outcome"] for t in tests.values()}, {"PASS"}, tests)
+
     @unittest.skipUnless(NOSE2, "nose2 is not installed (packaging/install-deps.sh installs python3-nose2)")
     def test_nose2_suite(self):
         suite = copy_suite("nose2_mp", self.work)
