@@ -15,6 +15,7 @@ _PLAIN_KEY = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
 _ESCAPE = "_mpx."
 _HASHED = "_mpx.sha256."  # a key too long for the hex escape: its hash ('s' is no hex digit)
 _NAME_OF = "_mpx.name."  # beside a hashed key: the key itself, for listings
+TRAIL_OPEN = "_mpx.trail."  # a trail whose first start completed and which no last finish closed (trail.py)
 _MAX_KEY = 256
 _MAX_WAIT = 300  # the service cuts every wait to 300 s
 
@@ -78,7 +79,8 @@ class Board(MutableMapping):
     def _all(self):
         _, body = self._client.request("GET", "/v1/board")
         names = {_HASHED + k[len(_NAME_OF):]: v["value"] for k, v in body.items() if k.startswith(_NAME_OF)}
-        return {names.get(k, decode_key(k)): v["value"] for k, v in body.items() if not k.startswith(_NAME_OF)}
+        return {names.get(k, decode_key(k)): v["value"] for k, v in body.items()
+                if not k.startswith((_NAME_OF, TRAIL_OPEN))}
 
     def __iter__(self):
         return iter(list(self._all()))

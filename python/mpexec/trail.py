@@ -2,12 +2,20 @@
 `with trail(name, 'finish') as last:`. A trail counts its consumers: `first` is true for the start that
 finds none, `last` for the finish that leaves none. Under mpexec the sync service counts units; this process
 counts its own starts on top, so a unit that starts a trail twice (two fixtures) is one consumer there and
-finishes it with its second finish, as pytest-mp's per-call count does."""
+finishes it with its second finish, as pytest-mp's per-call count does.
+
+The service drops a unit that ends from the trails it consumes (DESIGN §5), so that the units still there
+can see `last`. pytest-mp's processes that end without finishing stay consumers, and suites rely on that
+for a setup that runs once per run: every test starts the trail, none finishes it. So a completed first
+start leaves a mark on the board, which the `last` finish removes: while it is there, a start is not
+`first` even when the service finds no consumer, because the setup it guards was done and not undone."""
+
+import hashlib
 
 import threading
 from contextlib import contextmanager
 
-from .board import encode_key
+from .board import TRAIL_OPEN, encode_key
 from .client import path_segment
 
 _STATES = ("start", "finish")
@@ -54,13 +62,23 @@ class Trails:
             # One request at a time per process: the service's block is per unit.
             answer = self._post(name, state)
             flag = bool(answer.get("first" if state == "start" else "last"))
+            mark = "/v1/board/" + TRAIL_OPEN + hashlib.sha256(name.encode("utf-8")).hexdigest()
+            if state == "start" and flag:  # inside the block: no other start or finish is looking
+                flag = self._client.request("GET", mark, expect=(200, 404))[0] == 404
             ok = False
             try:
                 yield flag
                 ok = True
             finally:
-                # A start whose block raised is not a consumer (docs/sync.md, "A failed start command").
-                self._post(name, "done", None if ok or state == "finish" else {"ok": False})
+                try:
+                    if ok and flag:
+                        if state == "start":
+                            self._client.request("PUT", mark, {"value": name})
+                        else:
+                            self._client.request("DELETE", mark, expect=(200, 404))
+                finally:
+                    # A start whose block raised is not a consumer (docs/sync.md, "A failed start command").
+                    self._post(name, "done", None if ok or state == "finish" else {"ok": False})
                 if state == "start" and ok:
                     self._starts[name] = 1
                 elif state == "finish":

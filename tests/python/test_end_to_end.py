@@ -96,6 +96,14 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(len(tests), 10)
         self.assertEqual({t["outcome"] for t in tests.values()}, {"PASS"}, tests)
 
+    def test_a_trail_started_and_never_finished_is_first_once(self):
+        # One slot: each unit starts after the one before it ended, still a consumer as in pytest-mp.
+        suite = copy_suite("trail_start_only", self.work)
+        proc, tests = self.import_and_run("pytest", suite, np=1)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(len({t["unit"] for t in tests.values()}), 4)
+        self.assertEqual({t["outcome"] for t in tests.values()}, {"PASS"}, tests)
+
     def test_pytest_mp_group_info_in_every_unit(self):
         suite = copy_suite("group_info", self.work)
         for group_by in ("chunks", "test"):
