@@ -50,8 +50,9 @@ LIBS        := $(MPEXEC_LIBS)
 HTTP_SO     := $(OUT)/libmpexec-http.so
 HTTP_SO_SRCS := sync-service/http.cc sync-service/http_answer.cc sync-service/http_request.cc
 # The spawner as a library, for a preloaded interpreter (python/mpexec/_preload.py, docs/sandbox.md): the
-# sandbox's objects built position-independent, exporting mpexec_spawner_serve() alone.
-SPAWNER_SO  := $(OUT)/libmpexec-spawner.so
+# sandbox's objects built position-independent, exporting mpexec_spawner_serve() alone. Not in the
+# sanitizer builds: an interpreter cannot load their runtime (their units exec their commands).
+SPAWNER_SO  := $(if $(filter asan fuzz,$(MODE)),,$(OUT)/libmpexec-spawner.so)
 
 # One static library per directory (DESIGN §1): executor -> sync-service, sandbox.
 EXECUTOR_SRCS := $(filter-out executor/main.cc,$(wildcard executor/*.cc executor/*/*.cc))
@@ -126,7 +127,7 @@ $(OUT)/mpexec-spawner: $(OUT)/obj/sandbox/spawner_main.o $(LIB_sandbox)
 	$(CXX) $(LDFLAGS) $(SPAWNER_LDFLAGS_$(MODE)) $^ -lseccomp -o $@
 
 # C++ and libseccomp linked in statically: the interpreter that loads it need not have them.
-$(SPAWNER_SO): $(SANDBOX_SRCS:%.cc=$(OUT)/pic/%.o) $(OUT)/pic/sandbox/spawner_library.o sandbox/spawner_library.map
+$(OUT)/libmpexec-spawner.so: $(SANDBOX_SRCS:%.cc=$(OUT)/pic/%.o) $(OUT)/pic/sandbox/spawner_library.o sandbox/spawner_library.map
 	$(CXX) $(LDFLAGS) -shared -Wl,--no-undefined -Wl,--version-script=sandbox/spawner_library.map \
 	  -Wl,-soname,libmpexec-spawner.so -static-libstdc++ -static-libgcc $(filter %.o,$^) \
 	  -Wl,-Bstatic -lseccomp -Wl,-Bdynamic -o $@
