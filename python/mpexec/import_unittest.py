@@ -48,16 +48,36 @@ def flatten_layers(suite, layer=None):
 
 
 def not_collected(modules):
-    """What nose2 would collect and unittest's loader does not: test functions and plain test classes."""
+    """What nose2 would collect and unittest's loader does not, or not as nose2 does: test functions, plain
+    test classes, and the methods of a TestCase that nose2 expands, parameters (nose2.tools.params) and
+    generators, which unittest's loader takes for one test each (a generator's checks never run)."""
     found = []
     for name in sorted(modules):
         module = sys.modules.get(name)
         for attr, value in sorted(vars(module).items()) if module else ():
-            if getattr(value, "__module__", None) != name or not attr.lower().startswith("test"):
+            if getattr(value, "__module__", None) != name:
                 continue
-            if inspect.isfunction(value) or (inspect.isclass(value) and not issubclass(value, unittest.TestCase)):
+            if inspect.isclass(value) and issubclass(value, unittest.TestCase):
+                found += ["{}.{}.{}".format(name, attr, m) for m in _expanded_by_nose2(value)]
+            elif not attr.lower().startswith("test"):
+                continue
+            elif inspect.isfunction(value) or inspect.isclass(value):
                 found.append("{}.{}".format(name, attr))
     return found
+
+
+def _is_testcase_method(name):
+    module, cls, _ = name.rsplit(".", 2)
+    value = getattr(sys.modules.get(module), cls, None)
+    return inspect.isclass(value) and issubclass(value, unittest.TestCase)
+
+
+def _expanded_by_nose2(case):
+    loader = unittest.TestLoader()
+    for method in loader.getTestCaseNames(case):
+        func = getattr(case, method, None)
+        if hasattr(func, "paramList") or inspect.isgeneratorfunction(func):
+            yield method
 
 
 def discover_unittest(start, pattern, top):
@@ -208,8 +228,10 @@ def main(argv=None):
             if t.id == t.module:
                 print("mpexec import unittest: warning: cannot load {}".format(t.id), file=sys.stderr)
         for name in missed:
-            print("mpexec import unittest: warning: {} is not a unittest.TestCase test: unittest's loader "
-                  "(and so this manifest) leaves it out; nose2 would run it (--loader nose2)".format(name),
+            what = ("is a nose2 parametrized or generator method: unittest's loader (and so this manifest) takes "
+                    "it for one test" if name.count(".") >= 2 and _is_testcase_method(name) else
+                    "is not a unittest.TestCase test: unittest's loader (and so this manifest) leaves it out")
+            print("mpexec import unittest: warning: {} {}; nose2 would run it (--loader nose2)".format(name, what),
                   file=sys.stderr)
     if tests is None:
         return 2

@@ -182,6 +182,16 @@ class EndToEnd(unittest.TestCase):
             such = [t for n, t in tests.items() if "0000" in n]
             self.assertEqual(such[0]["unit"], such[1]["unit"])  # the layers' setup runs once, in one process
 
+    @unittest.skipUnless(NOSE2, "nose2 is not installed (packaging/install-deps.sh installs python3-nose2)")
+    def test_nose2_parameters_and_generators_in_a_testcase_choose_nose2(self):
+        suite = copy_suite("nose2_in_testcase", self.work)
+        proc, tests = self.import_and_run("unittest", suite)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(sorted(tests), ["test_methods.Ports.test_port:1", "test_methods.Ports.test_port:2",
+                                         "test_methods.Ports.test_sequence:1", "test_methods.Ports.test_sequence:2",
+                                         "test_methods.Ports.test_sequence:3"])
+        self.assertEqual({t["outcome"] for t in tests.values()}, {"PASS"}, tests)
+
     def test_no_tests_collected_is_an_error_with_the_reason_in_every_grouping(self):
         empty = os.path.join(self.work, "empty")
         os.mkdir(empty)
