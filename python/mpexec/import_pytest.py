@@ -5,18 +5,19 @@ interpreter; `python3 -m mpexec.import_pytest` does the same."""
 import argparse
 import io
 import os
+import shutil
 import sys
+import tempfile
 from contextlib import redirect_stderr, redirect_stdout
 
 from mpexec import manifest
 from mpexec.groups import GroupError, assign_groups
 
 # pytest-mp's own scheduler out of the way (first, so that the plugin sees it blocked), the plugin that
-# reports results (loaded by name, so an installed copy found by its entry point is the same plugin), no
-# cache in a read-only sandbox, and no pytest-xdist looponfail (`-f` would rerun a unit's tests forever; its
-# module imports execnet, a twentieth of a unit's start).
-PLUGIN_ARGS = ["-p", "no:pytest-mp", "-p", "mpexec.pytest_plugin", "-p", "no:cacheprovider",
-               "-p", "no:xdist.looponfail"]
+# reports results (loaded by name, so an installed copy found by its entry point is the same plugin; in a
+# unit it moves pytest's cache out of the read-only tree), and no pytest-xdist looponfail (`-f` would rerun
+# a unit's tests forever; its module imports execnet, a twentieth of a unit's start).
+PLUGIN_ARGS = ["-p", "no:pytest-mp", "-p", "mpexec.pytest_plugin", "-p", "no:xdist.looponfail"]
 
 
 class Collector:
@@ -81,9 +82,13 @@ def collect(pytest_args):
     import pytest
     collector = Collector()
     out = io.StringIO()
-    with redirect_stdout(out), redirect_stderr(out):
-        code = pytest.main(["--collect-only", "-qq", "--continue-on-collection-errors", *PLUGIN_ARGS,
-                            *pytest_args], plugins=[collector])
+    cache = tempfile.mkdtemp(prefix="mpexec-import-cache-")  # pytest's cache, not in the user's tree
+    try:
+        with redirect_stdout(out), redirect_stderr(out):
+            code = pytest.main(["--collect-only", "-qq", "--continue-on-collection-errors", *PLUGIN_ARGS,
+                                *pytest_args, "-o", "cache_dir=" + cache], plugins=[collector])
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
     return collector, int(code), out.getvalue()
 
 

@@ -4,6 +4,7 @@ mp_num_processes fixtures, backed by mpexec's sync service under mpexec and by t
 and the report of each test's result (--mpexec-batch), or of one test's (--mpexec-single)."""
 
 import os
+import tempfile
 
 import pytest
 
@@ -64,6 +65,19 @@ def pytest_configure(config):
     if ids is not None:
         _run_here(config)
         config.pluginmanager.register(Selection(config, ids), "mpexec-selection")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """In a unit, pytest's cache (--lf, --ff, --sw, the cache fixture) is in the unit's own temporary
+    directory: the tree is read-only there, and a cache shared by units would let one's failures select
+    another's tests (or, from a cache left in the tree, deselect them). Before pytest_configure, where the
+    cache plugin reads cache_dir: the value is put where Config.getini keeps what it has read, as pytest
+    has no public way to change an ini value once the command line is parsed."""
+    if config.getoption("mpexec_batch") or config.getoption("mpexec_single"):
+        read = getattr(config, "_inicache", None)
+        if isinstance(read, dict):
+            read["cache_dir"] = os.path.join(tempfile.gettempdir(), "mpexec-pytest-cache")
 
 
 def _run_here(config):

@@ -104,6 +104,15 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(len({t["unit"] for t in tests.values()}), 4)
         self.assertEqual({t["outcome"] for t in tests.values()}, {"PASS"}, tests)
 
+    def test_pytest_cache_options_in_addopts_and_the_cache_fixture(self):
+        suite = copy_suite("cache_addopts", self.work)
+        for group_by in ("chunks", "test"):
+            proc, tests = self.import_and_run("pytest", suite, "--group-by", group_by)
+            self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+            self.assertEqual(len(tests), 2)
+            self.assertEqual({t["outcome"] for t in tests.values()}, {"PASS"}, tests)
+        self.assertFalse(os.path.exists(os.path.join(suite, ".pytest_cache")))  # nothing left in the tree
+
     def test_pytest_mp_group_info_in_every_unit(self):
         suite = copy_suite("group_info", self.work)
         for group_by in ("chunks", "test"):
