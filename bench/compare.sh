@@ -12,6 +12,9 @@
 #          history (mpexec's state.json, ctest's CTestCostData.txt) that the first one left
 #   LARGE  10,000 x true at -j2 through mpexec with the sandbox, once: its per-test wall against W1's
 #
+# Each runner is also timed with nothing to run (no test, the workload's -j), in every round: its fixed cost
+# to start and exit. The last column is the ratio to the ideal less that cost (see the notes under the table).
+#
 # One more row, ns-floor (bench/ns_floor.cc), runs each test in a child with DESIGN §4's namespaces and
 # nothing else: the least any runner that keeps §4 can spend, as a ratio to xargs -P.
 #
@@ -55,7 +58,7 @@ UNSHARE=(unshare --user --map-root-user --pid --net --mount --ipc --uts --fork)
 define_workload() {  # NAME PROG JOBS IDEAL-or-empty ARG...
   local name=$1 prog=$2 jobs=$3 ideal=$4
   shift 4
-  printf '%s\n' "$@" >"$work/$name.args"
+  if [ $# -gt 0 ]; then printf '%s\n' "$@"; fi >"$work/$name.args"
   eval "prog_$name=\$prog jobs_$name=\$jobs ideal_$name=\$ideal"
 }
 define_workload W1 /bin/true 2 "" $(seq 400)
@@ -63,6 +66,8 @@ define_workload W2j2 /bin/sleep 2 5.00 $(for _ in $(seq 40); do echo 0.25; done)
 define_workload W2j8 /bin/sleep 8 1.25 $(for _ in $(seq 40); do echo 0.25; done)
 define_workload W3 /bin/sleep 2 3.85 $(for _ in $(seq 12); do echo 0.1; done) 0.5 0.5 0.5 0.5 0.5 1.0 1.0 2.0
 define_workload LARGE /bin/true 2 "" $(seq 10000)
+# The empty workload of W (EMPTY_W): no test, W's program and -j.
+for w in W1 W2j2 W2j8 W3; do define_workload "EMPTY_$w" "$(eval "echo \$prog_$w")" "$(eval "echo \$jobs_$w")" ""; done
 
 prog() { eval "echo \$prog_$1"; }
 jobs_of() { eval "echo \$jobs_$1"; }
@@ -107,16 +112,16 @@ configure_ctest() {  # W
 run_mpexec() {  # W STATE-DIR [--no-sandbox]
   local w=$1 state=$2
   shift 2
-  "$MPEXEC" -q -j "$(jobs_of "$w")" "$@" --state-dir "$state" "$work/$w.json"
+  "$MPEXEC" -q -j "$(jobs_of "$w")" "$@" --no-tests=pass --state-dir "$state" "$work/$w.json"
 }
 run_mpexec_base() {  # W STATE-DIR
-  "$MPEXEC_BASE" -q -j "$(jobs_of "$1")" --state-dir "$2" "$work/$1.json"
+  "$MPEXEC_BASE" -q -j "$(jobs_of "$1")" --no-tests=pass --state-dir "$2" "$work/$1.json"
 }
-run_xargs() { xargs -P "$(jobs_of "$1")" -n 1 "$(prog "$1")" <"$work/$1.args"; }
+run_xargs() { xargs -r -P "$(jobs_of "$1")" -n 1 "$(prog "$1")" <"$work/$1.args"; }
 run_parallel() { parallel --will-cite -j "$(jobs_of "$1")" "$(prog "$1")" :::: "$work/$1.args"; }
 run_ctest() { ctest --test-dir "$work/ctest-$1/build" -j "$(jobs_of "$1")" -Q; }
-run_bwrap() { xargs -P "$(jobs_of "$1")" -n 1 "${BWRAP[@]}" "$(prog "$1")" <"$work/$1.args"; }
-run_unshare() { xargs -P "$(jobs_of "$1")" -n 1 "${UNSHARE[@]}" "$(prog "$1")" <"$work/$1.args"; }
+run_bwrap() { xargs -r -P "$(jobs_of "$1")" -n 1 "${BWRAP[@]}" "$(prog "$1")" <"$work/$1.args"; }
+run_unshare() { xargs -r -P "$(jobs_of "$1")" -n 1 "${UNSHARE[@]}" "$(prog "$1")" <"$work/$1.args"; }
 run_nsfloor() { "$NS_FLOOR" -j "$(jobs_of "$1")" "$(prog "$1")" <"$work/$1.args"; }
 
 # Runner keys, in table order, and what each row is called.
@@ -157,7 +162,11 @@ unavailable() {
 # ---------------------------------------------------------------------------------------------------
 # Timing: each timed run appends its wall seconds to $work/times/KEY; a failed run is noted in KEY.fail.
 
-now() { date +%s.%N; }
+# The time now, in seconds, into the variable named $1: bash's own clock, read without starting a process.
+# With `t0=$(date +%s.%N)` each reading was a fork of the shell and an exec of date, and the time of one date
+# process (its exit after the first reading, its start before the second) fell inside every timed run.
+[ -n "${EPOCHREALTIME:-}" ] || { echo "compare.sh: needs bash 5 (EPOCHREALTIME)" >&2; exit 2; }
+now() { local t=$EPOCHREALTIME; printf -v "$1" '%s' "${t/,/.}"; }
 mkdir -p "$work/times"
 
 # Before each timed run, outside its time: sync, then wait (up to 5 s) until the CPUs are at least 90% idle
@@ -184,9 +193,9 @@ timed() {  # KEY COMMAND...
   local key=$1 t0 t1
   shift
   settle
-  t0=$(now)
+  now t0
   if "$@" >"$work/last.out" 2>&1; then
-    t1=$(now)
+    now t1
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", b - a }' >>"$work/times/$key"
   else
     echo "failed (exit $?): $(tail -n 1 "$work/last.out")" >"$work/times/$key.fail"
@@ -223,6 +232,23 @@ round() {  # W
       *) timed "$w.$r" "run_$r" "$w" ;;
     esac
   done
+  # The same runners with nothing to run: their fixed cost in this round.
+  for r in $RUNNERS; do
+    [ -n "$(unavailable "$r")" ] && continue
+    case $r in
+      mpexec | mpexec_ns | mpexec_base)
+        local flag=() run=run_mpexec
+        [ "$r" = mpexec_ns ] && flag=(--no-sandbox)
+        [ "$r" = mpexec_base ] && run=run_mpexec_base
+        timed "$w.$r.empty" "$run" "EMPTY_$w" "$(fresh_state)" "${flag[@]}"
+        ;;
+      ctest)
+        rm -rf "$work/ctest-EMPTY_$w/build/Testing"
+        timed "$w.$r.empty" run_ctest "EMPTY_$w"
+        ;;
+      *) timed "$w.$r.empty" "run_$r" "EMPTY_$w" ;;
+    esac
+  done
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -236,26 +262,32 @@ stat_of() {  # KEY median|min|max
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
 
 table_row() {  # W KEY LABEL
-  local w=$1 key=$2 name=$3 why med floor id
+  local w=$1 key=$2 name=$3 why med floor id empty=- less=- ekey
   why=$(unavailable "${key%%.*}")
   if [ -n "$why" ]; then
-    printf '| %s | %s | n/a (%s) | | | | |\n' "$name" "$(label "$w")" "$why"
+    printf '| %s | %s | n/a (%s) | | | | | | |\n' "$name" "$(label "$w")" "$why"
   elif [ -f "$work/times/$w.$key.fail" ]; then
-    printf '| %s | %s | %s | | | | |\n' "$name" "$(label "$w")" "$(cat "$work/times/$w.$key.fail")"
+    printf '| %s | %s | %s | | | | | | |\n' "$name" "$(label "$w")" "$(cat "$work/times/$w.$key.fail")"
   elif [ -s "$work/times/$w.$key" ]; then
     med=$(stat_of "$w.$key" median)
     floor=$(stat_of "$w.xargs" median)
     id=$(ideal "$w")
-    printf '| %s | %s | %.3f | %.3f | %.3f | %s | %s |\n' "$name" "$(label "$w")" "$med" \
+    # The runner's empty run (W3's second runs share the first's).
+    ekey="$w.${key%.2nd}.empty"
+    if [ -s "$work/times/$ekey" ] && [ ! -f "$work/times/$ekey.fail" ]; then
+      empty=$(printf '%.3f' "$(stat_of "$ekey" median)")
+      [ -n "$id" ] && less=$(ratio "$(awk -v a="$med" -v b="$empty" 'BEGIN { print a - b }')" "$id")
+    fi
+    printf '| %s | %s | %.3f | %.3f | %.3f | %s | %s | %s | %s |\n' "$name" "$(label "$w")" "$med" \
       "$(stat_of "$w.$key" min)" "$(stat_of "$w.$key" max)" "$(ratio "$med" "$floor")" \
-      "$([ -n "$id" ] && ratio "$med" "$id" || echo -)"
+      "$([ -n "$id" ] && ratio "$med" "$id" || echo -)" "$empty" "$less"
   fi
 }
 
 table() {
   local w r
-  echo "| runner | workload | median s | min s | max s | ratio to xargs -P | ratio to ideal |"
-  echo "|---|---|---:|---:|---:|---:|---:|"
+  echo "| runner | workload | median s | min s | max s | ratio to xargs -P | ratio to ideal | empty run, median s | ratio to ideal less the empty run |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
   for w in $WORKLOADS; do
     for r in $RUNNERS; do
       case $r in
@@ -303,7 +335,7 @@ machine() {
   echo "- machine: $(nproc) CPUs, ${model:-unknown model}; load average at the start: $load_at_start"
   echo "- mpexec: $MPEXEC, built from $commit"
   [ -n "$MPEXEC_BASE" ] && echo "- baseline mpexec: $MPEXEC_BASE${MPEXEC_BASELINE_COMMIT:+, built from $MPEXEC_BASELINE_COMMIT}"
-  echo "- $RUNS runs per runner and workload, runners alternating inside each round; wall time from date +%s.%N;"
+  echo "- $RUNS runs per runner and workload, runners alternating inside each round; wall time from bash's EPOCHREALTIME;"
   echo "  each run starts after \`sync\` and once the CPUs are 90% idle over 0.1 s (the previous runs' writeback and"
   echo "  namespace teardown are the kernel workers' and land on no runner); each mpexec run gets a state"
   echo "  directory of its own, and none is removed before the end"
@@ -313,8 +345,11 @@ machine() {
 
 load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for w in $WORKLOADS LARGE; do write_manifest "$w"; done
+for w in $WORKLOADS; do write_manifest "EMPTY_$w"; done
 if [ -z "$(unavailable ctest)" ]; then
-  for w in $WORKLOADS; do configure_ctest "$w" || echo "compare.sh: cmake failed for $w" >&2; done
+  for w in $WORKLOADS; do
+    for c in "$w" "EMPTY_$w"; do configure_ctest "$c" || echo "compare.sh: cmake failed for $c" >&2; done
+  done
 fi
 for r in $RUNNERS; do
   why=$(unavailable "$r")
@@ -348,6 +383,11 @@ report=$work/report.md
   echo "ns-floor runs each test in a child cloned with DESIGN §4's namespaces (mount, pid, network, IPC, UTS,"
   echo "cgroup), whose mounts it makes private and whose loopback it brings up, and nothing else: no mounts, no"
   echo "cgroups, no seccomp, no init. Its ratio to xargs -P is the floor for any runner that keeps §4."
+  echo "Times run from the runner's fork by the shell to its exit (bash's EPOCHREALTIME: no process is started to"
+  echo "read the clock), so the runner's own start and exit are in them. \"Empty run\" is the median of the same"
+  echo "runner on no test at the same -j, in the same rounds: its fixed cost. The last column takes it off before"
+  echo "the ratio to the ideal, leaving what the runner adds per test and per wave. No runner reaches 1.00x:"
+  echo "every wave holds the tests' own exec, loader and exit (docs/sandbox.md, \"What W2's figures mean\")."
   echo
   large_note
 } >"$report"
