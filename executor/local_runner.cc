@@ -580,6 +580,7 @@ bool LocalRunner::recycles(const sandbox::Policy& policy) const {
 }
 
 void LocalRunner::start(const UnitJob& job) {
+  keep_idle_ = true;  // a unit started after discardPrepared() (a retry) may leave its sandbox to another
   std::erase_if(to_prepare_, [&](const UnitJob& j) { return j.unit == job.unit; });
   std::unique_ptr<Running> r;
   if (auto it = prepared_.find(job.unit); it != prepared_.end()) {
@@ -660,6 +661,15 @@ void LocalRunner::discardPrepared() {
   to_prepare_.clear();
   for (auto& [unit, r] : prepared_) drop(std::move(r));
   prepared_.clear();
+  // No unit is left to take an idle sandbox, nor one that a unit still running leaves: each is killed now,
+  // and torn down by the kernel while the last units run and the reports are written, rather than one
+  // after another when the runner goes. reapRetired() reaps them; their unit ids are given back after that.
+  keep_idle_ = false;
+  for (auto& idle : idle_) {
+    idle->process->kill();
+    released_.push_back(std::move(idle));
+  }
+  idle_.clear();
 }
 
 void LocalRunner::translate(Running& r, const sandbox::Event& ev, std::vector<RunnerEvent>& out) {
@@ -802,7 +812,7 @@ void LocalRunner::finishUnit(size_t slot_index, std::vector<RunnerEvent>& out) {
     ev.events = EPOLLIN;
     ev.data.u64 = kRetiring;
     epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, retired->pidFd(), &ev);
-    bool reusable = (ctx_.isolation() == sandbox::Isolation::None || retired->recyclable()) &&
+    bool reusable = keep_idle_ && (ctx_.isolation() == sandbox::Isolation::None || retired->recyclable()) &&
                     idle_.size() < running_.size();
     if (reusable) {
       auto idle = std::make_unique<Idle>();
@@ -811,6 +821,9 @@ void LocalRunner::finishUnit(size_t slot_index, std::vector<RunnerEvent>& out) {
       idle->process = std::move(retired);
       idle_.push_back(std::move(idle));
     } else {
+      // An init that reported Done waits for another unit until its socket closes, whether or not it was
+      // found clean: none will come.
+      retired->kill();
       retiring_.push_back(std::move(retired));
     }
   }
@@ -921,14 +934,17 @@ void LocalRunner::reapRetired() {
   };
   std::erase_if(retiring_, exited);
   std::erase_if(idle_, [&](const std::unique_ptr<Idle>& i) { return exited(i->process); });
+  std::erase_if(released_, [&](const std::unique_ptr<Idle>& i) { return exited(i->process); });
 }
 
 void LocalRunner::killAll() {
   discardPrepared();
-  retiring_.clear();  // each is killed (if it still runs) and reaped
-  idle_.clear();      // each reads the end of its socket and exits
+  // Every process is killed first, then each reaped: their teardowns overlap.
+  for (auto& p : retiring_) p->kill();
   for (auto& r : running_)
     if (r && r->process) r->process->kill();
+  retiring_.clear();
+  released_.clear();
   for (auto& r : running_) {
     if (!r) continue;
     r->process.reset();  // reaps

@@ -68,6 +68,7 @@ class LocalRunner : public UnitRunner {
   void killAll() override;
   /// Spawns the unit with UnitSpec::hold: its sandbox is set up while the slots are busy.
   void prepare(const UnitJob& job) override;
+  /// Also kills the idle sandboxes, and those of units that end before the next start().
   void discardPrepared() override;
 
   /// The log of test `t`'s attempt, relative to the manifest directory.
@@ -134,6 +135,10 @@ class LocalRunner : public UnitRunner {
   /// dies.
   struct Idle;
   std::vector<std::unique_ptr<Idle>> idle_;
+  /// Idle sandboxes killed by discardPrepared(), until reaped (reapRetired()); their unit ids go back after.
+  std::vector<std::unique_ptr<Idle>> released_;
+  /// Whether a unit that ends leaves its init in idle_ for the next; false from discardPrepared() to start().
+  bool keep_idle_ = true;
   /// Whether units of `policy` may take a sandbox another unit left clean: asked for
   /// (MPEXEC_RECYCLE_SANDBOXES=1, without MPEXEC_FRESH_SANDBOXES=1), namespaces, root with unit ids,
   /// network "none", not nested, seccomp on.

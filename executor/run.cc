@@ -448,6 +448,7 @@ void RunSession::dispatch() {
   updated_.emplace(*history_);
   for (int k = 0; k < iterations; ++k) {
     if (iterations > 1 && config_.verbosity > 0) console_->line(fmt::format("iteration {}/{}", k + 1, iterations));
+    sopts.last_run = k + 1 == iterations;
     Scheduler scheduler(plan_, m.tests.size(), *runner_, sopts, console_.get());
     results_.push_back(scheduler.run([&] { return clock_.nowUs(); }));
     const ScheduleResult& it = results_.back();

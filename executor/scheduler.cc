@@ -123,6 +123,7 @@ ScheduleResult Scheduler::run(std::function<int64_t()> now_us) {
     for (size_t u : phase.units) queue.push_back({u, 0, plan_.units[u].tests, 1});
     size_t running = 0;
     int64_t last_start_us = 0;
+    bool none_left = false;  ///< the runner was told that no unit is left to start (until a retry starts)
     for (;;) {
       // In line order, every job that a free slot and its resources allow. A job whose resources are
       // taken keeps its place and waits; the ones behind it may start meanwhile.
@@ -142,6 +143,7 @@ ScheduleResult Scheduler::run(std::function<int64_t()> now_us) {
         unit_slot_[job.unit] = job.slot;
         job_of_unit_[job.unit] = job;
         ++running;
+        none_left = false;
         last_start_us = now_us();
         endWait(job.unit, last_start_us, true);
         run_of_unit_[job.unit] = result_.unit_runs.size();
@@ -157,6 +159,12 @@ ScheduleResult Scheduler::run(std::function<int64_t()> now_us) {
           runner_.prepare(queue[i]);
           ++hinted;
         }
+      }
+      // Nothing left to start in the last phase (a retry may still come): what the runner keeps for units to
+      // come can go while the last units run.
+      if (queue.empty() && !none_left && p + 1 == plan_.phases.size() && opts_.last_run) {
+        runner_.discardPrepared();
+        none_left = true;
       }
       if (running == 0) break;
       events.clear();

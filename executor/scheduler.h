@@ -16,6 +16,9 @@ struct SchedulerOptions {
   int slots = 1;
   int max_fail = 0;  ///< stop starting units after this many failed tests; 0: never
   int retries = 0;   ///< rerun a failing test up to this many times; a later pass is FLAKY
+  /// No run of the plan follows this one (--repeat): once the last phase has nothing left to start, the
+  /// runner is told so (UnitRunner::discardPrepared) while its last units run. Otherwise only at the end.
+  bool last_run = true;
   /// Polled after every wake-up: true once the run must stop (SIGINT/SIGTERM).
   std::function<bool()> interrupted = [] { return false; };
 };

@@ -47,7 +47,8 @@ class UnitRunner {
   /// A hint: `job` (its slot not yet known) is near the front of the queue. A runner may set its unit up
   /// now so that start() only has to let it go. Repeated hints for the same job are cheap.
   virtual void prepare(const UnitJob& job) { (void)job; }
-  /// Drops whatever prepare() set up and start() did not take (the run stopped starting units).
+  /// Drops whatever prepare() set up and start() did not take, and whatever it keeps for units to come: the
+  /// run stopped starting units, or has none left to start (a start() may still follow, for a retry).
   virtual void discardPrepared() {}
 };
 

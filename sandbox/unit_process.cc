@@ -85,8 +85,6 @@ UnitProcess& UnitProcess::operator=(UnitProcess&&) noexcept = default;
 
 UnitProcess::~UnitProcess() {
   if (!s_ || s_->reaped) return;
-  // An init still waiting for go() reads the end of the socket and exits.
-  shutdown(s_->events.get(), SHUT_RDWR);
   kill();
   // An init without a pid namespace sweeps its descendants on SIGTERM; give it a moment, then insist.
   if (!readable(s_->pidfd.get(), 5000)) pidfdSendSignal(s_->pidfd.get(), SIGKILL);
@@ -232,6 +230,9 @@ bool UnitProcess::endBatch(uint32_t index) {
 
 void UnitProcess::kill() {
   if (s_->reaped) return;
+  // An init waiting for go() or for another unit reads the end of the socket and exits (an init without a pid
+  // namespace takes no SIGTERM while it waits there).
+  shutdown(s_->events.get(), SHUT_RDWR);
   if (s_->cgroup) s_->cgroup->killAll();
   pidfdSendSignal(s_->pidfd.get(), s_->isolation == Isolation::Namespaces ? SIGKILL : SIGTERM);
 }

@@ -134,8 +134,9 @@ class UnitProcess {
   /// Lets a unit spawned with UnitSpec::hold run, on `slot`. False if the init is gone.
   bool go(int slot);
   /// Kills every process of the unit: cgroup.kill where available, and SIGKILL to a pid-namespace init by
-  /// pidfd; an init without a pid namespace gets SIGTERM and kills its descendants before it exits.
-  /// Events after this are of no interest.
+  /// pidfd; an init without a pid namespace gets SIGTERM and kills its descendants before it exits. The
+  /// executor's end of the socket is shut first, which an init waiting for go() or another unit reads as its
+  /// end. Events after this are of no interest. Does not wait: readEvents() or the destructor reaps the init.
   void kill();
   /// OOM kills counted by the unit's memory cgroup so far (0 without one).
   uint64_t oomKills() const;

@@ -19,7 +19,7 @@ struct FakeRun {
   std::unique_ptr<FakeRunner> runner;
   ScheduleResult result;
 
-  void go(int slots, int max_fail = 0, int64_t interrupt_at = -1, int retries = 0) {
+  void go(int slots, int max_fail = 0, int64_t interrupt_at = -1, int retries = 0, bool last_run = true) {
     plan = makePlan(m, History{}, {});
     runner = std::make_unique<FakeRunner>(plan, scripts);
     runner->interrupt_at_us = interrupt_at;
@@ -27,6 +27,7 @@ struct FakeRun {
     o.slots = slots;
     o.max_fail = max_fail;
     o.retries = retries;
+    o.last_run = last_run;
     FakeRunner* r = runner.get();
     o.interrupted = [r] { return r->interrupted; };
     Scheduler s(plan, m.tests.size(), *runner, o);
@@ -74,7 +75,47 @@ TEST(SchedulerTest, TheNextUnitsInLineArePreparedBeforeTheyStart) {
     while (position < jobs.size() && jobs[position].unit != unit) ++position;
     EXPECT_LT(position, started + 2) << "unit " << unit << " hinted too early";
   }
-  EXPECT_EQ(r.runner->discards, 1);
+  // Once when the last unit started (none is left to start), once at the end.
+  EXPECT_EQ(r.runner->discards, 2);
+}
+
+// What a runner keeps for units to come (set up ahead, idle sandboxes) is let go as soon as the last unit has
+// started, while the last units run; with another run of the plan to follow (--repeat), only at the end.
+TEST(SchedulerTest, TheRunnerHearsThatNoUnitIsLeftWhenTheLastOneStarts) {
+  for (bool last_run : {true, false}) {
+    FakeRun r;
+    for (int i = 0; i < 5; ++i) {
+      addTest(r.m, "t" + std::to_string(i));
+      r.scripts[size_t(i)] = {1000 + i * 10, Outcome::Pass};
+    }
+    r.go(2, 0, -1, 0, last_run);
+    int64_t last_start = 0, end = 0;
+    for (const auto& s : r.runner->spans()) {
+      last_start = std::max(last_start, s.start_us);
+      end = std::max(end, s.end_us);
+    }
+    ASSERT_FALSE(r.runner->discard_times.empty());
+    if (last_run) {
+      EXPECT_EQ(r.runner->discard_times.front(), last_start);
+      EXPECT_LT(r.runner->discard_times.front(), end);
+    } else {
+      EXPECT_EQ(r.runner->discards, 1);
+      EXPECT_EQ(r.runner->discard_times.front(), end);
+    }
+  }
+}
+
+// A retry started after that is a unit again: the runner is told once more when it has started.
+TEST(SchedulerTest, ARetryAfterTheLastStartIsFollowedByAnotherNoneLeft) {
+  FakeRun r;
+  addTest(r.m, "a");
+  addTest(r.m, "b");
+  r.scripts[0] = {1000, Outcome::Pass};
+  r.scripts[1] = {500, Outcome::Pass, 1};
+  r.go(2, 0, -1, 1);
+  ASSERT_EQ(r.runner->jobs.size(), 3u);
+  EXPECT_EQ(r.runner->discards, 3);  // the two units started, the retry started, the end
+  EXPECT_EQ(r.result.records[1].outcome, Outcome::Flaky);
 }
 
 TEST(SchedulerTest, MaxFailHintsNothingMoreAndDiscardsWhatWasPrepared) {

@@ -230,6 +230,39 @@ TEST_P(ExecutorTest, ProcessesLeftAfterTheLastCommandAreKilledAndReportedAsALeak
   EXPECT_EQ(leaked["srv"], 1);
 }
 
+// Once no unit is left to start, a slot whose unit ended keeps nothing for the next: its init (idle, or
+// waiting in a sandbox found clean) is gone while the other units still run, not at the end of the run.
+TEST_P(ExecutorTest, ASlotWithNoUnitLeftToRunKeepsNoInitWhileTheOthersRun) {
+  const std::string flag = dir_.path() + "/go-on";
+  auto m = manifest(R"({"version": 1, "tests": [
+    {"name": "quick", "cmd": ["/bin/true"]},
+    {"name": "waits", "cmd": ["/bin/sh", "-c",
+      "touch \"$MPEXEC_OUTPUT_DIR/started\"; i=0; while [ ! -e \"$0\" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done",
+      ")" + flag + R"("]}]})");
+  std::string out = dir_.path() + "/out.txt";
+  pid_t pid = test::startMpexec(inMode({"--json", report(), "-j", "2", m}), out);
+  auto started = [&] {
+    std::error_code ec;
+    for (std::filesystem::recursive_directory_iterator it(dir_.path() + "/.mpexec/runs", ec), end; !ec && it != end;
+         it.increment(ec))
+      if (it->path().filename() == "started") return true;
+    return false;
+  };
+  for (int i = 0; i < 1000 && !started(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(started()) << test::readFile(out);
+  // What is left: the spawner and the init of "waits" ("quick" ended long ago: /bin/true).
+  std::vector<std::pair<pid_t, std::string>> children;
+  for (int i = 0; i < 500; ++i) {
+    children = test::childrenOf(pid);
+    if (children.size() <= 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_LE(children.size(), 2u) << "an init of a unit that ended is still there while the last unit runs";
+  std::ofstream(flag).put('\n');
+  auto r = test::waitMpexec(pid, out, 60);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+}
+
 TEST_P(ExecutorTest, InterruptKillsEverythingWritesTheReportAndExits130) {
   std::string marker = "mpexec-interrupt-" + std::to_string(getpid()) + (sandboxed() ? "s" : "n");
   std::string tests;

@@ -30,7 +30,10 @@ class FakeRunner : public UnitRunner {
   void wait(std::vector<RunnerEvent>& out) override;
   void killAll() override;
   void prepare(const UnitJob& job) override { hints.push_back({job.unit, jobs.size()}); }
-  void discardPrepared() override { ++discards; }
+  void discardPrepared() override {
+    ++discards;
+    discard_times.push_back(now_);
+  }
 
   int64_t now() const { return now_; }
   const std::vector<Span>& spans() const { return spans_; }
@@ -40,6 +43,7 @@ class FakeRunner : public UnitRunner {
   /// Every prepare() hint: the unit, and how many jobs had started when it came.
   std::vector<std::pair<size_t, size_t>> hints;
   int discards = 0;
+  std::vector<int64_t> discard_times;  ///< the virtual time of each discardPrepared()
   /// Calls `fn` once the virtual clock reaches `at_us` (e.g. to raise an interrupt).
   int64_t interrupt_at_us = -1;
   bool interrupted = false;
