@@ -496,6 +496,12 @@ std::optional<std::string> LocalRunner::launch(Running& run, const UnitJob& job,
   if (preload)
     if (sandbox::Spawner* preloaded = opts_.preloads->spawnerFor(spec.commands[r->batch_index])) spawner = preloaded;
   auto proc = startUnit(spec, std::move(reuse), *spawner);
+  if (!proc.ok() && spawner != &spawner_) {
+    // A preloaded spawner that is gone (killed, crashed) leaves its units to the ordinary one, which execs
+    // their commands. (A preload unit takes no idle sandbox: `reuse` was empty.)
+    --sandboxes_;
+    proc = startUnit(spec, nullptr, spawner_);
+  }
   if (!proc.ok()) {
     if (r->batch && opts_.batch_board) opts_.batch_board->close(unit.id);
     emptyDir(r->tmp_dir);

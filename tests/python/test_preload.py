@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
 
 from support import MPEXEC, PYTHON, run
@@ -231,3 +232,63 @@ class Preloaded(unittest.TestCase):
         self.assertEqual(crash["outcome"], "CRASH", crash)
         self.assertRegex(json.dumps(crash), "SIGABRT|signal 6|abort")
         self.assertEqual(self.tests["test_slow"]["outcome"], "TIMEOUT", self.tests["test_slow"])
+
+
+@NEEDS_MPEXEC
+class PreloadedGone(unittest.TestCase):
+    def test_units_exec_their_command_once_the_preloaded_interpreter_is_gone(self):
+        work = tempfile.mkdtemp(prefix="mpexec-preload-gone-")
+        self.addCleanup(shutil.rmtree, work, True)
+        suite = os.path.join(work, "suite")
+        os.mkdir(suite)
+        with open(os.path.join(suite, "test_gone.py"), "w") as f:
+            f.write("import os, sys, time\nimport pytest\n\n"
+                    "@pytest.mark.mp_group('first', 'serial')\n"
+                    "def test_first():\n"
+                    "    open(os.path.join(os.environ['MPEXEC_OUTPUT_DIR'], 'running'), 'w').close()\n"
+                    "    time.sleep(3)\n\n"
+                    "@pytest.mark.mp_group('second', 'serial')\n"
+                    "def test_second():\n    pass\n\n"
+                    "@pytest.mark.mp_group('third', 'serial')\n"
+                    "def test_third():\n    assert 'mpexec._preload' not in sys.modules\n")
+        proc = run([MPEXEC, "import", "pytest", "--python", PYTHON], suite)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        manifest = os.path.join(work, "manifest.json")
+        with open(manifest, "w") as f:
+            f.write(proc.stdout)
+        report = os.path.join(work, "report.json")
+        mpexec = subprocess.Popen([MPEXEC, "--np", "1", "--json", report, "--state-dir", os.path.join(work, "state"),
+                                   manifest], cwd=suite, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # Once the first unit runs (the interpreter is serving): mpexec's child in mpexec's own pid namespace
+        # running the interpreter is the preloaded spawner (its inits are children of mpexec too, each in a pid
+        # namespace of its own).
+        for _ in range(600):
+            if glob.glob(os.path.join(work, "state", "runs", "*", "out", "*", "running")):
+                break
+            time.sleep(0.05)
+        own_ns = os.readlink("/proc/self/ns/pid")
+        killed = False
+        for _ in range(200):
+            try:
+                with open("/proc/{0}/task/{0}/children".format(mpexec.pid)) as f:
+                    children = [int(p) for p in f.read().split()]
+            except OSError:
+                break
+            for pid in children:
+                try:
+                    if (os.readlink("/proc/%d/ns/pid" % pid) == own_ns and
+                            os.path.realpath("/proc/%d/exe" % pid) == os.path.realpath(PYTHON)):
+                        os.kill(pid, 9)
+                        killed = True
+                except OSError:
+                    pass
+            if killed:
+                break
+            time.sleep(0.05)
+        out = mpexec.communicate(timeout=120)[0]
+        self.assertTrue(killed, "found no preloaded interpreter to kill:\n" + out)
+        with open(report) as f:
+            tests = {t["name"].split("::")[1]: t["outcome"] for t in json.load(f)["tests"]}
+        # The units already cloned go on; one spawned after the kill (one slot, one unit set up ahead: the
+        # third at least) execs its command.
+        self.assertEqual(tests, {"test_first": "PASS", "test_second": "PASS", "test_third": "PASS"}, out)
