@@ -28,8 +28,17 @@ constexpr std::string_view kRuntimeVars[] = {
     "PYTHONPATH",        "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PYTHONPYCACHEPREFIX", "PYTHONBREAKPOINT",
     "PYTHONASYNCIODEBUG", "PYTHONSTARTUP",          "PYTHONUSERBASE",   "PYTHONNOUSERSITE",    "PYTHONSAFEPATH",
 };
-// Where the interpreter would look for its own files, or what it would do after the command: exec'd.
-constexpr std::string_view kExecVars[] = {"PYTHONHOME", "PYTHONPLATLIBDIR", "PYTHONEXECUTABLE", "PYTHONINSPECT"};
+// Read at the interpreter's start, and safe to give an interpreter that runs with mpexec's privileges: the
+// preloaded interpreter starts with them. Any other PYTHON* variable (PYTHONHOME, PYTHONPLATLIBDIR: where it
+// looks for its own files; PYTHONINSPECT: what it does after the command; one of a later Python) keeps
+// the command exec'd.
+constexpr std::string_view kStartupVars[] = {
+    "PYTHONHASHSEED",     "PYTHONMALLOC",      "PYTHONMALLOCSTATS",   "PYTHONDEVMODE",
+    "PYTHONUTF8",         "PYTHONIOENCODING",  "PYTHONOPTIMIZE",      "PYTHONWARNINGS",
+    "PYTHONFAULTHANDLER", "PYTHONTRACEMALLOC", "PYTHONCOERCECLOCALE", "PYTHONINTMAXSTRDIGITS",
+    "PYTHONNODEBUGRANGES", "PYTHONVERBOSE",    "PYTHONDEBUG",         "PYTHONPROFILEIMPORTTIME",
+    "PYTHONWARNDEFAULTENCODING",
+};
 constexpr std::string_view kLocaleVars[] = {"LANG", "LC_ALL", "LC_CTYPE"};
 
 // The first code the interpreter runs, started as `PY -S -s -B -c BOOTSTRAP LIBRARY PACKAGE_DIR`: no site
@@ -133,8 +142,9 @@ std::optional<PreloadKey> preloadKey(const sandbox::CommandSpec& cmd, std::strin
     if (eq == std::string::npos || eq + 1 == kv.size()) continue;  // empty: unset, to Python
     std::string_view name(kv.data(), eq);
     bool python = name.starts_with("PYTHON");
-    if (python && listed(name, kExecVars)) return refuse(fmt::format("{} is set", name));
-    if ((python && !listed(name, kRuntimeVars)) || listed(name, kLocaleVars)) key.startup_env.push_back(kv);
+    if (python && !listed(name, kRuntimeVars) && !listed(name, kStartupVars))
+      return refuse(fmt::format("{} is set", name));
+    if ((python && listed(name, kStartupVars)) || listed(name, kLocaleVars)) key.startup_env.push_back(kv);
   }
   std::sort(key.startup_env.begin(), key.startup_env.end());
   return key;

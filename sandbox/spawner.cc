@@ -341,7 +341,7 @@ int Spawner::servePreloaded(int sock, long parent, bool make_ahead, PreloadedRun
 namespace {
 
 /// Starts `path` as `argv` with mpexec's pid and make_ahead appended, the socket as fd 3 and
-/// `env` (null: mpexec's); with `quiet`, stdin and stdout on /dev/null.
+/// `env` (null: mpexec's); with `quiet`, stdin and stdout on /dev/null and the cwd /.
 Result<std::pair<pid_t, UniqueFd>> startProgram(const std::string& path, std::vector<std::string> argv, bool make_ahead, char* const* env,
                                                 bool quiet) {
   argv.push_back(std::to_string(getpid()));
@@ -369,6 +369,7 @@ Result<std::pair<pid_t, UniqueFd>> startProgram(const std::string& path, std::ve
   if (quiet) {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addchdir_np(&actions, "/");  // nothing of the caller's directory, ever
   }
   posix_spawn_file_actions_adddup2(&actions, fd, Spawner::kProgramSocket);
   posix_spawn_file_actions_addclosefrom_np(&actions, Spawner::kProgramSocket + 1);

@@ -36,7 +36,7 @@ TEST(PreloadKey, TheStartupEnvironmentDecidesTheInterpreterAndTheRestIsPerComman
 
 TEST(PreloadKey, WhatAnInterpreterOnlyDoesAtItsStartIsExecd) {
   std::string why;
-  for (const char* var : {"PYTHONHOME=/opt/py", "PYTHONPLATLIBDIR=lib64", "PYTHONINSPECT=1"}) {
+  for (const char* var : {"PYTHONHOME=/opt/py", "PYTHONPLATLIBDIR=lib64", "PYTHONINSPECT=1", "PYTHONNEWTHING=x"}) {
     EXPECT_FALSE(preloadKey(pytestCommand({var}), &why)) << var;
     EXPECT_EQ(why, std::string(var).substr(0, std::string(var).find('=')) + " is set");
   }
