@@ -43,10 +43,17 @@ constexpr std::string_view kLocaleVars[] = {"LANG", "LC_ALL", "LC_CTYPE"};
 
 // The first code the interpreter runs, started as `PY -S -s -B -c BOOTSTRAP LIBRARY PACKAGE_DIR`: no site
 // (so no .pth file runs) until every directory on sys.path and every site directory is checked as
-// untrustedPath() checks, no user site, no cwd. Then python/mpexec/_preload.py.
+// untrustedPath() and writableOverlap() check (the run's writable paths, real, one a line, in
+// MPEXEC_PRELOAD_WRITABLE), no user site, no cwd. Then python/mpexec/_preload.py.
 constexpr const char* kBootstrap = R"(import os, sys
+writable = [w for w in os.environ.pop('MPEXEC_PRELOAD_WRITABLE', '').split('\n') if w]
+def under(a, b):
+    return a == b or a.startswith(b.rstrip('/') + '/')
 def untrusted(p, uid=os.getuid()):
     p, leaf = os.path.realpath(p), True
+    for w in writable:
+        if under(p, w) or under(w, p):
+            return '%s is a writable path of the run, or holds one: %s' % (p, w)
     while True:
         try:
             st = os.stat(p)
@@ -128,6 +135,17 @@ std::string untrustedPath(const std::string& path, bool whole_directory) {
   return {};
 }
 
+std::string writableOverlap(const std::string& path, const std::vector<std::string>& writable) {
+  char real[PATH_MAX];
+  std::string p = realpath(path.c_str(), real) ? std::string(real) : path;
+  auto under = [](const std::string& a, const std::string& b) {
+    return a == b || (a.starts_with(b) && (b.ends_with('/') || a[b.size()] == '/'));
+  };
+  for (const std::string& w : writable)
+    if (under(p, w) || under(w, p)) return fmt::format("{} is a writable path of the run, or holds one: {}", p, w);
+  return {};
+}
+
 std::optional<PreloadKey> preloadKey(const sandbox::CommandSpec& cmd, std::string* why) {
   auto refuse = [&](std::string reason) -> std::optional<PreloadKey> {
     if (why) *why = std::move(reason);
@@ -150,8 +168,13 @@ std::optional<PreloadKey> preloadKey(const sandbox::CommandSpec& cmd, std::strin
   return key;
 }
 
-Preloads::Preloads(const sandbox::Context& ctx, int netns_ahead, std::string exe)
-    : ctx_(ctx), netns_ahead_(netns_ahead), exe_(std::move(exe)) {}
+Preloads::Preloads(const sandbox::Context& ctx, int netns_ahead, std::string exe, std::vector<std::string> writable)
+    : ctx_(ctx), netns_ahead_(netns_ahead), exe_(std::move(exe)) {
+  for (const std::string& w : writable) {
+    char real[PATH_MAX];
+    writable_.push_back(realpath(w.c_str(), real) ? std::string(real) : w);
+  }
+}
 
 Preloads::~Preloads() = default;
 
@@ -168,20 +191,25 @@ Preloads::Entry Preloads::start(const PreloadKey& key) {
     fmt::print(stderr, "mpexec: no preloaded interpreter {}: {}; its units start it afresh\n", key.interpreter, why);
     return refuse(std::move(why));
   };
-  if (std::string why = untrustedPath(library); !why.empty()) return unsafe(why);
+  auto checked = [&](const std::string& path, bool whole_directory = false) {
+    std::string why = untrustedPath(path, whole_directory);
+    return why.empty() ? writableOverlap(path, writable_) : why;
+  };
+  if (std::string why = checked(library); !why.empty()) return unsafe(why);
   if (access(key.interpreter.c_str(), X_OK) != 0)
     return refuse(fmt::format("{}: {}", key.interpreter, strerror(errno)));
   // The interpreter runs with mpexec's privileges: it, and the directory a venv's pyvenv.cfg would be
   // read from, must be as safe as the package.
-  if (std::string why = untrustedPath(key.interpreter); !why.empty()) return unsafe(why);
+  if (std::string why = checked(key.interpreter); !why.empty()) return unsafe(why);
   std::string parent = std::filesystem::path(key.interpreter).parent_path().string();
-  if (std::string why = untrustedPath(parent); !why.empty()) return unsafe(why);
+  if (std::string why = checked(parent); !why.empty()) return unsafe(why);
   std::string package;
   if (auto dir = sourceTreePackageDir(exe_)) {
     package = *dir;
-    if (std::string why = untrustedPath(package + "/mpexec", true); !why.empty()) return unsafe(why);
+    if (std::string why = checked(package + "/mpexec", true); !why.empty()) return unsafe(why);
   }
-  std::vector<std::string> env{"PATH=/usr/bin:/bin"};
+  std::vector<std::string> env{"PATH=/usr/bin:/bin",
+                               fmt::format("MPEXEC_PRELOAD_WRITABLE={}", fmt::join(writable_, "\n"))};
   env.insert(env.end(), key.startup_env.begin(), key.startup_env.end());
   auto launched = sandbox::Spawner::launchPreloaded(
       {key.interpreter, "-S", "-s", "-B", "-c", kBootstrap, library, package}, env);

@@ -23,6 +23,11 @@ namespace mpexec {
 /// `whole_directory`, every file and directory in it is held to the same rule.
 std::string untrustedPath(const std::string& path, bool whole_directory = false);
 
+/// Why a preloaded spawner must not run code from `path`, or empty when it may: a unit of root writes
+/// through its writable paths as root (idmapped), so what a unit leaves in one of `writable` (real paths)
+/// would pass untrustedPath(). `path` (real) must be neither in one nor hold one.
+std::string writableOverlap(const std::string& path, const std::vector<std::string>& writable);
+
 /// The interpreter and the environment its preloaded spawner starts with, for a CommandSpec::preload
 /// command: argv[0] (absolute), and the command's environment variables that a Python interpreter reads only
 /// at its start (PYTHON* but those python/mpexec/_preload.py applies per command, and the locale's).
@@ -39,8 +44,9 @@ std::optional<PreloadKey> preloadKey(const sandbox::CommandSpec& cmd, std::strin
 class Preloads {
  public:
   /// `exe`: the running mpexec, beside which libmpexec-spawner.so is looked for (and the source tree's
-  /// python/ when it runs from its build tree).
-  Preloads(const sandbox::Context& ctx, int netns_ahead, std::string exe);
+  /// python/ when it runs from its build tree). `writable`: every writable path a unit of the run may
+  /// declare; no preloaded spawner imports from one (writableOverlap()).
+  Preloads(const sandbox::Context& ctx, int netns_ahead, std::string exe, std::vector<std::string> writable);
   ~Preloads();
   Preloads(const Preloads&) = delete;
   Preloads& operator=(const Preloads&) = delete;
@@ -64,6 +70,7 @@ class Preloads {
   const sandbox::Context& ctx_;
   int netns_ahead_;
   std::string exe_;
+  std::vector<std::string> writable_;  ///< real paths
   std::map<PreloadKey, Entry> entries_;
   std::map<std::string, size_t> refused_;  ///< commands that could not be preloaded, by reason
 };

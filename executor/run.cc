@@ -421,7 +421,11 @@ void RunSession::dispatch() {
   if (wants_preload && ctx_->isolation() == sandbox::Isolation::Namespaces) {
     std::error_code ec;
     std::string exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
-    preloads_ = std::make_unique<Preloads>(*ctx_, netns_ahead_, exe);
+    std::vector<std::string> writable;  // a unit of root leaves root's files there (docs/sandbox.md)
+    for (const auto& t : m.tests) writable.insert(writable.end(), t.settings.sandbox.writable.begin(), t.settings.sandbox.writable.end());
+    for (const auto& [name, group] : m.groups)
+      writable.insert(writable.end(), group.settings.sandbox.writable.begin(), group.settings.sandbox.writable.end());
+    preloads_ = std::make_unique<Preloads>(*ctx_, netns_ahead_, exe, std::move(writable));
     ropts.preloads = preloads_.get();
   }
   runner_ = std::make_unique<LocalRunner>(m, plan_, *ctx_, *spawner_->value(), paths_, clock_, ropts);

@@ -73,5 +73,20 @@ TEST(UntrustedPath, OnlyWhatRootOrTheInvokerAloneCanWrite) {
   EXPECT_NE(untrustedPath(dir.path() + "/missing"), "");
 }
 
+TEST(WritableOverlap, NeitherInAWritablePathNorHoldingOne) {
+  test::TempDir dir;
+  std::string package = dir.path() + "/python";
+  ASSERT_EQ(mkdir(package.c_str(), 0755), 0);
+  EXPECT_EQ(writableOverlap(package, {}), "");
+  EXPECT_EQ(writableOverlap(package, {package + "x", dir.path() + "/pytho", "/nonexistent"}), "")
+      << "a path that only starts with the same characters is another";
+  EXPECT_EQ(writableOverlap(package, {package}), package + " is a writable path of the run, or holds one: " + package);
+  EXPECT_NE(writableOverlap(package, {dir.path()}), "") << "in a writable path";
+  EXPECT_NE(writableOverlap(package, {package + "/mpexec/__pycache__"}), "") << "holding one";
+  EXPECT_NE(writableOverlap(package, {"/"}), "");
+  ASSERT_EQ(symlink(package.c_str(), (dir.path() + "/link").c_str()), 0);
+  EXPECT_NE(writableOverlap(dir.path() + "/link", {package}), "") << "the path is taken as its real path";
+}
+
 }  // namespace
 }  // namespace mpexec

@@ -292,3 +292,66 @@ class PreloadedGone(unittest.TestCase):
         # The units already cloned go on; one spawned after the kill (one slot, one unit set up ahead: the
         # third at least) execs its command.
         self.assertEqual(tests, {"test_first": "PASS", "test_second": "PASS", "test_third": "PASS"}, out)
+
+
+PLANT = r'''
+import os, pytest
+
+@pytest.mark.mp_group("plant", "serial")
+def test_plant():
+    """Writes into the package directory of the mpexec that runs it (a writable path of the manifest)."""
+    init = os.path.join(os.environ["ZYG_PACKAGE"], "mpexec", "__init__.py")
+    with open(init, "a") as f:
+        f.write("\nimport os as _os\nopen(%r, 'w').write(str(_os.getuid()))\n" % os.environ["ZYG_MARKER"])
+
+@pytest.mark.mp_group("victim", "serial")
+def test_victim():
+    pass
+'''
+
+
+@NEEDS_MPEXEC
+class PreloadedFromAWritablePath(unittest.TestCase):
+    """A unit of root writes through its writable paths as the invoking user: what it leaves in a directory
+    the preloaded interpreter (root, on the host) would import from belongs to root there. Such an
+    interpreter must not start: the unit would run code as the host's root."""
+
+    def test_a_unit_cannot_plant_code_the_preloaded_interpreter_runs(self):
+        if not os.path.exists(os.path.join(os.path.dirname(os.path.realpath(MPEXEC)), "libmpexec-spawner.so")):
+            self.skipTest("no libmpexec-spawner.so beside {}".format(MPEXEC))
+        # A tree of its own (mpexec from a build tree imports the package beside it), so that the unit may
+        # write there: build/release/{mpexec,mpexec-spawner,libmpexec-spawner.so} and python/mpexec.
+        tree = tempfile.mkdtemp(prefix="mpexec-plant-", dir="/var/tmp")
+        self.addCleanup(shutil.rmtree, tree, True)
+        os.chmod(tree, 0o755)
+        release = os.path.join(tree, "build", "release")
+        os.makedirs(release)
+        bin_dir = os.path.dirname(os.path.realpath(MPEXEC))
+        for name in ("mpexec", "mpexec-spawner", "libmpexec-spawner.so"):
+            shutil.copy2(os.path.join(bin_dir, name), release)
+        package = os.path.join(tree, "python")
+        shutil.copytree(os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "python", "mpexec"),
+                        os.path.join(package, "mpexec"), ignore=shutil.ignore_patterns("__pycache__"))
+        marker = os.path.join(tree, "planted-code-ran")
+        suite = os.path.join(tree, "suite")
+        os.mkdir(suite)
+        with open(os.path.join(suite, "test_plant.py"), "w") as f:
+            f.write(PLANT)
+        mpexec = os.path.join(release, "mpexec")
+        proc = run([mpexec, "import", "pytest", "--python", PYTHON], suite)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        m = json.loads(proc.stdout)
+        m["groups"]["plant"]["env"] = {"ZYG_PACKAGE": package, "ZYG_MARKER": marker,
+                                       "PYTHONINSPECT": "1"}  # exec'd: it runs before any preloaded spawner
+        m["groups"]["plant"]["sandbox"] = {"writable": [package]}
+        manifest = os.path.join(tree, "manifest.json")
+        with open(manifest, "w") as f:
+            json.dump(m, f)
+        # Twice: the first run's preloaded interpreter may have started before the unit planted its code.
+        for _ in range(2):
+            proc = run([mpexec, "-v", "--np", "1", "--state-dir", os.path.join(tree, "state"), manifest], suite)
+            self.assertFalse(os.path.exists(marker), "the planted code ran as the host's uid {}:\n{}".format(
+                open(marker).read() if os.path.exists(marker) else "?", proc.stdout + proc.stderr))
+        with open(os.path.join(package, "mpexec", "__init__.py")) as f:
+            self.assertIn(marker, f.read(), "the unit did not plant its code:\n" + proc.stdout + proc.stderr)
+        self.assertIn("is a writable path of the run", proc.stderr)
