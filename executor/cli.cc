@@ -102,7 +102,7 @@ int parseCommandLine(int argc, char** argv, Config& c) {
   app.allow_extras();  // unknown options are reported below, with the closest known one
   app.set_version_flag("--version", std::string("mpexec ") + MPEXEC_VERSION);
   app.add_option("MANIFEST", c.manifest, "the manifest (JSON)");
-  app.add_option("-j,--np,--num-processes", c.np, "slots; 0 = CPU count (capped at the number of units)")
+  app.add_option("-j,--np,--num-processes", c.np, "slots (never more than units); 0 = CPU count")
       ->check(between(0, 4096));
   app.add_option("--timeout", c.timeout_s, "default per-test timeout in seconds (60)")->check(positive());
   app.add_option("--kill-grace", c.kill_grace_s, "seconds between SIGTERM and SIGKILL on a timeout (2)")
