@@ -206,7 +206,9 @@ Preloads::Entry Preloads::start(const PreloadKey& key) {
   std::string package;
   if (auto dir = sourceTreePackageDir(exe_)) {
     package = *dir;
-    if (std::string why = checked(package + "/mpexec", true); !why.empty()) return unsafe(why);
+    // All of it, not only mpexec/: it comes first on the interpreter's sys.path, where a pytest.py beside
+    // the package would shadow pytest.
+    if (std::string why = checked(package, true); !why.empty()) return unsafe(why);
   }
   std::vector<std::string> env{"PATH=/usr/bin:/bin",
                                fmt::format("MPEXEC_PRELOAD_WRITABLE={}", fmt::join(writable_, "\n"))};

@@ -311,33 +311,38 @@ def test_victim():
 
 
 @NEEDS_MPEXEC
-class PreloadedFromAWritablePath(unittest.TestCase):
-    """A unit of root writes through its writable paths as the invoking user: what it leaves in a directory
-    the preloaded interpreter (root, on the host) would import from belongs to root there. Such an
-    interpreter must not start: the unit would run code as the host's root."""
+class PreloadedFromUntrustedFiles(unittest.TestCase):
+    """The preloaded interpreter runs with mpexec's privileges (root, on the host): it must not start where
+    it would import what a unit or another user could have written. A unit of root writes through its
+    writable paths as the invoking user, so what it leaves there belongs to root."""
 
-    def test_a_unit_cannot_plant_code_the_preloaded_interpreter_runs(self):
+    def own_tree(self):
+        """A tree of its own (mpexec from a build tree imports the package beside it), which the test may
+        change: build/release/{mpexec,mpexec-spawner,libmpexec-spawner.so,libmpexec-http.so} and python/mpexec.
+        Returns (tree, its mpexec, its package directory)."""
         if not os.path.exists(os.path.join(os.path.dirname(os.path.realpath(MPEXEC)), "libmpexec-spawner.so")):
             self.skipTest("no libmpexec-spawner.so beside {}".format(MPEXEC))
-        # A tree of its own (mpexec from a build tree imports the package beside it), so that the unit may
-        # write there: build/release/{mpexec,mpexec-spawner,libmpexec-spawner.so} and python/mpexec.
         tree = tempfile.mkdtemp(prefix="mpexec-plant-", dir="/var/tmp")
         self.addCleanup(shutil.rmtree, tree, True)
         os.chmod(tree, 0o755)
         release = os.path.join(tree, "build", "release")
         os.makedirs(release)
         bin_dir = os.path.dirname(os.path.realpath(MPEXEC))
-        for name in ("mpexec", "mpexec-spawner", "libmpexec-spawner.so"):
-            shutil.copy2(os.path.join(bin_dir, name), release)
+        for name in ("mpexec", "mpexec-spawner", "libmpexec-spawner.so", "libmpexec-http.so"):
+            if os.path.exists(os.path.join(bin_dir, name)):
+                shutil.copy2(os.path.join(bin_dir, name), release)
         package = os.path.join(tree, "python")
         shutil.copytree(os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "python", "mpexec"),
                         os.path.join(package, "mpexec"), ignore=shutil.ignore_patterns("__pycache__"))
+        return tree, os.path.join(release, "mpexec"), package
+
+    def test_a_unit_cannot_plant_code_the_preloaded_interpreter_runs(self):
+        tree, mpexec, package = self.own_tree()
         marker = os.path.join(tree, "planted-code-ran")
         suite = os.path.join(tree, "suite")
         os.mkdir(suite)
         with open(os.path.join(suite, "test_plant.py"), "w") as f:
             f.write(PLANT)
-        mpexec = os.path.join(release, "mpexec")
         proc = run([mpexec, "import", "pytest", "--python", PYTHON], suite)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         m = json.loads(proc.stdout)
@@ -355,3 +360,27 @@ class PreloadedFromAWritablePath(unittest.TestCase):
         with open(os.path.join(package, "mpexec", "__init__.py")) as f:
             self.assertIn(marker, f.read(), "the unit did not plant its code:\n" + proc.stdout + proc.stderr)
         self.assertIn("is a writable path of the run", proc.stderr)
+
+    def test_nothing_beside_the_package_that_another_user_owns_is_imported(self):
+        # The package's directory comes first on the interpreter's sys.path: a pytest.py there shadows pytest.
+        if os.geteuid() != 0:
+            self.skipTest("needs root to give a file to another user")
+        tree, mpexec, package = self.own_tree()
+        suite = os.path.join(tree, "suite")
+        os.mkdir(suite)
+        with open(os.path.join(suite, "test_one.py"), "w") as f:
+            f.write("import pytest\n\n@pytest.mark.mp_group('g', 'serial')\ndef test_one():\n    pass\n")
+        proc = run([mpexec, "import", "pytest", "--python", PYTHON], suite)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        manifest = os.path.join(tree, "manifest.json")
+        with open(manifest, "w") as f:
+            f.write(proc.stdout)
+        marker = os.path.join(tree, "shadow-ran")
+        shadow = os.path.join(package, "pytest.py")
+        with open(shadow, "w") as f:
+            f.write("open(%r, 'w').write(str(__import__('os').getuid()))\nraise ImportError('shadow')\n" % marker)
+        os.chown(shadow, 4242, 4242)  # another user's, but writable by no one else
+        proc = run([mpexec, "-v", "--np", "1", "--state-dir", os.path.join(tree, "state"), manifest], suite)
+        self.assertFalse(os.path.exists(marker), "another user's {} ran as the host's uid {}:\n{}".format(
+            shadow, open(marker).read() if os.path.exists(marker) else "?", proc.stdout + proc.stderr))
+        self.assertIn(shadow + " belongs to uid 4242", proc.stderr)
