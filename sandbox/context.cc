@@ -125,10 +125,17 @@ Result<std::pair<pid_t, UniqueFd>> startProbe(bool user_namespace) {
   return std::pair{pid, std::move(rd)};
 }
 
-/// The verdict of a probe started by startProbe(); reaps it. `idmapped` says what the probe found.
-Result<void> finishProbe(pid_t pid, const UniqueFd& verdict, bool* idmapped = nullptr) {
+/// The verdict of a probe started by startProbe(); reaps it. `idmapped` says what the probe found. With
+/// `exiting`, a probe that gave a verdict of success is not waited for (all it does after is exit, and
+/// tearing down its namespaces can take it milliseconds): its pid goes there, for the caller to reap.
+Result<void> finishProbe(pid_t pid, const UniqueFd& verdict, bool* idmapped = nullptr, pid_t* exiting = nullptr) {
   ProbeVerdict f{};
   ssize_t n = read(verdict.get(), &f, sizeof f);
+  if (exiting && n == static_cast<ssize_t>(sizeof f) && f.step[0] == '\0') {
+    *exiting = pid;
+    if (idmapped) *idmapped = f.idmapped != 0;
+    return {};
+  }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -207,7 +214,11 @@ int readLastCap() {
 }  // namespace
 
 Context::Context(Isolation isolation) : isolation_(isolation) {}
-Context::~Context() = default;
+Context::~Context() {
+  if (probe_exiting_ > 0)
+    while (waitpid(probe_exiting_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+}
 
 Result<std::unique_ptr<Context>> Context::create(Isolation isolation) { return finish(begin(isolation)); }
 
@@ -274,7 +285,7 @@ Result<std::unique_ptr<Context>> Context::finish(Pending pending) {
   }
   Result<void> probed = pending.probe_pid_ > 0
                             ? finishProbe(std::exchange(pending.probe_pid_, -1), pending.probe_verdict_,
-                                          &ctx->idmapped_mounts_)
+                                          &ctx->idmapped_mounts_, &ctx->probe_exiting_)
                             : Result<void>(pending.start_error_);
   if (!pending.user_namespace_) {
     ctx->privileged_ = probed.ok() && ownsItsNamespaces();

@@ -121,6 +121,9 @@ class Context {
   std::unique_ptr<SeccompProgram> seccomp_default_;
   std::unique_ptr<SeccompProgram> seccomp_nested_;
   std::unique_ptr<SeccompProgram> seccomp_guard_;
+  /// The namespace probe, once it has given its verdict: it only exits then (its mount and network namespaces
+  /// torn down), which nothing waits for; the destructor reaps it. -1: none.
+  pid_t probe_exiting_ = -1;
 };
 
 }  // namespace mpexec::sandbox
