@@ -203,6 +203,13 @@ Preloads::Entry Preloads::start(const PreloadKey& key) {
   if (std::string why = checked(key.interpreter); !why.empty()) return unsafe(why);
   std::string parent = std::filesystem::path(key.interpreter).parent_path().string();
   if (std::string why = checked(parent); !why.empty()) return unsafe(why);
+  // Read at its start, beside it or one directory up (a venv's bin/..): where its standard library is.
+  for (const std::string& dir : {parent, std::filesystem::path(parent).parent_path().string()}) {
+    struct stat st;
+    std::string config = dir + "/pyvenv.cfg";
+    if (lstat(config.c_str(), &st) == 0)
+      if (std::string why = checked(config); !why.empty()) return unsafe(why);
+  }
   std::string package;
   if (auto dir = sourceTreePackageDir(exe_)) {
     package = *dir;

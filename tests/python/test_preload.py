@@ -384,3 +384,31 @@ class PreloadedFromUntrustedFiles(unittest.TestCase):
         self.assertFalse(os.path.exists(marker), "another user's {} ran as the host's uid {}:\n{}".format(
             shadow, open(marker).read() if os.path.exists(marker) else "?", proc.stdout + proc.stderr))
         self.assertIn(shadow + " belongs to uid 4242", proc.stderr)
+
+    def test_no_venv_configuration_that_another_user_owns_is_read(self):
+        # An interpreter reads pyvenv.cfg beside it or one directory up (a venv's bin/..), at its start: where
+        # its standard library is (`home`) and whether it sees the system's site-packages.
+        if os.geteuid() != 0:
+            self.skipTest("needs root to give a file to another user")
+        tree, mpexec, package = self.own_tree()
+        venv = os.path.join(tree, "venv")
+        os.makedirs(os.path.join(venv, "bin"))
+        python = os.path.join(venv, "bin", "python3")
+        os.symlink(os.path.realpath(PYTHON), python)
+        config = os.path.join(venv, "pyvenv.cfg")
+        with open(config, "w") as f:
+            f.write("home = {}\ninclude-system-site-packages = true\n".format(os.path.dirname(os.path.realpath(PYTHON))))
+        os.chown(config, 4242, 4242)  # another user's, but writable by no one else
+        suite = os.path.join(tree, "suite")
+        os.mkdir(suite)
+        with open(os.path.join(suite, "test_one.py"), "w") as f:
+            f.write("import pytest\n\n@pytest.mark.mp_group('g', 'serial')\ndef test_one():\n    pass\n")
+        proc = run([mpexec, "import", "pytest", "--python", python], suite)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        manifest = os.path.join(tree, "manifest.json")
+        with open(manifest, "w") as f:
+            f.write(proc.stdout)
+        proc = run([mpexec, "-v", "--np", "1", "--state-dir", os.path.join(tree, "state"), manifest], suite)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertNotRegex(proc.stdout, r"(?m)^preloaded interpreter .*: \d+ units", "it read " + config)
+        self.assertIn(config + " belongs to uid 4242", proc.stderr, proc.stdout)
