@@ -289,6 +289,19 @@ LocalRunner::LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Con
   log_names_ = makeLogNames(m);
   running_.resize(size_t(std::max(1, opts_.slots)));
   task_share_ = sandbox::taskShare(opts_.slots);
+  // Each preloaded interpreter the plan will want starts now, while the first units run exec'd: its
+  // interpreter and startup variables are the batch command's argv[0] and the group's environment.
+  if (opts_.preloads && ctx_.isolation() == sandbox::Isolation::Namespaces)
+    for (const Unit& unit : plan_.units) {
+      const GroupSpec* group = unit.group.empty() ? nullptr : &m_.groups.at(unit.group);
+      if (!group || !group->batch || group->batch->preload.empty()) continue;
+      sandbox::CommandSpec c;
+      c.argv = group->batch->cmd;
+      for (const auto& kv : base_env_)
+        if (!group->settings.env.count(kv.substr(0, kv.find('=')))) c.env.push_back(kv);
+      for (const auto& [k, v] : group->settings.env) c.env.push_back(k + "=" + v);
+      opts_.preloads->startAhead(c);
+    }
 }
 
 LocalRunner::~LocalRunner() {

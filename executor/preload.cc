@@ -1,10 +1,12 @@
 #include "executor/preload.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -87,6 +89,11 @@ check(sys.path)
 import mpexec._preload
 mpexec._preload.main(sys.argv[1:])
 )";
+
+int64_t nowMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
 
 bool listed(std::string_view name, const auto& list) {
   return std::find(std::begin(list), std::end(list), name) != std::end(list);
@@ -176,7 +183,7 @@ Preloads::Preloads(const sandbox::Context& ctx, int netns_ahead, std::string exe
   }
 }
 
-Preloads::~Preloads() = default;
+Preloads::~Preloads() { close(); }
 
 Preloads::Entry Preloads::start(const PreloadKey& key) {
   Entry e;
@@ -220,17 +227,44 @@ Preloads::Entry Preloads::start(const PreloadKey& key) {
   std::vector<std::string> env{"PATH=/usr/bin:/bin",
                                fmt::format("MPEXEC_PRELOAD_WRITABLE={}", fmt::join(writable_, "\n"))};
   env.insert(env.end(), key.startup_env.begin(), key.startup_env.end());
+  // For the tests alone: the interpreter starts its imports once this path exists (python/mpexec/_preload.py).
+  if (const char* gate = getenv("MPEXEC_TEST_PRELOAD_GATE"); gate && *gate)
+    env.push_back(std::string("MPEXEC_TEST_PRELOAD_GATE=") + gate);
   auto launched = sandbox::Spawner::launchPreloaded(
       {key.interpreter, "-S", "-s", "-B", "-c", kBootstrap, library, package}, env);
   if (!launched) return refuse(launched.error().message());
   auto served = (*launched)->serve(ctx_, netns_ahead_);
-  if (!served) return refuse(served.error().message());
-  if (!(*launched)->awaitReady(kReadyTimeoutMs)) {
-    (*launched)->close();
-    return refuse(fmt::format("{} did not start as a preloaded interpreter", key.interpreter));
-  }
   e.spawner = std::move(*launched);
+  if (!served) {
+    end(e, served.error().message());
+    return e;
+  }
+  e.started_ms = nowMs();
   return e;
+}
+
+void Preloads::end(Entry& e, std::string why) {
+  // Not ready: it has not reached the spawner's loop, so it has made no namespace or helper to orphan.
+  if (!e.ready && e.spawner && e.spawner->pid() > 0) kill(e.spawner->pid(), SIGKILL);
+  e.spawner.reset();  // reaps it
+  e.refusal = std::move(why);
+}
+
+void Preloads::settle(const PreloadKey& key, Entry& e) {
+  if (!e.spawner || e.ready) return;
+  std::optional<bool> ready = e.spawner->readyNow();
+  if (ready == std::nullopt && nowMs() - e.started_ms < kReadyTimeoutMs) return;
+  if (ready == true) {
+    e.ready = true;
+    return;
+  }
+  end(e, fmt::format("{} did not start as a preloaded interpreter", key.interpreter));
+}
+
+void Preloads::startAhead(const sandbox::CommandSpec& cmd) {
+  if (ctx_.isolation() != sandbox::Isolation::Namespaces) return;
+  auto key = preloadKey(cmd, nullptr);
+  if (key && !entries_.count(*key)) entries_.emplace(*key, start(*key));
 }
 
 sandbox::Spawner* Preloads::spawnerFor(const sandbox::CommandSpec& cmd) {
@@ -244,21 +278,31 @@ sandbox::Spawner* Preloads::spawnerFor(const sandbox::CommandSpec& cmd) {
   auto it = entries_.find(*key);
   if (it == entries_.end()) it = entries_.emplace(*key, start(*key)).first;
   Entry& e = it->second;
+  settle(it->first, e);
   if (!e.spawner) return nullptr;
+  if (!e.ready) {
+    ++e.early;
+    return nullptr;
+  }
   ++e.units;
   return e.spawner.get();
 }
 
 void Preloads::close() {
-  for (auto& [key, e] : entries_)
-    if (e.spawner) e.spawner->close();
+  for (auto& [key, e] : entries_) {
+    settle(key, e);
+    if (e.ready) e.spawner->close();
+    else if (e.spawner) end(e, "still starting when the run's last unit had started");
+  }
 }
 
 std::vector<std::string> Preloads::notes() const {
   std::vector<std::string> out;
   for (const auto& [key, e] : entries_) {
     std::string env = key.startup_env.empty() ? std::string() : fmt::format(" ({})", fmt::join(key.startup_env, " "));
-    if (e.spawner) out.push_back(fmt::format("preloaded interpreter {}{}: {} units", key.interpreter, env, e.units));
+    std::string early = e.early ? fmt::format(" ({} exec'd while it started)", e.early) : std::string();
+    if (e.spawner)
+      out.push_back(fmt::format("preloaded interpreter {}{}: {} units{}", key.interpreter, env, e.units, early));
     else out.push_back(fmt::format("no preloaded interpreter {}{}: {}; its units exec'd it", key.interpreter, env,
                                    e.refusal));
   }

@@ -1,10 +1,11 @@
 #pragma once
 // Preloaded interpreters: the spawners that run a batch group's `"preload": "pytest"` command in a fork of
 // an interpreter that has already imported pytest (docs/sandbox.md, "Preloaded interpreters"; the Python
-// side is python/mpexec/_preload.py). One per interpreter and startup environment, started the first time a
-// unit asks for it; a unit whose interpreter cannot be preloaded safely runs its command with an execve, as
-// every other command does.
+// side is python/mpexec/_preload.py). One per interpreter and startup environment, started as soon as the run
+// knows a unit will want it, and never waited for: a unit due before it is ready, or whose interpreter cannot
+// be preloaded safely, runs its command with an execve, as every other command does.
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -51,10 +52,14 @@ class Preloads {
   Preloads(const Preloads&) = delete;
   Preloads& operator=(const Preloads&) = delete;
 
-  /// The preloaded spawner for `cmd`, started (and waited for) the first time its key is asked for; null
-  /// when there is none (the unit goes to the ordinary spawner and the command is exec'd).
+  /// Starts the preloaded spawner for `cmd` unless it is started (or cannot be), and returns at once.
+  void startAhead(const sandbox::CommandSpec& cmd);
+  /// The preloaded spawner for `cmd` once it has said it is ready; started (startAhead) the first time its key
+  /// is asked for, never waited for. Null while it is still starting, or when there is none: the unit goes to
+  /// the ordinary spawner and the command is exec'd.
   sandbox::Spawner* spawnerFor(const sandbox::CommandSpec& cmd);
-  /// No unit starts from here: every preloaded spawner exits (units already started go on).
+  /// No unit starts from here: every preloaded spawner exits (units already started go on); one still
+  /// starting is killed and reaped.
   void close();
   /// For `mpexec -v`: per interpreter, how many units it served, or why it did not.
   std::vector<std::string> notes() const;
@@ -64,8 +69,16 @@ class Preloads {
     std::unique_ptr<sandbox::Spawner> spawner;  ///< null: refused
     std::string refusal;
     size_t units = 0;
+    size_t early = 0;  ///< units exec'd while it started
+    bool ready = false;
+    int64_t started_ms = 0;
   };
   Entry start(const PreloadKey& key);
+  /// Without waiting: marks `e` ready once its byte has come, or ends it (refused) when it exited, said
+  /// something else, or has not said it in time.
+  void settle(const PreloadKey& key, Entry& e);
+  /// Kills a spawner that has not said it is ready (it is only importing: it has made nothing yet) and reaps it.
+  static void end(Entry& e, std::string why);
 
   const sandbox::Context& ctx_;
   int netns_ahead_;

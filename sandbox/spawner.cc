@@ -420,6 +420,11 @@ bool Spawner::awaitReady(int timeout_ms) {
   return ready_;
 }
 
+std::optional<bool> Spawner::readyNow() {
+  if (!ready_ && preloaded_ && sock_ && !requestWaiting(sock_.get(), 0)) return std::nullopt;
+  return awaitReady(0);
+}
+
 Result<void> Spawner::serve(const Context& ctx, int netns_ahead) {
   if (ctx_) return Error{"spawner", EALREADY, "already serving"};
   size_t ahead = size_t(std::clamp(netns_ahead, 0, 4096));

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,8 @@ class Spawner {
   /// Waits up to `timeout_ms` for a preloaded spawner to say it is ready (its interpreter has loaded what it
   /// preloads); once true, stays true. False when it exited or did not say so in time: then close() it.
   bool awaitReady(int timeout_ms);
+  /// awaitReady() without waiting: nullopt while the spawner has said nothing yet (it is still starting).
+  std::optional<bool> readyNow();
   bool preloaded() const { return preloaded_; }
   /// The body of mpexec_spawner_serve(), the library's entry point: serves as mpexec-spawner does, on
   /// `sock`, for mpexec (`parent`), with `run` running CommandSpec::preload commands. Returns only on a

@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -18,9 +19,104 @@ from support import MPEXEC, PYTHON, run
 
 NEEDS_MPEXEC = unittest.skipUnless(os.access(MPEXEC, os.X_OK), "no mpexec at {} (set MPEXEC_BIN)".format(MPEXEC))
 
+
+def _preloaded_interpreters(mpexec_pid):
+    """The pids of mpexec's children in mpexec's own pid namespace that run the interpreter: its preloaded
+    spawners (the inits are children of mpexec too, each in a pid namespace of its own)."""
+    own_ns = os.readlink("/proc/self/ns/pid")
+    try:
+        with open("/proc/{0}/task/{0}/children".format(mpexec_pid)) as f:
+            children = [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+    found = []
+    for pid in children:
+        try:
+            if (os.readlink("/proc/%d/ns/pid" % pid) == own_ns and
+                    os.path.realpath("/proc/%d/exe" % pid) == os.path.realpath(PYTHON)):
+                found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
+def _processes_with(needle):
+    """The pids whose environment holds `needle`."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/environ" % name, "rb") as f:
+                    if needle.encode() in f.read():
+                        pids.append(int(name))
+            except OSError:
+                pass
+    return pids
+
+
+def _wait_for(predicate, seconds):
+    for _ in range(int(seconds * 20)):
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    return predicate()
+
+
+
+# Two units, as mpexec sets one unit up ahead of its slot: the second starts before the interpreter is ready.
+WARMUP = """
+def warm_up():
+    go = os.path.join(os.path.dirname(os.path.abspath(__file__)), "go")
+    deadline = time.time() + 120
+    while not os.path.exists(go) and time.time() < deadline:
+        time.sleep(0.02)
+
+
+@pytest.mark.mp_group("warmup", "serial")
+def test_warmup():
+    warm_up()
+
+
+@pytest.mark.mp_group("warmup2", "serial")
+def test_warmup2():
+    warm_up()
+"""
+
+
+def _release_when_ready(mpexec, suite):
+    """Lets WARMUP's units end once every preloaded interpreter of `mpexec` has loaded libmpexec-spawner.so."""
+    def loaded():
+        pids = _preloaded_interpreters(mpexec.pid)
+        try:
+            return pids and all("libmpexec-spawner.so" in open("/proc/%d/maps" % p).read() for p in pids)
+        except OSError:
+            return False
+    _wait_for(loaded, 60)
+    time.sleep(0.5)
+    open(os.path.join(suite, "go"), "w").close()
+
+
+def _run_once_ready(argv, suite, **kwargs):
+    """Runs mpexec on a suite whose first units are WARMUP's: once every preloaded interpreter has loaded
+    libmpexec-spawner.so (it is about to say it is ready), lets them end, so that the units after them
+    are forked from one (mpexec does not wait for it). Returns the CompletedProcess."""
+    mpexec = subprocess.Popen(argv, cwd=suite, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              **kwargs)
+    try:
+        _release_when_ready(mpexec, suite)
+        out = mpexec.communicate(timeout=300)[0]
+    finally:
+        if mpexec.poll() is None:
+            mpexec.kill()
+            mpexec.wait()
+    return subprocess.CompletedProcess(argv, mpexec.returncode, out, "")
+
+
 SUITE = r'''
 import ctypes, json, os, random, socket, subprocess, sys, time
 import pytest
+''' + WARMUP + r'''
 
 
 def scan(needles):
@@ -170,7 +266,8 @@ class Preloaded(unittest.TestCase):
         state = os.path.join(cls.work, "state")
         # One slot: alpha and beta run one after the other, so the second one's process is cloned after the
         # first one's commands went to its init.
-        cls.proc = run([MPEXEC, "-v", "--np", "1", "--json", report, "--state-dir", state, manifest], suite)
+        cls.proc = _run_once_ready([MPEXEC, "-v", "--np", "1", "--json", report, "--state-dir", state, manifest],
+                                   suite)
         if "no libmpexec-spawner.so beside mpexec" in cls.proc.stdout:
             cls.tearDownClass()
             raise unittest.SkipTest("no libmpexec-spawner.so beside {} (the sanitizer builds have none)".format(MPEXEC))
@@ -242,7 +339,7 @@ class PreloadedGone(unittest.TestCase):
         suite = os.path.join(work, "suite")
         os.mkdir(suite)
         with open(os.path.join(suite, "test_gone.py"), "w") as f:
-            f.write("import os, sys, time\nimport pytest\n\n"
+            f.write("import os, sys, time\nimport pytest\n" + WARMUP + "\n"
                     "@pytest.mark.mp_group('first', 'serial')\n"
                     "def test_first():\n"
                     "    open(os.path.join(os.environ['MPEXEC_OUTPUT_DIR'], 'running'), 'w').close()\n"
@@ -259,27 +356,18 @@ class PreloadedGone(unittest.TestCase):
         report = os.path.join(work, "report.json")
         mpexec = subprocess.Popen([MPEXEC, "--np", "1", "--json", report, "--state-dir", os.path.join(work, "state"),
                                    manifest], cwd=suite, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        # Once the first unit runs (the interpreter is serving): mpexec's child in mpexec's own pid namespace
-        # running the interpreter is the preloaded spawner (its inits are children of mpexec too, each in a pid
-        # namespace of its own).
+        _release_when_ready(mpexec, suite)
+        # Once the first unit runs, the interpreter serving:
         for _ in range(600):
             if glob.glob(os.path.join(work, "state", "runs", "*", "out", "*", "running")):
                 break
             time.sleep(0.05)
-        own_ns = os.readlink("/proc/self/ns/pid")
         killed = False
         for _ in range(200):
-            try:
-                with open("/proc/{0}/task/{0}/children".format(mpexec.pid)) as f:
-                    children = [int(p) for p in f.read().split()]
-            except OSError:
-                break
-            for pid in children:
+            for pid in _preloaded_interpreters(mpexec.pid):
                 try:
-                    if (os.readlink("/proc/%d/ns/pid" % pid) == own_ns and
-                            os.path.realpath("/proc/%d/exe" % pid) == os.path.realpath(PYTHON)):
-                        os.kill(pid, 9)
-                        killed = True
+                    os.kill(pid, 9)
+                    killed = True
                 except OSError:
                     pass
             if killed:
@@ -291,7 +379,8 @@ class PreloadedGone(unittest.TestCase):
             tests = {t["name"].split("::")[1]: t["outcome"] for t in json.load(f)["tests"]}
         # The units already cloned go on; one spawned after the kill (one slot, one unit set up ahead: the
         # third at least) execs its command.
-        self.assertEqual(tests, {"test_first": "PASS", "test_second": "PASS", "test_third": "PASS"}, out)
+        self.assertEqual(tests, {"test_warmup": "PASS", "test_warmup2": "PASS", "test_first": "PASS",
+                                 "test_second": "PASS", "test_third": "PASS"}, out)
 
 
 PLANT = r'''
@@ -412,3 +501,87 @@ class PreloadedFromUntrustedFiles(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.assertNotRegex(proc.stdout, r"(?m)^preloaded interpreter .*: \d+ units", "it read " + config)
         self.assertIn(config + " belongs to uid 4242", proc.stderr, proc.stdout)
+
+
+@NEEDS_MPEXEC
+class PreloadedStart(unittest.TestCase):
+    """The preloaded interpreter starts with the run and is never waited for: units due before it is ready
+    exec their command. MPEXEC_TEST_PRELOAD_GATE holds its start until a file exists."""
+
+    def suite(self, tests):
+        work = tempfile.mkdtemp(prefix="mpexec-preload-start-")
+        self.addCleanup(shutil.rmtree, work, True)
+        suite = os.path.join(work, "suite")
+        os.mkdir(suite)
+        with open(os.path.join(suite, "test_start.py"), "w") as f:
+            f.write("import json, os, sys, time\nimport pytest\n\n"
+                    "def facts():\n"
+                    "    with open(os.path.join(os.environ['MPEXEC_OUTPUT_DIR'], 'facts.json'), 'w') as f:\n"
+                    "        json.dump({'preloaded': 'mpexec._preload' in sys.modules}, f)\n\n" + tests)
+        proc = run([MPEXEC, "import", "pytest", "--python", PYTHON], suite)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        manifest = os.path.join(work, "manifest.json")
+        with open(manifest, "w") as f:
+            f.write(proc.stdout)
+        return work, suite, manifest
+
+    def start(self, work, suite, manifest, gate):
+        return subprocess.Popen([MPEXEC, "-v", "--np", "1", "--json", os.path.join(work, "report.json"),
+                                 "--state-dir", os.path.join(work, "state"), manifest], cwd=suite,
+                                env=dict(os.environ, MPEXEC_TEST_PRELOAD_GATE=gate),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def test_the_first_unit_runs_while_it_starts_and_later_units_use_it(self):
+        work, suite, manifest = self.suite(
+            "@pytest.mark.mp_group('first', 'serial')\n"
+            "def test_first():\n"
+            "    facts()\n"
+            "    while not os.path.exists(os.path.join(os.path.dirname(__file__), 'go')):\n"
+            "        time.sleep(0.02)\n\n"
+            + "".join("@pytest.mark.mp_group('later%d', 'serial')\ndef test_later%d():\n    facts()\n\n" % (i, i)
+                      for i in range(3)))
+        gate = os.path.join(work, "gate")
+        mpexec = self.start(work, suite, manifest, gate)
+        self.addCleanup(lambda: mpexec.poll() is None and mpexec.kill())
+        facts = os.path.join(work, "state", "runs", "*", "out", "*", "facts.json")
+        ran = _wait_for(lambda: glob.glob(facts), 30)
+        open(gate, "w").close()
+        # Once the interpreter has loaded libmpexec-spawner.so it is about to say it is ready: let the first
+        # unit end then.
+        spawner = _wait_for(lambda: _preloaded_interpreters(mpexec.pid), 30)
+        _wait_for(lambda: spawner and "libmpexec-spawner.so" in open("/proc/%d/maps" % spawner[0]).read(), 60)
+        time.sleep(0.5)
+        open(os.path.join(suite, "go"), "w").close()
+        out = mpexec.communicate(timeout=120)[0]
+        self.assertTrue(ran, "the first unit did not start while the preloaded interpreter was held:\n" + out)
+        self.assertEqual(mpexec.returncode, 0, out)
+        with open(os.path.join(work, "report.json")) as f:
+            units = {t["name"].split("::")[1]: t["unit"] for t in json.load(f)["tests"]}
+        seen = {}
+        for test, unit in units.items():
+            with open(glob.glob(os.path.join(work, "state", "runs", "*", "out", unit, "facts.json"))[0]) as f:
+                seen[test] = json.load(f)["preloaded"]
+        self.assertFalse(seen["test_first"], "the first unit waited for the preloaded interpreter")
+        self.assertTrue(seen["test_later2"], out)
+        self.assertRegex(out, r"preloaded interpreter \S+.*: \d+ units \(\d+ exec'd while it started\)")
+
+    def test_an_interrupt_while_it_starts_ends_the_run_and_it(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with self.subTest(signal=sig.name):
+                work, suite, manifest = self.suite(
+                    "@pytest.mark.mp_group('first', 'serial')\n"
+                    "def test_first():\n"
+                    "    facts()\n"
+                    "    time.sleep(60)\n")
+                gate = os.path.join(work, "gate-" + secrets.token_hex(8))  # never made
+                mpexec = self.start(work, suite, manifest, gate)
+                self.addCleanup(lambda: mpexec.poll() is None and mpexec.kill())
+                facts = os.path.join(work, "state", "runs", "*", "out", "*", "facts.json")
+                ran = _wait_for(lambda: glob.glob(facts), 30)
+                held = _processes_with(gate)
+                mpexec.send_signal(sig)
+                out = mpexec.communicate(timeout=60)[0]
+                self.assertTrue(ran, "the first unit did not start while the preloaded interpreter was held:\n" + out)
+                self.assertTrue(held, "no preloaded interpreter was starting")
+                self.assertEqual(mpexec.returncode, 130, out)
+                self.assertEqual(_processes_with(gate), [], "left behind:\n" + out)
