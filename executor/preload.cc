@@ -210,12 +210,15 @@ Preloads::Entry Preloads::start(const PreloadKey& key) {
   if (std::string why = checked(key.interpreter); !why.empty()) return unsafe(why);
   std::string parent = std::filesystem::path(key.interpreter).parent_path().string();
   if (std::string why = checked(parent); !why.empty()) return unsafe(why);
-  // Read at its start, beside it or one directory up (a venv's bin/..): where its standard library is.
-  for (const std::string& dir : {parent, std::filesystem::path(parent).parent_path().string()}) {
+  // Read at its start: pyvenv.cfg beside it or one directory up (a venv's bin/..), where its standard
+  // library is, and REAL_PATH._pth beside its real path, which is its sys.path.
+  char real[PATH_MAX];
+  std::string pth = realpath(key.interpreter.c_str(), real) ? std::string(real) + "._pth" : std::string();
+  for (const std::string& read : {parent + "/pyvenv.cfg",
+                                  std::filesystem::path(parent).parent_path().string() + "/pyvenv.cfg", pth}) {
     struct stat st;
-    std::string config = dir + "/pyvenv.cfg";
-    if (lstat(config.c_str(), &st) == 0)
-      if (std::string why = checked(config); !why.empty()) return unsafe(why);
+    if (!read.empty() && lstat(read.c_str(), &st) == 0)
+      if (std::string why = checked(read); !why.empty()) return unsafe(why);
   }
   std::string package;
   if (auto dir = sourceTreePackageDir(exe_)) {

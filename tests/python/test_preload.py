@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -502,6 +503,30 @@ class PreloadedFromUntrustedFiles(unittest.TestCase):
         self.assertNotRegex(proc.stdout, r"(?m)^preloaded interpreter .*: \d+ units", "it read " + config)
         self.assertIn(config + " belongs to uid 4242", proc.stderr, proc.stdout)
 
+    def test_no_pth_file_that_another_user_owns_beside_the_interpreter_is_read(self):
+        # An interpreter reads REAL_EXECUTABLE._pth at its start, before any of its code runs: sys.path itself.
+        if os.geteuid() != 0:
+            self.skipTest("needs root to give a file to another user")
+        tree, mpexec, package = self.own_tree()
+        os.mkdir(os.path.join(tree, "bin"))
+        python = os.path.join(tree, "bin", os.path.basename(os.path.realpath(PYTHON)))
+        shutil.copy2(os.path.realpath(PYTHON), python)
+        suite = os.path.join(tree, "suite")
+        os.mkdir(suite)
+        with open(os.path.join(suite, "test_one.py"), "w") as f:
+            f.write("import pytest\n\n@pytest.mark.mp_group('g', 'serial')\ndef test_one():\n    pass\n")
+        proc = run([mpexec, "import", "pytest", "--python", python], suite)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        manifest = os.path.join(tree, "manifest.json")
+        with open(manifest, "w") as f:
+            f.write(proc.stdout)
+        pth = python + "._pth"
+        with open(pth, "w") as f:
+            f.write("".join(p + "\n" for p in sys.path if p) + "import site\n")
+        os.chown(pth, 4242, 4242)  # another user's, but writable by no one else
+        proc = run([mpexec, "-v", "--np", "1", "--state-dir", os.path.join(tree, "state"), manifest], suite)
+        self.assertNotRegex(proc.stdout, r"(?m)^preloaded interpreter .*: \d+ units", "it read " + pth)
+        self.assertIn(pth + " belongs to uid 4242", proc.stderr, proc.stdout)
 
 @NEEDS_MPEXEC
 class PreloadedStart(unittest.TestCase):
