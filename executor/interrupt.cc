@@ -43,5 +43,6 @@ InterruptWatch::~InterruptWatch() {
 int InterruptWatch::fd() const { return g_pipe[0]; }
 bool InterruptWatch::triggered() const { return g_signal != 0; }
 int InterruptWatch::signal() const { return g_signal; }
+bool InterruptWatch::pending() { return g_signal != 0; }
 
 }  // namespace mpexec

@@ -16,6 +16,8 @@ class InterruptWatch {
   bool triggered() const;
   /// The signal that arrived first, or 0.
   int signal() const;
+  /// Whether a signal has arrived, for code that has no InterruptWatch at hand (a wait outside the loop).
+  static bool pending();
 };
 
 }  // namespace mpexec

@@ -17,12 +17,14 @@
 #include <fmt/ranges.h>
 
 #include "executor/import/import_python.h"
+#include "executor/interrupt.h"
 
 namespace mpexec {
 
 namespace {
 
 constexpr const char* kLibrary = "libmpexec-spawner.so";
+constexpr int kWaitSliceMs = 50;  // how soon a unit waiting for its interpreter notices a signal
 constexpr int kReadyTimeoutMs = 20000;  // an interpreter that needs longer to import pytest serves no unit
 
 // Read by python/mpexec/_preload.py in each command's process, so not part of the interpreter's start.
@@ -282,6 +284,15 @@ sandbox::Spawner* Preloads::spawnerFor(const sandbox::CommandSpec& cmd) {
   if (it == entries_.end()) it = entries_.emplace(*key, start(*key)).first;
   Entry& e = it->second;
   settle(it->first, e);
+  // A unit due while its interpreter still starts waits for it: exec'd, it would pay a whole pytest start,
+  // which on a busy machine costs more than the wait, and competes with the interpreter's own imports. A
+  // signal ends the wait at once: that unit then execs, and the dispatch loop ends the run.
+  while (e.spawner && !e.ready && !InterruptWatch::pending()) {
+    if (e.spawner->awaitReady(kWaitSliceMs))
+      e.ready = true;
+    else
+      settle(it->first, e);
+  }
   if (!e.spawner) return nullptr;
   if (!e.ready) {
     ++e.early;

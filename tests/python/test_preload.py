@@ -530,8 +530,8 @@ class PreloadedFromUntrustedFiles(unittest.TestCase):
 
 @NEEDS_MPEXEC
 class PreloadedStart(unittest.TestCase):
-    """The preloaded interpreter starts with the run and is never waited for: units due before it is ready
-    exec their command. MPEXEC_TEST_PRELOAD_GATE holds its start until a file exists."""
+    """The preloaded interpreter starts with the run; units due before it is ready wait for it, and a signal
+    ends that wait. MPEXEC_TEST_PRELOAD_GATE holds its start until a file exists."""
 
     def suite(self, tests):
         work = tempfile.mkdtemp(prefix="mpexec-preload-start-")
@@ -556,39 +556,28 @@ class PreloadedStart(unittest.TestCase):
                                 env=dict(os.environ, MPEXEC_TEST_PRELOAD_GATE=gate),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
-    def test_the_first_unit_runs_while_it_starts_and_later_units_use_it(self):
+    def test_units_due_while_it_starts_wait_for_it_and_are_forked_from_it(self):
         work, suite, manifest = self.suite(
-            "@pytest.mark.mp_group('first', 'serial')\n"
-            "def test_first():\n"
-            "    facts()\n"
-            "    while not os.path.exists(os.path.join(os.path.dirname(__file__), 'go')):\n"
-            "        time.sleep(0.02)\n\n"
-            + "".join("@pytest.mark.mp_group('later%d', 'serial')\ndef test_later%d():\n    facts()\n\n" % (i, i)
-                      for i in range(3)))
+            "".join("@pytest.mark.mp_group('g%d', 'serial')\ndef test_g%d():\n    facts()\n\n" % (i, i)
+                    for i in range(4)))
         gate = os.path.join(work, "gate")
         mpexec = self.start(work, suite, manifest, gate)
         self.addCleanup(lambda: mpexec.poll() is None and mpexec.kill())
+        held = _wait_for(lambda: [p for p in _processes_with(gate) if p != mpexec.pid], 30)
+        time.sleep(1.0)
         facts = os.path.join(work, "state", "runs", "*", "out", "*", "facts.json")
-        ran = _wait_for(lambda: glob.glob(facts), 30)
+        ran_while_held = glob.glob(facts)
         open(gate, "w").close()
-        # Once the interpreter has loaded libmpexec-spawner.so it is about to say it is ready: let the first
-        # unit end then.
-        spawner = _wait_for(lambda: _preloaded_interpreters(mpexec.pid), 30)
-        _wait_for(lambda: spawner and "libmpexec-spawner.so" in open("/proc/%d/maps" % spawner[0]).read(), 60)
-        time.sleep(0.5)
-        open(os.path.join(suite, "go"), "w").close()
         out = mpexec.communicate(timeout=120)[0]
-        self.assertTrue(ran, "the first unit did not start while the preloaded interpreter was held:\n" + out)
+        self.assertTrue(held, "no preloaded interpreter was starting:\n" + out)
+        self.assertEqual(ran_while_held, [], "a unit ran exec'd instead of waiting for the preloaded interpreter")
         self.assertEqual(mpexec.returncode, 0, out)
         with open(os.path.join(work, "report.json")) as f:
             units = {t["name"].split("::")[1]: t["unit"] for t in json.load(f)["tests"]}
-        seen = {}
         for test, unit in units.items():
             with open(glob.glob(os.path.join(work, "state", "runs", "*", "out", unit, "facts.json"))[0]) as f:
-                seen[test] = json.load(f)["preloaded"]
-        self.assertFalse(seen["test_first"], "the first unit waited for the preloaded interpreter")
-        self.assertTrue(seen["test_later2"], out)
-        self.assertRegex(out, r"preloaded interpreter \S+.*: \d+ units \(\d+ exec'd while it started\)")
+                self.assertTrue(json.load(f)["preloaded"], "%s was exec'd:\n%s" % (test, out))
+        self.assertRegex(out, r"preloaded interpreter \S+.*: 4 units\n")
 
     def test_an_interrupt_while_it_starts_ends_the_run_and_it(self):
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -601,12 +590,10 @@ class PreloadedStart(unittest.TestCase):
                 gate = os.path.join(work, "gate-" + secrets.token_hex(8))  # never made
                 mpexec = self.start(work, suite, manifest, gate)
                 self.addCleanup(lambda: mpexec.poll() is None and mpexec.kill())
-                facts = os.path.join(work, "state", "runs", "*", "out", "*", "facts.json")
-                ran = _wait_for(lambda: glob.glob(facts), 30)
-                held = _processes_with(gate)
+                held = _wait_for(lambda: [p for p in _processes_with(gate) if p != mpexec.pid], 30)
+                time.sleep(0.5)  # the first unit is waiting for it by now
                 mpexec.send_signal(sig)
                 out = mpexec.communicate(timeout=60)[0]
-                self.assertTrue(ran, "the first unit did not start while the preloaded interpreter was held:\n" + out)
                 self.assertTrue(held, "no preloaded interpreter was starting")
                 self.assertEqual(mpexec.returncode, 130, out)
                 self.assertEqual(_processes_with(gate), [], "left behind:\n" + out)
