@@ -208,7 +208,9 @@ def main(argv):
     os.chdir("/")
     _gate(os.environ.pop("MPEXEC_TEST_PRELOAD_GATE", ""), int(parent))
     _start_env.update(_startup_vars(os.environ))
-    at_start = set(sys.modules)  # what a new interpreter has imported before sys.path has the cwd
+    # What a new interpreter has imported before sys.path has the cwd; not this package, which the bootstrap
+    # imported from PACKAGE_DIR and a unit's path may find elsewhere, or not at all (a tree under /tmp).
+    at_start = {name for name in sys.modules if name != "mpexec" and not name.startswith("mpexec.")}
     _preload()
     _base_path[:] = [p for p in sys.path if p != package_dir]
     for name, module in list(sys.modules.items()):
