@@ -432,6 +432,19 @@ class PreloadedFromUntrustedFiles(unittest.TestCase):
                         os.path.join(package, "mpexec"), ignore=shutil.ignore_patterns("__pycache__"))
         return tree, os.path.join(release, "mpexec"), package
 
+    def one_test_suite(self, tree, mpexec, python):
+        """A suite of one serial test in TREE/suite, imported with PYTHON: (suite, manifest)."""
+        suite = os.path.join(tree, "suite")
+        os.mkdir(suite)
+        with open(os.path.join(suite, "test_one.py"), "w") as f:
+            f.write("import pytest\n\n@pytest.mark.mp_group('g', 'serial')\ndef test_one():\n    pass\n")
+        proc = run([mpexec, "import", "pytest", "--python", python], suite)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        manifest = os.path.join(tree, "manifest.json")
+        with open(manifest, "w") as f:
+            f.write(proc.stdout)
+        return suite, manifest
+
     def test_a_unit_cannot_plant_code_the_preloaded_interpreter_runs(self):
         tree, mpexec, package = self.own_tree()
         marker = os.path.join(tree, "planted-code-ran")
@@ -462,15 +475,7 @@ class PreloadedFromUntrustedFiles(unittest.TestCase):
         if os.geteuid() != 0:
             self.skipTest("needs root to give a file to another user")
         tree, mpexec, package = self.own_tree()
-        suite = os.path.join(tree, "suite")
-        os.mkdir(suite)
-        with open(os.path.join(suite, "test_one.py"), "w") as f:
-            f.write("import pytest\n\n@pytest.mark.mp_group('g', 'serial')\ndef test_one():\n    pass\n")
-        proc = run([mpexec, "import", "pytest", "--python", PYTHON], suite)
-        self.assertEqual(proc.returncode, 0, proc.stderr)
-        manifest = os.path.join(tree, "manifest.json")
-        with open(manifest, "w") as f:
-            f.write(proc.stdout)
+        suite, manifest = self.one_test_suite(tree, mpexec, PYTHON)
         marker = os.path.join(tree, "shadow-ran")
         shadow = os.path.join(package, "pytest.py")
         with open(shadow, "w") as f:
@@ -495,15 +500,7 @@ class PreloadedFromUntrustedFiles(unittest.TestCase):
         with open(config, "w") as f:
             f.write("home = {}\ninclude-system-site-packages = true\n".format(os.path.dirname(os.path.realpath(PYTHON))))
         os.chown(config, 4242, 4242)  # another user's, but writable by no one else
-        suite = os.path.join(tree, "suite")
-        os.mkdir(suite)
-        with open(os.path.join(suite, "test_one.py"), "w") as f:
-            f.write("import pytest\n\n@pytest.mark.mp_group('g', 'serial')\ndef test_one():\n    pass\n")
-        proc = run([mpexec, "import", "pytest", "--python", python], suite)
-        self.assertEqual(proc.returncode, 0, proc.stderr)
-        manifest = os.path.join(tree, "manifest.json")
-        with open(manifest, "w") as f:
-            f.write(proc.stdout)
+        suite, manifest = self.one_test_suite(tree, mpexec, python)
         proc = run([mpexec, "-v", "--np", "1", "--state-dir", os.path.join(tree, "state"), manifest], suite)
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.assertNotRegex(proc.stdout, r"(?m)^preloaded interpreter .*: \d+ units", "it read " + config)
@@ -517,15 +514,7 @@ class PreloadedFromUntrustedFiles(unittest.TestCase):
         os.mkdir(os.path.join(tree, "bin"))
         python = os.path.join(tree, "bin", os.path.basename(os.path.realpath(PYTHON)))
         shutil.copy2(os.path.realpath(PYTHON), python)
-        suite = os.path.join(tree, "suite")
-        os.mkdir(suite)
-        with open(os.path.join(suite, "test_one.py"), "w") as f:
-            f.write("import pytest\n\n@pytest.mark.mp_group('g', 'serial')\ndef test_one():\n    pass\n")
-        proc = run([mpexec, "import", "pytest", "--python", python], suite)
-        self.assertEqual(proc.returncode, 0, proc.stderr)
-        manifest = os.path.join(tree, "manifest.json")
-        with open(manifest, "w") as f:
-            f.write(proc.stdout)
+        suite, manifest = self.one_test_suite(tree, mpexec, python)
         pth = python + "._pth"
         with open(pth, "w") as f:
             f.write("".join(p + "\n" for p in sys.path if p) + "import site\n")
