@@ -59,7 +59,8 @@ void projectDirs(const std::string& cwd, const std::vector<std::string>& argv, s
 
 /// The directories a unit needs to see that its fresh /tmp and /run hide: the manifest's, each command's
 /// cwd and program directory (as `paths` resolved them), when they lie there and no writable path already
-/// covers them.
+/// covers them. Never /tmp or /run themselves: those hold every program's files, and the unit's are its own
+/// (a manifest straight in /tmp runs in the unit's fresh /tmp).
 ///
 /// `project`, when not empty, is bound wherever it lies (a unit of its own uid sees the rest of the host as a
 /// stranger, and the project as its own).
@@ -75,7 +76,8 @@ Result<std::vector<std::string>> hiddenPaths(const std::string& manifest_dir, co
   }
   std::vector<std::string> out;
   for (const auto& p : candidates) {
-    bool hidden_by_unit = under(p, "/tmp") || under(p, "/run") || p == "/tmp" || p == "/run";
+    if (p == "/tmp" || p == "/run") continue;
+    bool hidden_by_unit = under(p, "/tmp") || under(p, "/run");
     if (!hidden_by_unit && p != project) continue;
     bool covered = false;
     for (const auto& w : spec.policy.writable) covered |= p == w || under(p, w);
@@ -86,6 +88,18 @@ Result<std::vector<std::string>> hiddenPaths(const std::string& manifest_dir, co
     out.push_back(p);
   }
   return out;
+}
+
+/// Whether `dir` holds other programs' files beside the project's: it is `/`, holds `home` (the invoking
+/// user's), may be written by everybody (/tmp, /var/tmp), or holds a directory that may. Bound through a
+/// unit's owner view, every file of the invoking user's there, sockets included, would be the unit's own.
+bool sharedWithOthers(const std::string& dir, const std::string& home) {
+  if (dir == "/" || (!home.empty() && (home == dir || under(home, dir)))) return true;
+  struct stat st;
+  if (stat(dir.c_str(), &st) == 0 && (st.st_mode & S_IWOTH)) return true;
+  for (const char* shared : {"/tmp", "/var/tmp", "/run", "/dev/shm"})
+    if (under(shared, dir)) return true;
+  return false;
 }
 
 /// Every writable path a unit of `m` may declare, and the state directory: where a unit may have put a
@@ -257,8 +271,7 @@ LocalRunner::LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Con
       }
     }
     auto project = bind_paths_.get(m_.dir);
-    bool holds_home = project && !home.empty() && (home == *project || under(home, *project) || *project == "/");
-    if (project && !holds_home) project_dir_ = *project;
+    if (project && !sharedWithOthers(*project, home)) project_dir_ = *project;
     // A state directory that is the project itself (--state-dir .) cannot be covered whole: the units need
     // the project, whose bind would go on top of the cover (read-only, noexec) and show every run's records.
     // What no unit may see is its runs.

@@ -117,5 +117,92 @@ TEST_F(Paths, AStateDirectoryThatIsTheProjectShowsNoUnitTheOthersRecords) {
   EXPECT_FALSE(contains(l, "victim.log")) << "a unit listed the run's logs:\n" << l;
 }
 
+// A manifest written straight into a directory the host shares with everybody (a harness's mkstemp in /tmp
+// or /var/tmp), a command whose cwd is /run, a command whose program lies straight in that directory. The
+// project, and whatever the fresh /tmp and /run would hide of it, is bound into the unit, and for root with
+// unit ids through the unit's owner view, where each root file there is the unit's own: with the project
+// /tmp, the unit read root's 0600 files of the host's /tmp and connected to root's 0600 sockets there (a
+// tmux server's, an ssh agent's), and its /tmp was the host's, read-only. A directory that holds every
+// program's files is no project of the unit's: the unit meets it as a stranger, and its /tmp and /run are
+// its own.
+TEST_F(Paths, AProjectInTheHostsSharedDirectoriesShowsNoRootOnlyFileOrSocket) {
+  if (geteuid() != 0) GTEST_SKIP() << "the attack is on root's files; this test runs as uid " << geteuid();
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  std::string probe = tools_.write("shared_probe.py", R"PY(
+import socket, sys
+secret, sockets = sys.argv[1], sys.argv[2:]
+try:
+    print("read: " + open(secret).read())
+except OSError as e:
+    print("refused: %s" % e)
+try:
+    open("/tmp/mine", "w").write("x")
+    print("/tmp is writable")
+except OSError as e:
+    print("/tmp: %s" % e)
+for name in sockets:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(3)
+    try:
+        s.connect(name)
+        print(name + ": connected")
+    except OSError as e:
+        print(name + ": %s" % e)
+)PY");
+  for (const std::string base : {"/tmp", "/var/tmp"}) {
+    SCOPED_TRACE("a manifest in " + base);
+    const std::string tag = "mpexec-paths-" + std::to_string(getpid());
+    std::string tmpl = base + "/mpexec-paths-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    const std::string root_dir = tmpl;  // 0700, root's
+    const std::string run_path = "/run/" + tag + ".sock", program = base + "/" + tag + ".sh",
+                      manifest = base + "/" + tag + ".json";
+    struct Cleanup {
+      std::vector<std::string> paths;
+      ~Cleanup() {
+        std::error_code ec;
+        for (const auto& p : paths) fs::remove_all(p, ec);
+      }
+    } cleanup{{root_dir, run_path, program, manifest}};
+    const std::string secret = "root-only-" + std::to_string(getpid());
+    const std::string file = root_dir + "/secret";
+    std::ofstream(file) << secret << "\n";
+    chmod(file.c_str(), 0600);
+    HostSocket tmp_socket(root_dir + "/agent.sock", 0600), run_socket(run_path, 0600);
+    ASSERT_TRUE(tmp_socket.ok() && run_socket.ok());
+    std::ofstream(program) << "#!/bin/sh\nexec /usr/bin/python3 \"$@\"\n";
+    chmod(program.c_str(), 0755);
+    auto test = [&](const std::string& name, const std::string& exe, json::object extra) {
+      json::array cmd{exe, probe, file, root_dir + "/agent.sock", run_path};
+      extra["name"] = name;
+      extra["cmd"] = std::move(cmd);
+      extra["sandbox"] = sandboxWithTools();
+      return extra;
+    };
+    json::array tests{test("project", "/usr/bin/python3", {}), test("cwd_run", "/usr/bin/python3", {{"cwd", "/run"}}),
+                      test("program", program, {{"cwd", "/"}})};
+    std::ofstream(manifest) << json::serialize(json::object{{"version", 1}, {"tests", tests}});
+    HostDir state;
+    ASSERT_FALSE(state.path().empty());
+    auto r = runMpexec({"--json", reportPath(), "-j", "3", "--state-dir", state.path() + "/state", manifest});
+    auto rep = report();
+    for (const char* t : {"project", "cwd_run", "program"}) {
+      std::string l = log(rep, t, base);
+      if (std::string(t) != "program" || base != "/tmp") {
+        EXPECT_EQ(outcome(rep, t), "PASS") << t << ":\n" << l << r.out;
+        EXPECT_TRUE(contains(l, "/tmp is writable")) << t << ": the unit's /tmp is not its own:\n" << l;
+      }
+      EXPECT_FALSE(contains(l, secret)) << t << " read a 0600 file of root's in the host's " << base << ":\n" << l;
+      EXPECT_FALSE(contains(l, ": connected")) << t << " reached a 0600 socket of root's:\n" << l;
+    }
+    // A program straight in the host's /tmp is not in the unit's /tmp, its own.
+    if (base == "/tmp") {
+      EXPECT_NE(outcome(rep, "program"), "PASS") << log(rep, "program", base);
+    }
+    EXPECT_FALSE(tmp_socket.accepted()) << "a unit reached root's 0600 socket in the host's " << base;
+    EXPECT_FALSE(run_socket.accepted()) << "a unit reached root's 0600 socket in the host's /run";
+  }
+}
+
 }  // namespace
 }  // namespace mpexec::test::escape
