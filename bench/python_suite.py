@@ -3,7 +3,8 @@
 functions and two classes of 3 tests; in 10 modules the first class is a serial group, so 10 serial groups of
 3 tests), run at -j2 by plain pytest, `pytest -n 2` (pytest-xdist) and mpexec with the sandbox for each
 --group-by of `mpexec import pytest`; every runner in the same run, alternating, RUNS runs each. Prints a
-Markdown table of medians with their ratio to `pytest -n 2`, and checks that every run passed all 300.
+Markdown table of medians with their ratio to `pytest -n 2`, and the median user and system CPU of each runner
+(the runner and every process it waited for), and checks that every run passed all 300.
 
 Usage: MPEXEC_BIN=build/release/mpexec bench/python_suite.py [--runs N] [--python /usr/bin/python3]
          [--group-by MODE]... [--mpexec LABEL=PATH]...
@@ -15,6 +16,7 @@ package of its own tree (../python or ../../python from the binary, as mpexec it
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -53,9 +55,13 @@ def generate(root):
 
 
 def timed(cmd, cwd, env):
+    """Wall seconds, (user, system) CPU seconds of the command and every process it waited for, and the run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    return time.monotonic() - start, proc
+    seconds = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, (after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime), proc
 
 
 def main():
@@ -112,10 +118,11 @@ def main():
                                 [mpexec, "--np", str(args.np), "-q", "--json", report, "--state-dir",
                                  os.path.join(work, "state-" + tag), manifest], report, build_env))
         times = {name: [] for name, _, _, _ in runners}
+        cpu = {name: [] for name, _, _, _ in runners}
         failures, warnings = {}, {}
         for _ in range(args.runs):
             for name, cmd, report, run_env in runners:
-                seconds, proc = timed(cmd, suite, run_env)
+                seconds, used, proc = timed(cmd, suite, run_env)
                 ok = proc.returncode == 0
                 if ok and report:
                     with open(report) as f:
@@ -129,13 +136,17 @@ def main():
                 if not ok:
                     failures[name] = proc.stdout[-600:]
                 times[name].append(seconds)
+                cpu[name].append(used)
         base = statistics.median(times["pytest -n {}".format(args.np)])
-        print("| runner (-j{}, {} tests, {} runs) | median s | vs pytest -n {} |".format(args.np, total, args.runs,
-                                                                                  args.np))
-        print("|---|---:|---:|")
+        print("| runner (-j{}, {} tests, {} runs) | median s | vs pytest -n {} | user s | sys s |".format(
+            args.np, total, args.runs, args.np))
+        print("|---|---:|---:|---:|---:|")
         for name, _, _, _ in runners:
             med = statistics.median(times[name])
-            print("| {}{} | {:.2f} | {:.2f}x |".format(name, " (FAILED)" if name in failures else "", med, med / base))
+            user = statistics.median(u for u, _ in cpu[name])
+            system = statistics.median(s for _, s in cpu[name])
+            print("| {}{} | {:.2f} | {:.2f}x | {:.2f} | {:.2f} |".format(name, " (FAILED)" if name in failures else "",
+                                                                       med, med / base, user, system))
         for name, said in warnings.items():
             print("\n{}: {}".format(name, "; ".join(sorted(said))), file=sys.stderr)
         for name, tail in failures.items():
