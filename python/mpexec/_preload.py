@@ -10,6 +10,7 @@ already applied, where an execve would come.
 """
 
 import ctypes
+import errno
 import gc
 import importlib.machinery
 import os
@@ -24,12 +25,15 @@ _RUNTIME_VARS = (
 )
 _LOCALE_VARS = ("LANG", "LC_ALL", "LC_CTYPE")
 _EXEC_INSTEAD = -1
+_MADV_POPULATE_WRITE = 23  # Linux 5.14
 
 _start_env = {}    # the interpreter's own PYTHON* and locale variables
 _base_path = []    # sys.path without the package directory mpexec added
 _origins = {}      # top-level module -> where the preloaded one came from
 _executable = ""
 _callback = None   # kept alive for the C side
+_private = []      # (start, length): the interpreter's writable private memory when it started serving
+_madvise = None
 
 
 def _startup_vars(env):
@@ -155,10 +159,37 @@ def _enter(argv, env, path):
     return status
 
 
+def _writable_private():
+    """The writable private mappings of this process (/proc/self/maps) but its stack: the heap, the
+    anonymous ones (the interpreter's objects), and the libraries' data."""
+    out = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            fields = line.split()
+            name = fields[5] if len(fields) > 5 else ""
+            if fields[1][:2] != "rw" or fields[1][3] != "p" or name.startswith("[stack") or name.startswith("[v"):
+                continue
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            out.append((start, end - start))
+    return out
+
+
+def _own_memory():
+    """Copies the interpreter's memory into this process at once (MADV_POPULATE_WRITE), where the session
+    would copy most of it a page at a time: a unit writes to about half of the pages it inherits (a
+    reference count on each), and each such first write is a copy-on-write fault, which costs more than
+    the page copy here (docs/python.md, "What a unit costs"). Best effort: a kernel before 5.14 refuses
+    the advice (EINVAL), and the session faults as before."""
+    for start, length in _private:
+        if _madvise(start, length, _MADV_POPULATE_WRITE) != 0 and ctypes.get_errno() == errno.EINVAL:
+            return
+
+
 def run(argv_p, envp_p, commit_fd):
     """The command's process (sandbox/init.h, PreloadedRun): runs the command and returns its exit status,
     or _EXEC_INSTEAD before anything of it ran."""
     try:
+        _own_memory()
         # A new process for the interpreter: its locks and threads, the at-fork hooks (random reseeds).
         ctypes.pythonapi.PyOS_AfterFork_Child()
         argv = _strings(argv_p)
@@ -230,6 +261,12 @@ def main(argv):
     serve = lib.mpexec_spawner_serve
     serve.argtypes = [ctypes.c_int, ctypes.c_long, ctypes.c_int, prototype]
     serve.restype = ctypes.c_int
+    libc = ctypes.CDLL(None, use_errno=True)
+    global _madvise
+    _madvise = libc.madvise
+    _madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    _madvise.restype = ctypes.c_int
     gc.collect()
     gc.freeze()  # fewer copy-on-write faults in every unit
+    _private[:] = _writable_private()
     sys.exit(serve(3, int(parent), int(make_ahead), _callback))
