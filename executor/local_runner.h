@@ -1,6 +1,9 @@
 #pragma once
 // Runs units on this machine, each as a sandbox::UnitProcess: in namespaces, or (--no-sandbox) as plain
 // processes. One epoll loop over every running unit's event socket and pidfd; no thread per unit.
+//
+// The runner starts units (launch(): the spec from executor/unit_spec.h, the host from executor/unit_view.h,
+// the init from executor/idle_inits.h), turns their events into the scheduler's, and ends them.
 
 #include <deque>
 #include <functional>
@@ -12,12 +15,14 @@
 
 #include "executor/batch_board.h"
 #include "executor/batch_unit.h"
-#include "executor/bind_paths.h"
 #include "executor/clock.h"
+#include "executor/idle_inits.h"
+#include "executor/log_names.h"
 #include "executor/manifest.h"
 #include "executor/plan.h"
 #include "executor/preload.h"
 #include "executor/unit_runner.h"
+#include "executor/unit_view.h"
 #include "sandbox/context.h"
 #include "sandbox/spawner.h"
 #include "sandbox/unique_fd.h"
@@ -77,7 +82,8 @@ class LocalRunner : public UnitRunner {
   struct Running;
 
  private:
-  /// Builds the unit's spec and spawns it; on failure, the reason (and nothing is left behind).
+  /// Builds the unit's spec and spawns it; on failure, the reason (and nothing is left behind). `hold`: the
+  /// unit is set up ahead, and waits for UnitProcess::go().
   std::optional<std::string> launch(Running& r, const UnitJob& job, bool hold);
   /// Ends a unit that never ran: kills and reaps it, removes its scratch directory, tells the sync service.
   void drop(std::unique_ptr<Running> r);
@@ -97,68 +103,35 @@ class LocalRunner : public UnitRunner {
   const Manifest& m_;
   const Plan& plan_;
   const sandbox::Context& ctx_;
-  sandbox::Spawner& spawner_;
   RunPaths paths_;
   const RunClock& clock_;
   LocalRunnerOptions opts_;
   UniqueFd epoll_;
-  /// Which unit ids (Context::unitIds()) units alive now hold; each takes the lowest free one at its launch
-  /// and gives it back once none of its processes is left. Declared before every unit it outlives.
-  std::vector<bool> ids_in_use_;
+  /// The run's unit ids and the inits waiting for another unit. Declared before every unit it outlives.
+  IdleInits inits_;
+  static bool freshOnly();  ///< not MPEXEC_RECYCLE_SANDBOXES=1, or MPEXEC_FRESH_SANDBOXES=1
   uint64_t task_share_ = 0;  ///< each unit's RLIMIT_NPROC where no pids cgroup limits it (sandbox::taskShare)
   UniqueFd logs_dir_fd_;
   std::unique_ptr<BatchSite> batch_site_;  ///< what every batch unit shares with the runner
   UniqueFd out_dir_fd_;  ///< <run>/out, where each unit's output directory is made without following symlinks
-  /// Every host path bound into a unit, resolved before the first unit starts (see bind_paths.h).
-  BindPaths bind_paths_;
-  std::string sync_dir_;  ///< opts_.sync.socket_dir, resolved
-  /// What every unit's view covers (UnitSpec::hidden): the state directory; for a run that is not root's,
-  /// also the invoking user's ~/.ssh and ~/.gnupg (agent sockets, keys), since its units are that user.
-  std::vector<std::string> hidden_;
-  /// The manifest's directory, resolved, which units with ids of their own get bound as their own (read
-  /// only) wherever it lies; empty when it is "/" or holds the invoking user's home.
-  std::string project_dir_;
+  /// What sandboxed units see of the host, worked out before the first unit starts; none without namespaces.
+  std::optional<UnitView> view_;
   /// The unit's output directory, made if missing, opened without following symlinks.
   Result<UniqueFd> outputDir(const std::string& unit_id) const;
-  std::vector<std::string> base_env_;
-  std::vector<std::string> log_names_;  ///< per test, first attempt
-  /// The log file name of an attempt: "<name>.log", then "<name>~attempt2.log", ...
-  std::string logName(size_t t, int attempt) const;
+  std::vector<std::string> base_env_;  ///< what every command's environment starts from (baseEnvironment())
+  LogNames log_names_;
   std::vector<std::unique_ptr<Running>> running_;  ///< by slot
   std::unordered_map<size_t, std::unique_ptr<Running>> prepared_;  ///< by unit: set up, waiting for start()
   std::deque<UnitJob> to_prepare_;  ///< hinted, to set up when wait() has a moment
-  /// Units that reported Done and freed their slot, until their init has exited.
-  std::vector<std::unique_ptr<sandbox::UnitProcess>> retiring_;
-  /// Inits that reported Done and wait for another unit, at most one per slot: --no-sandbox's
-  /// (UnitProcess::runNext), and sandboxes checked clean for another unit of the same policy
-  /// (UnitProcess::recycle, docs/sandbox.md "Recycled sandboxes"). Their pidfds are watched too, in case one
-  /// dies.
-  struct Idle;
-  std::vector<std::unique_ptr<Idle>> idle_;
-  /// Idle sandboxes killed by discardPrepared(), until reaped (reapRetired()); their unit ids go back after.
-  std::vector<std::unique_ptr<Idle>> released_;
-  /// Whether a unit that ends leaves its init in idle_ for the next; false from discardPrepared() to start().
-  bool keep_idle_ = true;
-  /// Whether units of `policy` may take a sandbox another unit left clean: asked for
-  /// (MPEXEC_RECYCLE_SANDBOXES=1, without MPEXEC_FRESH_SANDBOXES=1), namespaces, root with unit ids,
-  /// network "none", not nested, seccomp on.
-  bool recycles(const sandbox::Policy& policy) const;
-  bool fresh_only_ = true;  ///< not MPEXEC_RECYCLE_SANDBOXES=1, or MPEXEC_FRESH_SANDBOXES=1
-  size_t recycled_ = 0;      ///< units that ran in a recycled sandbox
-  size_t sandboxes_ = 0;     ///< units that ran in a sandbox (new or recycled)
-  static constexpr uint64_t kRetiring = ~uint64_t(0) - 1;  ///< epoll tag of their pidfds
+  static constexpr uint64_t kRetiring = ~uint64_t(0) - 1;  ///< epoll tag of idle and retiring inits' pidfds
   static constexpr uint64_t kBoard = ~uint64_t(0) - 2;     ///< epoll tag of the batch board
-  void reapRetired();
-  /// An idle init runs the unit when there is one (`reuse`, taken by launch() for a sandboxed unit); the
-  /// spawner (`spawner_`, or a unit's preloaded one) starts a new one otherwise.
-  Result<sandbox::UnitProcess> startUnit(const sandbox::UnitSpec& spec, std::unique_ptr<Idle> reuse,
-                                         sandbox::Spawner& spawner);
   /// For a unit whose recycled sandbox reported SetupFailed: starts it again in a new sandbox, with a unit id
   /// of its own, and drops the recycled one. False when that cannot be done (the unit then ends as the
   /// set-up's error says).
   bool restartInNewSandbox(Running& r);
-  /// An idle sandbox for a unit of `policy`, taken out of idle_; null when there is none.
-  std::unique_ptr<Idle> takeIdleSandbox(const sandbox::Policy& policy);
+  /// Watches `r`'s event socket and pidfd, with its slot as the tag; or no longer.
+  void watch(const Running& r);
+  void unwatch(const Running& r);
   /// Units whose sandbox is being set up: running ones and prepared ones.
   int settingUp();
   std::vector<RunnerEvent> pending_;
@@ -169,8 +142,8 @@ class LocalRunner : public UnitRunner {
   /// be idmapped, host mounts seen without idmapping), each once.
   const std::vector<std::string>& setupNotes() const { return setup_notes_; }
   /// Of the units started in a sandbox, how many took one that an earlier unit left clean.
-  size_t recycledUnits() const { return recycled_; }
-  size_t sandboxedUnits() const { return sandboxes_; }
+  size_t recycledUnits() const { return inits_.recycledUnits(); }
+  size_t sandboxedUnits() const { return inits_.sandboxedUnits(); }
 };
 
 }  // namespace mpexec
