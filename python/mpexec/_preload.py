@@ -17,6 +17,8 @@ import os
 import sys
 import threading
 
+# Imported by a pytest session after its start, whatever the project (_preload).
+_SESSION_IMPORTS = ("runpy", "faulthandler", "pdb", "email.parser", "_pytest._argcomplete", "_pytest.config.compat")
 # Handled by run() in each command's process (the others are the preloaded interpreter's own environment,
 # the same for every unit it serves: mpexec starts one interpreter per distinct set).
 _RUNTIME_VARS = (
@@ -217,6 +219,16 @@ def _preload():
     for name in default_plugins:
         try:
             __import__("_pytest." + name)
+        except Exception:
+            pass
+    # What a session imports after its start, whatever the project: `-m` (runpy), pytest_configure of the
+    # faulthandler and debugging plugins (pdb, with cmd, code and codeop), the argument parser's
+    # completion, the header's versions of the installed plugins (email.parser). A project module that
+    # shadows one (a code.py in the rootdir, which pdb would import) makes the unit exec its command
+    # (_plan), as for any module imported here.
+    for name in _SESSION_IMPORTS:
+        try:
+            __import__(name)
         except Exception:
             pass
     import mpexec.pytest_plugin  # noqa: F401

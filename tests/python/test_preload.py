@@ -361,6 +361,38 @@ class Preloaded(unittest.TestCase):
 
 @NEEDS_MPEXEC
 @NEEDS_TREE_UNITS_SEE
+class PreloadedShadowed(unittest.TestCase):
+    def test_a_project_module_named_like_one_the_interpreter_imported_is_the_one_the_unit_gets(self):
+        # pdb imports `code`; the preloaded interpreter imported pdb, so its `code` is the standard one. A
+        # new interpreter, with the rootdir first on sys.path, gets the project's code.py: so does the unit.
+        work = tempfile.mkdtemp(prefix="mpexec-preload-shadow-")
+        self.addCleanup(shutil.rmtree, work, True)
+        suite = os.path.join(work, "suite")
+        os.mkdir(suite)
+        with open(os.path.join(suite, "code.py"), "w") as f:
+            f.write("PROJECT = True\n\nclass InteractiveConsole:\n    pass\n\n"
+                    "def interact(*args, **kwargs):\n    pass\n")
+        with open(os.path.join(suite, "test_shadow.py"), "w") as f:
+            f.write("import os, sys, time\nimport pytest\n" + WARMUP + "\n"
+                    "@pytest.mark.mp_group('shadowed', 'serial')\n"
+                    "def test_shadowed():\n"
+                    "    assert getattr(sys.modules['code'], 'PROJECT', False), sys.modules['code']\n")
+        proc = run([MPEXEC, "import", "pytest", "--python", PYTHON], suite)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        manifest = os.path.join(work, "manifest.json")
+        with open(manifest, "w") as f:
+            f.write(proc.stdout)
+        report = os.path.join(work, "report.json")
+        proc = _run_once_ready([MPEXEC, "-v", "--np", "1", "--json", report, "--state-dir",
+                                os.path.join(work, "state"), manifest], suite)
+        with open(report) as f:
+            tests = {t["name"].split("::")[1]: t for t in json.load(f)["tests"]}
+        self.assertEqual(tests["test_shadowed"]["outcome"], "PASS", (tests["test_shadowed"], proc.stdout))
+        self.assertRegex(proc.stdout, r"preloaded interpreter \S+python\S* \(.*\): \d+ units", proc.stdout)
+
+
+@NEEDS_MPEXEC
+@NEEDS_TREE_UNITS_SEE
 class PreloadedGone(unittest.TestCase):
     def test_units_exec_their_command_once_the_preloaded_interpreter_is_gone(self):
         work = tempfile.mkdtemp(prefix="mpexec-preload-gone-")
