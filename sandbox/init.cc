@@ -226,11 +226,16 @@ class Init {
       done.kind = Event::Kind::Done;
       done.leaked = leaked;
       if (spec_.isolation == Isolation::Namespaces) {
-        // Whether the next unit may have this sandbox (recycle.h); the executor decides by it.
-        Result<void> clean = kit_ && kit_->enabled
-                                 ? checkResidue(*kit_)
-                                 : Result<void>(Error{"recycle", EOPNOTSUPP, "not a sandbox that can be recycled"});
-        if (!clean) {
+        // Whether the next unit may have this sandbox (recycle.h); the executor decides by it. Only a
+        // refusal found by a check is put in words here: the common case, a sandbox that is never recycled,
+        // sends its reason as it is (setupError() reads it back). Formatting it cost every init the pages of
+        // strerror and printf, faulted in anew in each init's address space.
+        if (!kit_ || !kit_->enabled) {
+          done.err = EOPNOTSUPP;
+          static constexpr char kNotRecyclable[] = "recycle\x1fnot a sandbox that can be recycled";
+          static_assert(sizeof kNotRecyclable <= sizeof done.detail);
+          memcpy(done.detail, kNotRecyclable, sizeof kNotRecyclable);
+        } else if (Result<void> clean = checkResidue(*kit_); !clean) {
           done.err = clean.error().err ? clean.error().err : EIO;
           setDetail(done, clean.error().message());
         }

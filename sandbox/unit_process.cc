@@ -37,7 +37,7 @@ struct UnitProcess::State {
   bool done = false;
   uint32_t leaked = 0;
   bool clean = false;    ///< Done said the sandbox is clean for another unit
-  std::string refusal;   ///< else why not
+  Event refusal;         ///< else Done itself, which says why not (put in words only when asked)
 };
 
 namespace {
@@ -117,7 +117,7 @@ bool UnitProcess::readEvents(std::vector<Event>& out) {
       s_->done = true;
       s_->leaked = ev.leaked;
       s_->clean = ev.err == 0;
-      s_->refusal = ev.err == 0 ? std::string() : setupError(ev).message();
+      s_->refusal = ev;
     } else
       out.push_back(ev);
   }
@@ -179,7 +179,9 @@ bool UnitProcess::recyclable() const {
   return s_->isolation == Isolation::Namespaces && s_->done && s_->clean && !s_->reaped;
 }
 
-const std::string& UnitProcess::recycleRefusal() const { return s_->refusal; }
+std::string UnitProcess::recycleRefusal() const {
+  return s_->done && !s_->clean ? setupError(s_->refusal).message() : std::string();
+}
 
 bool UnitProcess::recycle(const UnitSpec& spec, std::unique_ptr<UnitCgroup> cgroup) {
   if (!recyclable()) return false;

@@ -177,7 +177,7 @@ class UnitProcess {
   /// unit (UnitSpec::recycle, sandbox/recycle.h).
   bool recyclable() const;
   /// With done(): why the sandbox cannot take another unit, as Done said; empty when it can.
-  const std::string& recycleRefusal() const;
+  std::string recycleRefusal() const;
   /// Hands a recyclable() init the next unit, with `cgroup` (the new unit's, made by the caller; null
   /// without cgroups) and the output directory's fd. The init moves itself into the new cgroups, makes the
   /// sandbox new where the unit could see or change anything (recycleSandbox), and reports Ready or

@@ -264,6 +264,20 @@ TEST_P(SpawnerTest, UnitsStartedBeforeTheSpawnerEndsRunToTheirEnd) {
   EXPECT_GT(p->setupDoneNs(), 0);
 }
 
+// A unit in a new sandbox that was not asked to be recycled: its Done says why it takes no other unit.
+TEST_P(SpawnerTest, ANewSandboxNotForRecyclingSaysSoInItsDone) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  auto spawner = startSpawner(*ctx);
+  ASSERT_TRUE(spawner.ok());
+  auto p = (*spawner)->spawn(trueUnit(Isolation::Namespaces));
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  runToEnd(*p);
+  ASSERT_TRUE(p->done());
+  EXPECT_FALSE(p->recyclable());
+  EXPECT_EQ(p->recycleRefusal(), "recycle: " + std::string(strerror(EOPNOTSUPP)) +
+                                     ": not a sandbox that can be recycled");
+}
+
 /// Polls pastSetup() for up to 30 s.
 bool waitPastSetup(UnitProcess& p) {
   for (int i = 0; i < 3000; ++i) {
