@@ -160,9 +160,16 @@ int execCommand(void* arg) {
   failChild(l.report_fd, (std::string("execve ") + l.program).c_str());
 }
 
-/// Starts the command like posix_spawn does: a child that shares the init's memory and runs on its own
-/// stack, with the init suspended until it has exec'd or failed. No page tables are copied.
-pid_t launchCommand(CommandLaunch& launch, std::unique_ptr<char[]>& stack) {
+/// What the command's child runs on until its exec (setsid, the log, its user, seccomp, execve, and the report
+/// of a failed step use a few KiB of it). One command starts at a time, and the init is suspended until it
+/// has exec'd. Static rather than mapped per command: no mmap and munmap for each, and, untouched in the
+/// spawner, its pages are zero-filled in an init as its child first uses them (a buffer in the init's frame
+/// would be probed page by page where stack-clash protection is on).
+alignas(16) char command_stack[64 * 1024];
+
+/// Starts the command like posix_spawn does: a child that shares the init's memory and runs on
+/// command_stack, with the init suspended until it has exec'd or failed. No page tables are copied.
+pid_t launchCommand(CommandLaunch& launch) {
   if (launch.preloaded) {
     // The interpreter runs in the child's own copy of this memory: a fork, not a child sharing it.
     pid_t pid = fork();
@@ -172,22 +179,19 @@ pid_t launchCommand(CommandLaunch& launch, std::unique_ptr<char[]>& stack) {
 #if defined(__SANITIZE_ADDRESS__)
   // AddressSanitizer keeps shadow state per stack and cannot follow a child that runs instrumented code on
   // a stack of its own in our memory: a plain fork there.
-  (void)stack;
   pid_t pid = fork();
   if (pid == 0) _exit(execCommand(&launch));
   return pid;
 #else
-  // Not zero-filled: a fresh mapping, of which the child touches only the few pages it uses.
-  constexpr size_t kStackSize = 256 * 1024;
-  if (!stack) stack.reset(new char[kStackSize]);
-  return clone(execCommand, stack.get() + kStackSize, CLONE_VM | CLONE_VFORK | SIGCHLD, &launch);
+  // The stack grows down on x86-64 and arm64.
+  return clone(execCommand, command_stack + sizeof command_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &launch);
 #endif
 }
 
 class Init {
  public:
-  Init(const Context& ctx, const UnitSpec& spec, int event_fd, std::unique_ptr<char[]>& stack, const RecycleKit* kit)
-      : ctx_(ctx), spec_(spec), event_fd_(event_fd), stack_(stack), kit_(kit) {
+  Init(const Context& ctx, const UnitSpec& spec, int event_fd, const RecycleKit* kit)
+      : ctx_(ctx), spec_(spec), event_fd_(event_fd), kit_(kit) {
     sigemptyset(&waited_);
     for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGIO}) sigaddset(&waited_, sig);
     sigprocmask(SIG_BLOCK, &waited_, nullptr);
@@ -338,7 +342,7 @@ class Init {
                          cmd.preload && preloaded_run != nullptr && spec_.isolation == Isolation::Namespaces};
 
     int64_t start = monoNs();
-    pid_t pid = launchCommand(launch, stack_);
+    pid_t pid = launchCommand(launch);
     // The command shared our memory until its exec, and its uid change may have made it dumpable again.
     if (spec_.isolation == Isolation::Namespaces) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (pid < 0) return spawnFailed(index, errno, "clone");
@@ -487,7 +491,6 @@ class Init {
   int64_t deadline_ = 0;              ///< of the running command
   uint32_t batch_index_ = kNoBatch;   ///< the Batch command running, if one is
   uint32_t process_ = 0;              ///< its process number (BatchControl::process)
-  std::unique_ptr<char[]>& stack_;  ///< for launchCommand; kept from one unit to the next
   const RecycleKit* kit_;
 };
 
@@ -560,7 +563,6 @@ void runInit(const Context& ctx, const UnitSpec& first, int event_fd, const Recy
   closeInheritedFds(keep);
   const bool reusable = first.isolation == Isolation::None;
   if (reusable) prctl(PR_SET_CHILD_SUBREAPER, 1);
-  std::unique_ptr<char[]> stack;
   std::optional<NextUnit> next;
   const UnitSpec* spec = &first;
   // A unit without namespaces has nothing of its own to tear down: once its processes are gone, this init
@@ -568,7 +570,7 @@ void runInit(const Context& ctx, const UnitSpec& first, int event_fd, const Recy
   // a unit leaves behind (it is their subreaper), are still one unit's at a time. A sandbox is handed on
   // only when the executor saw it checked clean, and made new where it could not be checked (recycle.h).
   const bool recycles = !reusable && kit && kit->enabled;
-  while (Init(ctx, *spec, event_fd, stack, kit).run() && (reusable || recycles)) {
+  while (Init(ctx, *spec, event_fd, kit).run() && (reusable || recycles)) {
     next = awaitNext(event_fd);
     if (!next) break;
     next->spec.log_dir_fd = first.log_dir_fd;
