@@ -307,8 +307,10 @@ Result<std::unique_ptr<UnitCgroupDirs>> CgroupRoot::createUnit(const std::string
 }
 
 UnitCgroupDirs::~UnitCgroupDirs() {
-  killAll();
-  // Dying processes leave their cgroup a moment after the kill: retry for up to two seconds.
+  // rmdir removes only an empty cgroup (EBUSY otherwise), so the kill is for what refuses: a unit whose init
+  // was reaped has nothing left in it (the pid namespace's processes die with their init), and an open, a
+  // write to cgroup.kill and a close per unit were spent on nothing. Dying processes leave their cgroup a
+  // moment after the kill: retry for up to two seconds.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   std::vector<std::string> left(dirs_.rbegin(), dirs_.rend());
   while (!left.empty()) {

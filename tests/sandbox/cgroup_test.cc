@@ -163,6 +163,39 @@ TEST(CgroupTest, KillAllEndsTheWholeUnit) {
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
 }
 
+// Dropping a unit's cgroup removes it, and what still runs in it is killed first (the destructor tries rmdir,
+// which refuses a populated cgroup, before it kills).
+TEST(CgroupTest, DroppingAUnitKillsWhatIsLeftAndRemovesIt) {
+  MPEXEC_NEED_CGROUPS(ctx);
+  Policy policy;
+  policy.pids = 32;
+  auto unit = ctx->cgroups()->createUnit("left/behind", policy);
+  ASSERT_TRUE(unit.ok()) << unit.error().message();
+  const std::vector<std::string> dirs = (*unit)->dirs();
+  int joined[2];
+  ASSERT_EQ(pipe(joined), 0);
+  pid_t left = fork();
+  if (left == 0) {
+    char ok = UnitCgroupDirs::joinDirs(dirs, false).ok() ? 'y' : 'n';
+    (void)!write(joined[1], &ok, 1);
+    for (;;) pause();
+  }
+  close(joined[1]);
+  char ok = 0;
+  ASSERT_EQ(read(joined[0], &ok, 1), 1);
+  close(joined[0]);
+  if (ok != 'y') {
+    kill(left, SIGKILL);
+    waitpid(left, nullptr, 0);
+    FAIL() << "the child could not join " << dirs.front();
+  }
+  unit->reset();
+  int status = 0;
+  ASSERT_EQ(waitpid(left, &status, 0), left);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  for (const auto& d : dirs) EXPECT_FALSE(exists(d)) << d << " left behind";
+}
+
 }  // namespace
 }  // namespace mpexec::sandbox
 
