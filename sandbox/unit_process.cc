@@ -235,7 +235,10 @@ void UnitProcess::kill() {
   // An init waiting for go() or for another unit reads the end of the socket and exits (an init without a pid
   // namespace takes no SIGTERM while it waits there).
   shutdown(s_->events.get(), SHUT_RDWR);
-  if (s_->cgroup) s_->cgroup->killAll();
+  // After Done the init of a pid namespace has reaped every other process of the unit, and its SIGKILL ends
+  // the namespace: the cgroup is empty by the time the init is reaped, when it is removed (and killed if it
+  // is not). Before Done, the whole cgroup is killed at once.
+  if (s_->cgroup && !(s_->done && s_->isolation == Isolation::Namespaces)) s_->cgroup->killAll();
   pidfdSendSignal(s_->pidfd.get(), s_->isolation == Isolation::Namespaces ? SIGKILL : SIGTERM);
 }
 
