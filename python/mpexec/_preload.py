@@ -28,6 +28,7 @@ _RUNTIME_VARS = (
 _LOCALE_VARS = ("LANG", "LC_ALL", "LC_CTYPE")
 _EXEC_INSTEAD = -1
 _MADV_POPULATE_WRITE = 23  # Linux 5.14
+_LIMIT_FOR_COPY = 4  # _own_memory
 
 _start_env = {}    # the interpreter's own PYTHON* and locale variables
 _base_path = []    # sys.path without the package directory mpexec added
@@ -176,12 +177,44 @@ def _writable_private():
     return out
 
 
+def _memory_limit():
+    """The memory limit of this process's cgroup (v1 or v2, as the unit's cgroup namespace shows it), or
+    None."""
+    limits = []
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":
+            where = "/sys/fs/cgroup" + path.rstrip("/") + "/memory.max"
+        elif "memory" in controllers.split(","):
+            where = "/sys/fs/cgroup/memory" + path.rstrip("/") + "/memory.limit_in_bytes"
+        else:
+            continue
+        try:
+            with open(where) as f:
+                value = f.read().strip()
+        except OSError:
+            continue
+        if value.isdigit():
+            limits.append(int(value))
+    return min(limits) if limits else None
+
+
 def _own_memory():
     """Copies the interpreter's memory into this process at once (MADV_POPULATE_WRITE), where the session
     would copy most of it a page at a time: a unit writes to about half of the pages it inherits (a
     reference count on each), and each such first write is a copy-on-write fault, which costs more than
-    the page copy here (docs/python.md, "What a unit costs"). Best effort: a kernel before 5.14 refuses
-    the advice (EINVAL), and the session faults as before."""
+    the page copy here (docs/python.md, "What a unit costs"). Not under a memory limit of less than
+    _LIMIT_FOR_COPY times what it copies: the copy is charged to the unit's cgroup at once, where the
+    session would have written only about half of it. Best effort: a kernel before 5.14 refuses the
+    advice (EINVAL), and the session faults as before."""
+    limit = _memory_limit()
+    if limit is not None and limit < _LIMIT_FOR_COPY * sum(length for _, length in _private):
+        return
     for start, length in _private:
         if _madvise(start, length, _MADV_POPULATE_WRITE) != 0 and ctypes.get_errno() == errno.EINVAL:
             return

@@ -235,6 +235,11 @@ def test_exec():
     facts()
 
 
+@pytest.mark.mp_group("limited", "serial")
+def test_limited():
+    facts()
+
+
 @pytest.mark.mp_group("crash", "serial")
 def test_crash():
     os.abort()
@@ -278,6 +283,7 @@ class Preloaded(unittest.TestCase):
         m["groups"]["hostnet"]["sandbox"] = {"network": "host"}
         m["groups"]["exec"]["env"] = {"PYTHONINSPECT": "1"}  # a variable that keeps the command exec'd
         m["groups"]["slow"]["timeout"] = 2
+        m["groups"]["limited"]["sandbox"] = {"memory": "48M"}
         manifest = os.path.join(cls.work, "manifest.json")
         with open(manifest, "w") as f:
             json.dump(m, f)
@@ -336,6 +342,14 @@ class Preloaded(unittest.TestCase):
         for group in ("alpha", "beta"):
             memory = self.fact(group, "memory_kb")
             self.assertLess(memory["Shared_Dirty"], memory["Anonymous"] / 20, (group, memory))
+
+    def test_a_unit_with_a_tight_memory_limit_does_not_copy_what_it_may_never_write(self):
+        # The copy is charged to the unit's cgroup: under a limit of less than four times the
+        # interpreter's writable memory, pages are copied as the session writes them, as without it.
+        self.assertTrue(self.fact("limited", "preloaded"))
+        self.assertEqual(self.tests["test_limited"]["outcome"], "PASS", self.tests["test_limited"])
+        memory = self.fact("limited", "memory_kb")
+        self.assertGreater(memory["Shared_Dirty"], memory["Anonymous"] / 10, memory)
 
     def test_landlock_keeps_a_unit_with_the_host_network_from_abstract_sockets(self):
         self.assertNotEqual(self.fact("hostnet", "abstract"), "connected")
