@@ -195,7 +195,7 @@ std::optional<std::string> LocalRunner::launch(Running& r, const UnitJob& job, b
   spec.output_dir_fd = output_dir->get();
   if (sandboxed) {
     spec.hidden = view_->hidden();
-    if (auto why = view_->resolveWritable(spec.policy)) return why;
+    if (auto why = view_->resolveWritable(spec.policy, !inits_.ids().empty())) return why;
   }
   r.policy = spec.policy;
 

@@ -103,7 +103,7 @@ UnitView::UnitView(const Manifest& m, const std::string& state_dir, const std::s
   if (project && *project == state_dir) hidden_[0] = state_dir + "/runs";
 }
 
-std::optional<std::string> UnitView::resolveWritable(sandbox::Policy& policy) {
+std::optional<std::string> UnitView::resolveWritable(sandbox::Policy& policy, bool own_ids) {
   for (std::string& w : policy.writable) {
     auto resolved = paths_.get(w);
     if (!resolved) return "sandbox: " + resolved.error().message();
@@ -114,6 +114,11 @@ std::optional<std::string> UnitView::resolveWritable(sandbox::Policy& policy) {
           "sandbox: the writable path {} is in mpexec's state directory {}, which no unit may "
           "see; give --state-dir a directory outside it",
           *resolved, state_dir_);
+    // Bound as the unit's own, it would give the unit every file and socket the invoking user has there.
+    if (own_ids && sharedWithOthers(*resolved, ""))
+      return fmt::format("sandbox: the writable path {} holds every program's files, which would be the unit's "
+                         "own; a unit's /tmp is its own already, or name a directory of the project's",
+                         *resolved);
     w = *resolved;
   }
   return std::nullopt;

@@ -63,8 +63,10 @@ class UnitView {
   const std::string& syncDir() const { return sync_dir_; }
 
   /// Resolves each of `policy.writable` in place. On refusal, why ("sandbox: ..."): a path that cannot be
-  /// resolved, or one in the state directory, which is never a unit's to write (DESIGN §4).
-  std::optional<std::string> resolveWritable(sandbox::Policy& policy);
+  /// resolved, or one in the state directory, which is never a unit's to write (DESIGN §4); for a unit with a
+  /// unit id of its own (`own_ids`), also one that holds every program's files (sharedWithOthers() without
+  /// a home), which its owner view would make the unit's own.
+  std::optional<std::string> resolveWritable(sandbox::Policy& policy, bool own_ids);
   /// hiddenPaths() for `spec`, whose writable paths resolveWritable() resolved; with projectDir() when the
   /// unit has a unit id of its own (`own_ids`).
   Result<std::vector<std::string>> visible(const sandbox::UnitSpec& spec, bool own_ids);

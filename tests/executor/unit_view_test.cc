@@ -176,18 +176,33 @@ TEST_F(UnitViewFixture, WritablePathsAreResolvedAndNeverInTheStateDirectory) {
   UnitView view(m_, at("state"), "", "", true);
   sandbox::Policy ok;
   ok.writable = {at("out-link/w")};
-  EXPECT_EQ(view.resolveWritable(ok), std::nullopt);
+  EXPECT_EQ(view.resolveWritable(ok, true), std::nullopt);
   EXPECT_EQ(ok.writable, (std::vector<std::string>{at("out/w")}));
   sandbox::Policy refused;
   refused.writable = {at("state/runs")};
-  auto why = view.resolveWritable(refused);
+  auto why = view.resolveWritable(refused, true);
   ASSERT_TRUE(why.has_value());
   EXPECT_EQ(
       why->rfind("sandbox: the writable path " + at("state/runs") + " is in mpexec's state directory", 0), 0u)
       << *why;
   sandbox::Policy whole;
   whole.writable = {at("state")};
-  EXPECT_TRUE(view.resolveWritable(whole).has_value());
+  EXPECT_TRUE(view.resolveWritable(whole, true).has_value());
+}
+
+TEST_F(UnitViewFixture, AWritablePathSharedWithEveryProgramIsRefusedOnlyForUnitsWithIdsOfTheirOwn) {
+  m_.tests[0].settings.sandbox.writable = {"/tmp", "/var/tmp"};
+  UnitView view(m_, at("state"), "", "", true);
+  for (const char* shared : {"/tmp", "/var/tmp"}) {
+    sandbox::Policy p;
+    p.writable = {shared};
+    auto why = view.resolveWritable(p, true);
+    ASSERT_TRUE(why.has_value()) << shared;
+    EXPECT_NE(why->find("holds every program's files"), std::string::npos) << *why;
+    sandbox::Policy as_user;
+    as_user.writable = {shared};
+    EXPECT_EQ(view.resolveWritable(as_user, false), std::nullopt) << shared;
+  }
 }
 
 TEST_F(UnitViewFixture, VisibleAddsTheProjectOnlyForUnitsWithIdsOfTheirOwn) {

@@ -204,5 +204,47 @@ for name in sockets:
   }
 }
 
+// The same directories declared writable: bound read-write through the owner view, the host's /tmp gave the
+// unit every file of root's there to read and change, and root's sockets to connect to. A unit's own /tmp is
+// fresh and writable already; such a unit is an ERROR that says why, and touches nothing.
+TEST_F(Paths, AWritablePathSharedWithEveryProgramIsRefused) {
+  if (geteuid() != 0) GTEST_SKIP() << "the attack is on root's files; this test runs as uid " << geteuid();
+  std::vector<std::string> dirs;
+  struct Cleanup {
+    std::vector<std::string>* dirs;
+    ~Cleanup() {
+      std::error_code ec;
+      for (const auto& d : *dirs) fs::remove_all(d, ec);
+    }
+  } cleanup{&dirs};
+  json::array tests;
+  const std::string secret = "root-only-" + std::to_string(getpid());
+  for (const std::string base : {"/tmp", "/var/tmp"}) {
+    std::string tmpl = base + "/mpexec-paths-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dirs.push_back(tmpl);
+    std::ofstream(tmpl + "/secret") << secret << "\n";
+    chmod((tmpl + "/secret").c_str(), 0600);
+    tests.push_back(shTest("writable" + std::string(base == "/tmp" ? "_tmp" : "_var_tmp"),
+                           "cat " + tmpl + "/secret; echo planted > " + tmpl + "/planted; exit 0",
+                           {{"sandbox", {{"writable", json::array{base}}}}}));
+  }
+  tests.push_back(shTest("neighbour", "echo fine"));
+  HostDir state;
+  ASSERT_FALSE(state.path().empty());
+  auto r = run(tests, {"-j", "3", "--state-dir", state.path() + "/state"});
+  auto rep = report();
+  if (!contains(str(rep.at("run").as_object(), "sandbox_detail"), "a uid of its own"))
+    GTEST_SKIP() << "units run as the invoking user here, whose files a writable path gives them anyway: "
+                 << str(rep.at("run").as_object(), "sandbox_detail");
+  for (const char* t : {"writable_tmp", "writable_var_tmp"}) {
+    EXPECT_EQ(outcome(rep, t), "ERROR") << t << ":\n" << log(rep, t) << r.out;
+    EXPECT_TRUE(contains(str(testEntry(rep, t), "reason"), "every program")) << r.out;
+    EXPECT_FALSE(contains(log(rep, t), secret)) << t << " read a 0600 file of root's:\n" << log(rep, t);
+  }
+  for (const auto& d : dirs) EXPECT_FALSE(fs::exists(d + "/planted")) << "a unit wrote into root's " << d;
+  EXPECT_EQ(outcome(rep, "neighbour"), "PASS") << r.out;
+}
+
 }  // namespace
 }  // namespace mpexec::test::escape
