@@ -102,6 +102,15 @@ UniqueFd openLog(int dir, const char* name) {
 
 PreloadedRun preloaded_run = nullptr;
 
+/// Whether a signal the init of a pid namespace took was sent from outside it (the executor, or the kernel:
+/// a terminal's ^C) rather than by a process of the unit. A sender inside has its pid in si_pid and one
+/// outside has none, but rt_sigqueueinfo writes si_pid as the sender likes (si_code SI_QUEUE) and a file
+/// owner's signal (F_SETOWN, F_SETSIG) carries none: only kill() from outside (SI_USER) and the kernel's
+/// own (SI_KERNEL) say where they came from, since no process may send either code to another.
+bool fromOutside(const siginfo_t& info) {
+  return info.si_code == SI_KERNEL || (info.si_code == SI_USER && info.si_pid == 0);
+}
+
 /// Everything the command's process needs, prepared by the init before the clone: the child shares the
 /// init's memory until it execs, so it builds nothing it would have to free.
 struct CommandLaunch {
@@ -294,7 +303,10 @@ class Init {
         continue;  // a Deadline for the process that has ended
       }
       if (n > 0) continue;  // not ours: ignored
-      int sig = sigwaitinfo(&waited_, nullptr);
+      siginfo_t info{};
+      int sig = sigwaitinfo(&waited_, &info);
+      // A process the last batch process left must not stop the unit between two of them.
+      if (spec_.isolation == Isolation::Namespaces && !fromOutside(info) && sig != SIGCHLD) continue;
       if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
         sweep();
         _exit(1);
@@ -418,9 +430,8 @@ class Init {
       timespec ts{time_t(left / 1'000'000'000), long(left % 1'000'000'000)};
       siginfo_t info{};
       int sig = sigtimedwait(&waited_, &info, deadline == INT64_MAX ? nullptr : &ts);
-      // In a pid namespace, a sender of the unit's own has a pid here; the executor (and anyone else
-      // outside) has none. The unit's commands must not be able to stop their own init.
-      if (spec_.isolation == Isolation::Namespaces && info.si_pid != 0) continue;
+      // The unit's commands must not be able to stop their own init.
+      if (spec_.isolation == Isolation::Namespaces && !fromOutside(info)) continue;
       if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
         // The executor stops the unit (or died): nobody waits for the rest of the events.
         kill(-pid, SIGKILL);

@@ -147,6 +147,25 @@ int main(void) {
   report("kill(1, HUP)", kill(1, SIGHUP));
   report("kill(1, INT)", kill(1, SIGINT));
   report("kill(1, TERM)", kill(1, SIGTERM));
+  // Signals that look as if they came from outside the pid namespace (no sender's pid): queued with a
+  // si_pid of the sender's choosing, and a file owner's signal, which carries none.
+  int stops[] = {SIGHUP, SIGINT, SIGTERM};
+  for (int i = 0; i < 3; ++i) {
+    siginfo_t forged;
+    memset(&forged, 0, sizeof forged);
+    forged.si_signo = stops[i];
+    forged.si_code = SI_QUEUE;
+    char what[64];
+    snprintf(what, sizeof what, "rt_sigqueueinfo(1, %s, si_pid 0)", sigabbrev_np(stops[i]));
+    report(what, syscall(SYS_rt_sigqueueinfo, 1, stops[i], &forged));
+  }
+  int owned[2];
+  if (pipe(owned) == 0) {
+    report("fcntl(F_SETSIG, TERM)", fcntl(owned[0], F_SETSIG, SIGTERM));
+    report("fcntl(F_SETOWN, 1)", fcntl(owned[0], F_SETOWN, 1));
+    report("fcntl(O_ASYNC)", fcntl(owned[0], F_SETFL, O_ASYNC | O_NONBLOCK));
+    report("write to the owned pipe", write(owned[1], "x", 1));
+  }
   usleep(100 * 1000);
   puts("still here");
   return 0;

@@ -172,6 +172,45 @@ TEST_F(NonRoot, AUnitOfAUserCannotReachItsInitOrLeaveASetidFile) {
   expectInitAndSetidContained(readJson(rep_path), dir_);
 }
 
+// Between two processes of a batch unit its init waits for the executor's next one, and took any SIGTERM
+// or SIGHUP as the executor's: a process the first batch process left, the same user, stopped the unit, and
+// the tests left for the second process were lost ("the unit ended early").
+TEST_F(NonRoot, AProcessABatchProcessLeftCannotStopTheUnitBetweenTwo) {
+  fs::create_directories(dir_.path() + "/w");
+  // The first process leaves the signaller; each process runs one test and crashes on the next, so that
+  // the init waits for the executor between every two.
+  dir_.write("batch.sh", R"SH(#!/bin/sh
+if [ ! -e "$W/first" ]; then
+  touch "$W/first"
+  (while :; do kill -TERM 1; kill -HUP 1; done) >/dev/null 2>&1 &
+fi
+n=0
+while read -r id; do
+  n=$((n + 1))
+  echo "start $id"
+  [ $n = 2 ] && kill -SEGV $$
+  echo "ok $id"
+done < "$MPEXEC_BATCH_IDS_FILE"
+)SH", true);
+  json::array tests;
+  for (int i = 0; i < 24; ++i) tests.push_back(json::object{{"name", "t" + std::to_string(i)}, {"group", "b"}});
+  json::object group{{"strategy", "serial"},
+                     {"env", json::object{{"W", dir_.path() + "/w"}}},
+                     {"sandbox", json::object{{"writable", json::array{dir_.path() + "/w"}}}},
+                     {"batch", json::object{{"cmd", json::array{dir_.path() + "/batch.sh"}},
+                                            {"lines", json::object{{"started", "^start (.+)$"}, {"pass", "^ok (.+)$"}}}}}};
+  std::string m = dir_.write("m.json", json::serialize(json::object{
+                                           {"version", 1}, {"groups", json::object{{"b", group}}}, {"tests", tests}}));
+  handOver();
+  std::string rep_path = dir_.path() + "/report.json";
+  auto r = asNobody({"--json", rep_path, "-j", "1", m});
+  if (r.exit_code == 3 && r.out.find("namespaces") != std::string::npos)
+    GTEST_SKIP() << "no unprivileged user namespaces here: " << r.out;
+  auto rep = readJson(rep_path);
+  for (int i = 0; i < 24; ++i)
+    EXPECT_NE(testEntry(rep, "t" + std::to_string(i)).at("outcome").as_string(), "ERROR") << "t" << i << ":\n" << r.out;
+}
+
 // The identity suite (identity_test.cc) as a user: two consecutive units at -j1 cannot tell that they
 // shared a sandbox, with and without asking for recycling (a user's units never take one) and without
 // Landlock.
