@@ -83,6 +83,10 @@ struct LocalRunner::Running {
   std::vector<sandbox::Role> roles;  ///< by command index
   std::vector<size_t> tests;         ///< by command index (meaningful for Role::Test)
   std::vector<bool> finished;        ///< by command index
+  std::vector<int64_t> timeouts_ms;  ///< by command index
+  /// The backstop (armOverdue): when the init has gone too long without a word, by clock_.nowUs(); -1 none.
+  int64_t overdue_us = -1;
+  std::string overdue;  ///< set once the backstop killed the unit: why
   std::string tmp_dir;               ///< host directory for --no-sandbox TMPDIR (the slot's); emptied after
   std::string setup_failed;          ///< why the sandbox could not be set up (then no command ran)
   std::vector<size_t> job_tests;     ///< the job's tests, to match a prepared unit with its start()
@@ -99,6 +103,21 @@ struct LocalRunner::Running {
   std::unique_ptr<BatchUnit> batch;
   uint32_t batch_index = 0;  ///< the Batch command's index
 };
+
+namespace {
+
+/// The executor's backstop for the init's own timeouts (DESIGN §4, "Timeout"): each event of the unit's init
+/// gives it until twice the longest timeout of the unit's commands, the grace, and 5 s more, to send the next
+/// one; an init that stays silent longer is killed. The init times each command itself, but not while it
+/// waits for a command's process to exec (CLONE_VFORK): a process of the unit, the command's uid by then,
+/// could stop it there (SIGSTOP), and the unit, and the run, waited forever.
+void armOverdue(LocalRunner::Running& r, int64_t now_us, int64_t grace_ms) {
+  int64_t longest = 0;
+  for (int64_t t : r.timeouts_ms) longest = std::max(longest, t);
+  r.overdue_us = now_us + (2 * longest + grace_ms + 5000) * 1000;
+}
+
+}  // namespace
 
 LocalRunner::LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Context& ctx, sandbox::Spawner& spawner,
                          const RunPaths& paths,
@@ -256,6 +275,7 @@ std::optional<std::string> LocalRunner::launch(Running& r, const UnitJob& job, b
   r.tests = std::move(commands.tests);
   for (size_t i = 0; i < spec.commands.size(); ++i) {
     r.roles.push_back(spec.commands[i].role);
+    r.timeouts_ms.push_back(spec.commands[i].timeout_ms);
     if (spec.commands[i].role == sandbox::Role::Batch) r.batch_index = uint32_t(i);
   }
   r.finished.assign(spec.commands.size(), false);
@@ -338,6 +358,7 @@ void LocalRunner::start(const UnitJob& job) {
       return;
     }
   }
+  armOverdue(*r, clock_.nowUs(), opts_.kill_grace_ms);
   watch(*r);
   running_[size_t(job.slot)] = std::move(r);
 }
@@ -490,7 +511,8 @@ void LocalRunner::finishUnit(size_t slot_index, std::vector<RunnerEvent>& out) {
   for (size_t i = 0; i < r->roles.size(); ++i) {
     if (r->finished[i]) continue;
     std::string why = !r->setup_failed.empty() ? r->setup_failed
-                                                : fmt::format("the unit ended early (init {})", describeStatus(status));
+                      : !r->overdue.empty()    ? r->overdue
+                                               : fmt::format("the unit ended early (init {})", describeStatus(status));
     if (r->roles[i] == sandbox::Role::Batch) {
       r->batch->abandon(why, out);
       continue;
@@ -539,6 +561,12 @@ void LocalRunner::wait(std::vector<RunnerEvent>& out) {
     for (const auto& r : running_)
       if (r && r->batch && r->batch->readsLines())
         timeout = timeout < 0 ? kLinesPollMs : std::min(timeout, kLinesPollMs);
+    const int64_t now_us = clock_.nowUs();
+    for (const auto& r : running_)
+      if (r && r->overdue_us >= 0) {
+        int64_t left = std::clamp<int64_t>((r->overdue_us - now_us) / 1000 + 1, 0, INT32_MAX);
+        timeout = timeout < 0 ? int(left) : int(std::min<int64_t>(timeout, left));
+      }
     n = epoll_wait(epoll_.get(), ready, 64, spare ? 0 : timeout);
     if (n != 0 || !spare) break;
     UnitJob job = std::move(to_prepare_.front());
@@ -548,6 +576,8 @@ void LocalRunner::wait(std::vector<RunnerEvent>& out) {
     if (!launch(*r, job, true)) prepared_.emplace(job.unit, std::move(r));
   }
   if (n < 0) return;  // EINTR: a signal, so the scheduler looks at the interrupt flag
+  for (auto& r : running_)
+    if (r && r->overdue_us >= 0 && clock_.nowUs() >= r->overdue_us) killOverdue(*r, out);
   // Live reports first: a process's reports all came before its exit.
   batchReports(out);
   for (auto& r : running_)
@@ -566,11 +596,35 @@ void LocalRunner::wait(std::vector<RunnerEvent>& out) {
     Running& r = *running_[slot];
     events.clear();
     bool alive = r.process->readEvents(events);
+    if (!events.empty() && r.overdue_us >= 0) armOverdue(r, clock_.nowUs(), opts_.kill_grace_ms);
     for (const auto& ev : events) translate(r, ev, out);
     // A recycled sandbox that could not be set up for the unit: no command ran, and the unit runs in a new one.
     if (!r.setup_failed.empty() && r.recycled_spec && restartInNewSandbox(r)) continue;
     if (!alive || r.process->done()) finishUnit(slot, out);
   }
+}
+
+void LocalRunner::killOverdue(Running& r, std::vector<RunnerEvent>& out) {
+  r.overdue_us = -1;
+  r.overdue = "its init said nothing for longer than the unit's commands may take (a process of the unit may "
+              "have stopped a command before its exec): the unit was killed";
+  // The command the init was at is the one that did not end in time; the rest did not run.
+  for (size_t i = 0; i < r.roles.size(); ++i) {
+    if (r.finished[i]) continue;
+    r.finished[i] = true;
+    if (r.roles[i] == sandbox::Role::Batch) {
+      r.batch->abandon(r.overdue, out);
+    } else if (r.roles[i] == sandbox::Role::Test) {
+      RunnerEvent f = testError(r.unit, r.tests[i], r.overdue, logPath(r.tests[i], r.attempt));
+      f.record.outcome = Outcome::Timeout;
+      f.record.attempts = r.attempt;
+      out.push_back(std::move(f));
+    } else {
+      r.problem += (r.problem.empty() ? "" : "; ") + r.overdue;
+    }
+    break;
+  }
+  r.process->kill();
 }
 
 void LocalRunner::batchEnded(Running& r, const sandbox::Event& ev, std::vector<RunnerEvent>& out) {

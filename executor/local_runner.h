@@ -88,6 +88,9 @@ class LocalRunner : public UnitRunner {
   /// Ends a unit that never ran: kills and reaps it, removes its scratch directory, tells the sync service.
   void drop(std::unique_ptr<Running> r);
   void finishUnit(size_t slot_index, std::vector<RunnerEvent>& out);
+  /// The unit's init stayed silent past its backstop (armOverdue): the command it was at is a TIMEOUT, the
+  /// unit is killed, and what it had not run ends as finishUnit() says.
+  void killOverdue(Running& r, std::vector<RunnerEvent>& out);
   void translate(Running& r, const struct sandbox::Event& ev, std::vector<RunnerEvent>& out);
 
   // Batch units (docs/executor.md, "Batch units"; executor/batch_unit.h does their IO).

@@ -356,6 +356,43 @@ TEST_F(Hostile, Item08_TheInitIsOutOfTheTestsReach) {
   EXPECT_EQ(r.exit_code, 0) << "the teardown or the unit failed:\n" << r.out;
 }
 
+// 8, by another way: a test leaves a process that stops (SIGSTOP) every process of the unit's uid. The next
+//    command's process takes that uid before its exec, while its init waits for the exec (CLONE_VFORK):
+//    stopped there, it held the init, which timed nothing out, and the run never ended. Stopped or not, the
+//    next test is a TIMEOUT and the run ends.
+TEST_F(Hostile, Item08_ACommandStoppedBeforeItsExecCannotHoldTheRun) {
+  std::string why;
+  std::string bin = compile("stopper", R"C(
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+int main(void) {
+  pid_t parent = getpid();
+  if (fork() == 0) {
+    setsid();
+    while (getppid() == parent) usleep(1000);  // the test itself ends first
+    for (time_t end = time(NULL) + 60; time(NULL) < end;) kill(-1, SIGSTOP);
+    _exit(0);
+  }
+  return 0;
+}
+)C", "-O1", &why);
+  if (bin.empty()) GTEST_SKIP() << why;
+  // Each victim is stopped before its exec or after it (the stopper is not that precise): one of six before,
+  // and the run never ended.
+  json::array tests{argvTest("plant", {bin}, {{"group", "g"}, {"strategy", "serial"}, {"timeout", 2}})};
+  for (int i = 0; i < 6; ++i) tests.push_back(shTest("victim" + std::to_string(i), "echo ran", {{"group", "g"}, {"timeout", 1}}));
+  json::object m{{"version", 1}, {"groups", {{"g", {{"sandbox", sandboxWithTools()}}}}}, {"tests", tests}};
+  std::string path = dir_.write("m.json", json::serialize(m));
+  auto r = runMpexec({"--json", reportPath(), "-j", "1", "--kill-grace", "0.5", path}, 90);
+  ASSERT_EQ(r.exit_code, 1) << r.out;
+  auto rep = report();
+  EXPECT_EQ(outcome(rep, "plant"), "PASS") << r.out;
+  int timeouts = 0;
+  for (int i = 0; i < 6; ++i) timeouts += outcome(rep, "victim" + std::to_string(i)) == "TIMEOUT";
+  EXPECT_GE(timeouts, 1) << r.out;
+}
+
 // 10. A test looks for what the host is: mpexec's host pid and command line through /proc/1/cmdline, and
 //     other runs through the cgroups under /sys/fs/cgroup.
 TEST_F(Hostile, Item10_NoHostPidOrOtherRunsCgroupsInside) {
