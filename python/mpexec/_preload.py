@@ -187,7 +187,10 @@ def _memory_limit():
     except OSError:
         return None
     for line in lines:
-        _, controllers, path = line.split(":", 2)
+        fields = line.split(":", 2)
+        if len(fields) != 3:
+            continue
+        _, controllers, path = fields
         if controllers == "":
             where = "/sys/fs/cgroup" + path.rstrip("/") + "/memory.max"
         elif "memory" in controllers.split(","):
