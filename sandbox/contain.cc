@@ -327,11 +327,15 @@ Result<ContainedChild> receiveCloned(int reply_sock, int timeout_ms) {
   return Error{"sandbox handshake", EPROTO, "unexpected reply from the spawner"};
 }
 
+int64_t eventClockNs() {
+  timespec ts;
+  syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 Event setupEvent(const Result<void>& setup, const std::string& note) {
   Event ev;
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  ev.mono_ns = int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  ev.mono_ns = eventClockNs();
   if (setup) {
     ev.kind = Event::Kind::Ready;
     copyInto(ev.detail, sizeof ev.detail, note);

@@ -76,6 +76,14 @@ void serveSpawn(const Context& ctx, const UnitSpec& spec, const InitChannel& ch,
 /// Reads serveSpawn's reply. On Failed, kills and reaps the init if there is one.
 Result<ContainedChild> receiveCloned(int reply_sock, int timeout_ms);
 
+/// CLOCK_MONOTONIC now, in ns, as an init stamps its events (Event::mono_ns). By the system call, not the
+/// vDSO: an init reads the clock a few times per unit, and its first read through the vDSO would fault the
+/// vDSO's data and code pages into each init's new address space, with page tables for a region of their
+/// own, allocated and freed again per unit (three page faults and three page-table pages: more than those
+/// few system calls cost, and much more on a virtual machine, where every page-table update is the
+/// hypervisor's).
+int64_t eventClockNs();
+
 /// The set-up report the init sends when ch.report_fd is its event socket; a Ready carries `note`.
 Event setupEvent(const Result<void>& setup, const std::string& note = {});
 /// The error a SetupFailed event carries.

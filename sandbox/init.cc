@@ -29,11 +29,7 @@
 namespace mpexec::sandbox {
 namespace {
 
-int64_t monoNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+int64_t monoNs() { return eventClockNs(); }
 
 void sendEvent(int fd, Event ev) {
   if (ev.mono_ns == 0) ev.mono_ns = monoNs();

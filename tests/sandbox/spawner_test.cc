@@ -14,6 +14,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdio>
+#include <cctype>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -314,6 +315,51 @@ TEST_P(SpawnerTest, PastSetupTakesReadyAndLeavesEveryOtherEvent) {
   events = runToEnd(*q);
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].kind, Event::Kind::SetupFailed);
+}
+
+/// Kilobytes resident in each of `pid`'s mappings named `name` ("[vdso]"), summed; -1 if unreadable.
+long residentKb(pid_t pid, const std::string& name) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps");
+  if (!in) return -1;
+  long kb = 0;
+  bool inside = false, read_any = false;
+  for (std::string line; std::getline(in, line);) {
+    read_any = true;
+    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) && line.find(' ') != std::string::npos &&
+        line.find('-') < line.find(' '))
+      inside = line.size() >= name.size() && line.compare(line.size() - name.size(), name.size(), name) == 0;
+    else if (inside && line.rfind("Rss:", 0) == 0)
+      kb += std::atol(line.c_str() + 4);
+  }
+  return read_any ? kb : -1;
+}
+
+// The init reads the clock by the system call: nothing of the vDSO is mapped into its address space (a
+// read through the vDSO faults its pages in, with page tables of their own, in every init).
+TEST_P(SpawnerTest, TheInitStampsItsEventsWithoutTheVdso) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  auto spawner = startSpawner(*ctx);
+  ASSERT_TRUE(spawner.ok());
+  UnitSpec u = trueUnit(Isolation::Namespaces);
+  u.commands[0].argv = {"/bin/sleep", "30"};
+  auto p = (*spawner)->spawn(u);
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  std::vector<Event> events;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (events.empty() && p->readEvents(events) && std::chrono::steady_clock::now() < deadline) {
+    pollfd fds[1] = {{p->eventFd(), POLLIN, 0}};
+    poll(fds, 1, 1000);
+  }
+  ASSERT_FALSE(events.empty()) << "no Started from the unit";
+  ASSERT_EQ(events[0].kind, Event::Kind::Started);
+  EXPECT_GT(p->setupDoneNs(), 0) << "no Ready";
+  long vvar = residentKb(p->pid(), "[vvar]"), vclock = residentKb(p->pid(), "[vvar_vclock]");
+  long vdso = residentKb(p->pid(), "[vdso]");
+  p->kill();
+  if (vvar < 0) GTEST_SKIP() << "the init's /proc/<pid>/smaps cannot be read here (not root)";
+  EXPECT_EQ(vvar, 0) << "the init read the clock through the vDSO";
+  EXPECT_EQ(vclock, 0) << "the init read the clock through the vDSO";
+  EXPECT_EQ(vdso, 0) << "the init called into the vDSO";
 }
 
 TEST_P(SpawnerTest, AUnitSetUpAheadWaitsAtIdlePriorityAndItsCommandRunsAtNormal) {
