@@ -11,6 +11,15 @@ int64_t monotonicNanos() {
 }
 
 void OperationLog::record(Operation op) {
+  // A key is a board key, a lock's or a trail's name (at most 256 bytes), or a result's id, as long as the
+  // client made it: up to the 1 MiB a body may have, which kept for each of 100,000 operations took mpexec
+  // past any machine's memory. The log keeps the first 256 bytes, cut where a UTF-8 character starts.
+  constexpr size_t kKeptKey = 256;
+  if (op.key.size() > kKeptKey) {
+    size_t n = kKeptKey;
+    while (n > 0 && (static_cast<unsigned char>(op.key[n]) & 0xC0) == 0x80) --n;
+    op.key = op.key.substr(0, n);
+  }
   std::lock_guard lock(mu_);
   if (ops_.size() >= capacity_) {
     ++dropped_;

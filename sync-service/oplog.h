@@ -23,7 +23,8 @@ struct Operation {
   int64_t end_ns = 0;    ///< ... and when its answer was ready (later for waits)
 };
 
-/// Thread-safe, bounded: keeps the first `capacity` operations and counts the rest.
+/// Thread-safe, bounded: keeps the first `capacity` operations and counts the rest, and of each key its first
+/// 256 bytes.
 class OperationLog {
  public:
   explicit OperationLog(size_t capacity = 100000) : capacity_(capacity) {}

@@ -397,6 +397,46 @@ TEST_F(SyncTest, ListingsOfAFullBoardReadSlowlyDoNotBloatMpexec) {
   EXPECT_EQ(listed.substr(listed.size() - 3), "}}\n") << listed.substr(listed.size() - 80);
 }
 
+// The operation log keeps each request's key: board keys, lock and trail names are at most 256 bytes, but a
+// result's id is whatever the body says, up to the 1 MiB a body may have. A unit that reported ids of a MiB
+// grew mpexec by a MiB per request, for up to 100,000 requests: far past any machine's memory.
+TEST_F(SyncTest, LongResultIdsDoNotBloatMpexec) {
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  std::string hostile = dir_.write("ids.py", R"PY(
+import json, os, socket
+token, path = os.environ["MPEXEC_SYNC_TOKEN"].encode(), os.environ["MPEXEC_SYNC_SOCKET"]
+body = json.dumps({"id": "x" * ((1 << 20) - 64)}).encode()
+head = b"POST /v1/results/started HTTP/1.1\r\nHost: u\r\nAuthorization: bearer " + token + \
+       b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+s = socket.socket(socket.AF_UNIX)
+s.connect(path)
+f = s.makefile("rb")
+statuses = {}
+for i in range(300):
+    s.sendall(head + body)
+    status = f.readline().split()[1]
+    length = 0
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b"\n", b""):
+            break
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    f.read(length)
+    statuses[status] = statuses.get(status, 0) + 1
+print("answers", statuses)
+)PY");
+  std::string tests = shTest("hostile", "/usr/bin/python3 " + hostile, R"("timeout": 150, )");
+  size_t peak_kb = 0;
+  test::Finished r = runMeasured({manifest(tests)}, &peak_kb);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(outcome("hostile"), "PASS") << r.out;
+  EXPECT_NE(r.out.find("answers {b'404': 300}"), std::string::npos) << r.out;
+  // 300 MiB of ids went through the service; what it keeps of them is bounded.
+  EXPECT_LT(peak_kb / 1024, 128u) << "MiB at mpexec's peak\n" << r.out;
+  RecordProperty("mpexec_peak_rss_kb", std::to_string(peak_kb));
+}
+
 // --sync-bind: a unit that can reach the TCP listener is told where it is (MPEXEC_SYNC_URL), the run info
 // gives it with the run's start, and a bind beyond loopback is warned about.
 TEST_F(SyncTest, TestsAreToldTheTcpAddressAndTheRunsStart) {
