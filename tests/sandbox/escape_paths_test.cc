@@ -246,5 +246,39 @@ TEST_F(Paths, AWritablePathSharedWithEveryProgramIsRefused) {
   EXPECT_EQ(outcome(rep, "neighbour"), "PASS") << r.out;
 }
 
+// With `nested: true` a command may make a user and a mount namespace of its own, where it holds every
+// capability: it unmounts the state directory's cover and its own output directory's bind in its copy of
+// the unit's view, to read another unit's log and output. The kernel locks the mounts a less privileged
+// namespace copied (umount2 is EINVAL), so the cover stays.
+TEST_F(Paths, ANestedUnitCannotUncoverTheStateDirectory) {
+  if (access("/usr/bin/python3", X_OK) != 0 || access("/usr/bin/unshare", X_OK) != 0)
+    GTEST_SKIP() << "no /usr/bin/python3 or /usr/bin/unshare";
+  HostDir host;
+  ASSERT_FALSE(host.path().empty());
+  const std::string state = host.path() + "/state";
+  std::string uncover = tools_.write("uncover.py", R"PY(
+import ctypes, glob, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+state = sys.argv[1]
+for path in sorted(glob.glob(state + "/runs/*/out/*"), reverse=True) + [state + "/runs", state]:
+    rc = libc.umount2(path.encode(), 2)
+    print("umount2", path, "ok" if rc == 0 else os.strerror(ctypes.get_errno()))
+for path in glob.glob(state + "/runs/*/logs/*") + glob.glob(state + "/runs/*/out/*/f"):
+    print(path, open(path).read())
+)PY");
+  json::array tests{
+      shTest("victim", "echo log-secret-4f1c; echo out-secret-9a2d > \"$MPEXEC_OUTPUT_DIR/f\"; sleep 1"),
+      shTest("uncover", "sleep 0.3; unshare -rm --propagation private /usr/bin/python3 " + uncover + " " + state,
+             {{"sandbox", sandboxWithTools({{"nested", true}, {"user", "nobody"}})}})};
+  auto r = run(tests, {"-j", "2", "--state-dir", state});
+  auto rep = report();
+  std::string l = log(rep, "uncover");
+  EXPECT_TRUE(contains(l, "umount2 " + state + " ")) << "the attack did not run:\n" << l << r.out;
+  EXPECT_FALSE(contains(l, "log-secret-4f1c") || contains(l, "out-secret-9a2d"))
+      << "a nested unit read another unit's records:\n" << l;
+  EXPECT_FALSE(contains(l, state + " ok")) << "the cover came off:\n" << l;
+  EXPECT_EQ(outcome(rep, "victim"), "PASS") << r.out;
+}
+
 }  // namespace
 }  // namespace mpexec::test::escape
