@@ -148,7 +148,12 @@ Result<void> containInit(const Context& ctx, const UnitSpec& spec, const InitCha
     else kit->enabled = false;
   }
   MPEXEC_TRY(setUnitHostname(spec.name));
-  MPEXEC_TRY(restrictUnit(ctx));
+  // Cloned into a user namespace, the init has every capability in its bounding set; otherwise it has the
+  // spawner's, emptied once for every init.
+  const Bounds bounds = ctx.usesUserNamespace(spec.policy) ? Bounds::Full
+                        : ch.bounding_set_dropped          ? Bounds::Dropped
+                                                           : Bounds::Unknown;
+  MPEXEC_TRY(restrictUnit(ctx, bounds));
   MPEXEC_TRY(scopeUnit(ctx.landlockAbi()));
   // Not dumpable: /proc/1 is root's and nothing of the unit may trace the init, even as the same uid (not
   // root: every process of the unit is the invoking user).
@@ -398,7 +403,7 @@ Result<ContainedChild> spawnContainedWith(const Context& ctx, const UnitSpec& sp
   return child;
 }
 
-Result<void> restrictUnit(const Context& ctx) { return dropCapabilityBounds(ctx.lastCap()); }
+Result<void> restrictUnit(const Context& ctx, Bounds bounds) { return dropCapabilityBounds(ctx.lastCap(), bounds); }
 
 Result<void> becomeCommandUser(const Context& ctx, const UnitSpec& spec) {
   // Before the user namespace: a new one takes its limits from its creator's.

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "sandbox/caps.h"
 #include "sandbox/context.h"
 #include "sandbox/mount.h"
 #include "sandbox/recycle.h"
@@ -59,6 +60,9 @@ struct InitChannel {
   /// Filled in by the init (its own copy) when the unit may be recycled (wantsRecycling): the fds above it
   /// then keeps open, for runInit. Null: never.
   RecycleKit* kit = nullptr;
+  /// The spawner emptied its bounding set (dropBoundingSet) before cloning: an init without a user namespace
+  /// has the same credentials, and nothing left to drop.
+  bool bounding_set_dropped = false;
 };
 
 /// In a single-threaded process (the spawner, or spawnContainedWith's helper): clones the unit's init as a
@@ -103,7 +107,7 @@ UnitProcess adoptUnit(Isolation isolation, ContainedChild child, UniqueFd events
 /// In the unit's init, last in its set-up (containInit), once for all its commands, which inherit it all:
 /// no_new_privs, the securebits, and empty bounding and ambient sets. The init keeps its effective
 /// capabilities.
-Result<void> restrictUnit(const Context& ctx);
+Result<void> restrictUnit(const Context& ctx, Bounds bounds);
 
 /// In a command's own process, before it changes to its directory: RLIMIT_AS / RLIMIT_NPROC for the limits
 /// that no cgroup enforces (RLIMIT_NPROC counts every process of the uid: a weak stand-in), then who it

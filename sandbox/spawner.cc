@@ -174,7 +174,7 @@ bool receiveCommands(int event_fd, UnitSpec& spec) {
 [[noreturn]] void serveRequests(const Context& ctx, int sock, size_t netns_ahead, MadeAhead made) {
   bool privileged = ctx.isolation() == Isolation::Namespaces && ctx.privileged();
   // Once here rather than 41 credential commits in every init (caps.h). A failure leaves it to the inits.
-  if (privileged) (void)dropBoundingSet(ctx.lastCap());
+  const bool bounds_dropped = privileged && dropBoundingSet(ctx.lastCap()).ok();
   NetnsPool& pool = made.pool;
   pool.retarget(privileged ? netns_ahead : 0);
   const std::vector<std::string> cgroup_mounts = cgroupMountPoints();
@@ -216,6 +216,7 @@ bool receiveCommands(int event_fd, UnitSpec& spec) {
       ch.cgroup_dirs = std::move(request->cgroup_dirs);
       ch.netns_fd = spec.isolation == Isolation::Namespaces ? pool.take(ctx, spec.policy) : -1;
       ch.cgroup_mounts = cgroup_mounts;
+      ch.bounding_set_dropped = bounds_dropped;
       if (spec.isolation == Isolation::Namespaces && !ctx.usesUserNamespace(spec.policy) && made.shared_root) {
         ch.shared_root_fd = made.shared_root->ns.get();
         ch.shared_root_note = made.shared_root->note;

@@ -96,7 +96,8 @@ Result<void> becomeUnitUser(const Context& ctx, const Policy& policy, uint32_t i
   if (!writeSelf("/proc/self/uid_map", mapLine(buf, sizeof buf, inside, id))) return sysError("write", "uid_map");
   if (!writeSelf("/proc/self/setgroups", "deny\n")) return sysError("write", "setgroups");
   if (!writeSelf("/proc/self/gid_map", mapLine(buf, sizeof buf, inside, id))) return sysError("write", "gid_map");
-  return dropCapabilityBounds(ctx.lastCap());
+  // The new namespace gave this process a full bounding set and an empty ambient set.
+  return dropCapabilityBounds(ctx.lastCap(), Bounds::Full);
 }
 
 Result<void> switchToNobody() {

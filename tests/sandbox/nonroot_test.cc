@@ -78,7 +78,7 @@ TEST_F(NonRoot, SandboxedRunAsNobodyPassesAndReportsItsLimits) {
       {"name": "hostname", "cmd": ["/bin/sh", "-c", "h=$(hostname); echo $h; test \"$h\" != \")" +
                                          std::string(host_name) + R"(\""]},
       {"name": "root-ro", "cmd": ["/bin/sh", "-c", "touch /mpexec-nonroot 2>&1 && exit 1; touch /usr/mpexec-nonroot 2>&1 && exit 1; exit 0"]},
-      {"name": "caps", "cmd": ["/bin/sh", "-c", "grep -E '^(CapEff|NoNewPrivs):' /proc/self/status; grep -q '^CapEff:[[:space:]]*0000000000000000$' /proc/self/status"]},
+      {"name": "caps", "cmd": ["/bin/sh", "-c", "grep -E '^(CapEff|CapBnd|CapAmb|NoNewPrivs):' /proc/self/status; grep -q '^CapEff:[[:space:]]*0000000000000000$' /proc/self/status && grep -q '^CapBnd:[[:space:]]*0000000000000000$' /proc/self/status && grep -q '^CapAmb:[[:space:]]*0000000000000000$' /proc/self/status"]},
       {"name": "tmp", "cmd": ["/bin/sh", "-c", "echo mine > /tmp/f && cat /tmp/f"]},
       {"name": "rlimits", "cmd": ["/bin/sh", "-c", "echo \"as $(ulimit -v)\""]},
       {"name": "policy", "cmd": ["/bin/sh", "-c", "grep ^policy /proc/self/sched; grep -q '^policy *: *0$' /proc/self/sched"]}

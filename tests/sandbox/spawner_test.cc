@@ -541,6 +541,27 @@ TEST_P(SpawnerTest, AsRootItDropsTheBoundingSetOnceForEveryInit) {
   q->kill();
 }
 
+// An init cloned into a user namespace starts with every capability in its bounding set (the kernel gives a
+// new user namespace's first process a full set), so it drops each one itself; one cloned without takes the
+// spawner's empty set. Either way nothing is left for its commands.
+TEST_P(SpawnerTest, EveryInitEndsItsSetUpWithAnEmptyBoundingSet) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  auto spawner = startSpawner(*ctx);
+  ASSERT_TRUE(spawner.ok());
+  for (bool nested : {false, true}) {
+    UnitSpec held = trueUnit(Isolation::Namespaces);
+    held.policy.nested = nested;
+    held.hold = true;
+    auto p = (*spawner)->spawn(held);
+    ASSERT_TRUE(p.ok()) << p.error().message();
+    ASSERT_TRUE(waitPastSetup(*p));
+    EXPECT_EQ(boundingSetOf(p->pid()), 0u) << "nested " << nested << ", user namespace "
+                                           << ctx->usesUserNamespace(held.policy);
+    ASSERT_TRUE(p->go(0));
+    EXPECT_EQ(runToEnd(*p).size(), 2u);
+  }
+}
+
 TEST_P(SpawnerTest, ASpawnerThatIsGoneIsAClearErrorEveryTime) {
   auto ctx = Context::create(Isolation::None);
   ASSERT_TRUE(ctx.ok());
