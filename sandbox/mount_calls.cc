@@ -94,6 +94,16 @@ Result<UniqueFd> openTarget(int root, const std::string& rel, Kind kind, Create 
     if (part == "..") return Error{"mount " + what, EINVAL, "'..' in target " + rel};
     parts.push_back(std::move(part));
   }
+  // The whole way in one call where it is there: openat2 refuses a symlink on any component, as the walk
+  // below does one O_NOFOLLOW step at a time (a path walk of k components costs 2k+1 calls, each an exit to
+  // the hypervisor on a virtual machine). The walk remains for what is missing and must be made, for a
+  // Searcher (it looks at each directory on the way), for a kernel or a seccomp filter without openat2, and
+  // to say what went wrong.
+  if (!as && !parts.empty()) {
+    auto fd = openBeneathNoFollow(root, rel, kind == Kind::Dir ? O_PATH | O_DIRECTORY : O_PATH);
+    struct stat st;
+    if (fd && (kind == Kind::Dir || (fstat(fd->get(), &st) == 0 && !S_ISDIR(st.st_mode)))) return fd;
+  }
   UniqueFd cur(fcntl(root, F_DUPFD_CLOEXEC, 3));
   if (!cur) return sysError("fcntl", "F_DUPFD_CLOEXEC");
   for (size_t i = 0; i < parts.size(); ++i) {

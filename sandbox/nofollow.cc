@@ -14,7 +14,7 @@ namespace {
 struct OpenHow {
   uint64_t flags, mode, resolve;
 };
-constexpr uint64_t kResolveNoMagiclinks = 0x02, kResolveNoSymlinks = 0x04;
+constexpr uint64_t kResolveNoMagiclinks = 0x02, kResolveNoSymlinks = 0x04, kResolveBeneath = 0x08;
 #ifndef SYS_openat2
 #define SYS_openat2 437
 #endif
@@ -58,6 +58,13 @@ Result<UniqueFd> openNoFollow(const std::string& path, int flags) {
   }
   if (!cur) return sysError("open", path);
   return cur;
+}
+
+Result<UniqueFd> openBeneathNoFollow(int dir, const std::string& rel, int flags) {
+  OpenHow how{uint64_t(flags | O_CLOEXEC), 0, kResolveNoSymlinks | kResolveNoMagiclinks | kResolveBeneath};
+  UniqueFd fd(int(syscall(SYS_openat2, dir, rel.c_str(), &how, sizeof how)));
+  if (!fd) return sysError("open", rel);
+  return fd;
 }
 
 Result<UniqueFd> makeDirsNoFollow(const std::string& path, mode_t mode) {

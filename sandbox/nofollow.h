@@ -17,6 +17,12 @@ namespace mpexec::sandbox {
 /// O_NOFOLLOW opens. A symlink on the way fails with ELOOP (or ENOTDIR). `path` must not contain "..".
 Result<UniqueFd> openNoFollow(const std::string& path, int flags);
 
+/// Opens `rel` below the directory `dir` in one openat2 call, without following a symlink in any component
+/// and without leaving `dir` (RESOLVE_BENEATH: an absolute `rel` is refused too). Fails with the call's errno
+/// where there is no openat2 (ENOSYS: before Linux 5.6, or a seccomp filter such as a unit's own), so that
+/// the caller can walk the way itself.
+Result<UniqueFd> openBeneathNoFollow(int dir, const std::string& rel, int flags);
+
 /// mkdir -p of the absolute `path` without following a symlink: each missing component is made with `mode`
 /// below the directory opened before it. Returns the directory (O_PATH).
 Result<UniqueFd> makeDirsNoFollow(const std::string& path, mode_t mode);

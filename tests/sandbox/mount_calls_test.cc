@@ -4,7 +4,9 @@
 #include "sandbox/mount_calls.h"
 
 #include <fcntl.h>
+#include <seccomp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -46,6 +48,69 @@ TEST(MountCallsTest, TargetsAreCreatedAndNoSymlinkOnTheWayIsFollowed) {
   EXPECT_EQ(through.error().call, "mount /link/ssl");
   EXPECT_FALSE(openTarget(root.get(), "a/../..", Kind::Dir, Create::No, "/x").ok()) << "'..' is refused";
   EXPECT_FALSE(openNoSymlinks(dir.path() + "/link", "/link").ok());
+}
+
+// What exists is opened in one openat2 call; it must refuse what the walk refuses: a symlink anywhere on the
+// way, the last component included, a directory where a file is wanted, a way out of the root.
+void expectExistingTargetsOpenedWithoutFollowing(const std::string& dir) {
+  UniqueFd root(open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(root.valid());
+  ASSERT_TRUE(openTarget(root.get(), "a/b/c", Kind::Dir, Create::No, "/a/b/c").ok());
+  ASSERT_TRUE(openTarget(root.get(), "a/f", Kind::File, Create::No, "/a/f").ok());
+  auto via_link = openTarget(root.get(), "link/ssl", Kind::Dir, Create::No, "/link/ssl");
+  EXPECT_FALSE(via_link.ok()) << "a symlink on the way is not followed";
+  EXPECT_FALSE(openTarget(root.get(), "a/flink", Kind::File, Create::No, "/a/flink").ok())
+      << "a symlink as the last component is not followed";
+  EXPECT_FALSE(openTarget(root.get(), "a/dlink", Kind::Dir, Create::No, "/a/dlink").ok());
+  // Relative links that stay inside the root are not followed either.
+  EXPECT_FALSE(openTarget(root.get(), "a/rlink/c", Kind::Dir, Create::No, "/a/rlink/c").ok());
+  EXPECT_FALSE(openTarget(root.get(), "a/rlink", Kind::Dir, Create::No, "/a/rlink").ok());
+  EXPECT_FALSE(openTarget(root.get(), "a/rflink", Kind::File, Create::No, "/a/rflink").ok());
+  EXPECT_FALSE(openTarget(root.get(), "a/b", Kind::File, Create::No, "/a/b").ok()) << "a directory is no file";
+  EXPECT_FALSE(openTarget(root.get(), "a/f", Kind::Dir, Create::No, "/a/f").ok()) << "a file is no directory";
+  EXPECT_FALSE(openTarget(root.get(), "a/b/../../..", Kind::Dir, Create::No, "/x").ok()) << "'..' is refused";
+  // An absolute target is below the root all the same: never the host's /etc.
+  auto absolute = openTarget(root.get(), "/etc", Kind::Dir, Create::No, "/etc");
+  EXPECT_FALSE(absolute.ok()) << "the root has no etc";
+}
+
+void makeTree(const std::string& dir) {
+  ASSERT_EQ(mkdir((dir + "/a").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((dir + "/a/b").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((dir + "/a/b/c").c_str(), 0755), 0);
+  UniqueFd f(open((dir + "/a/f").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+  ASSERT_TRUE(f.valid());
+  ASSERT_EQ(symlink("/etc", (dir + "/link").c_str()), 0);
+  ASSERT_EQ(symlink("/etc/hostname", (dir + "/a/flink").c_str()), 0);
+  ASSERT_EQ(symlink("/etc", (dir + "/a/dlink").c_str()), 0);
+  ASSERT_EQ(symlink("b", (dir + "/a/rlink").c_str()), 0);
+  ASSERT_EQ(symlink("f", (dir + "/a/rflink").c_str()), 0);
+}
+
+TEST(MountCallsTest, ExistingTargetsAreOpenedWithoutFollowingASymlink) {
+  test::TempDir dir;
+  makeTree(dir.path());
+  expectExistingTargetsOpenedWithoutFollowing(dir.path());
+}
+
+// Where openat2 is refused (a kernel before 5.6, or the seccomp filter of a unit that runs mpexec itself),
+// the walk of O_NOFOLLOW opens does the same.
+TEST(MountCallsTest, WithoutOpenat2TheWalkRefusesTheSame) {
+  test::TempDir dir;
+  makeTree(dir.path());
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    scmp_filter_ctx f = seccomp_init(SCMP_ACT_ALLOW);
+    if (!f || seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(openat2), 0) != 0 || seccomp_load(f) != 0)
+      _exit(2);
+    expectExistingTargetsOpenedWithoutFollowing(dir.path());
+    _exit(::testing::Test::HasFailure() ? 1 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "see the failures above, from the child without openat2";
 }
 
 }  // namespace
