@@ -477,5 +477,26 @@ TEST_F(Escape, Case11_HostnameAndMountsStayInside) {
   EXPECT_EQ(r.exit_code, 0) << r.out;
 }
 
+// 12. What the init keeps open (its event socket, the log directory, the fds it holds for its set-up) reaches
+// no command: a directory fd would lead out of the mount namespace, the event socket would let the test
+// speak for its init.
+TEST_F(Escape, Case12_ACommandInheritsNoFdButItsThree) {
+  // No pipe, no subshell, no directory opened: the shell's own fds are the ones it inherited.
+  std::string script =
+      "i=3; while [ $i -lt 1024 ]; do [ -e /proc/$$/fd/$i ] && echo \"open fd $i\" && ls -l /proc/$$/fd/$i; "
+      "i=$((i+1)); done; echo checked";
+  json::array tests{shTest("fds", script), shTest("fds-nobody", script, {{"sandbox", {{"user", "nobody"}}}}),
+                    shTest("fds-nested", script, {{"sandbox", {{"nested", true}}}})};
+  auto r = run(tests, {"-j", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  auto rep = report();
+  for (const char* t : {"fds", "fds-nobody", "fds-nested"}) {
+    std::string l = log(rep, t);
+    EXPECT_EQ(outcome(rep, t), "PASS") << t << ":\n" << l;
+    EXPECT_TRUE(contains(l, "checked")) << t << ":\n" << l;
+    EXPECT_FALSE(contains(l, "open fd")) << t << ":\n" << l;
+  }
+}
+
 }  // namespace
 }  // namespace mpexec::test::escape
