@@ -7,12 +7,14 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -63,6 +65,49 @@ TEST(SeccompTest, CompilesBothProfiles) {
   ASSERT_TRUE(def.ok()) << def.error().message();
   ASSERT_TRUE(nested.ok()) << nested.error().message();
   EXPECT_GT(def->insns.size(), nested->insns.size());
+}
+
+// The nsfs ioctls by number, whatever their direction, size and high bits: refused (EPERM) but for
+// NS_GET_USERNS, NS_GET_PARENT, NS_GET_NSTYPE, NS_GET_OWNER_UID (1-4) and the pid translations (6-9), which
+// reach the kernel (here EBADF, on no fd). Every number of the type, so that the rules that cover the refused
+// ones leave none out and take none more; other types pass.
+TEST(SeccompTest, EveryNsfsIoctlNumberButTheAllowedOnesIsRefused) {
+  auto program = compileSeccomp(SeccompProfile::Default);
+  ASSERT_TRUE(program.ok()) << program.error().message();
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(pipe_fds[0]);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || !loadSeccomp(*program).ok()) _exit(2);
+    std::string wrong;
+    for (uint64_t high : {uint64_t(0), uint64_t(0x80080000), uint64_t(0xc0100000), uint64_t(1) << 32}) {
+      for (uint64_t type : {uint64_t(0xb600), uint64_t(0xb700), uint64_t(0xb800)}) {
+        for (uint64_t nr = 0; nr <= 0xff; ++nr) {
+          bool allowed = type != 0xb700 || (nr >= 1 && nr <= 4) || (nr >= 6 && nr <= 9);
+          long rc = syscall(SYS_ioctl, -1, high | type | nr, nullptr);
+          int want = allowed ? EBADF : EPERM;
+          if (rc != -1 || errno != want) {
+            char line[96];
+            snprintf(line, sizeof line, "%#llx: %s\n", (unsigned long long)(high | type | nr), strerror(errno));
+            wrong += line;
+          }
+        }
+      }
+    }
+    (void)!write(pipe_fds[1], wrong.data(), wrong.size());
+    _exit(wrong.empty() ? 0 : 1);
+  }
+  close(pipe_fds[1]);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = read(pipe_fds[0], buf, sizeof buf)) > 0;) out.append(buf, n);
+  close(pipe_fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << ", answered wrongly:\n"
+                                                             << out.substr(0, 2000);
 }
 
 TEST(SeccompTest, DefaultPolicyDeniesWithErrnoAndKeepsThreads) {
