@@ -280,5 +280,48 @@ for path in glob.glob(state + "/runs/*/logs/*") + glob.glob(state + "/runs/*/out
   EXPECT_EQ(outcome(rep, "victim"), "PASS") << r.out;
 }
 
+// mpexec reads a batch process's JUnit file from the unit's output directory when the process ends, as root,
+// while a process the batch left may still change that directory: it swaps the file for a symlink to a
+// root-only host file, a FIFO, a directory, over and over. mpexec must neither follow the link nor block on
+// the FIFO: the run ends, and the file's content shows nowhere.
+TEST_F(Paths, ABatchProcessSwappingItsJunitFileGetsNothingOfTheHost) {
+  if (geteuid() != 0) GTEST_SKIP() << "the attack is on root's files; this test runs as uid " << geteuid();
+  HostDir host;
+  ASSERT_FALSE(host.path().empty());
+  const std::string secret = "root-only-junit-" + std::to_string(getpid());
+  std::string file = host.write("secret.xml", "<testsuite><testcase classname=\"sh\" name=\"" + secret + "\"/></testsuite>\n");
+  chmod(file.c_str(), 0600);
+  std::string batch = tools_.write("swap.sh", R"SH(#!/bin/sh
+# Left behind: swaps every JUnit file of the unit's output directory, until the unit is gone.
+( while :; do
+    for f in "$MPEXEC_OUTPUT_DIR"/batch.1.junit.xml "$MPEXEC_OUTPUT_DIR"/batch.2.junit.xml; do
+      rm -rf "$f"; ln -s ")SH" + file + R"SH(" "$f"; rm -f "$f"; mkfifo "$f"; rm -f "$f"; mkdir "$f"; rmdir "$f"
+      ln -s ")SH" + file + R"SH(" "$f"
+    done
+  done ) >/dev/null 2>&1 &
+out="<testsuite>"
+while read -r id; do out="$out<testcase classname=\"sh\" name=\"${id#sh.}\"/>"; done < "$MPEXEC_BATCH_IDS_FILE"
+echo "$out</testsuite>" > "$1" 2>/dev/null
+sleep 0.2
+)SH");
+  chmod(batch.c_str(), 0755);
+  json::array tests;
+  for (const char* t : {"a", "b", "c"})
+    tests.push_back(json::object{{"name", t}, {"group", "g"}, {"id", std::string("sh.") + t}, {"timeout", 5}});
+  json::object group{{"strategy", "serial"},
+                     {"sandbox", sandboxWithTools()},
+                     {"batch", json::object{{"cmd", json::array{batch, "{junit}"}}}}};
+  json::object m{{"version", 1}, {"groups", json::object{{"g", group}}}, {"tests", tests}};
+  std::string path = dir_.write("m.json", json::serialize(m));
+  std::string junit = dir_.path() + "/junit.xml";
+  auto r = runMpexec({"--json", reportPath(), "--junit", junit, "-j", "1", path}, 60);
+  ASSERT_NE(r.exit_code, -1) << "mpexec hung:\n" << r.out;
+  EXPECT_FALSE(contains(r.out, secret)) << r.out;
+  EXPECT_FALSE(contains(readFile(reportPath()), secret));
+  EXPECT_FALSE(contains(readFile(junit), secret));
+  auto rep = report();
+  for (const char* t : {"a", "b", "c"}) EXPECT_NE(outcome(rep, t), "") << t << "\n" << r.out;
+}
+
 }  // namespace
 }  // namespace mpexec::test::escape
