@@ -259,10 +259,10 @@ TEST_F(UnitProcessTest, KillEndsTheUnitAndItsProcesses) {
   auto p = spawner_->spawn(unit({command(Role::Test, "sleep 1000 & echo $! > bg; wait")}));
   ASSERT_TRUE(p.ok());
   std::vector<Event> events;
-  for (int i = 0; i < 200 && !std::filesystem::exists(dir_.path() + "/bg"); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  pid_t bg = readPid("bg");
+  // The file appears before the shell has written the pid into it: wait for the pid itself (a loaded
+  // machine took longer than a fixed 20 ms between the two).
+  pid_t bg = 0;
+  for (int i = 0; i < 1000 && (bg = readPid("bg")) <= 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_GT(bg, 0);
   p->kill();
   pollfd pfd{p->pidFd(), POLLIN, 0};

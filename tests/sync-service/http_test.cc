@@ -520,7 +520,10 @@ TEST(HttpFrontTest, AFullListenerClosesIdleConnectionsFirstThenTurnsNewOnesAway)
     busy.push_back(std::make_unique<RawConnection>(s->socketPath(), 0, 5));
     busy.back()->send(rawRequest("GET", "/v1/board/go?after=0&wait=30", s->registerUnit("w" + std::to_string(i))));
   }
-  std::this_thread::sleep_for(300ms);
+  // Time for the four requests to be read and blocked: a connection whose request is not read yet still
+  // counts as idle, and the fifth would take its place. Nothing outside the service can tell when all four
+  // are read, so the wait is long enough for a loaded machine (300 ms was not, at a load average of 10).
+  std::this_thread::sleep_for(1500ms);
   RawAnswer a = RawConnection(s->socketPath()).read();
   EXPECT_EQ(a.status, 503) << a.head;
   expectJsonAnswer(a, "turned away");
