@@ -128,6 +128,16 @@ def _run_once_ready(argv, suite, **kwargs):
     return subprocess.CompletedProcess(argv, mpexec.returncode, out, "")
 
 
+def _import_suite(test, work, suite):
+    """Runs `mpexec import pytest` in the directory SUITE and writes the manifest to WORK/manifest.json: its path."""
+    proc = run([MPEXEC, "import", "pytest", "--python", PYTHON], suite)
+    test.assertEqual(proc.returncode, 0, proc.stderr)
+    manifest = os.path.join(work, "manifest.json")
+    with open(manifest, "w") as f:
+        f.write(proc.stdout)
+    return manifest
+
+
 SUITE = r'''
 import ctypes, json, os, random, socket, subprocess, sys, time
 import pytest
@@ -391,11 +401,7 @@ class PreloadedShadowed(unittest.TestCase):
                     "@pytest.mark.mp_group('shadowed', 'serial')\n"
                     "def test_shadowed():\n"
                     "    assert getattr(sys.modules['code'], 'PROJECT', False), sys.modules['code']\n")
-        proc = run([MPEXEC, "import", "pytest", "--python", PYTHON], suite)
-        self.assertEqual(proc.returncode, 0, proc.stderr)
-        manifest = os.path.join(work, "manifest.json")
-        with open(manifest, "w") as f:
-            f.write(proc.stdout)
+        manifest = _import_suite(self, work, suite)
         report = os.path.join(work, "report.json")
         proc = _run_once_ready([MPEXEC, "-v", "--np", "1", "--json", report, "--state-dir",
                                 os.path.join(work, "state"), manifest], suite)
@@ -423,11 +429,7 @@ class PreloadedGone(unittest.TestCase):
                     "def test_second():\n    pass\n\n"
                     "@pytest.mark.mp_group('third', 'serial')\n"
                     "def test_third():\n    assert 'mpexec._preload' not in sys.modules\n")
-        proc = run([MPEXEC, "import", "pytest", "--python", PYTHON], suite)
-        self.assertEqual(proc.returncode, 0, proc.stderr)
-        manifest = os.path.join(work, "manifest.json")
-        with open(manifest, "w") as f:
-            f.write(proc.stdout)
+        manifest = _import_suite(self, work, suite)
         report = os.path.join(work, "report.json")
         mpexec = subprocess.Popen([MPEXEC, "--np", "1", "--json", report, "--state-dir", os.path.join(work, "state"),
                                    manifest], cwd=suite, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -607,11 +609,7 @@ class PreloadedStart(unittest.TestCase):
                     "def facts():\n"
                     "    with open(os.path.join(os.environ['MPEXEC_OUTPUT_DIR'], 'facts.json'), 'w') as f:\n"
                     "        json.dump({'preloaded': 'mpexec._preload' in sys.modules}, f)\n\n" + tests)
-        proc = run([MPEXEC, "import", "pytest", "--python", PYTHON], suite)
-        self.assertEqual(proc.returncode, 0, proc.stderr)
-        manifest = os.path.join(work, "manifest.json")
-        with open(manifest, "w") as f:
-            f.write(proc.stdout)
+        manifest = _import_suite(self, work, suite)
         return work, suite, manifest
 
     def start(self, work, suite, manifest, gate):
