@@ -124,13 +124,14 @@ Result<void> containInit(const Context& ctx, const UnitSpec& spec, const InitCha
     kit->last_pid = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
     if (kit->host_mnt < 0 || kit->last_pid < 0) kit = nullptr;
   }
-  UnitMounts mounts{ctx.exe(), ch.shared_root_fd, ch.views, ch.cgroup_dirs, ch.cgroup_mounts};
+  UnitMounts mounts{ctx.exe(), ch.shared_root_fd, ch.views, ch.cgroup_dirs, ch.cgroup_mounts, ch.shared_run};
   if (ch.shared_root_fd >= 0) *note = ch.shared_root_note;
   MPEXEC_TRY(setupFilesystem(spec, mounts, note));
   if (kit) {
     kit->enabled = true;
     kit->shared_root = ch.shared_root_fd;
     kit->shared_root_note = ch.shared_root_note;
+    kit->shared_run = ch.shared_run;
     kit->views = ch.views;
     kit->cgroup_mounts = ch.cgroup_mounts;
     const char* fail = getenv("MPEXEC_TEST_RECYCLE_FAIL");

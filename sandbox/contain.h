@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,8 @@ struct InitChannel {
   int shared_root_fd = -1;
   /// What the shared root could not do as asked (SharedRoot::note), for the unit's Ready event.
   std::string shared_root_note;
+  /// The sync directory whose socket the shared root's /run holds (SharedRoot::run, UnitMounts::shared_run).
+  std::optional<std::string> shared_run;
   /// The idmap namespaces and ids of a unit of root with unit ids (mount.h); all -1 otherwise.
   IdViews views;
   /// The host's cgroup mount points (cgroupMountPoints()); empty: the init reads them itself if it needs them.

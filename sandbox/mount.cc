@@ -222,6 +222,38 @@ std::string cgroupMountOf(const std::string& dir, const std::vector<std::string>
   return best;
 }
 
+// What every unit's /run holds, opened: the sync service's socket alone (the sync directory is the invoking
+// user's, 0700, which a unit with a uid of its own could not enter), and mpexec itself, so tests can run
+// `"$MPEXEC_EXE" sync ...` wherever the host keeps the binary. mpexec by its path (Context::exe(): the init
+// may run mpexec-spawner, and a /proc/self/exe link leads to a mount of the parent's namespace, which cannot
+// be bound there). Each with its target inside.
+Result<std::vector<std::pair<UniqueFd, std::string>>> runBinds(const std::string& exe, const std::string& sync_dir) {
+  std::vector<std::pair<UniqueFd, std::string>> out;
+  if (!sync_dir.empty()) {
+    auto fd = openNoSymlinks(sync_dir + "/sync.sock", kSyncSocketInside);
+    if (!fd) return fd.error();
+    out.emplace_back(std::move(*fd), kSyncSocketInside);
+  }
+  if (exe.empty()) return mountError(kExeInside, "readlink /proc/self/exe");
+  auto fd = openNoSymlinks(exe, kExeInside);
+  if (!fd) return fd.error();
+  out.emplace_back(std::move(*fd), kExeInside);
+  return out;
+}
+
+// Whether the unit mounts a /run of its own rather than use the shared root's (UnitMounts::shared_run): it
+// has no shared root or /run there was made for another sync directory; it runs as uid 0 (uid 0 of mpexec's
+// user namespace owns /run's root and could write its own, where the shared one is read-only); or it binds
+// something under /run (a project there, DNS with network "host"), which needs a mount point made in it.
+bool ownRun(const UnitSpec& spec, const UnitMounts& m) {
+  if (m.shared_root < 0 || !m.shared_run || *m.shared_run != spec.sync_dir || m.views.uid == 0) return true;
+  if (spec.policy.network == Network::Host) return true;
+  auto underRun = [](const std::string& p) { return within(p, "/run"); };
+  return std::any_of(spec.visible.begin(), spec.visible.end(), underRun) ||
+         std::any_of(spec.policy.writable.begin(), spec.policy.writable.end(), underRun) ||
+         std::any_of(spec.hidden.begin(), spec.hidden.end(), underRun) || underRun(spec.output_dir);
+}
+
 // The unit's own sources: every bind source, opened (or, for a shared root and for what the unit owns,
 // copied) while host paths still mean the host's, since building the new root hides the host's /tmp, where
 // the sync directory usually lives. `in_host_ns`: the init has not yet unshared its mount namespace (a
@@ -231,7 +263,7 @@ std::string cgroupMountOf(const std::string& dir, const std::vector<std::string>
 // resolved by the executor before any unit ran, and bound at that same path (the real path: a symlink on
 // the declared path still leads there, since the link is visible in the read-only root).
 Result<std::vector<Bind>> unitBinds(const UnitSpec& spec, const UnitMounts& m, bool detached, bool in_host_ns,
-                                    std::string* note) {
+                                    bool own_run, std::string* note) {
   std::vector<Bind> binds;
   auto add = [&](UniqueFd source, Access access, const std::string& inside, bool owned) -> Result<void> {
     int idmap = owned ? m.views.owner : -1;
@@ -268,14 +300,12 @@ Result<std::vector<Bind>> unitBinds(const UnitSpec& spec, const UnitMounts& m, b
   } else if (!spec.output_dir.empty()) {
     MPEXEC_TRY(addPath(spec.output_dir, Access::ReadWrite, spec.output_dir, true));
   }
-  // The socket alone, in a directory of the unit's /run: the sync directory is the invoking user's, 0700,
-  // which a unit with a uid of its own could not enter.
-  if (!spec.sync_dir.empty()) MPEXEC_TRY(addPath(spec.sync_dir + "/sync.sock", Access::ReadOnly, kSyncSocketInside, false));
-  // mpexec itself, so tests can run `"$MPEXEC_EXE" sync ...` wherever the host keeps the binary. By its path
-  // (Context::exe(): the init may run mpexec-spawner, and a /proc/self/exe link leads to a mount of the
-  // parent's namespace, which cannot be bound here).
-  if (m.exe.empty()) return mountError(kExeInside, "readlink /proc/self/exe");
-  MPEXEC_TRY(addPath(m.exe, Access::ReadOnly, kExeInside, false));
+  // The sync socket and mpexec itself, unless the shared root's /run holds them already (sharedRunBinds).
+  if (own_run) {
+    auto run = runBinds(m.exe, spec.sync_dir);
+    if (!run) return run.error();
+    for (auto& [fd, inside] : *run) MPEXEC_TRY(add(std::move(fd), Access::ReadOnly, inside, false));
+  }
   if (spec.policy.network == Network::Host && access("/run/systemd/resolve", F_OK) == 0) {
     UniqueFd fd(open("/run/systemd/resolve", O_PATH | O_CLOEXEC));
     if (!fd) return mountError("/run/systemd/resolve", "open source");
@@ -321,12 +351,13 @@ Result<void> pinWayTo(int root, const std::vector<Bind>& binds, const std::strin
 // A hidden directory is covered by an empty tmpfs after the binds that contain it (a writable project
 // holding the state directory) and before the binds inside it (the output directory), whose mount points
 // are made in it; then it is made read-only, and so is every directory covered on the way to a bind.
-Result<void> mountOwn(int root, std::vector<Bind>& binds, const UnitSpec& spec, const IdViews& views) {
+Result<void> mountOwn(int root, std::vector<Bind>& binds, const UnitSpec& spec, const IdViews& views, bool own_run) {
   MPEXEC_TRY(mountFresh(root, "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "/tmp"));
   MPEXEC_TRY(setupOwnDev(root));
   MPEXEC_TRY(setupProc(root, views.uid == 0));
-  // A tmpfs /run hides the host's sockets (docker.sock, dbus) and gives /run/mpexec a place to exist.
-  MPEXEC_TRY(mountFresh(root, "run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", "/run"));
+  // A tmpfs /run hides the host's sockets (docker.sock, dbus) and gives /run/mpexec a place to exist; the
+  // shared root's, when it serves (ownRun), is one already.
+  if (own_run) MPEXEC_TRY(mountFresh(root, "run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", "/run"));
   std::vector<std::string> covered;
   Searcher as{views.uid, views.gid, &covered};
   const Searcher* way = views.uid != 0 ? &as : nullptr;
@@ -380,7 +411,53 @@ Result<void> buildSharedRoot(int stranger, const std::vector<std::string>& cgrou
   return pivotInto(root->get());
 }
 
+// In shareRun's throw-away child, still in the host's mount namespace: the sources are copied here (the
+// sync directory usually lives in the host's /tmp), then attached in a read-only tmpfs /run of the shared
+// root's namespace, in place of the one an earlier attempt made there.
+Result<void> buildSharedRun(int ns, const std::string& exe, const std::string& sync_dir) {
+  auto sources = runBinds(exe, sync_dir);
+  if (!sources) return sources.error();
+  std::vector<std::pair<UniqueFd, std::string>> trees;
+  for (auto& [fd, inside] : *sources) {
+    auto tree = detachedCopy(fd.get(), Access::ReadOnly, inside);
+    if (!tree) return tree.error();
+    trees.emplace_back(std::move(*tree), inside);
+  }
+  if (setns(ns, CLONE_NEWNS) != 0) return sysError("setns", "the shared root's mount namespace");
+  if (umount2("/run", MNT_DETACH) != 0 && errno != EINVAL) return mountError("/run", "detach the last one");
+  UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return mountError("/", "open the root");
+  MPEXEC_TRY(mountFresh(root.get(), "run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", "/run"));
+  for (auto& [tree, inside] : trees)
+    MPEXEC_TRY(attachInto(root.get(), tree.get(), relative(inside), Create::Yes, inside));
+  auto run = openTarget(root.get(), "run", Kind::Dir, Create::No, "/run");
+  if (!run) return run.error();
+  return makeReadOnly(run->get(), false, kAttrNosuid | kAttrNodev, "/run");
+}
+
 }  // namespace
+
+bool shareRun(SharedRoot& root, const std::string& exe, const std::string& sync_dir) {
+  if (root.run && *root.run == sync_dir) return true;
+  constexpr int kAttempts = 3;  // a run has one sync directory: more is a bug, and units do without
+  if (!root.ns || root.run_attempts >= kAttempts) return false;
+  ++root.run_attempts;
+  root.run.reset();
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
+    _exit(buildSharedRun(root.ns.get(), exe, sync_dir) ? 0 : 1);
+  }
+  int status = -1;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return false;
+  root.run = sync_dir;
+  return true;
+}
 
 std::vector<std::string> cgroupMountPoints() {
   std::vector<std::string> out;
@@ -437,14 +514,15 @@ Result<SharedRoot> prepareSharedRoot(int stranger, const std::vector<std::string
 
 Result<void> setupFilesystem(const UnitSpec& spec, const UnitMounts& m, std::string* note) {
   if (m.shared_root >= 0) {
-    auto binds = unitBinds(spec, m, true, true, note);
+    const bool own_run = ownRun(spec, m);
+    auto binds = unitBinds(spec, m, true, true, own_run, note);
     if (!binds) return binds.error();
     // A copy of the shared root, whose root and cwd setns makes ours: no old root to detach.
     if (setns(m.shared_root, CLONE_NEWNS) == 0) {
       if (unshare(CLONE_NEWNS) != 0) return sysError("unshare", "mount namespace");
       UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
       if (!root) return mountError("/", "open the root");
-      MPEXEC_TRY(mountOwn(root.get(), *binds, spec, m.views));
+      MPEXEC_TRY(mountOwn(root.get(), *binds, spec, m.views, own_run));
       if (chdir("/") != 0) return sysError("chdir", "/");
       return {};
     }
@@ -454,14 +532,14 @@ Result<void> setupFilesystem(const UnitSpec& spec, const UnitMounts& m, std::str
   }
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return mountError("/", "make private");
   std::string unused;
-  auto binds = unitBinds(spec, m, false, false, m.shared_root >= 0 ? &unused : note);
+  auto binds = unitBinds(spec, m, false, false, true, m.shared_root >= 0 ? &unused : note);
   if (!binds) return binds.error();
   std::vector<Bind> devices = deviceBinds();
   auto root = m.views.stranger >= 0 ? buildHostView(m.views.stranger, &unused) : bindHostRoot();
   if (!root) return root.error();
   MPEXEC_TRY(setupSharedDev(root->get(), devices));
   MPEXEC_TRY(coverCgroups(root->get(), m.cgroup_mounts.empty() ? cgroupMountPoints() : m.cgroup_mounts));
-  MPEXEC_TRY(mountOwn(root->get(), *binds, spec, m.views));
+  MPEXEC_TRY(mountOwn(root->get(), *binds, spec, m.views, true));
   return pivotInto(root->get());
 }
 

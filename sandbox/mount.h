@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@ struct UnitMounts {
   /// The host's cgroup mount points under /sys/fs/cgroup (cgroupMountPoints()); each unit sees an empty
   /// /sys/fs/cgroup but for its own directories, bound at their hierarchy's mount point.
   std::vector<std::string> cgroup_mounts;
+  /// The sync directory whose socket the shared root's /run holds, with mpexec (shareRun); nullopt: none.
+  /// A unit with a uid of its own whose spec.sync_dir it is, and that binds nothing under /run, mounts no
+  /// /run of its own: it sees the shared root's, read-only.
+  std::optional<std::string> shared_run;
 };
 
 /// In the unit's init, inside its new pid namespace (for /proc): the host's view, read-only (nosuid, nodev)
@@ -59,6 +64,8 @@ Result<void> setupFilesystem(const UnitSpec& spec, const UnitMounts& m, std::str
 struct SharedRoot {
   UniqueFd ns;       ///< its mount namespace (the fd keeps it alive)
   std::string note;  ///< host mounts it could not idmap, "path (type)", "; " between them
+  std::optional<std::string> run;  ///< the sync directory of the /run shareRun made in it; nullopt: none
+  int run_attempts = 0;
 };
 
 /// Once per run, with CAP_SYS_ADMIN and no user namespace: a throw-away child builds what every unit's root
@@ -69,6 +76,17 @@ struct SharedRoot {
 /// snapshot: host mounts made later are not in it (bind sources are copied per unit, so those are current).
 /// Forks: the caller must be single-threaded or glibc's fork must leave its heap usable.
 Result<SharedRoot> prepareSharedRoot(int stranger = -1, const std::vector<std::string>& cgroup_mounts = {});
+
+/// In the spawner, before it clones a unit that may use it: makes the shared root's /run what every unit
+/// with a uid of its own would mount for itself, once per run rather than per unit: a tmpfs (0755, nosuid,
+/// nodev) holding the socket in `sync_dir` (empty: none) at kSyncSocketInside and `exe` at kExeInside, each
+/// a read-only copy of its own, and then made read-only itself. No process holds a writable mount of it,
+/// and a unit's copy of it cannot be made writable without CAP_SYS_ADMIN over the unit's mount namespace,
+/// which no unit has. True when /run holds `sync_dir`'s socket (made now or before); false when `root` has
+/// no namespace or a throw-away child (forked: the caller must be single-threaded) could not make it, after
+/// which units mount their own. A /run made for another sync directory is replaced; after three attempts
+/// it is left as it is.
+bool shareRun(SharedRoot& root, const std::string& exe, const std::string& sync_dir);
 
 /// The host's cgroup mount points at or below /sys/fs/cgroup, from /proc/self/mountinfo.
 std::vector<std::string> cgroupMountPoints();

@@ -228,7 +228,7 @@ Result<void> recycleSandbox(const Context& ctx, const RecycleKit& kit, const Uni
   if (kept) {
     if (setns(kept.get(), CLONE_NEWNS) != 0) return sysError("setns", "the unit's old mount namespace");
   } else {
-    UnitMounts mounts{ctx.exe(), kit.shared_root, kit.views, cgroup_dirs, kit.cgroup_mounts};
+    UnitMounts mounts{ctx.exe(), kit.shared_root, kit.views, cgroup_dirs, kit.cgroup_mounts, kit.shared_run};
     if (note) *note = kit.shared_root_note;
     MPEXEC_TRY(setupFilesystem(spec, mounts, note));
   }

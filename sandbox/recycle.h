@@ -4,6 +4,7 @@
 // namespaces are kept (a new network namespace costs about as much as the fork and exec of a trivial test);
 // everything else a unit could see or change is new, and what cannot be new is checked empty.
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +36,7 @@ struct RecycleKit {
   int last_pid = -1;
   int shared_root = -1;  ///< prepareSharedRoot()'s namespace, of which the next unit gets a new copy
   std::string shared_root_note;
+  std::optional<std::string> shared_run;  ///< as UnitMounts::shared_run
   IdViews views;  ///< the unit id's views, which the next unit keeps with the id
   std::vector<std::string> cgroup_mounts;
   /// Checks turned off for the residue suite alone (MPEXEC_TEST_RECYCLE_SKIP, a comma-separated list of

@@ -228,6 +228,10 @@ bool receiveCommands(int event_fd, UnitSpec& spec) {
         ch.views.uid = ctx.unitIdBase() + uid_t(spec.identity);
         ch.views.gid = gid_t(ch.views.uid);
       }
+      // mpexec and the sync socket, bound once in the shared root's /run rather than in each unit's own:
+      // for units with a uid of their own, which could not write a /run of their own either (mount.h).
+      if (ch.shared_root_fd >= 0 && ch.views.uid != 0 && shareRun(*made.shared_root, ctx.exe(), spec.sync_dir))
+        ch.shared_run = spec.sync_dir;
       int event_fd = fds[0];
       RecycleKit kit;  // filled in by the init, in its own copy of this memory
       // An init of a preloaded spawner is never handed another unit: it has held this one's commands.

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <sys/socket.h>
 #include <sys/statvfs.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -286,6 +288,80 @@ TEST(SharedRootTest, RefusedSetnsFallsBackToTheWholeRoot) {
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
       << "status " << status << " (2: no filter, 3: setns not refused, 4: no unit, 5: the unit's checks failed)";
+}
+
+// shareRun: the shared root's /run holds the socket and mpexec, each the host's file, and nothing there can
+// be written, removed or added; a second sync directory replaces the first rather than stacking on it.
+TEST(SharedRootTest, SharedRunHoldsTheSocketAndMpexecReadOnly) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  if (!ctx->privileged()) GTEST_SKIP() << "a shared root is for root without a user namespace only";
+  auto root = prepareSharedRoot();
+  if (!root) GTEST_SKIP() << "no shared root here: " << root.error().message();
+  HostDir first, second;
+  ASSERT_FALSE(first.path.empty() || second.path.empty());
+  UniqueFd socks[2];
+  for (int i = 0; i < 2; ++i) {
+    socks[i].reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s/sync.sock", (i ? second : first).path.c_str());
+    ASSERT_EQ(bind(socks[i].get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(listen(socks[i].get(), 4), 0);
+  }
+  const std::string exe = ctx->exe();
+  struct stat exe_st, sock_st[2];
+  ASSERT_EQ(stat(exe.c_str(), &exe_st), 0);
+  ASSERT_EQ(stat((first.path + "/sync.sock").c_str(), &sock_st[0]), 0);
+  ASSERT_EQ(stat((second.path + "/sync.sock").c_str(), &sock_st[1]), 0);
+  int mounts = mountCount();
+  // In a child in the shared root, as a copy of it (each unit's): exit 0 when every check passed, else the
+  // number of the first that failed.
+  auto inside = [&](const struct stat& sock) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      if (setns(root->ns.get(), CLONE_NEWNS) != 0 || unshare(CLONE_NEWNS) != 0) _exit(20);
+      struct statvfs sv;
+      if (statvfs("/run", &sv) != 0 || !(sv.f_flag & ST_RDONLY)) _exit(21);
+      struct stat st;
+      if (stat("/run/mpexec/sync.sock", &st) != 0 || st.st_dev != sock.st_dev || st.st_ino != sock.st_ino) _exit(22);
+      if (stat(kExeInside, &st) != 0 || st.st_dev != exe_st.st_dev || st.st_ino != exe_st.st_ino) _exit(23);
+      if (entries("/run") != 2 || entries("/run/mpexec") != 1 || entries("/run/mpexec-bin") != 1) _exit(24);
+      // The init does this much as root with every capability: a command, which has none, does less.
+      if (!writeFails("/run/planted", EROFS) || !writeFails("/run/mpexec/planted", EROFS)) _exit(25);
+      if (unlink(kSyncSocketInside) == 0 || rename(kExeInside, "/run/mpexec-bin/moved") == 0) _exit(26);
+      if (open(kExeInside, O_WRONLY | O_CLOEXEC) >= 0) _exit(27);
+      int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      snprintf(addr.sun_path, sizeof addr.sun_path, "%s", kSyncSocketInside);
+      if (connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) _exit(28);
+      _exit(0);
+    }
+    int status = -1;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + status;
+  };
+  ASSERT_TRUE(shareRun(*root, exe, first.path));
+  EXPECT_EQ(inside(sock_st[0]), 0) << "20: setns, 21: /run writable, 22: not the socket, 23: not mpexec, "
+                                      "24: more in /run, 25: a file made, 26: removed or renamed, 27: mpexec "
+                                      "writable, 28: no connection";
+  EXPECT_TRUE(shareRun(*root, exe, first.path));
+  ASSERT_TRUE(shareRun(*root, exe, second.path));
+  EXPECT_EQ(inside(sock_st[1]), 0);
+  EXPECT_EQ(mountCount(), mounts) << "shareRun left a mount in the host's namespace";
+  // The last run's /run was replaced, not stacked: the copy of each unit holds one /run of three mounts.
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setns(root->ns.get(), CLONE_NEWNS) != 0) _exit(20);
+    std::ifstream in("/proc/self/mountinfo");
+    int under_run = 0;
+    for (std::string line; std::getline(in, line);)
+      if (line.find(" /run ") != std::string::npos || line.find(" /run/") != std::string::npos) ++under_run;
+    _exit(under_run == 3 ? 0 : 30 + under_run);
+  }
+  int status = -1;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << " (30 + mounts at /run)";
 }
 
 INSTANTIATE_TEST_SUITE_P(Both, MountTest, ::testing::Values(Root::Whole, Root::Shared),
