@@ -104,30 +104,61 @@ uint32_t UnitProcess::leakedProcesses() const { return s_->leaked; }
 bool UnitProcess::reaped() const { return s_->reaped; }
 uint64_t UnitProcess::oomKills() const { return s_->cgroup ? s_->cgroup->oomKills() : 0; }
 
-bool UnitProcess::readEvents(std::vector<Event>& out) {
+bool UnitProcess::readEvents(std::vector<Event>& out, std::optional<bool> exited) {
   if (s_->reaped) return false;
   // Check for exit first: every event the init sent before it exited is then already queued.
-  bool exited = readable(s_->pidfd.get(), 0);
-  Event ev;
-  ssize_t n;
-  while ((n = recv(s_->events.get(), &ev, sizeof ev, MSG_DONTWAIT)) == ssize_t(sizeof ev)) {
-    if (ev.kind == Event::Kind::Ready)
-      takeReady(*s_, ev);
-    else if (ev.kind == Event::Kind::Done) {
-      s_->done = true;
-      s_->leaked = ev.leaked;
-      s_->clean = ev.err == 0;
-      s_->refusal = ev;
-    } else
-      out.push_back(ev);
+  if (!exited) exited = readable(s_->pidfd.get(), 0);
+  // Every pending event in as few calls as there are batches of kBatch (one, nearly always): a recv per
+  // event and one more to learn that none is left cost a system call each, several per unit.
+  constexpr unsigned kBatch = 8;
+  Event evs[kBatch];
+  iovec iov[kBatch];
+  mmsghdr msgs[kBatch];
+  for (bool more = true; more;) {
+    for (unsigned i = 0; i < kBatch; ++i) {
+      iov[i] = {&evs[i], sizeof evs[i]};
+      msgs[i] = {};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int n = recvmmsg(s_->events.get(), msgs, kBatch, MSG_DONTWAIT, nullptr);
+    more = n == int(kBatch);
+    for (int i = 0; i < n; ++i) {
+      // A short datagram is the end of the stream (0 after the init closed its end) or a broken protocol.
+      if (msgs[i].msg_len != sizeof(Event)) {
+        more = false;
+        break;
+      }
+      const Event& ev = evs[i];
+      if (ev.kind == Event::Kind::Ready)
+        takeReady(*s_, ev);
+      else if (ev.kind == Event::Kind::Done) {
+        s_->done = true;
+        s_->leaked = ev.leaked;
+        s_->clean = ev.err == 0;
+        s_->refusal = ev;
+      } else
+        out.push_back(ev);
+    }
   }
-  if (!exited) return true;
+  if (!*exited) return true;
+  reap(WEXITED);
+  return false;
+}
+
+bool UnitProcess::reapIfExited() {
+  if (!s_->reaped) reap(WEXITED | WNOHANG);
+  return s_->reaped;
+}
+
+void UnitProcess::reap(int options) {
   siginfo_t info{};
-  while (waitid(P_PIDFD, s_->pidfd.get(), &info, WEXITED) < 0 && errno == EINTR) {
+  int rc;
+  while ((rc = waitid(P_PIDFD, s_->pidfd.get(), &info, options)) < 0 && errno == EINTR) {
   }
+  if (rc == 0 && info.si_pid == 0) return;  // WNOHANG, and still running
   s_->exit_status = info.si_code == CLD_EXITED ? W_EXITCODE(info.si_status, 0) : info.si_status;
   s_->reaped = true;
-  return false;
 }
 
 bool UnitProcess::pastSetup() {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -127,8 +128,13 @@ class UnitProcess {
   /// Readable once the init has exited. Watch both fds.
   int pidFd() const;
   /// Reads every pending event without blocking. Returns false once the init has exited and every event
-  /// has been read; then exitStatus() is valid.
-  bool readEvents(std::vector<Event>& out);
+  /// has been read; then exitStatus() is valid. `exited`: whether pidFd() is readable, as an epoll that
+  /// watches it has just said (false: it did not say so; a level-triggered epoll says it on its next wait
+  /// if the init exits meanwhile); without it, readEvents() asks the pidfd itself.
+  bool readEvents(std::vector<Event>& out, std::optional<bool> exited = std::nullopt);
+  /// Reaps the init if it has exited, without reading its events (an idle or retiring init's, which are of
+  /// no interest). Returns reaped().
+  bool reapIfExited();
   /// Raw wait status of the init.
   int exitStatus() const;
   /// Lets a unit spawned with UnitSpec::hold run, on `slot`. False if the init is gone.
@@ -191,6 +197,8 @@ class UnitProcess {
  private:
   friend UnitProcess adoptUnit(Isolation, ContainedChild, UniqueFd);
   explicit UnitProcess(std::unique_ptr<State> s);
+  /// waitid() on the pidfd with `options`; marks the init reaped unless WNOHANG found it running.
+  void reap(int options);
   std::unique_ptr<State> s_;
 };
 

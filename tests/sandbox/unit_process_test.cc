@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -253,6 +254,59 @@ TEST_F(UnitProcessTest, StartedArrivesWhileALongerCommandStillRuns) {
   }
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].kind, Event::Kind::Exited);
+}
+
+TEST_F(UnitProcessTest, EveryQueuedEventIsReadAtOnceAndTheInitReapedOnlyOnceItsExitIsKnown) {
+  // More events than readEvents() takes in one system call (26: Ready, Started and Exited of 12 commands,
+  // Done).
+  std::vector<CommandSpec> commands;
+  for (int i = 0; i < 12; ++i) commands.push_back(command(Role::Test, "true"));
+  auto p = spawner_->spawn(unit(commands));
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  // Let them all queue up unread: Done is the last, and the socket then holds 26 of them.
+  int queued = 0;
+  for (int i = 0; i < 6000 && queued < int(26 * sizeof(Event)); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_EQ(ioctl(p->eventFd(), FIONREAD, &queued), 0);
+  }
+  ASSERT_EQ(queued, int(26 * sizeof(Event)));
+  std::vector<Event> events;
+  EXPECT_TRUE(p->readEvents(events, false));
+  EXPECT_EQ(events.size(), 24u);
+  EXPECT_TRUE(p->done());
+  ASSERT_EQ(ioctl(p->eventFd(), FIONREAD, &queued), 0);
+  EXPECT_EQ(queued, 0);
+  EXPECT_EQ(events.back().kind, Event::Kind::Exited);
+  EXPECT_EQ(events.back().index, 11u);
+
+  // After Done the init waits for another unit: it has not exited, and reapIfExited() leaves it.
+  EXPECT_FALSE(p->reapIfExited());
+  p->kill();
+  pollfd pfd{p->pidFd(), POLLIN, 0};
+  ASSERT_EQ(poll(&pfd, 1, 10000), 1);
+  // Told that its exit is not known (an epoll that did not report the pidfd), readEvents() does not reap.
+  events.clear();
+  EXPECT_TRUE(p->readEvents(events, false));
+  EXPECT_FALSE(p->reaped());
+  EXPECT_TRUE(events.empty());
+  EXPECT_FALSE(p->readEvents(events, true));
+  EXPECT_TRUE(p->reaped());
+  EXPECT_NE(::kill(p->pid(), 0), 0) << "not reaped";
+}
+
+TEST_F(UnitProcessTest, ReapIfExitedReapsAnInitThatIsGoneWithoutItsEvents) {
+  auto p = spawner_->spawn(unit({command(Role::Test, "true")}));
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  std::vector<Event> events;
+  ASSERT_TRUE(untilDone(*p, events));
+  p->kill();
+  pollfd pfd{p->pidFd(), POLLIN, 0};
+  ASSERT_EQ(poll(&pfd, 1, 10000), 1);
+  EXPECT_TRUE(p->reapIfExited());
+  EXPECT_TRUE(p->reaped());
+  EXPECT_TRUE(WIFSIGNALED(p->exitStatus()) || WIFEXITED(p->exitStatus()));
+  EXPECT_NE(::kill(p->pid(), 0), 0) << "not reaped";
+  EXPECT_FALSE(p->readEvents(events));
 }
 
 TEST_F(UnitProcessTest, KillEndsTheUnitAndItsProcesses) {
