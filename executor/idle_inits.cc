@@ -24,7 +24,9 @@ void IdleInits::watch(const sandbox::UnitProcess& p) {
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = tag_;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, p.pidFd(), &ev);
+  // A retired init's pidfd is in the set already, with its slot's tag (the runner watched its unit): one call
+  // re-tags it, where a removal and an addition took two.
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, p.pidFd(), &ev) != 0) epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, p.pidFd(), &ev);
 }
 
 void IdleInits::unwatch(const sandbox::UnitProcess& p) {
@@ -112,9 +114,9 @@ void IdleInits::release() {
 }
 
 void IdleInits::reap() {
-  std::vector<sandbox::Event> ignored;
+  // Their events are of no interest: one waitid each, not a poll and reads.
   auto exited = [&](const std::unique_ptr<sandbox::UnitProcess>& p) {
-    if (p->readEvents(ignored)) return false;
+    if (!p->reapIfExited()) return false;
     unwatch(*p);
     return true;  // reaped; the destructor removes its cgroup
   };

@@ -97,6 +97,7 @@ class IdleInits {
 
   /// Takes the init of a unit that reported Done and has not exited, with the unit's id and `policy`: kept
   /// for the next unit when keeping() and it may take one and fewer than max_idle wait, killed otherwise.
+  /// Its pidfd may be in the epoll set already (under another tag): it is re-tagged.
   void retire(sandbox::UnitProcess done, IdLease id, const sandbox::Policy& policy);
   /// Whether retire() keeps inits; true again after release().
   void keep() { keep_ = true; }

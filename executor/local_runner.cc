@@ -143,7 +143,7 @@ LocalRunner::LocalRunner(const Manifest& m, const Plan& plan, const sandbox::Con
     const passwd* pw = getpwuid(geteuid());
     view_.emplace(m_, paths_.state_dir, opts_.sync.socket_dir, pw && pw->pw_dir ? pw->pw_dir : "", ctx_.privileged());
   }
-  if (opts_.interrupt_fd >= 0) watchFd(epoll_.get(), opts_.interrupt_fd, ~uint64_t(0));
+  if (opts_.interrupt_fd >= 0) watchFd(epoll_.get(), opts_.interrupt_fd, kInterrupt);
   if (opts_.batch_board) watchFd(epoll_.get(), opts_.batch_board->wakeFd(), kBoard);
   // Tests call `"$MPEXEC_EXE" sync ...` without needing mpexec on their PATH.
   std::error_code ec;
@@ -321,7 +321,8 @@ bool LocalRunner::restartInNewSandbox(Running& r) {
 }
 
 void LocalRunner::watch(const Running& r) {
-  for (int fd : {r.process->eventFd(), r.process->pidFd()}) watchFd(epoll_.get(), fd, uint64_t(r.slot));
+  watchFd(epoll_.get(), r.process->eventFd(), uint64_t(r.slot));
+  watchFd(epoll_.get(), r.process->pidFd(), uint64_t(r.slot) | kExited);
 }
 
 void LocalRunner::unwatch(const Running& r) {
@@ -376,8 +377,10 @@ void LocalRunner::prepare(const UnitJob& job) {
 
 int LocalRunner::settingUp() {
   int n = 0;
+  // A running unit is watched: its Ready is taken by readEvents() once the epoll set reports it, and one
+  // pending meanwhile makes the next epoll_wait() return at once. Only units set up ahead need asking.
   for (const auto& r : running_)
-    if (r && r->process && !r->process->pastSetup()) ++n;
+    if (r && r->process && r->process->setupDoneNs() == 0 && !r->process->reaped()) ++n;
   for (const auto& [unit, r] : prepared_)
     if (r->process && !r->process->pastSetup()) ++n;
   return n;
@@ -504,7 +507,8 @@ void LocalRunner::translate(Running& r, const sandbox::Event& ev, std::vector<Ru
 void LocalRunner::finishUnit(size_t slot_index, std::vector<RunnerEvent>& out) {
   std::unique_ptr<Running> r = std::move(running_[slot_index]);
   const Unit& unit = plan_.units[r->unit];
-  unwatch(*r);
+  if (r->process->reaped()) unwatch(*r);
+  else epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, r->process->eventFd(), nullptr);  // retire() re-tags the pidfd
   int status = r->process->exitStatus();
   const uint32_t leaked = r->process->done() ? r->process->leakedProcesses() : 0;
   if (!r->setup_failed.empty()) r->problem = r->problem.empty() ? r->setup_failed : r->setup_failed + "; " + r->problem;
@@ -584,18 +588,25 @@ void LocalRunner::wait(std::vector<RunnerEvent>& out) {
     if (r && r->batch && r->batch->readsLines()) batchLines(*r, false, out);
   std::vector<sandbox::Event> events;
   std::vector<bool> seen(running_.size(), false);
+  // Which units' inits have exited, as their pidfds say: readEvents() need not ask each one again.
+  std::vector<bool> exited(running_.size(), false);
   for (int i = 0; i < n; ++i) {
-    uint64_t slot = ready[i].data.u64;
-    if (slot == kRetiring) {
+    uint64_t tag = ready[i].data.u64;
+    if ((tag & kExited) && (tag & ~kExited) < running_.size()) exited[tag & ~kExited] = true;
+  }
+  for (int i = 0; i < n; ++i) {
+    uint64_t tag = ready[i].data.u64;
+    if (tag == kRetiring) {
       inits_.reap();
       continue;
     }
-    if (slot == kBoard) continue;  // taken above
-    if (slot >= running_.size() || seen[slot] || !running_[slot]) continue;
+    if (tag == kBoard) continue;  // taken above
+    uint64_t slot = tag & ~kExited;
+    if (tag == kInterrupt || slot >= running_.size() || seen[slot] || !running_[slot]) continue;
     seen[slot] = true;
     Running& r = *running_[slot];
     events.clear();
-    bool alive = r.process->readEvents(events);
+    bool alive = r.process->readEvents(events, bool(exited[slot]));
     if (!events.empty() && r.overdue_us >= 0) armOverdue(r, clock_.nowUs(), opts_.kill_grace_ms);
     for (const auto& ev : events) translate(r, ev, out);
     // A recycled sandbox that could not be set up for the unit: no command ran, and the unit runs in a new one.

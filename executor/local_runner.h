@@ -126,13 +126,16 @@ class LocalRunner : public UnitRunner {
   std::vector<std::unique_ptr<Running>> running_;  ///< by slot
   std::unordered_map<size_t, std::unique_ptr<Running>> prepared_;  ///< by unit: set up, waiting for start()
   std::deque<UnitJob> to_prepare_;  ///< hinted, to set up when wait() has a moment
+  // Epoll tags: a running unit's event socket has its slot, its pidfd its slot | kExited.
+  static constexpr uint64_t kExited = uint64_t(1) << 32;
+  static constexpr uint64_t kInterrupt = ~uint64_t(0);     ///< epoll tag of the interrupt fd
   static constexpr uint64_t kRetiring = ~uint64_t(0) - 1;  ///< epoll tag of idle and retiring inits' pidfds
   static constexpr uint64_t kBoard = ~uint64_t(0) - 2;     ///< epoll tag of the batch board
   /// For a unit whose recycled sandbox reported SetupFailed: starts it again in a new sandbox, with a unit id
   /// of its own, and drops the recycled one. False when that cannot be done (the unit then ends as the
   /// set-up's error says).
   bool restartInNewSandbox(Running& r);
-  /// Watches `r`'s event socket and pidfd, with its slot as the tag; or no longer.
+  /// Watches `r`'s event socket and pidfd, tagged with its slot (the pidfd's with kExited); or no longer.
   void watch(const Running& r);
   void unwatch(const Running& r);
   /// Units whose sandbox is being set up: running ones and prepared ones.

@@ -165,6 +165,24 @@ TEST_F(IdleInitsTest, AfterReleaseNoInitWaitsUntilKeep) {
   EXPECT_TRUE(ids->empty());  // a run without namespaces has no unit ids
 }
 
+TEST_F(IdleInitsTest, ARetiredInitWatchedUnderItsSlotsTagTakesTheRetiringTag) {
+  // The runner watches a running unit's pidfd under the unit's slot; retire() must move it to kTag, or the
+  // init's exit would be read as the slot's.
+  IdleInits inits(*ctx_, *spawner_, epoll_.get(), kTag, 0, true);
+  auto a = inits.start(spec(), nullptr, nullptr);
+  ASSERT_TRUE(a.ok());
+  runToDone(*a);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = 7;
+  ASSERT_EQ(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, a->pidFd(), &ev), 0);
+  const pid_t pid = a->pid();
+  inits.retire(std::move(*a), IdLease(), sandbox::Policy{});  // max_idle 0: killed
+  reapWhenTold(inits);
+  EXPECT_EQ(kill(pid, 0), -1);  // reaped
+  EXPECT_EQ(epoll_wait(epoll_.get(), &ev, 1, 0), 0);  // and no longer watched
+}
+
 TEST_F(IdleInitsTest, KillRetiringThenReapAllLeavesNothingWatched) {
   IdleInits inits(*ctx_, *spawner_, epoll_.get(), kTag, 0, true);
   auto a = inits.start(spec(), nullptr, nullptr);
