@@ -175,6 +175,7 @@ std::unique_ptr<CgroupRoot> CgroupRoot::detect(std::string* why) {
       root->version_ = CgroupVersion::V2;
       root->created_.push_back(run);
       root->kill_dir_ = run;
+      root->has_kill_file_ = exists(run + "/cgroup.kill");
       std::string want;
       for (const char* c : {"memory", "pids"})
         if (contains(available, c)) want += std::string(want.empty() ? "" : " ") + "+" + c;
@@ -231,6 +232,7 @@ std::unique_ptr<CgroupRoot> CgroupRoot::detect(std::string* why) {
     if (makeDir(run)) {
       root->created_.push_back(run);
       root->kill_dir_ = run;
+      root->has_kill_file_ = exists(run + "/cgroup.kill");
     }
   }
   if (root->created_.empty()) {
@@ -302,7 +304,7 @@ Result<std::unique_ptr<UnitCgroupDirs>> CgroupRoot::createUnit(const std::string
     }
   }
   if (limitsPids() && policy.pids > 0 && wanted(&pids_dir_)) MPEXEC_TRY(writeFile(pids_dir_ + "/" + name + "/pids.max", std::to_string(policy.pids)));
-  if (canKill() && exists(kill_dir_ + "/" + name + "/cgroup.kill")) cg->kill_file_ = kill_dir_ + "/" + name + "/cgroup.kill";
+  if (canKill() && has_kill_file_) cg->kill_file_ = kill_dir_ + "/" + name + "/cgroup.kill";
   return cg;
 }
 

@@ -51,6 +51,8 @@ class CgroupRoot {
   std::string memory_dir_;  ///< mpexec-<pid>/ holding memory-limited units (v2: the one directory)
   std::string pids_dir_;    ///< ... pids-limited units (v2: same as memory_dir_ when enabled)
   std::string kill_dir_;    ///< ... in a cgroup2 hierarchy, for cgroup.kill (v2: the one directory)
+  /// kill_dir_ has cgroup.kill (kernel 5.14+), and so has every cgroup below it: asked once, not per unit.
+  bool has_kill_file_ = false;
   std::vector<std::string> created_;  ///< directories to remove, deepest last
   // v2 only: mpexec moved itself from base_ into a leaf to enable controllers in base_ (no internal
   // processes); the destructor disables them again and moves back.
