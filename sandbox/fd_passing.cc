@@ -27,7 +27,16 @@ bool sendWithFds(int sock, const void* p, size_t n, const int* fds, size_t nfds)
   ssize_t w;
   do w = sendmsg(sock, &mh, MSG_NOSIGNAL);
   while (w < 0 && errno == EINTR);
-  return w == ssize_t(n);
+  if (w <= 0) return w == ssize_t(n);
+  // A stream socket may take part of it (a signal while the buffer was full): the fds went with the first
+  // byte, the rest follows without them. A datagram is all or nothing.
+  for (auto* rest = static_cast<const char*>(p); size_t(w) < n;) {
+    ssize_t more = send(sock, rest + w, n - size_t(w), MSG_NOSIGNAL);
+    if (more < 0 && errno == EINTR) continue;
+    if (more <= 0) return false;
+    w += more;
+  }
+  return true;
 }
 
 ssize_t receiveWithFds(int sock, void* p, size_t n, int flags, int* fds, size_t* nfds) {

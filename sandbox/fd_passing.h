@@ -12,7 +12,8 @@ namespace mpexec::sandbox {
 inline constexpr size_t kMaxPassedFds = 4;
 
 /// Sends the `n` bytes at `p` in one sendmsg (MSG_NOSIGNAL, again on EINTR) with the `nfds` fds at `fds` (at
-/// most kMaxPassedFds) as SCM_RIGHTS. True when all `n` bytes went. Async-signal-safe: no allocation.
+/// most kMaxPassedFds) as SCM_RIGHTS; on a stream socket that took only part of them, the rest after it.
+/// True when all `n` bytes went. Async-signal-safe: no allocation.
 bool sendWithFds(int sock, const void* p, size_t n, const int* fds, size_t nfds);
 /// sendWithFds() with `fd` alone, or no fd when it is -1.
 inline bool sendWithFd(int sock, const void* p, size_t n, int fd = -1) {

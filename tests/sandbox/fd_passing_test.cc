@@ -4,6 +4,8 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +13,8 @@
 
 #include <cstring>
 #include <filesystem>
+#include <string>
+#include <thread>
 
 #include "sandbox/unique_fd.h"
 
@@ -97,6 +101,52 @@ TEST(FdPassingTest, MoreFdsThanKeptAreClosedNotLeaked) {
   EXPECT_EQ(n, kMaxPassedFds);
   EXPECT_EQ(openFds(), before + n) << "an fd beyond kMaxPassedFds stayed open";
   for (size_t i = 0; i < n; ++i) close(got[i]);
+}
+
+TEST(FdPassingTest, AStreamSendASignalCutShortIsCompletedWithTheFdsOnItsFirstBytes) {
+  // The spawner's requests are one message on a stream socket (header, fds, request). A signal that comes
+  // while sendmsg waits for room returns what it had sent so far: the rest must still follow.
+  Pair p(SOCK_STREAM);
+  ASSERT_TRUE(p.a.valid());
+  int small = 4096;
+  ASSERT_EQ(setsockopt(p.a.get(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+  struct sigaction sa {}, old {};
+  sa.sa_handler = [](int) {};  // no SA_RESTART: the blocked sendmsg returns
+  sigemptyset(&sa.sa_mask);
+  ASSERT_EQ(sigaction(SIGUSR2, &sa, &old), 0);
+  std::string sent(1 << 20, '\0');
+  for (size_t i = 0; i < sent.size(); ++i) sent[i] = char(i * 7 + i / 4096);
+  UniqueFd dir(open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const pthread_t sender = pthread_self();
+  std::string got;
+  size_t nfds = 0;
+  int fd = -1;
+  std::thread reader([&] {
+    // The sender is blocked by now, its buffer full: interrupt it, then read everything.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    pthread_kill(sender, SIGUSR2);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    char buf[65536];
+    int fds[kMaxPassedFds];
+    ssize_t n = receiveWithFds(p.b.get(), buf, sizeof buf, 0, fds, &nfds);
+    if (nfds > 0) fd = fds[0];
+    while (n > 0) {
+      got.append(buf, size_t(n));
+      if (got.size() >= sent.size()) break;
+      n = recv(p.b.get(), buf, sizeof buf, 0);
+    }
+  });
+  const int one = dir.get();
+  bool ok = sendWithFds(p.a.get(), sent.data(), sent.size(), &one, 1);
+  shutdown(p.a.get(), SHUT_WR);  // the reader's end, should the send have stopped short
+  reader.join();
+  sigaction(SIGUSR2, &old, nullptr);
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(got.size(), sent.size());
+  EXPECT_TRUE(got == sent) << "the bytes arrived changed";
+  ASSERT_EQ(nfds, 1u);
+  EXPECT_EQ(inode(fd), inode(dir.get()));
+  close(fd);
 }
 
 }  // namespace
