@@ -95,23 +95,40 @@ Result<UniqueFd> openTarget(int root, const std::string& rel, Kind kind, Create 
     parts.push_back(std::move(part));
   }
   // The whole way in one call where it is there: openat2 refuses a symlink on any component, as the walk
-  // below does one O_NOFOLLOW step at a time (a path walk of k components costs 2k+1 calls, each an exit to
-  // the hypervisor on a virtual machine). The walk remains for what is missing and must be made, for a
-  // Searcher (it looks at each directory on the way), for a kernel or a seccomp filter without openat2, and
-  // to say what went wrong.
-  if (!as && !parts.empty()) {
+  // below does one O_NOFOLLOW step at a time (a path walk of k components costs 2k+1 calls, 3k with a
+  // Searcher, each an exit to the hypervisor on a virtual machine). A Searcher then looks at each directory
+  // on the way with one fstatat. The walk remains for what is missing and must be made, for a directory the
+  // Searcher's uid cannot search (covered there), for a kernel or a seccomp filter without openat2, and to
+  // say what went wrong. A missing target that is not to be made is missing for the walk too.
+  if (!parts.empty()) {
     auto fd = openBeneathNoFollow(root, rel, kind == Kind::Dir ? O_PATH | O_DIRECTORY : O_PATH);
     struct stat st;
-    if (fd && (kind == Kind::Dir || (fstat(fd->get(), &st) == 0 && !S_ISDIR(st.st_mode)))) return fd;
+    bool found = fd && (kind == Kind::Dir || (fstat(fd->get(), &st) == 0 && !S_ISDIR(st.st_mode)));
+    // What a lookup of a prefix finds is only told, never opened or mounted on: a directory swapped
+    // meanwhile can at worst leave the way uncovered, which hides the bind from the unit, nothing else.
+    std::string prefix;
+    for (size_t i = 0; found && as && i + 1 < parts.size(); ++i) {
+      prefix += (i ? "/" : "") + parts[i];
+      found = fstatat(root, prefix.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+              searchable(st, *as);
+    }
+    if (found) return fd;
+    if (!fd && fd.error().err == ENOENT && create == Create::No) {
+      errno = ENOENT;
+      return mountError(what, "open target " + rel);
+    }
   }
   UniqueFd cur(fcntl(root, F_DUPFD_CLOEXEC, 3));
   if (!cur) return sysError("fcntl", "F_DUPFD_CLOEXEC");
+  // Below a directory this walk made, nothing is there yet: what follows is made without a look first.
+  bool made_here = false;
   for (size_t i = 0; i < parts.size(); ++i) {
     const char* name = parts[i].c_str();
     bool last = i + 1 == parts.size();
     if (last && kind == Kind::File) {
-      UniqueFd fd(openat(cur.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
-      if (!fd && errno == ENOENT && create == Create::Yes) {
+      UniqueFd fd;
+      if (!made_here) fd.reset(openat(cur.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd && (made_here || errno == ENOENT) && create == Create::Yes) {
         UniqueFd made(openat(cur.get(), name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
         if (!made) return mountError(what, "create " + rel);
         fd.reset(openat(cur.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
@@ -122,9 +139,11 @@ Result<UniqueFd> openTarget(int root, const std::string& rel, Kind kind, Create 
       if (S_ISLNK(st.st_mode) || S_ISDIR(st.st_mode)) return Error{"mount " + what, ELOOP, "target " + rel + " is not a file"};
       return fd;
     }
-    UniqueFd next(openat(cur.get(), name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
-    if (!next && errno == ENOENT && create == Create::Yes) {
-      if (mkdirat(cur.get(), name, 0755) != 0 && errno != EEXIST) return mountError(what, "mkdir " + rel);
+    UniqueFd next;
+    if (!made_here) next.reset(openat(cur.get(), name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
+    if (!next && (made_here || errno == ENOENT) && create == Create::Yes) {
+      made_here = mkdirat(cur.get(), name, 0755) == 0;
+      if (!made_here && errno != EEXIST) return mountError(what, "mkdir " + rel);
       next.reset(openat(cur.get(), name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
     }
     if (!next) return mountError(what, "open target " + rel);  // ENOTDIR also covers a symlink here

@@ -5,6 +5,8 @@
 
 #include <fcntl.h>
 #include <seccomp.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +14,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 #include "tests/support/temp_dir.h"
 
@@ -111,6 +115,45 @@ TEST(MountCallsTest, WithoutOpenat2TheWalkRefusesTheSame) {
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "see the failures above, from the child without openat2";
+}
+
+// The way to a bind target for a unit's uid (a Searcher): a directory on it that the uid cannot search is
+// covered, whether the target is there already (opened in one call, each directory looked at) or made;
+// one it can search is left as it is, and so is the target itself, whatever its mode. As root, in a mount
+// namespace of a child's own (the covers are tmpfs mounts).
+TEST(MountCallsTest, AWayTheUnitCannotSearchIsCoveredAndNoOther) {
+  if (geteuid() != 0) GTEST_SKIP() << "covering mounts a tmpfs: root only; this test runs as uid " << geteuid();
+  test::TempDir dir;
+  for (const char* d : {"/open", "/open/closed", "/open/closed/project", "/open/closed/project/deep", "/o2",
+                        "/o2/target"})
+    ASSERT_EQ(mkdir((dir.path() + d).c_str(), 0755), 0) << d;
+  ASSERT_EQ(chmod((dir.path() + "/open/closed").c_str(), 0700), 0);
+  ASSERT_EQ(chmod((dir.path() + "/o2/target").c_str(), 0700), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) _exit(2);
+    UniqueFd root(open(dir.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    std::vector<std::string> covered;
+    Searcher as{54321, 54321, &covered};
+    // Searchable all the way (the target itself is 0700): nothing covered.
+    auto plain = openTarget(root.get(), "o2/target", Kind::Dir, Create::No, "/o2/target", &as);
+    if (!plain || !covered.empty()) _exit(3);
+    // Existing below a 0700 directory: that one covered, the target then made in the cover.
+    for (Create create : {Create::No, Create::Yes}) {
+      covered.clear();
+      auto made = openTarget(root.get(), "open/closed/project/deep", Kind::Dir, create, "/deep", &as);
+      bool want = create == Create::Yes;  // in a fresh cover, the way on is made, or missing
+      if (bool(made) != want || covered != std::vector<std::string>{"open/closed"}) _exit(create == Create::No ? 4 : 5);
+      if (umount2((dir.path() + "/open/closed").c_str(), MNT_DETACH) != 0) _exit(6);
+    }
+    _exit(0);
+  }
+  int status = -1;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "status " << status << " (2: no namespace, 3: a searchable way covered, 4 and 5: the closed "
+         "directory not covered, without and with creation, 6: no cover to undo)";
 }
 
 }  // namespace
