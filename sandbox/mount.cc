@@ -104,6 +104,24 @@ Result<void> setupProc(int root, bool guard_init) {
   // fills the memory). A unit of its own uid is refused by the files' owner already.
   std::vector<const char*> names(std::begin(kProcReadOnly), std::end(kProcReadOnly));
   if (guard_init) names.push_back("1");
+  auto proc = openTarget(root, "proc", Kind::Dir, Create::No, "/proc");
+  if (!proc) return proc.error();
+  // Each a read-only copy of itself (open_tree), attached on itself: three calls, where a bind onto itself
+  // then made read-only takes five. Names one component below the new /proc, the last one not followed.
+  // Without open_tree or mount_setattr (before Linux 5.12), or where they are refused, as below.
+  size_t copied = 0;
+  for (; copied < names.size(); ++copied) {
+    const char* name = names[copied];
+    UniqueFd tree(int(syscall(SYS_open_tree, proc->get(), name,
+                              kOpenTreeClone | kOpenTreeCloexec | kAtRecursive | AT_SYMLINK_NOFOLLOW)));
+    if (!tree && errno == ENOENT) continue;  // e.g. no /proc/bus without PCI
+    MountAttr attr{kAttrRdonly | kAttrNosuid | kAttrNodev | kAttrNoexec, 0, 0, 0};
+    if (!tree || syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH | kAtRecursive, &attr, sizeof attr) != 0)
+      break;
+    if (syscall(SYS_move_mount, tree.get(), "", proc->get(), name, kMoveMountFEmptyPath) != 0)
+      return mountError(std::string("/proc/") + name, "move_mount");
+  }
+  names.erase(names.begin(), names.begin() + long(copied));
   for (const char* name : names) {
     std::string rel = std::string("proc/") + name;
     std::string what = "/" + rel;

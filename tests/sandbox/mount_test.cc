@@ -290,6 +290,38 @@ TEST(SharedRootTest, RefusedSetnsFallsBackToTheWholeRoot) {
       << "status " << status << " (2: no filter, 3: setns not refused, 4: no unit, 5: the unit's checks failed)";
 }
 
+// Without open_tree (before Linux 5.2, or refused by a filter), /proc's knobs are bound onto themselves and
+// made read-only as before. Here a seccomp filter of the test's, which every process below inherits, refuses
+// open_tree with ENOSYS; the unit builds its whole root, which needs no open_tree.
+TEST(ProcTest, WithoutOpenTreeTheKernelKnobsAreStillReadOnly) {
+  MPEXEC_NEED_NAMESPACES(ctx);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    scmp_filter_ctx filter = seccomp_init(SCMP_ACT_ALLOW);
+    if (!filter || seccomp_rule_add(filter, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(open_tree), 0) != 0 ||
+        seccomp_load(filter) != 0)
+      _exit(2);
+    auto c = contain(*ctx, unitSpec("no-open-tree"), [](int) {
+      int read_only = 0;
+      for (const char* p : {"/proc/sys", "/proc/irq"}) {
+        struct statvfs sv;
+        if (statvfs(p, &sv) == 0 && (sv.f_flag & ST_RDONLY)) ++read_only;
+      }
+      struct statvfs proc;
+      bool ok = read_only == 2 && statvfs("/proc", &proc) == 0 && !(proc.f_flag & ST_RDONLY);
+      return ok ? 0 : 1;
+    });
+    if (!c->child) _exit(4);
+    int status = c->wait();
+    _exit(WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 5);
+  }
+  int status = -1;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "status " << status << " (2: no filter, 4: no unit, 5: a knob writable or /proc read-only)";
+}
+
 // shareRun: the shared root's /run holds the socket and mpexec, each the host's file, and nothing there can
 // be written, removed or added; a second sync directory replaces the first rather than stacking on it.
 TEST(SharedRootTest, SharedRunHoldsTheSocketAndMpexecReadOnly) {
