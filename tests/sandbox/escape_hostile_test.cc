@@ -379,9 +379,11 @@ int main(void) {
 )C", "-O1", &why);
   if (bin.empty()) GTEST_SKIP() << why;
   // Each victim is stopped before its exec or after it (the stopper is not that precise): one of six before,
-  // and the run never ended.
+  // and the run never ended. Each victim lasts 0.2 s, so that a stopper slow to start on a loaded machine
+  // still finds victims to stop (with `echo` alone all six could be done before its first kill).
   json::array tests{argvTest("plant", {bin}, {{"group", "g"}, {"strategy", "serial"}, {"timeout", 2}})};
-  for (int i = 0; i < 6; ++i) tests.push_back(shTest("victim" + std::to_string(i), "echo ran", {{"group", "g"}, {"timeout", 1}}));
+  for (int i = 0; i < 6; ++i)
+    tests.push_back(shTest("victim" + std::to_string(i), "sleep 0.2; echo ran", {{"group", "g"}, {"timeout", 1}}));
   json::object m{{"version", 1}, {"groups", {{"g", {{"sandbox", sandboxWithTools()}}}}}, {"tests", tests}};
   std::string path = dir_.write("m.json", json::serialize(m));
   auto r = runMpexec({"--json", reportPath(), "-j", "1", "--kill-grace", "0.5", path}, 90);
