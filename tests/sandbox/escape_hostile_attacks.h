@@ -192,4 +192,104 @@ for name in sys.argv[1:]:
 sys.exit(1 if connected else 0)
 )PY";
 
+/// In a user and a mount namespace of its own (a unit with `nested: true`, where it holds every capability
+/// over that mount namespace), every way to get a writable /run, mpexec's socket and binary there, /proc's
+/// read-only entries, /dev or /sys/fs/cgroup: a bind remount without read-only (nosuid, nodev and noexec
+/// kept, which the kernel would not let it clear anyway), an unmount (to what lies below), a copy
+/// (open_tree) with read-only cleared, and the superblock reconfigured (fspick, fsconfig: a tmpfs of mode
+/// 0777, a proc without hidepid); then a write to each, and a fresh proc of a pid namespace of its own.
+/// Last, its own tmpfs over /run with a socket-like file in it, which no other unit may see. Prints
+/// "HOLE: ..." for each that worked, "contained: ..." otherwise, and exits 1 after a hole.
+inline constexpr const char* kUndoReadOnly = R"C(
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* x86_64 and aarch64 share these numbers (the new mount API came after the unified table). */
+enum { kOpenTree = 428, kFsconfig = 431, kFspick = 433, kMountSetattr = 442 };
+struct attr { uint64_t set, clr, propagation, userns; };
+static int holes;
+static void check(const char* what, const char* path, long rc) {
+  if (rc >= 0) { printf("HOLE: %s %s\n", what, path); holes++; }
+  else printf("contained: %s %s: %s\n", what, path, strerror(errno));
+}
+static void put(const char* path, const char* s) {
+  int fd = open(path, O_WRONLY);
+  if (fd >= 0) { if (write(fd, s, strlen(s)) < 0) {} close(fd); }
+}
+int main(void) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  uid_t uid = geteuid();
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) { printf("no namespace of its own: %s\n", strerror(errno)); return 2; }
+  char map[64];
+  put("/proc/self/setgroups", "deny");
+  snprintf(map, sizeof map, "0 %u 1", uid);
+  put("/proc/self/uid_map", map);
+  const char* paths[] = {"/run", "/run/mpexec", "/run/mpexec/sync.sock", "/run/mpexec-bin/mpexec", "/proc/sys",
+                         "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/dev", "/sys/fs/cgroup", NULL};
+  for (int i = 0; paths[i]; ++i) {
+    const char* p = paths[i];
+    struct stat st;
+    if (lstat(p, &st) != 0) continue;
+    check("remount writable", p, mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
+    check("unmount", p, umount2(p, MNT_DETACH));
+    int tree = (int)syscall(kOpenTree, AT_FDCWD, p, 1 /* OPEN_TREE_CLONE */ | 0x8000 /* AT_RECURSIVE */);
+    if (tree >= 0) {
+      struct attr a = {0, 1 /* MOUNT_ATTR_RDONLY */, 0, 0};
+      check("clear read-only on a copy of", p, syscall(kMountSetattr, tree, "", AT_EMPTY_PATH | 0x8000, &a, sizeof a));
+      close(tree);
+    }
+    int fc = (int)syscall(kFspick, AT_FDCWD, p, 0);
+    if (fc >= 0) {
+      syscall(kFsconfig, fc, 1 /* FSCONFIG_SET_STRING */, "mode", "0777", 0);
+      syscall(kFsconfig, fc, 1, "hidepid", "0", 0);
+      check("reconfigure the filesystem of", p,
+            syscall(kFsconfig, fc, 7 /* FSCONFIG_CMD_RECONFIGURE */, NULL, NULL, 0));
+      close(fc);
+    }
+    if (S_ISDIR(st.st_mode)) {
+      char f[256];
+      snprintf(f, sizeof f, "%s/planted", p);
+      check("create", f, open(f, O_CREAT | O_WRONLY, 0666));
+    } else if (!S_ISSOCK(st.st_mode)) {
+      check("open for writing", p, open(p, O_WRONLY));
+    }
+    check("chmod", p, chmod(p, 0777));
+  }
+  check("unlink", "/run/mpexec/sync.sock", unlink("/run/mpexec/sync.sock"));
+  check("open for writing", "/proc/sys/kernel/hostname", open("/proc/sys/kernel/hostname", O_WRONLY));
+  if (unshare(CLONE_NEWPID) == 0) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      mkdir("/tmp/proc", 0755);
+      long rc = mount("proc", "/tmp/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+      if (rc == 0) {
+        printf("note: a fresh proc was mounted\n");
+        check("open for writing", "(fresh proc)/sys/kernel/hostname", open("/tmp/proc/sys/kernel/hostname", O_WRONLY));
+        check("open for writing", "(fresh proc)/sysrq-trigger", open("/tmp/proc/sysrq-trigger", O_WRONLY));
+      } else {
+        printf("contained: mount a fresh proc: %s\n", strerror(errno));
+      }
+      _exit(0);
+    }
+    waitpid(pid, NULL, 0);
+  }
+  if (mount("tmpfs", "/run", "tmpfs", 0, NULL) == 0 && mkdir("/run/mpexec", 0755) == 0) {
+    int fd = open("/run/mpexec/sync.sock", O_CREAT | O_WRONLY, 0666);
+    printf("note: own /run mounted in its own namespace (%d)\n", fd);
+  }
+  printf("holes: %d\n", holes);
+  return holes ? 1 : 0;
+}
+)C";
+
 }  // namespace mpexec::test::escape

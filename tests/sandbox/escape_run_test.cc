@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/sandbox/escape_hostile_attacks.h"
 #include "tests/sandbox/escape_support.h"
 
 namespace mpexec::test::escape {
@@ -79,6 +80,38 @@ TEST_F(SharedRun, AProjectUnderRunIsBoundInARunOfTheUnitsOwn) {
   std::string l = log(rep, "look", project);
   EXPECT_EQ(outcome(rep, "look"), "PASS") << l << r.out;
   EXPECT_TRUE(contains(l, "project script ran")) << l << r.out;
+}
+
+// With `nested: true` a command holds every capability over a mount namespace of its own, made from its
+// unit's: there it remounts, unmounts, copies and reconfigures the shared /run, mpexec's socket and binary
+// in it, /proc's read-only copies, /dev and /sys/fs/cgroup (kUndoReadOnly), and mounts a /run of its own.
+// The kernel locks what a less privileged namespace copied, and the superblocks are the host's: nothing
+// comes off, and each unit (-j2, later ones after earlier ones) still finds /run as the first did.
+TEST_F(SharedRun, ANestedUnitCannotUndoTheReadOnlyRunOrProc) {
+  std::string why;
+  std::string bin = compile("undo_read_only", kUndoReadOnly, "-O1 -Werror=implicit-function-declaration", &why);
+  if (bin.empty()) GTEST_SKIP() << why;
+  const std::string check = R"sh(
+fail=0
+[ "$(ls /run | tr '\n' ' ')" = "mpexec mpexec-bin " ] || { echo "/run holds: $(ls /run | tr '\n' ' ')"; fail=1; }
+[ "$(ls -A /run/mpexec | tr '\n' ' ')" = "sync.sock " ] || { echo "/run/mpexec holds: $(ls -A /run/mpexec)"; fail=1; }
+[ -S /run/mpexec/sync.sock ] || { echo "no socket at /run/mpexec/sync.sock"; fail=1; }
+"$MPEXEC_EXE" sync lock run L -- true || { echo "the sync service does not answer"; fail=1; }
+exit $((rc | fail))
+)sh";
+  json::array tests;
+  for (int i = 0; i < 4; ++i)
+    tests.push_back(shTest("n" + std::to_string(i), bin + "; rc=$?" + check,
+                           {{"sandbox", sandboxWithTools({{"nested", true}, {"user", i % 2 ? "nobody" : "self"}})}}));
+  auto r = run(tests, {"-j", "2"});
+  auto rep = report();
+  for (int i = 0; i < 4; ++i) {
+    std::string name = "n" + std::to_string(i);
+    std::string l = log(rep, name);
+    EXPECT_TRUE(contains(l, "contained: unmount /run:")) << "the attack did not run:\n" << l << r.out;
+    EXPECT_FALSE(contains(l, "HOLE:")) << name << ":\n" << l;
+    EXPECT_EQ(outcome(rep, name), "PASS") << name << ":\n" << l << r.out;
+  }
 }
 
 }  // namespace
