@@ -114,6 +114,7 @@ bool UnitProcess::readEvents(std::vector<Event>& out, std::optional<bool> exited
   Event evs[kBatch];
   iovec iov[kBatch];
   mmsghdr msgs[kBatch];
+  bool reset_told = false;
   for (bool more = true; more;) {
     for (unsigned i = 0; i < kBatch; ++i) {
       iov[i] = {&evs[i], sizeof evs[i]};
@@ -122,6 +123,12 @@ bool UnitProcess::readEvents(std::vector<Event>& out, std::optional<bool> exited
       msgs[i].msg_hdr.msg_iovlen = 1;
     }
     int n = recvmmsg(s_->events.get(), msgs, kBatch, MSG_DONTWAIT, nullptr);
+    // An init that exited with something of ours unread (a Go sent as its set-up failed) leaves our end
+    // marked ECONNRESET, which the next receive reports once, ahead of the events the init sent before.
+    if (n < 0 && errno == ECONNRESET && !reset_told) {
+      reset_told = true;
+      continue;
+    }
     more = n == int(kBatch);
     for (int i = 0; i < n; ++i) {
       // A short datagram is the end of the stream (0 after the init closed its end) or a broken protocol.

@@ -6,6 +6,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 
 #include <gtest/gtest.h>
 
+#include "sandbox/contain.h"
 #include "sandbox/context.h"
 #include "sandbox/spawner.h"
 #include "tests/support/temp_dir.h"
@@ -323,6 +326,42 @@ TEST_F(UnitProcessTest, KillEndsTheUnitAndItsProcesses) {
   ASSERT_EQ(poll(&pfd, 1, 10000), 1);
   EXPECT_FALSE(p->readEvents(events));
   EXPECT_NE(::kill(bg, 0), 0);
+}
+
+// An init whose set-up failed reports SetupFailed and exits. If mpexec wrote to it meanwhile (the Go of a
+// unit set up ahead, sent as the unit's slot freed), the init leaves with that unread, and the kernel then
+// marks mpexec's end ECONNRESET: the first receive reports the reset, not the event queued before it. The
+// event must still be read, or the unit ends as "ended early (init exit 1)" without the reason.
+TEST(UnitProcessEvents, AResetAfterTheInitLeftUnreadDataStillYieldsItsLastEvents) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+  UniqueFd ours(sv[0]), theirs(sv[1]);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    Event ev = setupEvent(Error{"mount /w", ENOENT, "open source /w"});
+    if (send(theirs.get(), &ev, sizeof ev, MSG_NOSIGNAL) != ssize_t(sizeof ev)) _exit(2);
+    // Leave only once mpexec's datagram is queued here, unread.
+    pollfd p{theirs.get(), POLLIN, 0};
+    _exit(poll(&p, 1, 10000) == 1 ? 1 : 3);
+  }
+  theirs.reset();
+  ContainedChild child;
+  child.pid = pid;
+  child.pidfd.reset(int(syscall(SYS_pidfd_open, pid, 0)));
+  ASSERT_TRUE(child.pidfd.valid());
+  UnitProcess p = adoptUnit(Isolation::None, std::move(child), std::move(ours));
+  const char go[8] = "go";
+  ASSERT_EQ(send(p.eventFd(), go, sizeof go, MSG_NOSIGNAL), ssize_t(sizeof go));
+  pollfd exited{p.pidFd(), POLLIN, 0};
+  ASSERT_EQ(poll(&exited, 1, 10000), 1);
+  std::vector<Event> events;
+  EXPECT_FALSE(p.readEvents(events, true));
+  EXPECT_TRUE(p.reaped());
+  ASSERT_EQ(events.size(), 1u) << "the SetupFailed queued before the reset was lost";
+  EXPECT_EQ(events[0].kind, Event::Kind::SetupFailed);
+  EXPECT_EQ(setupError(events[0]).err, ENOENT);
+  EXPECT_EQ(WEXITSTATUS(p.exitStatus()), 1);
 }
 
 }  // namespace
