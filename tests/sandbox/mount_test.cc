@@ -62,6 +62,30 @@ int mountCount() {
 enum class Root { Whole, Shared };
 
 /// The binary's one shared root, prepared on first use; -1 with `why` set when there is none.
+// In a child of the test under a seccomp filter of its own that makes `call` fail with `err` (every process
+// below inherits it): what `body` returns, 2 when the filter could not be loaded, -1 when the child died.
+int underFilterRefusing(int call, int err, const std::function<int()>& body) {
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    scmp_filter_ctx filter = seccomp_init(SCMP_ACT_ALLOW);
+    if (!filter || seccomp_rule_add(filter, SCMP_ACT_ERRNO(err), call, 0) != 0 || seccomp_load(filter) != 0)
+      _exit(2);
+    _exit(body());
+  }
+  int status = -1;
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+// A contained unit's end as underFilterRefusing's body says it: 0 when its check passed, 4 when there was no
+// unit, 5 when its check failed.
+int unitVerdict(std::unique_ptr<Contained> c) {
+  if (!c->child) return 4;
+  int status = c->wait();
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 5;
+}
+
 int sharedRoot(std::string& why) {
   static Result<SharedRoot> made = prepareSharedRoot();
   if (made) return made->ns.get();
@@ -267,27 +291,15 @@ TEST(SharedRootTest, RefusedSetnsFallsBackToTheWholeRoot) {
   std::string why;
   int shared = sharedRoot(why);
   if (shared < 0) GTEST_SKIP() << "no shared root here: " << why;
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    scmp_filter_ctx filter = seccomp_init(SCMP_ACT_ALLOW);
-    if (!filter || seccomp_rule_add(filter, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(setns), 0) != 0 ||
-        seccomp_load(filter) != 0)
-      _exit(2);
-    if (setns(shared, CLONE_NEWNS) == 0 || errno != EPERM) _exit(3);
-    auto c = contain(*ctx, unitSpec("refused"), [](int) {
+  int verdict = underFilterRefusing(SCMP_SYS(setns), EPERM, [&] {
+    if (setns(shared, CLONE_NEWNS) == 0 || errno != EPERM) return 3;
+    return unitVerdict(contain(*ctx, unitSpec("refused"), [](int) {
       bool ok = writeFails("/etc/mpexec-should-not-exist", EROFS) && entries("/tmp") == 0 && !writeFails("/tmp/x", 0);
       ok = ok && getpid() == 1 && entries("/run") == 1;
       return ok ? 0 : 1;
-    }, shared);
-    if (!c->child) _exit(4);
-    int status = c->wait();
-    _exit(WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 5);
-  }
-  int status = -1;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << "status " << status << " (2: no filter, 3: setns not refused, 4: no unit, 5: the unit's checks failed)";
+    }, shared));
+  });
+  EXPECT_EQ(verdict, 0) << "(2: no filter, 3: setns not refused, 4: no unit, 5: the unit's checks failed)";
 }
 
 // Without open_tree (before Linux 5.2, or refused by a filter), /proc's knobs are bound onto themselves and
@@ -295,14 +307,8 @@ TEST(SharedRootTest, RefusedSetnsFallsBackToTheWholeRoot) {
 // open_tree with ENOSYS; the unit builds its whole root, which needs no open_tree.
 TEST(ProcTest, WithoutOpenTreeTheKernelKnobsAreStillReadOnly) {
   MPEXEC_NEED_NAMESPACES(ctx);
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    scmp_filter_ctx filter = seccomp_init(SCMP_ACT_ALLOW);
-    if (!filter || seccomp_rule_add(filter, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(open_tree), 0) != 0 ||
-        seccomp_load(filter) != 0)
-      _exit(2);
-    auto c = contain(*ctx, unitSpec("no-open-tree"), [](int) {
+  int verdict = underFilterRefusing(SCMP_SYS(open_tree), ENOSYS, [&] {
+    return unitVerdict(contain(*ctx, unitSpec("no-open-tree"), [](int) {
       int read_only = 0;
       for (const char* p : {"/proc/sys", "/proc/irq"}) {
         struct statvfs sv;
@@ -311,15 +317,9 @@ TEST(ProcTest, WithoutOpenTreeTheKernelKnobsAreStillReadOnly) {
       struct statvfs proc;
       bool ok = read_only == 2 && statvfs("/proc", &proc) == 0 && !(proc.f_flag & ST_RDONLY);
       return ok ? 0 : 1;
-    });
-    if (!c->child) _exit(4);
-    int status = c->wait();
-    _exit(WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 5);
-  }
-  int status = -1;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << "status " << status << " (2: no filter, 4: no unit, 5: a knob writable or /proc read-only)";
+    }));
+  });
+  EXPECT_EQ(verdict, 0) << "(2: no filter, 4: no unit, 5: a knob writable or /proc read-only)";
 }
 
 // shareRun: the shared root's /run holds the socket and mpexec, each the host's file, and nothing there can
