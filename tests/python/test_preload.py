@@ -128,6 +128,18 @@ def _run_once_ready(argv, suite, **kwargs):
     return subprocess.CompletedProcess(argv, mpexec.returncode, out, "")
 
 
+def _new_suite(test, prefix, files):
+    """A work directory removed after TEST, holding suite/ with FILES ({name: text}): (work, suite)."""
+    work = tempfile.mkdtemp(prefix=prefix)
+    test.addCleanup(shutil.rmtree, work, True)
+    suite = os.path.join(work, "suite")
+    os.mkdir(suite)
+    for name, text in files.items():
+        with open(os.path.join(suite, name), "w") as f:
+            f.write(text)
+    return work, suite
+
+
 def _import_suite(test, work, suite):
     """Runs `mpexec import pytest` in the directory SUITE and writes the manifest to WORK/manifest.json: its path."""
     proc = run([MPEXEC, "import", "pytest", "--python", PYTHON], suite)
@@ -389,18 +401,13 @@ class PreloadedShadowed(unittest.TestCase):
     def test_a_project_module_named_like_one_the_interpreter_imported_is_the_one_the_unit_gets(self):
         # pdb imports `code`; the preloaded interpreter imported pdb, so its `code` is the standard one. A
         # new interpreter, with the rootdir first on sys.path, gets the project's code.py: so does the unit.
-        work = tempfile.mkdtemp(prefix="mpexec-preload-shadow-")
-        self.addCleanup(shutil.rmtree, work, True)
-        suite = os.path.join(work, "suite")
-        os.mkdir(suite)
-        with open(os.path.join(suite, "code.py"), "w") as f:
-            f.write("PROJECT = True\n\nclass InteractiveConsole:\n    pass\n\n"
-                    "def interact(*args, **kwargs):\n    pass\n")
-        with open(os.path.join(suite, "test_shadow.py"), "w") as f:
-            f.write("import os, sys, time\nimport pytest\n" + WARMUP + "\n"
-                    "@pytest.mark.mp_group('shadowed', 'serial')\n"
-                    "def test_shadowed():\n"
-                    "    assert getattr(sys.modules['code'], 'PROJECT', False), sys.modules['code']\n")
+        work, suite = _new_suite(self, "mpexec-preload-shadow-", {
+            "code.py": "PROJECT = True\n\nclass InteractiveConsole:\n    pass\n\n"
+                       "def interact(*args, **kwargs):\n    pass\n",
+            "test_shadow.py": "import os, sys, time\nimport pytest\n" + WARMUP + "\n"
+                              "@pytest.mark.mp_group('shadowed', 'serial')\n"
+                              "def test_shadowed():\n"
+                              "    assert getattr(sys.modules['code'], 'PROJECT', False), sys.modules['code']\n"})
         manifest = _import_suite(self, work, suite)
         report = os.path.join(work, "report.json")
         proc = _run_once_ready([MPEXEC, "-v", "--np", "1", "--json", report, "--state-dir",
@@ -415,20 +422,16 @@ class PreloadedShadowed(unittest.TestCase):
 @NEEDS_TREE_UNITS_SEE
 class PreloadedGone(unittest.TestCase):
     def test_units_exec_their_command_once_the_preloaded_interpreter_is_gone(self):
-        work = tempfile.mkdtemp(prefix="mpexec-preload-gone-")
-        self.addCleanup(shutil.rmtree, work, True)
-        suite = os.path.join(work, "suite")
-        os.mkdir(suite)
-        with open(os.path.join(suite, "test_gone.py"), "w") as f:
-            f.write("import os, sys, time\nimport pytest\n" + WARMUP + "\n"
-                    "@pytest.mark.mp_group('first', 'serial')\n"
-                    "def test_first():\n"
-                    "    open(os.path.join(os.environ['MPEXEC_OUTPUT_DIR'], 'running'), 'w').close()\n"
-                    "    time.sleep(3)\n\n"
-                    "@pytest.mark.mp_group('second', 'serial')\n"
-                    "def test_second():\n    pass\n\n"
-                    "@pytest.mark.mp_group('third', 'serial')\n"
-                    "def test_third():\n    assert 'mpexec._preload' not in sys.modules\n")
+        work, suite = _new_suite(self, "mpexec-preload-gone-", {
+            "test_gone.py": "import os, sys, time\nimport pytest\n" + WARMUP + "\n"
+                            "@pytest.mark.mp_group('first', 'serial')\n"
+                            "def test_first():\n"
+                            "    open(os.path.join(os.environ['MPEXEC_OUTPUT_DIR'], 'running'), 'w').close()\n"
+                            "    time.sleep(3)\n\n"
+                            "@pytest.mark.mp_group('second', 'serial')\n"
+                            "def test_second():\n    pass\n\n"
+                            "@pytest.mark.mp_group('third', 'serial')\n"
+                            "def test_third():\n    assert 'mpexec._preload' not in sys.modules\n"})
         manifest = _import_suite(self, work, suite)
         report = os.path.join(work, "report.json")
         mpexec = subprocess.Popen([MPEXEC, "--np", "1", "--json", report, "--state-dir", os.path.join(work, "state"),
@@ -600,15 +603,11 @@ class PreloadedStart(unittest.TestCase):
     ends that wait. MPEXEC_TEST_PRELOAD_GATE holds its start until a file exists."""
 
     def suite(self, tests):
-        work = tempfile.mkdtemp(prefix="mpexec-preload-start-")
-        self.addCleanup(shutil.rmtree, work, True)
-        suite = os.path.join(work, "suite")
-        os.mkdir(suite)
-        with open(os.path.join(suite, "test_start.py"), "w") as f:
-            f.write("import json, os, sys, time\nimport pytest\n\n"
-                    "def facts():\n"
-                    "    with open(os.path.join(os.environ['MPEXEC_OUTPUT_DIR'], 'facts.json'), 'w') as f:\n"
-                    "        json.dump({'preloaded': 'mpexec._preload' in sys.modules}, f)\n\n" + tests)
+        work, suite = _new_suite(self, "mpexec-preload-start-", {
+            "test_start.py": "import json, os, sys, time\nimport pytest\n\n"
+                             "def facts():\n"
+                             "    with open(os.path.join(os.environ['MPEXEC_OUTPUT_DIR'], 'facts.json'), 'w') as f:\n"
+                             "        json.dump({'preloaded': 'mpexec._preload' in sys.modules}, f)\n\n" + tests})
         manifest = _import_suite(self, work, suite)
         return work, suite, manifest
 
