@@ -25,6 +25,7 @@
 #include "sandbox/cgroup.h"
 #include "sandbox/contain.h"
 #include "sandbox/context.h"
+#include "sandbox/huge_code.h"
 #include "sandbox/idmap.h"
 #include "sandbox/init.h"
 #include "sandbox/mount.h"
@@ -330,6 +331,10 @@ int Spawner::programMain(int argc, char** argv) {
   int type = 0;
   socklen_t len = sizeof type;
   if (getsockopt(kProgramSocket, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return usage();
+  // Each init runs this program's code: on a huge page, a clone maps it all at once (huge_code.h). Where the
+  // kernel gives none, or a profiler needs the code's symbols, the file's pages stay.
+  const char* small = getenv("MPEXEC_SPAWNER_SMALL_PAGES");
+  if (!small || std::strcmp(small, "1") != 0) (void)moveCodeToHugePages();
   return serveProgram(name, kProgramSocket, parent, make_ahead == "1");
 }
 
