@@ -171,8 +171,10 @@ int execCommand(void* arg) {
 /// of a failed step use a few KiB of it). One command starts at a time, and the init is suspended until it
 /// has exec'd. Static rather than mapped per command: no mmap and munmap for each, and, untouched in the
 /// spawner, its pages are zero-filled in an init as its child first uses them (a buffer in the init's frame
-/// would be probed page by page where stack-clash protection is on).
+/// would be probed page by page where stack-clash protection is on). Not under AddressSanitizer, which forks.
+#if !defined(__SANITIZE_ADDRESS__)
 alignas(16) char command_stack[64 * 1024];
+#endif
 
 /// Starts the command like posix_spawn does: a child that shares the init's memory and runs on
 /// command_stack, with the init suspended until it has exec'd or failed. No page tables are copied.
