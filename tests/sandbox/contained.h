@@ -3,17 +3,21 @@
 // The body reports with say(); it returns 0 when every check inside passed.
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "sandbox/contain.h"
 #include "sandbox/context.h"
+#include "sandbox/unit_process.h"
 
 namespace mpexec::sandbox::testing {
 
@@ -106,6 +110,17 @@ inline UnitSpec unitSpec(const std::string& name) {
   spec.name = name;
   spec.isolation = Isolation::Namespaces;
   return spec;
+}
+
+/// The unit's first events: its Started, for a command that keeps running. Empty if none came in 30 s.
+inline std::vector<Event> firstEvents(UnitProcess& p) {
+  std::vector<Event> events;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (events.empty() && p.readEvents(events) && std::chrono::steady_clock::now() < deadline) {
+    pollfd fds[1] = {{p.eventFd(), POLLIN, 0}};
+    poll(fds, 1, 1000);
+  }
+  return events;
 }
 
 }  // namespace mpexec::sandbox::testing

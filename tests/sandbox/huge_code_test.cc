@@ -4,12 +4,10 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -185,13 +183,7 @@ class HugeCodeSpawner : public ::testing::Test {
     u.log_dir_fd = logs.get();
     auto p = (*spawner)->spawn(u);
     ASSERT_TRUE(p.ok()) << p.error().message();
-    std::vector<Event> events;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (events.empty() && p->readEvents(events) && std::chrono::steady_clock::now() < deadline) {
-      pollfd fds[1] = {{p->eventFd(), POLLIN, 0}};
-      poll(fds, 1, 1000);
-    }
-    ASSERT_FALSE(events.empty()) << "no Started from the unit";
+    ASSERT_FALSE(testing::firstEvents(*p).empty()) << "no Started from the unit";
     look((*spawner)->pid(), p->pid());
     p->kill();
   }

@@ -344,12 +344,7 @@ TEST_P(SpawnerTest, TheInitStampsItsEventsWithoutTheVdso) {
   u.commands[0].argv = {"/bin/sleep", "30"};
   auto p = (*spawner)->spawn(u);
   ASSERT_TRUE(p.ok()) << p.error().message();
-  std::vector<Event> events;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (events.empty() && p->readEvents(events) && std::chrono::steady_clock::now() < deadline) {
-    pollfd fds[1] = {{p->eventFd(), POLLIN, 0}};
-    poll(fds, 1, 1000);
-  }
+  std::vector<Event> events = testing::firstEvents(*p);
   ASSERT_FALSE(events.empty()) << "no Started from the unit";
   ASSERT_EQ(events[0].kind, Event::Kind::Started);
   EXPECT_GT(p->setupDoneNs(), 0) << "no Ready";
